@@ -1,0 +1,83 @@
+import { z } from 'zod';
+import { Duration } from './duration';
+
+/**
+ * One zod schema per app, built from the environment in one place. Every variable, its
+ * default and its unit is listed here and in README.md ("Configuration").
+ */
+const Common = z.object({
+  /** NATS server(s), comma separated. */
+  NATS_URL: z.string().default('nats://127.0.0.1:4222'),
+  DATABASE_URL: z.string().default('postgres://postgres@127.0.0.1:5432/chat'),
+  REDIS_URL: z.string().default('redis://127.0.0.1:6379'),
+  /** Prefix for streams, subjects and Redis keys; empty = the names in ARCHITECTURE.md. */
+  CHAT_NS: z.string().regex(/^[A-Za-z0-9_-]{0,32}$/).default(''),
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  NODE_ENV: z.string().default('development'),
+  /** Postgres pool size per process; small because the apps mostly batch. */
+  CHAT_PG_POOL: z.coerce.number().int().min(1).max(100).default(10),
+});
+
+export const StreamsConfig = z.object({
+  /** JetStream replicas for every stream: 1 on one server, 3 in a cluster. */
+  CHAT_STREAM_REPLICAS: z.coerce.number().int().min(1).max(5).default(1),
+  /** How long events (and read models) are kept; 30 days at most. */
+  CHAT_MAX_AGE: Duration.refine((ms) => ms <= 30 * 86_400_000, 'at most 30d').prefault('30d'),
+});
+
+export const CommandConfig = Common.extend({
+  /** Commands fetched per pull; different conversations run concurrently. */
+  CHAT_COMMAND_BATCH: z.coerce.number().int().min(1).max(1000).default(128),
+  /** Conversation states kept in memory (LRU). */
+  CHAT_AGGREGATE_CACHE: z.coerce.number().int().min(0).default(50_000),
+});
+export type CommandConfig = z.infer<typeof CommandConfig>;
+
+export const ProjectorConfig = Common.extend({
+  /** Events applied per Postgres transaction. */
+  CHAT_PROJECTOR_BATCH: z.coerce.number().int().min(1).max(1000).default(100),
+  /** Which projections this process runs (comma separated); default all. */
+  CHAT_PROJECTIONS: z.string().default('messages,receipts,conversations'),
+});
+export type ProjectorConfig = z.infer<typeof ProjectorConfig>;
+
+export const EdgeConfig = Common.extend({
+  CHAT_EDGE_HOST: z.string().default('127.0.0.1'),
+  CHAT_EDGE_PORT: z.coerce.number().int().min(0).max(65535).default(8080),
+  /** Unique per edge instance; names its delivery subject and consumer. */
+  EDGE_ID: z.string().regex(/^[A-Za-z0-9_-]{1,32}$/).default('edge-1'),
+  /** HS256 secret for client tokens. Required when NODE_ENV=production. */
+  CHAT_JWT_SECRET: z.string().min(1).optional(),
+  /** How long the edge waits for the command service before answering `unavailable`. */
+  CHAT_COMMAND_TIMEOUT: Duration.prefault('10s'),
+  /** Interval between server pings; a peer that misses two is closed. */
+  CHAT_HEARTBEAT: Duration.prefault('30s'),
+  /** Device registration TTL in Redis, refreshed by heartbeats. */
+  CHAT_REGISTRY_TTL: Duration.prefault('90s'),
+  /** Bad frames tolerated per minute before the socket is closed with 1008. */
+  CHAT_MAX_BAD_FRAMES: z.coerce.number().int().min(1).default(20),
+  /** Bytes queued on one socket before the edge gives up on it (close 1013). */
+  CHAT_MAX_SOCKET_BUFFER: z.coerce.number().int().min(1024).default(4 * 1024 * 1024),
+});
+export type EdgeConfig = z.infer<typeof EdgeConfig> & { CHAT_JWT_SECRET: string };
+
+export const DEV_JWT_SECRET = 'dev-secret-change-me';
+
+/** Parses the environment; on failure throws one readable error listing every bad variable. */
+export function loadConfig<T extends z.ZodTypeAny>(schema: T, env: Record<string, string | undefined> = process.env): z.infer<T> {
+  const res = schema.safeParse(env);
+  if (!res.success) {
+    const lines = res.error.issues.map((i) => `  ${i.path.join('.')}: ${i.message}`);
+    throw new Error(`invalid configuration:\n${lines.join('\n')}`);
+  }
+  return res.data;
+}
+
+export function loadEdgeConfig(env: Record<string, string | undefined> = process.env): EdgeConfig {
+  const cfg = loadConfig(EdgeConfig, env);
+  if (!cfg.CHAT_JWT_SECRET) {
+    if (cfg.NODE_ENV === 'production') throw new Error('CHAT_JWT_SECRET is required when NODE_ENV=production');
+    return { ...cfg, CHAT_JWT_SECRET: DEV_JWT_SECRET };
+  }
+  return cfg as EdgeConfig;
+}

@@ -1,0 +1,64 @@
+/**
+ * Every stream, subject, consumer and key name comes from here. A namespace (CHAT_NS) prefixes
+ * them all so that a test run or a benchmark can share servers with a developer's running
+ * system without touching its data. The empty namespace gives the names in ARCHITECTURE.md.
+ */
+export interface Names {
+  readonly ns: string;
+  readonly streams: { cmd: string; events: string; delivery: string };
+  readonly subjects: {
+    cmdAll: string;
+    cmdConv(conversationId: string, verb: string): string;
+    cmdUser(userId: string, verb: string): string;
+    evtAll: string;
+    evtConvAll: string;
+    evtRcptAll: string;
+    evtConv(conversationId: string): string;
+    evtRcpt(conversationId: string, userId: string): string;
+    evtRcptConvAll(conversationId: string): string;
+    dlvAll: string;
+    dlv(edgeId: string): string;
+    reply(edgeId: string): string;
+  };
+  readonly consumers: {
+    commandHandler: string;
+    projMessages: string;
+    projReceipts: string;
+    projConversations: string;
+    edge(edgeId: string): string;
+  };
+  /** Redis key prefix (ioredis `keyPrefix`). */
+  readonly redisPrefix: string;
+}
+
+export function names(ns = ''): Names {
+  if (ns && !/^[A-Za-z0-9_-]{1,32}$/.test(ns)) throw new Error(`invalid namespace: ${ns}`);
+  const s = ns ? `${ns}.` : '';
+  const S = ns ? `${ns}_` : '';
+  return {
+    ns,
+    streams: { cmd: `${S}CHAT_CMD`, events: `${S}CHAT_EVENTS`, delivery: `${S}CHAT_DELIVERY` },
+    subjects: {
+      cmdAll: `${s}chat.cmd.>`,
+      cmdConv: (id, verb) => `${s}chat.cmd.conv.${id}.${verb}`,
+      cmdUser: (id, verb) => `${s}chat.cmd.user.${id}.${verb}`,
+      evtAll: `${s}chat.evt.>`,
+      evtConvAll: `${s}chat.evt.conv.*`,
+      evtRcptAll: `${s}chat.evt.rcpt.>`,
+      evtConv: (id) => `${s}chat.evt.conv.${id}`,
+      evtRcpt: (id, userId) => `${s}chat.evt.rcpt.${id}.${userId}`,
+      evtRcptConvAll: (id) => `${s}chat.evt.rcpt.${id}.*`,
+      dlvAll: `${s}chat.dlv.>`,
+      dlv: (edgeId) => `${s}chat.dlv.${edgeId}`,
+      reply: (edgeId) => `${s}chat.reply.${edgeId}`,
+    },
+    consumers: {
+      commandHandler: 'command-handler',
+      projMessages: 'proj-messages',
+      projReceipts: 'proj-receipts',
+      projConversations: 'proj-conversations',
+      edge: (edgeId) => `edge-${edgeId}`,
+    },
+    redisPrefix: ns ? `${ns}:` : '',
+  };
+}

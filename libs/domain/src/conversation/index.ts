@@ -1,0 +1,4 @@
+export * from './state';
+export * from './evolve';
+export * from './decide';
+export * from './answer';

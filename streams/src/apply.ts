@@ -1,0 +1,85 @@
+import { DeliverPolicy, JetStreamApiCodes, JetStreamApiError } from '@nats-io/jetstream';
+import type { ConsumerConfig, JetStreamManager, StreamConfig } from '@nats-io/jetstream';
+import type { Names } from '@chat/contracts';
+import { consumerConfigs, edgeConsumerConfig, streamConfigs, type StreamSettings } from './definitions';
+
+export interface ApplyReport {
+  streams: Array<{ name: string; action: 'created' | 'updated' | 'unchanged' }>;
+  consumers: Array<{ stream: string; name: string; action: 'created' | 'updated' | 'unchanged' }>;
+}
+
+const isNotFound = (e: unknown): boolean =>
+  e instanceof JetStreamApiError &&
+  (e.code === JetStreamApiCodes.StreamNotFound || e.code === JetStreamApiCodes.ConsumerNotFound);
+
+/** Fields the server fills in or that we do not manage; ignored when comparing. */
+function differs(wanted: Record<string, unknown>, actual: Record<string, unknown>): boolean {
+  return Object.entries(wanted).some(([k, v]) => JSON.stringify(actual[k]) !== JSON.stringify(v));
+}
+
+/**
+ * Creates or updates every stream and consumer. Idempotent: running it twice changes nothing.
+ * It never deletes a stream or purges data; a change the server refuses to apply in place
+ * (e.g. storage type) fails loudly instead.
+ */
+export async function applyStreams(jsm: JetStreamManager, n: Names, s: StreamSettings, edgeIds: string[] = []): Promise<ApplyReport> {
+  const report: ApplyReport = { streams: [], consumers: [] };
+  for (const cfg of streamConfigs(n, s)) {
+    try {
+      const info = await jsm.streams.info(cfg.name);
+      if (differs(cfg, info.config as unknown as Record<string, unknown>)) {
+        await jsm.streams.update(cfg.name, cfg as Partial<StreamConfig>);
+        report.streams.push({ name: cfg.name, action: 'updated' });
+      } else report.streams.push({ name: cfg.name, action: 'unchanged' });
+    } catch (e) {
+      if (!isNotFound(e)) throw e;
+      await jsm.streams.add(cfg);
+      report.streams.push({ name: cfg.name, action: 'created' });
+    }
+  }
+  for (const { stream, config } of [...consumerConfigs(n), ...edgeIds.map((id) => edgeConsumerConfig(n, id))]) {
+    report.consumers.push({ stream, name: config.durable_name, action: await ensureConsumer(jsm, stream, config) });
+  }
+  return report;
+}
+
+/** Creates the consumer, or updates the fields that can change in place. */
+export async function ensureConsumer(
+  jsm: JetStreamManager,
+  stream: string,
+  config: Partial<ConsumerConfig> & { durable_name: string },
+): Promise<'created' | 'updated' | 'unchanged'> {
+  try {
+    const info = await jsm.consumers.info(stream, config.durable_name);
+    const { deliver_policy: _d, opt_start_seq: _o, durable_name: _n, name: _nn, filter_subject: _f, ...mutable } = config;
+    if (!differs(mutable, info.config as unknown as Record<string, unknown>)) return 'unchanged';
+    await jsm.consumers.update(stream, config.durable_name, mutable);
+    return 'updated';
+  } catch (e) {
+    if (!isNotFound(e)) throw e;
+    await jsm.consumers.add(stream, config);
+    return 'created';
+  }
+}
+
+/**
+ * Re-creates a durable consumer so that its next delivery is `startSeq` (a projection's
+ * checkpoint + 1). Used when a projector starts and finds deliveries of a dead predecessor
+ * still pending, and to rebuild a projection from the start.
+ */
+export async function resetConsumer(
+  jsm: JetStreamManager,
+  stream: string,
+  config: Partial<ConsumerConfig> & { durable_name: string },
+  startSeq: number,
+): Promise<void> {
+  try {
+    await jsm.consumers.delete(stream, config.durable_name);
+  } catch (e) {
+    if (!isNotFound(e)) throw e;
+  }
+  await jsm.consumers.add(stream, {
+    ...config,
+    ...(startSeq <= 1 ? { deliver_policy: DeliverPolicy.All } : { deliver_policy: DeliverPolicy.StartSequence, opt_start_seq: startSeq }),
+  });
+}
