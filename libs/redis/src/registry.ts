@@ -1,0 +1,85 @@
+import type { Redis } from 'ioredis';
+
+/**
+ * The connection registry: which edge each connected device of a user is on.
+ *
+ * `conn:{<userId>}` is a hash deviceId → "<edgeId>|<expiresAtMs>". Redis 7.0 has no per-field
+ * TTL, so each field carries its own expiry (refreshed by the edge's heartbeat) and readers
+ * ignore expired fields; the key's own TTL removes users whose devices all went away. The
+ * `{userId}` hash tag keeps a user's keys on one Redis Cluster slot.
+ */
+export const connKey = (userId: string): string => `conn:{${userId}}`;
+
+export interface DeviceRoute {
+  deviceId: string;
+  edgeId: string;
+}
+
+export class ConnectionRegistry {
+  constructor(
+    private readonly redis: Redis,
+    private readonly ttlMs: number,
+    private readonly now: () => number = Date.now,
+  ) {}
+
+  async register(userId: string, deviceId: string, edgeId: string): Promise<void> {
+    await this.refresh([{ userId, deviceId, edgeId }]);
+  }
+
+  /** Re-registers many devices in one round trip (the edge's heartbeat). */
+  async refresh(devices: Array<{ userId: string; deviceId: string; edgeId: string }>): Promise<void> {
+    if (devices.length === 0) return;
+    const expires = this.now() + this.ttlMs;
+    const ttlSec = Math.ceil(this.ttlMs / 1000);
+    const p = this.redis.pipeline();
+    for (const d of devices) {
+      p.hset(connKey(d.userId), d.deviceId, `${d.edgeId}|${expires}`);
+      p.expire(connKey(d.userId), ttlSec);
+    }
+    await p.exec();
+  }
+
+  /** Removes a device's route, unless another edge has registered it since (it moved). */
+  async unregister(userId: string, deviceId: string, edgeId: string): Promise<void> {
+    const current = await this.redis.hget(connKey(userId), deviceId);
+    if (current && current.split('|')[0] === edgeId) await this.redis.hdel(connKey(userId), deviceId);
+  }
+
+  async devices(userId: string): Promise<DeviceRoute[]> {
+    return (await this.lookup([userId])).get(userId) ?? [];
+  }
+
+  /** Live routes of many users in one round trip. */
+  async lookup(userIds: readonly string[]): Promise<Map<string, DeviceRoute[]>> {
+    const out = new Map<string, DeviceRoute[]>();
+    if (userIds.length === 0) return out;
+    const p = this.redis.pipeline();
+    for (const u of userIds) p.hgetall(connKey(u));
+    const res = (await p.exec()) ?? [];
+    const now = this.now();
+    userIds.forEach((u, i) => {
+      const [err, hash] = res[i] ?? [];
+      if (err || !hash) return;
+      const routes: DeviceRoute[] = [];
+      for (const [deviceId, value] of Object.entries(hash as Record<string, string>)) {
+        const [edgeId, exp] = value.split('|');
+        if (edgeId && Number(exp) > now) routes.push({ deviceId, edgeId });
+      }
+      if (routes.length) out.set(u, routes);
+    });
+    return out;
+  }
+
+  /** Groups users by the edges their devices are on: one delivery publish per edge. */
+  async usersByEdge(userIds: readonly string[]): Promise<Map<string, string[]>> {
+    const byEdge = new Map<string, string[]>();
+    for (const [userId, routes] of await this.lookup(userIds)) {
+      for (const edgeId of new Set(routes.map((r) => r.edgeId))) {
+        const list = byEdge.get(edgeId) ?? [];
+        list.push(userId);
+        byEdge.set(edgeId, list);
+      }
+    }
+    return byEdge;
+  }
+}
