@@ -10,3 +10,4 @@ export * from './cursor';
 export * from './names';
 export * from './duration';
 export * from './config';
+export * from './json-schema';

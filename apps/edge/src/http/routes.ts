@@ -1,0 +1,78 @@
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { z } from 'zod';
+import { ChatError, ConversationId, HTTP_STATUS, LIMITS, MessageId, isChatError } from '@chat/contracts';
+import { tokenFrom, type Principal, type TokenVerifier } from '../auth';
+import type { ReadModels } from '../queries';
+
+const ListQuery = z.object({
+  limit: z.coerce.number().int().min(1).max(LIMITS.maxConversationPage).default(LIMITS.defaultConversationPage),
+  cursor: z.string().max(200).optional(),
+});
+const HistoryQuery = z
+  .object({
+    limit: z.coerce.number().int().min(1).max(LIMITS.maxHistoryLimit).default(LIMITS.defaultHistoryLimit),
+    beforeSeq: z.coerce.number().int().min(1).optional(),
+    afterSeq: z.coerce.number().int().min(0).optional(),
+  })
+  .refine((q) => q.beforeSeq === undefined || q.afterSeq === undefined, 'use beforeSeq or afterSeq, not both');
+const ConvParams = z.object({ id: ConversationId });
+const ReceiptParams = z.object({ id: ConversationId, messageId: MessageId });
+
+function parse<T extends z.ZodTypeAny>(schema: T, value: unknown): z.infer<T> {
+  const r = schema.safeParse(value);
+  if (!r.success) throw new ChatError('bad_request', r.error.issues.map((i) => `${i.path.join('.') || 'query'}: ${i.message}`).join('; '));
+  return r.data;
+}
+
+const encodeListCursor = (c: { at: string; id: string }) => Buffer.from(JSON.stringify([c.at, c.id])).toString('base64url');
+function decodeListCursor(s: string): { at: string; id: string } {
+  try {
+    const [at, id] = JSON.parse(Buffer.from(s, 'base64url').toString('utf8')) as [unknown, unknown];
+    if (typeof at === 'string' && typeof id === 'string' && !Number.isNaN(Date.parse(at))) return { at, id };
+  } catch {
+    /* fall through */
+  }
+  throw new ChatError('bad_request', 'invalid cursor');
+}
+
+/** The query API over the read models. Every conversation endpoint checks membership. */
+export function registerHttpRoutes(app: FastifyInstance, verifier: TokenVerifier, rm: ReadModels): void {
+  app.setErrorHandler((err, req, reply) => {
+    const e = err as { code?: string; statusCode?: number; validation?: unknown };
+    if (isChatError(err)) return reply.code(HTTP_STATUS[err.code]).send({ error: { code: err.code, message: err.message } });
+    if (e.statusCode && e.statusCode < 500) return reply.code(e.statusCode).send({ error: { code: 'bad_request', message: (err as Error).message } });
+    req.log.error({ err }, 'request failed');
+    return reply.code(500).send({ error: { code: 'internal', message: 'internal error' } });
+  });
+
+  const principal = async (req: FastifyRequest): Promise<Principal> => verifier.verify(tokenFrom(req.headers, req.query));
+  const requireMember = async (conversationId: string, userId: string) => {
+    const m = await rm.membership(conversationId, userId);
+    if (m === 'no_conversation') throw new ChatError('not_found', 'no such conversation');
+    if (m === 'not_member') throw new ChatError('forbidden', 'not a member of this conversation');
+  };
+
+  app.get('/v1/conversations', async (req: FastifyRequest, _reply: FastifyReply) => {
+    const { userId } = await principal(req);
+    const q = parse(ListQuery, req.query);
+    const page = await rm.conversations(userId, { limit: q.limit, ...(q.cursor ? { cursor: decodeListCursor(q.cursor) } : {}) });
+    return { conversations: page.conversations, nextCursor: page.next ? encodeListCursor(page.next) : null };
+  });
+
+  app.get('/v1/conversations/:id/messages', async (req: FastifyRequest) => {
+    const { userId } = await principal(req);
+    const { id } = parse(ConvParams, req.params);
+    const q = parse(HistoryQuery, req.query);
+    await requireMember(id, userId);
+    return rm.history(id, q);
+  });
+
+  app.get('/v1/conversations/:id/messages/:messageId/receipts', async (req: FastifyRequest) => {
+    const { userId } = await principal(req);
+    const { id, messageId } = parse(ReceiptParams, req.params);
+    await requireMember(id, userId);
+    const r = await rm.receipts(id, messageId);
+    if (!r) throw new ChatError('not_found', 'no such message');
+    return r;
+  });
+}

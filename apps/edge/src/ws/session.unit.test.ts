@@ -1,0 +1,124 @@
+import { describe, expect, it } from 'vitest';
+import { ChatError, encodeCursor, type Command, type CommandResult, type ServerFrame } from '@chat/contracts';
+import { Session, directConversationId, type SessionDeps } from './session';
+
+function harness(over: Partial<SessionDeps> = {}) {
+  const sent: ServerFrame[] = [];
+  const closes: Array<[number, string]> = [];
+  const commands: Command[] = [];
+  let clock = 1_000_000;
+  const deps: SessionDeps = {
+    execute: async (c) => {
+      commands.push(c);
+      if (c.type === 'SendMessage') {
+        return { kind: 'message.sent', conversationId: c.data.conversationId, clientMsgId: c.data.clientMsgId, messageId: 'm1', seq: 1, sentAt: c.meta.at } satisfies CommandResult;
+      }
+      return { kind: 'accepted' };
+    },
+    meta: (userId, deviceId) => ({ commandId: 'c', requestId: 'r', userId, deviceId, edgeId: 'e', at: '2026-01-01T00:00:00.000Z' }),
+    sync: async () => ({ frames: [], hasMore: false }),
+    oldestPosition: async () => 1,
+    maxBadFramesPerMinute: 3,
+    now: () => clock,
+    onFrameIn: () => undefined,
+    onCommand: () => undefined,
+    ...over,
+  };
+  const session = new Session('alice', 'd1', deps, {
+    send: (f) => sent.push(typeof f === 'string' ? JSON.parse(f) : f),
+    close: (code, reason) => closes.push([code, reason]),
+  });
+  return { session, sent, closes, commands, tick: (ms: number) => (clock += ms) };
+}
+
+describe('Session', () => {
+  it.each([
+    ['malformed JSON', '{nope', 'bad_request'],
+    ['non-object', '42', 'bad_request'],
+    ['missing type', '{"ref":"x"}', 'bad_request'],
+    ['unknown type', '{"type":"rm -rf"}', 'bad_request'],
+    ['schema violation', '{"type":"message.send","clientMsgId":"a","conversationId":"bad id!","body":{"text":"x"}}', 'bad_request'],
+    ['text too long', JSON.stringify({ type: 'message.send', clientMsgId: 'a', conversationId: 'd-1', body: { text: 'x'.repeat(16_001) } }), 'payload_too_large'],
+  ])('answers %s with an error and stays open', async (_name, raw, code) => {
+    const h = harness();
+    await h.session.onText(raw);
+    expect(h.sent).toEqual([expect.objectContaining({ type: 'error', code })]);
+    expect(h.closes).toEqual([]);
+    expect(h.commands).toEqual([]);
+  });
+
+  it('tags an error with the ref or clientMsgId of the frame it answers', async () => {
+    const h = harness();
+    await h.session.onText('{"type":"sync","ref":"r1","cursor":"garbage"}');
+    await h.session.onText('{"type":"message.send","clientMsgId":"k1","conversationId":"d-1"}');
+    expect(h.sent).toEqual([
+      expect.objectContaining({ type: 'error', code: 'bad_request', ref: 'r1' }),
+      expect.objectContaining({ type: 'error', code: 'bad_request', clientMsgId: 'k1' }),
+    ]);
+  });
+
+  it('closes with 1008 after too many bad frames within a minute, not before', async () => {
+    const h = harness();
+    for (let i = 0; i < 3; i++) await h.session.onText('x');
+    expect(h.closes).toEqual([]);
+    h.tick(61_000);
+    for (let i = 0; i < 3; i++) await h.session.onText('x');
+    expect(h.closes).toEqual([]);
+    await h.session.onText('x');
+    expect(h.closes).toEqual([[1008, 'too many invalid frames']]);
+  });
+
+  it('closes with 1003 on a binary frame', () => {
+    const h = harness();
+    h.session.onBinary();
+    expect(h.closes[0]?.[0]).toBe(1003);
+  });
+
+  it('answers ping with pong carrying the ref', async () => {
+    const h = harness();
+    await h.session.onText('{"type":"ping","ref":"p1"}');
+    expect(h.sent).toEqual([{ type: 'pong', ref: 'p1' }]);
+  });
+
+  it('sends message.sent with the command answer', async () => {
+    const h = harness();
+    await h.session.onText('{"type":"message.send","clientMsgId":"k1","conversationId":"d-1","body":{"text":"hi"}}');
+    expect(h.commands[0]).toMatchObject({ type: 'SendMessage', data: { conversationId: 'd-1', clientMsgId: 'k1', body: { text: 'hi' } }, meta: { userId: 'alice', deviceId: 'd1' } });
+    expect(h.sent).toEqual([{ type: 'message.sent', conversationId: 'd-1', clientMsgId: 'k1', messageId: 'm1', seq: 1, sentAt: '2026-01-01T00:00:00.000Z' }]);
+  });
+
+  it('maps a command failure to an error frame with its code', async () => {
+    const h = harness({ execute: async () => Promise.reject(new ChatError('forbidden', 'not a member')) });
+    await h.session.onText('{"type":"message.read","conversationId":"d-1","upToSeq":3}');
+    expect(h.sent).toEqual([{ type: 'error', code: 'forbidden', message: 'not a member' }]);
+  });
+
+  it('hides unexpected failures behind `internal`', async () => {
+    const h = harness({ execute: async () => Promise.reject(new Error('pg exploded: password=secret')) });
+    await h.session.onText('{"type":"message.send","clientMsgId":"k1","conversationId":"d-1","body":{"text":"hi"}}');
+    expect(h.sent).toEqual([{ type: 'error', code: 'internal', message: 'internal error', clientMsgId: 'k1' }]);
+  });
+
+  it('creates direct conversations with a deterministic id and refuses a direct chat with several members', async () => {
+    const h = harness();
+    await h.session.onText('{"type":"conversation.create","ref":"c1","kind":"direct","members":["bob"]}');
+    expect(h.commands[0]).toMatchObject({ type: 'CreateConversation', data: { conversationId: directConversationId('bob', 'alice'), members: ['alice', 'bob'] } });
+    await h.session.onText('{"type":"conversation.create","ref":"c2","kind":"direct","members":["bob","carol"]}');
+    expect(h.sent.at(-1)).toMatchObject({ type: 'error', code: 'bad_request', ref: 'c2' });
+    expect(directConversationId('a', 'b')).toBe(directConversationId('b', 'a'));
+    expect(directConversationId('a', 'b')).not.toBe(directConversationId('a', 'c'));
+  });
+
+  it('answers a cursor older than the retained stream with sync.reset', async () => {
+    const h = harness({ oldestPosition: async () => 500 });
+    await h.session.onText(JSON.stringify({ type: 'sync', ref: 's1', cursor: encodeCursor(10) }));
+    expect(h.sent).toEqual([expect.objectContaining({ type: 'sync.reset', ref: 's1' })]);
+  });
+
+  it('returns sync batches with the last frame cursor', async () => {
+    const frame = { type: 'message.new' as const, conversationId: 'd-1', messageId: 'm', seq: 1, senderId: 'bob', body: { text: 'x' }, sentAt: 'now', cursor: encodeCursor(42) };
+    const h = harness({ sync: async (_u, after, limit) => (after === 0 && limit === 100 ? { frames: [frame], hasMore: true } : { frames: [], hasMore: false }) });
+    await h.session.onText('{"type":"sync","ref":"s1","cursor":null}');
+    expect(h.sent).toEqual([{ type: 'sync.batch', ref: 's1', frames: [frame], cursor: encodeCursor(42), hasMore: true }]);
+  });
+});

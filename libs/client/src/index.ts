@@ -1,0 +1,2 @@
+export * from './client';
+export type { ServerFrame, ServerFrameOf, ClientFrame, MessageBody } from '@chat/contracts';

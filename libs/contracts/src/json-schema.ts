@@ -1,0 +1,21 @@
+import { z } from 'zod';
+import { ClientFrame, ServerFrame } from './frames';
+import { Command, CommandReply } from './commands';
+import { ChatEvent } from './events';
+import { DeliveryEnvelope } from './delivery';
+
+/**
+ * The protocol's JSON Schema, generated from the zod schemas (never written by hand):
+ * docs/schemas/*.json are this function's output, and a unit test keeps them in step.
+ */
+export function protocolJsonSchemas(): Record<string, unknown> {
+  const gen = (s: z.ZodType, title: string) => ({ title, ...z.toJSONSchema(s, { unrepresentable: 'any' }) });
+  return {
+    'client-frames': gen(ClientFrame, 'Client → server WebSocket frames'),
+    'server-frames': gen(ServerFrame, 'Server → client WebSocket frames'),
+    commands: gen(Command, 'Commands on CHAT_CMD (chat.cmd.>)'),
+    'command-replies': gen(CommandReply, 'Command answers on chat.reply.<edgeId> (core NATS)'),
+    events: gen(ChatEvent, 'Events on CHAT_EVENTS (chat.evt.>)'),
+    delivery: gen(DeliveryEnvelope, 'Frames routed to one edge on CHAT_DELIVERY (chat.dlv.<edgeId>)'),
+  };
+}

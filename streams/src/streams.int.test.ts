@@ -1,0 +1,91 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { AckPolicy, RetentionPolicy, StorageType } from '@nats-io/jetstream';
+import { names } from '@chat/contracts';
+import { connectNats, type Nats } from '@chat/nats';
+import { applyStreams, ms, resetConsumer, consumerConfigs } from './index';
+
+const n = names(`st${Math.random().toString(36).slice(2, 8)}`);
+const settings = { replicas: 1, maxAgeMs: 30 * 86_400_000 };
+let nats: Nats;
+
+beforeAll(async () => {
+  nats = await connectNats(process.env['NATS_URL'] ?? 'nats://127.0.0.1:4222', 'streams-test');
+});
+afterAll(async () => {
+  for (const s of Object.values(n.streams)) await nats.jsm.streams.delete(s).catch(() => undefined);
+  await nats.nc.close();
+});
+
+describe('streams as code', () => {
+  it('creates every stream and consumer, and a second apply changes nothing', async () => {
+    const first = await applyStreams(nats.jsm, n, settings, ['e1']);
+    expect(first.streams.map((s) => s.action)).toEqual(['created', 'created', 'created']);
+    expect(first.consumers.map((c) => `${c.name}:${c.action}`)).toEqual([
+      'command-handler:created',
+      'proj-messages:created',
+      'proj-receipts:created',
+      'proj-conversations:created',
+      'edge-e1:created',
+    ]);
+    const second = await applyStreams(nats.jsm, n, settings, ['e1']);
+    expect([...second.streams, ...second.consumers].every((x) => x.action === 'unchanged')).toBe(true);
+  });
+
+  it('keeps the safety-relevant stream settings', async () => {
+    const cmd = (await nats.jsm.streams.info(n.streams.cmd)).config;
+    expect(cmd).toMatchObject({ storage: StorageType.File, retention: RetentionPolicy.Workqueue, subjects: [n.subjects.cmdAll] });
+    expect(cmd.duplicate_window).toBeGreaterThanOrEqual(ms(120_000));
+
+    const events = (await nats.jsm.streams.info(n.streams.events)).config;
+    expect(events).toMatchObject({ storage: StorageType.File, retention: RetentionPolicy.Limits, deny_delete: true, max_age: ms(settings.maxAgeMs) });
+    expect(events.max_age).toBeLessThanOrEqual(ms(30 * 86_400_000));
+    expect(events.duplicate_window).toBeGreaterThanOrEqual(ms(120_000));
+
+    const dlv = (await nats.jsm.streams.info(n.streams.delivery)).config;
+    expect(dlv).toMatchObject({ storage: StorageType.File, retention: RetentionPolicy.Workqueue });
+    expect(dlv.max_age).toBeGreaterThan(0);
+  });
+
+  it('keeps the safety-relevant consumer settings', async () => {
+    const info = async (stream: string, name: string) => (await nats.jsm.consumers.info(stream, name)).config;
+    const cmd = await info(n.streams.cmd, 'command-handler');
+    expect(cmd).toMatchObject({ ack_policy: AckPolicy.Explicit, filter_subject: n.subjects.cmdAll });
+    expect(cmd.max_deliver).toBeGreaterThan(0);
+    for (const [name, filter] of [
+      ['proj-messages', n.subjects.evtConvAll],
+      ['proj-receipts', n.subjects.evtRcptAll],
+      ['proj-conversations', n.subjects.evtAll],
+    ] as const) {
+      const c = await info(n.streams.events, name);
+      expect(c).toMatchObject({ ack_policy: AckPolicy.Explicit, filter_subject: filter, durable_name: name });
+      // A projection never skips an event; it retries in order until it succeeds.
+      expect(c.max_deliver).toBe(-1);
+    }
+    const edge = await info(n.streams.delivery, 'edge-e1');
+    expect(edge).toMatchObject({ ack_policy: AckPolicy.Explicit, filter_subject: n.subjects.dlv('e1') });
+  });
+
+  it('updates a changed setting in place without losing data', async () => {
+    await nats.js.publish(n.subjects.evtConv('c1'), '{}');
+    const changed = await applyStreams(nats.jsm, n, { ...settings, maxAgeMs: 7 * 86_400_000 });
+    expect(changed.streams.find((s) => s.name === n.streams.events)?.action).toBe('updated');
+    const si = await nats.jsm.streams.info(n.streams.events);
+    expect(si.config.max_age).toBe(ms(7 * 86_400_000));
+    expect(si.state.messages).toBe(1);
+  });
+
+  it('resets a durable consumer to a start sequence', async () => {
+    await nats.js.publish(n.subjects.evtConv('c2'), '{}');
+    const cfg = consumerConfigs(n).find((c) => c.config.durable_name === 'proj-messages')!;
+    await resetConsumer(nats.jsm, cfg.stream, cfg.config, 2);
+    const consumer = await nats.js.consumers.get(n.streams.events, 'proj-messages');
+    const batch = await consumer.fetch({ max_messages: 5, expires: 1000 });
+    const seqs: number[] = [];
+    for await (const m of batch) {
+      seqs.push(m.seq);
+      m.ack();
+    }
+    expect(seqs).toEqual([2]);
+    expect((await nats.jsm.consumers.info(n.streams.events, 'proj-messages')).config.max_deliver).toBe(-1);
+  });
+});
