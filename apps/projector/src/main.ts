@@ -1,0 +1,65 @@
+import { pino } from 'pino';
+import { loadConfig, names as namesFor, ProjectorConfig } from '@chat/contracts';
+import { connectNats } from '@chat/nats';
+import { createPool } from '@chat/postgres';
+import { ConnectionRegistry, createRedis } from '@chat/redis';
+import { buildProjection, parseProjectionKeys } from './projections';
+import { Router } from './routing';
+import { ProjectionRunner } from './runner';
+
+/** The registry is only read here; the TTL matters to writers (the edges). */
+const REGISTRY_TTL_MS = 90_000;
+
+async function main(): Promise<void> {
+  const cfg = loadConfig(ProjectorConfig);
+  const log = pino({ level: cfg.LOG_LEVEL, base: { app: 'projector', ns: cfg.CHAT_NS || undefined } });
+  const keys = parseProjectionKeys(cfg.CHAT_PROJECTIONS);
+  const names = namesFor(cfg.CHAT_NS);
+
+  const pool = createPool(cfg.DATABASE_URL, cfg.CHAT_PG_POOL);
+  pool.on('error', (err) => log.warn({ err }, 'idle postgres connection failed'));
+  const redis = createRedis(cfg.REDIS_URL, names.redisPrefix);
+  redis.on('error', (err) => log.warn({ err }, 'redis error'));
+  const nats = await connectNats(cfg.NATS_URL, `projector:${keys.join(',')}`);
+  const router = new Router(nats.js, names, new ConnectionRegistry(redis, REGISTRY_TTL_MS));
+
+  const runners = keys.map(
+    (key) =>
+      new ProjectionRunner(
+        { pool, js: nats.js, jsm: nats.jsm, names, log, batchSize: cfg.CHAT_PROJECTOR_BATCH },
+        buildProjection(key, names, router),
+      ),
+  );
+
+  let closing: Promise<void> | undefined;
+  const shutdown = (reason: string, code: number): Promise<void> =>
+    (closing ??= (async () => {
+      log.info({ reason }, 'shutting down');
+      await Promise.all(runners.map((r) => r.stop()));
+      // drain flushes the acks of the last batches before closing.
+      await nats.nc.drain().catch((err) => log.warn({ err }, 'nats drain failed'));
+      await Promise.allSettled([pool.end(), redis.quit()]);
+      log.info('stopped');
+      process.exitCode = code;
+    })());
+
+  process.once('SIGTERM', () => void shutdown('SIGTERM', 0));
+  process.once('SIGINT', () => void shutdown('SIGINT', 0));
+
+  for (const r of runners) r.start();
+  log.info({ projections: keys, batch: cfg.CHAT_PROJECTOR_BATCH }, 'projector started');
+  await Promise.all(
+    runners.map((r) =>
+      r.done.catch(async (err) => {
+        log.fatal({ err, projection: r.projection.name }, 'projection stopped');
+        await shutdown('projection failed', 1);
+      }),
+    ),
+  );
+}
+
+main().catch((err) => {
+  // The logger may not exist yet (bad configuration): print plainly.
+  console.error(err);
+  process.exit(1);
+});

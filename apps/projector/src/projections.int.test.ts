@@ -1,0 +1,152 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { resetConsumer, consumerConfigs } from '@chat/streams';
+import { readCheckpoint } from '@chat/postgres';
+import { messagesProjection } from './messages/projection';
+import { receiptsProjection } from './receipts/projection';
+import { conversationsProjection } from './conversations/projection';
+import { applyBatch } from './runner';
+import type { Projection, StoredEvent } from './projection';
+import { createTestEnv, created, publishEvents, receipt, sent, startProjections, waitFor, waitForCheckpoint, type TestEnv } from './testing/env';
+
+let env: TestEnv;
+beforeAll(async () => {
+  env = await createTestEnv();
+}, 60_000);
+afterAll(async () => {
+  await env?.dispose();
+}, 60_000);
+
+const all = (names: TestEnv['names']) => [messagesProjection(names, null), receiptsProjection(names, null), conversationsProjection(names)];
+
+async function snapshot(): Promise<Record<string, unknown[]>> {
+  const q = async (sql: string) => (await env.pool.query(sql)).rows;
+  return {
+    conversations: await q('SELECT * FROM conversations ORDER BY id'),
+    members: await q('SELECT * FROM conversation_members ORDER BY conversation_id, user_id'),
+    messages: await q('SELECT * FROM messages ORDER BY conversation_id, seq'),
+    inbox: await q('SELECT * FROM inbox ORDER BY user_id, stream_seq'),
+    receipts: await q('SELECT * FROM member_receipts ORDER BY conversation_id, user_id'),
+    userConversations: await q('SELECT * FROM user_conversations ORDER BY user_id, conversation_id'),
+    senders: await q('SELECT * FROM conversation_senders ORDER BY conversation_id, seq'),
+  };
+}
+
+describe('projections (a): basics', () => {
+  it('builds messages, inbox, receipts and exact unread counts', async () => {
+    const { names, pool } = env;
+    const run = startProjections(env, all, { batchSize: 4 });
+    try {
+      const seqs = await publishEvents(env.nats.js, names, [
+        created('g1', ['alice', 'bob']),
+        ...[1, 2, 3, 4, 5].map((s) => sent('g1', s, 'alice', { text: s === 5 ? 'x'.repeat(150) : undefined })),
+      ]);
+      const last = seqs[seqs.length - 1]!;
+      await waitForCheckpoint(pool, names.consumers.projMessages, last);
+      await waitForCheckpoint(pool, names.consumers.projConversations, last);
+
+      const msgs = (await pool.query('SELECT seq, stream_seq, sender_id, body FROM messages WHERE conversation_id = $1 ORDER BY seq', ['g1'])).rows;
+      expect(msgs.map((m) => m.seq)).toEqual([1, 2, 3, 4, 5]);
+      expect(msgs.map((m) => m.stream_seq)).toEqual(seqs.slice(1));
+      expect(msgs[0].body).toEqual({ text: 'message 1 in g1' });
+
+      for (const user of ['alice', 'bob']) {
+        const inbox = (await pool.query('SELECT seq, stream_seq FROM inbox WHERE user_id = $1 ORDER BY stream_seq', [user])).rows;
+        expect(inbox.map((r) => r.seq)).toEqual([1, 2, 3, 4, 5]);
+        expect(inbox.map((r) => r.stream_seq)).toEqual(seqs.slice(1));
+      }
+      expect((await pool.query('SELECT last_seq FROM conversations WHERE id = $1', ['g1'])).rows[0].last_seq).toBe(5);
+
+      const uc = async () =>
+        Object.fromEntries(
+          (await pool.query('SELECT user_id, unread_count, read_seq, last_seq, last_message, members FROM user_conversations WHERE conversation_id = $1', ['g1'])).rows.map(
+            (r) => [r.user_id, r],
+          ),
+        );
+      let list = await uc();
+      expect(list['alice'].unread_count).toBe(0);
+      expect(list['bob'].unread_count).toBe(5);
+      expect(list['bob'].last_seq).toBe(5);
+      expect(list['bob'].members).toEqual(['alice', 'bob']);
+      expect(list['bob'].last_message).toMatchObject({ seq: 5, senderId: 'alice', messageId: 'm-g1-5', preview: 'x'.repeat(100) });
+
+      // bob's devices: delivered everything, then read up to 3.
+      const rseqs = await publishEvents(env.nats.js, names, [receipt('MessagesDelivered', 'g1', 'bob', 5, { i: 50 }), receipt('MessagesRead', 'g1', 'bob', 3, { i: 60 })]);
+      const rlast = rseqs[1]!;
+      await waitForCheckpoint(pool, names.consumers.projReceipts, rlast);
+      await waitForCheckpoint(pool, names.consumers.projConversations, rlast);
+
+      const rc = (await pool.query('SELECT * FROM member_receipts WHERE conversation_id = $1', ['g1'])).rows;
+      expect(rc).toHaveLength(1);
+      expect(rc[0]).toMatchObject({ user_id: 'bob', delivered_seq: 5, read_seq: 3 });
+      expect(rc[0].read_at.toISOString()).toBe('2024-05-01T10:01:00.000Z');
+      expect(rc[0].delivered_at.toISOString()).toBe('2024-05-01T10:00:50.000Z');
+
+      list = await uc();
+      expect(list['bob'].unread_count).toBe(2);
+      expect(list['bob'].read_seq).toBe(3);
+      expect(list['alice'].unread_count).toBe(0);
+
+      // bob answers: alice's unread grows, bob's own message never counts for him.
+      const [s6] = await publishEvents(env.nats.js, names, [sent('g1', 6, 'bob')]);
+      await waitForCheckpoint(pool, names.consumers.projConversations, s6!);
+      list = await uc();
+      expect(list['alice'].unread_count).toBe(1);
+      expect(list['bob'].unread_count).toBe(2);
+      expect((await pool.query('SELECT count(*)::int AS n FROM inbox')).rows[0].n).toBe(12);
+    } finally {
+      await run.stop();
+    }
+  }, 60_000);
+});
+
+describe('projections (b): redelivery is a no-op', () => {
+  it('applying the same batch twice changes nothing', async () => {
+    const { names, pool } = env;
+    const before = await snapshot();
+    const rows = (await pool.query('SELECT stream_seq FROM messages ORDER BY stream_seq')).rows;
+    expect(rows.length).toBeGreaterThan(0);
+    // The same events again, as JetStream would redeliver them.
+    const events: StoredEvent[] = [];
+    for await (const m of await (await env.nats.js.consumers.get(names.streams.events)).fetch({ max_messages: 1000, expires: 1000 })) {
+      events.push({ streamSeq: m.seq, event: JSON.parse(m.string()) });
+    }
+    expect(events.length).toBe(9);
+    const isReceipt = (e: StoredEvent) => e.event.type === 'MessagesDelivered' || e.event.type === 'MessagesRead';
+    const [messages, receipts, conversations] = all(names);
+    // Each projection gets what its consumer's filter would give it.
+    const shares: Array<[Projection<any>, StoredEvent[]]> = [
+      [messages!, events.filter((e) => !isReceipt(e))],
+      [receipts!, events.filter(isReceipt)],
+      [conversations!, events],
+    ];
+    for (const [p, share] of shares) {
+      const res = await applyBatch(pool, p, share);
+      expect(res.applied).toBe(0);
+      expect(res.skipped).toBe(share.length);
+    }
+    expect(await snapshot()).toEqual(before);
+  }, 60_000);
+
+  it('a consumer rewound to sequence 1 redelivers everything and nothing is applied twice', async () => {
+    const { names, pool, nats } = env;
+    const before = await snapshot();
+    const positions = await Promise.all(all(names).map((p) => readCheckpoint(pool, p.name)));
+    for (const { stream, config } of consumerConfigs(names).filter((c) => c.stream === names.streams.events)) {
+      await resetConsumer(nats.jsm, stream, config, 1);
+    }
+    const run = startProjections(env, all, { batchSize: 3 });
+    try {
+      // 9 events: 7 on the conversation subject, 2 receipts; each projection sees its share again.
+      const expected = { [names.consumers.projMessages]: 7, [names.consumers.projReceipts]: 2, [names.consumers.projConversations]: 9 };
+      await waitFor(async () => run.runners.every((r) => r.stats.skipped === expected[r.projection.name]), 'redeliveries to be skipped');
+      for (const r of run.runners) {
+        expect(r.stats.applied).toBe(0);
+        expect(r.stats.resets).toBe(0);
+      }
+    } finally {
+      await run.stop();
+    }
+    expect(await snapshot()).toEqual(before);
+    expect(await Promise.all(all(names).map((p) => readCheckpoint(pool, p.name)))).toEqual(positions);
+  }, 60_000);
+});

@@ -1,0 +1,46 @@
+import { describe, expect, it } from 'vitest';
+import { ReceiptFrame } from '@chat/contracts';
+import { receipt } from '../testing/events';
+import { evolveReceipt, foldReceipts, receiptRoutes, type ReceiptEvent } from './evolve';
+
+const r = (...a: Parameters<typeof receipt>) => receipt(...a) as ReceiptEvent;
+
+describe('receipts evolve', () => {
+  it('read raises delivered too; watermarks never go back', () => {
+    let row = evolveReceipt(null, r('MessagesDelivered', 'g1', 'bob', 5, { i: 1 }));
+    expect(row).toMatchObject({ deliveredSeq: 5, readSeq: 0, readAt: null });
+    row = evolveReceipt(row, r('MessagesRead', 'g1', 'bob', 3, { i: 2 }));
+    expect(row).toMatchObject({ deliveredSeq: 5, deliveredAt: r('MessagesDelivered', 'g1', 'bob', 5, { i: 1 }).at, readSeq: 3 });
+    row = evolveReceipt(row, r('MessagesRead', 'g1', 'bob', 8, { i: 3 }));
+    expect(row).toMatchObject({ deliveredSeq: 8, readSeq: 8 });
+    const same = evolveReceipt(row, r('MessagesDelivered', 'g1', 'bob', 2, { i: 4 }));
+    expect(same).toEqual(row);
+  });
+
+  it('a timestamp is the moment its watermark last moved', () => {
+    const row = foldReceipts([r('MessagesRead', 'g1', 'bob', 4, { i: 1 }), r('MessagesRead', 'g1', 'bob', 4, { i: 2 })])[0]!;
+    expect(row.readAt).toBe(r('MessagesRead', 'g1', 'bob', 4, { i: 1 }).at);
+  });
+
+  it('folds a batch into one row per member and conversation', () => {
+    const rows = foldReceipts([
+      r('MessagesDelivered', 'g1', 'bob', 2),
+      r('MessagesDelivered', 'g1', 'carol', 1),
+      r('MessagesRead', 'g1', 'bob', 2),
+      r('MessagesDelivered', 'g2', 'bob', 9),
+    ]);
+    expect(rows.map((x) => [x.conversationId, x.userId, x.deliveredSeq, x.readSeq])).toEqual([
+      ['g1', 'bob', 2, 2],
+      ['g1', 'carol', 1, 0],
+      ['g2', 'bob', 9, 0],
+    ]);
+  });
+
+  it('routes to every member and the actor, never back to the acting device', () => {
+    const ev = r('MessagesRead', 'g1', 'bob', 3, { device: 'b1' });
+    const [route] = receiptRoutes([{ streamSeq: 9, event: ev }], new Map([['g1', ['alice', 'bob', 'carol']]]));
+    expect(route!.users).toEqual(['alice', 'bob', 'carol']);
+    expect(route!.exceptDevice).toEqual({ userId: 'bob', deviceId: 'b1' });
+    expect(ReceiptFrame.parse(route!.frame)).toMatchObject({ status: 'read', upToSeq: 3, userId: 'bob' });
+  });
+});

@@ -1,0 +1,94 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { JsMsg } from '@nats-io/jetstream';
+import { inTransaction, readCheckpoint, resetProjectionTables } from '@chat/postgres';
+import { messagesProjection, MESSAGES_TABLES } from './messages/projection';
+import { ProjectionRunner, type RunnerOptions } from './runner';
+import { createTestEnv, created, publishEvents, sent, waitFor, waitForCheckpoint, type TestEnv } from './testing/env';
+
+let env: TestEnv;
+beforeAll(async () => {
+  env = await createTestEnv();
+}, 60_000);
+afterAll(async () => {
+  await env?.dispose();
+}, 60_000);
+
+const options = (batchSize = 5): RunnerOptions => ({
+  pool: env.pool,
+  js: env.nats.js,
+  jsm: env.nats.jsm,
+  names: env.names,
+  log: env.log,
+  batchSize,
+  idleWaitMs: 1_000,
+  standbyRetryMs: 100,
+});
+
+/** Loses the third delivery of its first pull, as a pull that ended on our side only would. */
+class LossyRunner extends ProjectionRunner {
+  lost: number | undefined;
+  protected override async fetch(want: number, idle: boolean): Promise<JsMsg[]> {
+    const msgs = await super.fetch(want, idle);
+    if (this.lost === undefined && msgs.length >= 3) {
+      this.lost = msgs[2]!.seq;
+      return [...msgs.slice(0, 2), ...msgs.slice(3)];
+    }
+    return msgs;
+  }
+}
+
+async function inboxSeqs(user: string): Promise<number[]> {
+  return (await env.pool.query('SELECT seq FROM inbox WHERE user_id = $1 ORDER BY stream_seq', [user])).rows.map((r) => r.seq);
+}
+
+describe('ProjectionRunner', () => {
+  it('a lost delivery is noticed by its hole in the delivery sequence, and nothing overtakes it', async () => {
+    const { names, pool, nats } = env;
+    const seqs = await publishEvents(nats.js, names, [created('r1', ['a', 'b']), ...Array.from({ length: 12 }, (_, i) => sent('r1', i + 1, 'a'))]);
+    const runner = new LossyRunner(options(5), messagesProjection(names, null)).start();
+    try {
+      await waitForCheckpoint(pool, names.consumers.projMessages, seqs[seqs.length - 1]!);
+    } finally {
+      await runner.stop();
+    }
+    expect(runner.lost).toBe(seqs[2]);
+    expect(runner.stats.resets).toBe(1);
+    expect(await inboxSeqs('b')).toEqual(Array.from({ length: 12 }, (_, i) => i + 1));
+  }, 60_000);
+
+  it('a consumer ahead of its checkpoint (read model emptied) is moved back to it', async () => {
+    const { names, pool, nats } = env;
+    await inTransaction(pool, (tx) => resetProjectionTables(tx, names.consumers.projMessages, MESSAGES_TABLES));
+    const info = await nats.jsm.consumers.info(names.streams.events, names.consumers.projMessages);
+    expect(info.delivered.stream_seq).toBeGreaterThan(0);
+    const runner = new ProjectionRunner(options(100), messagesProjection(names, null)).start();
+    try {
+      await waitForCheckpoint(pool, names.consumers.projMessages, info.delivered.stream_seq);
+    } finally {
+      await runner.stop();
+    }
+    expect(runner.stats.resets).toBe(1);
+    expect(await inboxSeqs('b')).toEqual(Array.from({ length: 12 }, (_, i) => i + 1));
+  }, 60_000);
+
+  it('a second instance of a projection stands by until the first one stops', async () => {
+    const { names, pool, nats } = env;
+    const a = new ProjectionRunner(options(), messagesProjection(names, null)).start();
+    await waitFor(async () => a.stats.position > 0, 'the first instance to run');
+    const b = new ProjectionRunner(options(), messagesProjection(names, null)).start();
+    try {
+      const [s1] = await publishEvents(nats.js, names, [sent('r1', 13, 'b')]);
+      await waitForCheckpoint(pool, names.consumers.projMessages, s1!);
+      expect(b.stats.batches).toBe(0);
+      await a.stop();
+      const [s2] = await publishEvents(nats.js, names, [sent('r1', 14, 'b')]);
+      await waitForCheckpoint(pool, names.consumers.projMessages, s2!);
+      expect(b.stats.applied).toBe(1);
+      expect(await readCheckpoint(pool, names.consumers.projMessages)).toBe(s2);
+    } finally {
+      await a.stop();
+      await b.stop();
+    }
+    expect(await inboxSeqs('a')).toEqual(Array.from({ length: 14 }, (_, i) => i + 1));
+  }, 60_000);
+});

@@ -1,0 +1,135 @@
+import { readFile } from 'node:fs/promises';
+import { randomBytes } from 'node:crypto';
+import { fileURLToPath } from 'node:url';
+import type { JetStreamClient } from '@nats-io/jetstream';
+import { pino, type Logger } from 'pino';
+import { names as namesFor, type ChatEvent, type Names } from '@chat/contracts';
+import { connectNats, type Nats } from '@chat/nats';
+import { createPool, readCheckpoint, type Pool } from '@chat/postgres';
+import { createRedis, type Redis } from '@chat/redis';
+import { applyStreams } from '@chat/streams';
+import type { Projection } from '../projection';
+import { ProjectionRunner } from '../runner';
+
+export * from './events';
+
+/**
+ * A throwaway namespace for one test file: database chat_<ns> with the read-model schema,
+ * the streams under the ns prefix, Redis keys under "<ns>:". dispose() removes all of it.
+ */
+export interface TestEnv {
+  ns: string;
+  names: Names;
+  databaseUrl: string;
+  natsUrl: string;
+  redisUrl: string;
+  pool: Pool;
+  nats: Nats;
+  redis: Redis;
+  log: Logger;
+  dispose(): Promise<void>;
+}
+
+const MIGRATION = fileURLToPath(new URL('../../../../libs/postgres/migrations/1700000000000_read-models.sql', import.meta.url));
+
+function withDatabase(url: string, db: string): string {
+  const u = new URL(url);
+  u.pathname = `/${db}`;
+  return u.toString();
+}
+
+export async function createTestEnv(): Promise<TestEnv> {
+  const ns = `t${randomBytes(5).toString('hex')}`;
+  const names = namesFor(ns);
+  const baseDb = process.env['DATABASE_URL'] ?? 'postgres://postgres@127.0.0.1:5432/chat';
+  const natsUrl = process.env['NATS_URL'] ?? 'nats://127.0.0.1:4222';
+  const redisUrl = process.env['REDIS_URL'] ?? 'redis://127.0.0.1:6379';
+  const dbName = `chat_${ns}`;
+  const databaseUrl = withDatabase(baseDb, dbName);
+
+  const admin = createPool(withDatabase(baseDb, 'postgres'), 1);
+  await admin.query(`CREATE DATABASE "${dbName}"`);
+  const pool = createPool(databaseUrl, 10);
+  // dispose() drops the database WITH (FORCE), which may end connections still closing.
+  pool.on('error', () => undefined);
+  const sql = await readFile(MIGRATION, 'utf8');
+  await pool.query(sql.split('-- Down Migration')[0]!.replace('-- Up Migration', ''));
+
+  const nats = await connectNats(natsUrl, `projector-test-${ns}`);
+  await applyStreams(nats.jsm, names, { replicas: 1, maxAgeMs: 30 * 86_400_000 });
+  const redis = createRedis(redisUrl, names.redisPrefix);
+  const log = pino({ level: process.env['TEST_LOG_LEVEL'] ?? 'silent' });
+
+  return {
+    ns,
+    names,
+    databaseUrl,
+    natsUrl,
+    redisUrl,
+    pool,
+    nats,
+    redis,
+    log,
+    async dispose() {
+      await pool.end().catch(() => undefined);
+      await admin.query(`DROP DATABASE IF EXISTS "${dbName}" WITH (FORCE)`).catch(() => undefined);
+      await admin.end();
+      for (const s of Object.values(names.streams)) await nats.jsm.streams.delete(s).catch(() => undefined);
+      await nats.nc.close();
+      const plain = createRedis(redisUrl);
+      let cursor = '0';
+      do {
+        const [next, keys] = await plain.scan(cursor, 'MATCH', `${names.redisPrefix}*`, 'COUNT', 500);
+        cursor = next;
+        if (keys.length) await plain.del(...keys);
+      } while (cursor !== '0');
+      plain.disconnect();
+      redis.disconnect();
+    },
+  };
+}
+
+/** Appends an event to its CHAT_EVENTS subject; returns the stream sequence. */
+export async function publishEvent(js: JetStreamClient, names: Names, e: ChatEvent): Promise<number> {
+  const subject =
+    e.type === 'ConversationCreated' || e.type === 'MessageSent' ? names.subjects.evtConv(e.conversationId) : names.subjects.evtRcpt(e.conversationId, e.userId);
+  return (await js.publish(subject, JSON.stringify(e))).seq;
+}
+
+/** Publishes many events in order without waiting for each ack; returns their sequences. */
+export async function publishEvents(js: JetStreamClient, names: Names, events: readonly ChatEvent[], window = 256): Promise<number[]> {
+  const seqs: number[] = [];
+  for (let i = 0; i < events.length; i += window) {
+    // Sent in call order on one connection, so the stream keeps this order.
+    seqs.push(...(await Promise.all(events.slice(i, i + window).map((e) => publishEvent(js, names, e)))));
+  }
+  return seqs;
+}
+
+export async function waitFor(check: () => Promise<boolean>, what: string, timeoutMs = 20_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if (await check().catch(() => false)) return;
+    await new Promise((r) => setTimeout(r, 25));
+  }
+  throw new Error(`timed out waiting for ${what}`);
+}
+
+export async function waitForCheckpoint(pool: Pool, name: string, seq: number, timeoutMs = 20_000): Promise<void> {
+  await waitFor(async () => ((await readCheckpoint(pool, name)) ?? 0) >= seq, `${name} to reach ${seq}`, timeoutMs);
+}
+
+/** Starts in-process runners for some projections of the test namespace. */
+export function startProjections(
+  env: TestEnv,
+  build: (names: Names) => Array<Projection<any>>,
+  opts: { batchSize?: number } = {},
+): { runners: ProjectionRunner[]; stop(): Promise<void> } {
+  const runners = build(env.names).map((p) =>
+    new ProjectionRunner(
+      { pool: env.pool, js: env.nats.js, jsm: env.nats.jsm, names: env.names, log: env.log, batchSize: opts.batchSize ?? 100, idleWaitMs: 2_000 },
+      p,
+    ).start(),
+  );
+  return { runners, stop: async () => void (await Promise.all(runners.map((r) => r.stop()))) };
+}
