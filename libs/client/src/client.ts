@@ -61,6 +61,8 @@ export class ChatClient extends Emitter<ChatEvents> {
   private readonly waiters = new Map<string, Waiter>();
   private readonly seen = new Map<string, Set<number>>();
   private syncing = false;
+  /** Live messages that arrived during a sync: emitted after it, so order holds. */
+  private heldBack: Array<ServerFrameOf<'message.new'>> = [];
   private _cursor: string | null = null;
   hello?: ServerFrameOf<'hello'>;
 
@@ -167,25 +169,50 @@ export class ChatClient extends Emitter<ChatEvents> {
   async syncAll(limit?: number): Promise<number | 'reset'> {
     this.syncing = true;
     let emitted = 0;
+    let result: number | 'reset';
     try {
       for (;;) {
         const r = await this.syncOnce(this._cursor, limit);
-        if (r.type === 'sync.reset') return 'reset';
+        if (r.type === 'sync.reset') {
+          result = 'reset';
+          break;
+        }
         for (const f of r.frames) if (this.accept(f)) emitted++;
         if (r.cursor) this._cursor = r.cursor;
-        if (!r.hasMore) return emitted;
+        if (!r.hasMore) {
+          result = emitted;
+          break;
+        }
       }
     } finally {
       this.syncing = false;
+      emitted += this.releaseHeldBack();
     }
+    return result === 'reset' ? result : emitted;
+  }
+
+  /**
+   * Emits the live messages held back during a sync, per conversation in seq order. The cursor
+   * stays where the sync left it: if any of them is newer, the next sync returns it again and
+   * de-duplication drops it.
+   */
+  private releaseHeldBack(): number {
+    const held = this.heldBack.splice(0);
+    held.sort((a, b) => (a.conversationId < b.conversationId ? -1 : a.conversationId > b.conversationId ? 1 : a.seq - b.seq));
+    let n = 0;
+    for (const f of held) if (this.accept(f)) n++;
+    return n;
   }
 
   private onFrame(frame: ServerFrame): void {
     this.emit('frame', frame);
     switch (frame.type) {
       case 'message.new':
-        this.accept(frame);
-        if (!this.syncing) this._cursor = frame.cursor;
+        if (this.syncing) this.heldBack.push(frame);
+        else {
+          this.accept(frame);
+          this._cursor = frame.cursor;
+        }
         return;
       case 'receipt':
         return this.emit('receipt', frame);
