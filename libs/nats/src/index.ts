@@ -1,1 +1,5 @@
 export * from './connect';
+export * from './eventStore';
+export * from './memoryEventStore';
+export * from './pullLoop';
+export * from './commands';

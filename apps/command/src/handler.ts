@@ -1,0 +1,68 @@
+import { isChatError, type ChatEvent, type Names } from '@chat/contracts';
+import { isConcurrencyError } from '@chat/nats';
+import type { AggregateKind, Aggregates, Loaded } from './aggregates';
+
+export interface HandlerContext {
+  aggregates: Aggregates;
+  names: Names;
+  stats: { conflicts: number };
+}
+
+export interface UseCase<S, R> {
+  /** The subject the events are appended to; its events make up the state. */
+  subject: string;
+  kind: AggregateKind<S>;
+  /** Names the appended messages, so a redelivered command cannot append twice. */
+  commandId: string;
+  decide(state: S): ChatEvent[];
+  answer(state: S): R;
+}
+
+/** Appends racing with another instance are retried this many times in all; then the command is redelivered later. */
+export const MAX_ATTEMPTS = 5;
+
+const backoff = (attempt: number) => new Promise((r) => setTimeout(r, Math.random() * 5 * 2 ** attempt));
+
+/**
+ * load → decide → append expecting the subject's last sequence → on a conflict reload and
+ * decide again → answer from the state after the events, which are durable by then.
+ */
+export async function handle<S, R>(ctx: HandlerContext, uc: UseCase<S, R>): Promise<R> {
+  const { aggregates } = ctx;
+  try {
+    let agg = await aggregates.get(uc.subject, uc.kind);
+    for (let attempt = 1; ; attempt++) {
+      let events: ChatEvent[];
+      ({ agg, events } = await decideOnCurrent(ctx, uc, agg));
+      if (events.length === 0) return uc.answer(agg.state);
+      try {
+        const lastSubjectSeq = await aggregates.store.append(uc.subject, events, agg.lastSubjectSeq, uc.commandId);
+        const state = events.reduce(uc.kind.evolve, agg.state);
+        aggregates.save(uc.subject, state, lastSubjectSeq);
+        return uc.answer(state);
+      } catch (e) {
+        if (!isConcurrencyError(e) || attempt >= MAX_ATTEMPTS) throw e;
+        ctx.stats.conflicts++;
+        await backoff(attempt);
+        agg = await aggregates.refresh(uc.subject, uc.kind, agg);
+      }
+    }
+  } catch (e) {
+    if (!isChatError(e)) aggregates.evict(uc.subject);
+    throw e;
+  }
+}
+
+/**
+ * A rejection is never checked by an append, so one decided on a cached state is confirmed on
+ * the current state first: the conversation may have been created by another instance since.
+ */
+async function decideOnCurrent<S, R>(ctx: HandlerContext, uc: UseCase<S, R>, agg: Loaded<S>): Promise<{ agg: Loaded<S>; events: ChatEvent[] }> {
+  try {
+    return { agg, events: uc.decide(agg.state) };
+  } catch (e) {
+    if (!isChatError(e) || agg.fresh) throw e;
+    const current = await ctx.aggregates.refresh(uc.subject, uc.kind, agg);
+    return { agg: current, events: uc.decide(current.state) };
+  }
+}

@@ -1,0 +1,115 @@
+import { describe, expect, it } from 'vitest';
+import { names, type ChatEvent, type CommandOf } from '@chat/contracts';
+import { ConcurrencyError, InMemoryEventStore } from '@chat/nats';
+import { Aggregates, LruCache } from './aggregates';
+import { MAX_ATTEMPTS, type HandlerContext } from './handler';
+import { KeyedQueue } from './keyedQueue';
+import { sendMessage } from './sendMessage/handle';
+
+const n = names('');
+const at = '2030-01-01T00:00:00.000Z';
+const conv = 'g1';
+const subject = n.subjects.evtConv(conv);
+const created: ChatEvent = { type: 'ConversationCreated', v: 1, conversationId: conv, kind: 'group', createdBy: 'a', members: [{ userId: 'a', role: 'owner' }], at };
+const sentEvent = (seq: number, clientMsgId: string): ChatEvent => ({
+  type: 'MessageSent',
+  v: 1,
+  conversationId: conv,
+  messageId: `m-${clientMsgId}`,
+  seq,
+  senderId: 'a',
+  senderDeviceId: 'd',
+  clientMsgId,
+  body: { text: 'x' },
+  sentAt: at,
+});
+let ids = 0;
+const send = (clientMsgId: string): CommandOf<'SendMessage'> => ({
+  type: 'SendMessage',
+  v: 1,
+  meta: { commandId: `c${ids++}`, requestId: 'r', userId: 'a', deviceId: 'd', edgeId: 'e', at },
+  data: { conversationId: conv, messageId: `m-${clientMsgId}`, clientMsgId, body: { text: 'x' } },
+});
+
+async function setup() {
+  const store = new InMemoryEventStore();
+  await store.append(subject, [created], 0, 'create');
+  const ctx: HandlerContext = { aggregates: new Aggregates(store, 100), names: n, stats: { conflicts: 0 } };
+  return { store, ctx };
+}
+
+describe('handle (given a conversation, when a send races, then …)', () => {
+  it('reloads and decides again when another writer appended first', async () => {
+    const { store, ctx } = await setup();
+    await sendMessage(ctx, send('warm')); // cache holds seq 1
+    let raced = false;
+    store.beforeAppend = async () => {
+      if (raced) return;
+      raced = true;
+      const { lastSubjectSeq } = await store.load(subject);
+      await store.append(subject, [sentEvent(2, 'other')], lastSubjectSeq, 'elsewhere');
+    };
+    expect(await sendMessage(ctx, send('mine'))).toMatchObject({ seq: 3, clientMsgId: 'mine' });
+    expect(ctx.stats.conflicts).toBe(1);
+    expect(store.events(subject).map((e) => (e.type === 'MessageSent' ? e.clientMsgId : e.type))).toEqual(['ConversationCreated', 'warm', 'other', 'mine']);
+  });
+
+  it(`gives up after ${MAX_ATTEMPTS} attempts with the ConcurrencyError`, async () => {
+    const { store, ctx } = await setup();
+    let seq = 0;
+    let competing = false;
+    store.beforeAppend = async () => {
+      if (competing) return;
+      competing = true;
+      const { lastSubjectSeq } = await store.load(subject);
+      await store.append(subject, [sentEvent(++seq, `other-${seq}`)], lastSubjectSeq, `elsewhere-${seq}`);
+      competing = false;
+    };
+    await expect(sendMessage(ctx, send('starved'))).rejects.toBeInstanceOf(ConcurrencyError);
+    expect(ctx.stats.conflicts).toBe(MAX_ATTEMPTS - 1);
+  });
+
+  it('drops the cached state when an append fails unexpectedly', async () => {
+    const { store, ctx } = await setup();
+    await sendMessage(ctx, send('warm'));
+    expect(ctx.aggregates.cache.get(subject)).toBeDefined();
+    store.beforeAppend = () => {
+      throw new Error('connection lost');
+    };
+    await expect(sendMessage(ctx, send('lost'))).rejects.toThrow('connection lost');
+    expect(ctx.aggregates.cache.get(subject)).toBeUndefined();
+  });
+
+  it('answers a domain error without appending and keeps the cache', async () => {
+    const { store, ctx } = await setup();
+    const intruder = { ...send('x'), meta: { ...send('x').meta, userId: 'mallory' } };
+    await expect(sendMessage(ctx, intruder)).rejects.toMatchObject({ code: 'forbidden' });
+    expect(store.events(subject)).toHaveLength(1);
+    expect(ctx.aggregates.cache.get(subject)).toBeDefined();
+  });
+});
+
+describe('KeyedQueue', () => {
+  it('runs one key in call order and other keys alongside', async () => {
+    const q = new KeyedQueue();
+    const log: string[] = [];
+    const task = (name: string, ms: number) => () => new Promise<void>((r) => setTimeout(() => (log.push(name), r()), ms));
+    await Promise.all([q.run('a', task('a1', 30)), q.run('a', task('a2', 1)), q.run('b', task('b1', 10)), q.run('a', () => Promise.reject(new Error('x'))).catch(() => undefined), q.run('a', task('a3', 1))]);
+    expect(log).toEqual(['b1', 'a1', 'a2', 'a3']);
+    expect(q.size).toBe(0);
+  });
+});
+
+describe('LruCache', () => {
+  it('evicts the least recently used entry', () => {
+    const c = new LruCache<number>(2);
+    c.set('a', 1);
+    c.set('b', 2);
+    c.get('a');
+    c.set('c', 3);
+    expect([c.get('a'), c.get('b'), c.get('c')]).toEqual([1, undefined, 3]);
+    const off = new LruCache<number>(0);
+    off.set('a', 1);
+    expect(off.get('a')).toBeUndefined();
+  });
+});

@@ -1,0 +1,41 @@
+import type { JetStreamClient, PubAck } from '@nats-io/jetstream';
+import type { NatsConnection } from '@nats-io/transport-node';
+import type { Command, CommandReply, Names } from '@chat/contracts';
+
+/**
+ * Where a command is published on CHAT_CMD. Conversation commands go to the conversation's
+ * subject, user commands to the user's (ARCHITECTURE.md, "Subjects and streams").
+ */
+export function commandSubject(n: Names, command: Command): string {
+  switch (command.type) {
+    case 'CreateConversation':
+      return n.subjects.cmdUser(command.meta.userId, 'create');
+    case 'SendMessage':
+      return n.subjects.cmdConv(command.data.conversationId, 'send');
+    case 'MarkRead':
+      return n.subjects.cmdConv(command.data.conversationId, 'read');
+    case 'MarkDelivered':
+      return n.subjects.cmdUser(command.meta.userId, 'ack');
+    default: {
+      const never: never = command;
+      throw new Error(`unknown command ${(never as { type: string }).type}`);
+    }
+  }
+}
+
+/**
+ * Queues a command. Resolves once JetStream stored it; `msgId` (Nats-Msg-Id) makes a repeated
+ * publish of the same command within CHAT_CMD's duplicate window a no-op.
+ */
+export function publishCommand(js: JetStreamClient, subject: string, command: Command, opts: { msgId: string; timeoutMs?: number }): Promise<PubAck> {
+  return js.publish(subject, JSON.stringify(command), { msgID: opts.msgId, ...(opts.timeoutMs ? { timeout: opts.timeoutMs } : {}) });
+}
+
+/**
+ * Answers the edge that published a command, on its core-NATS reply subject. Fire and forget:
+ * an edge that is gone or timed out simply does not hear it, and the client retries by its
+ * own id.
+ */
+export function publishReply(nc: NatsConnection, n: Names, edgeId: string, reply: CommandReply): void {
+  nc.publish(n.subjects.reply(edgeId), JSON.stringify(reply));
+}
