@@ -37,7 +37,7 @@ export async function applyStreams(jsm: JetStreamManager, n: Names, s: StreamSet
       report.streams.push({ name: cfg.name, action: 'created' });
     }
   }
-  for (const { stream, config } of [...consumerConfigs(n), ...edgeIds.map((id) => edgeConsumerConfig(n, id))]) {
+  for (const { stream, config } of [...consumerConfigs(n, s), ...edgeIds.map((id) => edgeConsumerConfig(n, id, s))]) {
     report.consumers.push({ stream, name: config.durable_name, action: await ensureConsumer(jsm, stream, config) });
   }
   return report;

@@ -1,22 +1,74 @@
 import { AckPolicy, DeliverPolicy, DiscardPolicy, RetentionPolicy, StorageType } from '@nats-io/jetstream';
 import type { ConsumerConfig, StreamConfig } from '@nats-io/jetstream';
 import type { Names } from '@chat/contracts';
+import { notifierConsumerConfigs, notifyStreamConfigs } from './notifications';
 
 const NS = 1_000_000; // nanoseconds per millisecond
 export const ms = (n: number): number => n * NS;
 
 export interface StreamSettings {
   replicas: number;
-  /** CHAT_EVENTS max age (retention), ms. */
+  /** CHAT_EVENTS max age (retention), ms. Also CHAT_DLQ's: dead letters hold the same data. */
   maxAgeMs: number;
+  /** Redelivery policies per consumer kind; tests shrink them, production uses DELIVERY_POLICIES. */
+  delivery?: Partial<DeliveryPolicies>;
 }
+
+/**
+ * How often, and how far apart, a durable consumer redelivers a message before giving up on
+ * it. `backoffMs` spaces the redeliveries after an ack timeout (nats-server uses its first
+ * value as the ack wait, and requires max_deliver > its length); a nak with a delay sets its
+ * own. On its last delivery (`shouldDeadLetter` in @chat/nats) the consumer dead-letters the
+ * message to CHAT_DLQ and terms it: nothing is dropped without a record.
+ */
+export interface DeliveryPolicy {
+  maxDeliver: number;
+  backoffMs: number[];
+}
+
+export interface DeliveryPolicies {
+  /** command-handler: the handler naks failures itself (0.5 s doubling, capped at 30 s), ≈ 2 min in all. */
+  command: DeliveryPolicy;
+  /**
+   * proj-*: strictly ordered, so a skip is a last resort. The runner retries a failed batch
+   * itself (naks, then 0.2 s doubling to 30 s); 100 deliveries is ≈ 45 min of one event failing.
+   * Ack wait 60 s: a batch of up to 1000 events is one transaction.
+   */
+  projection: DeliveryPolicy;
+  /** edge-<id>: live frames are best effort (a device syncs anyway); CHAT_DELIVERY keeps 5 min. */
+  edge: DeliveryPolicy;
+}
+
+const SECOND = 1_000;
+const MINUTE = 60 * SECOND;
+export const DELIVERY_POLICIES: DeliveryPolicies = {
+  command: { maxDeliver: 10, backoffMs: [30 * SECOND, MINUTE, 2 * MINUTE, 5 * MINUTE] },
+  projection: { maxDeliver: 100, backoffMs: [MINUTE, 2 * MINUTE, 5 * MINUTE, 10 * MINUTE] },
+  edge: { maxDeliver: 5, backoffMs: [30 * SECOND, MINUTE, 2 * MINUTE] },
+};
+
+/** CHAT_DLQ keeps dead letters this long at most (product cap), and never longer than CHAT_MAX_AGE. */
+export const DLQ_MAX_AGE_MS = 30 * 86_400_000;
+
+/** The consumer fields of a delivery policy; throws on one nats-server 2.9 would refuse. */
+export function deliveryFields(p: DeliveryPolicy): Pick<ConsumerConfig, 'ack_wait' | 'max_deliver' | 'backoff'> {
+  if (!p.backoffMs.length || p.maxDeliver <= p.backoffMs.length) {
+    throw new Error(`invalid delivery policy: max_deliver (${p.maxDeliver}) must be > the number of backoff values (${p.backoffMs.length}, at least 1)`);
+  }
+  // The server replaces ack_wait with the first backoff value; stating it keeps applyStreams idempotent.
+  return { ack_wait: ms(p.backoffMs[0]!), max_deliver: p.maxDeliver, backoff: p.backoffMs.map(ms) };
+}
+
+const policy = (s: Pick<StreamSettings, 'delivery'> | undefined, kind: keyof DeliveryPolicies): DeliveryPolicy => s?.delivery?.[kind] ?? DELIVERY_POLICIES[kind];
 
 /**
  * The streams, as code. Safety-relevant choices (asserted by streams.int.test.ts):
  * - everything is file storage: an acknowledged publish survives a server restart;
  * - CHAT_EVENTS is the source of truth: limits retention, max age = retention, no deletes;
  * - CHAT_CMD is a work queue with a 2 minute duplicate window for Nats-Msg-Id retries;
- * - CHAT_DELIVERY is a work queue with a short max age: a device away longer re-syncs anyway.
+ * - CHAT_DELIVERY is a work queue with a short max age: a device away longer re-syncs anyway;
+ * - CHAT_DLQ keeps dead letters (limits, file) for CHAT_MAX_AGE (≤ 30 days); `chatctl dlq replay`
+ *   deletes what it replayed.
  */
 export function streamConfigs(n: Names, s: StreamSettings): Array<Partial<StreamConfig> & { name: string; subjects: string[] }> {
   return [
@@ -34,7 +86,7 @@ export function streamConfigs(n: Names, s: StreamSettings): Array<Partial<Stream
     {
       name: n.streams.events,
       description: 'Conversation and receipt events: the source of truth',
-      subjects: [n.subjects.evtAll],
+      subjects: [n.subjects.evtAll, n.subjects.prefAll],
       retention: RetentionPolicy.Limits,
       storage: StorageType.File,
       discard: DiscardPolicy.Old,
@@ -55,6 +107,20 @@ export function streamConfigs(n: Names, s: StreamSettings): Array<Partial<Stream
       duplicate_window: ms(30 * 1000),
       num_replicas: s.replicas,
     },
+    {
+      name: n.streams.dlq,
+      description: 'Dead letters: messages a consumer gave up on, with where they came from and why',
+      subjects: [n.subjects.dlqAll],
+      retention: RetentionPolicy.Limits,
+      storage: StorageType.File,
+      discard: DiscardPolicy.Old,
+      max_age: ms(Math.min(s.maxAgeMs, DLQ_MAX_AGE_MS)),
+      // Nats-Msg-Id <stream>:<seq>:<consumer>: a dead-lettering retried after a lost term is stored once.
+      duplicate_window: ms(10 * 60 * 1000),
+      num_replicas: s.replicas,
+      allow_direct: true,
+    },
+    ...notifyStreamConfigs(n, s),
   ];
 }
 
@@ -70,14 +136,13 @@ const durable = (name: string, filter: string, extra: Partial<ConsumerConfig> = 
   ...extra,
 });
 
-export function consumerConfigs(n: Names): Array<{ stream: string; config: Partial<ConsumerConfig> & { durable_name: string } }> {
+export function consumerConfigs(n: Names, s?: Pick<StreamSettings, 'delivery'>): Array<{ stream: string; config: Partial<ConsumerConfig> & { durable_name: string } }> {
   return [
     {
       stream: n.streams.cmd,
       config: durable(n.consumers.commandHandler, n.subjects.cmdAll, {
         description: 'Command service',
-        ack_wait: ms(30_000),
-        max_deliver: 10,
+        ...deliveryFields(policy(s, 'command')),
         max_ack_pending: 10_000,
       }),
     },
@@ -89,22 +154,22 @@ export function consumerConfigs(n: Names): Array<{ stream: string; config: Parti
       stream: n.streams.events,
       config: durable(name!, filter!, {
         description,
-        ack_wait: ms(60_000),
-        // A projection must never skip an event: it retries until it succeeds, in order.
-        max_deliver: -1,
+        // A projection applies events strictly in order and retries a failed one; only an event
+        // that fails on every delivery is dead-lettered (the runner records the skip) and passed.
+        ...deliveryFields(policy(s, 'projection')),
         max_ack_pending: PROJECTION_MAX_ACK_PENDING,
       }),
     })),
+    ...notifierConsumerConfigs(n),
   ];
 }
 
-export function edgeConsumerConfig(n: Names, edgeId: string): { stream: string; config: Partial<ConsumerConfig> & { durable_name: string } } {
+export function edgeConsumerConfig(n: Names, edgeId: string, s?: Pick<StreamSettings, 'delivery'>): { stream: string; config: Partial<ConsumerConfig> & { durable_name: string } } {
   return {
     stream: n.streams.delivery,
     config: durable(n.consumers.edge(edgeId), n.subjects.dlv(edgeId), {
       description: `Frames for edge ${edgeId}`,
-      ack_wait: ms(30_000),
-      max_deliver: 5,
+      ...deliveryFields(policy(s, 'edge')),
       max_ack_pending: 20_000,
     }),
   };

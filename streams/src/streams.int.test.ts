@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AckPolicy, RetentionPolicy, StorageType } from '@nats-io/jetstream';
 import { names } from '@chat/contracts';
 import { connectNats, type Nats } from '@chat/nats';
-import { applyStreams, ms, resetConsumer, consumerConfigs } from './index';
+import { applyStreams, ms, resetConsumer, consumerConfigs, DELIVERY_POLICIES, DLQ_MAX_AGE_MS } from './index';
 
 const n = names(`st${Math.random().toString(36).slice(2, 8)}`);
 const settings = { replicas: 1, maxAgeMs: 30 * 86_400_000 };
@@ -19,14 +19,12 @@ afterAll(async () => {
 describe('streams as code', () => {
   it('creates every stream and consumer, and a second apply changes nothing', async () => {
     const first = await applyStreams(nats.jsm, n, settings, ['e1']);
-    expect(first.streams.map((s) => s.action)).toEqual(['created', 'created', 'created']);
-    expect(first.consumers.map((c) => `${c.name}:${c.action}`)).toEqual([
-      'command-handler:created',
-      'proj-messages:created',
-      'proj-receipts:created',
-      'proj-conversations:created',
-      'edge-e1:created',
-    ]);
+    expect(first.streams.map((s) => s.action).every((a) => a === 'created')).toBe(true);
+    expect(first.streams.map((s) => s.name)).toContain(n.streams.dlq);
+    expect(first.consumers.map((c) => `${c.name}:${c.action}`)).toEqual(
+      expect.arrayContaining(['command-handler:created', 'proj-messages:created', 'proj-receipts:created', 'proj-conversations:created', 'edge-e1:created']),
+    );
+    expect(first.consumers.every((c) => c.action === 'created')).toBe(true);
     const second = await applyStreams(nats.jsm, n, settings, ['e1']);
     expect([...second.streams, ...second.consumers].every((x) => x.action === 'unchanged')).toBe(true);
   });
@@ -44,6 +42,47 @@ describe('streams as code', () => {
     const dlv = (await nats.jsm.streams.info(n.streams.delivery)).config;
     expect(dlv).toMatchObject({ storage: StorageType.File, retention: RetentionPolicy.Workqueue });
     expect(dlv.max_age).toBeGreaterThan(0);
+
+    const dlq = (await nats.jsm.streams.info(n.streams.dlq)).config;
+    expect(dlq).toMatchObject({ storage: StorageType.File, retention: RetentionPolicy.Limits, subjects: [n.subjects.dlqAll], deny_delete: false });
+    expect(dlq.max_age).toBe(ms(Math.min(settings.maxAgeMs, DLQ_MAX_AGE_MS)));
+    expect(dlq.max_age).toBeGreaterThanOrEqual(ms(settings.maxAgeMs));
+    expect(dlq.max_age).toBeLessThanOrEqual(ms(30 * 86_400_000));
+    expect(dlq.duplicate_window).toBeGreaterThanOrEqual(ms(120_000));
+  });
+
+  it('gives every durable consumer a bounded max_deliver with a backoff nats-server accepts', async () => {
+    let count = 0;
+    for await (const si of nats.jsm.streams.list()) {
+      if (!Object.values(n.streams).includes(si.config.name)) continue;
+      for await (const ci of nats.jsm.consumers.list(si.config.name)) {
+        if (!ci.config.durable_name) continue;
+        count++;
+        const { max_deliver, backoff, ack_wait } = ci.config;
+        expect(max_deliver, ci.name).toBeGreaterThan(0);
+        expect(backoff?.length, ci.name).toBeGreaterThan(0);
+        expect(max_deliver!, ci.name).toBeGreaterThan(backoff!.length);
+        expect(ack_wait, ci.name).toBe(backoff![0]);
+      }
+    }
+    expect(count).toBeGreaterThanOrEqual(5);
+    const cmd = (await nats.jsm.consumers.info(n.streams.cmd, 'command-handler')).config;
+    expect(cmd).toMatchObject({ max_deliver: DELIVERY_POLICIES.command.maxDeliver, backoff: DELIVERY_POLICIES.command.backoffMs.map(ms) });
+    for (const name of ['proj-messages', 'proj-receipts', 'proj-conversations']) {
+      const c = (await nats.jsm.consumers.info(n.streams.events, name)).config;
+      expect(c).toMatchObject({ max_deliver: DELIVERY_POLICIES.projection.maxDeliver, backoff: DELIVERY_POLICIES.projection.backoffMs.map(ms) });
+    }
+    const edge = (await nats.jsm.consumers.info(n.streams.delivery, 'edge-e1')).config;
+    expect(edge).toMatchObject({ max_deliver: DELIVERY_POLICIES.edge.maxDeliver, backoff: DELIVERY_POLICIES.edge.backoffMs.map(ms) });
+  });
+
+  it('takes smaller delivery policies (tests) and updates consumers in place', async () => {
+    const small = { command: { maxDeliver: 3, backoffMs: [500, 1000] } };
+    const r = await applyStreams(nats.jsm, n, { ...settings, delivery: small }, ['e1']);
+    expect(r.consumers.find((c) => c.name === 'command-handler')?.action).toBe('updated');
+    expect((await nats.jsm.consumers.info(n.streams.cmd, 'command-handler')).config).toMatchObject({ max_deliver: 3, backoff: [ms(500), ms(1000)], ack_wait: ms(500) });
+    const back = await applyStreams(nats.jsm, n, settings, ['e1']);
+    expect(back.consumers.filter((c) => c.action !== 'unchanged').map((c) => c.name)).toEqual(['command-handler']);
   });
 
   it('keeps the safety-relevant consumer settings', async () => {
@@ -58,8 +97,8 @@ describe('streams as code', () => {
     ] as const) {
       const c = await info(n.streams.events, name);
       expect(c).toMatchObject({ ack_policy: AckPolicy.Explicit, filter_subject: filter, durable_name: name });
-      // A projection never skips an event; it retries in order until it succeeds.
-      expect(c.max_deliver).toBe(-1);
+      // Bounded: an event failing on every delivery is dead-lettered, not retried forever.
+      expect(c.max_deliver).toBe(DELIVERY_POLICIES.projection.maxDeliver);
     }
     const edge = await info(n.streams.delivery, 'edge-e1');
     expect(edge).toMatchObject({ ack_policy: AckPolicy.Explicit, filter_subject: n.subjects.dlv('e1') });
@@ -86,6 +125,6 @@ describe('streams as code', () => {
       m.ack();
     }
     expect(seqs).toEqual([2]);
-    expect((await nats.jsm.consumers.info(n.streams.events, 'proj-messages')).config.max_deliver).toBe(-1);
+    expect((await nats.jsm.consumers.info(n.streams.events, 'proj-messages')).config.max_deliver).toBe(DELIVERY_POLICIES.projection.maxDeliver);
   });
 });

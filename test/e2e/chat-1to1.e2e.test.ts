@@ -1,27 +1,12 @@
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import WebSocket from 'ws';
-import { ChatClient, type ServerFrameOf } from '@chat/client';
-import { connectClient, eventually, nextEvent, percentile, startSystem, token, type RunningSystem } from '../support/system';
+import type { ServerFrameOf } from '@chat/client';
+import { eventually, nextEvent, percentile, startSystem, token, type RunningSystem } from '../support/system';
+import { harness, text, type Json } from '../support/harness';
 
 let sys: RunningSystem;
-const run = Math.random().toString(36).slice(2, 8);
-const u = (name: string) => `${name}-${run}`;
-const clients: ChatClient[] = [];
-const connect = async (user: string, device = 'd1') => {
-  const c = await connectClient(sys, user, device);
-  clients.push(c);
-  return c;
-};
-const http = async (path: string, user: string | null, init: RequestInit = {}) => {
-  const headers: Record<string, string> = {};
-  if (user) headers['authorization'] = `Bearer ${await token(user)}`;
-  return fetch(`${sys.httpUrl}${path}`, { ...init, headers });
-};
-// Response bodies are checked field by field below; their shapes are the zod contracts'.
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
-type J = any;
-const getJson = async (path: string, user: string): Promise<J> => (await http(path, user)).json();
-const text = (t: string) => ({ text: t });
+const { u, connect, http, getJson, closeAll } = harness(() => sys);
+type J = Json;
 
 /** Opens a raw socket and resolves with the HTTP status of a refused upgrade, or 101. */
 function upgradeStatus(url: string, headers: Record<string, string> = {}): Promise<number> {
@@ -61,7 +46,7 @@ beforeAll(async () => {
 }, 60_000);
 
 afterAll(async () => {
-  for (const c of clients) c.close();
+  closeAll();
   await sys?.stop();
 });
 

@@ -1,62 +1,13 @@
-import { spawn, type ChildProcess } from 'node:child_process';
-import { createServer } from 'node:net';
-import { fileURLToPath } from 'node:url';
-import { resolve } from 'node:path';
 import { SignJWT } from 'jose';
 import WebSocket from 'ws';
 import { ChatClient } from '@chat/client';
 import { DEV_JWT_SECRET } from '@chat/contracts';
+import { freePort, startApp as spawnApp, type AppName, type AppProcess } from '@chat/testing';
 
-const ROOT = resolve(fileURLToPath(new URL('.', import.meta.url)), '../..');
+export { freePort, type AppProcess };
 
-export async function freePort(): Promise<number> {
-  return new Promise((res, rej) => {
-    const s = createServer();
-    s.listen(0, '127.0.0.1', () => {
-      const port = (s.address() as { port: number }).port;
-      s.close(() => res(port));
-    });
-    s.on('error', rej);
-  });
-}
-
-export interface AppProcess {
-  name: string;
-  child: ChildProcess;
-  output: string[];
-  stop(signal?: NodeJS.Signals): Promise<number | null>;
-}
-
-/** Starts one app (apps/<name>/src/main.ts) as its own process. */
-export function startApp(name: 'command' | 'projector' | 'edge', env: Record<string, string>): AppProcess {
-  const child = spawn(process.execPath, ['--import', 'tsx', resolve(ROOT, `apps/${name}/src/main.ts`)], {
-    cwd: ROOT,
-    env: { ...process.env, ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  const output: string[] = [];
-  const keep = (b: Buffer) => {
-    output.push(b.toString());
-    if (output.length > 200) output.shift();
-    if (process.env['TEST_APP_LOGS']) process.stderr.write(`[${name}] ${b}`);
-  };
-  child.stdout!.on('data', keep);
-  child.stderr!.on('data', keep);
-  const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
-  return {
-    name,
-    child,
-    output,
-    async stop(signal: NodeJS.Signals = 'SIGTERM') {
-      if (child.exitCode !== null || child.signalCode !== null) return child.exitCode;
-      child.kill(signal);
-      const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
-      const code = await exited;
-      clearTimeout(timer);
-      return code;
-    },
-  };
-}
+/** Starts one app (apps/<name>/src/main.ts) as its own process; TEST_APP_LOGS=1 echoes its logs. */
+export const startApp = (name: AppName, env: Record<string, string>): AppProcess => spawnApp(name, env, { echoEnv: 'TEST_APP_LOGS' });
 
 async function waitFor(check: () => Promise<boolean>, what: string, timeoutMs = 30_000, app?: AppProcess): Promise<void> {
   const deadline = Date.now() + timeoutMs;
@@ -77,16 +28,49 @@ export interface RunningSystem {
   stop(): Promise<void>;
 }
 
-/** Command service, projector and one edge, as separate processes, in the test namespace. */
+/**
+ * Edge limits for test systems: far above what the functional tests do (the flap test sends
+ * 1,000 messages from 3 senders in seconds; latency tests send back to back), so only the tests
+ * about limits (auth, fuzz), which pass their own values in `extra`, meet them.
+ */
+export const TEST_LIMITS: Record<string, string> = {
+  CHAT_SEND_RATE: '1000000',
+  CHAT_SEND_BURST: '100000',
+  CHAT_CREATE_RATE: '1000000',
+  CHAT_CREATE_BURST: '100000',
+  CHAT_FRAME_RATE: '100000',
+  CHAT_FRAME_BURST: '100000',
+  CHAT_MAX_CONNECTIONS_PER_USER: '1000',
+};
+
+/** The production defaults (libs/contracts/src/config.ts), for tests that exercise them. */
+export const DEFAULT_LIMITS: Record<string, string> = {
+  CHAT_SEND_RATE: '100',
+  CHAT_SEND_BURST: '20',
+  CHAT_CREATE_RATE: '20',
+  CHAT_CREATE_BURST: '20',
+  CHAT_FRAME_RATE: '50',
+  CHAT_FRAME_BURST: '100',
+  CHAT_FLOOD_LIMIT: '100',
+  CHAT_MAX_CONNECTIONS_PER_USER: '10',
+  CHAT_MAX_BAD_FRAMES: '20',
+};
+
+/**
+ * Command service, projector, one edge and the notifier, as separate processes, in the test
+ * namespace. The edge gets TEST_LIMITS unless `extra` says otherwise.
+ */
 export async function startSystem(baseEnv: Record<string, string>, extra: Record<string, string> = {}): Promise<RunningSystem> {
   const port = await freePort();
-  const env = { LOG_LEVEL: 'warn', ...baseEnv, EDGE_ID: `e${port}`, CHAT_EDGE_PORT: String(port), ...extra };
+  const env = { LOG_LEVEL: 'warn', ...TEST_LIMITS, ...baseEnv, EDGE_ID: `e${port}`, CHAT_EDGE_PORT: String(port), ...extra };
   const command = startApp('command', env);
   const projector = startApp('projector', env);
   const edge = startApp('edge', env);
+  // Without CHAT_PUSH_URL (in `extra`) it only logs the pushes it would send.
+  const notifier = startApp('notifier', env);
   const httpUrl = `http://127.0.0.1:${port}`;
   await waitFor(async () => (await fetch(`${httpUrl}/readyz`)).ok, 'edge /readyz', 30_000, edge);
-  const apps = [command, projector, edge];
+  const apps = [command, projector, edge, notifier];
   return {
     env,
     httpUrl,
@@ -99,6 +83,17 @@ export async function startSystem(baseEnv: Record<string, string>, extra: Record
   };
 }
 
+/** One more edge in the same system, with its own id and port. */
+export async function startEdge(sys: RunningSystem, extra: Record<string, string> = {}): Promise<{ edge: AppProcess; edgeId: string; httpUrl: string; wsUrl: string }> {
+  const port = await freePort();
+  const edgeId = `e${port}`;
+  const edge = startApp('edge', { ...sys.env, EDGE_ID: edgeId, CHAT_EDGE_PORT: String(port), ...extra });
+  const httpUrl = `http://127.0.0.1:${port}`;
+  await waitFor(async () => (await fetch(`${httpUrl}/readyz`)).ok, 'second edge /readyz', 30_000, edge);
+  sys.apps.push(edge);
+  return { edge, edgeId, httpUrl, wsUrl: `ws://127.0.0.1:${port}/v1/ws` };
+}
+
 export async function token(userId: string, opts: { deviceId?: string; expiresIn?: string | number; secret?: string } = {}): Promise<string> {
   return new SignJWT({ ...(opts.deviceId ? { did: opts.deviceId } : {}) })
     .setProtectedHeader({ alg: 'HS256' })
@@ -108,11 +103,19 @@ export async function token(userId: string, opts: { deviceId?: string; expiresIn
     .sign(new TextEncoder().encode(opts.secret ?? DEV_JWT_SECRET));
 }
 
-export async function connectClient(sys: RunningSystem, userId: string, deviceId = 'd1'): Promise<ChatClient> {
+type ClientOptions = ConstructorParameters<typeof ChatClient>[0];
+
+export async function connectClient(
+  sys: RunningSystem,
+  userId: string,
+  deviceId = 'd1',
+  opts: Partial<Omit<ClientOptions, 'token' | 'createSocket'>> = {},
+): Promise<ChatClient> {
   const c = new ChatClient({
     url: sys.wsUrl,
     token: await token(userId, { deviceId }),
-    createSocket: (u) => new WebSocket(u) as unknown as ReturnType<NonNullable<ConstructorParameters<typeof ChatClient>[0]['createSocket']>>,
+    createSocket: (u) => new WebSocket(u) as unknown as ReturnType<NonNullable<ClientOptions['createSocket']>>,
+    ...opts,
   });
   await c.connect();
   return c;

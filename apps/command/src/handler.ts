@@ -1,11 +1,17 @@
 import { isChatError, type ChatEvent, type Names } from '@chat/contracts';
+import type { ConversationRules } from '@chat/domain';
 import { isConcurrencyError } from '@chat/nats';
 import type { AggregateKind, Aggregates, Loaded } from './aggregates';
+import type { PreferenceStore } from './muteConversation/preferences';
 
 export interface HandlerContext {
   aggregates: Aggregates;
   names: Names;
   stats: { conflicts: number };
+  /** Group cap and edit/delete windows (CHAT_MAX_GROUP_MEMBERS, CHAT_EDIT_WINDOW, CHAT_DELETE_WINDOW). */
+  rules: ConversationRules;
+  /** Members' preferences (mute) on chat.pref.<conv>.<user>. */
+  preferences?: PreferenceStore;
 }
 
 export interface UseCase<S, R> {
@@ -15,7 +21,8 @@ export interface UseCase<S, R> {
   /** Names the appended messages, so a redelivered command cannot append twice. */
   commandId: string;
   decide(state: S): ChatEvent[];
-  answer(state: S): R;
+  /** From the state after the events; `events` are the ones this command appended (none for a repeat or a no-op). */
+  answer(state: S, events: readonly ChatEvent[]): R;
 }
 
 /** Appends racing with another instance are retried this many times in all; then the command is redelivered later. */
@@ -34,12 +41,12 @@ export async function handle<S, R>(ctx: HandlerContext, uc: UseCase<S, R>): Prom
     for (let attempt = 1; ; attempt++) {
       let events: ChatEvent[];
       ({ agg, events } = await decideOnCurrent(ctx, uc, agg));
-      if (events.length === 0) return uc.answer(agg.state);
+      if (events.length === 0) return uc.answer(agg.state, []);
       try {
         const lastSubjectSeq = await aggregates.store.append(uc.subject, events, agg.lastSubjectSeq, uc.commandId);
         const state = events.reduce(uc.kind.evolve, agg.state);
         aggregates.save(uc.subject, state, lastSubjectSeq);
-        return uc.answer(state);
+        return uc.answer(state, events);
       } catch (e) {
         if (!isConcurrencyError(e) || attempt >= MAX_ATTEMPTS) throw e;
         ctx.stats.conflicts++;

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { names, type ChatEvent, type CommandOf } from '@chat/contracts';
+import { DEFAULT_RULES } from '@chat/domain';
 import { ConcurrencyError, InMemoryEventStore } from '@chat/nats';
 import { Aggregates, LruCache } from './aggregates';
 import { MAX_ATTEMPTS, type HandlerContext } from './handler';
@@ -34,7 +35,7 @@ const send = (clientMsgId: string): CommandOf<'SendMessage'> => ({
 async function setup() {
   const store = new InMemoryEventStore();
   await store.append(subject, [created], 0, 'create');
-  const ctx: HandlerContext = { aggregates: new Aggregates(store, 100), names: n, stats: { conflicts: 0 } };
+  const ctx: HandlerContext = { aggregates: new Aggregates(store, 100), names: n, stats: { conflicts: 0 }, rules: DEFAULT_RULES };
   return { store, ctx };
 }
 

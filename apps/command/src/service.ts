@@ -2,14 +2,24 @@ import type { JetStreamClient, JetStreamManager, JsMsg } from '@nats-io/jetstrea
 import type { NatsConnection } from '@nats-io/transport-node';
 import type { Logger } from 'pino';
 import { Command, isChatError, type CommandReply, type CommandResult, type Names } from '@chat/contracts';
-import { isConcurrencyError, publishReply, pullLoop, type EventStore, type PullLoop } from '@chat/nats';
+import { deadLetterMessage, isConcurrencyError, publishReply, pullLoop, shouldDeadLetter, type EventStore, type PullLoop } from '@chat/nats';
+import { DEFAULT_RULES, type ConversationRules } from '@chat/domain';
 import { Aggregates } from './aggregates';
 import type { HandlerContext } from './handler';
 import { KeyedQueue } from './keyedQueue';
+import { addMembers } from './addMembers/handle';
+import { changeRole } from './changeRole/handle';
 import { createConversation } from './createConversation/handle';
+import { deleteMessage } from './deleteMessage/handle';
+import { editMessage } from './editMessage/handle';
+import { leaveConversation } from './leaveConversation/handle';
 import { markDelivered } from './markDelivered/handle';
 import { markRead } from './markRead/handle';
+import { muteConversation } from './muteConversation/handle';
+import { JetStreamPreferenceStore } from './muteConversation/preferences';
+import { removeMember } from './removeMember/handle';
 import { sendMessage } from './sendMessage/handle';
+import { updateConversation } from './updateConversation/handle';
 
 export interface CommandServiceOptions {
   nc: NatsConnection;
@@ -22,8 +32,12 @@ export interface CommandServiceOptions {
   batch: number;
   /** Aggregate states kept in memory (CHAT_AGGREGATE_CACHE). */
   cacheEntries: number;
+  /** Group cap and edit/delete windows; unset ones take the defaults (LIMITS). */
+  rules?: Partial<ConversationRules>;
   /** Interval of the one-line activity summary; 0 turns it off. */
   summaryEveryMs?: number;
+  /** Redelivery delay after an unexpected failure, by delivery count (default 0.5 s doubling, capped at 30 s). */
+  redeliveryDelayMs?: (deliveryCount: number) => number;
 }
 
 export interface CommandStats {
@@ -37,6 +51,8 @@ export interface CommandStats {
   retried: number;
   /** Messages that are not a valid command (terminated). */
   invalid: number;
+  /** Messages stored in CHAT_DLQ (invalid ones, and commands that failed on every delivery). */
+  deadLettered: number;
 }
 
 /** Redelivery delay after an unexpected failure, growing with the delivery count. */
@@ -49,7 +65,7 @@ const redeliveryDelay = (deliveryCount: number) => Math.min(30_000, 500 * 2 ** (
  * deciders and the message ids turn into the same answer with nothing appended twice.
  */
 export class CommandService {
-  readonly stats: CommandStats = { handled: 0, rejected: 0, conflicts: 0, retried: 0, invalid: 0 };
+  readonly stats: CommandStats = { handled: 0, rejected: 0, conflicts: 0, retried: 0, invalid: 0, deadLettered: 0 };
   readonly aggregates: Aggregates;
   private readonly queue = new KeyedQueue();
   private readonly ctx: HandlerContext;
@@ -59,7 +75,13 @@ export class CommandService {
 
   constructor(private readonly opts: CommandServiceOptions) {
     this.aggregates = new Aggregates(opts.store, opts.cacheEntries);
-    this.ctx = { aggregates: this.aggregates, names: opts.names, stats: this.stats };
+    this.ctx = {
+      aggregates: this.aggregates,
+      names: opts.names,
+      stats: this.stats,
+      rules: { ...DEFAULT_RULES, ...opts.rules },
+      preferences: new JetStreamPreferenceStore(opts.js, opts.jsm, opts.names.streams.events),
+    };
   }
 
   /** Runs one command, after any earlier command of the same conversation. */
@@ -74,6 +96,22 @@ export class CommandService {
           return markRead(this.ctx, command);
         case 'MarkDelivered':
           return markDelivered(this.ctx, command);
+        case 'AddMembers':
+          return addMembers(this.ctx, command);
+        case 'RemoveMember':
+          return removeMember(this.ctx, command);
+        case 'LeaveConversation':
+          return leaveConversation(this.ctx, command);
+        case 'ChangeRole':
+          return changeRole(this.ctx, command);
+        case 'UpdateConversation':
+          return updateConversation(this.ctx, command);
+        case 'EditMessage':
+          return editMessage(this.ctx, command);
+        case 'DeleteMessage':
+          return deleteMessage(this.ctx, command);
+        case 'MuteConversation':
+          return muteConversation(this.ctx, command);
         default: {
           const never: never = command;
           throw new Error(`unknown command ${(never as { type: string }).type}`);
@@ -130,10 +168,10 @@ export class CommandService {
     try {
       command = Command.parse(msg.json());
     } catch (err) {
-      // Can never succeed: redelivering it would only block the consumer.
+      // Can never succeed: redelivering it would only block the consumer. Kept in CHAT_DLQ.
       this.stats.invalid++;
-      log.warn({ err, subject: msg.subject, seq: msg.seq }, 'invalid command dropped');
-      msg.term();
+      log.warn({ err, subject: msg.subject, seq: msg.seq }, 'invalid command dead-lettered');
+      await this.deadLetter(msg, err);
       return;
     }
     const { requestId, edgeId } = command.meta;
@@ -145,22 +183,38 @@ export class CommandService {
         this.stats.rejected++;
         reply = { requestId, ok: false, error: { code: err.code, message: err.message } };
       } else {
-        const final = this.maxDeliver > 0 && msg.info.deliveryCount >= this.maxDeliver;
+        const final = shouldDeadLetter(msg.info.deliveryCount, this.maxDeliver);
         log.error({ err, type: command.type, commandId: command.meta.commandId, delivery: msg.info.deliveryCount, final }, 'command failed');
         if (!final) {
           // No answer yet: the redelivery usually succeeds before the edge gives up waiting.
           this.stats.retried++;
-          msg.nak(redeliveryDelay(msg.info.deliveryCount));
+          msg.nak((this.opts.redeliveryDelayMs ?? redeliveryDelay)(msg.info.deliveryCount));
           return;
         }
+        // The last delivery: answer the edge, keep the command in CHAT_DLQ, move on.
         const code = isConcurrencyError(err) ? 'unavailable' : 'internal';
         publishReply(nc, n, edgeId, { requestId, ok: false, error: { code, message: code === 'unavailable' ? 'conversation too busy; retry' : 'internal error' } });
-        msg.term();
+        await this.deadLetter(msg, err);
         return;
       }
     }
     this.stats.handled++;
     publishReply(nc, n, edgeId, reply);
     msg.ack();
+  }
+
+  /**
+   * Stores the command in CHAT_DLQ, then terms it. If the dead letter cannot be stored, the
+   * command is left unacknowledged: it stays in CHAT_CMD (a work queue) rather than vanish.
+   */
+  private async deadLetter(msg: JsMsg, err: unknown): Promise<void> {
+    const { js, names: n, log } = this.opts;
+    try {
+      await deadLetterMessage(js, n, msg, { consumer: n.consumers.commandHandler, error: err });
+      this.stats.deadLettered++;
+    } catch (e) {
+      log.error({ err: e, subject: msg.subject, seq: msg.seq }, 'dead-lettering a command failed; left in CHAT_CMD');
+      msg.nak((this.opts.redeliveryDelayMs ?? redeliveryDelay)(msg.info.deliveryCount));
+    }
   }
 }

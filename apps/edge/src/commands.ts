@@ -1,4 +1,4 @@
-import { ulid } from 'ulid';
+import { newId } from './ids';
 import type { JetStreamClient } from '@nats-io/jetstream';
 import type { NatsConnection, Subscription } from '@nats-io/transport-node';
 import { ChatError, CommandReply, type Command, type CommandResult, type Names } from '@chat/contracts';
@@ -45,7 +45,7 @@ export class CommandGateway {
 
   /** Builds the command metadata the command service and decider rely on. */
   meta(userId: string, deviceId: string): Command['meta'] {
-    const id = ulid();
+    const id = newId();
     return { commandId: id, requestId: id, userId, deviceId, edgeId: this.edgeId, at: new Date().toISOString() };
   }
 

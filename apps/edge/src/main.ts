@@ -2,10 +2,11 @@ import { pino } from 'pino';
 import { loadEdgeConfig, names } from '@chat/contracts';
 import { connectNats } from '@chat/nats';
 import { createPool } from '@chat/postgres';
-import { ConnectionRegistry, createRedis } from '@chat/redis';
+import { ConnectionRegistry, ConversationListCache, SharedRateLimiter, createRedis } from '@chat/redis';
 import { edgeConsumerConfig, ensureConsumer } from '@chat/streams';
 import { TokenVerifier } from './auth';
 import { CommandGateway } from './commands';
+import { ConversationList } from './conversationList';
 import { DeliveryConsumer } from './delivery/consumer';
 import { registerHttpRoutes } from './http/routes';
 import { createMetrics, registerConsumerGauges } from './metrics';
@@ -21,6 +22,7 @@ const n = names(cfg.CHAT_NS);
 
 const nats = await connectNats(cfg.NATS_URL, `edge-${cfg.EDGE_ID}`);
 const pool = createPool(cfg.DATABASE_URL, cfg.CHAT_PG_POOL);
+pool.on('error', (err) => log.warn({ err }, 'idle postgres connection failed'));
 const redis = createRedis(cfg.REDIS_URL, n.redisPrefix);
 const registry = new ConnectionRegistry(redis, cfg.CHAT_REGISTRY_TTL);
 const metrics = createMetrics(cfg.EDGE_ID);
@@ -28,6 +30,20 @@ registerConsumerGauges(metrics.registry, nats.jsm, [n.streams.cmd, n.streams.eve
 
 const edgeConsumer = edgeConsumerConfig(n, cfg.EDGE_ID);
 await ensureConsumer(nats.jsm, edgeConsumer.stream, edgeConsumer.config);
+
+// Per-user limits shared by every edge (Redis token buckets; fail open onto a local bucket).
+let lastFallbackLog = 0;
+const onFallback = (err: unknown) => {
+  metrics.rateLimiterFallbacks.inc();
+  if (Date.now() - lastFallbackLog > 10_000) {
+    lastFallbackLog = Date.now();
+    log.warn({ err }, 'rate limiter: Redis unavailable, enforcing limits per edge');
+  }
+};
+const limiters = {
+  send: new SharedRateLimiter(redis, 'send', { perMinute: cfg.CHAT_SEND_RATE, burst: cfg.CHAT_SEND_BURST }, { onFallback }),
+  create: new SharedRateLimiter(redis, 'create', { perMinute: cfg.CHAT_CREATE_RATE, burst: cfg.CHAT_CREATE_BURST }, { onFallback }),
+};
 
 const rm = new ReadModels(pool);
 const hub = new Hub();
@@ -44,8 +60,10 @@ async function oldestPosition(): Promise<number> {
   return firstSeq.value;
 }
 
+let draining = false;
 const app = await createServer(log, metrics, {
-  async ready() {
+  async ready(): Promise<Record<string, boolean>> {
+    if (draining) return { accepting: false };
     const [natsOk, pgOk, redisOk] = await Promise.all([
       nats.nc.flush().then(() => true, () => false),
       pool.query('SELECT 1').then(() => true, () => false),
@@ -53,7 +71,7 @@ const app = await createServer(log, metrics, {
     ]);
     return { nats: natsOk, postgres: pgOk, redis: redisOk };
   },
-});
+}, { allowedOrigins: cfg.CHAT_ALLOWED_ORIGINS });
 const verifier = new TokenVerifier(cfg.CHAT_JWT_SECRET);
 registerGateway(app, {
   edgeId: cfg.EDGE_ID,
@@ -63,10 +81,17 @@ registerGateway(app, {
   metrics,
   heartbeatMs: cfg.CHAT_HEARTBEAT,
   maxSocketBuffer: cfg.CHAT_MAX_SOCKET_BUFFER,
+  draining: () => draining,
+  maxConnectionsPerUser: cfg.CHAT_MAX_CONNECTIONS_PER_USER,
   deps: {
+    frameRate: { perSecond: cfg.CHAT_FRAME_RATE, burst: cfg.CHAT_FRAME_BURST },
+    floodLimitPerMinute: cfg.CHAT_FLOOD_LIMIT,
+    limit: (kind, userId) => limiters[kind].take(userId),
+    onRateLimited: (kind) => metrics.rateLimited.inc({ kind }),
     execute: (c) => gateway.execute(c),
     meta: (u, d) => gateway.meta(u, d),
     sync: (u, after, limit) => rm.inboxAfter(u, after, limit),
+    forwardable: (u, c, m) => rm.forwardable(u, c, m),
     oldestPosition,
     maxBadFramesPerMinute: cfg.CHAT_MAX_BAD_FRAMES,
     now: Date.now,
@@ -77,25 +102,50 @@ registerGateway(app, {
     },
   },
 });
-registerHttpRoutes(app, verifier, rm);
+// The client already prefixes every key with the namespace.
+const conversationList = new ConversationList({
+  cache: new ConversationListCache(redis),
+  loadFromSource: (userId) => rm.listEntries(userId),
+  pageFromSource: (userId, q) => rm.conversations(userId, q),
+  log,
+});
+registerHttpRoutes(app, verifier, rm, conversationList);
 
-const delivery = new DeliveryConsumer(nats.js, edgeConsumer.stream, edgeConsumer.config.durable_name, hub, log, (k) => metrics.deliveries.inc(k));
+const delivery = new DeliveryConsumer(nats.js, edgeConsumer.stream, edgeConsumer.config.durable_name, hub, log, (k) => metrics.deliveries.inc(k), { names: n });
 await delivery.start();
 
 // Heartbeat: keep this edge's device routes alive in the registry.
 const refresh = setInterval(() => {
   const devices = hub.all().map((s) => ({ userId: s.userId, deviceId: s.deviceId, edgeId: cfg.EDGE_ID }));
-  registry.refresh(devices).catch((err) => log.warn({ err }, 'registry refresh failed'));
+  registry
+    .refresh(devices)
+    .then((lost) => {
+      if (lost.length) log.warn({ devices: lost.length }, 'device routes were gone from the registry; asking those devices to sync');
+      for (const { userId, deviceId } of lost) {
+        for (const s of hub.devicesOf(userId)) if (s.deviceId === deviceId) s.send({ type: 'sync.required', reason: 'route re-created: live frames may have been missed' });
+      }
+    })
+    .catch((err) => log.warn({ err }, 'registry refresh failed'));
 }, Math.max(1000, Math.floor(cfg.CHAT_REGISTRY_TTL / 3)));
 
 const address = await app.listen({ host: cfg.CHAT_EDGE_HOST, port: cfg.CHAT_EDGE_PORT });
 log.info({ address, ws: `${address.replace('http', 'ws')}/v1/ws` }, 'edge listening');
 
-let stopping = false;
+/**
+ * Graceful drain: refuse new connections (readyz and upgrades answer 503), tell every client
+ * to move (`server.draining`), keep delivering to those still here for CHAT_DRAIN_GRACE, then
+ * close the rest with 1001 and stop. Undelivered frames stay in this edge's consumer and the
+ * inbox; the clients' sync on their new edge returns them.
+ */
 async function shutdown(signal: string): Promise<void> {
-  if (stopping) return;
-  stopping = true;
-  log.info({ signal }, 'edge stopping');
+  if (draining) return;
+  draining = true;
+  const closeInMs = hub.size > 0 ? cfg.CHAT_DRAIN_GRACE : 0;
+  log.info({ signal, connections: hub.size, closeInMs }, 'edge draining');
+  for (const s of hub.all()) s.send({ type: 'server.draining', closeInMs });
+  const deadline = Date.now() + closeInMs;
+  while (hub.size > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+  log.info({ remaining: hub.size }, 'edge stopping');
   clearInterval(refresh);
   for (const s of hub.all()) s.close(CLOSE_CODES.goingAway, 'server shutting down');
   await app.close().catch(() => undefined);

@@ -21,6 +21,14 @@ export function createMetrics(edgeId: string) {
       registers: [registry],
     }),
     deliveries: new Counter({ name: 'chat_deliveries_total', help: 'Frames pushed from the delivery consumer to sockets', registers: [registry] }),
+    rateLimited: new Counter({
+      name: 'chat_rate_limited_total',
+      help: 'Frames or upgrades refused by a rate limit, by kind (frame, send, create, connections)',
+      labelNames: ['kind'],
+      registers: [registry],
+    }),
+    rateLimiterFallbacks: new Counter({ name: 'chat_rate_limiter_fallbacks_total', help: 'Shared rate-limit checks answered by the local bucket because Redis failed', registers: [registry] }),
+    originRefused: new Counter({ name: 'chat_origin_refused_total', help: 'Requests and upgrades refused for an Origin not in CHAT_ALLOWED_ORIGINS', registers: [registry] }),
     slowConsumersClosed: new Counter({ name: 'chat_ws_slow_consumers_closed_total', help: 'Sockets closed for exceeding the send buffer limit', registers: [registry] }),
   };
 }

@@ -1,4 +1,4 @@
-import Fastify, { type FastifyInstance } from 'fastify';
+import Fastify, { LogController, type FastifyInstance } from 'fastify';
 import websocket from '@fastify/websocket';
 import type { Logger } from 'pino';
 import { LIMITS } from '@chat/contracts';
@@ -8,14 +8,30 @@ export interface Probes {
   ready(): Promise<Record<string, boolean>>;
 }
 
+export interface ServerOptions {
+  /** Browser Origins allowed (CHAT_ALLOWED_ORIGINS); empty = any. */
+  allowedOrigins?: readonly string[];
+}
+
 /** The fastify instance with health, readiness and metrics; routes are added by the caller. */
-export async function createServer(log: Logger, metrics: EdgeMetrics, probes: Probes): Promise<FastifyInstance> {
+export async function createServer(log: Logger, metrics: EdgeMetrics, probes: Probes, opts: ServerOptions = {}): Promise<FastifyInstance> {
   const app = Fastify({
     loggerInstance: log,
     // Tokens may travel in the query string (browsers): request URLs are never logged.
-    disableRequestLogging: true,
+    logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: LIMITS.maxFrameBytes,
   });
+  const origins = new Set(opts.allowedOrigins ?? []);
+  if (origins.size > 0) {
+    // Browsers always send Origin on WebSocket upgrades and cross-origin requests; other
+    // clients (servers, mobile apps, probes) send none and are not affected.
+    app.addHook('onRequest', async (req, reply) => {
+      const origin = req.headers.origin;
+      if (origin === undefined || origins.has(origin)) return;
+      metrics.originRefused.inc();
+      return reply.code(403).send({ error: { code: 'forbidden', message: 'origin not allowed' } });
+    });
+  }
   await app.register(websocket, {
     options: { maxPayload: LIMITS.maxFrameBytes, perMessageDeflate: false },
   });

@@ -7,7 +7,7 @@ import { messagesProjection } from './messages/projection';
 import { receiptsProjection } from './receipts/projection';
 import { conversationsProjection } from './conversations/projection';
 import { rebuildProjection, PROJECTION_KEYS } from './rebuild';
-import { createTestEnv, created, publishEvents, receipt, sent, startProjections, waitFor, waitForCheckpoint, type TestEnv } from './testing/env';
+import { createTestEnv, created, publishEvents, readModelSnapshot, receipt, sent, startProjections, waitFor, waitForCheckpoint, type TestEnv } from './testing/env';
 
 const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 
@@ -27,6 +27,8 @@ function startProjector(env: TestEnv, extra: Record<string, string> = {}): Proje
       REDIS_URL: env.redisUrl,
       CHAT_NS: env.ns,
       LOG_LEVEL: 'debug',
+      // The test events are dated 2024: the sweeper would expire them.
+      CHAT_SWEEP_INTERVAL: '0',
       ...extra,
     },
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -102,18 +104,7 @@ afterAll(async () => {
   await env?.dispose();
 }, 60_000);
 
-async function snapshot(): Promise<Record<string, unknown[]>> {
-  const q = async (sql: string) => (await env.pool.query(sql)).rows;
-  return {
-    conversations: await q('SELECT * FROM conversations ORDER BY id'),
-    members: await q('SELECT * FROM conversation_members ORDER BY conversation_id, user_id'),
-    messages: await q('SELECT * FROM messages ORDER BY conversation_id, seq'),
-    inbox: await q('SELECT * FROM inbox ORDER BY user_id, stream_seq'),
-    receipts: await q('SELECT * FROM member_receipts ORDER BY conversation_id, user_id'),
-    userConversations: await q('SELECT * FROM user_conversations ORDER BY user_id, conversation_id'),
-    senders: await q('SELECT * FROM conversation_senders ORDER BY conversation_id, seq'),
-  };
-}
+const snapshot = () => readModelSnapshot(env.pool);
 
 describe('projector killed mid-batch (c)', () => {
   it('converges after SIGKILL and a restart, applying nothing twice, to what a rebuild produces', async () => {

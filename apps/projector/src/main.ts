@@ -2,10 +2,11 @@ import { pino } from 'pino';
 import { loadConfig, names as namesFor, ProjectorConfig } from '@chat/contracts';
 import { connectNats } from '@chat/nats';
 import { createPool } from '@chat/postgres';
-import { ConnectionRegistry, createRedis } from '@chat/redis';
+import { ConnectionRegistry, ConversationListCache, createRedis } from '@chat/redis';
 import { buildProjection, parseProjectionKeys } from './projections';
 import { Router } from './routing';
 import { ProjectionRunner } from './runner';
+import { Sweeper, sweepIntervalMs } from './sweeper';
 
 /** The registry is only read here; the TTL matters to writers (the edges). */
 const REGISTRY_TTL_MS = 90_000;
@@ -22,20 +23,27 @@ async function main(): Promise<void> {
   redis.on('error', (err) => log.warn({ err }, 'redis error'));
   const nats = await connectNats(cfg.NATS_URL, `projector:${keys.join(',')}`);
   const router = new Router(nats.js, names, new ConnectionRegistry(redis, REGISTRY_TTL_MS));
+  // The client's keyPrefix already carries the namespace.
+  const cache = new ConversationListCache(redis);
 
   const runners = keys.map(
     (key) =>
       new ProjectionRunner(
         { pool, js: nats.js, jsm: nats.jsm, names, log, batchSize: cfg.CHAT_PROJECTOR_BATCH },
-        buildProjection(key, names, router),
+        buildProjection(key, names, router, { cache, log, retention: cfg.CHAT_RETENTION }),
       ),
   );
+
+  // The sweeper runs beside the projection that owns the messages; CHAT_SWEEP_INTERVAL=0 turns it off.
+  const sweeper = keys.includes('messages') && cfg.CHAT_SWEEP_INTERVAL !== 0
+    ? new Sweeper(pool, { maxAgeMs: cfg.CHAT_MAX_AGE, intervalMs: sweepIntervalMs(cfg.CHAT_MAX_AGE, cfg.CHAT_SWEEP_INTERVAL), cache, log })
+    : null;
 
   let closing: Promise<void> | undefined;
   const shutdown = (reason: string, code: number): Promise<void> =>
     (closing ??= (async () => {
       log.info({ reason }, 'shutting down');
-      await Promise.all(runners.map((r) => r.stop()));
+      await Promise.all([...runners.map((r) => r.stop()), sweeper?.stop()]);
       // drain flushes the acks of the last batches before closing.
       await nats.nc.drain().catch((err) => log.warn({ err }, 'nats drain failed'));
       await Promise.allSettled([pool.end(), redis.quit()]);
@@ -47,7 +55,8 @@ async function main(): Promise<void> {
   process.once('SIGINT', () => void shutdown('SIGINT', 0));
 
   for (const r of runners) r.start();
-  log.info({ projections: keys, batch: cfg.CHAT_PROJECTOR_BATCH }, 'projector started');
+  sweeper?.start();
+  log.info({ projections: keys, batch: cfg.CHAT_PROJECTOR_BATCH, retention: cfg.CHAT_RETENTION, maxAge: cfg.CHAT_MAX_AGE }, 'projector started');
   await Promise.all(
     runners.map((r) =>
       r.done.catch(async (err) => {

@@ -24,6 +24,8 @@ export interface Projection<Plan = unknown> {
   apply(tx: PoolClient, events: readonly StoredEvent[]): Promise<void>;
   plan?(tx: PoolClient, batch: readonly StoredEvent[]): Promise<Plan>;
   afterCommit?(plan: Plan): Promise<void>;
+  /** Called once when the runner stops (after its last batch): flush buffered live frames. */
+  close?(): Promise<void>;
 }
 
 /** Thrown when a batch cannot be handled yet (e.g. another projection lags); it is retried unchanged. */

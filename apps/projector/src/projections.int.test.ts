@@ -6,7 +6,7 @@ import { receiptsProjection } from './receipts/projection';
 import { conversationsProjection } from './conversations/projection';
 import { applyBatch } from './runner';
 import type { Projection, StoredEvent } from './projection';
-import { createTestEnv, created, publishEvents, receipt, sent, startProjections, waitFor, waitForCheckpoint, type TestEnv } from './testing/env';
+import { createTestEnv, created, publishEvents, readModelSnapshot, receipt, sent, startProjections, waitFor, waitForCheckpoint, type TestEnv } from './testing/env';
 
 let env: TestEnv;
 beforeAll(async () => {
@@ -18,18 +18,7 @@ afterAll(async () => {
 
 const all = (names: TestEnv['names']) => [messagesProjection(names, null), receiptsProjection(names, null), conversationsProjection(names)];
 
-async function snapshot(): Promise<Record<string, unknown[]>> {
-  const q = async (sql: string) => (await env.pool.query(sql)).rows;
-  return {
-    conversations: await q('SELECT * FROM conversations ORDER BY id'),
-    members: await q('SELECT * FROM conversation_members ORDER BY conversation_id, user_id'),
-    messages: await q('SELECT * FROM messages ORDER BY conversation_id, seq'),
-    inbox: await q('SELECT * FROM inbox ORDER BY user_id, stream_seq'),
-    receipts: await q('SELECT * FROM member_receipts ORDER BY conversation_id, user_id'),
-    userConversations: await q('SELECT * FROM user_conversations ORDER BY user_id, conversation_id'),
-    senders: await q('SELECT * FROM conversation_senders ORDER BY conversation_id, seq'),
-  };
-}
+const snapshot = () => readModelSnapshot(env.pool);
 
 describe('projections (a): basics', () => {
   it('builds messages, inbox, receipts and exact unread counts', async () => {
@@ -114,7 +103,7 @@ describe('projections (b): redelivery is a no-op', () => {
     const isReceipt = (e: StoredEvent) => e.event.type === 'MessagesDelivered' || e.event.type === 'MessagesRead';
     const [messages, receipts, conversations] = all(names);
     // Each projection gets what its consumer's filter would give it.
-    const shares: Array<[Projection<any>, StoredEvent[]]> = [
+    const shares: Array<[Projection, StoredEvent[]]> = [
       [messages!, events.filter((e) => !isReceipt(e))],
       [receipts!, events.filter(isReceipt)],
       [conversations!, events],

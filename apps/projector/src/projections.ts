@@ -1,8 +1,10 @@
+import type { Logger } from 'pino';
 import type { Names } from '@chat/contracts';
+import type { ConversationListCache } from '@chat/redis';
 import type { Projection } from './projection';
 import type { Router } from './routing';
 import { MESSAGES_TABLES, messagesProjection } from './messages/projection';
-import { RECEIPTS_TABLES, receiptsProjection } from './receipts/projection';
+import { RECEIPTS_TABLES, receiptsProjection, type Retention } from './receipts/projection';
 import { CONVERSATIONS_TABLES, conversationsProjection } from './conversations/projection';
 
 export const PROJECTION_KEYS = ['messages', 'receipts', 'conversations'] as const;
@@ -33,14 +35,19 @@ export function projectionSpec(key: ProjectionKey, names: Names): { name: string
   }
 }
 
-export function buildProjection(key: ProjectionKey, names: Names, router: Router | null): Projection<any> {
+export function buildProjection(
+  key: ProjectionKey,
+  names: Names,
+  router: Router | null,
+  deps: { cache?: ConversationListCache | null; log?: Logger; retention?: Retention } = {},
+): Projection {
   switch (key) {
     case 'messages':
-      return messagesProjection(names, router);
+      return messagesProjection(names, router) as Projection;
     case 'receipts':
-      return receiptsProjection(names, router);
+      return receiptsProjection(names, router, { ...(deps.log ? { log: deps.log } : {}), retention: deps.retention ?? 'history' }) as Projection;
     case 'conversations':
-      return conversationsProjection(names);
+      return conversationsProjection(names, { router, cache: deps.cache ?? null, ...(deps.log ? { log: deps.log } : {}), retention: deps.retention ?? 'history' }) as Projection;
     default: {
       const never: never = key;
       throw new Error(`unknown projection ${String(never)}`);

@@ -34,38 +34,103 @@ export function usersByEdge(route: Route, devices: ReadonlyMap<string, readonly 
   return byEdge;
 }
 
+/** Pure: each edge's envelopes for a batch of routes, in route order. */
+export function envelopesByEdge(routes: readonly Route[], devices: ReadonlyMap<string, readonly DeviceRoute[]>): Map<string, DeliveryEnvelope[]> {
+  const out = new Map<string, DeliveryEnvelope[]>();
+  for (const r of routes) {
+    for (const [edgeId, users] of usersByEdge(r, devices)) {
+      const list = out.get(edgeId) ?? [];
+      list.push({ users, ...(r.exceptDevice ? { exceptDevice: r.exceptDevice } : {}), frame: r.frame as Record<string, unknown> });
+      out.set(edgeId, list);
+    }
+  }
+  return out;
+}
+
 /**
- * Routes frames to the edges where the users' devices are connected: one DeliveryEnvelope
- * per frame per edge on chat.dlv.<edgeId>. Publishes go out in call order on one connection,
- * so an edge receives a batch's frames in stream order; all acks are awaited together.
- * Routing is at-least-once: clients dedupe by (conversationId, seq), and the Nats-Msg-Id
- * below absorbs a repeat within the delivery stream's duplicate window.
+ * Pure: serialises an edge's envelopes as JSON arrays of at most `maxBytes` each (one array
+ * per publish; an envelope bigger than that goes alone). Order is kept.
+ */
+export function packEnvelopes(envelopes: readonly DeliveryEnvelope[], maxBytes: number): string[] {
+  const out: string[] = [];
+  let parts: string[] = [];
+  let size = 2;
+  for (const e of envelopes) {
+    const json = JSON.stringify(e);
+    const bytes = Buffer.byteLength(json) + 1;
+    if (parts.length && size + bytes > maxBytes) {
+      out.push(`[${parts.join(',')}]`);
+      parts = [];
+      size = 2;
+    }
+    parts.push(json);
+    size += bytes;
+  }
+  if (parts.length) out.push(`[${parts.join(',')}]`);
+  return out;
+}
+
+/** Below NATS' default max_payload (1 MiB) with room for headers. */
+export const MAX_DELIVERY_BYTES = 512 * 1024;
+
+export interface RouterStats {
+  /** route() calls that published something. */
+  batches: number;
+  /** Publishes to chat.dlv.<edgeId> (one per edge per batch, more only past MAX_DELIVERY_BYTES). */
+  publishes: number;
+  envelopes: number;
+  /** Publishes of the last batch. */
+  lastPublishes: number;
+}
+
+/**
+ * Routes frames to the edges where the users' devices are connected: all of a batch's
+ * envelopes for one edge go in ONE publish on chat.dlv.<edgeId> (a JSON array, split only
+ * past MAX_DELIVERY_BYTES), so a message to a 1,024-member group is one publish per edge, not
+ * one per member. Order within an edge is the route order (stream order). Routing is
+ * at-least-once: clients dedupe by (conversationId, seq), and the Nats-Msg-Id
+ * (`<tag>-<first>-<last>-<edge>-<chunk>`) absorbs a repeat within the delivery stream's
+ * duplicate window.
  */
 export class Router {
+  readonly stats: RouterStats = { batches: 0, publishes: 0, envelopes: 0, lastPublishes: 0 };
+
   constructor(
     private readonly js: JetStreamClient,
     private readonly names: Names,
     private readonly registry: ConnectionRegistry,
+    private readonly maxBytes = MAX_DELIVERY_BYTES,
   ) {}
 
-  /** Returns the number of envelopes published. */
-  async route(routes: readonly Route[]): Promise<number> {
+  /** Returns the number of publishes. `tag` names the caller in the dedupe id (projections' stream seqs overlap). */
+  async route(routes: readonly Route[], tag = 'evt'): Promise<number> {
     if (routes.length === 0) return 0;
     // One registry round trip for the whole batch.
     const devices = await this.registry.lookup([...new Set(routes.flatMap((r) => r.users))]);
     if (devices.size === 0) return 0;
-    const acks: Array<Promise<unknown>> = [];
+    // A loop, not Math.min(...): a big batch can hold more routes than a call has arguments.
+    let lo = Infinity;
+    let hi = 0;
     for (const r of routes) {
-      for (const [edgeId, users] of usersByEdge(r, devices)) {
-        const envelope: DeliveryEnvelope = {
-          users,
-          ...(r.exceptDevice ? { exceptDevice: r.exceptDevice } : {}),
-          frame: r.frame as Record<string, unknown>,
-        };
-        acks.push(this.js.publish(this.names.subjects.dlv(edgeId), JSON.stringify(envelope), { msgID: `evt-${r.streamSeq}-${edgeId}` }));
-      }
+      lo = Math.min(lo, r.streamSeq);
+      hi = Math.max(hi, r.streamSeq);
+    }
+    const id = `${tag}-${lo}-${hi}`;
+    const acks: Array<Promise<unknown>> = [];
+    let envelopes = 0;
+    for (const [edgeId, list] of envelopesByEdge(routes, devices)) {
+      envelopes += list.length;
+      packEnvelopes(list, this.maxBytes).forEach((payload, chunk) => {
+        acks.push(this.js.publish(this.names.subjects.dlv(edgeId), payload, { msgID: `${id}-${edgeId}-${chunk}` }));
+      });
     }
     await Promise.all(acks);
+    if (acks.length) {
+      this.stats.batches++;
+      this.stats.publishes += acks.length;
+      this.stats.envelopes += envelopes;
+      this.stats.lastPublishes = acks.length;
+    }
     return acks.length;
   }
 }

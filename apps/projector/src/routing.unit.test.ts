@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { runs } from './projection';
-import { usersByEdge, type Route } from './routing';
+import { envelopesByEdge, packEnvelopes, usersByEdge, type Route } from './routing';
 
 const frame = { type: 'pong' } as const;
 
@@ -27,5 +27,21 @@ describe('usersByEdge', () => {
 describe('runs', () => {
   it('splits into consecutive runs, keeping order', () => {
     expect(runs([1, 1, 2, 2, 1, 3], (x) => x).map((r) => r.items)).toEqual([[1, 1], [2, 2], [1], [3]]);
+  });
+});
+
+describe('envelopesByEdge / packEnvelopes', () => {
+  it('puts every route of a batch for one edge into one array, in order, split only past the byte limit', () => {
+    const devices = new Map(Array.from({ length: 1024 }, (_, i) => [`u${i}`, [{ deviceId: 'd', edgeId: i % 2 ? 'e1' : 'e2' }]] as const));
+    const users = [...devices.keys()];
+    const routes: Route[] = [1, 2, 3].map((n) => ({ streamSeq: n, frame: { type: 'pong', ref: String(n) }, users }));
+    const byEdge = envelopesByEdge(routes, devices);
+    expect([...byEdge.keys()].sort()).toEqual(['e1', 'e2']);
+    expect(byEdge.get('e1')!.map((e) => e.frame['ref'])).toEqual(['1', '2', '3']);
+    expect(byEdge.get('e1')![0]!.users).toHaveLength(512);
+    expect(packEnvelopes(byEdge.get('e1')!, 1 << 20)).toHaveLength(1);
+    const small = packEnvelopes(byEdge.get('e1')!, 100);
+    expect(small).toHaveLength(3);
+    expect(small.flatMap((s) => JSON.parse(s) as unknown[])).toEqual(byEdge.get('e1'));
   });
 });

@@ -14,7 +14,8 @@ import {
   writeCheckpoint,
   type Pool,
 } from '@chat/postgres';
-import { consumerConfigs, PROJECTION_MAX_ACK_PENDING, resetConsumer } from '@chat/streams';
+import { consumerConfigs, PROJECTION_MAX_ACK_PENDING, resetConsumer, type StreamSettings } from '@chat/streams';
+import { deadLetterMessage, shouldDeadLetter } from '@chat/nats';
 import { RetryLater, type Projection, type StoredEvent } from './projection';
 
 export interface BatchResult<P> {
@@ -82,6 +83,8 @@ export interface RunnerOptions {
   idleWaitMs?: number;
   /** How often a standby instance tries to take over the projection, ms. */
   standbyRetryMs?: number;
+  /** Redelivery policies the consumer is re-created with (tests shrink them). */
+  delivery?: StreamSettings['delivery'];
 }
 
 export interface RunnerStats {
@@ -91,6 +94,8 @@ export interface RunnerStats {
   failures: number;
   resets: number;
   position: number;
+  /** Events that failed on every delivery, kept in CHAT_DLQ and passed. */
+  deadLettered: number;
 }
 
 type Step = 'ok' | 'idle' | 'failed' | 'wait';
@@ -119,7 +124,7 @@ const isNotFound = (e: unknown): boolean =>
  *   and acked, so everything after it arrives again, in order.
  */
 export class ProjectionRunner {
-  readonly stats: RunnerStats = { batches: 0, applied: 0, skipped: 0, failures: 0, resets: 0, position: 0 };
+  readonly stats: RunnerStats = { batches: 0, applied: 0, skipped: 0, failures: 0, resets: 0, position: 0, deadLettered: 0 };
   private readonly log: Logger;
   private readonly batchSize: number;
   private stopping = false;
@@ -132,10 +137,16 @@ export class ProjectionRunner {
   /** Events the consumer can hand out right now; null = ask the server. */
   private available: number | null = null;
   private mustReset = false;
+  /** The consumer's max_deliver (read at recovery); -1 = unlimited. */
+  private maxDeliver = -1;
+  /** After a failed batch, events are pulled one at a time until one succeeds, to find the failing one. */
+  private isolate = false;
+  /** Failed attempts of the event at the head of the stream (counted here: consumer re-creation resets the server's count). */
+  private headFailures = { seq: 0, count: 0 };
 
   constructor(
     private readonly o: RunnerOptions,
-    readonly projection: Projection<any>,
+    readonly projection: Projection,
   ) {
     this.log = o.log.child({ projection: projection.name });
     this.batchSize = Math.max(1, Math.min(o.batchSize, PROJECTION_MAX_ACK_PENDING));
@@ -158,6 +169,7 @@ export class ProjectionRunner {
     // An idle pull holds nothing yet; waiting for it to expire would only delay shutdown.
     this.idleFetch?.stop();
     await this.running?.catch(() => undefined);
+    await this.projection.close?.().catch((err: unknown) => this.log.warn({ err }, 'projection close failed'));
   }
 
   private async run(): Promise<void> {
@@ -232,7 +244,7 @@ export class ProjectionRunner {
     // With nothing available, pull one event and wait for it: a pull for more would be held
     // by the server until it expires, delaying a quiet conversation's message by seconds.
     const idle = this.available === 0;
-    const want = idle ? 1 : Math.min(this.batchSize, this.available);
+    const want = idle || this.isolate ? 1 : Math.min(this.batchSize, this.available);
     const msgs = await this.fetch(want, idle);
     if (msgs.length === 0) {
       this.available = null;
@@ -246,15 +258,52 @@ export class ProjectionRunner {
       }
       this.lastDelivery = m.info.deliverySequence;
     }
-    return this.handle(msgs, msgs.length < want);
+    return this.handle(msgs);
   }
 
-  private async handle(msgs: JsMsg[], partial: boolean): Promise<Step> {
+  private async handle(msgs: JsMsg[]): Promise<Step> {
+    const step = await this.handleBatch(msgs);
+    this.isolate = step === 'failed';
+    return step;
+  }
+
+  /**
+   * When the event at the head has failed alone as many times as the consumer's max_deliver,
+   * keeps it in CHAT_DLQ marked as skipped and terms it, so the projection moves on;
+   * `chatctl dlq list` shows it, and a rebuild after the fix applies it. Only ever for a batch
+   * of one (see `isolate`).
+   */
+  private async deadLetterIfLast(msgs: readonly JsMsg[], err: unknown): Promise<boolean> {
+    const m = msgs[0];
+    if (msgs.length !== 1 || !m) return false;
+    if (this.headFailures.seq !== m.seq) this.headFailures = { seq: m.seq, count: 0 };
+    const attempts = Math.max(++this.headFailures.count, m.info.deliveryCount);
+    if (!shouldDeadLetter(attempts, this.maxDeliver)) {
+      // Not naked: a lone nak would queue it behind events naked before, and they would
+      // overtake it. Re-creating the consumer at the checkpoint restores the order (and resets
+      // every delivery count, so the events behind it never reach max_deliver).
+      this.mustReset = true;
+      return false;
+    }
+    await deadLetterMessage(this.o.js, this.o.names, m, { consumer: this.projection.name, error: err, skipped: true, attempts });
+    // Past it for good: it is the head (everything before it is applied), so moving the
+    // checkpoint onto it skips exactly this event, even if the consumer is re-created later.
+    await advanceCheckpoint(this.o.pool, this.projection.name, m.seq);
+    this.headFailures = { seq: 0, count: 0 };
+    this.stats.deadLettered++;
+    this.available = null;
+    this.log.error({ err, seq: m.seq, subject: m.subject, attempts }, 'event failed on every attempt: dead-lettered and skipped');
+    return true;
+  }
+
+  private async handleBatch(msgs: JsMsg[]): Promise<Step> {
     const events: StoredEvent[] = [];
+    let unreadable: unknown;
     for (const m of msgs) {
       try {
         events.push({ streamSeq: m.seq, event: parseEvent(m.json()) });
       } catch (e) {
+        unreadable = e;
         // An event this projector cannot read blocks the projection (a newer producer needs a
         // newer projector): apply what comes before it, and retry it until it can be read.
         this.log.error({ err: e, seq: m.seq, subject: m.subject }, 'unreadable event; the projection waits at it');
@@ -265,7 +314,8 @@ export class ProjectionRunner {
     const rest = msgs.slice(events.length);
     const last = msgs[msgs.length - 1]!;
     if (taken.length === 0) {
-      this.nakInOrder(msgs);
+      if (await this.deadLetterIfLast(msgs, unreadable)) return 'ok';
+      if (!this.mustReset) this.nakInOrder(msgs);
       this.available = msgs.length + last.info.pending;
       this.stats.failures++;
       return 'failed';
@@ -287,12 +337,19 @@ export class ProjectionRunner {
         this.available = rest.length + last.info.pending;
         return 'failed';
       }
-      this.available = partial ? null : last.info.pending;
+      // What the server said was left behind the last event: no consumer-info request per
+      // batch (at low rates every batch is partial, and that request cost as much as the batch).
+      // Anything that arrives meanwhile is picked up by the next (idle) pull.
+      this.available = last.info.pending;
       return 'ok';
     } catch (e) {
-      this.nakInOrder(msgs);
+      if (!(e instanceof RetryLater) && !(e instanceof OutOfOrder) && (await this.deadLetterIfLast(msgs, e))) return 'ok';
+      if (!this.mustReset) this.nakInOrder(msgs);
       this.available = msgs.length + last.info.pending;
       if (e instanceof RetryLater) {
+        // Waiting for another projection must not spend deliveries: near the limit, re-create
+        // the consumer (delivery counts start again at 1).
+        if (this.maxDeliver > 0 && last.info.deliveryCount >= this.maxDeliver - 1) this.mustReset = true;
         this.log.info({ reason: e.message }, 'batch postponed');
         return 'wait';
       }
@@ -370,7 +427,7 @@ export class ProjectionRunner {
       }
     }
     if (startSeq !== null) {
-      const cfg = consumerConfigs(names).find((c) => c.config.durable_name === name);
+      const cfg = consumerConfigs(names, { delivery: this.o.delivery }).find((c) => c.config.durable_name === name);
       if (!cfg) throw new Error(`no consumer configuration named ${name}`);
       await resetConsumer(jsm, stream, cfg.config, startSeq);
       this.stats.resets++;
@@ -379,6 +436,7 @@ export class ProjectionRunner {
     this.consumer = await js.consumers.get(stream, name);
     const fresh = await this.consumer.info(false);
     this.lastDelivery = fresh.delivered.consumer_seq;
+    this.maxDeliver = fresh.config.max_deliver ?? -1;
     this.available = fresh.num_pending + fresh.num_ack_pending;
     this.stats.position = position;
     this.mustReset = false;

@@ -30,6 +30,12 @@ export const CommandConfig = Common.extend({
   CHAT_COMMAND_BATCH: z.coerce.number().int().min(1).max(1000).default(128),
   /** Conversation states kept in memory (LRU). */
   CHAT_AGGREGATE_CACHE: z.coerce.number().int().min(0).default(50_000),
+  /** Largest group, the creator included. */
+  CHAT_MAX_GROUP_MEMBERS: z.coerce.number().int().min(2).max(100_000).default(1024),
+  /** How long an author may edit a message. */
+  CHAT_EDIT_WINDOW: Duration.prefault('15m'),
+  /** How long an author may delete a message for everyone (admins and the owner: always). */
+  CHAT_DELETE_WINDOW: Duration.prefault('1h'),
 });
 export type CommandConfig = z.infer<typeof CommandConfig>;
 
@@ -38,6 +44,12 @@ export const ProjectorConfig = Common.extend({
   CHAT_PROJECTOR_BATCH: z.coerce.number().int().min(1).max(1000).default(100),
   /** Which projections this process runs (comma separated); default all. */
   CHAT_PROJECTIONS: z.string().default('messages,receipts,conversations'),
+  /** How long read models keep messages (same as the streams' max age); 30 days at most. */
+  CHAT_MAX_AGE: Duration.refine((ms) => ms <= 30 * 86_400_000, 'at most 30d').prefault('30d'),
+  /** `history`: bodies stay until max age; `ephemeral`: a body leaves the read models once every recipient device acknowledged it. */
+  CHAT_RETENTION: z.enum(['history', 'ephemeral']).default('history'),
+  /** How often the projector's sweeper deletes expired rows; default min(1m, CHAT_MAX_AGE / 10); 0 turns it off. */
+  CHAT_SWEEP_INTERVAL: z.preprocess((v) => (v === '' ? undefined : v), Duration.optional()),
 });
 export type ProjectorConfig = z.infer<typeof ProjectorConfig>;
 
@@ -58,8 +70,46 @@ export const EdgeConfig = Common.extend({
   CHAT_MAX_BAD_FRAMES: z.coerce.number().int().min(1).default(20),
   /** Bytes queued on one socket before the edge gives up on it (close 1013). */
   CHAT_MAX_SOCKET_BUFFER: z.coerce.number().int().min(1024).default(4 * 1024 * 1024),
+  /** On SIGTERM/SIGINT: how long clients get to move after `server.draining` before the rest are closed. */
+  CHAT_DRAIN_GRACE: Duration.prefault('5s'),
+  /** Sends (`message.send`, `message.forward`) per user per minute, shared by all edges (Redis token bucket); 0 = no limit. */
+  CHAT_SEND_RATE: z.coerce.number().int().min(0).default(100),
+  /** Sends a user may make at once after a quiet period (the bucket size). */
+  CHAT_SEND_BURST: z.coerce.number().int().min(1).default(20),
+  /** `conversation.create` per user per minute (Redis token bucket); 0 = no limit. */
+  CHAT_CREATE_RATE: z.coerce.number().int().min(0).default(20),
+  /** Conversation creates a user may make at once. */
+  CHAT_CREATE_BURST: z.coerce.number().int().min(1).default(20),
+  /** Frames of any type per second on one connection (local token bucket); 0 = no limit. */
+  CHAT_FRAME_RATE: z.coerce.number().int().min(0).default(50),
+  /** Frames one connection may send at once. */
+  CHAT_FRAME_BURST: z.coerce.number().int().min(1).default(100),
+  /** Rate-limited frames per minute on one connection before it is closed with 1008 (flooding). */
+  CHAT_FLOOD_LIMIT: z.coerce.number().int().min(1).default(100),
+  /** Connections (devices) one user may hold at once over all edges; more get 429 on the upgrade; 0 = no limit. */
+  CHAT_MAX_CONNECTIONS_PER_USER: z.coerce.number().int().min(0).default(10),
+  /** Browser Origins allowed (comma separated, e.g. `https://chat.example.com`); empty = any. Requests without Origin are always allowed. */
+  CHAT_ALLOWED_ORIGINS: z
+    .string()
+    .default('')
+    .transform((s) => s.split(',').map((o) => o.trim().replace(/\/+$/, '')).filter(Boolean))
+    .pipe(z.array(z.url({ protocol: /^https?$/ }).or(z.literal('null')))),
 });
 export type EdgeConfig = z.infer<typeof EdgeConfig> & { CHAT_JWT_SECRET: string };
+
+export const NotifierConfig = Common.extend({
+  /** Push gateway (relay to APNs/FCM) the notifier POSTs to; unset = log the notification and drop it. */
+  CHAT_PUSH_URL: z.preprocess((v) => (v === '' ? undefined : v), z.url({ protocol: /^https?$/ }).optional()),
+  /** Put the message text in the push (`true`); default: a generic "New message from <sender>". */
+  CHAT_PUSH_PREVIEW: z.stringbool().default(false),
+  /** At most one push per conversation per user in this window while the user stays offline (max 60s: the jobs are held un-acked meanwhile). */
+  CHAT_PUSH_COLLAPSE_WINDOW: Duration.refine((ms) => ms <= 60_000, 'at most 60s').prefault('30s'),
+  /** How long one POST to the push gateway may take before it counts as failed (and is retried). */
+  CHAT_PUSH_TIMEOUT: Duration.prefault('5s'),
+  /** Bearer token sent to the push gateway (Authorization header), if set. */
+  CHAT_PUSH_TOKEN: z.preprocess((v) => (v === '' ? undefined : v), z.string().min(1).optional()),
+});
+export type NotifierConfig = z.infer<typeof NotifierConfig>;
 
 export const DEV_JWT_SECRET = 'dev-secret-change-me';
 

@@ -32,6 +32,8 @@ export const CLOSE_CODES = {
   normal: 1000,
   goingAway: 1001,
   unsupportedData: 1003,
+  /** Sent by the WebSocket library for a text frame that is not valid UTF-8. */
+  invalidPayload: 1007,
   policyViolation: 1008,
   messageTooBig: 1009,
   internalError: 1011,
@@ -39,13 +41,16 @@ export const CLOSE_CODES = {
 } as const;
 
 export class ChatError extends Error {
+  /** For `rate_limited`: when the client may try again, in milliseconds. */
+  readonly retryAfterMs?: number;
   constructor(
     readonly code: ErrorCode,
     message: string,
-    options?: { cause?: unknown },
+    options?: { cause?: unknown; retryAfterMs?: number },
   ) {
     super(message, options);
     this.name = 'ChatError';
+    if (options?.retryAfterMs !== undefined) this.retryAfterMs = Math.max(0, Math.ceil(options.retryAfterMs));
   }
 }
 

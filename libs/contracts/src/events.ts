@@ -15,6 +15,8 @@ export const ConversationCreated = z.object({
   createdBy: UserId,
   members: z.array(z.object({ userId: UserId, role: Role })),
   at: z.string(),
+  description: z.string().optional(),
+  avatarUrl: z.string().optional(),
 });
 export const MessageSent = z.object({
   type: z.literal('MessageSent'),
@@ -28,6 +30,84 @@ export const MessageSent = z.object({
   body: MessageBody,
   replyTo: MessageId.optional(),
   sentAt: z.string(),
+  mentions: z.array(UserId).optional(),
+  forwarded: z.object({ conversationId: ConversationId, messageId: MessageId }).optional(),
+});
+
+// Membership changes that appear in the timeline take a seq of their own (a system message).
+export const MembersAdded = z.object({
+  type: z.literal('MembersAdded'),
+  v: z.literal(1),
+  conversationId: ConversationId,
+  seq: PositiveSeq,
+  by: UserId,
+  members: z.array(z.object({ userId: UserId, role: Role })),
+  at: z.string(),
+});
+export const MemberRemoved = z.object({
+  type: z.literal('MemberRemoved'),
+  v: z.literal(1),
+  conversationId: ConversationId,
+  seq: PositiveSeq,
+  by: UserId,
+  userId: UserId,
+  at: z.string(),
+});
+export const MemberLeft = z.object({
+  type: z.literal('MemberLeft'),
+  v: z.literal(1),
+  conversationId: ConversationId,
+  seq: PositiveSeq,
+  userId: UserId,
+  at: z.string(),
+});
+/** Role changes carry every role that changed: a hand-over changes two. */
+export const RolesChanged = z.object({
+  type: z.literal('RolesChanged'),
+  v: z.literal(1),
+  conversationId: ConversationId,
+  by: UserId,
+  changes: z.array(z.object({ userId: UserId, role: Role })),
+  at: z.string(),
+});
+export const ConversationUpdated = z.object({
+  type: z.literal('ConversationUpdated'),
+  v: z.literal(1),
+  conversationId: ConversationId,
+  by: UserId,
+  title: z.string().optional(),
+  description: z.string().optional(),
+  avatarUrl: z.string().optional(),
+  at: z.string(),
+});
+export const MessageEdited = z.object({
+  type: z.literal('MessageEdited'),
+  v: z.literal(1),
+  conversationId: ConversationId,
+  messageId: MessageId,
+  seq: PositiveSeq,
+  by: UserId,
+  body: MessageBody,
+  at: z.string(),
+});
+export const MessageDeleted = z.object({
+  type: z.literal('MessageDeleted'),
+  v: z.literal(1),
+  conversationId: ConversationId,
+  messageId: MessageId,
+  seq: PositiveSeq,
+  by: UserId,
+  at: z.string(),
+});
+/** Delete for me: hidden for one user, on all of their devices. */
+export const MessageHidden = z.object({
+  type: z.literal('MessageHidden'),
+  v: z.literal(1),
+  conversationId: ConversationId,
+  messageId: MessageId,
+  seq: PositiveSeq,
+  userId: UserId,
+  at: z.string(),
 });
 
 // Events on chat.evt.rcpt.<conversationId>.<userId> (one member's watermarks)
@@ -50,11 +130,46 @@ export const MessagesRead = z.object({
   at: z.string(),
 });
 
-export const ConversationEvent = z.discriminatedUnion('type', [ConversationCreated, MessageSent]);
+// Events on chat.pref.<conversationId>.<userId> (one member's preferences). Deliberately
+// outside `chat.evt.>` and outside ChatEvent: no projection reads them (the projector's
+// consumers filter on `chat.evt.…` and parse every event they get as a ChatEvent); the
+// notifier does. See docs/notifications.md.
+export const MemberMuteChanged = z.object({
+  type: z.literal('MemberMuteChanged'),
+  v: z.literal(1),
+  conversationId: ConversationId,
+  userId: UserId,
+  muted: z.boolean(),
+  /** ISO time the mute ends by itself; absent = until unmuted. Only with `muted: true`. */
+  until: z.string().optional(),
+  at: z.string(),
+});
+export type MemberMuteChanged = z.infer<typeof MemberMuteChanged>;
+export const MemberPreferenceEvent = z.discriminatedUnion('type', [MemberMuteChanged]);
+export type MemberPreferenceEvent = z.infer<typeof MemberPreferenceEvent>;
+
+/** Parses an event stored on chat.pref.<conversationId>.<userId>. */
+export function parsePreferenceEvent(json: unknown): MemberPreferenceEvent {
+  return MemberPreferenceEvent.parse(json);
+}
+
+const conversationEvents = [
+  ConversationCreated,
+  MessageSent,
+  MembersAdded,
+  MemberRemoved,
+  MemberLeft,
+  RolesChanged,
+  ConversationUpdated,
+  MessageEdited,
+  MessageDeleted,
+  MessageHidden,
+] as const;
+export const ConversationEvent = z.discriminatedUnion('type', [...conversationEvents]);
 export type ConversationEvent = z.infer<typeof ConversationEvent>;
 export const ReceiptEvent = z.discriminatedUnion('type', [MessagesDelivered, MessagesRead]);
 export type ReceiptEvent = z.infer<typeof ReceiptEvent>;
-export const ChatEvent = z.discriminatedUnion('type', [ConversationCreated, MessageSent, MessagesDelivered, MessagesRead]);
+export const ChatEvent = z.discriminatedUnion('type', [...conversationEvents, MessagesDelivered, MessagesRead]);
 export type ChatEvent = z.infer<typeof ChatEvent>;
 export type EventOf<T extends ChatEvent['type']> = Extract<ChatEvent, { type: T }>;
 

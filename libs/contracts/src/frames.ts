@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { ClientMsgId, ConversationId, DeviceId, MessageId, PositiveSeq, Seq, UserId } from './ids';
-import { MessageBody } from './body';
+import { MessageBody, SystemInfo } from './body';
+import { Role } from './events';
 import { LIMITS } from './limits';
 import { ERROR_CODES } from './errors';
 
@@ -20,6 +21,69 @@ export const MessageSendFrame = z.object({
   conversationId: ConversationId,
   body: MessageBody,
   replyTo: MessageId.optional(),
+  /** Members mentioned (@user); each must be a member. */
+  mentions: z.array(UserId).min(1).max(LIMITS.maxMentions).optional(),
+});
+/** Copies a message the user can see into another conversation of theirs; answered by `message.sent`. */
+export const MessageForwardFrame = z.object({
+  type: z.literal('message.forward'),
+  clientMsgId: ClientMsgId,
+  conversationId: ConversationId,
+  from: z.object({ conversationId: ConversationId, messageId: MessageId }),
+});
+export const MessageEditFrame = z.object({
+  type: z.literal('message.edit'),
+  ref: Ref,
+  conversationId: ConversationId,
+  messageId: MessageId,
+  body: MessageBody,
+});
+export const MessageDeleteFrame = z.object({
+  type: z.literal('message.delete'),
+  ref: Ref,
+  conversationId: ConversationId,
+  messageId: MessageId,
+  /** `everyone`: the body leaves every read model, a tombstone stays; `me`: hidden for this user only. */
+  scope: z.enum(['everyone', 'me']),
+});
+export const MembersAddFrame = z.object({
+  type: z.literal('conversation.members.add'),
+  ref: Ref,
+  conversationId: ConversationId,
+  members: z.array(UserId).min(1).max(4096),
+});
+export const MemberRemoveFrame = z.object({
+  type: z.literal('conversation.members.remove'),
+  ref: Ref,
+  conversationId: ConversationId,
+  userId: UserId,
+});
+export const LeaveFrame = z.object({ type: z.literal('conversation.leave'), ref: Ref, conversationId: ConversationId });
+export const RoleSetFrame = z.object({
+  type: z.literal('conversation.role.set'),
+  ref: Ref,
+  conversationId: ConversationId,
+  userId: UserId,
+  /** Making someone `owner` hands ownership over: the previous owner becomes `admin`. */
+  role: Role,
+});
+export const ConversationMetadata = z.object({
+  title: z.string().min(1).max(200).optional(),
+  description: z.string().max(2000).optional(),
+  avatarUrl: z.url({ protocol: /^https?$/ }).max(2000).optional(),
+});
+export const ConversationUpdateFrame = z
+  .object({ type: z.literal('conversation.update'), ref: Ref, conversationId: ConversationId })
+  .extend(ConversationMetadata.shape)
+  .refine((f) => f.title !== undefined || f.description !== undefined || f.avatarUrl !== undefined, 'set title, description or avatarUrl');
+/** Mutes push notifications of a conversation for the caller (all devices); answered by `conversation.muted`. */
+export const ConversationMuteFrame = z.object({
+  type: z.literal('conversation.mute'),
+  ref: Ref,
+  conversationId: ConversationId,
+  muted: z.boolean(),
+  /** The mute ends by itself at this time (ISO 8601 with offset, in the future). Only with `muted: true`. */
+  until: z.iso.datetime({ offset: true }).optional(),
 });
 export const MessageDeliveredFrame = z.object({
   type: z.literal('message.delivered'),
@@ -46,9 +110,34 @@ export const ClientFrame = z.discriminatedUnion('type', [
   MessageReadFrame,
   SyncFrame,
   PingFrame,
+  MessageForwardFrame,
+  MessageEditFrame,
+  MessageDeleteFrame,
+  MembersAddFrame,
+  MemberRemoveFrame,
+  LeaveFrame,
+  RoleSetFrame,
+  ConversationUpdateFrame,
+  ConversationMuteFrame,
 ]);
 export type ClientFrame = z.infer<typeof ClientFrame>;
-export const CLIENT_FRAME_TYPES = ClientFrame.options.map((o) => o.shape.type.value);
+export const CLIENT_FRAME_TYPES: string[] = [
+  'conversation.create',
+  'message.send',
+  'message.delivered',
+  'message.read',
+  'sync',
+  'ping',
+  'message.forward',
+  'message.edit',
+  'message.delete',
+  'conversation.members.add',
+  'conversation.members.remove',
+  'conversation.leave',
+  'conversation.role.set',
+  'conversation.update',
+  'conversation.mute',
+] satisfies ClientFrame['type'][];
 
 // ---------------------------------------------------------------- server → client
 export const HelloFrame = z.object({
@@ -83,6 +172,53 @@ export const MessageNewFrame = z.object({
   sentAt: z.string(),
   replyTo: MessageId.optional(),
   cursor: z.string(),
+  mentions: z.array(UserId).optional(),
+  /** The message was forwarded from another conversation. */
+  forwarded: z.literal(true).optional(),
+  /** Set on system messages (joins and leaves); `senderId` is who caused it. */
+  system: SystemInfo.optional(),
+  /** Set once the message was edited. */
+  editedAt: z.string().optional(),
+});
+export const MessageEditedFrame = z.object({
+  type: z.literal('message.edited'),
+  conversationId: ConversationId,
+  messageId: MessageId,
+  seq: PositiveSeq,
+  body: MessageBody,
+  editedAt: z.string(),
+  /** Present on the answer to the device that edited. */
+  ref: Ref.optional(),
+  cursor: z.string().optional(),
+});
+export const MessageDeletedFrame = z.object({
+  type: z.literal('message.deleted'),
+  conversationId: ConversationId,
+  messageId: MessageId,
+  seq: PositiveSeq,
+  scope: z.enum(['everyone', 'me']),
+  deletedAt: z.string(),
+  ref: Ref.optional(),
+  cursor: z.string().optional(),
+});
+/** Group receipts, coalesced per conversation over a short window (see docs/protocol.md). */
+export const ReceiptBatchFrame = z.object({
+  type: z.literal('receipt.batch'),
+  conversationId: ConversationId,
+  receipts: z.array(
+    z.object({ userId: UserId, status: z.enum(['delivered', 'read']), upToSeq: Seq, at: z.string() }),
+  ),
+});
+/** A conversation-list entry changed for this user (new message, read elsewhere). */
+export const ConversationActivityFrame = z.object({
+  type: z.literal('conversation.activity'),
+  conversationId: ConversationId,
+  lastActivityAt: z.string(),
+  lastMessage: z
+    .object({ messageId: MessageId, seq: PositiveSeq, senderId: UserId, preview: z.string(), sentAt: z.string() })
+    .nullable(),
+  unreadCount: z.number().int().nonnegative(),
+  mentioned: z.boolean().optional(),
 });
 export const ReceiptFrame = z.object({
   type: z.literal('receipt'),
@@ -98,17 +234,50 @@ export const ConversationUpdatedFrame = z.object({
   kind: z.enum(['direct', 'group']),
   title: z.string().optional(),
   members: z.array(UserId),
+  /** What changed: created, members_added, member_removed, member_left, role_changed, title, description, avatarUrl. */
   changed: z.array(z.string()),
+  description: z.string().optional(),
+  avatarUrl: z.string().optional(),
+  roles: z.record(z.string(), Role).optional(),
+  /** Users the change was about (added, removed, left, role changed). */
+  userIds: z.array(UserId).optional(),
+  /** Who made the change. */
+  by: UserId.optional(),
+  /** Present on the answer to the device that asked. */
+  ref: Ref.optional(),
+  /** false for a user who is no longer a member (removed or left). */
+  member: z.boolean().optional(),
 });
+/** Answer to `conversation.mute`: the caller's setting as it now is. */
+export const ConversationMutedFrame = z.object({
+  type: z.literal('conversation.muted'),
+  ref: Ref,
+  conversationId: ConversationId,
+  muted: z.boolean(),
+  until: z.string().optional(),
+});
+/** Frames a sync batch can hold, in the order they happened. */
+export const SyncedFrame = z.discriminatedUnion('type', [MessageNewFrame, MessageEditedFrame, MessageDeletedFrame]);
+export type SyncedFrame = z.infer<typeof SyncedFrame>;
 export const SyncBatchFrame = z.object({
   type: z.literal('sync.batch'),
   ref: Ref,
-  frames: z.array(MessageNewFrame),
+  frames: z.array(SyncedFrame),
   cursor: z.string().nullable(),
   hasMore: z.boolean(),
 });
 export const SyncResetFrame = z.object({ type: z.literal('sync.reset'), ref: Ref, reason: z.string() });
+/**
+ * Live frames may have missed this device (its route had to be re-created: Redis lost it, or
+ * refreshes failed for longer than the TTL): `sync` from the stored cursor now.
+ */
+export const SyncRequiredFrame = z.object({ type: z.literal('sync.required'), reason: z.string() });
 export const PongFrame = z.object({ type: z.literal('pong'), ref: Ref.optional() });
+/**
+ * The edge is shutting down: reconnect now (to another edge) rather than wait for the close.
+ * Sockets still open after `closeInMs` are closed with 1001.
+ */
+export const ServerDrainingFrame = z.object({ type: z.literal('server.draining'), closeInMs: z.number().int().nonnegative() });
 export const ErrorFrame = z.object({
   type: z.literal('error'),
   code: z.enum(ERROR_CODES),
@@ -127,8 +296,15 @@ export const ServerFrame = z.discriminatedUnion('type', [
   ConversationUpdatedFrame,
   SyncBatchFrame,
   SyncResetFrame,
+  SyncRequiredFrame,
   PongFrame,
   ErrorFrame,
+  MessageEditedFrame,
+  MessageDeletedFrame,
+  ReceiptBatchFrame,
+  ConversationActivityFrame,
+  ServerDrainingFrame,
+  ConversationMutedFrame,
 ]);
 export type ServerFrame = z.infer<typeof ServerFrame>;
 export type ServerFrameOf<T extends ServerFrame['type']> = Extract<ServerFrame, { type: T }>;

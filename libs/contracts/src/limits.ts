@@ -13,6 +13,16 @@ export const LIMITS = {
   /** Largest conversation-list page. */
   maxConversationPage: 100,
   defaultConversationPage: 20,
+  /** Default largest group, the creator included (CHAT_MAX_GROUP_MEMBERS). */
+  defaultMaxGroupMembers: 1024,
+  /** An author may edit a message for this long (CHAT_EDIT_WINDOW). */
+  defaultEditWindowMs: 15 * 60 * 1000,
+  /** An author may delete a message for everyone for this long (CHAT_DELETE_WINDOW). */
+  defaultDeleteWindowMs: 60 * 60 * 1000,
+  /** Most mentions in one message. */
+  maxMentions: 256,
+  /** How long group receipts are coalesced before they are pushed. */
+  receiptCoalesceMs: 250,
   /** How long a `clientMsgId` is remembered for idempotent retries. */
   clientMsgIdWindowMs: 24 * 60 * 60 * 1000,
 } as const;

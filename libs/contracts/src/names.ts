@@ -5,7 +5,7 @@
  */
 export interface Names {
   readonly ns: string;
-  readonly streams: { cmd: string; events: string; delivery: string };
+  readonly streams: { cmd: string; events: string; delivery: string; dlq: string; notify: string };
   readonly subjects: {
     cmdAll: string;
     cmdConv(conversationId: string, verb: string): string;
@@ -19,6 +19,16 @@ export interface Names {
     dlvAll: string;
     dlv(edgeId: string): string;
     reply(edgeId: string): string;
+    /** CHAT_DLQ: every dead letter, `chat.dlq.<consumer>`. */
+    dlqAll: string;
+    /** Dead letters of one consumer (command-handler, proj-messages, edge-<id>, …). */
+    dlq(consumer: string): string;
+    /** One member's preferences (mute) in one conversation; in CHAT_EVENTS, outside `chat.evt.>`. */
+    prefAll: string;
+    pref(conversationId: string, userId: string): string;
+    /** Push-notification jobs (CHAT_NOTIFY), one subject per recipient. */
+    notifyAll: string;
+    notify(userId: string): string;
   };
   readonly consumers: {
     commandHandler: string;
@@ -26,6 +36,10 @@ export interface Names {
     projReceipts: string;
     projConversations: string;
     edge(edgeId: string): string;
+    /** The notifier's job producer on CHAT_EVENTS. */
+    notifier: string;
+    /** The notifier's push worker on CHAT_NOTIFY. */
+    notifierJobs: string;
   };
   /** Redis key prefix (ioredis `keyPrefix`). */
   readonly redisPrefix: string;
@@ -37,7 +51,7 @@ export function names(ns = ''): Names {
   const S = ns ? `${ns}_` : '';
   return {
     ns,
-    streams: { cmd: `${S}CHAT_CMD`, events: `${S}CHAT_EVENTS`, delivery: `${S}CHAT_DELIVERY` },
+    streams: { cmd: `${S}CHAT_CMD`, events: `${S}CHAT_EVENTS`, delivery: `${S}CHAT_DELIVERY`, dlq: `${S}CHAT_DLQ`, notify: `${S}CHAT_NOTIFY` },
     subjects: {
       cmdAll: `${s}chat.cmd.>`,
       cmdConv: (id, verb) => `${s}chat.cmd.conv.${id}.${verb}`,
@@ -51,6 +65,12 @@ export function names(ns = ''): Names {
       dlvAll: `${s}chat.dlv.>`,
       dlv: (edgeId) => `${s}chat.dlv.${edgeId}`,
       reply: (edgeId) => `${s}chat.reply.${edgeId}`,
+      prefAll: `${s}chat.pref.>`,
+      pref: (id, userId) => `${s}chat.pref.${id}.${userId}`,
+      notifyAll: `${s}chat.notify.>`,
+      notify: (userId) => `${s}chat.notify.${userId}`,
+      dlqAll: `${s}chat.dlq.>`,
+      dlq: (consumer) => `${s}chat.dlq.${consumer}`,
     },
     consumers: {
       commandHandler: 'command-handler',
@@ -58,6 +78,8 @@ export function names(ns = ''): Names {
       projReceipts: 'proj-receipts',
       projConversations: 'proj-conversations',
       edge: (edgeId) => `edge-${edgeId}`,
+      notifier: 'notifier',
+      notifierJobs: 'notifier-jobs',
     },
     redisPrefix: ns ? `${ns}:` : '',
   };

@@ -1,2 +1,3 @@
 export * from './conversation';
 export * from './receipts';
+export * from './preferences';

@@ -3,6 +3,23 @@ import type { NatsConnection } from '@nats-io/transport-node';
 import type { Command, CommandReply, Names } from '@chat/contracts';
 
 /**
+ * The verb (last subject token) of each conversation command on `chat.cmd.conv.<id>.<verb>`.
+ * One token each: a subject token cannot contain '.'.
+ */
+export const CONVERSATION_VERBS = {
+  SendMessage: 'send',
+  MarkRead: 'read',
+  AddMembers: 'members',
+  RemoveMember: 'remove',
+  LeaveConversation: 'leave',
+  ChangeRole: 'role',
+  UpdateConversation: 'update',
+  EditMessage: 'edit',
+  DeleteMessage: 'delete',
+  MuteConversation: 'mute',
+} as const satisfies Partial<Record<Command['type'], string>>;
+
+/**
  * Where a command is published on CHAT_CMD. Conversation commands go to the conversation's
  * subject, user commands to the user's (ARCHITECTURE.md, "Subjects and streams").
  */
@@ -10,12 +27,19 @@ export function commandSubject(n: Names, command: Command): string {
   switch (command.type) {
     case 'CreateConversation':
       return n.subjects.cmdUser(command.meta.userId, 'create');
-    case 'SendMessage':
-      return n.subjects.cmdConv(command.data.conversationId, 'send');
-    case 'MarkRead':
-      return n.subjects.cmdConv(command.data.conversationId, 'read');
     case 'MarkDelivered':
       return n.subjects.cmdUser(command.meta.userId, 'ack');
+    case 'SendMessage':
+    case 'MarkRead':
+    case 'AddMembers':
+    case 'RemoveMember':
+    case 'LeaveConversation':
+    case 'ChangeRole':
+    case 'UpdateConversation':
+    case 'EditMessage':
+    case 'DeleteMessage':
+    case 'MuteConversation':
+      return n.subjects.cmdConv(command.data.conversationId, CONVERSATION_VERBS[command.type]);
     default: {
       const never: never = command;
       throw new Error(`unknown command ${(never as { type: string }).type}`);

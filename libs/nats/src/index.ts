@@ -3,3 +3,4 @@ export * from './eventStore';
 export * from './memoryEventStore';
 export * from './pullLoop';
 export * from './commands';
+export * from './deadLetter';

@@ -10,18 +10,29 @@ export function createPool(databaseUrl: string, max = 10): pg.Pool {
   return new pg.Pool({ connectionString: databaseUrl, max, application_name: 'chat' });
 }
 
-/** Runs fn in one transaction; rolls back and rethrows on error. */
+/**
+ * Runs fn in one transaction; rolls back and rethrows on error. While the client is checked
+ * out it has an `error` listener: a connection that dies between two statements (a Postgres
+ * restart while fn awaits something else) would otherwise emit an unhandled `error` and take
+ * the process down. Such a client is destroyed, not returned to the pool.
+ */
 export async function inTransaction<T>(pool: pg.Pool, fn: (c: pg.PoolClient) => Promise<T>): Promise<T> {
   const client = await pool.connect();
+  let broken: Error | undefined;
+  const onError = (err: Error) => {
+    broken = err;
+  };
+  client.on('error', onError);
   try {
     await client.query('BEGIN');
     const result = await fn(client);
     await client.query('COMMIT');
     return result;
   } catch (e) {
-    await client.query('ROLLBACK').catch(() => undefined);
+    if (!broken) await client.query('ROLLBACK').catch(() => undefined);
     throw e;
   } finally {
-    client.release();
+    client.off('error', onError);
+    client.release(broken);
   }
 }

@@ -1,2 +1,4 @@
 export * from './client';
 export * from './registry';
+export * from './conversationList';
+export * from './rateLimiter';

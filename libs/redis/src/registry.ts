@@ -26,17 +26,32 @@ export class ConnectionRegistry {
     await this.refresh([{ userId, deviceId, edgeId }]);
   }
 
-  /** Re-registers many devices in one round trip (the edge's heartbeat). */
-  async refresh(devices: Array<{ userId: string; deviceId: string; edgeId: string }>): Promise<void> {
-    if (devices.length === 0) return;
-    const expires = this.now() + this.ttlMs;
+  /**
+   * Re-registers many devices in one round trip (the edge's heartbeat). Returns the devices
+   * whose route was gone or expired before this refresh (Redis lost its data, or refreshes
+   * failed for longer than the TTL): frames routed meanwhile did not reach them, so the edge
+   * tells them to sync.
+   */
+  async refresh(devices: Array<{ userId: string; deviceId: string; edgeId: string }>): Promise<Array<{ userId: string; deviceId: string }>> {
+    if (devices.length === 0) return [];
+    const now = this.now();
+    const expires = now + this.ttlMs;
     const ttlSec = Math.ceil(this.ttlMs / 1000);
     const p = this.redis.pipeline();
     for (const d of devices) {
+      p.hget(connKey(d.userId), d.deviceId);
       p.hset(connKey(d.userId), d.deviceId, `${d.edgeId}|${expires}`);
       p.expire(connKey(d.userId), ttlSec);
     }
-    await p.exec();
+    const res = (await p.exec()) ?? [];
+    const lost: Array<{ userId: string; deviceId: string }> = [];
+    devices.forEach((d, i) => {
+      const [err, before] = res[i * 3] ?? [];
+      if (err) return;
+      const [edgeId, exp] = typeof before === 'string' ? before.split('|') : [];
+      if (edgeId !== d.edgeId || !(Number(exp) > now)) lost.push({ userId: d.userId, deviceId: d.deviceId });
+    });
+    return lost;
   }
 
   /** Removes a device's route, unless another edge has registered it since (it moved). */

@@ -1,5 +1,6 @@
 import { pino } from 'pino';
 import { CommandReply, names as namesFor, type Command, type CommandOf, type Names } from '@chat/contracts';
+import type { ConversationRules } from '@chat/domain';
 import { connectNats, JetStreamEventStore, type Nats } from '@chat/nats';
 import { createTestNamespace } from '@chat/testing';
 import { CommandService } from '../service';
@@ -27,7 +28,7 @@ export async function createTestEnv(): Promise<TestEnv> {
 }
 
 /** A command service instance with its own NATS connection and cache, like a separate process. */
-export async function createService(env: TestEnv, opts: { batch?: number; cacheEntries?: number } = {}): Promise<{ service: CommandService; nats: Nats; close(): Promise<void> }> {
+export async function createService(env: TestEnv, opts: { batch?: number; cacheEntries?: number; rules?: Partial<ConversationRules> } = {}): Promise<{ service: CommandService; nats: Nats; close(): Promise<void> }> {
   const nats = await connectNats(env.natsUrl, `command-test-svc-${env.names.ns}`);
   const service = new CommandService({
     nc: nats.nc,
@@ -38,6 +39,7 @@ export async function createService(env: TestEnv, opts: { batch?: number; cacheE
     store: new JetStreamEventStore(nats.js, nats.jsm, env.names.streams.events),
     batch: opts.batch ?? 128,
     cacheEntries: opts.cacheEntries ?? 1000,
+    ...(opts.rules ? { rules: opts.rules } : {}),
     summaryEveryMs: 0,
   });
   return {
@@ -108,3 +110,12 @@ export function collectReplies(nc: Nats['nc'], names: Names, edgeId = 'edge-t') 
     close: () => sub.unsubscribe(),
   };
 }
+
+/** Any conversation command of the groups and message operations, by `by`, at now (or `at`). */
+export const conv = <T extends 'AddMembers' | 'RemoveMember' | 'LeaveConversation' | 'ChangeRole' | 'UpdateConversation' | 'EditMessage' | 'DeleteMessage'>(
+  type: T,
+  conversationId: string,
+  by: string,
+  data: Omit<CommandOf<T>['data'], 'conversationId'>,
+  at?: string,
+): CommandOf<T> => ({ type, v: 1, meta: { ...meta(by), ...(at ? { at } : {}) }, data: { conversationId, ...data } }) as unknown as CommandOf<T>;

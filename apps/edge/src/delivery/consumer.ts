@@ -1,6 +1,7 @@
-import type { Consumer, ConsumerMessages, JetStreamClient } from '@nats-io/jetstream';
+import type { Consumer, ConsumerMessages, JetStreamClient, JsMsg } from '@nats-io/jetstream';
 import type { Logger } from 'pino';
-import { DeliveryEnvelope, type ServerFrame } from '@chat/contracts';
+import { DeliveryEnvelope, type Names, type ServerFrame } from '@chat/contracts';
+import { deadLetterMessage, shouldDeadLetter } from '@chat/nats';
 import type { Hub } from '../ws/hub';
 
 /**
@@ -8,8 +9,23 @@ import type { Hub } from '../ws/hub';
  * sockets of the users they name. Each frame is serialised once for all its sockets. A device
  * that is not here any more simply misses it: it was committed before routing, so its next
  * `sync` returns it.
+ *
+ * With `deadLetters` set, an envelope that fails is kept in CHAT_DLQ (`chat.dlq.edge-<id>`) and
+ * termed: at once when it can never succeed (not JSON, not an envelope), otherwise naked and
+ * retried until its last delivery (the consumer's max_deliver). Without it, it is logged and
+ * dropped as before.
  */
+export interface DeliveryDeadLetters {
+  names: Names;
+  /** The consumer's max_deliver; read from the server at start when unset. */
+  maxDeliver?: number;
+  /** Delay before a failed envelope is redelivered (default 1 s). */
+  nakDelayMs?: number;
+}
+
 export class DeliveryConsumer {
+  private maxDeliver = -1;
+
   private messages?: ConsumerMessages;
   private done?: Promise<void>;
 
@@ -20,21 +36,55 @@ export class DeliveryConsumer {
     private readonly hub: Hub,
     private readonly log: Logger,
     private readonly onDelivered: (n: number) => void,
+    private readonly deadLetters?: DeliveryDeadLetters,
   ) {}
 
   async start(): Promise<void> {
     const consumer: Consumer = await this.js.consumers.get(this.stream, this.consumerName);
+    if (this.deadLetters) this.maxDeliver = this.deadLetters.maxDeliver ?? (await consumer.info(true)).config.max_deliver ?? -1;
     this.messages = await consumer.consume({ max_messages: 512 });
     this.done = (async () => {
       for await (const m of this.messages!) {
+        let envelopes: DeliveryEnvelope[];
         try {
-          this.deliver(DeliveryEnvelope.parse(m.json()));
+          // One envelope, or several for this edge batched into one publish.
+          const body = m.json<unknown>();
+          envelopes = (Array.isArray(body) ? body : [body]).map((env) => DeliveryEnvelope.parse(env));
         } catch (e) {
-          this.log.warn({ err: e, seq: m.seq }, 'undeliverable envelope dropped');
+          // Not JSON or not an envelope: no redelivery can fix it.
+          await this.fail(m, e, true);
+          continue;
         }
-        m.ack();
+        try {
+          for (const env of envelopes) this.deliver(env);
+          m.ack();
+        } catch (e) {
+          await this.fail(m, e, false);
+        }
       }
     })();
+  }
+
+  private async fail(m: JsMsg, err: unknown, permanent: boolean): Promise<void> {
+    const dl = this.deadLetters;
+    if (!dl) {
+      this.log.warn({ err, seq: m.seq }, 'undeliverable envelope dropped');
+      m.ack();
+      return;
+    }
+    if (!permanent && !shouldDeadLetter(m.info.deliveryCount, this.maxDeliver)) {
+      this.log.warn({ err, seq: m.seq, delivery: m.info.deliveryCount }, 'delivering an envelope failed; retrying');
+      m.nak(dl.nakDelayMs ?? 1_000);
+      return;
+    }
+    try {
+      await deadLetterMessage(this.js, dl.names, m, { consumer: this.consumerName, error: err });
+      this.log.warn({ err, seq: m.seq, delivery: m.info.deliveryCount }, 'undeliverable envelope dead-lettered');
+    } catch (e) {
+      // Not stored: leave it to be redelivered (or to expire with CHAT_DELIVERY's max age).
+      this.log.error({ err: e, seq: m.seq }, 'dead-lettering an envelope failed');
+      m.nak(dl.nakDelayMs ?? 1_000);
+    }
   }
 
   deliver(env: DeliveryEnvelope): void {

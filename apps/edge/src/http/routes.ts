@@ -3,6 +3,7 @@ import { z } from 'zod';
 import { ChatError, ConversationId, HTTP_STATUS, LIMITS, MessageId, isChatError } from '@chat/contracts';
 import { tokenFrom, type Principal, type TokenVerifier } from '../auth';
 import type { ReadModels } from '../queries';
+import type { ConversationList } from '../conversationList';
 
 const ListQuery = z.object({
   limit: z.coerce.number().int().min(1).max(LIMITS.maxConversationPage).default(LIMITS.defaultConversationPage),
@@ -36,7 +37,7 @@ function decodeListCursor(s: string): { at: string; id: string } {
 }
 
 /** The query API over the read models. Every conversation endpoint checks membership. */
-export function registerHttpRoutes(app: FastifyInstance, verifier: TokenVerifier, rm: ReadModels): void {
+export function registerHttpRoutes(app: FastifyInstance, verifier: TokenVerifier, rm: ReadModels, list: ConversationList): void {
   app.setErrorHandler((err, req, reply) => {
     const e = err as { code?: string; statusCode?: number; validation?: unknown };
     if (isChatError(err)) return reply.code(HTTP_STATUS[err.code]).send({ error: { code: err.code, message: err.message } });
@@ -46,16 +47,11 @@ export function registerHttpRoutes(app: FastifyInstance, verifier: TokenVerifier
   });
 
   const principal = async (req: FastifyRequest): Promise<Principal> => verifier.verify(tokenFrom(req.headers, req.query));
-  const requireMember = async (conversationId: string, userId: string) => {
-    const m = await rm.membership(conversationId, userId);
-    if (m === 'no_conversation') throw new ChatError('not_found', 'no such conversation');
-    if (m === 'not_member') throw new ChatError('forbidden', 'not a member of this conversation');
-  };
 
   app.get('/v1/conversations', async (req: FastifyRequest, _reply: FastifyReply) => {
     const { userId } = await principal(req);
     const q = parse(ListQuery, req.query);
-    const page = await rm.conversations(userId, { limit: q.limit, ...(q.cursor ? { cursor: decodeListCursor(q.cursor) } : {}) });
+    const page = await list.page(userId, { limit: q.limit, ...(q.cursor ? { before: decodeListCursor(q.cursor) } : {}) });
     return { conversations: page.conversations, nextCursor: page.next ? encodeListCursor(page.next) : null };
   });
 
@@ -63,15 +59,15 @@ export function registerHttpRoutes(app: FastifyInstance, verifier: TokenVerifier
     const { userId } = await principal(req);
     const { id } = parse(ConvParams, req.params);
     const q = parse(HistoryQuery, req.query);
-    await requireMember(id, userId);
-    return rm.history(id, q);
+    const { joinedAfterSeq } = await rm.requireMember(id, userId);
+    return rm.history(id, userId, joinedAfterSeq, q);
   });
 
   app.get('/v1/conversations/:id/messages/:messageId/receipts', async (req: FastifyRequest) => {
     const { userId } = await principal(req);
     const { id, messageId } = parse(ReceiptParams, req.params);
-    await requireMember(id, userId);
-    const r = await rm.receipts(id, messageId);
+    const { joinedAfterSeq } = await rm.requireMember(id, userId);
+    const r = await rm.receipts(id, messageId, joinedAfterSeq);
     if (!r) throw new ChatError('not_found', 'no such message');
     return r;
   });

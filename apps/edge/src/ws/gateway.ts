@@ -7,6 +7,9 @@ import type { EdgeMetrics } from '../metrics';
 import type { Hub } from './hub';
 import { Session, type SessionDeps } from './session';
 
+/** Live frames kept for a connection that has not had its `hello` yet. */
+const MAX_FRAMES_BEFORE_HELLO = 256;
+
 /** Close code for a connection replaced by a newer one of the same user and device. */
 export const CLOSE_REPLACED = 4001;
 
@@ -19,7 +22,14 @@ export interface GatewayOptions {
   metrics: EdgeMetrics;
   heartbeatMs: number;
   maxSocketBuffer: number;
+  /** True once the edge is draining: new connections are refused with 503. */
+  draining(): boolean;
+  /** Devices one user may have connected at once over all edges (registry); 0 = no limit. */
+  maxConnectionsPerUser?: number;
 }
+
+/** Frames a connection may send before its registration finished; more is flooding (1008). */
+const MAX_EARLY_FRAMES = 512;
 
 /**
  * The WebSocket transport: authenticates the upgrade, registers the device (before the
@@ -31,17 +41,46 @@ export function registerGateway(app: FastifyInstance, o: GatewayOptions): void {
     {
       websocket: true,
       preValidation: async (req, reply) => {
+        if (o.draining()) return reply.code(503).send({ error: { code: 'unavailable', message: 'edge is draining; connect to another' } });
+        let principal: { userId: string; deviceId: string };
         try {
-          (req as { principal?: unknown }).principal = await o.verifier.verify(tokenFrom(req.headers, req.query));
+          principal = await o.verifier.verify(tokenFrom(req.headers, req.query));
         } catch (e) {
           return reply.code(401).send({ error: { code: 'unauthorized', message: (e as Error).message } });
+        }
+        (req as { principal?: unknown }).principal = principal;
+        const max = o.maxConnectionsPerUser ?? 0;
+        if (max > 0) {
+          // Live routes in the registry, over all edges; the same device reconnecting replaces itself.
+          // Registry down: fail open (registration itself will then refuse with 1013).
+          const others = await o.registry.devices(principal.userId).then(
+            (routes) => routes.filter((r) => r.deviceId !== principal.deviceId).length,
+            () => 0,
+          );
+          if (others >= max) {
+            o.metrics.rateLimited.inc({ kind: 'connections' });
+            return reply
+              .code(429)
+              .header('retry-after', '30')
+              .send({ error: { code: 'rate_limited', message: `too many connections for this user (at most ${max} devices)`, retryAfterMs: 30_000 } });
+          }
         }
       },
     },
     async (socket: WebSocket, req) => {
       const { userId, deviceId } = (req as unknown as { principal: { userId: string; deviceId: string } }).principal;
+      // `hello` is always the first frame. Live frames routed here while the device registers
+      // (its previous connection's route already points at this edge) wait for it; past the
+      // bound they are dropped, which loses nothing: they were committed before they were
+      // routed, so the sync the client runs after `hello` returns them.
+      let helloSent = false;
+      let beforeHello: Array<[ServerFrame | string, ServerFrame['type']]> = [];
       const session = new Session(userId, deviceId, o.deps, {
         send(frame: ServerFrame | string, type: ServerFrame['type']) {
+          if (!helloSent && type !== 'hello') {
+            if (beforeHello.length < MAX_FRAMES_BEFORE_HELLO) beforeHello.push([frame, type]);
+            return;
+          }
           if (socket.readyState !== socket.OPEN) return;
           if (socket.bufferedAmount > o.maxSocketBuffer) {
             // A stalled device: never buffer without bound; it catches up with `sync` later.
@@ -61,8 +100,9 @@ export function registerGateway(app: FastifyInstance, o: GatewayOptions): void {
       const early: Array<[Buffer, boolean]> = [];
       let ready = false;
       socket.on('message', (data: Buffer, isBinary: boolean) => {
-        if (!ready) early.push([data, isBinary]);
-        else handle(data, isBinary);
+        if (ready) return handle(data, isBinary);
+        if (early.length >= MAX_EARLY_FRAMES) return session.close(CLOSE_CODES.policyViolation, 'flooding: too many frames before hello');
+        early.push([data, isBinary]);
       });
       const handle = (data: Buffer, isBinary: boolean) => {
         if (isBinary) session.onBinary();
@@ -92,6 +132,9 @@ export function registerGateway(app: FastifyInstance, o: GatewayOptions): void {
         return;
       }
       session.send({ type: 'hello', userId, deviceId, edgeId: o.edgeId, serverTime: new Date().toISOString() });
+      helloSent = true;
+      for (const [f, t] of beforeHello) session.sendRaw(typeof f === 'string' ? f : JSON.stringify(f), t);
+      beforeHello = [];
       ready = true;
       for (const [d, b] of early.splice(0)) handle(d, b);
     },

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { ulid } from 'ulid';
+import { newId } from '../ids';
 import {
   CLIENT_FRAME_TYPES,
   CLOSE_CODES,
@@ -11,22 +11,34 @@ import {
   type ClientFrameOf,
   type Command,
   type CommandResult,
+  type MessageBody,
   type ServerFrame,
+  type SyncedFrame,
 } from '@chat/contracts';
+import { LocalTokenBucket } from '@chat/redis';
 import type { Outbound } from './outbound';
 
 export interface SessionDeps {
   execute(command: Command): Promise<CommandResult>;
   meta(userId: string, deviceId: string): Command['meta'];
-  sync(userId: string, afterStreamSeq: number, limit: number): Promise<{ frames: ServerFrameOf<'message.new'>[]; hasMore: boolean }>;
+  sync(userId: string, afterStreamSeq: number, limit: number): Promise<{ frames: SyncedFrame[]; hasMore: boolean }>;
+  /** The body of a message the user may see (for forwarding), or a ChatError. */
+  forwardable(userId: string, conversationId: string, messageId: string): Promise<MessageBody>;
   /** Oldest stream position the server still keeps; older cursors get `sync.reset`. */
   oldestPosition(): Promise<number>;
   maxBadFramesPerMinute: number;
   now(): number;
   onFrameIn(type: string): void;
   onCommand(type: string, outcome: string, seconds: number): void;
+  /** Frames of any type per second on one connection (local token bucket); absent or 0 = no limit. */
+  frameRate?: { perSecond: number; burst: number };
+  /** Rate-limited frames per minute before the socket is closed with 1008 (default 100). */
+  floodLimitPerMinute?: number;
+  /** Per-user limits shared by all edges: `send` (message.send/forward) and `create` (conversation.create). */
+  limit?(kind: 'send' | 'create', userId: string): Promise<{ allowed: boolean; retryAfterMs: number }>;
+  /** Called for every frame refused by a rate limit (metrics). */
+  onRateLimited?(kind: 'frame' | 'send' | 'create'): void;
 }
-type ServerFrameOf<T extends ServerFrame['type']> = Extract<ServerFrame, { type: T }>;
 
 /** A direct conversation between the same two users always has the same id. */
 export function directConversationId(a: string, b: string): string {
@@ -40,14 +52,19 @@ export function directConversationId(a: string, b: string): string {
  */
 export class Session {
   private badFrames: number[] = [];
+  private limitedFrames: number[] = [];
   private closed = false;
+  private readonly frames: LocalTokenBucket | undefined;
 
   constructor(
     readonly userId: string,
     readonly deviceId: string,
     private readonly deps: SessionDeps,
     private readonly out: Outbound,
-  ) {}
+  ) {
+    const fr = deps.frameRate;
+    if (fr && fr.perSecond > 0) this.frames = new LocalTokenBucket({ perMinute: fr.perSecond * 60, burst: fr.burst }, deps.now);
+  }
 
   send(frame: ServerFrame): void {
     if (!this.closed) this.out.send(frame, frame.type);
@@ -79,14 +96,25 @@ export class Session {
   }
 
   async onText(raw: string): Promise<void> {
+    if (this.closed) return;
     let json: unknown;
+    let malformed = false;
     try {
       json = JSON.parse(raw);
     } catch {
+      malformed = true;
+    }
+    const ids = malformed ? {} : correlation(json);
+    // Every frame, good or bad, takes a token of the connection's frame budget.
+    const budget = this.frames?.take();
+    if (budget && !budget.allowed) {
+      this.deps.onFrameIn('rate_limited');
+      return this.floodControl(budget.retryAfterMs, ids);
+    }
+    if (malformed) {
       this.deps.onFrameIn('invalid');
       return this.reject('bad_request', 'malformed JSON', {});
     }
-    const ids = correlation(json);
     const type = typeof json === 'object' && json !== null ? (json as { type?: unknown }).type : undefined;
     if (typeof type !== 'string' || !(CLIENT_FRAME_TYPES as string[]).includes(type)) {
       this.deps.onFrameIn('invalid');
@@ -107,14 +135,43 @@ export class Session {
       case 'ping':
         return this.send({ type: 'pong', ...(frame.ref ? { ref: frame.ref } : {}) });
       case 'conversation.create':
-        return this.run(ids, () => this.create(frame));
+        return this.run(ids, async () => {
+          await this.userLimit('create');
+          await this.create(frame);
+        });
       case 'message.send':
-        return this.run(ids, () => this.sendMessage(frame));
+        return this.run(ids, async () => {
+          await this.userLimit('send');
+          await this.sendMessage(frame);
+        });
       case 'message.delivered':
       case 'message.read':
         return this.run(ids, () => this.receipt(frame));
       case 'sync':
         return this.run(ids, () => this.sync(frame));
+      case 'message.forward':
+        return this.run(ids, async () => {
+          await this.userLimit('send');
+          await this.forward(frame);
+        });
+      case 'message.edit':
+        return this.run(ids, () => this.edit(frame));
+      case 'message.delete':
+        return this.run(ids, () => this.delete(frame));
+      case 'conversation.members.add':
+        return this.run(ids, () => this.change(frame.ref, 'AddMembers', { conversationId: frame.conversationId, userIds: frame.members }));
+      case 'conversation.members.remove':
+        return this.run(ids, () => this.change(frame.ref, 'RemoveMember', { conversationId: frame.conversationId, userId: frame.userId }));
+      case 'conversation.leave':
+        return this.run(ids, () => this.change(frame.ref, 'LeaveConversation', { conversationId: frame.conversationId }));
+      case 'conversation.role.set':
+        return this.run(ids, () => this.change(frame.ref, 'ChangeRole', { conversationId: frame.conversationId, userId: frame.userId, role: frame.role }));
+      case 'conversation.update': {
+        const { type: _t, ref, ...data } = frame;
+        return this.run(ids, () => this.change(ref, 'UpdateConversation', data));
+      }
+      case 'conversation.mute':
+        return this.run(ids, () => this.mute(frame));
       default: {
         const never: never = frame;
         return never;
@@ -122,10 +179,31 @@ export class Session {
     }
   }
 
+  /** The user's shared budget for sends or creates; refused with `rate_limited` before anything is published. */
+  private async userLimit(kind: 'send' | 'create'): Promise<void> {
+    if (!this.deps.limit) return;
+    const r = await this.deps.limit(kind, this.userId);
+    if (r.allowed) return;
+    this.deps.onRateLimited?.(kind);
+    const what = kind === 'send' ? 'messages' : 'conversation creates';
+    throw new ChatError('rate_limited', `too many ${what}; retry in ${r.retryAfterMs} ms`, { retryAfterMs: r.retryAfterMs });
+  }
+
+  /** Over the connection's frame rate: `rate_limited`; sustained flooding closes with 1008. */
+  private floodControl(retryAfterMs: number, ids: Correlation): void {
+    this.deps.onRateLimited?.('frame');
+    this.send({ type: 'error', code: 'rate_limited', message: 'too many frames on this connection; slow down', retryAfterMs, ...ids });
+    const now = this.deps.now();
+    const limit = this.deps.floodLimitPerMinute ?? 100;
+    this.limitedFrames.push(now);
+    if (this.limitedFrames.length > limit) this.limitedFrames = this.limitedFrames.filter((t) => now - t < 60_000);
+    if (this.limitedFrames.length > limit) this.close(CLOSE_CODES.policyViolation, 'flooding: too many frames');
+  }
+
   private async create(frame: ClientFrameOf<'conversation.create'>): Promise<void> {
     const others = [...new Set(frame.members)].filter((m) => m !== this.userId);
     if (frame.kind === 'direct' && others.length !== 1) throw new ChatError('bad_request', 'a direct conversation has exactly one other member');
-    const conversationId = frame.kind === 'direct' ? directConversationId(this.userId, others[0]!) : `g-${ulid()}`;
+    const conversationId = frame.kind === 'direct' ? directConversationId(this.userId, others[0]!) : `g-${newId()}`;
     const result = await this.command({
       type: 'CreateConversation',
       v: 1,
@@ -143,15 +221,88 @@ export class Session {
       meta: this.deps.meta(this.userId, this.deviceId),
       data: {
         conversationId: frame.conversationId,
-        messageId: ulid(),
+        messageId: newId(),
         clientMsgId: frame.clientMsgId,
         body: frame.body,
         ...(frame.replyTo ? { replyTo: frame.replyTo } : {}),
+        ...(frame.mentions ? { mentions: [...new Set(frame.mentions)] } : {}),
       },
     });
+    this.sent(result);
+  }
+
+  private sent(result: CommandResult): void {
     if (result.kind !== 'message.sent') throw new ChatError('internal', 'unexpected answer');
     const { kind: _k, ...sent } = result;
     this.send({ type: 'message.sent', ...sent });
+  }
+
+  /** The edge checks the user may see the source (read side), then sends a marked copy. */
+  private async forward(frame: ClientFrameOf<'message.forward'>): Promise<void> {
+    const body = await this.deps.forwardable(this.userId, frame.from.conversationId, frame.from.messageId);
+    const result = await this.command({
+      type: 'SendMessage',
+      v: 1,
+      meta: this.deps.meta(this.userId, this.deviceId),
+      data: { conversationId: frame.conversationId, messageId: newId(), clientMsgId: frame.clientMsgId, body, forwarded: frame.from },
+    });
+    this.sent(result);
+  }
+
+  private async edit(frame: ClientFrameOf<'message.edit'>): Promise<void> {
+    const result = await this.command({
+      type: 'EditMessage',
+      v: 1,
+      meta: this.deps.meta(this.userId, this.deviceId),
+      data: { conversationId: frame.conversationId, messageId: frame.messageId, body: frame.body },
+    });
+    if (result.kind !== 'message.edited') throw new ChatError('internal', 'unexpected answer');
+    const { kind: _k, ...edited } = result;
+    this.send({ type: 'message.edited', ...edited, ref: frame.ref });
+  }
+
+  private async delete(frame: ClientFrameOf<'message.delete'>): Promise<void> {
+    const result = await this.command({
+      type: 'DeleteMessage',
+      v: 1,
+      meta: this.deps.meta(this.userId, this.deviceId),
+      data: { conversationId: frame.conversationId, messageId: frame.messageId, scope: frame.scope },
+    });
+    if (result.kind !== 'message.deleted') throw new ChatError('internal', 'unexpected answer');
+    const { kind: _k, ...deleted } = result;
+    this.send({ type: 'message.deleted', ...deleted, ref: frame.ref });
+  }
+
+  /** Membership, role and metadata commands, answered with the conversation as it now is. */
+  private async change<T extends 'AddMembers' | 'RemoveMember' | 'LeaveConversation' | 'ChangeRole' | 'UpdateConversation'>(
+    ref: string,
+    type: T,
+    data: Extract<Command, { type: T }>['data'],
+  ): Promise<void> {
+    const result = await this.command({ type, v: 1, meta: this.deps.meta(this.userId, this.deviceId), data } as Command);
+    if (result.kind !== 'conversation.changed') throw new ChatError('internal', 'unexpected answer');
+    const { kind: _k, conversationKind, ...rest } = result;
+    this.send({
+      type: 'conversation.updated',
+      ...rest,
+      kind: conversationKind,
+      ref,
+      by: this.userId,
+      member: result.members.includes(this.userId),
+    });
+  }
+
+  /** Push-notification mute for the caller (all of their devices), answered with the setting as it now is. */
+  private async mute(frame: ClientFrameOf<'conversation.mute'>): Promise<void> {
+    const result = await this.command({
+      type: 'MuteConversation',
+      v: 1,
+      meta: this.deps.meta(this.userId, this.deviceId),
+      data: { conversationId: frame.conversationId, muted: frame.muted, ...(frame.until ? { until: frame.until } : {}) },
+    });
+    if (result.kind !== 'conversation.muted') throw new ChatError('internal', 'unexpected answer');
+    const { kind: _k, ...muted } = result;
+    this.send({ type: 'conversation.muted', ref: frame.ref, ...muted });
   }
 
   private async receipt(frame: ClientFrameOf<'message.delivered'> | ClientFrameOf<'message.read'>): Promise<void> {
@@ -174,7 +325,7 @@ export class Session {
       after = pos;
     }
     const { frames, hasMore } = await this.deps.sync(this.userId, after, frame.limit ?? LIMITS.defaultSyncLimit);
-    const cursor = frames.length ? frames[frames.length - 1]!.cursor : frame.cursor;
+    const cursor = frames.length ? (frames[frames.length - 1]!.cursor ?? frame.cursor) : frame.cursor;
     this.send({ type: 'sync.batch', ref: frame.ref, frames, cursor, hasMore });
   }
 
@@ -194,13 +345,13 @@ export class Session {
     try {
       await fn();
     } catch (e) {
-      if (isChatError(e)) this.error(e.code, e.message, ids);
+      if (isChatError(e)) this.error(e.code, e.message, ids, e.retryAfterMs);
       else this.error('internal', 'internal error', ids);
     }
   }
 
-  private error(code: ChatError['code'], message: string, ids: Correlation): void {
-    this.send({ type: 'error', code, message, ...ids });
+  private error(code: ChatError['code'], message: string, ids: Correlation, retryAfterMs?: number): void {
+    this.send({ type: 'error', code, message, ...ids, ...(retryAfterMs !== undefined ? { retryAfterMs } : {}) });
   }
 
   /** A bad frame gets an error; too many in a minute close the socket with 1008. */

@@ -17,6 +17,7 @@ function harness(over: Partial<SessionDeps> = {}) {
     },
     meta: (userId, deviceId) => ({ commandId: 'c', requestId: 'r', userId, deviceId, edgeId: 'e', at: '2026-01-01T00:00:00.000Z' }),
     sync: async () => ({ frames: [], hasMore: false }),
+    forwardable: async () => ({ text: 'forwarded text' }),
     oldestPosition: async () => 1,
     maxBadFramesPerMinute: 3,
     now: () => clock,
@@ -120,5 +121,48 @@ describe('Session', () => {
     const h = harness({ sync: async (_u, after, limit) => (after === 0 && limit === 100 ? { frames: [frame], hasMore: true } : { frames: [], hasMore: false }) });
     await h.session.onText('{"type":"sync","ref":"s1","cursor":null}');
     expect(h.sent).toEqual([{ type: 'sync.batch', ref: 's1', frames: [frame], cursor: encodeCursor(42), hasMore: true }]);
+  });
+});
+
+describe('Session rate limits', () => {
+  it('over the connection frame rate: rate_limited with retryAfterMs and the ref; flooding closes with 1008', async () => {
+    const h = harness({ frameRate: { perSecond: 10, burst: 5 }, floodLimitPerMinute: 3 });
+    for (let i = 0; i < 5; i++) await h.session.onText(`{"type":"ping","ref":"p${i}"}`);
+    expect(h.sent.map((f) => f.type)).toEqual(['pong', 'pong', 'pong', 'pong', 'pong']);
+    await h.session.onText('{"type":"ping","ref":"p5"}');
+    expect(h.sent[5]).toMatchObject({ type: 'error', code: 'rate_limited', ref: 'p5', retryAfterMs: 100 });
+    h.tick(100);
+    await h.session.onText('{"type":"ping","ref":"p6"}');
+    expect(h.sent[6]).toMatchObject({ type: 'pong', ref: 'p6' });
+    // p5 was the first rate-limited frame; the 4th in a minute is over the flood limit (3).
+    for (let i = 0; i < 2; i++) await h.session.onText('{nope');
+    expect(h.closes).toEqual([]);
+    await h.session.onText('{nope');
+    expect(h.closes).toEqual([[1008, expect.stringContaining('flooding')]]);
+  });
+
+  it('a user over the send limit gets rate_limited with the clientMsgId, and nothing is published', async () => {
+    let allowed = 2;
+    const kinds: string[] = [];
+    const h = harness({
+      limit: async (kind) => {
+        kinds.push(kind);
+        return allowed-- > 0 ? { allowed: true, retryAfterMs: 0 } : { allowed: false, retryAfterMs: 1234 };
+      },
+    });
+    const send = (id: string) => h.session.onText(JSON.stringify({ type: 'message.send', clientMsgId: id, conversationId: 'd-1', body: { text: 'x' } }));
+    await send('a');
+    await send('b');
+    await send('c');
+    await h.session.onText(JSON.stringify({ type: 'message.forward', clientMsgId: 'f', conversationId: 'd-1', from: { conversationId: 'd-2', messageId: '01HZZZZZZZZZZZZZZZZZZZZZZZ' } }));
+    await h.session.onText(JSON.stringify({ type: 'conversation.create', ref: 'r', kind: 'direct', members: ['bob'] }));
+    expect(kinds).toEqual(['send', 'send', 'send', 'send', 'create']);
+    expect(h.commands).toHaveLength(2);
+    expect(h.sent.slice(2)).toEqual([
+      expect.objectContaining({ type: 'error', code: 'rate_limited', clientMsgId: 'c', retryAfterMs: 1234 }),
+      expect.objectContaining({ type: 'error', code: 'rate_limited', clientMsgId: 'f', retryAfterMs: 1234 }),
+      expect.objectContaining({ type: 'error', code: 'rate_limited', ref: 'r', retryAfterMs: 1234 }),
+    ]);
+    expect(h.closes).toEqual([]);
   });
 });

@@ -1,4 +1,5 @@
 import type { StoredEvent } from '../projection';
+import { systemInfo, systemMessageId, systemText } from '../messages/evolve';
 
 export const PREVIEW_CHARS = 100;
 
@@ -19,6 +20,9 @@ export interface UserConversationRow {
   title: string | null;
   members: string[];
   lastActivityAt: string;
+  description: string | null;
+  avatarUrl: string | null;
+  streamSeq: number;
 }
 
 /** Latest message of one conversation within a run of messages. */
@@ -27,13 +31,22 @@ export interface ConversationTip {
   lastSeq: number;
   lastMessage: LastMessage;
   lastActivityAt: string;
+  streamSeq: number;
 }
 
 /** What one event changes in the conversation list. */
 export type ConversationsChange =
   | { kind: 'created'; rows: UserConversationRow[] }
-  | { kind: 'sent'; conversationId: string; seq: number; senderId: string; lastMessage: LastMessage }
-  | { kind: 'read'; conversationId: string; userId: string; upToSeq: number };
+  | { kind: 'sent'; conversationId: string; seq: number; senderId: string; mentions: string[] | null; lastMessage: LastMessage; streamSeq: number }
+  | { kind: 'read'; conversationId: string; userId: string; upToSeq: number; streamSeq: number }
+  /** Members joined (add) or one left or was removed (remove); the system message becomes the last message. */
+  | { kind: 'membership'; op: 'add' | 'remove'; conversationId: string; userIds: string[]; seq: number; lastMessage: LastMessage; at: string; streamSeq: number }
+  | { kind: 'meta'; conversationId: string; title?: string; description?: string; avatarUrl?: string; streamSeq: number }
+  | { kind: 'edit'; conversationId: string; seq: number; preview: string; streamSeq: number }
+  | { kind: 'delete'; conversationId: string; seq: number; streamSeq: number };
+
+/** What the list shows for a last message that was deleted for everyone. */
+export const DELETED_PREVIEW = 'This message was deleted';
 
 /** First characters of a text body, cut on code points so no surrogate pair is split. */
 export function preview(text: string): string {
@@ -41,7 +54,7 @@ export function preview(text: string): string {
   return Array.from(text).slice(0, PREVIEW_CHARS).join('');
 }
 
-export function conversationsChange({ event: e }: StoredEvent): ConversationsChange | null {
+export function conversationsChange({ streamSeq, event: e }: StoredEvent): ConversationsChange | null {
   switch (e.type) {
     case 'ConversationCreated': {
       const members = e.members.map((m) => m.userId);
@@ -54,6 +67,9 @@ export function conversationsChange({ event: e }: StoredEvent): ConversationsCha
           title: e.title ?? null,
           members,
           lastActivityAt: e.at,
+          description: e.description ?? null,
+          avatarUrl: e.avatarUrl ?? null,
+          streamSeq,
         })),
       };
     }
@@ -63,11 +79,44 @@ export function conversationsChange({ event: e }: StoredEvent): ConversationsCha
         conversationId: e.conversationId,
         seq: e.seq,
         senderId: e.senderId,
+        mentions: e.mentions?.length ? e.mentions.filter((u) => u !== e.senderId) : null,
         lastMessage: { messageId: e.messageId, seq: e.seq, senderId: e.senderId, preview: preview(e.body.text), sentAt: e.sentAt },
+        streamSeq,
       };
     case 'MessagesRead':
-      return { kind: 'read', conversationId: e.conversationId, userId: e.userId, upToSeq: e.upToSeq };
+      return { kind: 'read', conversationId: e.conversationId, userId: e.userId, upToSeq: e.upToSeq, streamSeq };
+    case 'MembersAdded':
+    case 'MemberRemoved':
+    case 'MemberLeft': {
+      const sys = systemInfo(e);
+      return {
+        kind: 'membership',
+        op: e.type === 'MembersAdded' ? 'add' : 'remove',
+        conversationId: e.conversationId,
+        userIds: sys.userIds,
+        seq: e.seq,
+        lastMessage: { messageId: systemMessageId(e.seq), seq: e.seq, senderId: sys.by, preview: preview(systemText(sys)), sentAt: e.at },
+        at: e.at,
+        streamSeq,
+      };
+    }
+    case 'ConversationUpdated':
+      return {
+        kind: 'meta',
+        conversationId: e.conversationId,
+        ...(e.title !== undefined ? { title: e.title } : {}),
+        ...(e.description !== undefined ? { description: e.description } : {}),
+        ...(e.avatarUrl !== undefined ? { avatarUrl: e.avatarUrl } : {}),
+        streamSeq,
+      };
+    case 'MessageEdited':
+      return { kind: 'edit', conversationId: e.conversationId, seq: e.seq, preview: preview(e.body.text), streamSeq };
+    case 'MessageDeleted':
+      return { kind: 'delete', conversationId: e.conversationId, seq: e.seq, streamSeq };
     case 'MessagesDelivered':
+    case 'RolesChanged':
+    case 'MessageHidden':
+      // Roles are not in the list; a message hidden for one user keeps its list preview.
       return null;
     default: {
       const never: never = e;
@@ -82,19 +131,23 @@ export function tips(sent: ReadonlyArray<Extract<ConversationsChange, { kind: 's
   for (const s of sent) {
     const cur = out.get(s.conversationId);
     if (!cur || s.seq > cur.lastSeq) {
-      out.set(s.conversationId, { conversationId: s.conversationId, lastSeq: s.seq, lastMessage: s.lastMessage, lastActivityAt: s.lastMessage.sentAt });
+      out.set(s.conversationId, { conversationId: s.conversationId, lastSeq: s.seq, lastMessage: s.lastMessage, lastActivityAt: s.lastMessage.sentAt, streamSeq: s.streamSeq });
     }
   }
   return [...out.values()];
 }
 
 /** Per (conversation, member), the highest read watermark of a run. */
-export function readMarks(reads: ReadonlyArray<Extract<ConversationsChange, { kind: 'read' }>>): Array<{ conversationId: string; userId: string; upToSeq: number }> {
-  const out = new Map<string, { conversationId: string; userId: string; upToSeq: number }>();
+export function readMarks(
+  reads: ReadonlyArray<Extract<ConversationsChange, { kind: 'read' }>>,
+): Array<{ conversationId: string; userId: string; upToSeq: number; streamSeq: number }> {
+  const out = new Map<string, { conversationId: string; userId: string; upToSeq: number; streamSeq: number }>();
   for (const r of reads) {
     const k = `${r.conversationId}\u0000${r.userId}`;
     const cur = out.get(k);
-    if (!cur || r.upToSeq > cur.upToSeq) out.set(k, { conversationId: r.conversationId, userId: r.userId, upToSeq: r.upToSeq });
+    const streamSeq = Math.max(cur?.streamSeq ?? 0, r.streamSeq);
+    if (!cur || r.upToSeq > cur.upToSeq) out.set(k, { conversationId: r.conversationId, userId: r.userId, upToSeq: r.upToSeq, streamSeq });
+    else cur.streamSeq = streamSeq;
   }
   return [...out.values()];
 }

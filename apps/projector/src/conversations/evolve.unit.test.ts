@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { receipt, sent } from '../testing/events';
+import { added, deleted, edited, hidden, left, receipt, rolesChanged, sent, sentWith } from '../testing/events';
 import { conversationsChange, preview, readMarks, tips, type ConversationsChange } from './evolve';
+import { touched } from './projection';
 
 type Sent = Extract<ConversationsChange, { kind: 'sent' }>;
 type Read = Extract<ConversationsChange, { kind: 'read' }>;
@@ -30,8 +31,38 @@ describe('conversations evolve', () => {
       (event, k) => conversationsChange({ streamSeq: k + 1, event }) as Read,
     );
     expect(readMarks(reads)).toEqual([
-      { conversationId: 'g1', userId: 'bob', upToSeq: 3 },
-      { conversationId: 'g1', userId: 'eve', upToSeq: 1 },
+      { conversationId: 'g1', userId: 'bob', upToSeq: 3, streamSeq: 2 },
+      { conversationId: 'g1', userId: 'eve', upToSeq: 1, streamSeq: 3 },
     ]);
+  });
+
+  it('membership changes carry the system message as the last message; mentions skip the sender', () => {
+    expect(conversationsChange({ streamSeq: 7, event: added('g1', 4, 'alice', ['dave']) })).toMatchObject({
+      kind: 'membership',
+      op: 'add',
+      userIds: ['dave'],
+      lastMessage: { messageId: 'sys-4', seq: 4, senderId: 'alice', preview: 'alice added dave' },
+      streamSeq: 7,
+    });
+    expect(conversationsChange({ streamSeq: 8, event: left('g1', 5, 'bob') })).toMatchObject({ op: 'remove', userIds: ['bob'] });
+    expect(conversationsChange({ streamSeq: 9, event: sentWith('g1', 6, 'bob', { mentions: ['bob', 'carol'] }) })).toMatchObject({ mentions: ['carol'] });
+    expect(conversationsChange({ streamSeq: 9, event: rolesChanged('g1', 'a', []) })).toBeNull();
+    expect(conversationsChange({ streamSeq: 9, event: hidden('g1', 1, 'a') })).toBeNull();
+    expect(conversationsChange({ streamSeq: 9, event: edited('g1', 1, 'a', 'new') })).toMatchObject({ kind: 'edit', preview: 'new' });
+    expect(conversationsChange({ streamSeq: 9, event: deleted('g1', 1, 'a') })).toMatchObject({ kind: 'delete', seq: 1 });
+  });
+
+  it('knows which rows a batch touched and which were removed', () => {
+    const t = touched([
+      { streamSeq: 1, event: sent('g1', 1, 'a') },
+      { streamSeq: 2, event: receipt('MessagesRead', 'g2', 'bob', 3) },
+      { streamSeq: 3, event: left('g3', 2, 'eve') },
+      { streamSeq: 4, event: receipt('MessagesDelivered', 'g4', 'bob', 3) },
+    ]);
+    expect(t).toEqual({
+      conversations: ['g1', 'g3'],
+      reads: [{ userId: 'bob', conversationId: 'g2' }],
+      removed: [{ userId: 'eve', conversationId: 'g3', version: 3 }],
+    });
   });
 });

@@ -1,7 +1,11 @@
-import type { Names } from '@chat/contracts';
-import type { PoolClient } from '@chat/postgres';
-import { runs, type Projection } from '../projection';
-import { conversationsChange, readMarks, tips, type ConversationsChange } from './evolve';
+import type { Logger } from 'pino';
+import type { Names, ServerFrameOf } from '@chat/contracts';
+import { readCheckpoint, toCachedConversation, userConversationRows, type PoolClient, type UserConversationRow } from '@chat/postgres';
+import type { ConversationListCache } from '@chat/redis';
+import { ofType, RetryLater, runs, type Projection, type StoredEvent } from '../projection';
+import type { Retention } from '../receipts/projection';
+import type { Route, Router } from '../routing';
+import { conversationsChange, DELETED_PREVIEW, readMarks, tips, type ConversationsChange } from './evolve';
 
 export const CONVERSATIONS_TABLES = ['user_conversations', 'conversation_senders'] as const;
 
@@ -11,10 +15,11 @@ async function writeCreated(tx: PoolClient, changes: Array<Of<'created'>>): Prom
   const rows = changes.flatMap((c) => c.rows);
   // A direct conversation created again is the same conversation: keep the first.
   await tx.query(
-    `INSERT INTO user_conversations (user_id, conversation_id, kind, title, members, last_activity_at)
-     SELECT t.user_id, t.conversation_id, t.kind, t.title, ARRAY(SELECT jsonb_array_elements_text(t.members)), t.at
-       FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::jsonb[], $6::timestamptz[])
-            AS t (user_id, conversation_id, kind, title, members, at)
+    `INSERT INTO user_conversations (user_id, conversation_id, kind, title, members, last_activity_at, description, avatar_url, member_count, version)
+     SELECT t.user_id, t.conversation_id, t.kind, t.title, m.members, t.at, t.description, t.avatar_url, cardinality(m.members), t.version
+       FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::jsonb[], $6::timestamptz[], $7::text[], $8::text[], $9::bigint[])
+            AS t (user_id, conversation_id, kind, title, members, at, description, avatar_url, version)
+       CROSS JOIN LATERAL (SELECT ARRAY(SELECT jsonb_array_elements_text(t.members)) AS members) m
      ON CONFLICT (user_id, conversation_id) DO NOTHING`,
     [
       rows.map((r) => r.userId),
@@ -23,19 +28,29 @@ async function writeCreated(tx: PoolClient, changes: Array<Of<'created'>>): Prom
       rows.map((r) => r.title),
       rows.map((r) => JSON.stringify(r.members)),
       rows.map((r) => r.lastActivityAt),
+      rows.map((r) => r.description),
+      rows.map((r) => r.avatarUrl),
+      rows.map((r) => r.streamSeq),
     ],
   );
 }
 
+/** Unread: text messages after read_seq not sent by the user. Mentions: those of them that mention the user. */
+const UNREAD_AFTER = (readSeq: string) => `(SELECT count(*) FROM conversation_senders s
+          WHERE s.conversation_id = uc.conversation_id AND s.seq > ${readSeq} AND s.sender_id <> uc.user_id)`;
+const MENTIONS_AFTER = (readSeq: string) => `(SELECT count(*) FROM conversation_senders s
+          WHERE s.conversation_id = uc.conversation_id AND s.seq > ${readSeq} AND s.sender_id <> uc.user_id AND uc.user_id = ANY(s.mentions))`;
+
 async function writeSent(tx: PoolClient, changes: Array<Of<'sent'>>): Promise<void> {
   await tx.query(
-    `INSERT INTO conversation_senders (conversation_id, seq, sender_id)
-     SELECT * FROM unnest($1::text[], $2::int[], $3::text[])`,
-    [changes.map((c) => c.conversationId), changes.map((c) => c.seq), changes.map((c) => c.senderId)],
+    `INSERT INTO conversation_senders (conversation_id, seq, sender_id, mentions)
+     SELECT t.conversation_id, t.seq, t.sender_id, CASE WHEN t.mentions IS NULL THEN NULL ELSE ARRAY(SELECT jsonb_array_elements_text(t.mentions)) END
+       FROM unnest($1::text[], $2::int[], $3::text[], $4::jsonb[]) AS t (conversation_id, seq, sender_id, mentions)`,
+    [changes.map((c) => c.conversationId), changes.map((c) => c.seq), changes.map((c) => c.senderId), changes.map((c) => (c.mentions ? JSON.stringify(c.mentions) : null))],
   );
   const t = tips(changes);
-  // Unread grows by the run's messages that are past the member's read watermark and not
-  // their own; conversation_senders already holds the run, so one count per row does it.
+  // Unread (and mentions) grow by the run's messages past the member's read watermark and
+  // not their own; conversation_senders already holds the run, so one count per row does it.
   // SET expressions see the row as it was, so uc.last_seq is the previous tip.
   await tx.query(
     `UPDATE user_conversations uc SET
@@ -44,42 +59,216 @@ async function writeSent(tx: PoolClient, changes: Array<Of<'sent'>>): Promise<vo
           WHERE s.conversation_id = uc.conversation_id
             AND s.seq > GREATEST(uc.read_seq, uc.last_seq) AND s.seq <= t.last_seq
             AND s.sender_id <> uc.user_id),
+       mention_count = uc.mention_count + (
+         SELECT count(*) FROM conversation_senders s
+          WHERE s.conversation_id = uc.conversation_id
+            AND s.seq > GREATEST(uc.read_seq, uc.last_seq) AND s.seq <= t.last_seq
+            AND s.sender_id <> uc.user_id AND uc.user_id = ANY(s.mentions)),
        last_seq = t.last_seq,
        last_message = t.last_message,
-       last_activity_at = t.at
-     FROM unnest($1::text[], $2::int[], $3::jsonb[], $4::timestamptz[]) AS t (conversation_id, last_seq, last_message, at)
+       last_activity_at = t.at,
+       version = GREATEST(uc.version, t.version)
+     FROM unnest($1::text[], $2::int[], $3::jsonb[], $4::timestamptz[], $5::bigint[]) AS t (conversation_id, last_seq, last_message, at, version)
      WHERE uc.conversation_id = t.conversation_id AND uc.last_seq < t.last_seq`,
-    [t.map((x) => x.conversationId), t.map((x) => x.lastSeq), t.map((x) => JSON.stringify(x.lastMessage)), t.map((x) => x.lastActivityAt)],
+    [
+      t.map((x) => x.conversationId),
+      t.map((x) => x.lastSeq),
+      t.map((x) => JSON.stringify(x.lastMessage)),
+      t.map((x) => x.lastActivityAt),
+      t.map((x) => x.streamSeq),
+    ],
   );
 }
 
 async function writeRead(tx: PoolClient, changes: Array<Of<'read'>>): Promise<void> {
   const marks = readMarks(changes);
-  // Recounted exactly rather than decremented: the count cannot drift.
+  // Recounted exactly rather than decremented: the counts cannot drift.
   await tx.query(
     `UPDATE user_conversations uc SET
        read_seq = GREATEST(uc.read_seq, t.up_to),
-       unread_count = (
-         SELECT count(*) FROM conversation_senders s
-          WHERE s.conversation_id = uc.conversation_id
-            AND s.seq > GREATEST(uc.read_seq, t.up_to)
-            AND s.sender_id <> uc.user_id)
-     FROM unnest($1::text[], $2::text[], $3::int[]) AS t (conversation_id, user_id, up_to)
+       unread_count = ${UNREAD_AFTER('GREATEST(uc.read_seq, t.up_to)')},
+       mention_count = ${MENTIONS_AFTER('GREATEST(uc.read_seq, t.up_to)')},
+       version = GREATEST(uc.version, t.version)
+     FROM unnest($1::text[], $2::text[], $3::int[], $4::bigint[]) AS t (conversation_id, user_id, up_to, version)
      WHERE uc.conversation_id = t.conversation_id AND uc.user_id = t.user_id`,
-    [marks.map((m) => m.conversationId), marks.map((m) => m.userId), marks.map((m) => m.upToSeq)],
+    [marks.map((m) => m.conversationId), marks.map((m) => m.userId), marks.map((m) => m.upToSeq), marks.map((m) => m.streamSeq)],
   );
 }
 
 /**
- * proj-conversations (chat.evt.>): the per-user conversation list with exact unread counts.
- * Consumes every event because unread counts depend on both messages and read receipts,
- * in stream order.
+ * One membership change (rare; a few statements each, every one multi-row): the remaining or
+ * joined members' rows get the new member list and the system message as the last message;
+ * a removed member's row goes, a joined member's row is created (read up to the join).
  */
-export function conversationsProjection(names: Names): Projection<void> {
+async function writeMembership(tx: PoolClient, c: Of<'membership'>): Promise<void> {
+  if (c.op === 'remove') {
+    await tx.query('DELETE FROM user_conversations WHERE conversation_id = $1 AND user_id = ANY($2::text[])', [c.conversationId, c.userIds]);
+  }
+  const { rows } = await tx.query<{ kind: string; title: string | null; description: string | null; avatar_url: string | null; members: string[] }>(
+    'SELECT kind, title, description, avatar_url, members FROM user_conversations WHERE conversation_id = $1 LIMIT 1',
+    [c.conversationId],
+  );
+  const tpl = rows[0] ?? { kind: 'group', title: null, description: null, avatar_url: null, members: [] };
+  const members = c.op === 'add' ? [...new Set([...tpl.members, ...c.userIds])] : tpl.members.filter((u) => !c.userIds.includes(u));
+  const lastMessage = JSON.stringify(c.lastMessage);
+  await tx.query(
+    `UPDATE user_conversations SET members = $2::text[], member_count = cardinality($2::text[]),
+       last_seq = GREATEST(last_seq, $3), last_message = $4::jsonb, last_activity_at = $5, version = GREATEST(version, $6)
+     WHERE conversation_id = $1`,
+    [c.conversationId, members, c.seq, lastMessage, c.at, c.streamSeq],
+  );
+  if (c.op === 'add') {
+    await tx.query(
+      `INSERT INTO user_conversations (user_id, conversation_id, kind, title, members, last_seq, last_message, last_activity_at, read_seq,
+                                       unread_count, description, avatar_url, member_count, mention_count, version)
+       SELECT u, $2, $3, $4, $5::text[], $6, $7::jsonb, $8, $6, 0, $9, $10, cardinality($5::text[]), 0, $11
+         FROM unnest($1::text[]) AS u
+       ON CONFLICT (user_id, conversation_id) DO NOTHING`,
+      [c.userIds, c.conversationId, tpl.kind, tpl.title, members, c.seq, lastMessage, c.at, tpl.description, tpl.avatar_url, c.streamSeq],
+    );
+  }
+}
+
+async function writeMeta(tx: PoolClient, c: Of<'meta'>): Promise<void> {
+  await tx.query(
+    `UPDATE user_conversations SET
+       title = CASE WHEN $2::bool THEN $3 ELSE title END,
+       description = CASE WHEN $4::bool THEN $5 ELSE description END,
+       avatar_url = CASE WHEN $6::bool THEN $7 ELSE avatar_url END,
+       version = GREATEST(version, $8)
+     WHERE conversation_id = $1`,
+    [c.conversationId, c.title !== undefined, c.title ?? null, c.description !== undefined, c.description ?? null, c.avatarUrl !== undefined, c.avatarUrl ?? null, c.streamSeq],
+  );
+}
+
+async function writeEdits(tx: PoolClient, changes: Array<Of<'edit'>>): Promise<void> {
+  // Only the list's preview changes, and only where the edited message is the last one.
+  for (const c of changes) {
+    await tx.query(
+      `UPDATE user_conversations SET last_message = jsonb_set(last_message, '{preview}', to_jsonb($3::text)), version = GREATEST(version, $4)
+        WHERE conversation_id = $1 AND (last_message->>'seq')::int = $2 AND NOT coalesce((last_message->>'deleted')::bool, false)`,
+      [c.conversationId, c.seq, c.preview, c.streamSeq],
+    );
+  }
+}
+
+async function writeDeletes(tx: PoolClient, changes: Array<Of<'delete'>>): Promise<void> {
+  for (const c of changes) {
+    // A deleted message no longer counts as unread or as a mention.
+    const gone = await tx.query('DELETE FROM conversation_senders WHERE conversation_id = $1 AND seq = $2', [c.conversationId, c.seq]);
+    await tx.query(
+      `UPDATE user_conversations uc SET
+         unread_count = ${UNREAD_AFTER('uc.read_seq')},
+         mention_count = ${MENTIONS_AFTER('uc.read_seq')},
+         last_message = CASE WHEN (uc.last_message->>'seq')::int = $2
+                             THEN uc.last_message || jsonb_build_object('preview', $3::text, 'deleted', true)
+                             ELSE uc.last_message END,
+         version = GREATEST(uc.version, $4)
+       WHERE uc.conversation_id = $1 AND ((uc.read_seq < $2 AND $5::bool) OR (uc.last_message->>'seq')::int = $2)`,
+      [c.conversationId, c.seq, DELETED_PREVIEW, c.streamSeq, (gone.rowCount ?? 0) > 0],
+    );
+  }
+}
+
+/** The list preview of a last message whose body left the read models (ephemeral retention, max age). */
+export const EXPIRED_PREVIEW = 'This message has expired';
+
+/**
+ * Ephemeral retention: when proj-receipts nulled the body of a conversation's last message at
+ * or before this receipt (messages.expunged_stream_seq), its list preview goes too (with
+ * `expired: true`). Waits for proj-receipts to be past the receipts, so a replay gives the same
+ * rows. Returns the conversations whose rows changed.
+ */
+async function writeExpired(tx: PoolClient, names: Names, events: readonly StoredEvent[]): Promise<string[]> {
+  const receipts = ofType(events, 'MessagesDelivered', 'MessagesRead');
+  if (receipts.length === 0) return [];
+  const last = new Map<string, number>();
+  for (const r of receipts) last.set(r.event.conversationId, r.streamSeq);
+  const upTo = Math.max(...last.values());
+  const receiptsAt = (await readCheckpoint(tx, names.consumers.projReceipts)) ?? 0;
+  if (receiptsAt < upTo) throw new RetryLater(`expired previews wait for proj-receipts (at ${receiptsAt}, receipts up to ${upTo})`);
+  const { rows } = await tx.query<{ conversation_id: string }>(
+    `UPDATE user_conversations uc SET
+       last_message = uc.last_message || jsonb_build_object('preview', $3::text, 'expired', true),
+       version = GREATEST(uc.version, t.stream_seq)
+       FROM unnest($1::text[], $2::bigint[]) AS t (conversation_id, stream_seq), messages m
+      WHERE uc.conversation_id = t.conversation_id AND m.conversation_id = t.conversation_id
+        AND m.seq = (uc.last_message->>'seq')::int AND m.expunged_stream_seq <= t.stream_seq
+        AND NOT coalesce((uc.last_message->>'expired')::bool, false) AND NOT coalesce((uc.last_message->>'deleted')::bool, false)
+    RETURNING uc.conversation_id`,
+    [[...last.keys()], [...last.values()], EXPIRED_PREVIEW],
+  );
+  return [...new Set(rows.map((r) => r.conversation_id))];
+}
+
+/** What proj-conversations pushes after commit: Redis list entries and conversation.activity frames. */
+export interface ConversationsPlan {
+  /** Rows as committed (with their versions), for the cache and the activity frames. */
+  rows: UserConversationRow[];
+  /** Rows gone (member removed or left), with the version of the removal. */
+  removed: Array<{ userId: string; conversationId: string; version: number }>;
+  streamSeq: number;
+}
+
+/** Pure: one conversation.activity frame per (user, conversation) row of the batch. */
+export function activityRoutes(plan: ConversationsPlan): Route[] {
+  return plan.rows.map((r) => {
+    const frame: ServerFrameOf<'conversation.activity'> = {
+      type: 'conversation.activity',
+      conversationId: r.conversation_id,
+      lastActivityAt: r.last_activity_at.toISOString(),
+      lastMessage: (r.last_message as ServerFrameOf<'conversation.activity'>['lastMessage']) ?? null,
+      unreadCount: r.unread_count,
+      mentioned: r.mention_count > 0,
+    };
+    return { streamSeq: plan.streamSeq, frame, users: [r.user_id] };
+  });
+}
+
+/** Pure: which rows a batch touched: every row of a conversation event's conversation, the reader's row of a read. */
+export function touched(batch: readonly StoredEvent[]): {
+  conversations: string[];
+  reads: Array<{ userId: string; conversationId: string }>;
+  removed: Array<{ userId: string; conversationId: string; version: number }>;
+} {
+  const conversations = new Set<string>();
+  const reads = new Map<string, { userId: string; conversationId: string }>();
+  const removed: Array<{ userId: string; conversationId: string; version: number }> = [];
+  for (const { streamSeq, event: e } of batch) {
+    const c = conversationsChange({ streamSeq, event: e });
+    if (!c) continue;
+    if (c.kind === 'read') reads.set(`${c.conversationId}\u0000${c.userId}`, { userId: c.userId, conversationId: c.conversationId });
+    else if (c.kind === 'created') conversations.add(c.rows[0]?.conversationId ?? '');
+    else conversations.add(c.conversationId);
+    if (c.kind === 'membership' && c.op === 'remove') for (const u of c.userIds) removed.push({ userId: u, conversationId: c.conversationId, version: streamSeq });
+  }
+  conversations.delete('');
+  return { conversations: [...conversations], reads: [...reads.values()], removed };
+}
+
+/**
+ * proj-conversations (chat.evt.>): the per-user conversation list with exact unread and
+ * mention counts; each row's `version` is the stream sequence of the last event applied to it.
+ * Consumes every event because unread counts depend on both messages and read receipts, in
+ * stream order.
+ *
+ * After commit, for the rows the batch touched (read back as committed): versioned upserts
+ * and removals in the Redis list cache (always, loaded or not), and one
+ * `conversation.activity` per (user, conversation) to the user's devices, one publish per edge.
+ */
+export function conversationsProjection(
+  names: Names,
+  deps: { router?: Router | null; cache?: ConversationListCache | null; log?: Logger; retention?: Retention } = {},
+): Projection<ConversationsPlan | null> {
+  const { router, cache, log } = deps;
+  const ephemeral = deps.retention === 'ephemeral';
+  // Conversations whose previews apply() just expired, for plan() in the same transaction.
+  let expired: string[] = [];
   return {
     name: names.consumers.projConversations,
     tables: CONVERSATIONS_TABLES,
     async apply(tx, events) {
+      expired = [];
       const changes = events.map(conversationsChange).filter((c): c is ConversationsChange => c !== null);
       for (const run of runs(changes, (c) => c.kind)) {
         switch (run.key) {
@@ -92,11 +281,68 @@ export function conversationsProjection(names: Names): Projection<void> {
           case 'read':
             await writeRead(tx, run.items as Array<Of<'read'>>);
             break;
+          case 'membership':
+            for (const c of run.items as Array<Of<'membership'>>) await writeMembership(tx, c);
+            break;
+          case 'meta':
+            for (const c of run.items as Array<Of<'meta'>>) await writeMeta(tx, c);
+            break;
+          case 'edit':
+            await writeEdits(tx, run.items as Array<Of<'edit'>>);
+            break;
+          case 'delete':
+            await writeDeletes(tx, run.items as Array<Of<'delete'>>);
+            break;
           default: {
             const never: never = run.key;
             throw new Error(`unknown change ${String(never)}`);
           }
         }
+      }
+      if (ephemeral) expired = await writeExpired(tx, names, events);
+    },
+    async plan(tx, batch) {
+      const expiredNow = expired;
+      expired = [];
+      if (!router && !cache) return null;
+      const t = touched(batch);
+      t.conversations = [...new Set([...t.conversations, ...expiredNow])];
+      if (t.conversations.length === 0 && t.reads.length === 0 && t.removed.length === 0) return null;
+      const { rows: convRows } = t.conversations.length
+        ? await tx.query<{ user_id: string; conversation_id: string }>(
+            'SELECT user_id, conversation_id FROM user_conversations WHERE conversation_id = ANY($1::text[])',
+            [t.conversations],
+          )
+        : { rows: [] };
+      const keys = new Map<string, { userId: string; conversationId: string }>();
+      for (const r of convRows) keys.set(`${r.conversation_id}\u0000${r.user_id}`, { userId: r.user_id, conversationId: r.conversation_id });
+      for (const r of t.reads) keys.set(`${r.conversationId}\u0000${r.userId}`, r);
+      const rows = await userConversationRows(tx, [...keys.values()]);
+      const present = new Set(rows.map((r) => `${r.conversation_id}\u0000${r.user_id}`));
+      // A removal that a later re-join in the batch undid is not a removal any more.
+      const removed = t.removed.filter((r) => !present.has(`${r.conversationId}\u0000${r.userId}`));
+      return { rows, removed, streamSeq: Math.max(...batch.map((e) => e.streamSeq)) };
+    },
+    async afterCommit(plan) {
+      if (!plan) return;
+      if (cache) {
+        const byUser = new Map<string, { upserts: UserConversationRow[]; removes: ConversationsPlan['removed'] }>();
+        const of = (u: string) => byUser.get(u) ?? byUser.set(u, { upserts: [], removes: [] }).get(u)!;
+        for (const r of plan.removed) of(r.userId).removes.push(r);
+        for (const r of plan.rows) of(r.user_id).upserts.push(r);
+        await Promise.all(
+          [...byUser].map(async ([userId, w]) => {
+            await cache.remove(userId, w.removes);
+            await cache.upsert(
+              userId,
+              w.upserts.map((r) => ({ version: r.version, entry: toCachedConversation(r) })),
+            );
+          }),
+        );
+      }
+      if (router) {
+        const publishes = await router.route(activityRoutes(plan), 'act');
+        log?.debug({ rows: plan.rows.length, publishes }, 'conversation activity routed');
       }
     },
   };

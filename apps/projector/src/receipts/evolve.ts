@@ -70,3 +70,113 @@ export function receiptRoutes(batch: ReadonlyArray<StoredEvent<ReceiptEvent>>, m
     return { streamSeq, frame: receiptFrame(e), users: [...users], exceptDevice: { userId: e.userId, deviceId: e.deviceId } };
   });
 }
+
+/** A group receipt waiting to be coalesced: pushed to the senders of the messages it covers. */
+export interface PendingReceipt {
+  conversationId: string;
+  userId: string;
+  status: 'delivered' | 'read';
+  upToSeq: number;
+  at: string;
+  streamSeq: number;
+  /** Senders of the messages in (previous watermark, upToSeq], the reader left out. */
+  senders: string[];
+}
+
+/**
+ * Pure: for each event, the watermark of its status just before it (from the stored rows
+ * before the batch, folded in stream order). Keyed by stream sequence. An event that does
+ * not move its watermark covers nothing new and is left out.
+ */
+export function coveredRanges(
+  batch: ReadonlyArray<StoredEvent<ReceiptEvent>>,
+  before: ReadonlyMap<string, { deliveredSeq: number; readSeq: number }>,
+): Map<number, { from: number; to: number }> {
+  const cur = new Map<string, { deliveredSeq: number; readSeq: number }>();
+  const out = new Map<number, { from: number; to: number }>();
+  for (const { streamSeq, event: e } of batch) {
+    const k = receiptKey(e.conversationId, e.userId);
+    const row = cur.get(k) ?? { ...(before.get(k) ?? { deliveredSeq: 0, readSeq: 0 }) };
+    cur.set(k, row);
+    const from = e.type === 'MessagesRead' ? row.readSeq : row.deliveredSeq;
+    if (e.upToSeq > from) out.set(streamSeq, { from, to: e.upToSeq });
+    if (e.upToSeq > row.deliveredSeq) row.deliveredSeq = e.upToSeq;
+    if (e.type === 'MessagesRead' && e.upToSeq > row.readSeq) row.readSeq = e.upToSeq;
+  }
+  return out;
+}
+
+/**
+ * Pure: one `receipt.batch` route per conversation for a window's pending receipts: each
+ * member's highest delivered and read of the window, to the union of the covered senders.
+ */
+export function coalesceReceipts(pending: readonly PendingReceipt[]): Route[] {
+  const byConv = new Map<string, { entries: Map<string, PendingReceipt>; senders: Set<string>; streamSeq: number }>();
+  for (const p of pending) {
+    const c = byConv.get(p.conversationId) ?? { entries: new Map(), senders: new Set<string>(), streamSeq: 0 };
+    byConv.set(p.conversationId, c);
+    const k = `${p.userId}\u0000${p.status}`;
+    const cur = c.entries.get(k);
+    if (!cur || p.upToSeq > cur.upToSeq) c.entries.set(k, p);
+    for (const s of p.senders) c.senders.add(s);
+    c.streamSeq = Math.max(c.streamSeq, p.streamSeq);
+  }
+  const routes: Route[] = [];
+  for (const [conversationId, c] of byConv) {
+    if (c.senders.size === 0) continue;
+    routes.push({
+      streamSeq: c.streamSeq,
+      frame: {
+        type: 'receipt.batch',
+        conversationId,
+        receipts: [...c.entries.values()].map((p) => ({ userId: p.userId, status: p.status, upToSeq: p.upToSeq, at: p.at })),
+      },
+      users: [...c.senders],
+    });
+  }
+  return routes;
+}
+
+/** One device's delivered watermark in one conversation (a device_receipts row). */
+export interface DeviceReceiptRow {
+  conversationId: string;
+  userId: string;
+  deviceId: string;
+  deliveredSeq: number;
+  /** When the watermark reached deliveredSeq (the event time). */
+  deliveredAt: string;
+}
+
+/** A device known for a user (a user_devices row), seen between the two event times. */
+export interface UserDeviceRow {
+  userId: string;
+  deviceId: string;
+  firstSeenAt: string;
+  lastSeenAt: string;
+}
+
+/**
+ * Pure: a batch folded into one delivered watermark per (conversation, member, device) (a read
+ * counts as delivered) and one row per device seen. Merged into the stored rows with GREATEST
+ * (timestamps move only with the watermark; first/last seen with LEAST/GREATEST), this equals
+ * applying the events one by one.
+ */
+export function foldDevices(events: readonly ReceiptEvent[]): { receipts: DeviceReceiptRow[]; devices: UserDeviceRow[] } {
+  const receipts = new Map<string, DeviceReceiptRow>();
+  const devices = new Map<string, UserDeviceRow>();
+  for (const e of events) {
+    const k = `${e.conversationId}\u0000${e.userId}\u0000${e.deviceId}`;
+    const cur = receipts.get(k);
+    if (!cur || e.upToSeq > cur.deliveredSeq) {
+      receipts.set(k, { conversationId: e.conversationId, userId: e.userId, deviceId: e.deviceId, deliveredSeq: e.upToSeq, deliveredAt: e.at });
+    }
+    const dk = `${e.userId}\u0000${e.deviceId}`;
+    const d = devices.get(dk);
+    if (!d) devices.set(dk, { userId: e.userId, deviceId: e.deviceId, firstSeenAt: e.at, lastSeenAt: e.at });
+    else {
+      if (e.at < d.firstSeenAt) d.firstSeenAt = e.at;
+      if (e.at > d.lastSeenAt) d.lastSeenAt = e.at;
+    }
+  }
+  return { receipts: [...receipts.values()], devices: [...devices.values()] };
+}

@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { ReceiptFrame } from '@chat/contracts';
 import { receipt } from '../testing/events';
-import { evolveReceipt, foldReceipts, receiptRoutes, type ReceiptEvent } from './evolve';
+import { coalesceReceipts, coveredRanges, evolveReceipt, foldReceipts, receiptRoutes, type ReceiptEvent } from './evolve';
+import { ReceiptBatchFrame } from '@chat/contracts';
 
 const r = (...a: Parameters<typeof receipt>) => receipt(...a) as ReceiptEvent;
 
@@ -42,5 +43,35 @@ describe('receipts evolve', () => {
     expect(route!.users).toEqual(['alice', 'bob', 'carol']);
     expect(route!.exceptDevice).toEqual({ userId: 'bob', deviceId: 'b1' });
     expect(ReceiptFrame.parse(route!.frame)).toMatchObject({ status: 'read', upToSeq: 3, userId: 'bob' });
+  });
+
+  it('knows the range each receipt newly covers, folding the batch in order', () => {
+    const batch = [
+      { streamSeq: 1, event: r('MessagesDelivered', 'g1', 'bob', 5) },
+      { streamSeq: 2, event: r('MessagesRead', 'g1', 'bob', 3) },
+      { streamSeq: 3, event: r('MessagesDelivered', 'g1', 'bob', 4) },
+      { streamSeq: 4, event: r('MessagesRead', 'g1', 'carol', 9) },
+    ];
+    const ranges = coveredRanges(batch, new Map([['g1\u0000bob', { deliveredSeq: 2, readSeq: 1 }]]));
+    expect([...ranges]).toEqual([
+      [1, { from: 2, to: 5 }],
+      [2, { from: 1, to: 3 }],
+      [4, { from: 0, to: 9 }],
+    ]);
+  });
+
+  it('coalesces a window into one receipt.batch per conversation: the highest per member and status', () => {
+    const p = (userId: string, status: 'delivered' | 'read', upToSeq: number, senders: string[], conversationId = 'g1') =>
+      ({ conversationId, userId, status, upToSeq, at: `t${upToSeq}`, streamSeq: upToSeq, senders });
+    const routes = coalesceReceipts([p('bob', 'delivered', 3, ['alice']), p('bob', 'delivered', 5, ['carol']), p('bob', 'read', 2, ['alice']), p('dan', 'read', 1, ['alice']), p('x', 'read', 1, ['y'], 'g2')]);
+    expect(routes).toHaveLength(2);
+    const f = ReceiptBatchFrame.parse(routes[0]!.frame);
+    expect(f.receipts).toEqual([
+      { userId: 'bob', status: 'delivered', upToSeq: 5, at: 't5' },
+      { userId: 'bob', status: 'read', upToSeq: 2, at: 't2' },
+      { userId: 'dan', status: 'read', upToSeq: 1, at: 't1' },
+    ]);
+    expect([...routes[0]!.users].sort()).toEqual(['alice', 'carol']);
+    expect(routes[1]!.users).toEqual(['y']);
   });
 });

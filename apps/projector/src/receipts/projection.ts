@@ -1,10 +1,99 @@
-import type { Names } from '@chat/contracts';
+import type { Logger } from 'pino';
+import { LIMITS, type Names } from '@chat/contracts';
 import { readCheckpoint, type PoolClient } from '@chat/postgres';
-import { ofType, RetryLater, type Projection } from '../projection';
+import { ofType, RetryLater, type Projection, type StoredEvent } from '../projection';
 import type { Route, Router } from '../routing';
-import { foldReceipts, receiptRoutes, type ReceiptRow } from './evolve';
+import { ReceiptCoalescer } from './coalesce';
+import {
+  coveredRanges,
+  foldDevices,
+  foldReceipts,
+  receiptFrame,
+  receiptKey,
+  receiptRoutes,
+  type DeviceReceiptRow,
+  type PendingReceipt,
+  type ReceiptEvent,
+  type ReceiptRow,
+  type UserDeviceRow,
+} from './evolve';
 
-export const RECEIPTS_TABLES = ['member_receipts'] as const;
+export const RECEIPTS_TABLES = ['member_receipts', 'device_receipts', 'user_devices'] as const;
+
+export type Retention = 'history' | 'ephemeral';
+
+async function upsertDevices(tx: PoolClient, receipts: readonly DeviceReceiptRow[], devices: readonly UserDeviceRow[]): Promise<void> {
+  if (receipts.length) {
+    await tx.query(
+      `INSERT INTO device_receipts AS r (conversation_id, user_id, device_id, delivered_seq, delivered_at)
+       SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::int[], $5::timestamptz[])
+       ON CONFLICT (conversation_id, user_id, device_id) DO UPDATE SET
+         delivered_seq = GREATEST(r.delivered_seq, EXCLUDED.delivered_seq),
+         delivered_at  = CASE WHEN EXCLUDED.delivered_seq > r.delivered_seq THEN EXCLUDED.delivered_at ELSE r.delivered_at END`,
+      [
+        receipts.map((r) => r.conversationId),
+        receipts.map((r) => r.userId),
+        receipts.map((r) => r.deviceId),
+        receipts.map((r) => r.deliveredSeq),
+        receipts.map((r) => r.deliveredAt),
+      ],
+    );
+  }
+  if (devices.length) {
+    await tx.query(
+      `INSERT INTO user_devices AS d (user_id, device_id, first_seen_at, last_seen_at)
+       SELECT * FROM unnest($1::text[], $2::text[], $3::timestamptz[], $4::timestamptz[])
+       ON CONFLICT (user_id, device_id) DO UPDATE SET
+         first_seen_at = LEAST(d.first_seen_at, EXCLUDED.first_seen_at),
+         last_seen_at  = GREATEST(d.last_seen_at, EXCLUDED.last_seen_at)`,
+      [devices.map((d) => d.userId), devices.map((d) => d.deviceId), devices.map((d) => d.firstSeenAt), devices.map((d) => d.lastSeenAt)],
+    );
+  }
+}
+
+/**
+ * Ephemeral retention: nulls the body of every text message of these conversations that every
+ * recipient device has acknowledged. A recipient is a member other than the sender who sees
+ * the message (joined_after_seq < seq); their devices are user_devices (every device that ever
+ * acknowledged anything); a recipient with no known device has acknowledged nothing. Marks
+ * `expunged_at` (the event time) and `expunged_stream_seq` (the receipt that completed it).
+ * Monotonic (a body once nulled stays null), so applying it again is a no-op.
+ */
+export const EXPUNGE_ACKNOWLEDGED = `
+  WITH t AS (SELECT * FROM unnest($1::text[], $2::bigint[], $3::timestamptz[]) AS t (conversation_id, stream_seq, at)),
+  w AS (
+    SELECT cm.conversation_id, cm.user_id, cm.joined_after_seq,
+           CASE WHEN count(ud.device_id) = 0 THEN 0 ELSE min(coalesce(dr.delivered_seq, 0)) END AS low
+      FROM t
+      JOIN conversation_members cm ON cm.conversation_id = t.conversation_id
+      LEFT JOIN user_devices ud ON ud.user_id = cm.user_id
+      LEFT JOIN device_receipts dr ON dr.conversation_id = cm.conversation_id AND dr.user_id = ud.user_id AND dr.device_id = ud.device_id
+     GROUP BY cm.conversation_id, cm.user_id, cm.joined_after_seq
+  )
+  UPDATE messages m SET body = NULL, expunged_at = t.at, expunged_stream_seq = t.stream_seq
+    FROM t
+   WHERE m.conversation_id = t.conversation_id AND m.kind = 'text' AND m.body IS NOT NULL
+     AND m.seq <= (SELECT max(w.low) FROM w WHERE w.conversation_id = t.conversation_id)
+     AND NOT EXISTS (SELECT 1 FROM w WHERE w.conversation_id = m.conversation_id AND w.user_id <> m.sender_id
+                        AND w.joined_after_seq < m.seq AND w.low < m.seq)
+  RETURNING m.conversation_id, m.seq`;
+
+/** Runs EXPUNGE_ACKNOWLEDGED for the conversations of a batch (each with its last receipt). */
+export async function expungeAcknowledged(
+  tx: PoolClient,
+  receipts: ReadonlyArray<StoredEvent<ReceiptEvent>>,
+): Promise<Array<{ conversation_id: string; seq: number }>> {
+  const last = new Map<string, StoredEvent<ReceiptEvent>>();
+  for (const r of receipts) last.set(r.event.conversationId, r);
+  if (last.size === 0) return [];
+  const items = [...last.values()];
+  const { rows } = await tx.query<{ conversation_id: string; seq: number }>(EXPUNGE_ACKNOWLEDGED, [
+    items.map((r) => r.event.conversationId),
+    items.map((r) => r.streamSeq),
+    items.map((r) => r.event.at),
+  ]);
+  return rows;
+}
 
 async function upsertReceipts(tx: PoolClient, rows: readonly ReceiptRow[]): Promise<void> {
   if (rows.length === 0) return;
@@ -27,33 +116,86 @@ async function upsertReceipts(tx: PoolClient, rows: readonly ReceiptRow[]): Prom
   );
 }
 
+export interface ReceiptsPlan {
+  /** Routed right after commit: direct receipts, and a reader's own other devices. */
+  routes: Route[];
+  /** Group receipts for the coalescer. */
+  coalesce: PendingReceipt[];
+}
+
+/** How far back a redelivered receipt (its previous watermark is gone) looks for senders. */
+const REDELIVERED_LOOKBACK = 100;
+
 /**
- * proj-receipts (chat.evt.rcpt.>): member_receipts watermarks; after commit, routes a receipt
- * frame to the conversation's members.
+ * proj-receipts (chat.evt.rcpt.>): member_receipts watermarks; after commit:
+ * - direct conversations: a `receipt` frame to both members (never back to the acting device);
+ * - groups: a read goes as `receipt` (userId = the reader) to the reader's other devices, and
+ *   every receipt is buffered for LIMITS.receiptCoalesceMs, then pushed as one `receipt.batch`
+ *   per conversation to the senders of the messages it covers (see ReceiptCoalescer).
  *
  * The member list belongs to proj-messages. A receipt whose conversation it has not projected
  * yet waits (the batch is retried) instead of being routed to nobody; once proj-messages is
  * past the receipt's stream sequence, a still unknown conversation does not exist and the
  * receipt goes to the acting member's other devices only.
  */
-export function receiptsProjection(names: Names, router: Router | null): Projection<Route[]> {
+export function receiptsProjection(
+  names: Names,
+  router: Router | null,
+  opts: { coalesceMs?: number; log?: Logger; retention?: Retention } = {},
+): Projection<ReceiptsPlan> & { coalescer: ReceiptCoalescer | null } {
+  const ephemeral = opts.retention === 'ephemeral';
+  const coalescer = router ? new ReceiptCoalescer(router, opts.coalesceMs ?? LIMITS.receiptCoalesceMs, opts.log) : null;
+  // Covered ranges of the events apply() just wrote, for plan() in the same transaction.
+  let ranges = new Map<number, { from: number; to: number }>();
   return {
     name: names.consumers.projReceipts,
     tables: RECEIPTS_TABLES,
+    coalescer,
     async apply(tx, events) {
-      await upsertReceipts(tx, foldReceipts(ofType(events, 'MessagesDelivered', 'MessagesRead').map((e) => e.event)));
+      const receipts = ofType(events, 'MessagesDelivered', 'MessagesRead');
+      if (ephemeral && receipts.length) {
+        // Exact expunging needs every message a receipt covers projected. The command service
+        // clamps upToSeq to the conversation's last seq, so proj-messages gets there.
+        const want = new Map<string, number>();
+        for (const r of receipts) want.set(r.event.conversationId, Math.max(want.get(r.event.conversationId) ?? 0, r.event.upToSeq));
+        const { rows } = await tx.query<{ conversation_id: string; last_seq: number | null }>(
+          `SELECT t.conversation_id, c.last_seq FROM unnest($1::text[]) AS t (conversation_id)
+             LEFT JOIN conversations c ON c.id = t.conversation_id`,
+          [[...want.keys()]],
+        );
+        const behind = rows.find((r) => (r.last_seq ?? 0) < want.get(r.conversation_id)!);
+        if (behind) throw new RetryLater(`ephemeral expunge waits for proj-messages (${behind.conversation_id} at ${behind.last_seq ?? 'unknown'}, receipts up to ${want.get(behind.conversation_id)})`);
+      }
+      if (router && receipts.length) {
+        const keys = [...new Map(receipts.map((r) => [receiptKey(r.event.conversationId, r.event.userId), r.event])).values()];
+        const { rows } = await tx.query<{ conversation_id: string; user_id: string; delivered_seq: number; read_seq: number }>(
+          `SELECT r.conversation_id, r.user_id, r.delivered_seq, r.read_seq FROM member_receipts r
+             JOIN unnest($1::text[], $2::text[]) AS t (conversation_id, user_id) ON r.conversation_id = t.conversation_id AND r.user_id = t.user_id`,
+          [keys.map((k) => k.conversationId), keys.map((k) => k.userId)],
+        );
+        const before = new Map(rows.map((r) => [receiptKey(r.conversation_id, r.user_id), { deliveredSeq: r.delivered_seq, readSeq: r.read_seq }]));
+        ranges = coveredRanges(receipts, before);
+      }
+      await upsertReceipts(tx, foldReceipts(receipts.map((e) => e.event)));
+      const devices = foldDevices(receipts.map((e) => e.event));
+      await upsertDevices(tx, devices.receipts, devices.devices);
+      if (ephemeral) await expungeAcknowledged(tx, receipts);
     },
     async plan(tx, batch) {
-      if (!router) return [];
+      const applied = ranges;
+      ranges = new Map();
+      if (!router) return { routes: [], coalesce: [] };
       const receipts = ofType(batch, 'MessagesDelivered', 'MessagesRead');
-      if (receipts.length === 0) return [];
+      if (receipts.length === 0) return { routes: [], coalesce: [] };
       const convs = [...new Set(receipts.map((r) => r.event.conversationId))];
-      const { rows } = await tx.query<{ conversation_id: string; users: string[] }>(
-        `SELECT conversation_id, array_agg(user_id) AS users FROM conversation_members
-          WHERE conversation_id = ANY($1::text[]) GROUP BY conversation_id`,
+      const { rows } = await tx.query<{ id: string; kind: 'direct' | 'group'; users: string[] }>(
+        `SELECT c.id, c.kind, coalesce(array_agg(cm.user_id) FILTER (WHERE cm.user_id IS NOT NULL), '{}') AS users
+           FROM conversations c LEFT JOIN conversation_members cm ON cm.conversation_id = c.id
+          WHERE c.id = ANY($1::text[]) GROUP BY c.id, c.kind`,
         [convs],
       );
-      const members = new Map(rows.map((r) => [r.conversation_id, r.users]));
+      const members = new Map(rows.map((r) => [r.id, r.users]));
+      const kinds = new Map(rows.map((r) => [r.id, r.kind]));
       const unknown = receipts.filter((r) => !members.has(r.event.conversationId));
       if (unknown.length) {
         const messagesAt = (await readCheckpoint(tx, names.consumers.projMessages)) ?? 0;
@@ -62,10 +204,53 @@ export function receiptsProjection(names: Names, router: Router | null): Project
           throw new RetryLater(`conversation ${waiting.event.conversationId} not projected yet (proj-messages at ${messagesAt}, receipt at ${waiting.streamSeq})`);
         }
       }
-      return receiptRoutes(receipts, members);
+      const direct = receipts.filter((r) => kinds.get(r.event.conversationId) !== 'group');
+      const group = receipts.filter((r) => kinds.get(r.event.conversationId) === 'group');
+      const routes = receiptRoutes(direct, members);
+      // The reader's other devices clear their badges.
+      for (const r of group) {
+        if (r.event.type === 'MessagesRead') {
+          routes.push({ streamSeq: r.streamSeq, frame: receiptFrame(r.event), users: [r.event.userId], exceptDevice: { userId: r.event.userId, deviceId: r.event.deviceId } });
+        }
+      }
+      routes.sort((a, b) => a.streamSeq - b.streamSeq);
+      const covering = group.flatMap((r) => {
+        const range = applied.get(r.streamSeq) ?? (applied.size ? undefined : { from: Math.max(0, r.event.upToSeq - REDELIVERED_LOOKBACK), to: r.event.upToSeq });
+        return range ? [{ r, range }] : [];
+      });
+      const senders = new Map<number, string[]>();
+      if (covering.length) {
+        const res = await tx.query<{ stream_seq: number; sender_id: string }>(
+          `SELECT DISTINCT t.stream_seq, m.sender_id
+             FROM unnest($1::text[], $2::int[], $3::int[], $4::bigint[], $5::text[]) AS t (conversation_id, lo, hi, stream_seq, reader)
+             JOIN messages m ON m.conversation_id = t.conversation_id AND m.seq > t.lo AND m.seq <= t.hi
+            WHERE m.kind = 'text' AND m.sender_id <> t.reader`,
+          [
+            covering.map((c) => c.r.event.conversationId),
+            covering.map((c) => c.range.from),
+            covering.map((c) => c.range.to),
+            covering.map((c) => c.r.streamSeq),
+            covering.map((c) => c.r.event.userId),
+          ],
+        );
+        for (const row of res.rows) (senders.get(row.stream_seq) ?? senders.set(row.stream_seq, []).get(row.stream_seq)!).push(row.sender_id);
+      }
+      const coalesce: PendingReceipt[] = covering.flatMap(({ r }) => {
+        const s = senders.get(r.streamSeq);
+        if (!s?.length) return [];
+        const f = receiptFrame(r.event);
+        return [{ conversationId: f.conversationId, userId: f.userId, status: f.status, upToSeq: f.upToSeq, at: f.at, streamSeq: r.streamSeq, senders: s }];
+      });
+      return { routes, coalesce };
     },
-    async afterCommit(routes) {
-      if (router) await router.route(routes);
+    async afterCommit(plan) {
+      if (!router) return;
+      await router.route(plan.routes, 'rcpt');
+      // After commit and after the immediate routes: a crash from here on loses only live frames.
+      coalescer?.add(plan.coalesce);
+    },
+    async close() {
+      await coalescer?.flush();
     },
   };
 }

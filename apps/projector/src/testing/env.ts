@@ -1,4 +1,4 @@
-import { readFile } from 'node:fs/promises';
+import { readFile, readdir } from 'node:fs/promises';
 import { randomBytes } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import type { JetStreamClient } from '@nats-io/jetstream';
@@ -30,7 +30,7 @@ export interface TestEnv {
   dispose(): Promise<void>;
 }
 
-const MIGRATION = fileURLToPath(new URL('../../../../libs/postgres/migrations/1700000000000_read-models.sql', import.meta.url));
+const MIGRATIONS = fileURLToPath(new URL('../../../../libs/postgres/migrations/', import.meta.url));
 
 function withDatabase(url: string, db: string): string {
   const u = new URL(url);
@@ -52,8 +52,10 @@ export async function createTestEnv(): Promise<TestEnv> {
   const pool = createPool(databaseUrl, 10);
   // dispose() drops the database WITH (FORCE), which may end connections still closing.
   pool.on('error', () => undefined);
-  const sql = await readFile(MIGRATION, 'utf8');
-  await pool.query(sql.split('-- Down Migration')[0]!.replace('-- Up Migration', ''));
+  for (const f of (await readdir(MIGRATIONS)).filter((x) => x.endsWith('.sql')).sort()) {
+    const sql = await readFile(MIGRATIONS + f, 'utf8');
+    await pool.query(sql.split('-- Down Migration')[0]!.replace('-- Up Migration', ''));
+  }
 
   const nats = await connectNats(natsUrl, `projector-test-${ns}`);
   await applyStreams(nats.jsm, names, { replicas: 1, maxAgeMs: 30 * 86_400_000 });
@@ -92,7 +94,7 @@ export async function createTestEnv(): Promise<TestEnv> {
 /** Appends an event to its CHAT_EVENTS subject; returns the stream sequence. */
 export async function publishEvent(js: JetStreamClient, names: Names, e: ChatEvent): Promise<number> {
   const subject =
-    e.type === 'ConversationCreated' || e.type === 'MessageSent' ? names.subjects.evtConv(e.conversationId) : names.subjects.evtRcpt(e.conversationId, e.userId);
+    e.type === 'MessagesDelivered' || e.type === 'MessagesRead' ? names.subjects.evtRcpt(e.conversationId, e.userId) : names.subjects.evtConv(e.conversationId);
   return (await js.publish(subject, JSON.stringify(e))).seq;
 }
 
@@ -122,7 +124,7 @@ export async function waitForCheckpoint(pool: Pool, name: string, seq: number, t
 /** Starts in-process runners for some projections of the test namespace. */
 export function startProjections(
   env: TestEnv,
-  build: (names: Names) => Array<Projection<any>>,
+  build: (names: Names) => Array<Projection>,
   opts: { batchSize?: number } = {},
 ): { runners: ProjectionRunner[]; stop(): Promise<void> } {
   const runners = build(env.names).map((p) =>
@@ -132,4 +134,19 @@ export function startProjections(
     ).start(),
   );
   return { runners, stop: async () => void (await Promise.all(runners.map((r) => r.stop()))) };
+}
+
+/** Every read-model table row by row, in a stable order: a rebuild must reproduce it exactly. */
+export async function readModelSnapshot(pool: Pool): Promise<Record<string, unknown[]>> {
+  const q = async (sql: string) => (await pool.query(sql)).rows;
+  return {
+    conversations: await q('SELECT * FROM conversations ORDER BY id'),
+    members: await q('SELECT * FROM conversation_members ORDER BY conversation_id, user_id'),
+    messages: await q('SELECT * FROM messages ORDER BY conversation_id, seq'),
+    inbox: await q('SELECT * FROM inbox ORDER BY user_id, stream_seq'),
+    hidden: await q('SELECT * FROM hidden_messages ORDER BY user_id, conversation_id, seq'),
+    receipts: await q('SELECT * FROM member_receipts ORDER BY conversation_id, user_id'),
+    userConversations: await q('SELECT * FROM user_conversations ORDER BY user_id, conversation_id'),
+    senders: await q('SELECT * FROM conversation_senders ORDER BY conversation_id, seq'),
+  };
 }

@@ -1,13 +1,15 @@
-import { ChatError, type CommandResult } from '@chat/contracts';
+import { ChatError, type CommandResult, type ConversationEvent } from '@chat/contracts';
 import type { ConversationCommand } from './decide';
-import type { ConversationState } from './state';
+import type { ActiveConversation, ConversationState } from './state';
 import { sentKey } from './state';
 
 /**
  * What the client is told once the command's events (if any) are durable, computed from the
- * state after them. A retried command gets the same answer as the first.
+ * state after them and the events this command appended (none for a repeat or a no-op).
+ * A retried send gets the same answer as the first; a repeated membership change answers with
+ * the conversation as it is and `changed: []`.
  */
-export function answer(command: ConversationCommand, state: ConversationState): CommandResult {
+export function answer(command: ConversationCommand, state: ConversationState, events: readonly ConversationEvent[] = []): CommandResult {
   if (state.status !== 'active') throw new ChatError('internal', 'conversation missing after command');
   switch (command.type) {
     case 'CreateConversation':
@@ -29,9 +31,71 @@ export function answer(command: ConversationCommand, state: ConversationState): 
         sentAt: rec.sentAt,
       };
     }
+    case 'AddMembers':
+    case 'RemoveMember':
+    case 'LeaveConversation':
+    case 'ChangeRole':
+    case 'UpdateConversation':
+      return conversationChanged(state, events);
+    case 'EditMessage':
+      return {
+        kind: 'message.edited',
+        conversationId: state.conversationId,
+        messageId: command.data.messageId,
+        seq: messageSeq(state, command.data.messageId),
+        body: command.data.body,
+        editedAt: command.meta.at,
+      };
+    case 'DeleteMessage':
+      return {
+        kind: 'message.deleted',
+        conversationId: state.conversationId,
+        messageId: command.data.messageId,
+        seq: messageSeq(state, command.data.messageId),
+        scope: command.data.scope,
+        deletedAt: command.meta.at,
+      };
     default: {
       const never: never = command;
       return never;
     }
   }
+}
+
+function messageSeq(state: ActiveConversation, messageId: string): number {
+  const rec = state.messages.get(messageId);
+  if (!rec) throw new ChatError('internal', 'message missing after command');
+  return rec.seq;
+}
+
+/** What an event changed, in the words of `conversation.changed`. */
+function changesOf(event: ConversationEvent): string[] {
+  switch (event.type) {
+    case 'MembersAdded':
+      return ['members_added'];
+    case 'MemberRemoved':
+      return ['member_removed'];
+    case 'MemberLeft':
+      return ['member_left'];
+    case 'RolesChanged':
+      return ['role_changed'];
+    case 'ConversationUpdated':
+      return (['title', 'description', 'avatarUrl'] as const).filter((f) => event[f] !== undefined);
+    default:
+      return [];
+  }
+}
+
+export function conversationChanged(state: ActiveConversation, events: readonly ConversationEvent[]): CommandResult {
+  return {
+    kind: 'conversation.changed',
+    conversationId: state.conversationId,
+    conversationKind: state.kind,
+    ...(state.title !== undefined ? { title: state.title } : {}),
+    ...(state.description !== undefined ? { description: state.description } : {}),
+    ...(state.avatarUrl !== undefined ? { avatarUrl: state.avatarUrl } : {}),
+    members: [...state.members.keys()],
+    roles: Object.fromEntries([...state.members].map(([userId, m]) => [userId, m.role])),
+    changed: [...new Set(events.flatMap(changesOf))],
+  };
 }

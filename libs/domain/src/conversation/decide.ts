@@ -1,14 +1,36 @@
-import { ChatError, type CommandOf, type ConversationEvent } from '@chat/contracts';
-import type { ActiveConversation, ConversationState } from './state';
-import { sentKey } from './state';
+import { ChatError, LIMITS, type CommandOf, type ConversationEvent } from '@chat/contracts';
+import { requireActor } from './guards';
+import { decideAddMembers, decideChangeRole, decideLeave, decideRemoveMember, decideUpdate } from './members';
+import { decideDeleteMessage, decideEditMessage } from './messages';
+import type { ConversationState } from './state';
+import { canSee, sentKey } from './state';
 
-export type ConversationCommand = CommandOf<'CreateConversation'> | CommandOf<'SendMessage'>;
+export { requireMember } from './guards';
+
+export type ConversationCommand =
+  | CommandOf<'CreateConversation'>
+  | CommandOf<'SendMessage'>
+  | CommandOf<'AddMembers'>
+  | CommandOf<'RemoveMember'>
+  | CommandOf<'LeaveConversation'>
+  | CommandOf<'ChangeRole'>
+  | CommandOf<'UpdateConversation'>
+  | CommandOf<'EditMessage'>
+  | CommandOf<'DeleteMessage'>;
 
 export interface ConversationRules {
-  /** Largest group, the creator included. */
+  /** Largest group, the creator included (CHAT_MAX_GROUP_MEMBERS). */
   maxGroupMembers: number;
+  /** How long the author may edit a message (CHAT_EDIT_WINDOW). */
+  editWindowMs: number;
+  /** How long the author may delete a message for everyone (CHAT_DELETE_WINDOW); admins and the owner: always. */
+  deleteWindowMs: number;
 }
-export const DEFAULT_RULES: ConversationRules = { maxGroupMembers: 1024 };
+export const DEFAULT_RULES: ConversationRules = {
+  maxGroupMembers: LIMITS.defaultMaxGroupMembers,
+  editWindowMs: LIMITS.defaultEditWindowMs,
+  deleteWindowMs: LIMITS.defaultDeleteWindowMs,
+};
 
 /** Pure: the events a command produces from the current state, or a ChatError. */
 export function decide(command: ConversationCommand, state: ConversationState, rules: ConversationRules = DEFAULT_RULES): ConversationEvent[] {
@@ -17,6 +39,20 @@ export function decide(command: ConversationCommand, state: ConversationState, r
       return decideCreate(command, state, rules);
     case 'SendMessage':
       return decideSend(command, state);
+    case 'AddMembers':
+      return decideAddMembers(command, state, rules);
+    case 'RemoveMember':
+      return decideRemoveMember(command, state);
+    case 'LeaveConversation':
+      return decideLeave(command, state);
+    case 'ChangeRole':
+      return decideChangeRole(command, state);
+    case 'UpdateConversation':
+      return decideUpdate(command, state);
+    case 'EditMessage':
+      return decideEditMessage(command, state, rules);
+    case 'DeleteMessage':
+      return decideDeleteMessage(command, state, rules);
     default: {
       const never: never = command;
       throw new Error(`unknown command ${(never as { type: string }).type}`);
@@ -60,11 +96,16 @@ function decideCreate(command: CommandOf<'CreateConversation'>, state: Conversat
 
 function decideSend(command: CommandOf<'SendMessage'>, state: ConversationState): ConversationEvent[] {
   const { data, meta } = command;
-  const conv = requireMember(state, meta.userId);
+  const { conv, actor } = requireActor(state, meta.userId);
   if (conv.sent.has(sentKey(meta.userId, data.clientMsgId))) return []; // idempotent retry
-  if (data.replyTo !== undefined && !conv.seqByMessageId.has(data.replyTo)) {
-    throw new ChatError('bad_request', 'replyTo is not a message of this conversation');
+  if (data.replyTo !== undefined) {
+    // A message the sender cannot see (from before they joined) is reported like an unknown one.
+    const target = conv.messages.get(data.replyTo);
+    if (!target || !canSee(actor, target.seq)) throw new ChatError('bad_request', 'replyTo is not a message of this conversation');
   }
+  const mentions = data.mentions ? [...new Set(data.mentions)] : [];
+  const outsider = mentions.find((userId) => !conv.members.has(userId));
+  if (outsider !== undefined) throw new ChatError('bad_request', `mentioned user ${outsider} is not a member of this conversation`);
   return [
     {
       type: 'MessageSent',
@@ -78,13 +119,8 @@ function decideSend(command: CommandOf<'SendMessage'>, state: ConversationState)
       body: data.body,
       ...(data.replyTo !== undefined ? { replyTo: data.replyTo } : {}),
       sentAt: meta.at,
+      ...(mentions.length > 0 ? { mentions } : {}),
+      ...(data.forwarded ? { forwarded: data.forwarded } : {}),
     },
   ];
-}
-
-/** The conversation, if it exists and the user is in it; otherwise not_found / forbidden. */
-export function requireMember(state: ConversationState, userId: string): ActiveConversation {
-  if (state.status !== 'active') throw new ChatError('not_found', 'no such conversation');
-  if (!state.members.has(userId)) throw new ChatError('forbidden', 'not a member of this conversation');
-  return state;
 }

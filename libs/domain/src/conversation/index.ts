@@ -2,3 +2,4 @@ export * from './state';
 export * from './evolve';
 export * from './decide';
 export * from './answer';
+export * from './permissions';

@@ -1,4 +1,4 @@
-import type { MessageBody, Role } from '@chat/contracts';
+import type { Role } from '@chat/contracts';
 
 export interface SentRecord {
   messageId: string;
@@ -6,14 +6,35 @@ export interface SentRecord {
   sentAt: string;
 }
 
+export interface MemberRecord {
+  role: Role;
+  /**
+   * The last seq before the member joined (0 for the members a conversation is created with).
+   * A member sees seq > joinedAfterSeq: their own join (a system message) and everything after.
+   */
+  joinedAfterSeq: number;
+}
+
+/** What decisions about one message need; never its body. */
+export interface MessageRecord {
+  seq: number;
+  senderId: string;
+  /** Epoch milliseconds of `sentAt`, for the edit and delete windows. */
+  sentAtMs: number;
+  /** Deleted for everyone. */
+  deleted: boolean;
+}
+
 export interface ActiveConversation {
   status: 'active';
   conversationId: string;
   kind: 'direct' | 'group';
   title?: string;
+  description?: string;
+  avatarUrl?: string;
   createdBy: string;
-  members: Map<string, { role: Role }>;
-  /** Highest message seq; seqs are dense from 1. */
+  members: Map<string, MemberRecord>;
+  /** Highest timeline seq (messages and system messages); seqs are dense from 1. */
   lastSeq: number;
   /** Time of the newest event, used to age out idempotency records. */
   lastEventAt: string;
@@ -22,9 +43,11 @@ export interface ActiveConversation {
    * window (24 h). Insertion ordered, so ageing out is a walk from the front.
    */
   sent: Map<string, SentRecord>;
-  /** messageId → seq, to validate replies. */
-  seqByMessageId: Map<string, number>;
-  lastBody?: MessageBody;
+  /**
+   * messageId → its record, for replies, edits and deletes. System messages (joins, leaves)
+   * have no messageId, so they can never be edited or deleted.
+   */
+  messages: Map<string, MessageRecord>;
 }
 
 export type ConversationState = { status: 'none' } | ActiveConversation;
@@ -32,3 +55,6 @@ export type ConversationState = { status: 'none' } | ActiveConversation;
 export const initialState = (): ConversationState => ({ status: 'none' });
 
 export const sentKey = (senderId: string, clientMsgId: string): string => `${senderId}\u0000${clientMsgId}`;
+
+/** Whether a member may see the timeline entry at `seq`: members added later see from their join onward. */
+export const canSee = (member: MemberRecord, seq: number): boolean => seq > member.joinedAfterSeq;

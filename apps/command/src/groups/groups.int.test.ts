@@ -1,0 +1,196 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { ChatEvent, Command } from '@chat/contracts';
+import { commandSubject, JetStreamEventStore, publishCommand } from '@chat/nats';
+import { conversation } from '../kinds';
+import { collectReplies, conv, createGroup, createService, createTestEnv, markDelivered, markRead, send, type TestEnv } from '../testing/env';
+
+let env: TestEnv;
+let store: JetStreamEventStore;
+const closers: Array<() => Promise<void>> = [];
+
+beforeAll(async () => {
+  env = await createTestEnv();
+  store = new JetStreamEventStore(env.nats.js, env.nats.jsm, env.names.streams.events);
+});
+afterAll(async () => {
+  for (const close of closers) await close().catch(() => undefined);
+  await env.dispose();
+});
+
+async function instance(opts: Parameters<typeof createService>[1] = {}) {
+  const svc = await createService(env, opts);
+  closers.push(svc.close);
+  return svc.service;
+}
+
+/** The timeline seqs (messages and system messages) of a conversation, in stream order. */
+async function timeline(conversationId: string): Promise<Array<{ type: string; seq: number }>> {
+  const { events } = await store.load(env.names.subjects.evtConv(conversationId));
+  return events.flatMap((e: ChatEvent) =>
+    e.type === 'MessageSent' || e.type === 'MembersAdded' || e.type === 'MemberRemoved' || e.type === 'MemberLeft' ? [{ type: e.type, seq: e.seq }] : [],
+  );
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+describe('groups on the write side', () => {
+  it('create → add → remove: the removed member can no longer send or acknowledge; seqs stay dense with system messages', async () => {
+    const c = 'g-members';
+    const a = await instance();
+    await a.execute(createGroup(c, 'alice', ['bob']));
+    expect(await a.execute(send(c, 'bob', 'hi'))).toMatchObject({ seq: 1 });
+    expect(await a.execute(conv('AddMembers', c, 'alice', { userIds: ['carol', 'dave'] }))).toEqual({
+      kind: 'conversation.changed',
+      conversationId: c,
+      conversationKind: 'group',
+      title: 'test',
+      members: ['alice', 'bob', 'carol', 'dave'],
+      roles: { alice: 'owner', bob: 'member', carol: 'member', dave: 'member' },
+      changed: ['members_added'],
+    });
+    expect(await a.execute(send(c, 'carol', 'joined'))).toMatchObject({ seq: 3 });
+    // Adding someone twice changes nothing.
+    expect(await a.execute(conv('AddMembers', c, 'alice', { userIds: ['carol'] }))).toMatchObject({ changed: [] });
+    expect(await a.execute(conv('RemoveMember', c, 'alice', { userId: 'bob' }))).toMatchObject({ members: ['alice', 'carol', 'dave'], changed: ['member_removed'] });
+    await expect(a.execute(send(c, 'bob', 'still here?'))).rejects.toMatchObject({ code: 'forbidden' });
+    await expect(a.execute(markRead(c, 'bob', 1))).rejects.toMatchObject({ code: 'forbidden' });
+    await expect(a.execute(markDelivered(c, 'bob', 1))).rejects.toMatchObject({ code: 'forbidden' });
+    // A plain member cannot remove, the owner cannot leave.
+    await expect(a.execute(conv('RemoveMember', c, 'dave', { userId: 'carol' }))).rejects.toMatchObject({ code: 'forbidden' });
+    await expect(a.execute(conv('LeaveConversation', c, 'alice', {}))).rejects.toMatchObject({ code: 'forbidden', message: expect.stringMatching(/hand ownership over/) });
+    expect(await a.execute(conv('LeaveConversation', c, 'dave', {}))).toMatchObject({ changed: ['member_left'] });
+    expect(await a.execute(send(c, 'alice', 'bye'))).toMatchObject({ seq: 6 });
+
+    expect(await timeline(c)).toEqual([
+      { type: 'MessageSent', seq: 1 },
+      { type: 'MembersAdded', seq: 2 },
+      { type: 'MessageSent', seq: 3 },
+      { type: 'MemberRemoved', seq: 4 },
+      { type: 'MemberLeft', seq: 5 },
+      { type: 'MessageSent', seq: 6 },
+    ]);
+
+    // Another instance, replaying from the stream, agrees.
+    const b = await instance();
+    await expect(b.execute(send(c, 'bob', 'from elsewhere'))).rejects.toMatchObject({ code: 'forbidden' });
+    expect(await b.execute(send(c, 'carol', 'next'))).toMatchObject({ seq: 7 });
+  });
+
+  it('hands ownership over, then the old owner may leave', async () => {
+    const c = 'g-handover';
+    const a = await instance();
+    await a.execute(createGroup(c, 'alice', ['bob', 'carol']));
+    await expect(a.execute(conv('ChangeRole', c, 'bob', { userId: 'carol', role: 'admin' }))).rejects.toMatchObject({ code: 'forbidden' });
+    const handover = conv('ChangeRole', c, 'alice', { userId: 'bob', role: 'owner' });
+    expect(await a.execute(handover)).toMatchObject({ roles: { alice: 'admin', bob: 'owner', carol: 'member' }, changed: ['role_changed'] });
+    // Redelivered to a fresh instance: answered, nothing appended again.
+    expect(await (await instance()).execute(handover)).toMatchObject({ roles: { alice: 'admin', bob: 'owner' }, changed: [] });
+    expect(await a.execute(conv('UpdateConversation', c, 'alice', { title: 'renamed', description: 'd' }))).toMatchObject({ title: 'renamed', description: 'd', changed: ['title', 'description'] });
+    expect(await a.execute(conv('LeaveConversation', c, 'alice', {}))).toMatchObject({ members: ['bob', 'carol'] });
+    const { events } = await store.load(env.names.subjects.evtConv(c));
+    expect(events.map((e) => e.type)).toEqual(['ConversationCreated', 'RolesChanged', 'ConversationUpdated', 'MemberLeft']);
+  });
+
+  it('edit and delete windows (short windows configured); edits and deletes keep the target seq', async () => {
+    const c = 'g-windows';
+    const a = await instance({ rules: { editWindowMs: 500, deleteWindowMs: 1000 } });
+    await a.execute(createGroup(c, 'alice', ['bob', 'carol']));
+    const m1 = send(c, 'bob', 'one');
+    const m2 = send(c, 'bob', 'two');
+    await a.execute(m1);
+    await a.execute(m2);
+    const edit = (id: string, by = 'bob') => conv('EditMessage', c, by, { messageId: id, body: { text: 'edited' } });
+    const del = (id: string, by: string, scope: 'everyone' | 'me' = 'everyone') => conv('DeleteMessage', c, by, { messageId: id, scope });
+
+    expect(await a.execute(edit(m1.data.messageId))).toMatchObject({ kind: 'message.edited', messageId: m1.data.messageId, seq: 1, body: { text: 'edited' } });
+    await expect(a.execute(edit(m1.data.messageId, 'alice'))).rejects.toMatchObject({ code: 'forbidden' });
+    await sleep(550);
+    await expect(a.execute(edit(m1.data.messageId))).rejects.toMatchObject({ code: 'forbidden', message: 'the edit window (500ms) has passed' });
+    expect(await a.execute(del(m1.data.messageId, 'bob'))).toMatchObject({ kind: 'message.deleted', seq: 1, scope: 'everyone' });
+    // A repeat appends nothing.
+    expect(await a.execute(del(m1.data.messageId, 'bob'))).toMatchObject({ kind: 'message.deleted', seq: 1 });
+    await expect(a.execute(edit(m1.data.messageId))).rejects.toMatchObject({ code: 'not_found' });
+    await sleep(500);
+    await expect(a.execute(del(m2.data.messageId, 'bob'))).rejects.toMatchObject({ code: 'forbidden', message: 'the delete window (1s) has passed' });
+    await expect(a.execute(del(m2.data.messageId, 'carol'))).rejects.toMatchObject({ code: 'forbidden' });
+    expect(await a.execute(del(m2.data.messageId, 'carol', 'me'))).toMatchObject({ seq: 2, scope: 'me' });
+    expect(await a.execute(del(m2.data.messageId, 'alice'))).toMatchObject({ seq: 2, scope: 'everyone' });
+    expect(await a.execute(send(c, 'carol', 'three'))).toMatchObject({ seq: 3 });
+
+    const { events } = await store.load(env.names.subjects.evtConv(c));
+    expect(events.map((e) => `${e.type}${'seq' in e ? `:${e.seq}` : ''}`)).toEqual([
+      'ConversationCreated',
+      'MessageSent:1',
+      'MessageSent:2',
+      'MessageEdited:1',
+      'MessageDeleted:1',
+      'MessageHidden:2',
+      'MessageDeleted:2',
+      'MessageSent:3',
+    ]);
+  });
+
+  it('adds racing with sends on two instances over CHAT_CMD keep the timeline dense', async () => {
+    const c = 'g-add-race';
+    const subject = env.names.subjects.evtConv(c);
+    const a = await instance({ batch: 16 });
+    const b = await instance({ batch: 16 });
+    await a.execute(createGroup(c, 'alice', ['bob']));
+    await b.aggregates.get(subject, conversation);
+    const replies = collectReplies(env.nats.nc, env.names);
+    closers.push(async () => replies.close());
+    await Promise.all([a.start(), b.start()]);
+
+    const commands: Command[] = [];
+    for (let i = 0; i < 120; i++) {
+      commands.push(i % 6 === 0 ? conv('AddMembers', c, 'alice', { userIds: [`u${i}`] }) : send(c, i % 2 ? 'alice' : 'bob', `race-${i}`));
+    }
+    await Promise.all(commands.map((cmd) => publishCommand(env.nats.js, commandSubject(env.names, cmd), cmd, { msgId: cmd.meta.commandId })));
+    await replies.waitFor(commands.length, 60_000);
+
+    for (const cmd of commands) expect(replies.replies.get(cmd.meta.requestId)).toMatchObject([{ ok: true }]);
+    const seqs = (await timeline(c)).map((e) => e.seq);
+    expect(seqs).toEqual(Array.from({ length: commands.length }, (_, i) => i + 1));
+    expect((await timeline(c)).filter((e) => e.type === 'MembersAdded')).toHaveLength(20);
+    expect(a.stats.conflicts + b.stats.conflicts).toBeGreaterThan(0);
+  });
+
+  it('routes every new command through CHAT_CMD to an answer', async () => {
+    const c = 'g-routes';
+    const a = await instance();
+    await a.start();
+    const replies = collectReplies(env.nats.nc, env.names);
+    closers.push(async () => replies.close());
+    const first = send(c, 'alice', 'first');
+    const commands: Command[] = [
+      createGroup(c, 'alice', ['bob', 'carol']),
+      first,
+      conv('AddMembers', c, 'alice', { userIds: ['dave'] }),
+      conv('ChangeRole', c, 'alice', { userId: 'bob', role: 'admin' }),
+      conv('UpdateConversation', c, 'bob', { title: 'routes' }),
+      conv('EditMessage', c, 'alice', { messageId: first.data.messageId, body: { text: 'edited' } }),
+      conv('DeleteMessage', c, 'bob', { messageId: first.data.messageId, scope: 'everyone' }),
+      conv('RemoveMember', c, 'bob', { userId: 'dave' }),
+      conv('LeaveConversation', c, 'carol', {}),
+    ];
+    for (const cmd of commands) {
+      await publishCommand(env.nats.js, commandSubject(env.names, cmd), cmd, { msgId: cmd.meta.commandId });
+      await replies.waitFor(replies.replies.size + 1);
+    }
+    const kinds = commands.map((cmd) => {
+      const [r] = replies.replies.get(cmd.meta.requestId) ?? [];
+      return r?.ok ? r.result.kind : r?.error.code;
+    });
+    expect(kinds).toEqual([
+      'conversation.created',
+      'message.sent',
+      'conversation.changed',
+      'conversation.changed',
+      'conversation.changed',
+      'message.edited',
+      'message.deleted',
+      'conversation.changed',
+      'conversation.changed',
+    ]);
+  });
+});

@@ -1,0 +1,126 @@
+import { JetStreamApiCodes, JetStreamApiError } from '@nats-io/jetstream';
+import { pino, type Logger } from 'pino';
+import { loadConfig, names as namesFor, NotifierConfig, type Names } from '@chat/contracts';
+import { connectNats, pullLoop, type Nats, type PullLoop } from '@chat/nats';
+import { createPool } from '@chat/postgres';
+import { ConnectionRegistry, createRedis } from '@chat/redis';
+import { ensureConsumer, notifierConsumerConfigs, NOTIFIER_JOB_MAX_DELIVER } from '@chat/streams';
+import { JobProducer } from './producer';
+import { newStats, type NotifierStats } from './stats';
+import { NotifierStore } from './store';
+import { PushWorker } from './worker';
+
+/** The durables are part of the streams as code; ensured here so the notifier may start before `chatctl streams apply` finished. */
+async function ensureConsumers(nats: Nats, n: Names, log: Logger): Promise<void> {
+  for (const { stream, config } of notifierConsumerConfigs(n)) {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await ensureConsumer(nats.jsm, stream, config);
+        break;
+      } catch (e) {
+        if (!(e instanceof JetStreamApiError && e.code === JetStreamApiCodes.StreamNotFound)) throw e;
+        if (attempt === 1) log.warn({ stream }, 'waiting for the stream to be created (chatctl streams apply)');
+        await new Promise((r) => setTimeout(r, 2_000));
+      }
+    }
+  }
+}
+
+async function main(): Promise<void> {
+  const cfg = loadConfig(NotifierConfig);
+  const log = pino({ level: cfg.LOG_LEVEL, base: { app: 'notifier', ns: cfg.CHAT_NS || undefined } });
+  const n = namesFor(cfg.CHAT_NS);
+  const nats = await connectNats(cfg.NATS_URL, 'notifier');
+  await ensureConsumers(nats, n, log);
+  const pool = createPool(cfg.DATABASE_URL, cfg.CHAT_PG_POOL);
+  pool.on('error', (err) => log.warn({ err }, 'idle postgres connection failed'));
+  const redis = createRedis(cfg.REDIS_URL, n.redisPrefix);
+  // Read only: the TTL is only used when registering.
+  const registry = new ConnectionRegistry(redis, 90_000);
+  const store = new NotifierStore(pool);
+  const stats: NotifierStats = newStats();
+  if (!cfg.CHAT_PUSH_URL) log.warn('CHAT_PUSH_URL is not set: pushes are logged and dropped');
+
+  const producer = new JobProducer({ js: nats.js, names: n, store, registry, preview: cfg.CHAT_PUSH_PREVIEW, log, stats });
+  const worker = new PushWorker({
+    store,
+    registry,
+    log,
+    stats,
+    ...(cfg.CHAT_PUSH_URL ? { url: cfg.CHAT_PUSH_URL } : {}),
+    ...(cfg.CHAT_PUSH_TOKEN ? { token: cfg.CHAT_PUSH_TOKEN } : {}),
+    preview: cfg.CHAT_PUSH_PREVIEW,
+    windowMs: cfg.CHAT_PUSH_COLLAPSE_WINDOW,
+    timeoutMs: cfg.CHAT_PUSH_TIMEOUT,
+    maxDeliver: NOTIFIER_JOB_MAX_DELIVER,
+  });
+
+  const loops: PullLoop[] = [];
+  loops.push(
+    await pullLoop(
+      nats.js,
+      {
+        stream: n.streams.events,
+        consumer: n.consumers.notifier,
+        batch: 100,
+        expiresMs: 2_000,
+        onError: (err, msg) => log.error({ err, subject: msg.subject, seq: msg.seq }, 'notification job producer failed; retrying'),
+        onPullError: (err) => log.warn({ err }, 'pulling events failed; retrying'),
+      },
+      (msg) => producer.handle(msg),
+    ),
+  );
+  loops.push(
+    await pullLoop(
+      nats.js,
+      {
+        stream: n.streams.notify,
+        consumer: n.consumers.notifierJobs,
+        batch: 100,
+        expiresMs: 2_000,
+        onError: (err, msg) => log.error({ err, seq: msg.seq }, 'push job failed; retrying'),
+        onPullError: (err) => log.warn({ err }, 'pulling push jobs failed; retrying'),
+      },
+      (msg) => worker.handle(msg),
+    ),
+  );
+
+  let last = { ...stats };
+  const summary = setInterval(() => {
+    const now = { ...stats };
+    const delta = Object.fromEntries(Object.entries(now).map(([k, v]) => [k, v - last[k as keyof NotifierStats]]));
+    last = now;
+    if (Object.values(delta).some((v) => v !== 0)) log.info({ ...delta, slots: worker.collapser.size }, 'notifications');
+  }, 60_000);
+  summary.unref();
+
+  let closing: Promise<void> | undefined;
+  const shutdown = (reason: string, code: number): Promise<void> =>
+    (closing ??= (async () => {
+      log.info({ reason }, 'shutting down');
+      clearInterval(summary);
+      await Promise.all(loops.map((l) => l.stop().catch((err) => log.warn({ err }, 'stopping a consumer failed'))));
+      worker.close();
+      await nats.nc.drain().catch((err) => log.warn({ err }, 'nats drain failed'));
+      await pool.end().catch(() => undefined);
+      redis.disconnect();
+      log.info({ ...stats }, 'stopped');
+      process.exitCode = code;
+    })());
+  process.once('SIGTERM', () => void shutdown('SIGTERM', 0));
+  process.once('SIGINT', () => void shutdown('SIGINT', 0));
+
+  log.info(
+    { push: cfg.CHAT_PUSH_URL ? new URL(cfg.CHAT_PUSH_URL).origin : null, preview: cfg.CHAT_PUSH_PREVIEW, collapseWindowMs: cfg.CHAT_PUSH_COLLAPSE_WINDOW, timeoutMs: cfg.CHAT_PUSH_TIMEOUT },
+    'notifier started',
+  );
+  await Promise.all(loops.map((l) => l.done)).catch(async (err) => {
+    log.fatal({ err }, 'a notifier consumer stopped');
+    await shutdown('consumer failed', 1);
+  });
+}
+
+main().catch((err) => {
+  console.error(err);
+  process.exit(1);
+});

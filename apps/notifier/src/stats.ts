@@ -1,0 +1,15 @@
+/** Counters logged by the notifier (one summary line a minute). */
+export interface NotifierStats {
+  jobs: number;
+  mutes: number;
+  lagRetries: number;
+  skippedOnline: number;
+  skippedMuted: number;
+  pushed: number;
+  collapsed: number;
+  dropped: number;
+  retried: number;
+  rejected: number;
+}
+
+export const newStats = (): NotifierStats => ({ jobs: 0, mutes: 0, lagRetries: 0, skippedOnline: 0, skippedMuted: 0, pushed: 0, collapsed: 0, dropped: 0, retried: 0, rejected: 0 });

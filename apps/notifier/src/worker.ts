@@ -1,0 +1,115 @@
+import type { JsMsg } from '@nats-io/jetstream';
+import type { Logger } from 'pino';
+import type { ConnectionRegistry } from '@chat/redis';
+import { Collapser, type Carrier, type Clock, type FlushOutcome } from './collapse';
+import { postPush, retryDelayMs } from './gateway';
+import { NotifyJob } from './job';
+import { buildPushPayload, type PushContent } from './payload';
+import type { NotifierStore } from './store';
+import type { NotifierStats } from './stats';
+
+export interface PushWorkerOptions {
+  store: NotifierStore;
+  registry: ConnectionRegistry;
+  log: Logger;
+  stats: NotifierStats;
+  /** CHAT_PUSH_URL; unset: log the push and drop it. */
+  url?: string;
+  token?: string;
+  preview: boolean;
+  windowMs: number;
+  timeoutMs: number;
+  /** The consumer's max_deliver: the delivery that fails last is terminated, not nak'ed. */
+  maxDeliver: number;
+  clock?: Clock;
+}
+
+const carrierOf = (msg: JsMsg): Carrier => ({
+  ack: () => msg.ack(),
+  nak: (d) => msg.nak(d),
+  term: () => msg.term(),
+  get deliveryCount() {
+    return msg.info.deliveryCount;
+  },
+});
+
+/**
+ * The push worker (`notifier-jobs` on CHAT_NOTIFY): collapses jobs per (user, conversation),
+ * re-checks mute and presence right before each push, adds the badge and POSTs the payload.
+ */
+export class PushWorker {
+  readonly collapser: Collapser;
+
+  constructor(private readonly o: PushWorkerOptions) {
+    this.collapser = new Collapser({
+      windowMs: o.windowMs,
+      flush: (c, carrier) => this.push(c, carrier),
+      ...(o.clock ? { clock: o.clock } : {}),
+      onError: (err) => o.log.error({ err }, 'push failed unexpectedly; retrying'),
+    });
+  }
+
+  /** pullLoop handler. */
+  async handle(msg: JsMsg): Promise<void> {
+    let job: NotifyJob;
+    try {
+      job = NotifyJob.parse(msg.json());
+    } catch (err) {
+      this.o.log.warn({ err, seq: msg.seq }, 'invalid push job dropped');
+      msg.term();
+      return;
+    }
+    this.collapser.add(job, carrierOf(msg));
+  }
+
+  close(): void {
+    this.collapser.close();
+  }
+
+  private async push(c: Omit<PushContent, 'badge'>, carrier: Carrier): Promise<FlushOutcome> {
+    const { log, stats } = this.o;
+    if ((await this.o.store.muted(c.conversationId, [c.userId])).size) {
+      stats.dropped++;
+      return { kind: 'dropped' };
+    }
+    if ((await this.o.registry.lookup([c.userId])).size) {
+      // Back online: the device gets the messages live or by sync.
+      stats.dropped++;
+      return { kind: 'dropped', online: true };
+    }
+    const badge = await this.o.store.totalUnread(c.userId);
+    const payload = buildPushPayload({ ...c, badge }, { preview: this.o.preview });
+    if (c.count > 1) stats.collapsed += c.count - 1;
+    if (!this.o.url) {
+      log.info({ to: c.userId, conversationId: c.conversationId, title: payload.notification.title, badge }, 'push (no CHAT_PUSH_URL: logged only)');
+      stats.dropped++;
+      return { kind: 'dropped' };
+    }
+    const res = await postPush(this.o.url, payload, {
+      timeoutMs: this.o.timeoutMs,
+      idempotencyKey: `${c.userId}:${c.conversationId}:${c.last.eventSeq}`,
+      ...(this.o.token ? { token: this.o.token } : {}),
+    });
+    switch (res.kind) {
+      case 'ok':
+        stats.pushed++;
+        log.debug({ to: c.userId, conversationId: c.conversationId, count: c.count, badge }, 'pushed');
+        return { kind: 'sent' };
+      case 'rejected':
+        stats.rejected++;
+        log.warn({ to: c.userId, conversationId: c.conversationId, status: res.status, body: res.body }, 'push gateway refused the push; not retried');
+        return { kind: 'rejected' };
+      case 'retry': {
+        if (carrier.deliveryCount >= this.o.maxDeliver) {
+          stats.rejected++;
+          log.error({ to: c.userId, conversationId: c.conversationId, status: res.status, error: res.error, deliveries: carrier.deliveryCount }, 'push failed on its last delivery; given up');
+          return { kind: 'rejected' };
+        }
+        stats.retried++;
+        const delayMs = Math.min(60_000, Math.max(retryDelayMs(carrier.deliveryCount), res.retryAfterMs ?? 0));
+        log.warn({ to: c.userId, conversationId: c.conversationId, status: res.status, error: res.error, delayMs }, 'push failed; retrying');
+        return { kind: 'retry', delayMs };
+      }
+    }
+  }
+}

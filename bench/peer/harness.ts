@@ -1,0 +1,169 @@
+/**
+ * Lifecycle of the Socket.IO peer (bench/peer/server.ts) for the `peer-socketio` scenario and
+ * bench/peer/smoke.ts: a per-run Postgres database with `peer_messages`, N server processes
+ * sharing Redis under a per-run adapter key, and cleanup (processes stopped, database dropped,
+ * Redis has nothing to clean: the adapter only uses pub/sub channels).
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
+import pg from 'pg';
+
+const REPO_ROOT = fileURLToPath(new URL('../../', import.meta.url));
+const SERVER = fileURLToPath(new URL('./server.ts', import.meta.url));
+
+export interface PeerServerStats {
+  connections: number;
+  inserted: number;
+  duplicates: number;
+  errors: number;
+  emitted: number;
+}
+
+export interface PeerSystem {
+  runId: string;
+  databaseUrl: string;
+  /** http://127.0.0.1:<port>, one per server process. */
+  urls: string[];
+  pids: number[];
+  /** The Postgres settings that decide what "durable" means for the ack. */
+  postgres: { synchronousCommit: string; fsync: string };
+  /** Rows in peer_messages (i.e. durably stored messages). */
+  countRows(): Promise<number>;
+  /** Stops the servers (returns their counters) and drops the database. Idempotent. */
+  stop(): Promise<PeerServerStats[]>;
+}
+
+function withDatabase(url: string, db: string): string {
+  const u = new URL(url);
+  u.pathname = `/${db}`;
+  return u.toString();
+}
+
+export async function startPeer(
+  opts: { servers?: number; poolSize?: number; synchronousCommit?: 'on' | 'off'; log?: (line: string) => void } = {},
+): Promise<PeerSystem> {
+  const servers = opts.servers ?? 2;
+  const log = opts.log ?? (() => {});
+  const baseUrl = process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/chat';
+  const redisUrl = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
+  const runId = `${Date.now().toString(36)}${randomBytes(3).toString('hex')}`;
+  const dbName = `peer_${runId}`;
+  const databaseUrl = withDatabase(baseUrl, dbName);
+  const adminUrl = withDatabase(baseUrl, 'postgres');
+
+  const admin = new pg.Client({ connectionString: adminUrl });
+  await admin.connect();
+  try {
+    await admin.query(`CREATE DATABASE "${dbName}"`);
+  } finally {
+    await admin.end();
+  }
+  const dropDatabase = async (): Promise<void> => {
+    const c = new pg.Client({ connectionString: adminUrl });
+    await c.connect();
+    try {
+      await c.query(`DROP DATABASE IF EXISTS "${dbName}" WITH (FORCE)`);
+    } finally {
+      await c.end();
+    }
+  };
+
+  const children: ChildProcess[] = [];
+  const exits: Promise<PeerServerStats | undefined>[] = [];
+  let rowsClient: pg.Client | undefined;
+  let stopped: Promise<PeerServerStats[]> | undefined;
+
+  const stop = (): Promise<PeerServerStats[]> =>
+    (stopped ??= (async () => {
+      for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGTERM');
+      const stats = (await Promise.all(exits)).filter((s): s is PeerServerStats => s !== undefined);
+      await rowsClient?.end().catch(() => {});
+      await dropDatabase();
+      return stats;
+    })());
+
+  try {
+    const db = new pg.Client({ connectionString: databaseUrl });
+    await db.connect();
+    try {
+      await db.query(`
+        CREATE TABLE peer_messages (
+          id bigserial PRIMARY KEY,
+          conversation_id text NOT NULL,
+          sender text NOT NULL,
+          recipient text NOT NULL,
+          client_msg_id text NOT NULL,
+          body text NOT NULL,
+          sent_at timestamptz NOT NULL DEFAULT now(),
+          UNIQUE (sender, client_msg_id)
+        )`);
+    } finally {
+      await db.end();
+    }
+
+    const ready: Promise<{ port: number; pid: number }>[] = [];
+    for (let i = 0; i < servers; i++) {
+      const child = spawn(process.execPath, ['--import', 'tsx', SERVER, '0'], {
+        cwd: REPO_ROOT,
+        env: {
+          ...process.env,
+          PEER_DATABASE_URL: databaseUrl,
+          REDIS_URL: redisUrl,
+          PEER_KEY: `peer-${runId}`,
+          PEER_PG_POOL: String(opts.poolSize ?? 10),
+          PEER_SYNCHRONOUS_COMMIT: opts.synchronousCommit ?? 'on',
+        },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
+      children.push(child);
+      let resolveStats: (s: PeerServerStats | undefined) => void = () => {};
+      exits.push(new Promise((r) => (resolveStats = r)));
+      let lastStats: PeerServerStats | undefined;
+      let onReady: (v: { port: number; pid: number }) => void = () => {};
+      let onFail: (e: Error) => void = () => {};
+      ready.push(
+        new Promise((res, rej) => {
+          onReady = res;
+          onFail = rej;
+        }),
+      );
+      createInterface({ input: child.stdout! }).on('line', (line) => {
+        try {
+          const msg = JSON.parse(line) as { ready?: boolean; port?: number; pid?: number; stats?: PeerServerStats };
+          if (msg.ready) onReady({ port: msg.port!, pid: msg.pid! });
+          if (msg.stats) lastStats = msg.stats;
+        } catch {
+          log(`peer-${i}: ${line}`);
+        }
+      });
+      createInterface({ input: child.stderr! }).on('line', (line) => log(`peer-${i}: ${line}`));
+      child.once('close', (code, signal) => {
+        onFail(new Error(`peer server ${i} exited (${code ?? signal}) before it was ready`));
+        resolveStats(lastStats);
+      });
+    }
+    const timeout = new Promise<never>((_, rej) => setTimeout(() => rej(new Error('peer servers not ready after 30 s')), 30_000).unref());
+    const started = await Promise.race([Promise.all(ready), timeout]);
+
+    // same session settings as the servers' pools, so the settings reported below are theirs
+    rowsClient = new pg.Client({ connectionString: databaseUrl, options: `-c synchronous_commit=${opts.synchronousCommit ?? 'on'}` });
+    await rowsClient.connect();
+    const rc = rowsClient;
+    const setting = async (name: string) => (await rc.query<{ v: string }>('SELECT current_setting($1) AS v', [name])).rows[0]!.v;
+    const postgres = { synchronousCommit: await setting('synchronous_commit'), fsync: await setting('fsync') };
+    return {
+      postgres,
+      runId,
+      databaseUrl,
+      urls: started.map((s) => `http://127.0.0.1:${s.port}`),
+      pids: started.map((s) => s.pid),
+      countRows: async () => Number((await rc.query<{ n: string }>('SELECT count(*) AS n FROM peer_messages')).rows[0]!.n),
+      stop,
+    };
+  } catch (err) {
+    await stop().catch(() => {});
+    throw err;
+  }
+}

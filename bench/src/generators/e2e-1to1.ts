@@ -1,0 +1,224 @@
+/**
+ * 1:1 load generator. Connects `pairs` pairs through a transport, then offers messages open
+ * loop at each rate in `steps` for `stepSeconds`: sends are scheduled at the offered rate,
+ * round-robin over every connection, whether or not earlier ones were answered. Each text
+ * carries its step and its scheduled send time (this process's clock), so the recipient's
+ * arrival gives send → receive latency on one clock, including any lag of the generator
+ * itself (no coordinated omission). Prints one JSON result line.
+ */
+import { performance } from 'node:perf_hooks';
+import { Histogram, round, type HistogramJSON } from '../lib/histogram';
+import { generatorArgs, pool, progress, runMain } from '../lib/generator';
+import type { LoadConn, PairTransport, TransportFactory } from './transports/types';
+
+export interface E2eArgs {
+  transport: 'chat' | 'socketio' | string;
+  url: string;
+  pairs: number;
+  steps: number[];
+  stepSeconds: number;
+  /** After each step: how long to wait for its last messages (default 5 s). */
+  drainSeconds?: number;
+  /** Stop after a step that clearly failed (delivered < 80 % or p99 > 1 s). Default true. */
+  stopOnFailure?: boolean;
+  /** Epoch ms to start the first step at (several generator processes in step). */
+  startAt?: number;
+  /** Text length in characters (default 100). */
+  textLength?: number;
+  /** Connections opened at once (default 32). */
+  connectConcurrency?: number;
+  [k: string]: unknown;
+}
+
+export interface StepRaw {
+  offeredPerSec: number;
+  startedAt: number; // epoch ms
+  endedAt: number;
+  seconds: number;
+  offered: number;
+  acked: number;
+  ackedInWindow: number;
+  delivered: number;
+  deliveredInWindow: number;
+  errors: number;
+  dropped: number;
+  errorSamples: string[];
+  latency: HistogramJSON;
+  sentAck: HistogramJSON;
+  /** How late the generator sent relative to the schedule (its own saturation). */
+  sendLag: HistogramJSON;
+  generatorCpuPct: number;
+}
+
+export interface E2eRaw {
+  transport: string;
+  pairs: number;
+  connections: number;
+  connectSeconds: number;
+  steps: StepRaw[];
+  stoppedEarly: boolean;
+}
+
+interface StepState {
+  delivered: number;
+  deliveredInWindow: number;
+  acked: number;
+  ackedInWindow: number;
+  errors: number;
+  /** Not sent: the generator's in-flight cap (rate × 10 s) was reached, the system is far behind. */
+  dropped: number;
+  errorSamples: string[];
+  latency: Histogram;
+  sentAck: Histogram;
+  inFlight: number;
+  windowEnd: number;
+}
+
+async function main(): Promise<E2eRaw> {
+  const args = generatorArgs<E2eArgs>();
+  const mod = (await import(`./transports/${args.transport}.ts`)) as { createTransport: TransportFactory };
+  const transport: PairTransport = await mod.createTransport(args);
+  const textLength = args.textLength ?? 100;
+  const drainMs = (args.drainSeconds ?? 5) * 1000;
+
+  const t0 = performance.now();
+  let connected = 0;
+  const pairs = await pool(
+    Array.from({ length: args.pairs }, (_, i) => i),
+    args.connectConcurrency ?? 32,
+    async (i) => {
+      const p = await transport.connectPair(i);
+      if (++connected % 100 === 0 || connected === args.pairs) progress(`connected ${connected}/${args.pairs} pairs`);
+      return p;
+    },
+  );
+  const connectSeconds = round((performance.now() - t0) / 1000);
+  const conns: LoadConn[] = pairs.flat();
+
+  const states: StepState[] = [];
+  let current: StepState | undefined;
+  const onText = (text: string) => {
+    const now = performance.now();
+    const colon = text.indexOf(':');
+    const colon2 = text.indexOf(':', colon + 1);
+    const step = Number(text.slice(0, colon));
+    const sentAt = Number(text.slice(colon + 1, colon2));
+    const s = states[step];
+    if (!s || Number.isNaN(sentAt)) return;
+    s.delivered++;
+    s.latency.record(now - sentAt);
+    if (current && now <= current.windowEnd) current.deliveredInWindow++;
+  };
+  for (const c of conns) c.onMessage(onText);
+
+  if (args.startAt && args.startAt > Date.now()) await new Promise((r) => setTimeout(r, args.startAt! - Date.now()));
+
+  const results: StepRaw[] = [];
+  let stoppedEarly = false;
+  let rr = 0;
+  for (let k = 0; k < args.steps.length; k++) {
+    const rate = args.steps[k]!;
+    const total = Math.round(rate * args.stepSeconds);
+    const state: StepState = {
+      delivered: 0,
+      deliveredInWindow: 0,
+      acked: 0,
+      ackedInWindow: 0,
+      errors: 0,
+      dropped: 0,
+      errorSamples: [],
+      latency: new Histogram(),
+      sentAck: new Histogram(),
+      inFlight: 0,
+      windowEnd: Infinity,
+    };
+    states[k] = state;
+    current = state;
+    const sendLag = new Histogram();
+    const maxInFlight = Math.max(1000, rate * 10);
+    progress(`step ${k + 1}/${args.steps.length}: offering ${rate} msg/s for ${args.stepSeconds} s`);
+    const cpu0 = process.cpuUsage();
+    const startedAt = Date.now();
+    const start = performance.now();
+    state.windowEnd = start + args.stepSeconds * 1000;
+    const pad = 'x'.repeat(textLength);
+    let scheduled = 0;
+    await new Promise<void>((done) => {
+      const tick = () => {
+        const now = performance.now();
+        const due = Math.min(total, Math.floor(((now - start) / 1000) * rate));
+        while (scheduled < due) {
+          const intended = start + (scheduled * 1000) / rate;
+          scheduled++;
+          sendLag.record(now - intended);
+          if (state.inFlight >= maxInFlight) {
+            state.dropped++;
+            continue;
+          }
+          const conn = conns[rr++ % conns.length]!;
+          const head = `${k}:${intended.toFixed(3)}:`;
+          state.inFlight++;
+          conn.send(head + pad.slice(head.length)).then(
+            () => {
+              const t = performance.now();
+              state.inFlight--;
+              state.acked++;
+              if (t <= state.windowEnd) state.ackedInWindow++;
+              state.sentAck.record(t - intended);
+            },
+            (e: unknown) => {
+              state.inFlight--;
+              state.errors++;
+              if (state.errorSamples.length < 5) state.errorSamples.push(e instanceof Error ? e.message : String(e));
+            },
+          );
+        }
+        if (scheduled >= total) return done();
+        setTimeout(tick, 1);
+      };
+      tick();
+    });
+    // Let the window close, then drain: the step's sends answered and its messages delivered.
+    const windowLeft = state.windowEnd - performance.now();
+    if (windowLeft > 0) await new Promise((r) => setTimeout(r, windowLeft));
+    const endedAt = Date.now();
+    const cpu = process.cpuUsage(cpu0);
+    const drainUntil = performance.now() + drainMs;
+    while (performance.now() < drainUntil && (state.inFlight > 0 || state.delivered < state.acked)) await new Promise((r) => setTimeout(r, 50));
+    current = undefined;
+    const seconds = args.stepSeconds;
+    const raw: StepRaw = {
+      offeredPerSec: rate,
+      startedAt,
+      endedAt,
+      seconds,
+      offered: total,
+      acked: state.acked,
+      ackedInWindow: state.ackedInWindow,
+      delivered: state.delivered,
+      deliveredInWindow: state.deliveredInWindow,
+      errors: state.errors,
+      dropped: state.dropped,
+      errorSamples: state.errorSamples,
+      latency: state.latency.toJSON(),
+      sentAck: state.sentAck.toJSON(),
+      sendLag: sendLag.toJSON(),
+      generatorCpuPct: round(((cpu.user + cpu.system) / 1000 / (endedAt - startedAt)) * 100, 1),
+    };
+    results.push(raw);
+    const lat = state.latency.summary();
+    progress(
+      `step ${k + 1}: offered ${rate}/s → delivered ${round(state.deliveredInWindow / seconds, 1)}/s (${round((100 * state.delivered) / total, 1)} % of offered), p50 ${lat.p50} ms, p99 ${lat.p99} ms, errors ${state.errors}, not sent (in-flight cap) ${state.dropped}, generator CPU ${raw.generatorCpuPct} %`,
+    );
+    const p99 = lat.p99 ?? Infinity;
+    if ((args.stopOnFailure ?? true) && k < args.steps.length - 1 && (state.delivered < 0.8 * total || p99 > 1000)) {
+      progress(`step ${k + 1} clearly failed: not stepping up further`);
+      stoppedEarly = true;
+      break;
+    }
+  }
+  await Promise.race([transport.close(), new Promise((r) => setTimeout(r, 5_000))]);
+  return { transport: args.transport, pairs: args.pairs, connections: conns.length, connectSeconds, steps: results, stoppedEarly };
+}
+
+runMain(main);

@@ -1,0 +1,253 @@
+/**
+ * Generator for the `reconnect-storm` scenario. Clients are grouped 100 to a group; each group
+ * has one sender (its owner, not counted among the clients) that stays connected throughout.
+ *
+ * 1. Connect every client; each sender creates its group; one warm-up message per group gives
+ *    every client a stored cursor (from a live frame).
+ * 2. Drop: every client closes. Once the edge shows them gone, each sender sends
+ *    `messagesPerClient` messages to its group (all senders at once, each with `inFlight` sends in
+ *    flight, retried with the same clientMsgId). Setup ends when the messages projection has
+ *    consumed everything (JetStream consumer info: nothing pending).
+ * 3. Storm: every client reconnects at the same moment (a new SDK client from its stored
+ *    cursor, as an app restarting would) and runs `syncAll()`. A client is caught up once it
+ *    has every message its sender got `message.sent` for; `lost` counts what is missing.
+ *
+ * args: { wsUrl, httpUrl, jwtSecret, natsUrl, ns, clients?, groupSize?, messagesPerClient?, inFlight?, runId?, localAddresses?, catchUpTimeoutMs? }
+ */
+import { loadavg } from 'node:os';
+import { connectNats } from '@chat/nats';
+import { names } from '@chat/contracts';
+import type { ChatClient } from '@chat/client';
+import { makeClient, nowMs, pool, progress, readArgs, retry, round, runMain, signToken, sleep, summary } from './lib/common';
+
+interface Args {
+  wsUrl: string;
+  httpUrl: string;
+  jwtSecret: string;
+  natsUrl: string;
+  ns: string;
+  clients?: number;
+  groupSize?: number;
+  messagesPerClient?: number;
+  /** Sends in flight per sender. */
+  inFlight?: number;
+  runId?: string;
+  localAddresses?: string[];
+  catchUpTimeoutMs?: number;
+}
+
+async function edgeConnections(httpUrl: string): Promise<number | null> {
+  try {
+    const m = /^chat_ws_connections(?:\{[^}]*\})?\s+(\d+)/m.exec(await (await fetch(`${httpUrl}/metrics`)).text());
+    return m ? Number(m[1]) : null;
+  } catch {
+    return null;
+  }
+}
+
+runMain(async () => {
+  const a = readArgs<Args>();
+  const N = a.clients ?? 5000;
+  const groupSize = a.groupSize ?? 100;
+  const perClient = a.messagesPerClient ?? 20;
+  const inFlight = a.inFlight ?? perClient;
+  const run = a.runId ?? Math.random().toString(36).slice(2, 8);
+  const addrs = a.localAddresses?.length ? a.localAddresses : [undefined];
+  const G = Math.ceil(N / groupSize);
+  const userIds = Array.from({ length: N }, (_, i) => `rs${i}-${run}`);
+  const senderIds = Array.from({ length: G }, (_, g) => `rsend${g}-${run}`);
+  const groupOf = (i: number) => Math.floor(i / groupSize);
+  const tokens = await Promise.all(userIds.map((u) => signToken(a.jwtSecret, u, 'd1')));
+  const client = (i: number, cursor: string | null = null) => makeClient(a.wsUrl, tokens[i]!, { cursor, localAddress: addrs[i % addrs.length] });
+
+  // 1. Connect, create the groups, give every client a cursor.
+  const tSetup = nowMs();
+  const senders = await pool(senderIds, 32, async (id) => {
+    const c = makeClient(a.wsUrl, await signToken(a.jwtSecret, id, 'd1'));
+    await retry(() => c.connect());
+    return c;
+  });
+  let first: ChatClient[] = await pool(userIds, 100, async (_, i) => {
+    const c = client(i);
+    await retry(() => c.connect());
+    if ((i + 1) % 1000 === 0) progress(`reconnect-storm: ${i + 1}/${N} connected`);
+    return c;
+  });
+  const convs = await pool(senders, 16, async (s, g) => {
+    const members = userIds.slice(g * groupSize, (g + 1) * groupSize);
+    return (await s.createConversation({ kind: 'group', members, title: `storm ${g}` })).conversationId;
+  });
+  const warmSeen = new Array<boolean>(N).fill(false);
+  let warmCount = 0;
+  first.forEach((c, i) =>
+    c.on('message', (f) => {
+      if (f.conversationId === convs[groupOf(i)] && !warmSeen[i]) {
+        warmSeen[i] = true;
+        warmCount++;
+      }
+    }),
+  );
+  await pool(senders, 16, (s, g) => s.send({ conversationId: convs[g]!, body: { text: 'before the storm' } }));
+  const warmDeadline = Date.now() + 60_000;
+  while (warmCount < N && Date.now() < warmDeadline) await sleep(100);
+  if (warmCount < N) {
+    progress(`reconnect-storm: ${N - warmCount} clients missed the live warm-up; syncing them`);
+    await pool(first.filter((_, i) => !warmSeen[i]), 50, (c) => c.syncAll());
+  }
+  const connectedSeconds = (nowMs() - tSetup) / 1000;
+  progress(`reconnect-storm: ${N} clients in ${G} groups connected, each with a cursor (${connectedSeconds.toFixed(1)} s)`);
+
+  // 2. Drop everyone, then fill their inboxes.
+  const tDrop = nowMs();
+  const cursors = first.map((c) => c.cursor);
+  for (const c of first) c.close(1000, 'storm drill');
+  first = [];
+  const goneDeadline = Date.now() + 30_000;
+  for (;;) {
+    const n = await edgeConnections(a.httpUrl);
+    if (n === null || n <= G || Date.now() > goneDeadline) break;
+    await sleep(100);
+  }
+  const tOffline = nowMs();
+  const acked: Array<Set<number>> = convs.map(() => new Set());
+  let sendRetries = 0;
+  let sendFailures = 0;
+  await Promise.all(
+    senders.map((s, g) =>
+      pool(
+        Array.from({ length: perClient }, (_, k) => k),
+        inFlight,
+        async (k) => {
+          const clientMsgId = `storm-${run}-${g}-${k}`;
+          for (let attempt = 0; ; attempt++) {
+            try {
+              const sent = await s.send({ conversationId: convs[g]!, clientMsgId, body: { text: `while you were away ${k}` } });
+              acked[g]!.add(sent.seq);
+              return;
+            } catch (e) {
+              if (attempt >= 5) {
+                sendFailures++;
+                progress(`reconnect-storm: send ${g}/${k} failed: ${(e as Error).message}`);
+                return;
+              }
+              if (++sendRetries <= 5) progress(`reconnect-storm: send ${g}/${k} retried: ${(e as Error).name} ${(e as { code?: string }).code ?? ''} ${(e as Error).message}`);
+              await sleep(200 * (attempt + 1));
+            }
+          }
+        },
+      ),
+    ),
+  );
+  const tSent = nowMs();
+  const totalWaiting = acked.reduce((n, s, g) => n + s.size * Math.min(groupSize, N - g * groupSize), 0);
+  progress(`reconnect-storm: ${acked.reduce((n, s) => n + s.size, 0)} messages acked (${totalWaiting} waiting deliveries) in ${((tSent - tOffline) / 1000).toFixed(1)} s`);
+  // Wait for the messages projection (inboxes) to have consumed everything.
+  const nats = await connectNats(a.natsUrl, 'bench-reconnect-storm');
+  const n = names(a.ns);
+  const projDeadline = Date.now() + 300_000;
+  for (;;) {
+    const info = await nats.jsm.consumers.info(n.streams.events, n.consumers.projMessages);
+    if ((info.num_pending === 0 && info.num_ack_pending === 0) || Date.now() > projDeadline) break;
+    await sleep(100);
+  }
+  await nats.nc.close();
+  const tProjected = nowMs();
+  progress(`reconnect-storm: projected ${((tProjected - tSent) / 1000).toFixed(1)} s after the last ack; storm now`);
+
+  // 3. Everyone reconnects at once and syncs from the stored cursor.
+  const got: Array<Set<number>> = userIds.map(() => new Set());
+  const expected = (i: number) => acked[groupOf(i)]!.size;
+  const helloAt = new Array<number>(N).fill(NaN);
+  const caughtUpAt = new Array<number>(N).fill(NaN);
+  let caughtUp = 0;
+  let connectRetries = 0;
+  let syncErrors = 0;
+  const again: ChatClient[] = [];
+  const loadAtStorm = loadavg()[0]!;
+  const tStorm = nowMs();
+  const storm = userIds.map(async (_, i) => {
+    const c = client(i, cursors[i] ?? null);
+    again[i] = c;
+    const conv = convs[groupOf(i)]!;
+    const want = acked[groupOf(i)]!;
+    c.on('message', (f) => {
+      if (f.conversationId !== conv || !want.has(f.seq) || got[i]!.has(f.seq)) return;
+      got[i]!.add(f.seq);
+      if (got[i]!.size === want.size) {
+        caughtUpAt[i] = nowMs();
+        caughtUp++;
+      }
+    });
+    for (let attempt = 0; ; attempt++) {
+      try {
+        await c.connect();
+        break;
+      } catch (e) {
+        if (attempt >= 10) throw e;
+        connectRetries++;
+        await sleep(Math.min(5_000, 250 * 2 ** attempt) * (0.5 + Math.random() / 2));
+      }
+    }
+    helloAt[i] = nowMs();
+    for (let attempt = 0; ; attempt++) {
+      try {
+        const r = await c.syncAll();
+        if (r === 'reset') throw new Error('sync.reset');
+        return;
+      } catch (e) {
+        syncErrors++;
+        if (attempt >= 5) throw e;
+        await sleep(500);
+      }
+    }
+  });
+  const timeoutMs = a.catchUpTimeoutMs ?? 120_000;
+  const settled = await Promise.race([Promise.allSettled(storm), sleep(timeoutMs).then(() => null)]);
+  const tEnd = nowMs();
+  const failedClients = settled ? settled.filter((r) => r.status === 'rejected').length : N - caughtUp;
+  if (settled) for (const r of settled) if (r.status === 'rejected') progress(`reconnect-storm: client failed: ${String(r.reason)}`);
+  let lost = 0;
+  let short = 0;
+  for (let i = 0; i < N; i++) {
+    const missing = expected(i) - got[i]!.size;
+    lost += missing;
+    if (missing > 0) short++;
+  }
+  const hellos = helloAt.filter((t) => !Number.isNaN(t));
+  const caught = caughtUpAt.filter((t) => !Number.isNaN(t));
+  const duplicatesDropped = again.reduce((n, c) => n + (c?.stats.duplicatesDropped ?? 0), 0);
+  for (const c of again) c?.close();
+  for (const s of senders) s.close();
+
+  return {
+    clients: N,
+    groups: G,
+    groupSize,
+    messagesPerClient: perClient,
+    waitingDeliveries: totalWaiting,
+    lost,
+    clientsShort: short,
+    clientsFailed: failedClients,
+    caughtUp,
+    allCaughtUpSeconds: caughtUp === N ? round((Math.max(...caught) - tStorm) / 1000, 2) : null,
+    allCaughtUpFromDropSeconds: caughtUp === N ? round((Math.max(...caught) - tDrop) / 1000, 2) : null,
+    reconnectSeconds: hellos.length === N ? round((Math.max(...hellos) - tStorm) / 1000, 2) : null,
+    helloMs: summary(hellos.map((t) => t - tStorm), 0),
+    caughtUpMs: summary(caught.map((t) => t - tStorm), 0),
+    connectRetries,
+    syncErrors,
+    duplicatesDropped,
+    loadAvg1m: { atStorm: round(loadAtStorm, 2), after: round(loadavg()[0]!, 2) },
+    stormWallSeconds: round((tEnd - tStorm) / 1000, 2),
+    setup: {
+      connectSeconds: round(connectedSeconds, 2),
+      offlineSeconds: round((tOffline - tDrop) / 1000, 2),
+      sendSeconds: round((tSent - tOffline) / 1000, 2),
+      sendsPerSecond: Math.round(acked.reduce((n, s) => n + s.size, 0) / ((tSent - tOffline) / 1000)),
+      projectionLagSeconds: round((tProjected - tSent) / 1000, 2),
+      dropToReadySeconds: round((tProjected - tDrop) / 1000, 2),
+      sendRetries,
+      sendFailures,
+    },
+  };
+});

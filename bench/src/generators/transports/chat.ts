@@ -1,0 +1,155 @@
+/**
+ * The chat protocol as a PairTransport: raw `ws` (the SDK's de-duplication and outbox are not
+ * what is measured), one direct conversation per pair, `message.send` → `message.sent`.
+ */
+import { SignJWT } from 'jose';
+import WebSocket from 'ws';
+import type { LoadConn, PairTransport, TransportFactory } from './types';
+
+interface ChatArgs {
+  url: string;
+  /** Several edges: pair i's users connect to urls[(2i) % n] and urls[(2i+1) % n], so a message crosses edges. */
+  urls?: string[];
+  /** HS256 secret of the system (CHAT_JWT_SECRET). */
+  secret: string;
+  /** Prefix of the user ids (unique per run). */
+  userPrefix?: string;
+  sendTimeoutMs?: number;
+}
+
+type Frame = { type: string; [k: string]: unknown };
+
+let counter = 0;
+
+async function sign(secret: string, userId: string, deviceId: string): Promise<string> {
+  return new SignJWT({ did: deviceId }).setProtectedHeader({ alg: 'HS256' }).setSubject(userId).setIssuedAt().setExpirationTime('12h').sign(new TextEncoder().encode(secret));
+}
+
+class ChatConn implements LoadConn {
+  conversationId = '';
+  private readonly pending = new Map<string, { resolve: (f: Frame) => void; reject: (e: Error) => void; timer: NodeJS.Timeout }>();
+  private cb: (text: string) => void = () => undefined;
+  private closed = false;
+
+  private constructor(
+    readonly userId: string,
+    private readonly ws: WebSocket,
+    private readonly timeoutMs: number,
+  ) {
+    ws.on('message', (data) => this.onFrame(JSON.parse(String(data)) as Frame));
+    ws.on('close', (code) => {
+      this.closed = true;
+      for (const [id, p] of this.pending) {
+        clearTimeout(p.timer);
+        p.reject(new Error(`closed (${code})`));
+        this.pending.delete(id);
+      }
+    });
+  }
+
+  static open(url: string, token: string, userId: string, timeoutMs: number): Promise<ChatConn> {
+    return new Promise((resolve, reject) => {
+      const ws = new WebSocket(`${url}?access_token=${encodeURIComponent(token)}`, { perMessageDeflate: false });
+      const conn = new ChatConn(userId, ws, timeoutMs);
+      const timer = setTimeout(() => {
+        ws.terminate();
+        reject(new Error('connect timed out'));
+      }, 20_000);
+      ws.once('error', (e) => {
+        clearTimeout(timer);
+        reject(e);
+      });
+      conn.helloWaiter = () => {
+        clearTimeout(timer);
+        resolve(conn);
+      };
+    });
+  }
+
+  private helloWaiter?: () => void;
+
+  private onFrame(f: Frame): void {
+    switch (f.type) {
+      case 'hello':
+        this.helloWaiter?.();
+        this.helloWaiter = undefined;
+        return;
+      case 'message.new':
+        if (f['senderId'] !== this.userId) this.cb((f['body'] as { text: string }).text);
+        return;
+      case 'message.sent':
+      case 'conversation.created':
+      case 'error': {
+        const id = (f['clientMsgId'] ?? f['ref']) as string | undefined;
+        const p = id ? this.pending.get(id) : undefined;
+        if (!p || !id) return;
+        this.pending.delete(id);
+        clearTimeout(p.timer);
+        if (f.type === 'error') p.reject(new Error(`${String(f['code'])}: ${String(f['message'])}`));
+        else p.resolve(f);
+        return;
+      }
+      default:
+    }
+  }
+
+  request(id: string, frame: Frame): Promise<Frame> {
+    if (this.closed) return Promise.reject(new Error('closed'));
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.pending.delete(id);
+        reject(new Error(`${frame.type} timed out`));
+      }, this.timeoutMs);
+      this.pending.set(id, { resolve, reject, timer });
+      this.ws.send(JSON.stringify(frame));
+    });
+  }
+
+  async send(text: string): Promise<void> {
+    const clientMsgId = `m${(++counter).toString(36)}`;
+    await this.request(clientMsgId, { type: 'message.send', clientMsgId, conversationId: this.conversationId, body: { text } });
+  }
+
+  onMessage(cb: (text: string) => void): void {
+    this.cb = cb;
+  }
+
+  close(): Promise<void> {
+    if (this.closed) return Promise.resolve();
+    return new Promise((r) => {
+      this.ws.once('close', () => r());
+      this.ws.close(1000, 'bye');
+      setTimeout(() => {
+        this.ws.terminate();
+        r();
+      }, 2_000).unref();
+    });
+  }
+}
+
+export const createTransport: TransportFactory = async (raw) => {
+  const args = raw as unknown as ChatArgs;
+  const urls = args.urls?.length ? args.urls : [args.url];
+  const prefix = args.userPrefix ?? `b${Date.now().toString(36)}`;
+  const timeoutMs = args.sendTimeoutMs ?? 15_000;
+  const conns: ChatConn[] = [];
+  const transport: PairTransport = {
+    async connectPair(i) {
+      const ua = `${prefix}-${i}a`;
+      const ub = `${prefix}-${i}b`;
+      const [a, b] = await Promise.all([
+        sign(args.secret, ua, 'd1').then((t) => ChatConn.open(urls[(2 * i) % urls.length]!, t, ua, timeoutMs)),
+        sign(args.secret, ub, 'd1').then((t) => ChatConn.open(urls[(2 * i + 1) % urls.length]!, t, ub, timeoutMs)),
+      ]);
+      conns.push(a, b);
+      const ref = `c${i}`;
+      const created = await a.request(ref, { type: 'conversation.create', ref, kind: 'direct', members: [ub] });
+      a.conversationId = b.conversationId = created['conversationId'] as string;
+      return [a, b];
+    },
+    async close() {
+      await Promise.all(conns.map((c) => c.close()));
+    },
+  };
+  return transport;
+};

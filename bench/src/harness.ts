@@ -1,0 +1,95 @@
+import { spawn } from 'node:child_process';
+import { resolve } from 'node:path';
+import { createInterface } from 'node:readline';
+import { SignJWT } from 'jose';
+import type { BenchContext, BenchSystem } from './context';
+import { ROOT } from './lib/env';
+import { startBenchSystem } from './system';
+
+const started = Date.now();
+const clock = () => {
+  const s = Math.floor((Date.now() - started) / 1000);
+  return `${String(Math.floor(s / 60)).padStart(2, '0')}:${String(s % 60).padStart(2, '0')}`;
+};
+
+export function say(line: string): void {
+  process.stderr.write(`[${clock()}] ${line}\n`);
+}
+
+/** Runs bench/src/generators/<name>.ts as its own process; resolves with the JSON of its last stdout line. */
+export function runGenerator<T>(name: string, args: unknown, onProgress: (line: string) => void, opts: { nodeArgs?: string[]; onSpawn?: (pid: number) => void } = {}): Promise<T> {
+  return new Promise((res, rej) => {
+    const child = spawn(process.execPath, [...(opts.nodeArgs ?? []), '--import', 'tsx', resolve(ROOT, `bench/src/generators/${name}.ts`)], {
+      cwd: ROOT,
+      env: { ...process.env, BENCH_ARGS: JSON.stringify(args) },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    if (child.pid) opts.onSpawn?.(child.pid);
+    let last = '';
+    const errTail: string[] = [];
+    createInterface({ input: child.stdout! }).on('line', (l) => {
+      if (l.trim()) last = l;
+    });
+    createInterface({ input: child.stderr! }).on('line', (l) => {
+      errTail.push(l);
+      if (errTail.length > 30) errTail.shift();
+      onProgress(l);
+    });
+    child.on('error', rej);
+    child.on('close', (code) => {
+      if (code !== 0) return rej(new Error(`generator ${name} exited with ${code}:\n${errTail.join('\n')}`));
+      try {
+        res(JSON.parse(last) as T);
+      } catch {
+        rej(new Error(`generator ${name} printed no JSON result; last line: ${last.slice(0, 200)}`));
+      }
+    });
+  });
+}
+
+export interface HarnessContext extends BenchContext {
+  /** Systems started by this scenario and not stopped yet (stopped by the harness after it). */
+  readonly open: Set<BenchSystem>;
+  /** CHAT_JWT_SECRET of the last started system. */
+  secret?: string;
+  /** Every system this scenario started (for the report's config). */
+  readonly systems: BenchSystem[];
+}
+
+export function createContext(scenario: string, quick: boolean): HarnessContext {
+  const open = new Set<BenchSystem>();
+  const systems: BenchSystem[] = [];
+  const ctx: HarnessContext = {
+    quick,
+    open,
+    systems,
+    progress: (line) => say(`[${scenario}] ${line}`),
+    async startSystem(opts = {}) {
+      ctx.progress(`starting system (${opts.edges ?? 1} edge${(opts.edges ?? 1) > 1 ? 's' : ''}${opts.natsUrl ? `, NATS ${opts.natsUrl}` : ''})`);
+      const sys = await startBenchSystem(opts);
+      ctx.secret = sys.secret;
+      const wrapped: BenchSystem = {
+        ...sys,
+        stop: async () => {
+          open.delete(wrapped);
+          await sys.stop();
+        },
+      };
+      open.add(wrapped);
+      systems.push(wrapped);
+      ctx.progress(`system up: ${sys.wsUrls.join(', ')} (ns ${sys.env['CHAT_NS']})`);
+      return wrapped;
+    },
+    runGenerator: <T>(name: string, args: unknown) => runGenerator<T>(name, args, (l) => ctx.progress(`${name}: ${l}`)),
+    async token(userId, deviceId = 'd1') {
+      if (!ctx.secret) throw new Error('token(): start a system first');
+      return new SignJWT({ did: deviceId })
+        .setProtectedHeader({ alg: 'HS256' })
+        .setSubject(userId)
+        .setIssuedAt()
+        .setExpirationTime('12h')
+        .sign(new TextEncoder().encode(ctx.secret));
+    },
+  };
+  return ctx;
+}

@@ -1,0 +1,416 @@
+import pg from 'pg';
+import { parseEvent, type Names } from '@chat/contracts';
+import { createDatabase, dropDatabase, migrate, readEvents, withDatabase } from '@chat/ops';
+import type { Nats } from '@chat/nats';
+import { createPool, ensureCheckpoint } from '@chat/postgres';
+import { applyBatch } from '../../apps/projector/src/runner';
+import { buildProjection, PROJECTION_KEYS, projectionSpec } from '../../apps/projector/src/projections';
+import type { StoredEvent } from '../../apps/projector/src/projection';
+import { log } from './topology';
+import type { Workload } from './workload';
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+// ----------------------------------------------------------------------- receipt watermarks
+/**
+ * Samples member_receipts (delivered_seq, read_seq per conversation and user) and
+ * device_receipts (delivered_seq per device) every `everyMs` while the run goes on, and counts
+ * every watermark that went down between two samples. Samples that fail (Postgres restarting)
+ * are skipped.
+ */
+export class ReceiptSampler {
+  regressions = 0;
+  samples = 0;
+  readonly examples: string[] = [];
+  private last = new Map<string, number>();
+  private running = false;
+  private loop?: Promise<void>;
+  private client?: pg.Client;
+
+  constructor(private readonly databaseUrl: string) {}
+
+  start(everyMs = 2_000): void {
+    this.running = true;
+    this.loop = (async () => {
+      while (this.running) {
+        await this.sample().catch(() => {
+          void this.client?.end().catch(() => undefined);
+          this.client = undefined;
+        });
+        await sleep(everyMs);
+      }
+    })();
+  }
+
+  async sample(): Promise<void> {
+    if (!this.client) {
+      const c = new pg.Client({ connectionString: this.databaseUrl, application_name: 'chaos-sampler' });
+      c.on('error', () => undefined);
+      await c.connect();
+      this.client = c;
+    }
+    const member = await this.client.query<{ k: string; d: number; r: number }>(
+      `SELECT conversation_id || ' ' || user_id AS k, delivered_seq AS d, read_seq AS r FROM member_receipts`,
+    );
+    const device = await this.client.query<{ k: string; d: number }>(
+      `SELECT conversation_id || ' ' || user_id || ' ' || device_id AS k, delivered_seq AS d FROM device_receipts`,
+    );
+    const check = (key: string, v: number) => {
+      const prev = this.last.get(key);
+      if (prev !== undefined && v < prev) {
+        this.regressions++;
+        if (this.examples.length < 10) this.examples.push(`${key}: ${prev} -> ${v}`);
+      }
+      this.last.set(key, prev === undefined ? v : Math.max(prev, v));
+    };
+    for (const r of member.rows) {
+      check(`member delivered ${r.k}`, r.d);
+      check(`member read ${r.k}`, r.r);
+    }
+    for (const r of device.rows) check(`device delivered ${r.k}`, r.d);
+    this.samples++;
+  }
+
+  async stop(): Promise<void> {
+    this.running = false;
+    await this.loop;
+    await this.sample().catch(() => undefined);
+    await this.client?.end().catch(() => undefined);
+  }
+}
+
+// --------------------------------------------------------------------------- quiescence
+/** Waits until the command queue is empty and every projection consumer has nothing pending. */
+export async function waitCaughtUp(nats: Nats, n: Names, timeoutMs: number): Promise<boolean> {
+  const deadline = Date.now() + timeoutMs;
+  const consumers = [n.consumers.projMessages, n.consumers.projReceipts, n.consumers.projConversations];
+  let stable = 0;
+  while (Date.now() < deadline) {
+    try {
+      const cmd = await nats.jsm.streams.info(n.streams.cmd);
+      let pending = cmd.state.messages;
+      for (const c of consumers) {
+        const ci = await nats.jsm.consumers.info(n.streams.events, c);
+        pending += ci.num_pending + ci.num_ack_pending;
+      }
+      if (pending === 0 && ++stable >= 3) return true;
+      if (pending !== 0) stable = 0;
+    } catch {
+      stable = 0;
+    }
+    await sleep(500);
+  }
+  return false;
+}
+
+// ------------------------------------------------------------------ history and delivery
+export interface DeliveryResult {
+  historyMessages: number;
+  conversations: number;
+  /** Acknowledged sends missing from history (or with another message at their seq). */
+  lostInHistory: number;
+  /** A clientMsgId stored (or acknowledged) under more than one seq. */
+  duplicatesInHistory: number;
+  seqGaps: number;
+  /** (device, message) pairs the device never emitted. */
+  lostOnDevices: number;
+  duplicatesOnDevices: number;
+  orderViolations: number;
+  examples: string[];
+}
+
+interface HistoryRow {
+  conversation_id: string;
+  seq: number;
+  client_msg_id: string;
+  sender_id: string;
+  sender_device_id: string;
+}
+
+async function history(databaseUrl: string): Promise<HistoryRow[]> {
+  const c = new pg.Client({ connectionString: databaseUrl });
+  await c.connect();
+  try {
+    const { rows } = await c.query<HistoryRow>('SELECT conversation_id, seq, client_msg_id, sender_id, sender_device_id FROM messages ORDER BY conversation_id, seq');
+    return rows;
+  } finally {
+    await c.end();
+  }
+}
+
+/** Seqs 1..last a device must have emitted in a conversation: all of them but its own acknowledged sends. */
+function missingOn(w: Workload, conv: string, last: number): { device: string; missing: number[] }[] {
+  const out: { device: string; missing: number[] }[] = [];
+  const members = w.conversations.find((c) => c.id === conv)?.members ?? [];
+  for (const u of members) {
+    for (const d of w.byUser.get(u) ?? []) {
+      const got = new Set(d.emitted.get(conv) ?? []);
+      const own = d.ownAcked.get(conv) ?? new Set<number>();
+      const missing: number[] = [];
+      for (let s = 1; s <= last; s++) if (!got.has(s) && !own.has(s)) missing.push(s);
+      if (missing.length) out.push({ device: `${d.userId}/${d.deviceId}`, missing });
+    }
+  }
+  return out;
+}
+
+/**
+ * After quiescence: every client syncs until it has every message of its conversations (or
+ * the deadline passes), then history and devices are checked.
+ */
+export async function checkDelivery(w: Workload, databaseUrl: string, syncDeadlineMs: number): Promise<DeliveryResult> {
+  const rows = await history(databaseUrl);
+  const lastSeq = new Map<string, number>();
+  const count = new Map<string, number>();
+  for (const r of rows) {
+    lastSeq.set(r.conversation_id, Math.max(lastSeq.get(r.conversation_id) ?? 0, r.seq));
+    count.set(r.conversation_id, (count.get(r.conversation_id) ?? 0) + 1);
+  }
+  const examples: string[] = [];
+  const ex = (s: string) => void (examples.length < 20 && examples.push(s));
+
+  // Sync every device until it has everything (reconnecting first where needed).
+  const deadline = Date.now() + syncDeadlineMs;
+  await Promise.all(
+    w.devices.map(async (d) => {
+      for (;;) {
+        const incomplete = w.conversations.some((c) => c.members.includes(d.userId) && missingOn(w, c.id, lastSeq.get(c.id) ?? 0).some((m) => m.device === `${d.userId}/${d.deviceId}`));
+        if (!incomplete || Date.now() > deadline) return;
+        if (d.client.connected) await d.client.syncAll().catch(() => undefined);
+        else await sleep(300);
+        await sleep(200);
+      }
+    }),
+  );
+
+  // History: dense seqs, each clientMsgId once, every acknowledged send at its seq.
+  let seqGaps = 0;
+  for (const [conv, last] of lastSeq) {
+    const gaps = last - count.get(conv)!;
+    if (gaps) {
+      seqGaps += gaps;
+      ex(`seq gap: ${conv} has ${count.get(conv)} messages up to seq ${last}`);
+    }
+  }
+  const byKey = new Map<string, HistoryRow>();
+  const byClientId = new Map<string, number>();
+  for (const r of rows) {
+    byKey.set(`${r.conversation_id}@${r.seq}`, r);
+    const k = `${r.conversation_id} ${r.client_msg_id}`;
+    byClientId.set(k, (byClientId.get(k) ?? 0) + 1);
+  }
+  let duplicatesInHistory = 0;
+  for (const [k, n] of byClientId) {
+    if (n > 1) {
+      duplicatesInHistory += n - 1;
+      ex(`stored ${n} times: ${k}`);
+    }
+  }
+  for (const [id, seqs] of w.ackedById) {
+    if (seqs.size > 1) {
+      duplicatesInHistory += seqs.size - 1;
+      ex(`acknowledged under several seqs: ${id} ${[...seqs].join(',')}`);
+    }
+  }
+  let lostInHistory = 0;
+  for (const a of w.acked) {
+    const r = byKey.get(`${a.conversationId}@${a.seq}`);
+    if (!r || r.client_msg_id !== a.clientMsgId) {
+      lostInHistory++;
+      ex(`acknowledged but not in history: ${a.clientMsgId} at ${a.conversationId}@${a.seq}${r ? ` (found ${r.client_msg_id})` : ''}`);
+    }
+  }
+
+  // Devices: everything, once, in order.
+  let lostOnDevices = 0;
+  let duplicatesOnDevices = 0;
+  let orderViolations = 0;
+  for (const c of w.conversations) {
+    for (const m of missingOn(w, c.id, lastSeq.get(c.id) ?? 0)) {
+      lostOnDevices += m.missing.length;
+      ex(`device ${m.device} never got ${c.id}@${m.missing.slice(0, 5).join(',')}${m.missing.length > 5 ? ` (+${m.missing.length - 5})` : ''}`);
+    }
+  }
+  for (const d of w.devices) {
+    for (const [conv, seqs] of d.emitted) {
+      const dups = seqs.length - new Set(seqs).size;
+      if (dups) {
+        duplicatesOnDevices += dups;
+        ex(`device ${d.userId}/${d.deviceId} emitted duplicates in ${conv}`);
+      }
+      for (let i = 1; i < seqs.length; i++) {
+        if (seqs[i]! <= seqs[i - 1]!) {
+          orderViolations++;
+          ex(`device ${d.userId}/${d.deviceId} ${conv}: seq ${seqs[i]} after ${seqs[i - 1]}`);
+        }
+      }
+    }
+  }
+  return {
+    historyMessages: rows.length,
+    conversations: lastSeq.size,
+    lostInHistory,
+    duplicatesInHistory,
+    seqGaps,
+    lostOnDevices,
+    duplicatesOnDevices,
+    orderViolations,
+    examples,
+  };
+}
+
+// ------------------------------------------------------------------- read-model rebuild
+export interface RebuildResult {
+  events: number;
+  /** The rebuild itself failed (e.g. a duplicate key: the stream holds two events for one message seq). */
+  error?: string;
+  /** Stream audit: MessageSent events sharing a (conversation, seq), and conversations whose stream seqs are not 1..N. */
+  streamAudit: { duplicateSeqs: number; gaps: number; examples: string[] };
+  tables: Record<string, { live: number; rebuilt: number; onlyLive: number; onlyRebuilt: number }>;
+  diffs: number;
+  ignoredColumns: Record<string, string[]>;
+  examples: string[];
+}
+
+/**
+ * Columns legitimately different between the live read models and a rebuild. The projections
+ * take every value from the events (no now()), so nothing is ignored today; the list is here
+ * for columns a future projection fills from the clock.
+ */
+export const IGNORED_COLUMNS: Record<string, string[]> = {};
+
+/** NATS subject filter match (`*` one token, `>` the rest). */
+function subjectMatches(filter: string, subject: string): boolean {
+  const f = filter.split('.');
+  const s = subject.split('.');
+  for (let i = 0; i < f.length; i++) {
+    if (f[i] === '>') return s.length > i;
+    if (i >= s.length) return false;
+    if (f[i] !== '*' && f[i] !== s[i]) return false;
+  }
+  return f.length === s.length;
+}
+
+/**
+ * Rebuilds all three projections from CHAT_EVENTS into a scratch database (ordered consumer:
+ * the live durable consumers are not touched), in-process with the projector's own
+ * `applyBatch` (same transaction and checkpoint code), then diffs every projection table with
+ * the live database row by row.
+ */
+export async function rebuildAndDiff(nats: Nats, n: Names, adminUrl: string, liveUrl: string): Promise<RebuildResult> {
+  const scratchUrl = withDatabase(adminUrl, 'chat_chaos_rebuild');
+  await dropDatabase(scratchUrl);
+  await createDatabase(scratchUrl);
+  await migrate(scratchUrl);
+  const pool = createPool(scratchUrl, 2);
+  const filters: Record<string, string> = { messages: n.subjects.evtConvAll, receipts: n.subjects.evtRcptAll, conversations: n.subjects.evtAll };
+  const projections = PROJECTION_KEYS.map((key) => ({ key, filter: filters[key]!, p: buildProjection(key, n, null, { cache: null, retention: 'history' }) }));
+  let events = 0;
+  let error: string | undefined;
+  // Audit of the stream itself, independent of any projection.
+  const bySeq = new Map<string, Array<{ streamSeq: number; clientMsgId: string; messageId: string; sentAt: string }>>();
+  const audit = { duplicateSeqs: 0, gaps: 0, examples: [] as string[] };
+  try {
+    for (const { p } of projections) await ensureCheckpoint(pool, p.name);
+    let batch: Array<StoredEvent & { subject: string }> = [];
+    const flush = async () => {
+      // messages first: receipts and conversations read what it wrote (as the live runner's RetryLater waits for).
+      for (const { p, filter } of projections) {
+        const mine = batch.filter((e) => subjectMatches(filter, e.subject));
+        if (mine.length) await applyBatch(pool, p, mine);
+      }
+      batch = [];
+    };
+    for await (const rec of readEvents(nats.js, n)) {
+      events++;
+      const event = parseEvent(rec.event);
+      if (event.type === 'MessageSent') {
+        const k = `${event.conversationId}@${event.seq}`;
+        const list = bySeq.get(k) ?? [];
+        list.push({ streamSeq: rec.seq, clientMsgId: event.clientMsgId, messageId: event.messageId, sentAt: event.sentAt });
+        bySeq.set(k, list);
+      }
+      if (error) continue;
+      batch.push({ streamSeq: rec.seq, subject: rec.subject, event });
+      if (batch.length >= 500) {
+        try {
+          await flush();
+        } catch (e) {
+          error = e instanceof Error ? e.message : String(e);
+          log(`rebuild failed at a batch before stream seq ${rec.seq}: ${error}`);
+        }
+      }
+    }
+    if (!error) {
+      try {
+        await flush();
+      } catch (e) {
+        error = e instanceof Error ? e.message : String(e);
+        log(`rebuild failed at the last batch: ${error}`);
+      }
+    }
+  } finally {
+    await pool.end();
+  }
+  const lastByConv = new Map<string, { max: number; n: number }>();
+  for (const [k, list] of bySeq) {
+    const [conv, seq] = k.split('@') as [string, string];
+    const e = lastByConv.get(conv) ?? { max: 0, n: 0 };
+    e.max = Math.max(e.max, Number(seq));
+    e.n++;
+    lastByConv.set(conv, e);
+    if (list.length > 1) {
+      audit.duplicateSeqs += list.length - 1;
+      if (audit.examples.length < 10) audit.examples.push(`${k} appended ${list.length} times: ${JSON.stringify(list)}`);
+    }
+  }
+  for (const [, e] of lastByConv) audit.gaps += e.max - e.n;
+  if (audit.duplicateSeqs) log(`STREAM AUDIT: ${audit.duplicateSeqs} MessageSent events reuse a (conversation, seq): ${audit.examples.join(' | ')}`);
+  log(`rebuild: ${events} events applied to chat_chaos_rebuild; diffing`);
+
+  const tables = PROJECTION_KEYS.flatMap((k) => [...projectionSpec(k, n).tables]);
+  const live = new pg.Client({ connectionString: liveUrl });
+  const scratch = new pg.Client({ connectionString: scratchUrl });
+  await live.connect();
+  await scratch.connect();
+  const result: RebuildResult = { events, ...(error ? { error } : {}), streamAudit: audit, tables: {}, diffs: error ? 1 : 0, ignoredColumns: IGNORED_COLUMNS, examples: [] };
+  try {
+    for (const t of tables) {
+      const rowsOf = async (c: pg.Client) => {
+        const { rows } = await c.query<{ r: Record<string, unknown> }>(`SELECT to_jsonb(x) AS r FROM ${t} x`);
+        const counts = new Map<string, number>();
+        for (const { r } of rows) {
+          for (const col of IGNORED_COLUMNS[t] ?? []) delete r[col];
+          const key = JSON.stringify(Object.fromEntries(Object.entries(r).sort(([a], [b]) => a.localeCompare(b))));
+          counts.set(key, (counts.get(key) ?? 0) + 1);
+        }
+        return { counts, total: rows.length };
+      };
+      const a = await rowsOf(live);
+      const b = await rowsOf(scratch);
+      let onlyLive = 0;
+      let onlyRebuilt = 0;
+      for (const [k, v] of a.counts) {
+        const d = v - (b.counts.get(k) ?? 0);
+        if (d > 0) {
+          onlyLive += d;
+          if (result.examples.length < 20) result.examples.push(`${t} live only: ${k}`);
+        }
+      }
+      for (const [k, v] of b.counts) {
+        const d = v - (a.counts.get(k) ?? 0);
+        if (d > 0) {
+          onlyRebuilt += d;
+          if (result.examples.length < 20) result.examples.push(`${t} rebuild only: ${k}`);
+        }
+      }
+      result.tables[t] = { live: a.total, rebuilt: b.total, onlyLive, onlyRebuilt };
+      result.diffs += onlyLive + onlyRebuilt;
+    }
+  } finally {
+    await live.end();
+    await scratch.end();
+  }
+  await dropDatabase(scratchUrl).catch(() => undefined);
+  return result;
+}

@@ -1,0 +1,49 @@
+import { Command } from 'commander';
+import { FAULT_KINDS, type FaultKind } from './faults';
+import { defaults, runChaos } from './run';
+
+/*
+ * npm run chaos [-- --quick] [--seed N] [--faults edge-kill,nats-kill] [--users N] [--messages N] [--min-faults N]
+ * Starts a private topology (3-node NATS cluster, Postgres, Redis, 2 edges, 2 command
+ * services, the projector), runs the workload with faults, checks, prints the JSON summary and
+ * writes it to chaos/results/. Exit 1 when a check failed.
+ */
+const program = new Command('chaos')
+  .option('--quick', 'the short variant (≈ 2,000 messages, 7 faults)')
+  .option('--seed <n>', 'PRNG seed (workload shape and fault schedule)')
+  .option('--faults <kinds>', `comma-separated fault kinds (default all: ${FAULT_KINDS.join(',')}); "none" for a baseline`)
+  .option('--users <n>', 'users')
+  .option('--messages <n>', 'acknowledged messages to reach')
+  .option('--min-faults <n>', 'faults to inject at least')
+  .option('--rate <n>', 'sends per second')
+  .option('--port-base <n>', 'first of 20 consecutive ports to use (default 34000, moved up if busy)')
+  .option('--commands <n>', 'command-service instances (default 2)')
+  .option('--keep-data', 'keep .data/chaos (NATS store, Postgres data dir) after the run');
+program.parse();
+const opts = program.opts<{ quick?: boolean; seed?: string; faults?: string; users?: string; messages?: string; minFaults?: string; rate?: string; portBase?: string; keepData?: boolean; commands?: string }>();
+
+const o = defaults(!!opts.quick, opts.seed !== undefined ? Number(opts.seed) : undefined);
+if (opts.faults) {
+  const kinds = opts.faults === 'none' ? [] : opts.faults.split(',').map((s) => s.trim());
+  const bad = kinds.filter((k) => !(FAULT_KINDS as readonly string[]).includes(k));
+  if (bad.length) {
+    console.error(`unknown fault kind(s): ${bad.join(', ')} (known: ${FAULT_KINDS.join(', ')})`);
+    process.exit(2);
+  }
+  o.kinds = kinds as FaultKind[];
+  if (!kinds.length) o.minFaults = 0;
+}
+if (opts.users) o.users = Number(opts.users);
+if (opts.messages) o.targetAcked = Number(opts.messages);
+if (opts.minFaults) o.minFaults = Number(opts.minFaults);
+if (opts.rate) o.rate = Number(opts.rate);
+if (opts.portBase) o.portBase = Number(opts.portBase);
+if (opts.keepData) o.keepData = true;
+if (opts.commands) o.commands = Number(opts.commands);
+if (!o.kinds.length) o.gapMs = [1e9, 1e9];
+
+const summary = await runChaos(o);
+const { details, ...head } = summary;
+console.log(JSON.stringify(head));
+console.error(JSON.stringify(details, null, 2));
+process.exit(summary.ok ? 0 : 1);

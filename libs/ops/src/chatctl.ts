@@ -1,0 +1,203 @@
+import { Command, InvalidArgumentError, Option } from 'commander';
+import { names } from '@chat/contracts';
+import { loadOpsConfig } from './config';
+import { rebuildConversationCacheFromEnv } from './cache';
+import { createDatabase, databaseName } from './database';
+import { deadLetterIds, listDeadLetters, replayDeadLetters } from './dlq';
+import { migrate } from './migrate';
+import { applyAll, consumersReport, readEvents, streamSettings, streamsReport, withNats } from './streams';
+import { formatTable } from './table';
+import { mintToken } from './token';
+
+const positiveInt = (value: string): number => {
+  const n = Number(value);
+  if (!Number.isSafeInteger(n) || n < 1) throw new InvalidArgumentError('expected a positive integer');
+  return n;
+};
+
+const program = new Command('chatctl')
+  .description('Operate the chat backend. Connection settings come from NATS_URL, DATABASE_URL, CHAT_NS, … (see README).')
+  .showHelpAfterError();
+
+program
+  .command('token')
+  .description('print a client token (HS256 JWT) for a user')
+  .argument('<userId>')
+  .option('--device <id>', 'device id (the did claim)', 'default')
+  .option('--ttl <duration>', 'lifetime, e.g. 30m, 24h, 7d', '24h')
+  .option('--secret <secret>', 'signing secret (default: CHAT_JWT_SECRET, then the development secret)')
+  .action(async (userId: string, o: { device: string; ttl: string; secret?: string }) => {
+    console.log(await mintToken({ userId, deviceId: o.device, ttl: o.ttl, ...(o.secret ? { secret: o.secret } : {}) }));
+  });
+
+program
+  .command('db')
+  .description('database administration')
+  .command('create')
+  .description('create the database named in DATABASE_URL if it is missing')
+  .action(async () => {
+    const url = loadOpsConfig().DATABASE_URL;
+    console.log(`database ${databaseName(url)}: ${await createDatabase(url)}`);
+  });
+
+program
+  .command('migrate')
+  .description('apply (up) or revert the last (down) read-model migration')
+  .addArgument(new Command().createArgument('[direction]', 'up or down').choices(['up', 'down']).default('up'))
+  .action(async (direction: 'up' | 'down') => {
+    const ran = await migrate(loadOpsConfig().DATABASE_URL, { direction });
+    console.log(ran.length ? ran.map((m) => `${direction}: ${m}`).join('\n') : 'migrations: nothing to do');
+  });
+
+const streams = program.command('streams').description('JetStream streams and consumers as code');
+
+streams
+  .command('apply')
+  .description('create or update every stream and consumer of the namespace (never deletes data)')
+  .option('--edge <id...>', 'also create the delivery consumer of these edges')
+  .action(async (o: { edge?: string[] }) => {
+    const cfg = loadOpsConfig();
+    const report = await applyAll({ natsUrl: cfg.NATS_URL, ns: cfg.CHAT_NS, settings: streamSettings(), edgeIds: o.edge ?? [] });
+    const rows = [
+      ...report.streams.map((s) => ({ kind: 'stream', stream: s.name, name: s.name, action: s.action })),
+      ...report.consumers.map((c) => ({ kind: 'consumer', stream: c.stream, name: c.name, action: c.action })),
+    ];
+    console.log(formatTable(rows, [['kind', 'KIND'], ['stream', 'STREAM'], ['name', 'NAME'], ['action', 'ACTION']]));
+  });
+
+streams
+  .command('info')
+  .description('settings and state of every stream of the namespace')
+  .action(async () => {
+    const cfg = loadOpsConfig();
+    const rows = await withNats(cfg.NATS_URL, (n) => streamsReport(n.jsm, names(cfg.CHAT_NS)));
+    if (!rows.length) return console.log(`no streams for namespace "${cfg.CHAT_NS}"; run: chatctl streams apply`);
+    console.log(
+      formatTable(rows, [
+        ['stream', 'STREAM'],
+        ['subjects', 'SUBJECTS'],
+        ['retention', 'RETENTION'],
+        ['storage', 'STORAGE'],
+        ['replicas', 'R'],
+        ['maxAge', 'MAX AGE'],
+        ['messages', 'MESSAGES'],
+        ['bytes', 'BYTES'],
+        ['firstSeq', 'FIRST SEQ'],
+        ['lastSeq', 'LAST SEQ'],
+        ['consumers', 'CONSUMERS'],
+      ]),
+    );
+  });
+
+program
+  .command('consumers')
+  .description('lag of every consumer of the namespace (like `nats consumer report`)')
+  .action(async () => {
+    const cfg = loadOpsConfig();
+    const rows = await withNats(cfg.NATS_URL, (n) => consumersReport(n.jsm, names(cfg.CHAT_NS)));
+    if (!rows.length) return console.log(`no consumers for namespace "${cfg.CHAT_NS}"`);
+    console.log(
+      formatTable(rows, [
+        ['stream', 'STREAM'],
+        ['consumer', 'CONSUMER'],
+        ['pending', 'PENDING'],
+        ['ackPending', 'ACK PENDING'],
+        ['redelivered', 'REDELIVERED'],
+        ['lastDelivered', 'LAST DELIVERED SEQ'],
+        ['ackFloor', 'ACK FLOOR SEQ'],
+      ]),
+    );
+  });
+
+program
+  .command('events')
+  .description('print CHAT_EVENTS as JSON lines {seq, subject, time, event}, oldest first')
+  .addOption(new Option('--from <seq>', 'first stream sequence').argParser(positiveInt).default(1))
+  .option('--subject <filter>', 'subject filter, e.g. chat.evt.conv.<id> or chat.evt.rcpt.>')
+  .addOption(new Option('--limit <n>', 'stop after n events').argParser(positiveInt))
+  .option('--follow', 'keep waiting for new events')
+  .action(async (o: { from: number; subject?: string; limit?: number; follow?: boolean }) => {
+    const cfg = loadOpsConfig();
+    await withNats(cfg.NATS_URL, async (n) => {
+      const events = readEvents(n.js, names(cfg.CHAT_NS), {
+        fromSeq: o.from,
+        ...(o.subject ? { subject: o.subject } : {}),
+        ...(o.limit ? { limit: o.limit } : {}),
+        follow: o.follow === true,
+      });
+      for await (const e of events) process.stdout.write(`${JSON.stringify(e)}\n`);
+    });
+  });
+
+program
+  .command('cache')
+  .description('the Redis caches')
+  .command('rebuild')
+  .description('reload the conversation lists (every user, or one) from Postgres into Redis')
+  .option('--user <id>', 'only this user')
+  .action(async (o: { user?: string }) => {
+    const r = await rebuildConversationCacheFromEnv(loadOpsConfig(), o.user !== undefined ? { userId: o.user } : {});
+    console.log(`conversation lists: ${r.users} user(s), ${r.entries} entr${r.entries === 1 ? 'y' : 'ies'} loaded`);
+  });
+
+const dlq = program.command('dlq').description('dead letters (CHAT_DLQ): messages a consumer gave up on');
+
+dlq
+  .command('list')
+  .description('list dead letters, oldest first: id (CHAT_DLQ seq), original stream/subject/seq, consumer, deliveries, error, time')
+  .option('--consumer <name>', 'only this consumer (command-handler, proj-messages, edge-<id>, …)')
+  .addOption(new Option('--limit <n>', 'at most n entries').argParser(positiveInt))
+  .option('--json', 'JSON lines, with the original payload (base64) and headers')
+  .action(async (o: { consumer?: string; limit?: number; json?: boolean }) => {
+    const cfg = loadOpsConfig();
+    const rows = await withNats(cfg.NATS_URL, (n) =>
+      listDeadLetters(n.js, names(cfg.CHAT_NS), { ...(o.consumer ? { consumer: o.consumer } : {}), ...(o.limit ? { limit: o.limit } : {}) }),
+    );
+    if (o.json) {
+      for (const r of rows) process.stdout.write(`${JSON.stringify(r)}\n`);
+      return;
+    }
+    if (!rows.length) return console.log('no dead letters');
+    const table = rows.map((r) => ({ ...r, error: r.error.length > 80 ? `${r.error.slice(0, 77)}...` : r.error, skipped: r.skipped ? 'yes' : '' }));
+    console.log(
+      formatTable(table, [
+        ['id', 'ID'],
+        ['stream', 'STREAM'],
+        ['subject', 'SUBJECT'],
+        ['seq', 'SEQ'],
+        ['consumer', 'CONSUMER'],
+        ['deliveries', 'DELIVERIES'],
+        ['skipped', 'SKIPPED'],
+        ['time', 'TIME'],
+        ['error', 'ERROR'],
+      ]),
+    );
+  });
+
+dlq
+  .command('replay')
+  .description('republish commands and frames to their original subject, then delete the entries (projection entries: after a rebuild, with --rebuilt)')
+  .argument('[ids...]', 'entry ids (from dlq list)')
+  .option('--all', 'every entry (of --consumer, if given)')
+  .option('--consumer <name>', 'with --all: only this consumer')
+  .option('--rebuilt', 'the projections of the chosen entries have been rebuilt: just remove their entries')
+  .action(async (ids: string[], o: { all?: boolean; consumer?: string; rebuilt?: boolean }) => {
+    if (!o.all && !ids.length) throw new InvalidArgumentError('give entry ids or --all');
+    if (o.all && ids.length) throw new InvalidArgumentError('give entry ids or --all, not both');
+    const cfg = loadOpsConfig();
+    const n = names(cfg.CHAT_NS);
+    const results = await withNats(cfg.NATS_URL, async (nats) => {
+      const chosen = o.all ? await deadLetterIds(nats.js, n, o.consumer) : ids.map((id) => positiveInt(id));
+      return replayDeadLetters(nats.js, n, chosen, { rebuilt: o.rebuilt === true });
+    });
+    if (!results.length) return console.log('no dead letters');
+    console.log(formatTable(results, [['id', 'ID'], ['consumer', 'CONSUMER'], ['outcome', 'OUTCOME'], ['detail', 'DETAIL']]));
+    if (results.some((r) => r.outcome === 'needs-rebuild')) process.exitCode = 2;
+  });
+
+try {
+  await program.parseAsync();
+} catch (e) {
+  console.error(`chatctl: ${(e as Error).message}`);
+  process.exitCode = 1;
+}

@@ -1,0 +1,182 @@
+import { DeliverPolicy, type Consumer, type JetStreamClient, type JetStreamManager } from '@nats-io/jetstream';
+import { loadConfig, names as namesFor, StreamsConfig, type Names } from '@chat/contracts';
+import { connectNats, type Nats } from '@chat/nats';
+import { applyStreams, type ApplyReport, type StreamSettings } from '@chat/streams';
+
+/** Connects, runs fn, and closes the connection whatever happens. */
+export async function withNats<T>(url: string, fn: (nats: Nats) => Promise<T>): Promise<T> {
+  const nats = await connectNats(url, 'chatctl');
+  try {
+    return await fn(nats);
+  } finally {
+    await nats.nc.close();
+  }
+}
+
+/** Replicas and max age from CHAT_STREAM_REPLICAS / CHAT_MAX_AGE. */
+export function streamSettings(env: Record<string, string | undefined> = process.env): StreamSettings {
+  const cfg = loadConfig(StreamsConfig, env);
+  return { replicas: cfg.CHAT_STREAM_REPLICAS, maxAgeMs: cfg.CHAT_MAX_AGE };
+}
+
+export interface ApplyAllOptions {
+  natsUrl: string;
+  ns: string;
+  settings?: StreamSettings;
+  /** Edges whose delivery consumers to create now (an edge also creates its own at start). */
+  edgeIds?: string[];
+}
+
+/** Creates or updates every stream and consumer of the namespace. */
+export async function applyAll(opts: ApplyAllOptions): Promise<ApplyReport> {
+  const settings = opts.settings ?? streamSettings();
+  return withNats(opts.natsUrl, (nats) => applyStreams(nats.jsm, namesFor(opts.ns), settings, opts.edgeIds ?? []));
+}
+
+/** Names of the namespace's streams that exist: CHAT_* (or <ns>_CHAT_*). */
+export async function namespaceStreams(jsm: JetStreamManager, n: Names): Promise<string[]> {
+  const prefix = n.ns ? `${n.ns}_CHAT_` : 'CHAT_';
+  const found: string[] = [];
+  for await (const si of jsm.streams.list()) if (si.config.name.startsWith(prefix)) found.push(si.config.name);
+  return found.sort();
+}
+
+export interface StreamRow {
+  stream: string;
+  subjects: string;
+  retention: string;
+  storage: string;
+  replicas: number;
+  maxAge: string;
+  messages: number;
+  bytes: number;
+  firstSeq: number;
+  lastSeq: number;
+  consumers: number;
+}
+
+export async function streamsReport(jsm: JetStreamManager, n: Names): Promise<StreamRow[]> {
+  const rows: StreamRow[] = [];
+  for (const name of await namespaceStreams(jsm, n)) {
+    const { config, state } = await jsm.streams.info(name);
+    rows.push({
+      stream: name,
+      subjects: config.subjects.join(','),
+      retention: config.retention,
+      storage: config.storage,
+      replicas: config.num_replicas,
+      maxAge: formatNanos(config.max_age),
+      messages: state.messages,
+      bytes: state.bytes,
+      firstSeq: state.first_seq,
+      lastSeq: state.last_seq,
+      consumers: state.consumer_count,
+    });
+  }
+  return rows;
+}
+
+export interface ConsumerRow {
+  stream: string;
+  consumer: string;
+  /** Messages matching the filter not yet delivered: the consumer's lag. */
+  pending: number;
+  /** Delivered but not yet acknowledged. */
+  ackPending: number;
+  redelivered: number;
+  lastDelivered: number;
+  ackFloor: number;
+}
+
+/** What `nats consumer report` shows, for every stream of the namespace. */
+export async function consumersReport(jsm: JetStreamManager, n: Names): Promise<ConsumerRow[]> {
+  const rows: ConsumerRow[] = [];
+  for (const stream of await namespaceStreams(jsm, n)) {
+    const infos = [];
+    for await (const ci of jsm.consumers.list(stream)) infos.push(ci);
+    infos.sort((a, b) => a.name.localeCompare(b.name));
+    for (const ci of infos) {
+      rows.push({
+        stream,
+        consumer: ci.name,
+        pending: ci.num_pending,
+        ackPending: ci.num_ack_pending,
+        redelivered: ci.num_redelivered,
+        lastDelivered: ci.delivered.stream_seq,
+        ackFloor: ci.ack_floor.stream_seq,
+      });
+    }
+  }
+  return rows;
+}
+
+export interface EventRecord {
+  seq: number;
+  subject: string;
+  time: string;
+  event: unknown;
+}
+
+export interface ReadEventsOptions {
+  /** First stream sequence to read (1 = the oldest kept). */
+  fromSeq?: number;
+  /** A subject filter; wildcards allowed. Prefixed with the namespace when it lacks it. */
+  subject?: string;
+  limit?: number;
+  /** Keep waiting for new events after the last one. */
+  follow?: boolean;
+}
+
+/**
+ * Replays the events stream with an ordered consumer: ephemeral, flow controlled, never
+ * acknowledging, so it cannot disturb the durable consumers.
+ */
+export async function* readEvents(js: JetStreamClient, n: Names, opts: ReadEventsOptions = {}): AsyncGenerator<EventRecord> {
+  const from = opts.fromSeq ?? 1;
+  const limit = opts.limit ?? Infinity;
+  let subject = opts.subject;
+  if (subject && n.ns && !subject.startsWith(`${n.ns}.`)) subject = `${n.ns}.${subject}`;
+  const jsm = await js.jetstreamManager();
+  const last = (await jsm.streams.info(n.streams.events)).state.last_seq;
+  if (from > last && !opts.follow) return;
+  const consumer = await js.consumers.get(n.streams.events, {
+    ...(subject ? { filter_subjects: subject } : {}),
+    ...(from > 1 ? { deliver_policy: DeliverPolicy.StartSequence, opt_start_seq: from } : { deliver_policy: DeliverPolicy.All }),
+  });
+  try {
+    yield* pull(consumer, limit, opts.follow === true);
+  } finally {
+    // Ephemeral anyway; deleting it keeps `chatctl consumers` free of replay leftovers.
+    await consumer.delete().catch(() => undefined);
+  }
+}
+
+async function* pull(consumer: Consumer, limit: number, follow: boolean): AsyncGenerator<EventRecord> {
+  let count = 0;
+  while (count < limit) {
+    const batch = await consumer.fetch({ max_messages: Math.min(256, limit - count), expires: 2000 });
+    let got = 0;
+    for await (const m of batch) {
+      got++;
+      count++;
+      let event: unknown;
+      try {
+        event = m.json();
+      } catch {
+        event = m.string();
+      }
+      yield { seq: m.seq, subject: m.subject, time: m.time.toISOString(), event };
+      if (count >= limit || (!follow && m.info.pending === 0)) return;
+    }
+    if (got === 0 && !follow) return;
+  }
+}
+
+function formatNanos(ns: number): string {
+  if (!ns) return 'unlimited';
+  const s = ns / 1e9;
+  if (s % 86_400 === 0) return `${s / 86_400}d`;
+  if (s % 3600 === 0) return `${s / 3600}h`;
+  if (s % 60 === 0) return `${s / 60}m`;
+  return `${s}s`;
+}

@@ -1,0 +1,73 @@
+import type pg from 'pg';
+import type { CachedConversation } from '@chat/redis';
+
+/** The conversation list names every member up to this many; bigger groups give `memberCount` only. */
+export const LIST_MEMBERS_MAX = 64;
+
+type Queryable = pg.Pool | pg.PoolClient;
+
+export interface UserConversationRow {
+  user_id: string;
+  conversation_id: string;
+  kind: 'direct' | 'group';
+  title: string | null;
+  /** Null for groups over LIST_MEMBERS_MAX: the list never shows them, so they are not read. */
+  members: string[] | null;
+  last_message: unknown;
+  unread_count: number;
+  mention_count: number;
+  last_activity_at: Date;
+  description: string | null;
+  avatar_url: string | null;
+  member_count: number;
+  version: number;
+}
+
+// A big group's member array is 1,024 ids per row and per user: reading it back for every
+// member on every message made fan-out quadratic, so only small lists are selected.
+export const USER_CONVERSATION_COLUMNS = `user_id, conversation_id, kind, title,
+  CASE WHEN cardinality(members) <= ${LIST_MEMBERS_MAX} THEN members END AS members, last_message, unread_count, mention_count,
+  last_activity_at, description, avatar_url, member_count, version`;
+
+/** A user_conversations row as a conversation-list entry (HTTP list and Redis cache alike). */
+export function toCachedConversation(r: UserConversationRow): CachedConversation {
+  return {
+    conversationId: r.conversation_id,
+    kind: r.kind,
+    title: r.title,
+    members: r.members && r.members.length <= LIST_MEMBERS_MAX ? r.members : null,
+    memberCount: r.member_count || (r.members?.length ?? 0),
+    lastMessage: r.last_message,
+    unreadCount: r.unread_count,
+    mentionCount: r.mention_count,
+    lastActivityAt: r.last_activity_at.toISOString(),
+    ...(r.description ? { description: r.description } : {}),
+    ...(r.avatar_url ? { avatarUrl: r.avatar_url } : {}),
+  };
+}
+
+/** Every conversation-list row of one user with its version: what `ConversationListCache.load` takes. */
+export async function listEntries(q: Queryable, userId: string): Promise<Array<{ version: number; entry: CachedConversation }>> {
+  const { rows } = await q.query<UserConversationRow>(`SELECT ${USER_CONVERSATION_COLUMNS} FROM user_conversations WHERE user_id = $1`, [userId]);
+  return rows.map((r) => ({ version: r.version, entry: toCachedConversation(r) }));
+}
+
+/** Some (user, conversation) rows with their versions; missing rows are left out. */
+export async function userConversationRows(
+  q: Queryable,
+  keys: ReadonlyArray<{ userId: string; conversationId: string }>,
+): Promise<UserConversationRow[]> {
+  if (keys.length === 0) return [];
+  const { rows } = await q.query<UserConversationRow>(
+    `SELECT ${USER_CONVERSATION_COLUMNS} FROM user_conversations
+      WHERE (user_id, conversation_id) IN (SELECT * FROM unnest($1::text[], $2::text[]))`,
+    [keys.map((k) => k.userId), keys.map((k) => k.conversationId)],
+  );
+  return rows;
+}
+
+/** Every user that has a conversation list, in id order (for a full cache rebuild). */
+export async function listUserIds(q: Queryable): Promise<string[]> {
+  const { rows } = await q.query<{ user_id: string }>('SELECT DISTINCT user_id FROM user_conversations ORDER BY user_id');
+  return rows.map((r) => r.user_id);
+}

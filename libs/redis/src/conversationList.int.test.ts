@@ -1,0 +1,88 @@
+import { randomBytes } from 'node:crypto';
+import { afterAll, describe, expect, it } from 'vitest';
+import { createRedis } from './client';
+import { ConversationListCache, type CachedConversation } from './conversationList';
+
+const redis = createRedis(process.env['REDIS_URL'] ?? 'redis://127.0.0.1:6379', `t${randomBytes(4).toString('hex')}:`);
+const cache = new ConversationListCache(redis, 'cl:');
+afterAll(async () => {
+  await cache.clear();
+  redis.disconnect();
+});
+
+const entry = (id: string, at: string, over: Partial<CachedConversation> = {}): CachedConversation => ({
+  conversationId: id,
+  kind: 'group',
+  title: `t ${id}`,
+  members: ['a', 'b'],
+  memberCount: 2,
+  lastMessage: null,
+  unreadCount: 0,
+  mentionCount: 0,
+  lastActivityAt: at,
+  ...over,
+});
+const T = (s: number) => new Date(Date.UTC(2024, 0, 1, 0, 0, s)).toISOString();
+
+describe('ConversationListCache', () => {
+  it('writes an entry only when its version is newer; removals leave a versioned tombstone', async () => {
+    await cache.upsert('u1', [{ version: 5, entry: entry('c1', T(1), { title: 'v5' }) }]);
+    await cache.upsert('u1', [{ version: 4, entry: entry('c1', T(9), { title: 'v4' }) }]);
+    expect((await cache.page('u1', { limit: 10 })).conversations.map((c) => c.title)).toEqual(['v5']);
+    await cache.upsert('u1', [{ version: 6, entry: entry('c1', T(2), { title: 'v6', unreadCount: 3 }) }]);
+    expect((await cache.page('u1', { limit: 10 })).conversations).toEqual([entry('c1', T(2), { title: 'v6', unreadCount: 3 })]);
+    expect(await cache.unreadCounts('u1')).toEqual({ c1: 3 });
+    await cache.remove('u1', [{ conversationId: 'c1', version: 5 }]);
+    expect((await cache.page('u1', { limit: 10 })).conversations).toHaveLength(1);
+    await cache.remove('u1', [{ conversationId: 'c1', version: 8 }]);
+    expect((await cache.page('u1', { limit: 10 })).conversations).toEqual([]);
+    expect(await cache.unreadCounts('u1')).toEqual({});
+    // A stale load (an older Postgres read) cannot bring it back; a re-add (newer) can.
+    await cache.load('u1', [{ version: 7, entry: entry('c1', T(3)) }]);
+    expect((await cache.page('u1', { limit: 10 })).conversations).toEqual([]);
+    await cache.upsert('u1', [{ version: 9, entry: entry('c1', T(4)) }]);
+    expect((await cache.page('u1', { limit: 10 })).conversations.map((c) => c.conversationId)).toEqual(['c1']);
+  });
+
+  it('marks a list loaded with a TTL on every key; clear(user) forgets it', async () => {
+    expect(await cache.isLoaded('u2')).toBe(false);
+    await cache.load('u2', [{ version: 1, entry: entry('c1', T(1)) }]);
+    expect(await cache.isLoaded('u2')).toBe(true);
+    for (const k of ['convlist', 'conv', 'unread', 'convver', 'convlist-loaded']) {
+      const ttl = await redis.ttl(`cl:${k}:{u2}`);
+      expect(ttl).toBeGreaterThan(6 * 86_400);
+    }
+    await cache.load('u3', []);
+    expect(await cache.isLoaded('u3')).toBe(true);
+    await cache.clear('u2');
+    expect(await cache.isLoaded('u2')).toBe(false);
+    expect(await cache.isLoaded('u3')).toBe(true);
+    await cache.clear();
+    expect(await cache.isLoaded('u3')).toBe(false);
+  });
+
+  it('pages newest first, ties by id descending, with a (at, id) cursor like Postgres', async () => {
+    const entries = [
+      entry('a', T(1)),
+      entry('b', T(5)),
+      entry('c', T(5)),
+      entry('d', T(5)),
+      entry('e', T(3)),
+      entry('f', T(9)),
+    ].map((e, i) => ({ version: i + 1, entry: e }));
+    await cache.load('u4', entries);
+    const seen: string[] = [];
+    let before: { at: string; id: string } | undefined;
+    for (let i = 0; i < 10; i++) {
+      const p = await cache.page('u4', { limit: 2, ...(before ? { before } : {}) });
+      seen.push(...p.conversations.map((c) => c.conversationId));
+      if (!p.next) break;
+      before = p.next;
+    }
+    expect(seen).toEqual(['f', 'd', 'c', 'b', 'e', 'a']);
+    const first = await cache.page('u4', { limit: 6 });
+    expect(first.next).toBeNull();
+    expect((await cache.page('u4', { limit: 5 })).next).toEqual({ at: T(3), id: 'e' });
+    expect((await cache.page('u4', { limit: 1, before: { at: T(5), id: 'c' } })).conversations.map((c) => c.conversationId)).toEqual(['b']);
+  });
+});

@@ -1,0 +1,35 @@
+import { randomBytes } from 'node:crypto';
+import { afterAll, describe, expect, it } from 'vitest';
+import { createRedis } from './client';
+import { ConnectionRegistry, connKey } from './registry';
+
+const prefix = `t${randomBytes(4).toString('hex')}:`;
+const redis = createRedis(process.env['REDIS_URL'] ?? 'redis://127.0.0.1:6379', prefix);
+afterAll(async () => {
+  const keys = await redis.keys(`${prefix}*`);
+  if (keys.length) await redis.del(...keys.map((k) => k.slice(prefix.length)));
+  redis.disconnect();
+});
+
+describe('ConnectionRegistry.refresh', () => {
+  it('reports the devices whose route was gone or expired, so the edge can tell them to sync', async () => {
+    let now = 1_000_000;
+    const registry = new ConnectionRegistry(redis, 10_000, () => now);
+    const alice = { userId: 'alice', deviceId: 'phone', edgeId: 'e1' };
+    const bob = { userId: 'bob', deviceId: 'laptop', edgeId: 'e1' };
+    await registry.register(alice.userId, alice.deviceId, alice.edgeId);
+    await registry.register(bob.userId, bob.deviceId, bob.edgeId);
+
+    expect(await registry.refresh([alice, bob])).toEqual([]);
+    await redis.del(connKey('alice')); // Redis lost it
+    expect(await registry.refresh([alice, bob])).toEqual([{ userId: 'alice', deviceId: 'phone' }]);
+    expect(await registry.devices('alice')).toEqual([{ deviceId: 'phone', edgeId: 'e1' }]);
+
+    now += 20_000; // refreshes failed for longer than the TTL: routing ignored the stale entries
+    expect(await registry.refresh([alice, bob])).toEqual([
+      { userId: 'alice', deviceId: 'phone' },
+      { userId: 'bob', deviceId: 'laptop' },
+    ]);
+    expect(await registry.refresh([alice, bob])).toEqual([]);
+  });
+});

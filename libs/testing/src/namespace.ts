@@ -1,0 +1,95 @@
+import { randomBytes } from 'node:crypto';
+import { names } from '@chat/contracts';
+import { createDatabase, dropDatabase, migrate, withDatabase, withNats } from '@chat/ops';
+import { createRedis } from '@chat/redis';
+import { applyStreams } from '@chat/streams';
+
+/** Where the servers are: the environment (set from .data/env by scripts/test.sh) or the local defaults. */
+export function serverUrls(env: Record<string, string | undefined> = process.env): { natsUrl: string; databaseUrl: string; redisUrl: string } {
+  return {
+    natsUrl: env['NATS_URL'] || 'nats://127.0.0.1:4222',
+    databaseUrl: env['DATABASE_URL'] || 'postgres://postgres@127.0.0.1:5432/chat',
+    redisUrl: env['REDIS_URL'] || 'redis://127.0.0.1:6379',
+  };
+}
+
+export interface TestNamespace {
+  /** `t` + 8 hex chars: prefixes streams, subjects and Redis keys; names the database. */
+  ns: string;
+  natsUrl: string;
+  /** postgres://…/chat_<ns>, migrated. */
+  databaseUrl: string;
+  redisUrl: string;
+  /** What an app process of this namespace needs in its environment. */
+  env: Record<string, string>;
+  /** Drops the database, deletes the streams and the Redis keys of the namespace. */
+  dispose(): Promise<void>;
+}
+
+const THIRTY_DAYS_MS = 30 * 86_400_000;
+
+/**
+ * A throwaway namespace on the shared servers: its own database (migrated), its own streams
+ * and consumers, its own Redis key prefix. Nothing outside it is touched, so tests can run
+ * next to a developer's `npm start`.
+ */
+export async function createTestNamespace(env: Record<string, string | undefined> = process.env): Promise<TestNamespace> {
+  const ns = `t${randomBytes(4).toString('hex')}`;
+  const n = names(ns);
+  const base = serverUrls(env);
+  const databaseUrl = withDatabase(base.databaseUrl, `chat_${ns}`);
+
+  await createDatabase(databaseUrl);
+  await migrate(databaseUrl);
+  await withNats(base.natsUrl, (nats) => applyStreams(nats.jsm, n, { replicas: 1, maxAgeMs: THIRTY_DAYS_MS }));
+
+  return {
+    ns,
+    natsUrl: base.natsUrl,
+    databaseUrl,
+    redisUrl: base.redisUrl,
+    env: {
+      NATS_URL: base.natsUrl,
+      DATABASE_URL: databaseUrl,
+      REDIS_URL: base.redisUrl,
+      CHAT_NS: ns,
+      LOG_LEVEL: 'warn',
+      NODE_ENV: 'test',
+      CHAT_STREAM_REPLICAS: '1',
+      CHAT_MAX_AGE: '30d',
+    },
+    dispose: () => disposeNamespace(ns, base.natsUrl, databaseUrl, base.redisUrl),
+  };
+}
+
+/** Best effort on every part, then one error listing what failed. */
+async function disposeNamespace(ns: string, natsUrl: string, databaseUrl: string, redisUrl: string): Promise<void> {
+  const failures: unknown[] = [];
+  const attempt = (p: Promise<unknown>) => p.catch((e: unknown) => void failures.push(e));
+
+  await attempt(dropDatabase(databaseUrl));
+  await attempt(
+    withNats(natsUrl, async (nats) => {
+      // The ns's streams, and any other stream an app created under the ns prefix.
+      const doomed = new Set(Object.values(names(ns).streams));
+      for await (const si of nats.jsm.streams.list()) if (si.config.name.startsWith(`${ns}_`)) doomed.add(si.config.name);
+      for (const s of doomed) await nats.jsm.streams.delete(s).catch(() => undefined);
+    }),
+  );
+  await attempt(deleteRedisKeys(redisUrl, `${names(ns).redisPrefix}*`));
+  if (failures.length) throw new AggregateError(failures, `disposing test namespace ${ns} failed`);
+}
+
+async function deleteRedisKeys(url: string, pattern: string): Promise<void> {
+  const redis = createRedis(url);
+  try {
+    let cursor = '0';
+    do {
+      const [next, keys] = await redis.scan(cursor, 'MATCH', pattern, 'COUNT', 500);
+      cursor = next;
+      if (keys.length) await redis.unlink(...keys);
+    } while (cursor !== '0');
+  } finally {
+    redis.disconnect();
+  }
+}

@@ -1,0 +1,94 @@
+#!/usr/bin/env bash
+# `npm start`: servers, database, migrations and streams, then the four apps in the
+# foreground with prefixed logs. Ctrl-C (or SIGTERM, or closing the terminal) stops the apps
+# and any private server this run started; if one app exits, the others are stopped and the
+# script exits non-zero.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+[ -d node_modules ] || npm install
+
+# shellcheck source=services.sh
+source scripts/services.sh
+# shellcheck source=/dev/null
+source "$CHAT_DATA_DIR/env"
+started_services=$CHAT_SERVICES_STARTED
+
+pids=()
+stopping=0
+stop_all() {
+  local code=$1
+  [ "$stopping" -eq 1 ] && return
+  stopping=1
+  trap '' INT TERM HUP
+  if [ "${#pids[@]}" -gt 0 ]; then
+    echo "[start] stopping apps" >&2
+    kill -TERM "${pids[@]}" 2>/dev/null || true
+    for _ in $(seq 1 100); do
+      local alive=0 pid
+      for pid in "${pids[@]}"; do kill -0 "$pid" 2>/dev/null && alive=1; done
+      [ "$alive" -eq 0 ] && break
+      sleep 0.1
+    done
+    kill -KILL "${pids[@]}" 2>/dev/null || true
+  fi
+  # shellcheck disable=SC2086
+  [ -n "$started_services" ] && chat_services_stop $started_services
+  exit "$code"
+}
+trap 'stop_all 130' INT
+trap 'stop_all 143' TERM
+trap 'stop_all 129' HUP
+
+npx chatctl db create
+npx chatctl migrate up
+npx chatctl streams apply
+
+# JSON logs become one readable line each on a terminal; piped elsewhere they stay JSON.
+[ -t 1 ] && pretty_logs=1 || pretty_logs=0
+format_logs() {
+  if [ "$pretty_logs" -eq 1 ]; then
+    node_modules/.bin/pino-pretty --singleLine --colorize --ignore pid,hostname,app --translateTime SYS:HH:MM:ss.l
+  else
+    cat
+  fi
+}
+
+# Each app's output gets a name prefix. The log pipeline ignores Ctrl-C so that it still
+# shows what the apps log while they shut down.
+run_app() {
+  local name=$1
+  node --import tsx "apps/$name/src/main.ts" \
+    > >(trap '' INT TERM; format_logs | sed -u "s/^/[$(printf '%-9s' "$name")] /") 2>&1 &
+  pids+=("$!")
+}
+run_app command
+run_app projector
+run_app edge
+run_app notifier
+
+port=${CHAT_EDGE_PORT:-8080}
+host=${CHAT_EDGE_HOST:-127.0.0.1}
+for _ in $(seq 1 300); do
+  if curl -sf "http://$host:$port/readyz" >/dev/null 2>&1; then
+    cat >&2 <<MSG
+
+  chat backend is up (namespace "${CHAT_NS:-}")
+    HTTP       http://$host:$port
+    WebSocket  ws://$host:$port/v1/ws
+    a token:   npx chatctl token alice     (then: Authorization: Bearer <token>, or ?access_token=<token>)
+  Ctrl-C stops everything this command started.
+
+MSG
+    break
+  fi
+  for pid in "${pids[@]}"; do kill -0 "$pid" 2>/dev/null || break 2; done
+  sleep 0.2
+done
+
+# Any app exiting (crash or not) brings the whole system down with a non-zero status.
+set +e
+wait -n "${pids[@]}"
+code=$?
+echo "[start] an app exited (status $code); stopping the others" >&2
+stop_all $(( code == 0 ? 1 : code ))

@@ -1,0 +1,74 @@
+import { AckPolicy, DeliverPolicy, DiscardPolicy, RetentionPolicy, StorageType } from '@nats-io/jetstream';
+import type { ConsumerConfig, StreamConfig } from '@nats-io/jetstream';
+import type { Names } from '@chat/contracts';
+
+const ms = (n: number): number => n * 1_000_000;
+const SECOND = 1_000;
+
+/** Redeliveries of one push job (5xx, timeouts, connection errors) before it is given up. */
+export const NOTIFIER_JOB_MAX_DELIVER = 8;
+/** Deliveries of one event to the job producer (it naks while the read models lag). */
+export const NOTIFIER_EVENT_MAX_DELIVER = 30;
+
+/**
+ * CHAT_NOTIFY: push-notification jobs, one per offline recipient of a message
+ * (`chat.notify.<userId>`). A work queue: a job is gone once the notifier acked it. A day of max
+ * age (a push older than that is noise); 10 min duplicate window for `Nats-Msg-Id:
+ * <eventSeq>:<userId>`, so a redelivered event never queues a job twice.
+ */
+export function notifyStreamConfigs(n: Names, s: { replicas: number }): Array<Partial<StreamConfig> & { name: string; subjects: string[] }> {
+  return [
+    {
+      name: n.streams.notify,
+      description: 'Push-notification jobs for offline recipients',
+      subjects: [n.subjects.notifyAll],
+      retention: RetentionPolicy.Workqueue,
+      storage: StorageType.File,
+      discard: DiscardPolicy.Old,
+      max_age: ms(86_400 * SECOND),
+      duplicate_window: ms(10 * 60 * SECOND),
+      num_replicas: s.replicas,
+    },
+  ];
+}
+
+/**
+ * - `notifier` on CHAT_EVENTS, no filter (nats-server 2.9 allows one filter subject, and it needs
+ *   both `chat.evt.conv.*` and `chat.pref.>`, in stream order); starts at new messages when created,
+ *   so a first deployment does not push the whole history.
+ * - `notifier-jobs` on CHAT_NOTIFY. The worker holds a job un-acked for up to one collapse window
+ *   (≤ 60 s) plus the push timeout, hence the 90 s ack wait; retries are delayed naks.
+ */
+export function notifierConsumerConfigs(n: Names): Array<{ stream: string; config: Partial<ConsumerConfig> & { durable_name: string } }> {
+  return [
+    {
+      stream: n.streams.events,
+      config: {
+        durable_name: n.consumers.notifier,
+        name: n.consumers.notifier,
+        description: 'Notifier: push jobs for offline recipients, mutes',
+        ack_policy: AckPolicy.Explicit,
+        deliver_policy: DeliverPolicy.New,
+        ack_wait: ms(30 * SECOND),
+        backoff: [ms(30 * SECOND), ms(60 * SECOND)],
+        max_deliver: NOTIFIER_EVENT_MAX_DELIVER,
+        max_ack_pending: 1000,
+      },
+    },
+    {
+      stream: n.streams.notify,
+      config: {
+        durable_name: n.consumers.notifierJobs,
+        name: n.consumers.notifierJobs,
+        description: 'Notifier: pushes to the gateway',
+        filter_subject: n.subjects.notifyAll,
+        ack_policy: AckPolicy.Explicit,
+        deliver_policy: DeliverPolicy.All,
+        ack_wait: ms(90 * SECOND),
+        backoff: [ms(90 * SECOND), ms(120 * SECOND)],
+        max_deliver: NOTIFIER_JOB_MAX_DELIVER,
+        max_ack_pending: 10_000,
+      },
+    },
+  ];
+}

@@ -1,0 +1,311 @@
+import { generateKeyPairSync } from 'node:crypto';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { SignJWT, importPKCS8, type JWTPayload } from 'jose';
+import WebSocket from 'ws';
+import { CLIENT_FRAME_TYPES, DEV_JWT_SECRET } from '@chat/contracts';
+import { eventually, startSystem, token, type RunningSystem } from '../support/system';
+import { harness, text, type Json } from '../support/harness';
+
+/**
+ * Auth hardening, membership on every frame type and endpoint, and the edge's abuse limits
+ * (docs/reliability.md, "Bad input and abuse"). The system runs with small limits.
+ */
+const ORIGIN = 'https://chat.example.com';
+const LIMITS = {
+  CHAT_SEND_RATE: '60',
+  CHAT_SEND_BURST: '5',
+  CHAT_CREATE_RATE: '60',
+  CHAT_CREATE_BURST: '3',
+  CHAT_FRAME_RATE: '20',
+  CHAT_FRAME_BURST: '40',
+  CHAT_FLOOD_LIMIT: '30',
+  CHAT_MAX_CONNECTIONS_PER_USER: '2',
+  CHAT_ALLOWED_ORIGINS: `${ORIGIN},http://localhost:3000`,
+};
+
+let sys: RunningSystem;
+const { u, connect, http, getJson, closeAll } = harness(() => sys);
+
+beforeAll(async () => {
+  sys = await startSystem(inject('chatEnv'), LIMITS);
+}, 60_000);
+
+afterAll(async () => {
+  closeAll();
+  await sys?.stop();
+});
+
+/** The HTTP status of a refused upgrade (and its JSON body), or 101. */
+function upgrade(url: string, headers: Record<string, string> = {}): Promise<{ status: number; body?: Json; ws?: WebSocket }> {
+  return new Promise((resolve) => {
+    const ws = new WebSocket(url, { headers });
+    ws.on('unexpected-response', (_req, res) => {
+      let body = '';
+      res.on('data', (c: Buffer) => (body += c.toString()));
+      res.on('end', () => {
+        resolve({ status: res.statusCode ?? 0, body: body ? JSON.parse(body) : undefined });
+        ws.terminate();
+      });
+    });
+    ws.on('open', () => resolve({ status: 101, ws }));
+    ws.on('error', () => undefined);
+  });
+}
+
+const b64 = (o: unknown) => Buffer.from(JSON.stringify(o)).toString('base64url');
+const exp = () => Math.floor(Date.now() / 1000) + 3600;
+const hs256 = (claims: JWTPayload, secret: string | Uint8Array = DEV_JWT_SECRET) =>
+  new SignJWT(claims).setProtectedHeader({ alg: 'HS256' }).sign(typeof secret === 'string' ? new TextEncoder().encode(secret) : secret);
+
+/** A raw socket that collects frames; resolves after `hello`. */
+async function rawSocket(user: string, device = 'raw'): Promise<{ ws: WebSocket; frames: Json[]; closed: Promise<number> }> {
+  const t = await token(user, { deviceId: device });
+  return new Promise((resolve, reject) => {
+    const ws = new WebSocket(`${sys.wsUrl}?access_token=${t}`);
+    const frames: Json[] = [];
+    const closed = new Promise<number>((r) => ws.on('close', (code) => r(code)));
+    ws.on('message', (d) => {
+      const f = JSON.parse(d.toString()) as Json;
+      frames.push(f);
+      if (f.type === 'hello') resolve({ ws, frames, closed });
+    });
+    ws.on('error', reject);
+  });
+}
+
+describe('tokens', () => {
+  it('refuses every bad token with 401 on the upgrade and on HTTP', async () => {
+    const { publicKey, privateKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
+    const publicPem = publicKey.export({ type: 'spki', format: 'pem' }).toString();
+    const rsaKey = await importPKCS8(privateKey.export({ type: 'pkcs8', format: 'pem' }).toString(), 'RS256');
+    const now = Math.floor(Date.now() / 1000);
+    const bad: Record<string, string> = {
+      missing: '',
+      garbage: 'abc.def.ghi',
+      algNone: `${b64({ alg: 'none', typ: 'JWT' })}.${b64({ sub: 'eve', exp: exp() })}.`,
+      algNoneUpper: `${b64({ alg: 'NONE', typ: 'JWT' })}.${b64({ sub: 'eve', exp: exp() })}.`,
+      // Algorithm confusion: an HS256 token whose HMAC key is a public key (as a verifier that
+      // took the algorithm from the token and the key from an RSA config would accept).
+      hs256WithPublicKey: await hs256({ sub: 'eve', exp: exp() }, publicPem),
+      rs256: await new SignJWT({ sub: 'eve', exp: exp() }).setProtectedHeader({ alg: 'RS256' }).sign(rsaKey),
+      // The right HMAC but the header claims another algorithm.
+      hs512: await new SignJWT({ sub: 'eve', exp: exp() }).setProtectedHeader({ alg: 'HS512' }).sign(new TextEncoder().encode(DEV_JWT_SECRET.padEnd(64, 'x'))),
+      wrongSecret: await token('eve', { secret: 'not-the-secret' }),
+      expired: await token('eve', { expiresIn: now - 60 }),
+      noExp: await hs256({ sub: 'eve' }),
+      missingSub: await hs256({ exp: exp() }),
+      emptySub: await hs256({ sub: '', exp: exp() }),
+      badSubAlphabet: await hs256({ sub: 'eve/../admin', exp: exp() }),
+      nonStringSub: await hs256({ sub: 42 as unknown as string, exp: exp() }),
+      longSub: await token('x'.repeat(65)),
+      longDid: await token('eve', { deviceId: 'd'.repeat(65) }),
+      badDid: await hs256({ sub: 'eve', did: 'a b', exp: exp() }),
+      nbfInFuture: await hs256({ sub: 'eve', exp: exp(), nbf: now + 600 }),
+      tamperedPayload: await (async () => {
+        const [h, , s] = (await token('eve')).split('.');
+        return `${h}.${b64({ sub: 'admin', exp: exp() })}.${s}`;
+      })(),
+      overLong: `${b64({ alg: 'HS256' })}.${b64({ sub: 'eve', exp: exp(), pad: 'x'.repeat(5000) })}.sig`,
+    };
+    for (const [name, t] of Object.entries(bad)) {
+      const up = await upgrade(t ? `${sys.wsUrl}?access_token=${encodeURIComponent(t)}` : sys.wsUrl);
+      expect([name, up.status]).toEqual([name, 401]);
+      expect(up.body?.error?.code).toBe('unauthorized');
+      const viaHeader = await upgrade(sys.wsUrl, t ? { authorization: `Bearer ${t}` } : {});
+      expect([name, 'header', viaHeader.status]).toEqual([name, 'header', 401]);
+      for (const path of ['/v1/conversations', '/v1/conversations/d-x/messages', '/v1/conversations/d-x/messages/m1/receipts']) {
+        const res = await fetch(`${sys.httpUrl}${path}`, { headers: t ? { authorization: `Bearer ${t}` } : {} });
+        expect([name, path, res.status]).toEqual([name, path, 401]);
+        expect((await res.json()).error.code).toBe('unauthorized');
+      }
+    }
+    // Ids of exactly 64 characters are fine.
+    const ok = await upgrade(sys.wsUrl, { authorization: `Bearer ${await token('e'.repeat(64), { deviceId: 'd'.repeat(64) })}` });
+    expect(ok.status).toBe(101);
+    ok.ws?.close();
+  });
+});
+
+describe('membership on every frame type and endpoint', () => {
+  it('refuses a non-member everything that targets a conversation, and stores nothing', async () => {
+    const alice = await connect(u('alice'));
+    const mallory = await connect(u('mallory'));
+    const group = await alice.createConversation({ kind: 'group', members: [u('bob')], title: 'private' });
+    const convId = group.conversationId;
+    const sent = await alice.send({ conversationId: convId, body: text('secret') });
+    // Mallory's own conversation, to forward from / to.
+    const own = await mallory.createConversation({ kind: 'direct', members: [u('trent')] });
+    const ownMsg = await mallory.send({ conversationId: own.conversationId, body: text('mine') });
+    const history = async () => getJson(`/v1/conversations/${convId}/messages`, u('alice'));
+    const before = await eventually(history, (h: Json) => h.messages?.some((x: Json) => x.seq === sent.seq));
+
+    const m = sent.messageId;
+    // Every client frame type that names a conversation, aimed at one Mallory is not in.
+    const frames: Record<string, Json[]> = {
+      'message.send': [{ type: 'message.send', clientMsgId: 'm1', conversationId: convId, body: text('let me in') }],
+      'message.delivered': [{ type: 'message.delivered', conversationId: convId, upToSeq: 1 }],
+      'message.read': [{ type: 'message.read', conversationId: convId, upToSeq: 1 }],
+      'message.forward': [
+        // out of a conversation she is not in, into her own
+        { type: 'message.forward', clientMsgId: 'f1', conversationId: own.conversationId, from: { conversationId: convId, messageId: m } },
+        // out of her own, into one she is not in
+        { type: 'message.forward', clientMsgId: 'f2', conversationId: convId, from: { conversationId: own.conversationId, messageId: ownMsg.messageId } },
+      ],
+      'message.edit': [{ type: 'message.edit', ref: 'e1', conversationId: convId, messageId: m, body: text('edited') }],
+      'message.delete': [
+        { type: 'message.delete', ref: 'x1', conversationId: convId, messageId: m, scope: 'everyone' },
+        { type: 'message.delete', ref: 'x2', conversationId: convId, messageId: m, scope: 'me' },
+      ],
+      'conversation.members.add': [{ type: 'conversation.members.add', ref: 'a1', conversationId: convId, members: [u('mallory')] }],
+      'conversation.members.remove': [{ type: 'conversation.members.remove', ref: 'r1', conversationId: convId, userId: u('bob') }],
+      'conversation.leave': [{ type: 'conversation.leave', ref: 'l1', conversationId: convId }],
+      'conversation.role.set': [{ type: 'conversation.role.set', ref: 'o1', conversationId: convId, userId: u('mallory'), role: 'owner' }],
+      'conversation.update': [{ type: 'conversation.update', ref: 'u1', conversationId: convId, title: 'pwned' }],
+      'conversation.mute': [{ type: 'conversation.mute', ref: 'mu1', conversationId: convId, muted: true }],
+    };
+    // The frame types that do not target an existing conversation.
+    const untargeted = ['conversation.create', 'sync', 'ping'];
+    expect([...Object.keys(frames), ...untargeted].sort()).toEqual([...CLIENT_FRAME_TYPES].sort());
+
+    const errors: Json[] = [];
+    mallory.on('error', (e) => errors.push(e));
+    const others: Json[] = [];
+    mallory.on('frame', (f) => {
+      if (f.type !== 'error' && f.type !== 'conversation.activity') others.push(f);
+    });
+    const all = Object.entries(frames).flatMap(([type, fs]) => fs.map((f) => ({ type, f })));
+    const results: Array<[string, string]> = [];
+    for (const { type, f } of all) {
+      const n = errors.length;
+      mallory.sendRaw(JSON.stringify(f));
+      await eventually(async () => errors.length, (k) => k > n, 10_000);
+      results.push([type, errors[n].code]);
+    }
+    expect(results).toEqual(all.map(({ type }) => [type, 'forbidden']));
+    expect(others.filter((f) => f.conversationId === convId)).toEqual([]);
+
+    // Nothing stored: the history, the members and the title are as they were.
+    await new Promise((r) => setTimeout(r, 500));
+    const after = await history();
+    expect(after.messages.map((x: Json) => [x.seq, x.body])).toEqual(before.messages.map((x: Json) => [x.seq, x.body]));
+    const list = await getJson('/v1/conversations', u('alice'));
+    const entry = list.conversations.find((c: Json) => c.conversationId === convId);
+    expect(entry).toMatchObject({ title: 'private' });
+    expect(new Set(entry.members)).toEqual(new Set([u('alice'), u('bob')]));
+    expect((await getJson('/v1/conversations', u('mallory'))).conversations.map((c: Json) => c.conversationId)).toEqual([own.conversationId]);
+
+    // Every conversation endpoint over HTTP.
+    for (const path of [`/v1/conversations/${convId}/messages`, `/v1/conversations/${convId}/messages?afterSeq=0`, `/v1/conversations/${convId}/messages/${m}/receipts`]) {
+      const res = await http(path, u('mallory'));
+      expect([path, res.status]).toEqual([path, 403]);
+      expect((await res.json()).error.code).toBe('forbidden');
+    }
+  });
+});
+
+describe('abuse limits', () => {
+  it('per-user send limit: rate_limited with retryAfterMs and the clientMsgId, nothing stored; shared by devices', async () => {
+    const phone = await connect(u('spammer'), 'phone');
+    const laptop = await connect(u('spammer'), 'laptop');
+    const { conversationId } = await phone.createConversation({ kind: 'direct', members: [u('victim')] });
+    const outcomes = await Promise.all(
+      Array.from({ length: 8 }, (_, i) =>
+        (i % 2 ? laptop : phone).send({ conversationId, body: text(`spam ${i}`), clientMsgId: `s${i}` }).then(
+          (s) => ({ ok: true as const, seq: s.seq }),
+          (e: Json) => ({ ok: false as const, code: e.code, retryAfterMs: e.retryAfterMs }),
+        ),
+      ),
+    );
+    const ok = outcomes.filter((o) => o.ok);
+    const limited = outcomes.filter((o) => !o.ok);
+    expect(ok).toHaveLength(5); // CHAT_SEND_BURST, over both devices
+    expect(limited).toHaveLength(3);
+    for (const l of limited) expect(l).toMatchObject({ code: 'rate_limited', retryAfterMs: expect.any(Number) });
+    const history = await eventually(
+      () => getJson(`/v1/conversations/${conversationId}/messages`, u('spammer')),
+      (h: Json) => h.messages?.length === 5,
+    );
+    await new Promise((r) => setTimeout(r, 300));
+    expect((await getJson(`/v1/conversations/${conversationId}/messages`, u('spammer'))).messages).toHaveLength(history.messages.length);
+  });
+
+  it('the rate_limited error frame carries retryAfterMs and the clientMsgId', async () => {
+    const s = await rawSocket(u('spammer2'));
+    const conv = (await (await connect(u('spammer2-helper'))).createConversation({ kind: 'direct', members: [u('spammer2')] })).conversationId;
+    for (let i = 0; i < 7; i++) s.ws.send(JSON.stringify({ type: 'message.send', clientMsgId: `k${i}`, conversationId: conv, body: text('x') }));
+    await eventually(async () => s.frames.filter((f) => f.type === 'message.sent' || f.type === 'error').length, (n) => n >= 7);
+    const limited = s.frames.filter((f) => f.type === 'error');
+    expect(limited.length).toBe(2);
+    for (const f of limited) {
+      expect(f).toMatchObject({ code: 'rate_limited', clientMsgId: expect.stringMatching(/^k\d$/) });
+      expect(f.retryAfterMs).toBeGreaterThan(0);
+      expect(f.retryAfterMs).toBeLessThanOrEqual(1000);
+    }
+    s.ws.close();
+  });
+
+  it('conversation creates per user: rate_limited with the ref', async () => {
+    const c = await connect(u('creator'));
+    const outcomes = await Promise.all(
+      Array.from({ length: 5 }, (_, i) => c.createConversation({ kind: 'group', members: [u(`m${i}`)] }).then(() => 'ok', (e: Json) => e.code)),
+    );
+    expect(outcomes.filter((o) => o === 'ok')).toHaveLength(3);
+    expect(outcomes.filter((o) => o === 'rate_limited')).toHaveLength(2);
+  });
+
+  it('per-connection frame rate: rate_limited answers, then 1008 for a sustained flood; other connections unaffected', async () => {
+    const s = await rawSocket(u('flooder'));
+    for (let i = 0; i < 200; i++) s.ws.send(JSON.stringify({ type: 'ping', ref: `p${i}` }));
+    expect(await s.closed).toBe(1008);
+    const pongs = s.frames.filter((f) => f.type === 'pong').length;
+    const limited = s.frames.filter((f) => f.type === 'error' && f.code === 'rate_limited');
+    expect(pongs).toBeGreaterThanOrEqual(40);
+    expect(pongs).toBeLessThan(60);
+    expect(limited.length).toBe(31); // CHAT_FLOOD_LIMIT (30) + the one that closed it
+    expect(limited[0]).toMatchObject({ ref: expect.stringMatching(/^p\d+$/) });
+    expect(limited[0].retryAfterMs).toBeGreaterThan(0);
+    const other = await connect(u('flooder'), 'other');
+    await expect(other.ping()).resolves.toBeUndefined();
+  });
+
+  it('connections per user: the 3rd device gets 429 with a JSON error; the same device reconnecting is fine', async () => {
+    const user = u('devices');
+    const t = (d: string) => token(user, { deviceId: d });
+    const a = await upgrade(`${sys.wsUrl}?access_token=${await t('a')}`);
+    const b = await upgrade(`${sys.wsUrl}?access_token=${await t('b')}`);
+    expect([a.status, b.status]).toEqual([101, 101]);
+    // Registration finishes right after the upgrade.
+    await new Promise((r) => setTimeout(r, 200));
+    const c = await upgrade(`${sys.wsUrl}?access_token=${await t('c')}`);
+    expect(c.status).toBe(429);
+    expect(c.body.error).toMatchObject({ code: 'rate_limited', retryAfterMs: expect.any(Number) });
+    const again = await upgrade(`${sys.wsUrl}?access_token=${await t('a')}`);
+    expect(again.status).toBe(101);
+    b.ws?.close();
+    await new Promise((r) => setTimeout(r, 300));
+    const c2 = await upgrade(`${sys.wsUrl}?access_token=${await t('c')}`);
+    expect(c2.status).toBe(101);
+    for (const x of [a, again, c2]) x.ws?.close();
+  });
+
+  it('origin allow-list: an Origin not listed gets 403 on the upgrade and on HTTP; listed or absent pass', async () => {
+    const t = await token(u('browser'));
+    const url = `${sys.wsUrl}?access_token=${t}`;
+    expect((await upgrade(url, { origin: 'https://evil.example.com' })).status).toBe(403);
+    const ok = await upgrade(url, { origin: ORIGIN });
+    expect(ok.status).toBe(101);
+    ok.ws?.close();
+    const res = await fetch(`${sys.httpUrl}/v1/conversations`, { headers: { authorization: `Bearer ${t}`, origin: 'https://evil.example.com' } });
+    expect(res.status).toBe(403);
+    expect((await res.json()).error.code).toBe('forbidden');
+    expect((await fetch(`${sys.httpUrl}/v1/conversations`, { headers: { authorization: `Bearer ${t}`, origin: 'http://localhost:3000' } })).status).toBe(200);
+    expect((await fetch(`${sys.httpUrl}/v1/conversations`, { headers: { authorization: `Bearer ${t}` } })).status).toBe(200);
+    expect((await fetch(`${sys.httpUrl}/readyz`)).status).toBe(200);
+  });
+
+  it('counts refusals in /metrics', async () => {
+    const metrics = await (await fetch(`${sys.httpUrl}/metrics`)).text();
+    for (const kind of ['frame', 'send', 'create', 'connections']) expect(metrics).toMatch(new RegExp(`chat_rate_limited_total\\{[^}]*kind="${kind}"`));
+    expect(metrics).toMatch(/chat_origin_refused_total\{[^}]*\} [1-9]/);
+  });
+});
