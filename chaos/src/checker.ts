@@ -7,7 +7,7 @@ import { applyBatch } from '../../apps/projector/src/runner';
 import { buildProjection, PROJECTION_KEYS, projectionSpec } from '../../apps/projector/src/projections';
 import type { StoredEvent } from '../../apps/projector/src/projection';
 import { log } from './topology';
-import type { Workload } from './workload';
+import { DEVICE_TRACE, type Device, type Workload } from './workload';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -241,7 +241,7 @@ export async function checkDelivery(w: Workload, databaseUrl: string, syncDeadli
       for (let i = 1; i < seqs.length; i++) {
         if (seqs[i]! <= seqs[i - 1]!) {
           orderViolations++;
-          ex(`device ${d.userId}/${d.deviceId} ${conv}: seq ${seqs[i]} after ${seqs[i - 1]}`);
+          ex(`device ${d.userId}/${d.deviceId} ${conv}: seq ${seqs[i]} after ${seqs[i - 1]}; what reached it: ${traceOf(d, conv).join(' | ')}`);
         }
       }
     }
@@ -413,4 +413,12 @@ export async function rebuildAndDiff(nats: Nats, n: Names, adminUrl: string, liv
   }
   await dropDatabase(scratchUrl).catch(() => undefined);
   return result;
+}
+
+/** The device's trace for one conversation merged with its device-wide entries, in time order. */
+function traceOf(d: Device, conversationId: string): string[] {
+  const conv = d.trace.get(conversationId) ?? [];
+  const from = conv.length ? parseInt(conv[0]!, 10) : 0;
+  const device = (d.trace.get(DEVICE_TRACE) ?? []).filter((e) => parseInt(e, 10) >= from);
+  return [...conv, ...device].sort((a, b) => parseInt(a, 10) - parseInt(b, 10));
 }

@@ -30,7 +30,13 @@ export interface Device {
   emitted: Map<string, number[]>;
   /** Seqs this device's own sends were acknowledged with, per conversation. */
   ownAcked: Map<string, Set<number>>;
+  /** What reached this device, per conversation (the last TRACE_LIMIT entries): explains an order violation. */
+  trace: Map<string, string[]>;
 }
+
+const TRACE_LIMIT = 200;
+/** The trace key for what concerns the whole device (hello, sync.required, …). */
+export const DEVICE_TRACE = '*';
 
 export interface Conversation {
   id: string;
@@ -87,11 +93,28 @@ export class Workload {
       requestTimeoutMs: 15_000,
       sendTimeoutMs: 60_000,
     });
-    const d: Device = { userId, deviceId, client, emitted: new Map(), ownAcked: new Map() };
+    const d: Device = { userId, deviceId, client, emitted: new Map(), ownAcked: new Map(), trace: new Map() };
+    const t0 = Date.now();
+    const note = (conversationId: string, what: string) => {
+      let t = d.trace.get(conversationId);
+      if (!t) d.trace.set(conversationId, (t = []));
+      t.push(`${Date.now() - t0}ms ${what}`);
+      if (t.length > TRACE_LIMIT) t.shift();
+    };
     client.on('message', (m) => {
       let s = d.emitted.get(m.conversationId);
       if (!s) d.emitted.set(m.conversationId, (s = []));
       s.push(m.seq);
+      note(m.conversationId, `emitted ${m.seq}`);
+    });
+    client.on('frame', (f) => {
+      if (f.type === 'message.new') note(f.conversationId, `live ${f.seq} @${f.cursor}`);
+      else if (f.type === 'hello' || f.type === 'sync.required' || f.type === 'server.draining' || f.type === 'sync.reset') note(DEVICE_TRACE, f.type);
+      else if (f.type === 'sync.batch') {
+        const byConv = new Map<string, number[]>();
+        for (const x of f.frames) byConv.set(x.conversationId, [...(byConv.get(x.conversationId) ?? []), x.seq]);
+        for (const [c, seqs] of byConv) note(c, `sync.batch ${seqs.join(',')} cursor ${f.cursor} hasMore ${f.hasMore}`);
+      }
     });
     for (let attempt = 0; ; attempt++) {
       try {

@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import type { ChatClient, ServerFrameOf } from '@chat/client';
-import { eventually, startSystem, type RunningSystem } from '../support/system';
+import WebSocket from 'ws';
+import { eventually, startSystem, token, type RunningSystem } from '../support/system';
 import { harness, text, type Json } from '../support/harness';
 
 /** Short windows so that "too late" can be tested without waiting 15 minutes. */
@@ -29,6 +30,15 @@ const updatesOf = (c: ChatClient) => collect<ServerFrameOf<'conversation.updated
 const history = (conversationId: string, user: string, query = '') => getJson(`/v1/conversations/${conversationId}/messages${query}`, user);
 const listEntry = async (user: string, conversationId: string): Promise<Json> =>
   (await getJson('/v1/conversations?limit=100', user)).conversations?.find((c: Json) => c.conversationId === conversationId);
+
+/** A client that knows only PROTOCOL.md: a bare socket without `?features=`; collects what it gets. */
+async function contractOnly(user: string, deviceId: string): Promise<{ frames: Json[]; ws: WebSocket }> {
+  const ws = new WebSocket(`${sys.wsUrl}?access_token=${await token(user, { deviceId })}`);
+  const frames: Json[] = [];
+  ws.on('message', (d) => frames.push(JSON.parse(d.toString())));
+  await eventually(async () => frames.some((f) => f.type === 'hello'), Boolean);
+  return { frames, ws };
+}
 
 /** A group created by `owner` with the others as members; waits until the projection has it. */
 async function group(owner: ChatClient, ownerId: string, members: string[], title = 'team') {
@@ -153,6 +163,7 @@ describe('groups: receipts and the conversation list', () => {
     const batches = collect<ServerFrameOf<'receipt.batch'>>((fn) => owner.on('receipts', fn));
     const laptopReceipts = collect<ServerFrameOf<'receipt'>>((fn) => xLaptop.on('receipt', fn));
     const laptopActivity = collect<ServerFrameOf<'conversation.activity'>>((fn) => xLaptop.on('activity', fn));
+    const ownerTablet = await contractOnly(o, 'tablet');
 
     const sent: Array<ServerFrameOf<'message.sent'>> = [];
     for (let i = 1; i <= 3; i++) sent.push(await owner.send({ conversationId, body: text(`g${i}`) }));
@@ -186,6 +197,17 @@ describe('groups: receipts and the conversation list', () => {
       const keys = b.receipts.map((r) => `${r.userId}/${r.status}`);
       expect(new Set(keys).size).toBe(keys.length);
     }
+
+    // A client that did not ask for receipt.batch gets the same moves as PROTOCOL.md `receipt` frames.
+    const tabletReceipts = await eventually(
+      async () => ownerTablet.frames.filter((f) => f.type === 'receipt' && f.userId === x),
+      (rs) => rs.some((r) => r.status === 'read' && r.upToSeq === 2) && rs.some((r) => r.status === 'delivered' && r.upToSeq === 3),
+    );
+    expect(tabletReceipts[0]).toEqual({ type: 'receipt', conversationId, userId: x, status: expect.any(String), upToSeq: expect.any(Number), at: expect.any(String) });
+    expect(ownerTablet.frames.filter((f) => f.type === 'receipt.batch')).toEqual([]);
+    expect(ownerTablet.frames[0]).not.toHaveProperty('features');
+    expect(owner.hello?.features).toEqual(['receipt.batch']);
+    ownerTablet.ws.close();
   });
 
   it('orders the list by newest activity with exact unread counts, live activity frames, and cursor pages', async () => {

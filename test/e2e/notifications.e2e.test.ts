@@ -4,7 +4,7 @@ import type { ServerFrameOf } from '@chat/client';
 import { names } from '@chat/contracts';
 import { ConnectionRegistry, createRedis, type Redis } from '@chat/redis';
 import { createTestNamespace, type TestNamespace } from '@chat/testing';
-import { eventually, freePort, nextEvent, startSystem, type RunningSystem } from '../support/system';
+import { eventually, freePort, nextEvent, startApp, startSystem, type RunningSystem } from '../support/system';
 import { harness, text, type Json } from '../support/harness';
 
 /** A local push gateway: records every POST; answers with the statuses queued per user, else 200. */
@@ -158,4 +158,21 @@ describe('push notifications for offline users', () => {
     await sleep(3_000);
     expect(pushesTo(gina).map((p) => p.status)).toEqual([400]);
   });
+
+  // Last: it stops and restarts the projector.
+  it('holds a push until the read models include the message (projector stopped), then sends it with the right badge', async () => {
+    const henry = u('henry');
+    const alice = await connect(u('alice'));
+    const projector = sys.apps.find((a) => a.name === 'projector')!;
+    expect(await projector.stop()).toBe(0);
+    // A conversation the read models have never seen, and its first message.
+    const { conversationId } = await alice.createConversation({ kind: 'direct', members: [henry] });
+    const sent = await alice.send({ conversationId, body: text('while the projector is away') });
+    await sleep(3_000);
+    expect(pushesTo(henry)).toEqual([]);
+
+    sys.apps.push(startApp('projector', sys.env));
+    const [push] = await eventually(async () => delivered(henry), (p) => p.length >= 1, 30_000);
+    expect(push!.body).toMatchObject({ collapseKey: conversationId, badge: 1, data: { conversationId, seq: sent.seq, count: 1 } });
+  }, 60_000);
 });

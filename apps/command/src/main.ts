@@ -2,7 +2,7 @@ import { JetStreamApiCodes, JetStreamApiError } from '@nats-io/jetstream';
 import { pino, type Logger } from 'pino';
 import { CommandConfig, loadConfig, names as namesFor, type Names } from '@chat/contracts';
 import { connectNats, JetStreamEventStore, type Nats } from '@chat/nats';
-import { connectSession, createPool, tryLockProjection } from '@chat/postgres';
+import { createPool, SessionLock } from '@chat/postgres';
 import { consumerConfigs, ensureConsumer } from '@chat/streams';
 import { CommandService } from './service';
 
@@ -32,80 +32,80 @@ async function ensureCommandConsumer(nats: Nats, n: Names, log: Logger): Promise
  * nats-server 2.9 lets two in-flight appends that expect the same sequence both through
  * (found by the chaos suite: two messages with one seq). One writer at a time closes that.
  */
-async function acquireWriterLock(databaseUrl: string, log: Logger): Promise<Awaited<ReturnType<typeof connectSession>>> {
-  const pool = createPool(databaseUrl, 1);
-  let announced = false;
-  for (;;) {
-    try {
-      const session = await connectSession(pool);
-      if (await tryLockProjection(session, WRITER_LOCK)) {
-        await pool.end();
-        return session;
-      }
-      await session.end();
-      if (!announced) log.info('another command service is active; standing by');
-      announced = true;
-    } catch (err) {
-      log.warn({ err }, 'cannot take the writer lock; retrying');
-    }
-    await new Promise((r) => setTimeout(r, 1_000));
-  }
-}
 const WRITER_LOCK = 'command-handler';
 
 async function main(): Promise<void> {
   const cfg = loadConfig(CommandConfig);
   const log = pino({ level: cfg.LOG_LEVEL, base: { app: 'command', ns: cfg.CHAT_NS || undefined } });
   const n = namesFor(cfg.CHAT_NS);
-  const lock = await acquireWriterLock(cfg.DATABASE_URL, log);
-  const onLockLost: { stop?: () => void } = {};
-  // Listening from the start: an error on the lock session before the service runs must not
-  // crash the process unhandled.
-  lock.on('error', (err) => {
-    log.fatal({ err }, 'writer lock lost');
-    if (onLockLost.stop) onLockLost.stop();
-    else process.exit(1);
-  });
+  // Only the lock's sessions come from here (each on a connection of its own).
+  const lockPool = createPool(cfg.DATABASE_URL, 1);
   const nats = await connectNats(cfg.NATS_URL, 'command');
   await ensureCommandConsumer(nats, n, log);
 
-  const service = new CommandService({
-    nc: nats.nc,
-    js: nats.js,
-    jsm: nats.jsm,
-    names: n,
-    log,
-    store: new JetStreamEventStore(nats.js, nats.jsm, n.streams.events),
-    batch: cfg.CHAT_COMMAND_BATCH,
-    cacheEntries: cfg.CHAT_AGGREGATE_CACHE,
-    rules: { maxGroupMembers: cfg.CHAT_MAX_GROUP_MEMBERS, editWindowMs: cfg.CHAT_EDIT_WINDOW, deleteWindowMs: cfg.CHAT_DELETE_WINDOW },
-  });
-
+  const stopping = new AbortController();
+  let service: CommandService | undefined;
   let closing: Promise<void> | undefined;
   const shutdown = (reason: string, code: number): Promise<void> =>
     (closing ??= (async () => {
       log.info({ reason }, 'shutting down');
-      await service.stop().catch((err) => log.warn({ err }, 'stopping the consumer failed'));
+      stopping.abort();
+      await service?.stop().catch((err) => log.warn({ err }, 'stopping the consumer failed'));
       // drain flushes the last replies and acks before closing.
       await nats.nc.drain().catch((err) => log.warn({ err }, 'nats drain failed'));
-      log.info({ ...service.stats }, 'stopped');
-      await lock.end().catch(() => undefined);
+      log.info({ ...service?.stats }, 'stopped');
       process.exitCode = code;
     })());
   process.once('SIGTERM', () => void shutdown('SIGTERM', 0));
   process.once('SIGINT', () => void shutdown('SIGINT', 0));
-  // Without the lock another instance may become active: stop before appending again.
-  onLockLost.stop = () => void shutdown('writer lock lost', 1);
 
-  await service.start();
-  log.info(
-    { batch: cfg.CHAT_COMMAND_BATCH, cache: cfg.CHAT_AGGREGATE_CACHE, maxGroupMembers: cfg.CHAT_MAX_GROUP_MEMBERS, editWindowMs: cfg.CHAT_EDIT_WINDOW, deleteWindowMs: cfg.CHAT_DELETE_WINDOW },
-    'command service started',
-  );
-  await service.done.catch(async (err) => {
-    log.fatal({ err }, 'command consumer stopped');
-    await shutdown('consumer failed', 1);
-  });
+  // Each turn holds the writer lock; losing it (Postgres restarted) stops the service before
+  // it appends again, and the process stands by for the lock like any other instance.
+  while (!stopping.signal.aborted) {
+    const lock = await SessionLock.acquire(lockPool, WRITER_LOCK, {
+      signal: stopping.signal,
+      standbyRetryMs: 1_000,
+      onStandby: () => log.info('another command service is active; standing by'),
+      onError: (err) => log.warn({ err }, 'cannot take the writer lock; retrying'),
+    });
+    if (!lock) break;
+    // A fresh service per turn: its aggregate cache may be stale after another writer's turn.
+    service = new CommandService({
+      nc: nats.nc,
+      js: nats.js,
+      jsm: nats.jsm,
+      names: n,
+      log,
+      store: new JetStreamEventStore(nats.js, nats.jsm, n.streams.events),
+      batch: cfg.CHAT_COMMAND_BATCH,
+      cacheEntries: cfg.CHAT_AGGREGATE_CACHE,
+      rules: { maxGroupMembers: cfg.CHAT_MAX_GROUP_MEMBERS, editWindowMs: cfg.CHAT_EDIT_WINDOW, deleteWindowMs: cfg.CHAT_DELETE_WINDOW },
+    });
+    await service.start();
+    log.info(
+      { batch: cfg.CHAT_COMMAND_BATCH, cache: cfg.CHAT_AGGREGATE_CACHE, maxGroupMembers: cfg.CHAT_MAX_GROUP_MEMBERS, editWindowMs: cfg.CHAT_EDIT_WINDOW, deleteWindowMs: cfg.CHAT_DELETE_WINDOW },
+      'command service started',
+    );
+    const outcome = await Promise.race([
+      lock.lost.then((err) => ({ lost: err })),
+      service.done.then(
+        () => ({ ended: true }),
+        (err: unknown) => ({ failed: err }),
+      ),
+    ]);
+    if ('lost' in outcome) {
+      log.warn({ err: outcome.lost }, 'writer lock lost; pausing until it is held again');
+      await service.stop().catch((err) => log.warn({ err }, 'stopping the consumer failed'));
+    }
+    await lock.release();
+    if ('failed' in outcome) {
+      log.fatal({ err: outcome.failed }, 'command consumer stopped');
+      await shutdown('consumer failed', 1);
+    }
+    if (!('lost' in outcome)) break;
+  }
+  await (closing ?? shutdown('the command service ended', 0));
+  await lockPool.end().catch(() => undefined);
 }
 
 main().catch((err) => {

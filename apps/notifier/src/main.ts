@@ -5,6 +5,7 @@ import { connectNats, pullLoop, type Nats, type PullLoop } from '@chat/nats';
 import { createPool } from '@chat/postgres';
 import { ConnectionRegistry, createRedis } from '@chat/redis';
 import { ensureConsumer, notifierConsumerConfigs, NOTIFIER_JOB_MAX_DELIVER } from '@chat/streams';
+import { ProjectionGate } from './gate';
 import { JobProducer } from './producer';
 import { newStats, type NotifierStats } from './stats';
 import { NotifierStore } from './store';
@@ -41,7 +42,9 @@ async function main(): Promise<void> {
   const stats: NotifierStats = newStats();
   if (!cfg.CHAT_PUSH_URL) log.warn('CHAT_PUSH_URL is not set: pushes are logged and dropped');
 
-  const producer = new JobProducer({ js: nats.js, names: n, store, registry, preview: cfg.CHAT_PUSH_PREVIEW, log, stats });
+  const readModels = [n.consumers.projMessages, n.consumers.projConversations];
+  const gate = new ProjectionGate(() => store.projectionsPosition(readModels));
+  const producer = new JobProducer({ js: nats.js, names: n, store, registry, preview: cfg.CHAT_PUSH_PREVIEW, log, stats, gate, lagWaitMs: cfg.CHAT_PUSH_LAG_WAIT });
   const worker = new PushWorker({
     store,
     registry,

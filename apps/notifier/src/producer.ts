@@ -3,12 +3,10 @@ import type { Logger } from 'pino';
 import { MessageSent, parsePreferenceEvent, type Names } from '@chat/contracts';
 import type { ConnectionRegistry } from '@chat/redis';
 import { jobId, type NotifyJob } from './job';
+import type { ProjectionGate } from './gate';
 import type { NotifierStore } from './store';
 import type { NotifierStats } from './stats';
 
-/** Deliveries spent waiting for the read models before a message is pushed with what is there. */
-export const LAG_DELIVERIES = 20;
-export const lagDelayMs = (deliveryCount: number): number => Math.min(2_000, 100 * deliveryCount);
 
 /**
  * The job producer (`notifier` on CHAT_EVENTS): for each MessageSent, one job on CHAT_NOTIFY
@@ -31,6 +29,10 @@ export class JobProducer {
       preview: boolean;
       log: Logger;
       stats: NotifierStats;
+      /** Holds a message until membership and unread counts include it. */
+      gate: ProjectionGate;
+      /** How long a message may wait at the gate before it goes ahead with what is there. */
+      lagWaitMs: number;
     },
   ) {
     this.prefPrefix = o.names.subjects.prefAll.slice(0, -1);
@@ -70,15 +72,13 @@ export class JobProducer {
       return;
     }
     const e = MessageSent.parse(json);
-    const tries = msg.info.deliveryCount;
-    // Most recipients are online: ask the registry before the read models, which are only
-    // needed (and only waited for) when someone will get a push.
-    const r = await this.o.store.members(e.conversationId, e.seq, e.senderId);
-    if (!r.stored && tries < LAG_DELIVERIES) {
-      stats.lagRetries++;
-      msg.nak(lagDelayMs(tries)); // membership may not be projected up to this message yet
-      return;
+    // Membership (proj-messages) and unread counts (proj-conversations) must include this
+    // message: waiting costs no redelivery and keeps the order.
+    if (!(await this.o.gate.reached(msg.seq, { maxWaitMs: this.o.lagWaitMs, heartbeat: () => msg.working() }))) {
+      stats.lagGaveUp++;
+      log.warn({ conversationId: e.conversationId, seq: e.seq, eventSeq: msg.seq, waitedMs: this.o.lagWaitMs }, 'read models still behind this message; pushing with what they hold');
     }
+    const r = await this.o.store.members(e.conversationId, e.seq, e.senderId);
     if (!r.known || r.userIds.length === 0) {
       log.warn({ conversationId: e.conversationId, seq: e.seq, known: r.known }, 'no recipients known for a message; no push');
       msg.ack();
@@ -89,12 +89,6 @@ export class JobProducer {
     if (offline.length === 0) {
       stats.skippedOnline += r.userIds.length;
       msg.ack();
-      return;
-    }
-    if (tries < LAG_DELIVERIES && !(await this.o.store.counted(e.conversationId, e.seq, offline))) {
-      // Not counted yet: the badge would be off by this message. Ask again shortly.
-      stats.lagRetries++;
-      msg.nak(lagDelayMs(tries));
       return;
     }
     const muted = await this.o.store.muted(e.conversationId, offline);

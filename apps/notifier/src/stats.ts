@@ -2,7 +2,8 @@
 export interface NotifierStats {
   jobs: number;
   mutes: number;
-  lagRetries: number;
+  /** Messages that waited the whole CHAT_PUSH_LAG_WAIT for the read models and went ahead anyway. */
+  lagGaveUp: number;
   skippedOnline: number;
   skippedMuted: number;
   pushed: number;
@@ -12,4 +13,4 @@ export interface NotifierStats {
   rejected: number;
 }
 
-export const newStats = (): NotifierStats => ({ jobs: 0, mutes: 0, lagRetries: 0, skippedOnline: 0, skippedMuted: 0, pushed: 0, collapsed: 0, dropped: 0, retried: 0, rejected: 0 });
+export const newStats = (): NotifierStats => ({ jobs: 0, mutes: 0, lagGaveUp: 0, skippedOnline: 0, skippedMuted: 0, pushed: 0, collapsed: 0, dropped: 0, retried: 0, rejected: 0 });

@@ -59,15 +59,17 @@ export class NotifierStore {
     };
   }
 
-  /** True once the message is counted in these users' lists (the badge includes it). */
-  async counted(conversationId: string, seq: number, userIds: readonly string[]): Promise<boolean> {
-    const { rows } = await this.pool.query<{ ok: boolean }>(
-      `SELECT NOT EXISTS (SELECT 1 FROM unnest($3::text[]) AS u(user_id)
-                           LEFT JOIN user_conversations uc ON uc.user_id = u.user_id AND uc.conversation_id = $1
-                          WHERE uc.last_seq IS NULL OR uc.last_seq < $2) AS ok`,
-      [conversationId, seq, userIds],
+  /**
+   * The lowest checkpoint of the named projections (0 until all of them exist): every event
+   * at or below it is in their read models.
+   */
+  async projectionsPosition(names: readonly string[]): Promise<number> {
+    const { rows } = await this.pool.query<{ p: string | number }>(
+      `SELECT CASE WHEN count(*) = cardinality($1::text[]) THEN min(position) ELSE 0 END AS p
+         FROM projection_checkpoints WHERE name = ANY($1::text[])`,
+      [names],
     );
-    return rows[0]?.ok ?? false;
+    return Number(rows[0]?.p ?? 0);
   }
 
   /** The badge: the user's total unread count over all conversations. */

@@ -91,4 +91,28 @@ describe('ProjectionRunner', () => {
     }
     expect(await inboxSeqs('a')).toEqual(Array.from({ length: 14 }, (_, i) => i + 1));
   }, 60_000);
+
+  it('keeps running after its lock connection dies (Postgres restarted): pauses, takes the lock again, loses nothing', async () => {
+    const { names, pool, nats } = env;
+    const runner = new ProjectionRunner(options(), messagesProjection(names, null)).start();
+    try {
+      const [s1] = await publishEvents(nats.js, names, [sent('r1', 15, 'a')]);
+      await waitForCheckpoint(pool, names.consumers.projMessages, s1!);
+      // What a Postgres restart does to the lock's session (this run's database only).
+      const { rows } = await pool.query(
+        `SELECT pg_terminate_backend(pid) AS ok FROM pg_stat_activity WHERE application_name = 'chat-lock' AND datname = current_database()`,
+      );
+      expect(rows).toEqual([{ ok: true }]);
+      await waitFor(async () => runner.stats.lockLosses === 1, 'the runner to notice');
+      const seqs = await publishEvents(nats.js, names, [sent('r1', 16, 'b'), sent('r1', 17, 'a')]);
+      await waitForCheckpoint(pool, names.consumers.projMessages, seqs[1]!);
+      // Holding it again, on a new session.
+      const held = await pool.query(`SELECT count(*)::int AS n FROM pg_stat_activity WHERE application_name = 'chat-lock' AND datname = current_database()`);
+      expect(held.rows[0].n).toBe(1);
+    } finally {
+      await runner.stop();
+    }
+    expect(runner.stats.lockLosses).toBe(1);
+    expect(await inboxSeqs('b')).toEqual(Array.from({ length: 17 }, (_, i) => i + 1));
+  }, 60_000);
 });

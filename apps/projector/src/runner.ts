@@ -4,13 +4,11 @@ import type { Logger } from 'pino';
 import { parseEvent, type Names } from '@chat/contracts';
 import {
   advanceCheckpoint,
-  connectSession,
   ensureCheckpoint,
   inTransaction,
   lockCheckpoint,
   readCheckpoint,
-  tryLockProjection,
-  unlockProjection,
+  SessionLock,
   writeCheckpoint,
   type Pool,
 } from '@chat/postgres';
@@ -96,6 +94,8 @@ export interface RunnerStats {
   position: number;
   /** Events that failed on every delivery, kept in CHAT_DLQ and passed. */
   deadLettered: number;
+  /** Times the lock's connection failed (the runner paused and took the lock again). */
+  lockLosses: number;
 }
 
 type Step = 'ok' | 'idle' | 'failed' | 'wait';
@@ -124,11 +124,13 @@ const isNotFound = (e: unknown): boolean =>
  *   and acked, so everything after it arrives again, in order.
  */
 export class ProjectionRunner {
-  readonly stats: RunnerStats = { batches: 0, applied: 0, skipped: 0, failures: 0, resets: 0, position: 0, deadLettered: 0 };
+  readonly stats: RunnerStats = { batches: 0, applied: 0, skipped: 0, failures: 0, resets: 0, position: 0, deadLettered: 0, lockLosses: 0 };
   private readonly log: Logger;
   private readonly batchSize: number;
   private stopping = false;
-  private fatal: Error | undefined;
+  private readonly stopSignal = new AbortController();
+  /** Set when the lock's connection failed: stop writing until it is held again. */
+  private lockLost = false;
   private running: Promise<void> | undefined;
   private idleFetch: ConsumerMessages | undefined;
   private wake: (() => void) | undefined;
@@ -165,74 +167,70 @@ export class ProjectionRunner {
   /** Finishes the batch in hand (commit, side effects, acks), then stops. */
   async stop(): Promise<void> {
     this.stopping = true;
-    this.wake?.();
-    // An idle pull holds nothing yet; waiting for it to expire would only delay shutdown.
-    this.idleFetch?.stop();
+    this.stopSignal.abort();
+    this.interrupt();
     await this.running?.catch(() => undefined);
     await this.projection.close?.().catch((err: unknown) => this.log.warn({ err }, 'projection close failed'));
   }
 
   private async run(): Promise<void> {
-    const session = await this.acquireLock();
-    if (!session) return;
-    let failures = 0;
-    try {
-      while (!this.stopping) {
-        let step: Step;
-        try {
-          step = await this.step();
-        } catch (e) {
-          this.stats.failures++;
-          // NATS or Postgres trouble: look at the consumer afresh before the next pull.
-          this.consumer = undefined;
-          this.log.warn({ err: e }, 'projection step failed; retrying');
-          step = 'failed';
-        }
-        if (step === 'ok' || step === 'idle') {
-          failures = 0;
-          continue;
-        }
-        failures++;
-        await this.sleep(step === 'wait' ? backoff(failures, 2_000, 100) : backoff(failures, 30_000, 200));
+    while (!this.stopping) {
+      const lock = await SessionLock.acquire(this.o.pool, this.projection.name, {
+        standbyRetryMs: this.o.standbyRetryMs,
+        signal: this.stopSignal.signal,
+        onStandby: () => this.log.info('another instance runs this projection; standing by'),
+        onError: (err) => this.log.warn({ err }, 'cannot take the projection lock; retrying'),
+      });
+      if (!lock) return;
+      this.log.info('projection lock acquired');
+      this.lockLost = false;
+      void lock.lost.then((err) => {
+        // Another instance may take over now: stop before writing again, then try to take the
+        // lock back (Postgres restarted: this instance is usually the one that gets it).
+        this.log.warn({ err }, 'projection lock lost; pausing until it is held again');
+        this.lockLost = true;
+        this.stats.lockLosses++;
+        this.interrupt();
+      });
+      try {
+        await this.runLocked();
+      } finally {
+        await lock.release();
       }
-    } finally {
-      await unlockProjection(session, this.projection.name).catch(() => undefined);
-      await session.end().catch(() => undefined);
+      // Whatever this instance pulled and did not ack comes back; recover() lines the
+      // consumer up with the checkpoint again.
+      this.consumer = undefined;
     }
-    if (this.fatal) throw this.fatal;
   }
 
-  private async acquireLock(): Promise<Awaited<ReturnType<typeof connectSession>> | null> {
-    let announced = false;
+  /** Pulls and applies while this instance holds the lock. */
+  private async runLocked(): Promise<void> {
     let failures = 0;
-    while (!this.stopping) {
-      let session: Awaited<ReturnType<typeof connectSession>> | undefined;
+    while (!this.stopping && !this.lockLost) {
+      let step: Step;
       try {
-        session = await connectSession(this.o.pool);
-        if (await tryLockProjection(session, this.projection.name)) {
-          session.on('error', (e) => {
-            // Without the lock another instance may take over: stop before writing again.
-            this.fatal = new Error(`projection lock connection lost: ${e.message}`, { cause: e });
-            this.stopping = true;
-            this.wake?.();
-            this.idleFetch?.stop();
-          });
-          this.log.info('projection lock acquired');
-          return session;
-        }
-        await session.end();
-        if (!announced) this.log.info('another instance runs this projection; standing by');
-        announced = true;
-        failures = 0;
-        await this.sleep(this.o.standbyRetryMs ?? 2_000);
+        step = await this.step();
       } catch (e) {
-        await session?.end().catch(() => undefined);
-        failures++;
-        this.log.warn({ err: e }, 'cannot take the projection lock; retrying');
-        await this.sleep(backoff(failures, 30_000, 500));
+        this.stats.failures++;
+        // NATS or Postgres trouble: look at the consumer afresh before the next pull.
+        this.consumer = undefined;
+        this.log.warn({ err: e }, 'projection step failed; retrying');
+        step = 'failed';
       }
+      if (step === 'ok' || step === 'idle') {
+        failures = 0;
+        continue;
+      }
+      failures++;
+      await this.sleep(step === 'wait' ? backoff(failures, 2_000, 100) : backoff(failures, 30_000, 200));
     }
-    return null;
+  }
+
+  /** Ends a pause or an idle pull early (stop, lock lost). */
+  private interrupt(): void {
+    this.wake?.();
+    // An idle pull holds nothing yet; waiting for it to expire would only delay the stop.
+    this.idleFetch?.stop();
   }
 
   private async step(): Promise<Step> {
@@ -444,7 +442,7 @@ export class ProjectionRunner {
   }
 
   private sleep(ms: number): Promise<void> {
-    if (this.stopping) return Promise.resolve();
+    if (this.stopping || this.lockLost) return Promise.resolve();
     return new Promise((resolve) => {
       const t = setTimeout(done, ms);
       function done() {

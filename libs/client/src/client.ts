@@ -96,6 +96,8 @@ export class ChatClient extends Emitter<ChatEvents> {
   private ws?: WebSocketLike;
   private readonly waiters = new Map<string, Waiter>();
   private readonly seen = new Map<string, Set<number>>();
+  /** Per conversation, the highest seq up to which every seq (from the first received) was seen: gap detection. */
+  private readonly contiguous = new Map<string, number>();
   private syncing = false;
   /** Live messages that arrived during a sync: emitted after it, so order holds. */
   private heldBack: SyncedFrame[] = [];
@@ -153,7 +155,8 @@ export class ChatClient extends Emitter<ChatEvents> {
     const urls = typeof this.opts.url === 'string' ? [this.opts.url] : this.opts.url;
     const url = urls[this.urlIndex % urls.length]!;
     const sep = url.includes('?') ? '&' : '?';
-    const ws = factory(`${url}${sep}access_token=${encodeURIComponent(this.opts.token)}`);
+    // Group receipts as one `receipt.batch` per window (emitted as `receipts`), not a `receipt` per member.
+    const ws = factory(`${url}${sep}access_token=${encodeURIComponent(this.opts.token)}&features=receipt.batch`);
     this.ws = ws;
     let greeted = false;
     let deferred: ServerFrame[] | undefined;
@@ -319,13 +322,13 @@ export class ChatClient extends Emitter<ChatEvents> {
     const frame: ClientFrame = { type: 'message.send', ...input, clientMsgId };
     if (!this.reconnectOptions()) {
       const sent = (await this.request(clientMsgId, frame)) as ServerFrameOf<'message.sent'>;
-      this.markSeen(sent.conversationId, sent.seq);
+      this.markSeen(sent.conversationId, sent.seq, true);
       return sent;
     }
     this.outbox.set(clientMsgId, frame);
     try {
       const sent = (await this.request(clientMsgId, frame, this.opts.sendTimeoutMs ?? 300_000, { queueWhenOffline: true })) as ServerFrameOf<'message.sent'>;
-      this.markSeen(sent.conversationId, sent.seq);
+      this.markSeen(sent.conversationId, sent.seq, true);
       return sent;
     } finally {
       this.outbox.delete(clientMsgId);
@@ -340,7 +343,7 @@ export class ChatClient extends Emitter<ChatEvents> {
   async forward(input: { conversationId: string; from: { conversationId: string; messageId: string }; clientMsgId?: string }) {
     const clientMsgId = input.clientMsgId ?? newId('m');
     const sent = (await this.request(clientMsgId, { type: 'message.forward', ...input, clientMsgId })) as ServerFrameOf<'message.sent'>;
-    this.markSeen(sent.conversationId, sent.seq);
+    this.markSeen(sent.conversationId, sent.seq, true);
     return sent;
   }
 
@@ -580,27 +583,43 @@ export class ChatClient extends Emitter<ChatEvents> {
     }
   }
 
-  /** A live message whose predecessor this client has not seen (only once it has seen one). */
+  /**
+   * A live message with a hole before it: a seq between the contiguous run this client has
+   * seen and this one is missing (only once it has seen one). Own sends count as seen for
+   * de-duplication but not here: they say nothing about the messages before them.
+   */
   private isAfterGap(f: ServerFrameOf<'message.new'>): boolean {
     const s = this.seen.get(f.conversationId);
-    if (!s || s.size === 0 || s.has(f.seq) || s.has(f.seq - 1)) return false;
-    let max = 0;
-    for (const seq of s) if (seq > max) max = seq;
-    if (f.seq <= max + 1) return false;
-    // Repaired once: a gap a sync does not fill is real (e.g. the user was not a member then).
+    if (!s || s.size === 0 || s.has(f.seq)) return false;
+    const contiguous = this.contiguous.get(f.conversationId);
+    if (contiguous === undefined || f.seq <= contiguous + 1) return false;
+    // Repaired once: a gap a sync does not fill is real (e.g. the user was not a member
+    // then), so the run goes on from here.
     const key = `${f.conversationId}\u0000${f.seq}`;
-    if (this.gapTried.has(key)) return false;
+    if (this.gapTried.has(key)) {
+      this.contiguous.set(f.conversationId, f.seq - 1);
+      return false;
+    }
     if (this.gapTried.size > 10_000) this.gapTried.clear();
     this.gapTried.add(key);
     return true;
   }
 
   /** Records (conversationId, seq); false if it was already seen. */
-  private markSeen(conversationId: string, seq: number): boolean {
+  private markSeen(conversationId: string, seq: number, own = false): boolean {
     let s = this.seen.get(conversationId);
     if (!s) this.seen.set(conversationId, (s = new Set()));
     if (s.has(seq)) return false;
     s.add(seq);
+    // The first message received starts the run; an own send only extends one (or starts it
+    // at seq 1, which has no predecessors).
+    let run = this.contiguous.get(conversationId);
+    if (run === undefined) {
+      if (own && seq !== 1) return true;
+      run = seq;
+    }
+    while (s.has(run + 1)) run++;
+    this.contiguous.set(conversationId, run);
     return true;
   }
 

@@ -168,6 +168,24 @@ describe('ChatClient resilience', () => {
     expect(c.stats.gapsRepaired).toBe(1);
   });
 
+  it('an own send acknowledged past a hole does not hide the hole: the next live message waits for a sync', async () => {
+    const c = client();
+    const got: number[] = [];
+    c.on('message', (m) => got.push(m.seq));
+    await open(c);
+    last().serve(message('c', 1));
+    const sending = c.send({ conversationId: 'c', body: { text: 'mine' }, clientMsgId: 'own-1' });
+    // 2 (someone else's) never reached this device; its own send became 3.
+    last().serve({ type: 'message.sent', clientMsgId: 'own-1', conversationId: 'c', messageId: 'c-3', seq: 3, sentAt: new Date(0).toISOString() });
+    await sending;
+    last().serve(message('c', 4));
+    expect(got).toEqual([1]);
+    const sync = last().ofType('sync')[0]!;
+    last().serve({ type: 'sync.batch', ref: sync.ref, frames: [2, 3, 4].map((n) => message('c', n) as never), cursor: 'c1_4', hasMore: false });
+    await vi.advanceTimersByTimeAsync(0);
+    expect(got).toEqual([1, 2, 4]);
+  });
+
   it('runs one sync at a time, so live frames never move the cursor past what a sync has not fetched', async () => {
     const c = client({ cursor: 'c1_1' });
     await open(c);

@@ -106,6 +106,8 @@ export const NotifierConfig = Common.extend({
   CHAT_PUSH_COLLAPSE_WINDOW: Duration.refine((ms) => ms <= 60_000, 'at most 60s').prefault('30s'),
   /** How long one POST to the push gateway may take before it counts as failed (and is retried). */
   CHAT_PUSH_TIMEOUT: Duration.prefault('5s'),
+  /** How long a message waits for the read models (membership, unread counts) before its push goes ahead with what they hold. */
+  CHAT_PUSH_LAG_WAIT: Duration.prefault('5m'),
   /** Bearer token sent to the push gateway (Authorization header), if set. */
   CHAT_PUSH_TOKEN: z.preprocess((v) => (v === '' ? undefined : v), z.string().min(1).optional()),
 });

@@ -140,12 +140,26 @@ export const CLIENT_FRAME_TYPES: string[] = [
 ] satisfies ClientFrame['type'][];
 
 // ---------------------------------------------------------------- server → client
+/**
+ * Optional frames a client asks for when it connects (`/v1/ws?features=a,b`); unknown names
+ * are ignored. Without `receipt.batch`, group receipts arrive as standard `receipt` frames.
+ */
+export const FEATURES = ['receipt.batch'] as const;
+export type Feature = (typeof FEATURES)[number];
+/** The known features named in a `features` query value (comma-separated). */
+export function parseFeatures(value: unknown): Set<Feature> {
+  const names = typeof value === 'string' ? value.split(',').map((s) => s.trim()) : [];
+  return new Set(FEATURES.filter((f) => names.includes(f)));
+}
+
 export const HelloFrame = z.object({
   type: z.literal('hello'),
   userId: UserId,
   deviceId: DeviceId,
   edgeId: z.string(),
   serverTime: z.string(),
+  /** The optional frames this connection gets (extension; see FEATURES). */
+  features: z.array(z.string()).optional(),
 });
 export const ConversationCreatedFrame = z.object({
   type: z.literal('conversation.created'),

@@ -1,3 +1,4 @@
 export * from './pool';
 export * from './projections';
 export * from './conversationList';
+export * from './sessionLock';

@@ -1,6 +1,6 @@
 import type { Consumer, ConsumerMessages, JetStreamClient, JsMsg } from '@nats-io/jetstream';
 import type { Logger } from 'pino';
-import { DeliveryEnvelope, type Names, type ServerFrame } from '@chat/contracts';
+import { DeliveryEnvelope, type Names, type ServerFrame, type ServerFrameOf } from '@chat/contracts';
 import { deadLetterMessage, shouldDeadLetter } from '@chat/nats';
 import type { Hub } from '../ws/hub';
 
@@ -21,6 +21,11 @@ export interface DeliveryDeadLetters {
   maxDeliver?: number;
   /** Delay before a failed envelope is redelivered (default 1 s). */
   nakDelayMs?: number;
+}
+
+/** A `receipt.batch` as the standard `receipt` frames PROTOCOL.md defines. */
+export function receiptFrames(batch: ServerFrameOf<'receipt.batch'>): Array<ServerFrameOf<'receipt'>> {
+  return batch.receipts.map((r) => ({ type: 'receipt', conversationId: batch.conversationId, userId: r.userId, status: r.status, upToSeq: r.upToSeq, at: r.at }));
 }
 
 export class DeliveryConsumer {
@@ -90,11 +95,17 @@ export class DeliveryConsumer {
   deliver(env: DeliveryEnvelope): void {
     const frame = env.frame as ServerFrame;
     const json = JSON.stringify(frame);
+    // Group receipts: one `receipt.batch` to connections that asked for it, the same content as
+    // standard `receipt` frames (one per member and status) to the others.
+    let receipts: string[] | undefined;
     let n = 0;
     for (const userId of env.users) {
       for (const s of this.hub.devicesOf(userId)) {
         if (env.exceptDevice && env.exceptDevice.userId === userId && env.exceptDevice.deviceId === s.deviceId) continue;
-        s.sendRaw(json, frame.type);
+        if (frame.type === 'receipt.batch' && !s.features.has('receipt.batch')) {
+          receipts ??= receiptFrames(frame).map((r) => JSON.stringify(r));
+          for (const r of receipts) s.sendRaw(r, 'receipt');
+        } else s.sendRaw(json, frame.type);
         n++;
       }
     }

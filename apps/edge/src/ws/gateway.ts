@@ -1,6 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import type { WebSocket } from 'ws';
-import { CLOSE_CODES, type ServerFrame } from '@chat/contracts';
+import { CLOSE_CODES, parseFeatures, type ServerFrame } from '@chat/contracts';
 import type { ConnectionRegistry } from '@chat/redis';
 import { tokenFrom, type TokenVerifier } from '../auth';
 import type { EdgeMetrics } from '../metrics';
@@ -75,6 +75,7 @@ export function registerGateway(app: FastifyInstance, o: GatewayOptions): void {
       // routed, so the sync the client runs after `hello` returns them.
       let helloSent = false;
       let beforeHello: Array<[ServerFrame | string, ServerFrame['type']]> = [];
+      const features = parseFeatures((req.query as Record<string, unknown> | undefined)?.['features']);
       const session = new Session(userId, deviceId, o.deps, {
         send(frame: ServerFrame | string, type: ServerFrame['type']) {
           if (!helloSent && type !== 'hello') {
@@ -94,7 +95,7 @@ export function registerGateway(app: FastifyInstance, o: GatewayOptions): void {
         close(code: number, reason: string) {
           socket.close(code, reason);
         },
-      });
+      }, features);
       // Queue frames until the device is registered, so that nothing it sends (e.g. sync)
       // runs before live routing can reach it.
       const early: Array<[Buffer, boolean]> = [];
@@ -131,7 +132,7 @@ export function registerGateway(app: FastifyInstance, o: GatewayOptions): void {
         session.close(CLOSE_CODES.tryAgainLater, 'registry unavailable');
         return;
       }
-      session.send({ type: 'hello', userId, deviceId, edgeId: o.edgeId, serverTime: new Date().toISOString() });
+      session.send({ type: 'hello', userId, deviceId, edgeId: o.edgeId, serverTime: new Date().toISOString(), ...(features.size ? { features: [...features] } : {}) });
       helloSent = true;
       for (const [f, t] of beforeHello) session.sendRaw(typeof f === 'string' ? f : JSON.stringify(f), t);
       beforeHello = [];

@@ -11,6 +11,7 @@ import {
   type ClientFrameOf,
   type Command,
   type CommandResult,
+  type Feature,
   type MessageBody,
   type ServerFrame,
   type SyncedFrame,
@@ -61,6 +62,8 @@ export class Session {
     readonly deviceId: string,
     private readonly deps: SessionDeps,
     private readonly out: Outbound,
+    /** Optional frames this connection asked for (`?features=`). */
+    readonly features: ReadonlySet<Feature> = new Set(),
   ) {
     const fr = deps.frameRate;
     if (fr && fr.perSecond > 0) this.frames = new LocalTokenBucket({ perMinute: fr.perSecond * 60, burst: fr.burst }, deps.now);

@@ -1,0 +1,50 @@
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import pg from 'pg';
+import type { ServerFrameOf } from '@chat/client';
+import { eventually, nextEvent, startSystem, type RunningSystem } from '../support/system';
+import { harness, text } from '../support/harness';
+
+let sys: RunningSystem;
+let admin: pg.Client;
+const { u, connect, closeAll } = harness(() => sys);
+
+beforeAll(async () => {
+  const env = inject('chatEnv');
+  sys = await startSystem(env);
+  admin = new pg.Client({ connectionString: env['DATABASE_URL'] });
+  await admin.connect();
+}, 60_000);
+
+afterAll(async () => {
+  closeAll();
+  await admin?.end();
+  await sys?.stop();
+});
+
+describe('recovery in process', () => {
+  it('every app keeps serving after Postgres dropped all its connections (a restart, for this database)', async () => {
+    const alice = await connect(u('alice'));
+    const bob = await connect(u('bob'));
+    const { conversationId } = await alice.createConversation({ kind: 'direct', members: [u('bob')] });
+    await alice.send({ conversationId, body: text('before') });
+
+    // What a Postgres restart does to this run's database: every session ends, the writer
+    // and projection locks with them.
+    const { rows } = await admin.query<{ application_name: string }>(
+      `SELECT application_name, pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()`,
+    );
+    expect(rows.filter((r) => r.application_name === 'chat-lock').length).toBeGreaterThanOrEqual(2);
+
+    // The command service and the projector take their locks again and carry on.
+    const incoming = nextEvent<ServerFrameOf<'message.new'>>((f) => bob.on('message', f), (m) => m.seq === 2, 30_000);
+    const sent = await alice.send({ conversationId, body: text('after') });
+    expect(sent).toMatchObject({ type: 'message.sent', seq: 2 });
+    expect(await incoming).toMatchObject({ conversationId, seq: 2, body: text('after') });
+    for (const app of sys.apps) expect({ app: app.name, exit: app.child.exitCode }).toEqual({ app: app.name, exit: null });
+    // Every lock is held again (the idle projections notice on their own time).
+    const held = async () =>
+      (await admin.query(`SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = current_database() AND application_name = 'chat-lock'`)).rows[0].n as number;
+    const before = rows.filter((r) => r.application_name === 'chat-lock').length;
+    expect(await eventually(held, (n) => n === before, 20_000)).toBe(before);
+  }, 60_000);
+});
