@@ -81,26 +81,35 @@ export class ReceiptSampler {
 
 // --------------------------------------------------------------------------- quiescence
 /** Waits until the command queue is empty and every projection consumer has nothing pending. */
-export async function waitCaughtUp(nats: Nats, n: Names, timeoutMs: number): Promise<boolean> {
+/**
+ * Waits until the command queue is empty and every projection consumer has nothing pending
+ * (three readings in a row). `pending` is the last reading, per source, for the report.
+ */
+export async function waitCaughtUp(nats: Nats, n: Names, timeoutMs: number): Promise<{ ok: boolean; pending: Record<string, number | string> }> {
   const deadline = Date.now() + timeoutMs;
   const consumers = [n.consumers.projMessages, n.consumers.projReceipts, n.consumers.projConversations];
   let stable = 0;
+  let last: Record<string, number | string> = {};
   while (Date.now() < deadline) {
+    const reading: Record<string, number | string> = {};
     try {
-      const cmd = await nats.jsm.streams.info(n.streams.cmd);
-      let pending = cmd.state.messages;
+      reading['commandQueue'] = (await nats.jsm.streams.info(n.streams.cmd)).state.messages;
       for (const c of consumers) {
         const ci = await nats.jsm.consumers.info(n.streams.events, c);
-        pending += ci.num_pending + ci.num_ack_pending;
+        reading[`${c}.pending`] = ci.num_pending;
+        reading[`${c}.ackPending`] = ci.num_ack_pending;
       }
-      if (pending === 0 && ++stable >= 3) return true;
+      last = reading;
+      const pending = Object.values(reading).reduce<number>((a, v) => a + Number(v), 0);
+      if (pending === 0 && ++stable >= 3) return { ok: true, pending: last };
       if (pending !== 0) stable = 0;
-    } catch {
+    } catch (e) {
+      last = { ...reading, error: (e as Error).message };
       stable = 0;
     }
     await sleep(500);
   }
-  return false;
+  return { ok: false, pending: last };
 }
 
 // ------------------------------------------------------------------ history and delivery

@@ -90,7 +90,7 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosSummary> {
     const nats = await connectNats(topo.natsUrls.join(','), 'chaos-checker');
     try {
       const caughtUp = await waitCaughtUp(nats, topo.names, o.quick ? 60_000 : 120_000);
-      if (!caughtUp) log('WARNING: projections did not catch up');
+      if (!caughtUp.ok) log(`WARNING: projections did not catch up: ${JSON.stringify(caughtUp.pending)}`);
       await sampler.stop();
       log('checking delivery (every device syncs)');
       const delivery = await checkDelivery(workload, topo.databaseUrl, o.quick ? 60_000 : 120_000);
@@ -133,7 +133,8 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosSummary> {
           sendAttempts: workload.sendAttempts,
           sendErrors: workload.sendErrors,
           abandonedSends: workload.abandoned,
-          projectionsCaughtUp: caughtUp,
+          projectionsCaughtUp: caughtUp.ok,
+          pendingAtCheck: caughtUp.pending,
           receiptSamples: sampler.samples,
           receiptExamples: sampler.examples,
           sdk: { reconnects: stats.reconnects, duplicatesDropped: stats.duplicatesDropped, gapsRepaired: stats.gapsRepaired, resent: stats.resent },

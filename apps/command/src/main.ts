@@ -18,9 +18,12 @@ async function ensureCommandConsumer(nats: Nats, n: Names, log: Logger): Promise
       await ensureConsumer(nats.jsm, stream, config);
       return;
     } catch (e) {
-      if (!(e instanceof JetStreamApiError && e.code === JetStreamApiCodes.StreamNotFound)) throw e;
-      if (attempt === 1) log.warn({ stream }, 'waiting for the stream to be created (chatctl streams apply)');
-      await new Promise((r) => setTimeout(r, 2_000));
+      // A missing stream is waited for; anything else (a cluster electing leaders, a node
+      // down) is retried too: exiting would only restart into the same wait.
+      if (e instanceof JetStreamApiError && e.code === JetStreamApiCodes.StreamNotFound) {
+        if (attempt === 1) log.warn({ stream }, 'waiting for the stream to be created (chatctl streams apply)');
+      } else log.warn({ err: e, attempt }, 'cannot ensure the command consumer yet; retrying');
+      await new Promise((r) => setTimeout(r, Math.min(5_000, 500 * attempt)));
     }
   }
 }
@@ -81,7 +84,16 @@ async function main(): Promise<void> {
       cacheEntries: cfg.CHAT_AGGREGATE_CACHE,
       rules: { maxGroupMembers: cfg.CHAT_MAX_GROUP_MEMBERS, editWindowMs: cfg.CHAT_EDIT_WINDOW, deleteWindowMs: cfg.CHAT_DELETE_WINDOW },
     });
-    await service.start();
+    // JetStream may be electing leaders (a node just restarted): retry rather than exit.
+    for (let attempt = 1; !stopping.signal.aborted; attempt++) {
+      try {
+        await service.start();
+        break;
+      } catch (err) {
+        log.warn({ err, attempt }, 'cannot start consuming commands yet; retrying');
+        await new Promise((r) => setTimeout(r, Math.min(5_000, 500 * attempt)));
+      }
+    }
     log.info(
       { batch: cfg.CHAT_COMMAND_BATCH, cache: cfg.CHAT_AGGREGATE_CACHE, maxGroupMembers: cfg.CHAT_MAX_GROUP_MEMBERS, editWindowMs: cfg.CHAT_EDIT_WINDOW, deleteWindowMs: cfg.CHAT_DELETE_WINDOW },
       'command service started',

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { JsMsg } from '@nats-io/jetstream';
+import { JetStreamApiError, type ConsumerInfo, type JsMsg } from '@nats-io/jetstream';
 import { inTransaction, readCheckpoint, resetProjectionTables } from '@chat/postgres';
 import { messagesProjection, MESSAGES_TABLES } from './messages/projection';
 import { ProjectionRunner, type RunnerOptions } from './runner';
@@ -34,6 +34,18 @@ class LossyRunner extends ProjectionRunner {
       return [...msgs.slice(0, 2), ...msgs.slice(3)];
     }
     return msgs;
+  }
+}
+
+/** A consumer whose replica group is stuck: its info requests fail as unavailable until it is re-created. */
+class StuckConsumerRunner extends ProjectionRunner {
+  failures = 0;
+  protected override async consumerInfo(stream: string, name: string): Promise<ConsumerInfo> {
+    if (this.stats.resets === 0) {
+      this.failures++;
+      throw new JetStreamApiError({ code: 503, err_code: 10008, description: 'JetStream system temporarily unavailable' });
+    }
+    return super.consumerInfo(stream, name);
   }
 }
 
@@ -114,5 +126,19 @@ describe('ProjectionRunner', () => {
     }
     expect(runner.stats.lockLosses).toBe(1);
     expect(await inboxSeqs('b')).toEqual(Array.from({ length: 17 }, (_, i) => i + 1));
+  }, 60_000);
+
+  it('re-creates a consumer that stays unavailable while its stream answers, and goes on from the checkpoint', async () => {
+    const { names, pool, nats } = env;
+    const [s1] = await publishEvents(nats.js, names, [sent('r1', 18, 'a')]);
+    const runner = new StuckConsumerRunner({ ...options(), stalledConsumerMs: 500 }, messagesProjection(names, null)).start();
+    try {
+      await waitForCheckpoint(pool, names.consumers.projMessages, s1!);
+    } finally {
+      await runner.stop();
+    }
+    expect(runner.failures).toBeGreaterThanOrEqual(2);
+    expect(runner.stats.resets).toBe(1);
+    expect(await inboxSeqs('b')).toEqual(Array.from({ length: 18 }, (_, i) => i + 1));
   }, 60_000);
 });

@@ -81,6 +81,8 @@ export interface RunnerOptions {
   idleWaitMs?: number;
   /** How often a standby instance tries to take over the projection, ms. */
   standbyRetryMs?: number;
+  /** How long the consumer may be unavailable before it is re-created (STALLED_CONSUMER_MS). */
+  stalledConsumerMs?: number;
   /** Redelivery policies the consumer is re-created with (tests shrink them). */
   delivery?: StreamSettings['delivery'];
 }
@@ -102,6 +104,13 @@ type Step = 'ok' | 'idle' | 'failed' | 'wait';
 
 const FETCH_EXPIRES_MS = 2_000;
 const backoff = (failures: number, capMs: number, baseMs: number): number => Math.min(capMs, baseMs * 2 ** Math.max(0, failures - 1));
+
+/** How long a consumer may stay unavailable, while its stream answers, before it is re-created. */
+export const STALLED_CONSUMER_MS = 20_000;
+
+/** The cluster cannot serve the request now (503 / err 10008), or nobody answered. */
+const isUnavailable = (e: unknown): boolean =>
+  (e instanceof JetStreamApiError && (e.status === 503 || e.code === 10008)) || (e instanceof Error && (e.name === 'TimeoutError' || /timeout|temporarily unavailable/i.test(e.message)));
 
 const isNotFound = (e: unknown): boolean =>
   e instanceof JetStreamApiError && (e.code === JetStreamApiCodes.ConsumerNotFound || e.code === JetStreamApiCodes.StreamNotFound);
@@ -131,6 +140,8 @@ export class ProjectionRunner {
   private readonly stopSignal = new AbortController();
   /** Set when the lock's connection failed: stop writing until it is held again. */
   private lockLost = false;
+  /** Since when consumer-info requests fail as unavailable (0: they answer). */
+  private unavailableSince = 0;
   private running: Promise<void> | undefined;
   private idleFetch: ConsumerMessages | undefined;
   private wake: (() => void) | undefined;
@@ -222,7 +233,7 @@ export class ProjectionRunner {
         continue;
       }
       failures++;
-      await this.sleep(step === 'wait' ? backoff(failures, 2_000, 100) : backoff(failures, 30_000, 200));
+      await this.sleep(step === 'wait' ? backoff(failures, 2_000, 100) : backoff(failures, 10_000, 200));
     }
   }
 
@@ -363,6 +374,18 @@ export class ProjectionRunner {
     for (const m of msgs) m.nak();
   }
 
+  /** The consumer's info from the server; protected so tests can simulate a stuck consumer. */
+  protected consumerInfo(stream: string, name: string): Promise<ConsumerInfo> {
+    return this.o.jsm.consumers.info(stream, name);
+  }
+
+  /** How long the consumer has been unavailable (0 if it answered last time); starts the clock. */
+  private stalledFor(): number {
+    const now = Date.now();
+    this.unavailableSince ||= now;
+    return now - this.unavailableSince;
+  }
+
   /** One pull of up to `want` events; protected so tests can simulate a lost delivery. */
   protected async fetch(want: number, idle: boolean): Promise<JsMsg[]> {
     const iter = await this.consumer!.fetch({ max_messages: want, expires: idle ? (this.o.idleWaitMs ?? 10_000) : FETCH_EXPIRES_MS });
@@ -398,10 +421,16 @@ export class ProjectionRunner {
     const stream = names.streams.events;
     const position = await ensureCheckpoint(pool, name);
     let info: ConsumerInfo | null = null;
+    let stalled = false;
     try {
-      info = await jsm.consumers.info(stream, name);
+      info = await this.consumerInfo(stream, name);
+      this.unavailableSince = 0;
     } catch (e) {
-      if (!isNotFound(e)) throw e;
+      if (isNotFound(e)) {
+        // Missing: re-created below.
+      } else if (isUnavailable(e) && this.stalledFor() >= (this.o.stalledConsumerMs ?? STALLED_CONSUMER_MS)) {
+        stalled = true;
+      } else throw e;
     }
     const streamLast = (await jsm.streams.info(stream)).state.last_seq;
     if (position > streamLast) {
@@ -410,7 +439,16 @@ export class ProjectionRunner {
     }
     let startSeq: number | null = null;
     let reason = '';
-    if (!info) {
+    if (stalled) {
+      // The consumer has not answered for a long while though the stream does: its replica
+      // group is stuck (seen on a 2.9 cluster when a node that missed the consumer's re-creation
+      // comes back with the old one). A new consumer gets a new group. Without its ack floor,
+      // restart where routing (the side effects) is known to be done, so nothing goes unrouted.
+      const routed = this.projection.afterCommit ? ((await readCheckpoint(pool, sideEffectsCheckpoint(name))) ?? 0) : position;
+      startSeq = Math.min(position, routed) + 1;
+      reason = `consumer unavailable for ${Math.round(this.stalledFor() / 1000)} s`;
+      this.unavailableSince = 0;
+    } else if (!info) {
       startSeq = position + 1;
       reason = 'consumer missing';
     } else {
