@@ -14,6 +14,11 @@ export async function connectNats(url: string, name: string): Promise<Nats> {
     name,
     maxReconnectAttempts: -1,
     reconnectTimeWait: 500,
+    // A server that hangs without closing the socket (paused, partitioned) is given up after
+    // two unanswered pings, ~20 s, and the client moves to another server of the cluster;
+    // the default (2 min × 2) would stall an app for minutes.
+    pingInterval: 10_000,
+    maxPingOut: 2,
   });
   const jsm = await jetstreamManager(nc);
   return { nc, js: jetstream(nc), jsm };
