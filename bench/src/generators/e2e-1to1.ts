@@ -10,6 +10,7 @@ import { performance } from 'node:perf_hooks';
 import { Histogram, round, type HistogramJSON } from '../lib/histogram';
 import { generatorArgs, pool, progress, runMain } from '../lib/generator';
 import type { LoadConn, PairTransport, TransportFactory } from './transports/types';
+import { dueAt, dueSends } from '../lib/schedule';
 
 export interface E2eArgs {
   transport: 'chat' | 'socketio' | string;
@@ -146,9 +147,9 @@ async function main(): Promise<E2eRaw> {
     await new Promise<void>((done) => {
       const tick = () => {
         const now = performance.now();
-        const due = Math.min(total, Math.floor(((now - start) / 1000) * rate));
+        const due = dueSends(now - start, rate, total);
         while (scheduled < due) {
-          const intended = start + (scheduled * 1000) / rate;
+          const intended = start + dueAt(scheduled, rate);
           scheduled++;
           sendLag.record(now - intended);
           if (state.inFlight >= maxInFlight) {
