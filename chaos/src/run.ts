@@ -87,7 +87,7 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosSummary> {
     await topo.waitEdgesReady();
     await workload.stop(60_000);
     log(`sends settled: ${workload.ackedCount} acked, ${workload.abandoned} abandoned`);
-    const nats = await connectNats(topo.natsUrls.join(','), 'chaos-checker');
+    const nats = await connectChecker(topo.natsUrls.join(','));
     try {
       const caughtUp = await waitCaughtUp(nats, topo.names, o.quick ? 60_000 : 120_000);
       if (!caughtUp.ok) log(`WARNING: projections did not catch up: ${JSON.stringify(caughtUp.pending)}`);
@@ -160,6 +160,20 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosSummary> {
   } finally {
     workload?.close();
     await topo.stop();
+  }
+}
+
+/** The checker's connection; a node restarted just before may not answer JetStream yet, so retry for a minute. */
+async function connectChecker(urls: string): Promise<Awaited<ReturnType<typeof connectNats>>> {
+  const deadline = Date.now() + 60_000;
+  for (;;) {
+    try {
+      return await connectNats(urls, 'chaos-checker');
+    } catch (e) {
+      if (Date.now() > deadline) throw e;
+      log(`checker cannot connect yet (${(e as Error).message}); retrying`);
+      await sleep(1_000);
+    }
   }
 }
 
