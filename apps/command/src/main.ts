@@ -107,6 +107,8 @@ async function main(): Promise<void> {
     ]);
     if ('lost' in outcome) {
       log.warn({ err: outcome.lost }, 'writer lock lost; pausing until it is held again');
+      // First: no append may leave this process any more; then stop pulling.
+      service.fence();
       await service.stop().catch((err) => log.warn({ err }, 'stopping the consumer failed'));
     }
     await lock.release();

@@ -105,4 +105,38 @@ describe('command service over CHAT_CMD', () => {
       expect(seqs).toEqual(Array.from({ length: 30 }, (_, i) => i + 1));
     }
   });
+
+  it('fenced (writer lock lost): appends nothing more, answers nothing more, and the next instance gets every command', async () => {
+    const first = await createService(env, { batch: 64 });
+    const replies = collectReplies(env.nats.nc, env.names, 'edge-fence');
+    closers.push(async () => replies.close());
+    const convs = Array.from({ length: 5 }, (_, i) => `g-fence-${i}`);
+    for (const conv of convs) await first.service.execute(createGroup(conv, 'alice', ['bob']));
+    await first.service.start();
+    const commands = convs.flatMap((conv) =>
+      Array.from({ length: 20 }, (_, i) => {
+        const c = send(conv, 'alice', `f${i}`);
+        return { ...c, meta: { ...c.meta, edgeId: 'edge-fence' } };
+      }),
+    );
+    await Promise.all(commands.map((c) => publishCommand(env.nats.js, commandSubject(env.names, c), c, { msgId: c.meta.commandId })));
+    await replies.waitFor(10);
+    first.service.fence();
+    const handledAtFence = first.service.stats.handled;
+    await first.close();
+    // Commands already past their append when fenced may still answer; nothing starts after.
+    expect(first.service.stats.handled - handledAtFence).toBeLessThanOrEqual(convs.length);
+    expect((await consumerState()).ackPending).toBe(0);
+
+    const second = await createService(env);
+    closers.push(second.close);
+    await second.service.start();
+    await replies.waitFor(commands.length, 10_000);
+    for (const c of commands) expect(replies.replies.get(c.meta.requestId)).toMatchObject([{ ok: true }]);
+    const store = new JetStreamEventStore(env.nats.js, env.nats.jsm, env.names.streams.events);
+    for (const conv of convs) {
+      const seqs = (await store.load(env.names.subjects.evtConv(conv))).events.flatMap((e) => (e.type === 'MessageSent' ? [e.seq] : []));
+      expect(seqs).toEqual(Array.from({ length: 20 }, (_, i) => i + 1));
+    }
+  });
 });

@@ -20,6 +20,7 @@ import { JetStreamPreferenceStore } from './muteConversation/preferences';
 import { removeMember } from './removeMember/handle';
 import { sendMessage } from './sendMessage/handle';
 import { updateConversation } from './updateConversation/handle';
+import { Fenced, fencedStore } from './fence';
 
 export interface CommandServiceOptions {
   nc: NatsConnection;
@@ -72,9 +73,10 @@ export class CommandService {
   private loop?: PullLoop;
   private maxDeliver = -1;
   private summary?: NodeJS.Timeout;
+  private fenced = false;
 
   constructor(private readonly opts: CommandServiceOptions) {
-    this.aggregates = new Aggregates(opts.store, opts.cacheEntries);
+    this.aggregates = new Aggregates(fencedStore(opts.store, () => this.fenced), opts.cacheEntries);
     this.ctx = {
       aggregates: this.aggregates,
       names: opts.names,
@@ -156,6 +158,15 @@ export class CommandService {
     return this.loop?.done ?? Promise.resolve();
   }
 
+  /**
+   * The writer lock is gone: from now on nothing is appended (a running command fails before
+   * its append) and every command, running or delivered, goes back to the server unanswered,
+   * for the instance that holds the lock now. Call stop() after.
+   */
+  fence(): void {
+    this.fenced = true;
+  }
+
   /** Stops pulling, lets running commands finish and answer; undelivered ones go back to the server. */
   async stop(): Promise<void> {
     clearInterval(this.summary);
@@ -164,6 +175,10 @@ export class CommandService {
 
   private async onMessage(msg: JsMsg): Promise<void> {
     const { log, nc, names: n } = this.opts;
+    if (this.fenced) {
+      msg.nak();
+      return;
+    }
     let command: Command;
     try {
       command = Command.parse(msg.json());
@@ -179,6 +194,10 @@ export class CommandService {
     try {
       reply = { requestId, ok: true, result: await this.execute(command) };
     } catch (err) {
+      if (err instanceof Fenced) {
+        msg.nak();
+        return;
+      }
       if (isChatError(err)) {
         this.stats.rejected++;
         reply = { requestId, ok: false, error: { code: err.code, message: err.message } };

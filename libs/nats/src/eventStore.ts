@@ -1,6 +1,5 @@
 import { DeliverPolicy, JetStreamApiCodes, JetStreamApiError } from '@nats-io/jetstream';
 import type { JetStreamClient, JetStreamManager } from '@nats-io/jetstream';
-import { headers, type MsgHdrs } from '@nats-io/transport-node';
 import { parseEvent, type ChatEvent } from '@chat/contracts';
 
 /**
@@ -15,7 +14,7 @@ export class ConcurrencyError extends Error {
     readonly reason: 'wrong-last-sequence' | 'duplicate',
     options?: { cause?: unknown },
   ) {
-    super(`${subject}: ${reason === 'duplicate' ? `the position after ${expectedLastSubjectSeq} is taken` : `last sequence is not ${expectedLastSubjectSeq}`}`, options);
+    super(`${subject}: ${reason === 'duplicate' ? 'already appended by this command' : `last sequence is not ${expectedLastSubjectSeq}`}`, options);
     this.name = 'ConcurrencyError';
   }
 }
@@ -35,9 +34,8 @@ export interface EventStore {
   /**
    * Appends `events` if the subject's last stream sequence is still `expectedLastSubjectSeq`;
    * resolves with the new last sequence once JetStream has acknowledged every event. Throws
-   * ConcurrencyError when the subject moved on, or when another append (or this command's
-   * earlier attempt) already took the position. `commandId` travels in a `Chat-Command-Id`
-   * header, for tracing.
+   * ConcurrencyError when the subject moved on. `commandId` makes a retried append of the same
+   * command a no-op within the stream's duplicate window.
    */
   append(subject: string, events: readonly ChatEvent[], expectedLastSubjectSeq: number, commandId: string): Promise<number>;
 }
@@ -106,40 +104,22 @@ export class JetStreamEventStore implements EventStore {
 
   async append(subject: string, events: readonly ChatEvent[], expectedLastSubjectSeq: number, commandId: string): Promise<number> {
     let expected = expectedLastSubjectSeq;
-    for (const event of events) {
+    for (const [i, event] of events.entries()) {
       let ack;
       try {
         ack = await this.js.publish(subject, JSON.stringify(event), {
-          msgID: positionId(subject, expected),
+          msgID: `${commandId}:${i}`,
           expect: { lastSubjectSequence: expected },
-          headers: commandHeaders(commandId),
         });
       } catch (e) {
         if (isWrongLastSequence(e)) throw new ConcurrencyError(subject, expected, 'wrong-last-sequence', { cause: e });
         throw e;
       }
-      // The position was taken: by another append, or by this command's earlier attempt whose
-      // answer was lost. Either way the caller reloads and decides again.
+      // JetStream checks the message id before the expectation: a duplicate says nothing about
+      // where the subject is now, only that this command was appended before.
       if (ack.duplicate) throw new ConcurrencyError(subject, expected, 'duplicate');
       expected = ack.seq;
     }
     return expected;
   }
-}
-
-/**
- * The message id of "the event after stream sequence `expected` on `subject`". On a clustered
- * stream nats-server 2.9 checks `Nats-Expected-Last-Subject-Sequence` only when the leader
- * proposes a message, against what it has applied so far: two appends expecting the same
- * position can both pass (two in flight, or one sent to a new leader that has not yet applied
- * its predecessor's last entries), and one seq is then stored twice. The duplicate check runs
- * again on every replica when an entry is applied, in log order, so an id naming the position
- * lets only the first append at a position in.
- */
-export const positionId = (subject: string, expected: number): string => `${subject}@${expected}`;
-
-function commandHeaders(commandId: string): MsgHdrs {
-  const h = headers();
-  h.set('Chat-Command-Id', commandId);
-  return h;
 }
