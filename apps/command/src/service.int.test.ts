@@ -126,7 +126,7 @@ describe('command service over CHAT_CMD', () => {
     await first.close();
     // Commands already past their append when fenced may still answer; nothing starts after.
     expect(first.service.stats.handled - handledAtFence).toBeLessThanOrEqual(convs.length);
-    expect((await consumerState()).ackPending).toBe(0);
+    // The rest were handed back with a delay (so they do not bounce off the fenced instance).
 
     const second = await createService(env);
     closers.push(second.close);

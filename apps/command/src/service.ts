@@ -65,6 +65,13 @@ const redeliveryDelay = (deliveryCount: number) => Math.min(30_000, 500 * 2 ** (
  * its events are acknowledged by JetStream; a crash in between redelivers the command, which the
  * deciders and the message ids turn into the same answer with nothing appended twice.
  */
+/**
+ * A fenced instance hands commands back with this delay: longer than its last pull can stay
+ * open (2 s), so the redelivery goes to the instance that holds the lock instead of bouncing
+ * off this one (each bounce would spend one of the command's max_deliver deliveries).
+ */
+const FENCED_REDELIVERY_MS = 2_500;
+
 export class CommandService {
   readonly stats: CommandStats = { handled: 0, rejected: 0, conflicts: 0, retried: 0, invalid: 0, deadLettered: 0 };
   readonly aggregates: Aggregates;
@@ -176,7 +183,7 @@ export class CommandService {
   private async onMessage(msg: JsMsg): Promise<void> {
     const { log, nc, names: n } = this.opts;
     if (this.fenced) {
-      msg.nak();
+      msg.nak(FENCED_REDELIVERY_MS);
       return;
     }
     let command: Command;
@@ -195,7 +202,7 @@ export class CommandService {
       reply = { requestId, ok: true, result: await this.execute(command) };
     } catch (err) {
       if (err instanceof Fenced) {
-        msg.nak();
+        msg.nak(FENCED_REDELIVERY_MS);
         return;
       }
       if (isChatError(err)) {
