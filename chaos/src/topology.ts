@@ -6,6 +6,7 @@ import { fileURLToPath } from 'node:url';
 import { names as namesFor, type Names } from '@chat/contracts';
 import { createDatabase, migrate, withDatabase, withNats } from '@chat/ops';
 import { applyStreams } from '@chat/streams';
+import { TEST_LIMITS } from '@chat/testing';
 
 /*
  * The chaos topology: a 3-node NATS JetStream cluster, a private Postgres and a private Redis,
@@ -304,13 +305,7 @@ async function startTopologyInner(opts: TopologyOptions): Promise<Topology> {
     CHAT_DRAIN_GRACE: '1s',
     CHAT_PG_POOL: '8',
     // The workload is many clients on one loopback host: far above any per-user limit.
-    CHAT_SEND_RATE: '1000000',
-    CHAT_SEND_BURST: '100000',
-    CHAT_CREATE_RATE: '1000000',
-    CHAT_CREATE_BURST: '100000',
-    CHAT_FRAME_RATE: '100000',
-    CHAT_FRAME_BURST: '100000',
-    CHAT_MAX_CONNECTIONS_PER_USER: '1000',
+    ...TEST_LIMITS,
   };
   const apps: AppSlot[] = [
     ...edgeIds.map((id, i): AppSlot => ({ id, kind: 'edge', env: { ...common, EDGE_ID: id, CHAT_EDGE_PORT: String(edgePort(i)) }, restarts: 0 })),

@@ -2,7 +2,7 @@ import { SignJWT } from 'jose';
 import WebSocket from 'ws';
 import { ChatClient } from '@chat/client';
 import { DEV_JWT_SECRET } from '@chat/contracts';
-import { freePort, startApp as spawnApp, type AppName, type AppProcess } from '@chat/testing';
+import { freePort, startApp as spawnApp, TEST_LIMITS, type AppName, type AppProcess } from '@chat/testing';
 
 export { freePort, type AppProcess };
 
@@ -27,21 +27,6 @@ export interface RunningSystem {
   edge: AppProcess;
   stop(): Promise<void>;
 }
-
-/**
- * Edge limits for test systems: far above what the functional tests do (the flap test sends
- * 1,000 messages from 3 senders in seconds; latency tests send back to back), so only the tests
- * about limits (auth, fuzz), which pass their own values in `extra`, meet them.
- */
-export const TEST_LIMITS: Record<string, string> = {
-  CHAT_SEND_RATE: '1000000',
-  CHAT_SEND_BURST: '100000',
-  CHAT_CREATE_RATE: '1000000',
-  CHAT_CREATE_BURST: '100000',
-  CHAT_FRAME_RATE: '100000',
-  CHAT_FRAME_BURST: '100000',
-  CHAT_MAX_CONNECTIONS_PER_USER: '1000',
-};
 
 /** The production defaults (libs/contracts/src/config.ts), for tests that exercise them. */
 export const DEFAULT_LIMITS: Record<string, string> = {

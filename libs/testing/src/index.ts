@@ -1,2 +1,3 @@
 export * from './namespace';
 export * from './apps';
+export * from './limits';
