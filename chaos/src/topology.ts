@@ -3,7 +3,7 @@ import { appendFileSync, createWriteStream, existsSync, readFileSync, mkdirSync,
 import { createServer } from 'node:net';
 import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { names as namesFor, type Names } from '@chat/contracts';
+import { MIN_NATS_SERVER_VERSION, names as namesFor, natsServerSupported, type Names } from '@chat/contracts';
 import { createDatabase, migrate, withDatabase, withNats } from '@chat/ops';
 import { applyStreams } from '@chat/streams';
 import { TEST_LIMITS } from '@chat/testing';
@@ -62,6 +62,27 @@ function pgRun(args: string[]): { status: number | null; out: string } {
   const [cmd, ...rest] = isRoot ? ['runuser', '-u', 'postgres', '--', ...args] : args;
   const r = spawnSync(cmd!, rest, { encoding: 'utf8' });
   return { status: r.status, out: `${r.stdout}${r.stderr}` };
+}
+
+/**
+ * The nats-server binary the cluster runs: NATS_SERVER_BIN (scripts/services.sh writes it into
+ * .data/env, which test.sh and vitest.config.ts load), else whatever `scripts/services.sh
+ * nats-bin` provides (fetching Debian's package into the user's cache once). Never a server
+ * older than MIN_NATS_SERVER_VERSION: the checks the run makes rely on it.
+ */
+export function natsServerBinary(env: NodeJS.ProcessEnv = process.env): { bin: string; version: string } {
+  let bin = env['NATS_SERVER_BIN'];
+  if (!bin) {
+    const r = spawnSync('bash', [resolve(ROOT, 'scripts/services.sh'), 'nats-bin'], { cwd: ROOT, encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] });
+    bin = r.stdout.trim();
+    if (r.status !== 0 || !bin) throw new Error(`no nats-server >= ${MIN_NATS_SERVER_VERSION} for the chaos cluster: \`bash scripts/services.sh nats-bin\` failed (its message is above)`);
+  }
+  const out = spawnSync(bin, ['--version'], { encoding: 'utf8' });
+  const version = /nats-server:\s*v?(\S+)/.exec(`${out.stdout ?? ''}`)?.[1];
+  if (!natsServerSupported(version)) {
+    throw new Error(`${bin} is ${version ? `nats-server ${version}` : 'not a working nats-server'}; the chaos cluster needs >= ${MIN_NATS_SERVER_VERSION} (unset NATS_SERVER_BIN, or run \`npm run services\`)`);
+  }
+  return { bin, version: version! };
 }
 
 interface Proc {
@@ -232,7 +253,8 @@ async function startTopologyInner(opts: TopologyOptions): Promise<Topology> {
       ].join('\n'),
     );
   }
-  const natsBin = existsSync('/usr/sbin/nats-server') ? '/usr/sbin/nats-server' : 'nats-server';
+  const { bin: natsBin, version: natsVersion } = natsServerBinary();
+  log(`NATS cluster: nats-server ${natsVersion} (${natsBin})`);
   const startNats = async (i: number) => {
     natsProcs[i] = spawnLogged(natsBin, ['-c', natsConf(i)], logFor(`nats-${i + 1}`));
     stopped.delete(i);

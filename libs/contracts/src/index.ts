@@ -11,3 +11,4 @@ export * from './names';
 export * from './duration';
 export * from './config';
 export * from './json-schema';
+export * from './nats-server';

@@ -1,5 +1,6 @@
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { names } from '@chat/contracts';
+import type { Nats } from '@chat/nats';
 import { loadOpsConfig } from './config';
 import { rebuildConversationCacheFromEnv } from './cache';
 import { createDatabase, databaseName } from './database';
@@ -14,6 +15,13 @@ const positiveInt = (value: string): number => {
   if (!Number.isSafeInteger(n) || n < 1) throw new InvalidArgumentError('expected a positive integer');
   return n;
 };
+
+/**
+ * For the commands that only look (streams info, consumers, events, dlq list): a server older
+ * than the minimum is reported on stderr, and the command still runs. Those that change
+ * something (streams apply, dlq replay) refuse it.
+ */
+const inspectOnly = { onOldServer: (message: string) => console.error(`chatctl: warning: ${message}`) };
 
 const program = new Command('chatctl')
   .description('Operate the chat backend. Connection settings come from NATS_URL, DATABASE_URL, CHAT_NS, … (see README).')
@@ -70,7 +78,7 @@ streams
   .description('settings and state of every stream of the namespace')
   .action(async () => {
     const cfg = loadOpsConfig();
-    const rows = await withNats(cfg.NATS_URL, (n) => streamsReport(n.jsm, names(cfg.CHAT_NS)));
+    const rows = await withNats(cfg.NATS_URL, (n) => streamsReport(n.jsm, names(cfg.CHAT_NS)), inspectOnly);
     if (!rows.length) return console.log(`no streams for namespace "${cfg.CHAT_NS}"; run: chatctl streams apply`);
     console.log(
       formatTable(rows, [
@@ -94,7 +102,7 @@ program
   .description('lag of every consumer of the namespace (like `nats consumer report`)')
   .action(async () => {
     const cfg = loadOpsConfig();
-    const rows = await withNats(cfg.NATS_URL, (n) => consumersReport(n.jsm, names(cfg.CHAT_NS)));
+    const rows = await withNats(cfg.NATS_URL, (n) => consumersReport(n.jsm, names(cfg.CHAT_NS)), inspectOnly);
     if (!rows.length) return console.log(`no consumers for namespace "${cfg.CHAT_NS}"`);
     console.log(
       formatTable(rows, [
@@ -118,7 +126,7 @@ program
   .option('--follow', 'keep waiting for new events')
   .action(async (o: { from: number; subject?: string; limit?: number; follow?: boolean }) => {
     const cfg = loadOpsConfig();
-    await withNats(cfg.NATS_URL, async (n) => {
+    const print = async (n: Nats) => {
       const events = readEvents(n.js, names(cfg.CHAT_NS), {
         fromSeq: o.from,
         ...(o.subject ? { subject: o.subject } : {}),
@@ -126,7 +134,8 @@ program
         follow: o.follow === true,
       });
       for await (const e of events) process.stdout.write(`${JSON.stringify(e)}\n`);
-    });
+    };
+    await withNats(cfg.NATS_URL, print, inspectOnly);
   });
 
 program
@@ -150,8 +159,10 @@ dlq
   .option('--json', 'JSON lines, with the original payload (base64) and headers')
   .action(async (o: { consumer?: string; limit?: number; json?: boolean }) => {
     const cfg = loadOpsConfig();
-    const rows = await withNats(cfg.NATS_URL, (n) =>
-      listDeadLetters(n.js, names(cfg.CHAT_NS), { ...(o.consumer ? { consumer: o.consumer } : {}), ...(o.limit ? { limit: o.limit } : {}) }),
+    const rows = await withNats(
+      cfg.NATS_URL,
+      (n) => listDeadLetters(n.js, names(cfg.CHAT_NS), { ...(o.consumer ? { consumer: o.consumer } : {}), ...(o.limit ? { limit: o.limit } : {}) }),
+      inspectOnly,
     );
     if (o.json) {
       for (const r of rows) process.stdout.write(`${JSON.stringify(r)}\n`);

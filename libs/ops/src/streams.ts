@@ -1,11 +1,14 @@
 import { DeliverPolicy, type Consumer, type JetStreamClient, type JetStreamManager } from '@nats-io/jetstream';
 import { loadConfig, names as namesFor, StreamsConfig, type Names } from '@chat/contracts';
-import { connectNats, type Nats } from '@chat/nats';
+import { connectNats, type ConnectOptions, type Nats } from '@chat/nats';
 import { applyStreams, type ApplyReport, type StreamSettings } from '@chat/streams';
 
-/** Connects, runs fn, and closes the connection whatever happens. */
-export async function withNats<T>(url: string, fn: (nats: Nats) => Promise<T>): Promise<T> {
-  const nats = await connectNats(url, 'chatctl');
+/**
+ * Connects, runs fn, and closes the connection whatever happens. A server older than
+ * MIN_NATS_SERVER_VERSION is refused unless `opts.onOldServer` is given (read-only reports).
+ */
+export async function withNats<T>(url: string, fn: (nats: Nats) => Promise<T>, opts: ConnectOptions = {}): Promise<T> {
+  const nats = await connectNats(url, 'chatctl', opts);
   try {
     return await fn(nats);
   } finally {
