@@ -1,11 +1,11 @@
 import pg from 'pg';
-import { parseEvent, type Names } from '@chat/contracts';
+import { parseEvent, parsePreferenceEvent, type Names } from '@chat/contracts';
 import { createDatabase, dropDatabase, migrate, readEvents, withDatabase } from '@chat/ops';
 import type { Nats } from '@chat/nats';
 import { createPool, ensureCheckpoint } from '@chat/postgres';
-import { applyBatch } from '../../apps/projector/src/runner';
+import { applyBatch } from '../../apps/projector/src/pipeline/applier';
 import { buildProjection, PROJECTION_KEYS, projectionSpec } from '../../apps/projector/src/projections';
-import type { StoredEvent } from '../../apps/projector/src/projection';
+import type { StoredEvent, StreamEvent } from '../../apps/projector/src/projection';
 import { log } from './topology';
 import { DEVICE_TRACE, type Device, type Workload } from './workload';
 
@@ -87,7 +87,7 @@ export class ReceiptSampler {
  */
 export async function waitCaughtUp(nats: Nats, n: Names, timeoutMs: number): Promise<{ ok: boolean; pending: Record<string, number | string> }> {
   const deadline = Date.now() + timeoutMs;
-  const consumers = [n.consumers.projMessages, n.consumers.projReceipts, n.consumers.projConversations];
+  const consumers = [n.consumers.projector];
   let stable = 0;
   let last: Record<string, number | string> = {};
   while (Date.now() < deadline) {
@@ -292,18 +292,6 @@ export interface RebuildResult {
  */
 export const IGNORED_COLUMNS: Record<string, string[]> = {};
 
-/** NATS subject filter match (`*` one token, `>` the rest). */
-function subjectMatches(filter: string, subject: string): boolean {
-  const f = filter.split('.');
-  const s = subject.split('.');
-  for (let i = 0; i < f.length; i++) {
-    if (f[i] === '>') return s.length > i;
-    if (i >= s.length) return false;
-    if (f[i] !== '*' && f[i] !== s[i]) return false;
-  }
-  return f.length === s.length;
-}
-
 /**
  * Rebuilds all three projections from CHAT_EVENTS into a scratch database (ordered consumer:
  * the live durable consumers are not touched), in-process with the projector's own
@@ -316,27 +304,23 @@ export async function rebuildAndDiff(nats: Nats, n: Names, adminUrl: string, liv
   await createDatabase(scratchUrl);
   await migrate(scratchUrl);
   const pool = createPool(scratchUrl, 2);
-  const filters: Record<string, string> = { messages: n.subjects.evtConvAll, receipts: n.subjects.evtRcptAll, conversations: n.subjects.evtAll };
-  const projections = PROJECTION_KEYS.map((key) => ({ key, filter: filters[key]!, p: buildProjection(key, n, null, { cache: null, retention: 'history' }) }));
+  const projections = PROJECTION_KEYS.map((key) => buildProjection(key, n, null, { cache: null, retention: 'history' }));
   let events = 0;
   let error: string | undefined;
   // Audit of the stream itself, independent of any projection.
   const bySeq = new Map<string, Array<{ streamSeq: number; clientMsgId: string; messageId: string; sentAt: string }>>();
   const audit = { duplicateSeqs: 0, gaps: 0, examples: [] as string[] };
   try {
-    for (const { p } of projections) await ensureCheckpoint(pool, p.name);
-    let batch: Array<StoredEvent & { subject: string }> = [];
+    for (const p of projections) await ensureCheckpoint(pool, p.name);
+    let batch: Array<StoredEvent<StreamEvent>> = [];
     const flush = async () => {
-      // messages first: receipts and conversations read what it wrote (as the live runner's RetryLater waits for).
-      for (const { p, filter } of projections) {
-        const mine = batch.filter((e) => subjectMatches(filter, e.subject));
-        if (mine.length) await applyBatch(pool, p, mine);
-      }
+      // The projector's own transaction code, every projection in its order.
+      if (batch.length) await applyBatch(pool, projections, batch);
       batch = [];
     };
     for await (const rec of readEvents(nats.js, n)) {
       events++;
-      const event = parseEvent(rec.event);
+      const event: StreamEvent = rec.subject.startsWith(n.subjects.prefAll.slice(0, -1)) ? parsePreferenceEvent(rec.event) : parseEvent(rec.event);
       if (event.type === 'MessageSent') {
         const k = `${event.conversationId}@${event.seq}`;
         const list = bySeq.get(k) ?? [];
@@ -344,7 +328,7 @@ export async function rebuildAndDiff(nats: Nats, n: Names, adminUrl: string, liv
         bySeq.set(k, list);
       }
       if (error) continue;
-      batch.push({ streamSeq: rec.seq, subject: rec.subject, event });
+      batch.push({ streamSeq: rec.seq, event });
       if (batch.length >= 500) {
         try {
           await flush();

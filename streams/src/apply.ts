@@ -1,11 +1,11 @@
 import { DeliverPolicy, JetStreamApiCodes, JetStreamApiError } from '@nats-io/jetstream';
 import type { ConsumerConfig, JetStreamManager, StreamConfig } from '@nats-io/jetstream';
 import type { Names } from '@chat/contracts';
-import { consumerConfigs, edgeConsumerConfig, streamConfigs, type StreamSettings } from './definitions';
+import { consumerConfigs, edgeConsumerConfig, retiredConsumers, streamConfigs, type StreamSettings } from './definitions';
 
 export interface ApplyReport {
   streams: Array<{ name: string; action: 'created' | 'updated' | 'unchanged' }>;
-  consumers: Array<{ stream: string; name: string; action: 'created' | 'updated' | 'unchanged' }>;
+  consumers: Array<{ stream: string; name: string; action: 'created' | 'updated' | 'unchanged' | 'retired' }>;
 }
 
 const isNotFound = (e: unknown): boolean =>
@@ -39,6 +39,17 @@ export async function applyStreams(jsm: JetStreamManager, n: Names, s: StreamSet
   }
   for (const { stream, config } of [...consumerConfigs(n, s), ...edgeIds.map((id) => edgeConsumerConfig(n, id, s))]) {
     report.consumers.push({ stream, name: config.durable_name, action: await ensureConsumer(jsm, stream, config) });
+  }
+  // Consumers of earlier versions hold no data (positions only; their work moved to another
+  // consumer that starts from its own checkpoint), but would keep messages of a work queue
+  // and count as lag forever.
+  for (const { stream, name } of retiredConsumers(n)) {
+    try {
+      await jsm.consumers.delete(stream, name);
+      report.consumers.push({ stream, name, action: 'retired' });
+    } catch (e) {
+      if (!isNotFound(e)) throw e;
+    }
   }
   return report;
 }

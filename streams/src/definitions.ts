@@ -124,8 +124,11 @@ export function streamConfigs(n: Names, s: StreamSettings): Array<Partial<Stream
   ];
 }
 
-/** Events applied per projector transaction can never exceed this. */
-export const PROJECTION_MAX_ACK_PENDING = 1000;
+/**
+ * Deliveries the projector may hold un-acked: the batch it is applying plus what its pull
+ * buffers behind it. Batches are capped well below (CHAT_PROJECTOR_BATCH ≤ 1000).
+ */
+export const PROJECTION_MAX_ACK_PENDING = 4000;
 
 const durable = (name: string, filter: string, extra: Partial<ConsumerConfig> = {}): Partial<ConsumerConfig> & { durable_name: string } => ({
   durable_name: name,
@@ -135,6 +138,37 @@ const durable = (name: string, filter: string, extra: Partial<ConsumerConfig> = 
   deliver_policy: DeliverPolicy.All,
   ...extra,
 });
+
+/** The projector's durable: every projection, live routing and push jobs read CHAT_EVENTS once, through it. */
+export function projectorConsumerConfig(n: Names, s?: Pick<StreamSettings, 'delivery'>): { stream: string; config: Partial<ConsumerConfig> & { durable_name: string } } {
+  return {
+    stream: n.streams.events,
+    config: {
+      durable_name: n.consumers.projector,
+      name: n.consumers.projector,
+      description: 'Projector: every read model, live routing to the edges, push jobs',
+      // Two filters on one consumer (nats-server 2.10+): conversation and receipt events, and
+      // members' preferences, in stream order.
+      filter_subjects: [n.subjects.evtAll, n.subjects.prefAll],
+      // Applied strictly in order, one batch per transaction: acking a batch's last event
+      // acknowledges the batch.
+      ack_policy: AckPolicy.All,
+      deliver_policy: DeliverPolicy.All,
+      ...deliveryFields(policy(s, 'projection')),
+      max_ack_pending: PROJECTION_MAX_ACK_PENDING,
+    },
+  };
+}
+
+/** Consumers of earlier versions that `applyStreams` removes (they hold no data; their work moved). */
+export function retiredConsumers(n: Names): Array<{ stream: string; name: string }> {
+  return [
+    { stream: n.streams.events, name: n.consumers.projMessages },
+    { stream: n.streams.events, name: n.consumers.projReceipts },
+    { stream: n.streams.events, name: n.consumers.projConversations },
+    { stream: n.streams.events, name: n.consumers.notifier },
+  ];
+}
 
 export function consumerConfigs(n: Names, s?: Pick<StreamSettings, 'delivery'>): Array<{ stream: string; config: Partial<ConsumerConfig> & { durable_name: string } }> {
   return [
@@ -146,20 +180,7 @@ export function consumerConfigs(n: Names, s?: Pick<StreamSettings, 'delivery'>):
         max_ack_pending: 10_000,
       }),
     },
-    ...[
-      [n.consumers.projMessages, n.subjects.evtConvAll, 'Messages, inbox and live routing'],
-      [n.consumers.projReceipts, n.subjects.evtRcptAll, 'Delivered/read watermarks'],
-      [n.consumers.projConversations, n.subjects.evtAll, 'Conversation list and unread counts'],
-    ].map(([name, filter, description]) => ({
-      stream: n.streams.events,
-      config: durable(name!, filter!, {
-        description,
-        // A projection applies events strictly in order and retries a failed one; only an event
-        // that fails on every delivery is dead-lettered (the runner records the skip) and passed.
-        ...deliveryFields(policy(s, 'projection')),
-        max_ack_pending: PROJECTION_MAX_ACK_PENDING,
-      }),
-    })),
+    projectorConsumerConfig(n, s),
     ...notifierConsumerConfigs(n),
   ];
 }

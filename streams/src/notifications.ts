@@ -7,8 +7,6 @@ const SECOND = 1_000;
 
 /** Redeliveries of one push job (5xx, timeouts, connection errors) before it is given up. */
 export const NOTIFIER_JOB_MAX_DELIVER = 8;
-/** Deliveries of one event to the job producer (it naks while the read models lag). */
-export const NOTIFIER_EVENT_MAX_DELIVER = 30;
 
 /**
  * CHAT_NOTIFY: push-notification jobs, one per offline recipient of a message
@@ -33,28 +31,12 @@ export function notifyStreamConfigs(n: Names, s: { replicas: number }): Array<Pa
 }
 
 /**
- * - `notifier` on CHAT_EVENTS, no filter (nats-server 2.9 allows one filter subject, and it needs
- *   both `chat.evt.conv.*` and `chat.pref.>`, in stream order); starts at new messages when created,
- *   so a first deployment does not push the whole history.
- * - `notifier-jobs` on CHAT_NOTIFY. The worker holds a job un-acked for up to one collapse window
- *   (≤ 60 s) plus the push timeout, hence the 90 s ack wait; retries are delayed naks.
+ * `notifier-jobs` on CHAT_NOTIFY. The worker holds a job un-acked for up to one collapse window
+ * (≤ 60 s) plus the push timeout, hence the 90 s ack wait; retries are delayed naks. (The jobs
+ * come from the projector, which knows who has no connected device as it routes a message.)
  */
 export function notifierConsumerConfigs(n: Names): Array<{ stream: string; config: Partial<ConsumerConfig> & { durable_name: string } }> {
   return [
-    {
-      stream: n.streams.events,
-      config: {
-        durable_name: n.consumers.notifier,
-        name: n.consumers.notifier,
-        description: 'Notifier: push jobs for offline recipients, mutes',
-        ack_policy: AckPolicy.Explicit,
-        deliver_policy: DeliverPolicy.New,
-        ack_wait: ms(30 * SECOND),
-        backoff: [ms(30 * SECOND), ms(60 * SECOND)],
-        max_deliver: NOTIFIER_EVENT_MAX_DELIVER,
-        max_ack_pending: 1000,
-      },
-    },
     {
       stream: n.streams.notify,
       config: {

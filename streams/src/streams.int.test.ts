@@ -22,7 +22,7 @@ describe('streams as code', () => {
     expect(first.streams.map((s) => s.action).every((a) => a === 'created')).toBe(true);
     expect(first.streams.map((s) => s.name)).toContain(n.streams.dlq);
     expect(first.consumers.map((c) => `${c.name}:${c.action}`)).toEqual(
-      expect.arrayContaining(['command-handler:created', 'proj-messages:created', 'proj-receipts:created', 'proj-conversations:created', 'edge-e1:created']),
+      expect.arrayContaining(['command-handler:created', 'projector:created', 'notifier-jobs:created', 'edge-e1:created']),
     );
     expect(first.consumers.every((c) => c.action === 'created')).toBe(true);
     const second = await applyStreams(nats.jsm, n, settings, ['e1']);
@@ -68,10 +68,8 @@ describe('streams as code', () => {
     expect(count).toBeGreaterThanOrEqual(5);
     const cmd = (await nats.jsm.consumers.info(n.streams.cmd, 'command-handler')).config;
     expect(cmd).toMatchObject({ max_deliver: DELIVERY_POLICIES.command.maxDeliver, backoff: DELIVERY_POLICIES.command.backoffMs.map(ms) });
-    for (const name of ['proj-messages', 'proj-receipts', 'proj-conversations']) {
-      const c = (await nats.jsm.consumers.info(n.streams.events, name)).config;
-      expect(c).toMatchObject({ max_deliver: DELIVERY_POLICIES.projection.maxDeliver, backoff: DELIVERY_POLICIES.projection.backoffMs.map(ms) });
-    }
+    const projector = (await nats.jsm.consumers.info(n.streams.events, 'projector')).config;
+    expect(projector).toMatchObject({ max_deliver: DELIVERY_POLICIES.projection.maxDeliver, backoff: DELIVERY_POLICIES.projection.backoffMs.map(ms) });
     const edge = (await nats.jsm.consumers.info(n.streams.delivery, 'edge-e1')).config;
     expect(edge).toMatchObject({ max_deliver: DELIVERY_POLICIES.edge.maxDeliver, backoff: DELIVERY_POLICIES.edge.backoffMs.map(ms) });
   });
@@ -90,15 +88,14 @@ describe('streams as code', () => {
     const cmd = await info(n.streams.cmd, 'command-handler');
     expect(cmd).toMatchObject({ ack_policy: AckPolicy.Explicit, filter_subject: n.subjects.cmdAll });
     expect(cmd.max_deliver).toBeGreaterThan(0);
-    for (const [name, filter] of [
-      ['proj-messages', n.subjects.evtConvAll],
-      ['proj-receipts', n.subjects.evtRcptAll],
-      ['proj-conversations', n.subjects.evtAll],
-    ] as const) {
-      const c = await info(n.streams.events, name);
-      expect(c).toMatchObject({ ack_policy: AckPolicy.Explicit, filter_subject: filter, durable_name: name });
-      // Bounded: an event failing on every delivery is dead-lettered, not retried forever.
-      expect(c.max_deliver).toBe(DELIVERY_POLICIES.projection.maxDeliver);
+    // One pass over the events for every read model: both filters, in stream order; a batch is acked by its last event.
+    const projector = await info(n.streams.events, 'projector');
+    expect(projector).toMatchObject({ ack_policy: AckPolicy.All, filter_subjects: [n.subjects.evtAll, n.subjects.prefAll], durable_name: 'projector' });
+    // Bounded: an event failing on every attempt is dead-lettered, not retried forever.
+    expect(projector.max_deliver).toBe(DELIVERY_POLICIES.projection.maxDeliver);
+    // The consumers whose work moved to the projector are gone.
+    for (const old of ['proj-messages', 'proj-receipts', 'proj-conversations', 'notifier']) {
+      await expect(nats.jsm.consumers.info(n.streams.events, old)).rejects.toThrow(/consumer not found/);
     }
     const edge = await info(n.streams.delivery, 'edge-e1');
     expect(edge).toMatchObject({ ack_policy: AckPolicy.Explicit, filter_subject: n.subjects.dlv('e1') });
@@ -115,9 +112,9 @@ describe('streams as code', () => {
 
   it('resets a durable consumer to a start sequence', async () => {
     await nats.js.publish(n.subjects.evtConv('c2'), '{}');
-    const cfg = consumerConfigs(n).find((c) => c.config.durable_name === 'proj-messages')!;
+    const cfg = consumerConfigs(n).find((c) => c.config.durable_name === 'projector')!;
     await resetConsumer(nats.jsm, cfg.stream, cfg.config, 2);
-    const consumer = await nats.js.consumers.get(n.streams.events, 'proj-messages');
+    const consumer = await nats.js.consumers.get(n.streams.events, 'projector');
     const batch = await consumer.fetch({ max_messages: 5, expires: 1000 });
     const seqs: number[] = [];
     for await (const m of batch) {
@@ -125,6 +122,6 @@ describe('streams as code', () => {
       m.ack();
     }
     expect(seqs).toEqual([2]);
-    expect((await nats.jsm.consumers.info(n.streams.events, 'proj-messages')).config.max_deliver).toBe(DELIVERY_POLICIES.projection.maxDeliver);
+    expect((await nats.jsm.consumers.info(n.streams.events, 'projector')).config.max_deliver).toBe(DELIVERY_POLICIES.projection.maxDeliver);
   });
 });

@@ -249,7 +249,7 @@ describe('1:1 chat through JetStream', () => {
     expect(metrics).toMatch(/chat_ws_frames_in_total\{[^}]*type="message.send"/);
     expect(metrics).toMatch(/chat_ws_frames_out_total\{[^}]*type="message.sent"/);
     expect(metrics).toMatch(/chat_commands_total\{[^}]*type="SendMessage"/);
-    expect(metrics).toMatch(/chat_consumer_pending\{[^}]*consumer="proj-messages"/);
+    expect(metrics).toMatch(/chat_consumer_pending\{[^}]*consumer="projector"/);
     expect(metrics).toMatch(/chat_consumer_pending\{[^}]*consumer="command-handler"/);
   });
 });

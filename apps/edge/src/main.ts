@@ -14,6 +14,7 @@ import { ReadModels } from './queries';
 import { createServer } from './server';
 import { registerGateway } from './ws/gateway';
 import { Hub } from './ws/hub';
+import { ReadAfterAck } from './sync/readAfterAck';
 import { CLOSE_CODES } from '@chat/contracts';
 
 const cfg = loadEdgeConfig();
@@ -46,6 +47,24 @@ const limiters = {
 };
 
 const rm = new ReadModels(pool);
+// Sync waits (bounded) until the read model holds everything acknowledged before it arrived.
+const readAfterAck = new ReadAfterAck({
+  nc: nats.nc,
+  jsm: nats.jsm,
+  stream: n.streams.events,
+  positionSubject: n.subjects.projectorPosition,
+  readPosition: async () => (await rm.checkpoint(n.consumers.projMessages)) ?? 0,
+  maxWaitMs: cfg.CHAT_SYNC_WAIT,
+});
+readAfterAck.start();
+async function sync(userId: string, after: number, limit: number) {
+  const target = await readAfterAck.target();
+  await readAfterAck.reach(target);
+  const r = await rm.inboxAfter(userId, after, limit, n.consumers.projMessages);
+  readAfterAck.observe(r.checkpoint);
+  // Past the wait the batch is still a correct prefix; hasMore makes the client ask again.
+  return { frames: r.frames, hasMore: r.hasMore || r.checkpoint < target };
+}
 const hub = new Hub();
 const gateway = new CommandGateway(nats.nc, nats.js, n, cfg.EDGE_ID, cfg.CHAT_COMMAND_TIMEOUT);
 gateway.start();
@@ -90,7 +109,7 @@ registerGateway(app, {
     onRateLimited: (kind) => metrics.rateLimited.inc({ kind }),
     execute: (c) => gateway.execute(c),
     meta: (u, d) => gateway.meta(u, d),
-    sync: (u, after, limit) => rm.inboxAfter(u, after, limit),
+    sync,
     forwardable: (u, c, m) => rm.forwardable(u, c, m),
     oldestPosition,
     maxBadFramesPerMinute: cfg.CHAT_MAX_BAD_FRAMES,
@@ -151,6 +170,7 @@ async function shutdown(signal: string): Promise<void> {
   await app.close().catch(() => undefined);
   await delivery.stop();
   await gateway.stop();
+  await readAfterAck.stop();
   await nats.nc.drain().catch(() => undefined);
   await Promise.allSettled([pool.end(), redis.quit()]);
   process.exit(0);

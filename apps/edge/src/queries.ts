@@ -109,19 +109,39 @@ export class ReadModels {
     return m;
   }
 
-  /** The user's inbox after a stream position, oldest first; one extra row tells hasMore. */
-  async inboxAfter(userId: string, afterStreamSeq: number, limit: number): Promise<{ frames: SyncedFrame[]; hasMore: boolean }> {
-    const { rows } = await this.pool.query<InboxRow>(
-      `SELECT ${MESSAGE_COLUMNS}, i.kind AS entry, i.stream_seq AS position, h.hidden_at
-         FROM inbox i
-         JOIN messages m ON m.conversation_id = i.conversation_id AND m.seq = i.seq
-         LEFT JOIN hidden_messages h ON h.user_id = i.user_id AND h.conversation_id = i.conversation_id AND h.seq = i.seq
-        WHERE i.user_id = $1 AND i.stream_seq > $2
-        ORDER BY i.stream_seq
-        LIMIT $3`,
-      [userId, afterStreamSeq, limit + 1],
+  /** A projection's checkpoint (null before it ever ran). */
+  async checkpoint(name: string): Promise<number | null> {
+    const { rows } = await this.pool.query<{ position: number }>('SELECT position FROM projection_checkpoints WHERE name = $1', [name]);
+    return rows[0]?.position ?? null;
+  }
+
+  /**
+   * A user's inbox after a stream position, oldest first, with the checkpoint of the projection
+   * that writes it (`checkpointName`), read in the same statement (one snapshot): every event up
+   * to `checkpoint` is in what was read.
+   */
+  async inboxAfter(
+    userId: string,
+    afterStreamSeq: number,
+    limit: number,
+    checkpointName: string,
+  ): Promise<{ frames: SyncedFrame[]; hasMore: boolean; checkpoint: number }> {
+    const { rows } = await this.pool.query<InboxRow & { checkpoint: number | null; position: number | null }>(
+      `SELECT cp.position AS checkpoint, r.*
+         FROM (SELECT coalesce((SELECT position FROM projection_checkpoints WHERE name = $4), 0) AS position) cp
+         LEFT JOIN LATERAL (
+           SELECT ${MESSAGE_COLUMNS}, i.kind AS entry, i.stream_seq AS position, h.hidden_at
+             FROM inbox i
+             JOIN messages m ON m.conversation_id = i.conversation_id AND m.seq = i.seq
+             LEFT JOIN hidden_messages h ON h.user_id = i.user_id AND h.conversation_id = i.conversation_id AND h.seq = i.seq
+            WHERE i.user_id = $1 AND i.stream_seq > $2
+            ORDER BY i.stream_seq
+            LIMIT $3) r ON true`,
+      [userId, afterStreamSeq, limit + 1, checkpointName],
     );
-    return { frames: rows.slice(0, limit).map(toSyncedFrame), hasMore: rows.length > limit };
+    const checkpoint = Number(rows[0]?.checkpoint ?? 0);
+    const found = rows.filter((r) => r.position !== null) as InboxRow[];
+    return { frames: found.slice(0, limit).map(toSyncedFrame), hasMore: found.length > limit, checkpoint };
   }
 
   /**

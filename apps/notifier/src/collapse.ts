@@ -6,6 +6,8 @@ export interface Carrier {
   ack(): void;
   nak(delayMs: number): void;
   term(): void;
+  /** Extends the ack wait (a push waiting for the read models). */
+  working?(): void;
   readonly deliveryCount: number;
 }
 

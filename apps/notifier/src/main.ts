@@ -6,7 +6,6 @@ import { createPool } from '@chat/postgres';
 import { ConnectionRegistry, createRedis } from '@chat/redis';
 import { ensureConsumer, notifierConsumerConfigs, NOTIFIER_JOB_MAX_DELIVER } from '@chat/streams';
 import { ProjectionGate } from './gate';
-import { JobProducer } from './producer';
 import { newStats, type NotifierStats } from './stats';
 import { NotifierStore } from './store';
 import { PushWorker } from './worker';
@@ -44,7 +43,6 @@ async function main(): Promise<void> {
 
   const readModels = [n.consumers.projMessages, n.consumers.projConversations];
   const gate = new ProjectionGate(() => store.projectionsPosition(readModels));
-  const producer = new JobProducer({ js: nats.js, names: n, store, registry, preview: cfg.CHAT_PUSH_PREVIEW, log, stats, gate, lagWaitMs: cfg.CHAT_PUSH_LAG_WAIT });
   const worker = new PushWorker({
     store,
     registry,
@@ -56,23 +54,11 @@ async function main(): Promise<void> {
     windowMs: cfg.CHAT_PUSH_COLLAPSE_WINDOW,
     timeoutMs: cfg.CHAT_PUSH_TIMEOUT,
     maxDeliver: NOTIFIER_JOB_MAX_DELIVER,
+    gate,
+    lagWaitMs: cfg.CHAT_PUSH_LAG_WAIT,
   });
 
   const loops: PullLoop[] = [];
-  loops.push(
-    await pullLoop(
-      nats.js,
-      {
-        stream: n.streams.events,
-        consumer: n.consumers.notifier,
-        batch: 100,
-        expiresMs: 2_000,
-        onError: (err, msg) => log.error({ err, subject: msg.subject, seq: msg.seq }, 'notification job producer failed; retrying'),
-        onPullError: (err) => log.warn({ err }, 'pulling events failed; retrying'),
-      },
-      (msg) => producer.handle(msg),
-    ),
-  );
   loops.push(
     await pullLoop(
       nats.js,

@@ -1,23 +1,8 @@
 import type { Pool } from '@chat/postgres';
-import type { MemberMuteChanged } from '@chat/contracts';
 
-/**
- * The notifier's SQL. It owns `notification_mutes`; `conversations`, `conversation_members`,
- * `messages` and `user_conversations` belong to the projector and are only read.
- */
+/** The notifier's SQL: it only reads what the projector writes (mutes, messages, unread counts, checkpoints). */
 export class NotifierStore {
   constructor(private readonly pool: Pool) {}
-
-  /** Applies a mute change unless a newer one (higher stream sequence) is already there. */
-  async applyMute(e: MemberMuteChanged, streamSeq: number): Promise<void> {
-    await this.pool.query(
-      `INSERT INTO notification_mutes (user_id, conversation_id, muted, until, stream_seq) VALUES ($1, $2, $3, $4, $5)
-       ON CONFLICT (user_id, conversation_id) DO UPDATE
-         SET muted = EXCLUDED.muted, until = EXCLUDED.until, stream_seq = EXCLUDED.stream_seq
-       WHERE notification_mutes.stream_seq < EXCLUDED.stream_seq`,
-      [e.userId, e.conversationId, e.muted, e.until ?? null, streamSeq],
-    );
-  }
 
   /** Of `userIds`, those who muted the conversation now. */
   async muted(conversationId: string, userIds: readonly string[]): Promise<Set<string>> {
@@ -30,33 +15,11 @@ export class NotifierStore {
     return new Set(rows.map((r) => r.user_id));
   }
 
-  /**
-   * The recipients of message `seq` (members who can see it, sender excluded), once the read
-   * models have it: `null` while proj-messages has not stored the message or proj-conversations
-   * has not counted it for every recipient (the badge would be stale).
-   */
-  /**
-   * Who a message goes to (members who joined before it, not the sender), from the projected
-   * membership. `stored: false` while proj-messages has not reached the message: membership
-   * may then still miss someone added just before it.
-   */
-  async members(conversationId: string, seq: number, senderId: string): Promise<{ known: boolean; stored: boolean; userIds: string[]; kind?: 'direct' | 'group'; title?: string }> {
-    const { rows } = await this.pool.query<{ kind: 'direct' | 'group'; title: string | null; user_id: string | null; stored: boolean }>(
-      `SELECT c.kind, c.title, m.user_id, c.last_seq >= $2 AS stored
-         FROM conversations c
-         LEFT JOIN conversation_members m ON m.conversation_id = c.id AND m.joined_after_seq < $2 AND m.user_id <> $3
-        WHERE c.id = $1`,
-      [conversationId, seq, senderId],
-    );
-    const c = rows[0];
-    if (!c) return { known: false, stored: false, userIds: [] };
-    return {
-      known: true,
-      stored: c.stored,
-      userIds: rows.flatMap((r) => (r.user_id ? [r.user_id] : [])),
-      kind: c.kind,
-      ...(c.title ? { title: c.title } : {}),
-    };
+  /** The text of a message for a push preview (none once deleted or expired). */
+  async messageText(conversationId: string, seq: number): Promise<{ text?: string }> {
+    const { rows } = await this.pool.query<{ text: string | null }>("SELECT body->>'text' AS text FROM messages WHERE conversation_id = $1 AND seq = $2", [conversationId, seq]);
+    const text = rows[0]?.text;
+    return typeof text === 'string' ? { text } : {};
   }
 
   /**

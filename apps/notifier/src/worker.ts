@@ -4,6 +4,7 @@ import type { ConnectionRegistry } from '@chat/redis';
 import { Collapser, type Carrier, type Clock, type FlushOutcome } from './collapse';
 import { postPush, retryDelayMs } from './gateway';
 import { NotifyJob } from './job';
+import type { ProjectionGate } from './gate';
 import { buildPushPayload, type PushContent } from './payload';
 import type { NotifierStore } from './store';
 import type { NotifierStats } from './stats';
@@ -21,6 +22,10 @@ export interface PushWorkerOptions {
   timeoutMs: number;
   /** The consumer's max_deliver: the delivery that fails last is terminated, not nak'ed. */
   maxDeliver: number;
+  /** Holds a push until the read models (unread counts for the badge) include its message. */
+  gate?: ProjectionGate;
+  /** How long a push may wait at the gate before it goes ahead with what the read models hold (CHAT_PUSH_LAG_WAIT). */
+  lagWaitMs?: number;
   clock?: Clock;
 }
 
@@ -28,14 +33,17 @@ const carrierOf = (msg: JsMsg): Carrier => ({
   ack: () => msg.ack(),
   nak: (d) => msg.nak(d),
   term: () => msg.term(),
+  working: () => msg.working(),
   get deliveryCount() {
     return msg.info.deliveryCount;
   },
 });
 
 /**
- * The push worker (`notifier-jobs` on CHAT_NOTIFY): collapses jobs per (user, conversation),
- * re-checks mute and presence right before each push, adds the badge and POSTs the payload.
+ * The push worker (`notifier-jobs` on CHAT_NOTIFY; the projector queues one job per recipient
+ * with no connected device): collapses jobs per (user, conversation), checks mute and presence
+ * right before each push, waits until the read models hold the message (for the badge), adds
+ * the badge (and, with CHAT_PUSH_PREVIEW, the text) and POSTs the payload.
  */
 export class PushWorker {
   readonly collapser: Collapser;
@@ -77,8 +85,13 @@ export class PushWorker {
       stats.dropped++;
       return { kind: 'dropped', online: true };
     }
+    if (this.o.gate && !(await this.o.gate.reached(c.last.eventSeq, { maxWaitMs: this.o.lagWaitMs ?? 300_000, heartbeat: () => carrier.working?.() }))) {
+      stats.lagGaveUp++;
+      log.warn({ conversationId: c.conversationId, seq: c.last.seq, eventSeq: c.last.eventSeq }, 'read models still behind this message; pushing with what they hold');
+    }
     const badge = await this.o.store.totalUnread(c.userId);
-    const payload = buildPushPayload({ ...c, badge }, { preview: this.o.preview });
+    const last = this.o.preview ? { ...c.last, ...(await this.o.store.messageText(c.conversationId, c.last.seq)) } : c.last;
+    const payload = buildPushPayload({ ...c, last, badge }, { preview: this.o.preview });
     if (c.count > 1) stats.collapsed += c.count - 1;
     if (!this.o.url) {
       log.info({ to: c.userId, conversationId: c.conversationId, title: payload.notification.title, badge }, 'push (no CHAT_PUSH_URL: logged only)');

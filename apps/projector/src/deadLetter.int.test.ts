@@ -1,9 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { listDeadLetters } from '@chat/ops';
-import { consumerConfigs, resetConsumer } from '@chat/streams';
 import { messagesProjection } from './messages/projection';
-import { ProjectionRunner, type RunnerOptions } from './runner';
-import { createTestEnv, created, publishEvents, sent, waitForCheckpoint, type TestEnv } from './testing/env';
+import { createTestEnv, created, publishEvents, sent, startProjections, waitForCheckpoint, type TestEnv } from './testing/env';
 
 let env: TestEnv;
 beforeAll(async () => {
@@ -20,26 +18,23 @@ describe('a poisoned event', () => {
   it('is dead-lettered on its last delivery, marked skipped, and the projection moves on past it', async () => {
     const { names, pool, nats } = env;
     const stream = names.streams.events;
-    const cfg = consumerConfigs(names, { delivery }).find((c) => c.config.durable_name === names.consumers.projMessages)!;
-    await resetConsumer(nats.jsm, stream, cfg.config, 1);
 
     const [createdSeq] = await publishEvents(nats.js, names, [created('p1', ['a', 'b'])]);
     const poison = (await nats.js.publish(names.subjects.evtConv('p1'), '{"type":"MessageSent","v":1,"this is not":"an event"}')).seq;
     const after = await publishEvents(nats.js, names, [sent('p1', 1, 'a'), sent('p1', 2, 'a')]);
     expect(poison).toBeGreaterThan(createdSeq!);
 
-    const options: RunnerOptions = { pool, js: nats.js, jsm: nats.jsm, names, log: env.log, batchSize: 10, idleWaitMs: 1_000, standbyRetryMs: 100, delivery };
-    const runner = new ProjectionRunner(options, messagesProjection(names, null)).start();
+    const run = startProjections(env, (n) => [messagesProjection(n)], { batchSize: 10, idleWaitMs: 1_000, delivery });
     try {
       await waitForCheckpoint(pool, names.consumers.projMessages, after[after.length - 1]!, 30_000);
     } finally {
-      await runner.stop();
+      await run.stop();
     }
 
-    expect(runner.stats.deadLettered).toBe(1);
-    const dead = await listDeadLetters(nats.js, names, { consumer: names.consumers.projMessages });
+    expect(run.projector.stats.deadLettered).toBe(1);
+    const dead = await listDeadLetters(nats.js, names, { consumer: names.consumers.projector });
     expect(dead).toHaveLength(1);
-    expect(dead[0]).toMatchObject({ stream, subject: names.subjects.evtConv('p1'), seq: poison, consumer: names.consumers.projMessages, deliveries: 3, skipped: true });
+    expect(dead[0]).toMatchObject({ stream, subject: names.subjects.evtConv('p1'), seq: poison, consumer: names.consumers.projector, deliveries: 3, skipped: true });
     expect(dead[0]!.error).toMatch(/./);
     const inbox = await pool.query('SELECT seq FROM inbox WHERE user_id = $1 ORDER BY stream_seq', ['b']);
     expect(inbox.rows.map((r) => r.seq)).toEqual([1, 2]);

@@ -3,9 +3,11 @@ import { loadConfig, names as namesFor, ProjectorConfig } from '@chat/contracts'
 import { connectNats } from '@chat/nats';
 import { createPool } from '@chat/postgres';
 import { ConnectionRegistry, ConversationListCache, createRedis } from '@chat/redis';
-import { buildProjection, parseProjectionKeys } from './projections';
+import { LiveRouter } from './live/liveRouter';
+import { MembershipCache } from './live/membership';
+import { Projector } from './pipeline/projector';
+import { buildProjection, PROJECTION_KEYS } from './projections';
 import { Router } from './routing';
-import { ProjectionRunner } from './runner';
 import { Sweeper, sweepIntervalMs } from './sweeper';
 
 /** The registry is only read here; the TTL matters to writers (the edges). */
@@ -14,28 +16,34 @@ const REGISTRY_TTL_MS = 90_000;
 async function main(): Promise<void> {
   const cfg = loadConfig(ProjectorConfig);
   const log = pino({ level: cfg.LOG_LEVEL, base: { app: 'projector', ns: cfg.CHAT_NS || undefined } });
-  const keys = parseProjectionKeys(cfg.CHAT_PROJECTIONS);
   const names = namesFor(cfg.CHAT_NS);
 
   const pool = createPool(cfg.DATABASE_URL, cfg.CHAT_PG_POOL);
   pool.on('error', (err) => log.warn({ err }, 'idle postgres connection failed'));
   const redis = createRedis(cfg.REDIS_URL, names.redisPrefix);
   redis.on('error', (err) => log.warn({ err }, 'redis error'));
-  const nats = await connectNats(cfg.NATS_URL, `projector:${keys.join(',')}`);
+  const nats = await connectNats(cfg.NATS_URL, 'projector');
   const router = new Router(nats.js, names, new ConnectionRegistry(redis, REGISTRY_TTL_MS));
   // The client's keyPrefix already carries the namespace.
   const cache = new ConversationListCache(redis);
 
-  const runners = keys.map(
-    (key) =>
-      new ProjectionRunner(
-        { pool, js: nats.js, jsm: nats.jsm, names, log, batchSize: cfg.CHAT_PROJECTOR_BATCH },
-        buildProjection(key, names, router, { cache, log, retention: cfg.CHAT_RETENTION }),
-      ),
+  const projector = new Projector(
+    {
+      pool,
+      nc: nats.nc,
+      js: nats.js,
+      jsm: nats.jsm,
+      names,
+      log,
+      batchSize: cfg.CHAT_PROJECTOR_BATCH,
+      synchronousCommit: cfg.CHAT_PROJECTOR_SYNC_COMMIT,
+      live: new LiveRouter({ router, membership: new MembershipCache(cfg.CHAT_MEMBERSHIP_CACHE), js: nats.js, names }),
+    },
+    PROJECTION_KEYS.map((key) => buildProjection(key, names, router, { cache, log, retention: cfg.CHAT_RETENTION })),
   );
 
-  // The sweeper runs beside the projection that owns the messages; CHAT_SWEEP_INTERVAL=0 turns it off.
-  const sweeper = keys.includes('messages') && cfg.CHAT_SWEEP_INTERVAL !== 0
+  // The sweeper runs beside the projections; CHAT_SWEEP_INTERVAL=0 turns it off.
+  const sweeper = cfg.CHAT_SWEEP_INTERVAL !== 0
     ? new Sweeper(pool, { maxAgeMs: cfg.CHAT_MAX_AGE, intervalMs: sweepIntervalMs(cfg.CHAT_MAX_AGE, cfg.CHAT_SWEEP_INTERVAL), cache, log })
     : null;
 
@@ -43,7 +51,7 @@ async function main(): Promise<void> {
   const shutdown = (reason: string, code: number): Promise<void> =>
     (closing ??= (async () => {
       log.info({ reason }, 'shutting down');
-      await Promise.all([...runners.map((r) => r.stop()), sweeper?.stop()]);
+      await Promise.all([projector.stop(), sweeper?.stop()]);
       // drain flushes the acks of the last batches before closing.
       await nats.nc.drain().catch((err) => log.warn({ err }, 'nats drain failed'));
       await Promise.allSettled([pool.end(), redis.quit()]);
@@ -54,17 +62,13 @@ async function main(): Promise<void> {
   process.once('SIGTERM', () => void shutdown('SIGTERM', 0));
   process.once('SIGINT', () => void shutdown('SIGINT', 0));
 
-  for (const r of runners) r.start();
+  projector.start();
   sweeper?.start();
-  log.info({ projections: keys, batch: cfg.CHAT_PROJECTOR_BATCH, retention: cfg.CHAT_RETENTION, maxAge: cfg.CHAT_MAX_AGE }, 'projector started');
-  await Promise.all(
-    runners.map((r) =>
-      r.done.catch(async (err) => {
-        log.fatal({ err, projection: r.projection.name }, 'projection stopped');
-        await shutdown('projection failed', 1);
-      }),
-    ),
-  );
+  log.info({ batch: cfg.CHAT_PROJECTOR_BATCH, retention: cfg.CHAT_RETENTION, maxAge: cfg.CHAT_MAX_AGE, syncCommit: cfg.CHAT_PROJECTOR_SYNC_COMMIT }, 'projector started');
+  await projector.done.catch(async (err) => {
+    log.fatal({ err }, 'projector stopped');
+    await shutdown('projector failed', 1);
+  });
 }
 
 main().catch((err) => {

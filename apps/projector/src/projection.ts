@@ -1,28 +1,34 @@
-import type { ChatEvent } from '@chat/contracts';
+import type { ChatEvent, MemberPreferenceEvent } from '@chat/contracts';
 import type { PoolClient } from '@chat/postgres';
 
+/** What the projector reads from CHAT_EVENTS: conversation and receipt events (`chat.evt.>`), members' preferences (`chat.pref.>`). */
+export type StreamEvent = ChatEvent | MemberPreferenceEvent;
+
 /** One event as stored in CHAT_EVENTS, with its stream sequence. */
-export interface StoredEvent<E extends ChatEvent = ChatEvent> {
+export interface StoredEvent<E extends StreamEvent = ChatEvent> {
   streamSeq: number;
   event: E;
 }
 
 /**
- * A projection: SQL writes derived from events, bound to a checkpoint by the runner.
+ * A projection: SQL writes derived from events, bound to a checkpoint by the projector.
  *
- * The runner calls, inside one transaction: `apply` with the events newer than the
- * checkpoint (stream order), then `plan` with the batch's events whose side effects have not
- * been done yet; after COMMIT it calls `afterCommit(plan)`, and only then acknowledges the
- * messages. Already-applied events (redeliveries) never reach `apply`, but after a crash
- * between commit and routing they do reach `plan` again: side effects must be idempotent.
+ * The projector reads CHAT_EVENTS once for every projection; for each batch it calls, inside
+ * one transaction and projection by projection: `apply` with the events newer than the
+ * projection's checkpoint (stream order), then `plan` with the events whose post-commit side
+ * effects have not been done yet; after COMMIT it calls `afterCommit(plan)`, and only then
+ * acknowledges the batch. Already-applied events never reach `apply`, but after a crash
+ * between commit and side effects they reach `plan` again: side effects must be idempotent.
  */
-export interface Projection<Plan = unknown> {
-  /** Consumer name and checkpoint name. */
+export interface Projection<Plan = unknown, E extends StreamEvent = ChatEvent> {
+  /** Checkpoint name (`projection_checkpoints.name`). */
   readonly name: string;
+  /** Which events it reads: `chat` (conversation and receipt events, the default) or `preferences`. */
+  readonly reads?: 'chat' | 'preferences';
   /** The tables this projection owns; emptied by a rebuild. */
   readonly tables: readonly string[];
-  apply(tx: PoolClient, events: readonly StoredEvent[]): Promise<void>;
-  plan?(tx: PoolClient, batch: readonly StoredEvent[]): Promise<Plan>;
+  apply(tx: PoolClient, events: readonly StoredEvent<E>[]): Promise<void>;
+  plan?(tx: PoolClient, batch: readonly StoredEvent<E>[]): Promise<Plan>;
   afterCommit?(plan: Plan): Promise<void>;
   /** Called once when the runner stops (after its last batch): flush buffered live frames. */
   close?(): Promise<void>;

@@ -1,21 +1,21 @@
 /**
- * `npm run rebuild -- <messages|receipts|conversations>...`: rebuilds projections from the
- * event stream (see rebuild.ts). Stop the projector running them first; start it afterwards.
+ * `npm run rebuild [-- <messages|receipts|conversations|preferences>...]`: rebuilds projections
+ * (default: all) from the event stream (see rebuild.ts). Stop the projector first; start it
+ * afterwards.
  */
 import { loadConfig, names as namesFor, ProjectorConfig } from '@chat/contracts';
 import { connectNats } from '@chat/nats';
 import { createPool } from '@chat/postgres';
-import { parseProjectionKeys, rebuildProjection } from './rebuild';
+import { parseProjectionKeys, PROJECTION_KEYS, rebuildProjections } from './rebuild';
 
-const keys = parseProjectionKeys(process.argv.slice(2).join(','));
+const args = process.argv.slice(2);
+const keys = args.length ? parseProjectionKeys(args.join(',')) : [...PROJECTION_KEYS];
 const cfg = loadConfig(ProjectorConfig);
 const pool = createPool(cfg.DATABASE_URL, 2);
 const nats = await connectNats(cfg.NATS_URL, 'projector-rebuild');
 try {
-  for (const key of keys) {
-    await rebuildProjection({ pool, jsm: nats.jsm, names: namesFor(cfg.CHAT_NS) }, key);
-    console.log(`${key}: emptied; the projector re-applies the stream when it starts`);
-  }
+  await rebuildProjections({ pool, jsm: nats.jsm, names: namesFor(cfg.CHAT_NS) }, keys);
+  console.log(`${keys.join(', ')}: emptied; the projector re-applies the stream when it starts`);
 } finally {
   await nats.nc.close();
   await pool.end();

@@ -14,7 +14,7 @@ afterAll(async () => {
 }, 60_000);
 
 const build = (retention: Retention) => (names: TestEnv['names']) => [
-  messagesProjection(names, null),
+  messagesProjection(names),
   receiptsProjection(names, null, { retention }),
   conversationsProjection(names, { retention }),
 ];

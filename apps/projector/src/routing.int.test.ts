@@ -3,10 +3,13 @@ import type { Consumer } from '@nats-io/jetstream';
 import { decodeCursor, DeliveryEnvelope, MessageNewFrame, type Names } from '@chat/contracts';
 import { ConnectionRegistry } from '@chat/redis';
 import { edgeConsumerConfig, ensureConsumer } from '@chat/streams';
+import { NotifyJob } from '@chat/contracts';
+import { LiveRouter } from './live/liveRouter';
+import { MembershipCache } from './live/membership';
 import { messagesProjection } from './messages/projection';
 import { receiptsProjection } from './receipts/projection';
 import { Router } from './routing';
-import { rebuildProjection } from './rebuild';
+import { rebuildProjections } from './rebuild';
 import { createTestEnv, created, publishEvents, receipt, sent, startProjections, waitFor, waitForCheckpoint, type TestEnv } from './testing/env';
 
 let env: TestEnv;
@@ -43,12 +46,26 @@ async function drain(): Promise<DeliveryEnvelope[]> {
   }
 }
 
-const both = (names: Names, r: Router = router) => [messagesProjection(names, r), receiptsProjection(names, r)];
+const both = (names: Names, r: Router = router) => [messagesProjection(names), receiptsProjection(names, r)];
+const live = (r: Router = router) => new LiveRouter({ router: r, membership: new MembershipCache(10_000), js: env.nats.js, names: env.names });
 
-describe('routing after commit (d)', () => {
-  it('routes one envelope per edge with the members that have devices there, never the sending device', async () => {
+/** Push jobs queued on CHAT_NOTIFY so far. */
+async function pushJobs(): Promise<NotifyJob[]> {
+  const out: NotifyJob[] = [];
+  const c = await env.nats.js.consumers.get(env.names.streams.notify, env.names.consumers.notifierJobs);
+  const pending = (await c.info(true)).num_pending;
+  if (pending === 0) return out;
+  for await (const m of await c.fetch({ max_messages: pending, expires: 1000 })) {
+    out.push(NotifyJob.parse(m.json()));
+    m.ack();
+  }
+  return out;
+}
+
+describe('live routing (d)', () => {
+  it('routes one envelope per edge with the members that have devices there, never the sending device; push jobs for the offline', async () => {
     const { names, pool, nats } = env;
-    const run = startProjections(env, (n) => both(n));
+    const run = startProjections(env, (n) => both(n), { live: live() });
     try {
       const seqs = await publishEvents(nats.js, names, [
         created('g1', ['alice', 'bob', 'carol']),
@@ -84,68 +101,78 @@ describe('routing after commit (d)', () => {
       // the message it covers, so she gets the batch.
       expect(rcpt.users).toEqual(['alice']);
       expect(rcpt.frame).toMatchObject({ type: 'receipt.batch', conversationId: 'g1', receipts: [{ userId: 'bob', status: 'read', upToSeq: 1 }] });
+
+      // carol (g1) and dave (g2) have no device: one job each; carol's own message in g2 none for her.
+      const jobs = await pushJobs();
+      expect(jobs.map((j) => [j.userId, j.conversationId, j.seq, j.eventSeq]).sort()).toEqual([
+        ['carol', 'g1', 1, seqs[1]],
+        ['dave', 'g2', 1, seqs[3]],
+      ]);
+      expect(jobs.every((j) => j.text === undefined)).toBe(true);
     } finally {
       await run.stop();
     }
   }, 60_000);
 
-  it('a routing failure after commit is retried from the redelivered events, without applying them again', async () => {
+  it('a batch whose frames cannot be published does not commit; it is retried and applied once', async () => {
     const { names, pool, nats } = env;
     let failures = 0;
     const flaky = new Proxy(router, {
       get(target, prop, receiver) {
-        if (prop === 'route') {
-          return async (routes: Parameters<Router['route']>[0]) => {
-            if (routes.length && failures++ < 2) throw new Error('edge unreachable');
-            return target.route(routes);
+        if (prop === 'send') {
+          return async (...args: Parameters<Router['send']>) => {
+            if (args[0].length && failures++ < 2) throw new Error('edge unreachable');
+            return target.send(...args);
           };
         }
         return Reflect.get(target, prop, receiver);
       },
     });
-    const run = startProjections(env, (n) => [messagesProjection(n, flaky)]);
+    const run = startProjections(env, (n) => [messagesProjection(n)], { live: live(flaky) });
     try {
       const [s2] = await publishEvents(nats.js, names, [sent('g1', 2, 'bob', { device: 'b-phone' })]);
-      await waitFor(async () => run.runners[0]!.stats.batches >= 1, 'the batch to go through');
+      await waitForCheckpoint(pool, names.consumers.projMessages, s2!);
       const envs = await drain();
       expect(envs).toHaveLength(1);
       expect(decodeCursor(MessageNewFrame.parse(envs[0]!.frame).cursor)).toBe(s2);
       expect(envs[0]!.exceptDevice).toEqual({ userId: 'bob', deviceId: 'b-phone' });
       expect(failures).toBe(3);
-      // Committed once, routed after two failed attempts; the rows exist once.
-      const stats = run.runners[0]!.stats;
-      expect(stats.applied).toBe(1);
-      expect(stats.skipped).toBe(2);
+      // Two failed attempts rolled back, the third committed; the rows exist once.
+      expect(run.projector.stats.failures).toBe(2);
+      expect(run.projector.stats.applied).toBe(1);
       expect((await pool.query("SELECT count(*)::int AS n FROM inbox WHERE conversation_id = 'g1' AND seq = 2")).rows[0].n).toBe(3);
     } finally {
       await run.stop();
     }
   }, 60_000);
 
-  it('a receipt waits for its conversation instead of being routed to nobody', async () => {
-    const { names, pool, nats } = env;
-    const receipts = startProjections(env, (n) => [receiptsProjection(n, router)]);
-    let messages: ReturnType<typeof startProjections> | undefined;
+  it('routes a receipt from the events alone: no read model needs to know the conversation', async () => {
+    const { names, nats } = env;
+    // Only proj-receipts runs: conversations and members are in no table, the live router folds them from the stream.
+    const receipts = startProjections(env, (n) => [receiptsProjection(n, router)], { live: live() });
     try {
       const seqs = await publishEvents(nats.js, names, [
         created('g3', ['alice', 'bob'], 0, 'direct'),
         sent('g3', 1, 'alice', { device: 'a-phone' }),
         receipt('MessagesDelivered', 'g3', 'bob', 1, { device: 'b-phone' }),
       ]);
-      await new Promise((r) => setTimeout(r, 500));
-      // proj-messages is not running: the receipt is neither applied nor routed yet.
-      expect(receipts.runners[0]!.stats.applied).toBe(0);
-      expect(await drain()).toEqual([]);
-      messages = startProjections(env, (n) => [messagesProjection(n, router)]);
-      await waitForCheckpoint(pool, names.consumers.projReceipts, seqs[2]!);
+      await waitForCheckpoint(env.pool, names.consumers.projReceipts, seqs[2]!);
+      expect((await env.pool.query("SELECT count(*)::int AS n FROM conversations WHERE id = 'g3'")).rows[0].n).toBe(0);
       const envs = await drain();
       const rc = envs.filter((e) => e.frame['type'] === 'receipt');
       expect(rc).toHaveLength(1);
       expect(rc[0]!.users).toEqual(['alice']);
       expect(rc[0]!.frame).toMatchObject({ conversationId: 'g3', status: 'delivered', upToSeq: 1 });
+      expect(envs.filter((e) => e.frame['type'] === 'message.new').map((e) => e.users)).toEqual([['alice', 'bob']]);
     } finally {
       await receipts.stop();
-      await messages?.stop();
+    }
+    // proj-messages catches up later by itself.
+    const messages = startProjections(env, (n) => [messagesProjection(n)]);
+    try {
+      await waitFor(async () => (await env.pool.query("SELECT count(*)::int AS n FROM messages WHERE conversation_id = 'g3'")).rows[0].n === 1, 'g3 to be projected');
+    } finally {
+      await messages.stop();
     }
   }, 60_000);
 
@@ -153,20 +180,20 @@ describe('routing after commit (d)', () => {
     const { names, pool, nats } = env;
     const before = (await pool.query('SELECT user_id, stream_seq FROM inbox ORDER BY 1, 2')).rows;
     const last = (await nats.jsm.streams.info(names.streams.events)).state.last_seq;
-    for (const key of ['messages', 'receipts'] as const) await rebuildProjection({ pool, jsm: nats.jsm, names }, key);
+    await rebuildProjections({ pool, jsm: nats.jsm, names }, ['messages', 'receipts']);
     const frames: unknown[] = [];
     const counting = new Proxy(router, {
       get(target, prop, receiver) {
-        if (prop === 'route') {
-          return (routes: Parameters<Router['route']>[0]) => {
-            frames.push(...routes.map((r) => r.frame));
-            return target.route(routes);
+        if (prop === 'send') {
+          return (...args: Parameters<Router['send']>) => {
+            frames.push(...args[0].map((r) => r.frame));
+            return target.send(...args);
           };
         }
         return Reflect.get(target, prop, receiver);
       },
     });
-    const run = startProjections(env, (n) => both(n, counting));
+    const run = startProjections(env, (n) => both(n, counting), { live: live(counting) });
     try {
       await waitForCheckpoint(pool, names.consumers.projMessages, last - 1);
       await waitForCheckpoint(pool, names.consumers.projReceipts, last);
@@ -179,6 +206,7 @@ describe('routing after commit (d)', () => {
       await waitFor(async () => (await edge.info(false)).num_pending > 0, 'the new message to be routed');
       const envs = await drain();
       expect(envs.map((e) => e.frame['seq'])).toEqual([3]);
+      expect(frames).toHaveLength(1);
     } finally {
       await run.stop();
     }

@@ -102,12 +102,24 @@ export class Router {
     private readonly maxBytes = MAX_DELIVERY_BYTES,
   ) {}
 
-  /** Returns the number of publishes. `tag` names the caller in the dedupe id (projections' stream seqs overlap). */
+  /** Where the users' devices are connected: one registry round trip for all of them. */
+  lookup(users: Iterable<string>): Promise<Map<string, DeviceRoute[]>> {
+    return this.registry.lookup([...new Set(users)]);
+  }
+
+  /** Looks the users up, then publishes; returns the number of publishes. */
   async route(routes: readonly Route[], tag = 'evt'): Promise<number> {
     if (routes.length === 0) return 0;
-    // One registry round trip for the whole batch.
-    const devices = await this.registry.lookup([...new Set(routes.flatMap((r) => r.users))]);
-    if (devices.size === 0) return 0;
+    return this.send(routes, await this.lookup(routes.flatMap((r) => r.users)), tag);
+  }
+
+  /**
+   * Publishes routes to the edges where `devices` says the users are; resolves once JetStream
+   * stored every publish. `tag` names the caller in the dedupe id (stream seqs of different
+   * callers overlap).
+   */
+  async send(routes: readonly Route[], devices: ReadonlyMap<string, readonly DeviceRoute[]>, tag = 'evt'): Promise<number> {
+    if (routes.length === 0 || devices.size === 0) return 0;
     // A loop, not Math.min(...): a big batch can hold more routes than a call has arguments.
     let lo = Infinity;
     let hi = 0;

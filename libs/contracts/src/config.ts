@@ -40,10 +40,16 @@ export const CommandConfig = Common.extend({
 export type CommandConfig = z.infer<typeof CommandConfig>;
 
 export const ProjectorConfig = Common.extend({
-  /** Events applied per Postgres transaction. */
-  CHAT_PROJECTOR_BATCH: z.coerce.number().int().min(1).max(1000).default(100),
-  /** Which projections this process runs (comma separated); default all. */
-  CHAT_PROJECTIONS: z.string().default('messages,receipts,conversations'),
+  /** Most events applied per Postgres transaction (a batch is whatever arrived while the previous one was applied, up to this). */
+  CHAT_PROJECTOR_BATCH: z.coerce.number().int().min(1).max(1000).default(500),
+  /**
+   * `off`: a projector commit does not wait for its WAL flush. A Postgres crash may lose the last
+   * few hundred ms of read-model writes with their checkpoint (one transaction), which the
+   * projector re-applies from CHAT_EVENTS. `on`: wait for the flush.
+   */
+  CHAT_PROJECTOR_SYNC_COMMIT: z.enum(['on', 'off']).default('off'),
+  /** Conversation members the projector keeps in memory for live routing (LRU by member entries). */
+  CHAT_MEMBERSHIP_CACHE: z.coerce.number().int().min(1_000).default(1_000_000),
   /** How long read models keep messages (same as the streams' max age); 30 days at most. */
   CHAT_MAX_AGE: Duration.refine((ms) => ms <= 30 * 86_400_000, 'at most 30d').prefault('30d'),
   /** `history`: bodies stay until max age; `ephemeral`: a body leaves the read models once every recipient device acknowledged it. */
@@ -62,6 +68,11 @@ export const EdgeConfig = Common.extend({
   CHAT_JWT_SECRET: z.string().min(1).optional(),
   /** How long the edge waits for the command service before answering `unavailable`. */
   CHAT_COMMAND_TIMEOUT: Duration.prefault('10s'),
+  /**
+   * How long a `sync` waits for the read model to hold every event acknowledged before it
+   * arrived; past it the batch holds what the read model has, with `hasMore: true`.
+   */
+  CHAT_SYNC_WAIT: Duration.prefault('2s'),
   /** Interval between server pings; a peer that misses two is closed. */
   CHAT_HEARTBEAT: Duration.prefault('30s'),
   /** Device registration TTL in Redis, refreshed by heartbeats. */

@@ -12,3 +12,4 @@ export * from './duration';
 export * from './config';
 export * from './json-schema';
 export * from './nats-server';
+export * from './notify';

@@ -19,6 +19,8 @@ export interface Names {
     dlvAll: string;
     dlv(edgeId: string): string;
     reply(edgeId: string): string;
+    /** Core NATS: the projector's checkpoint after each commit (edges wait on it for read-after-ack sync). */
+    projectorPosition: string;
     /** CHAT_DLQ: every dead letter, `chat.dlq.<consumer>`. */
     dlqAll: string;
     /** Dead letters of one consumer (command-handler, proj-messages, edge-<id>, …). */
@@ -35,6 +37,9 @@ export interface Names {
     projMessages: string;
     projReceipts: string;
     projConversations: string;
+    projPreferences: string;
+    /** The projector's one durable on CHAT_EVENTS (every projection, live routing, push jobs). */
+    projector: string;
     edge(edgeId: string): string;
     /** The notifier's job producer on CHAT_EVENTS. */
     notifier: string;
@@ -65,6 +70,7 @@ export function names(ns = ''): Names {
       dlvAll: `${s}chat.dlv.>`,
       dlv: (edgeId) => `${s}chat.dlv.${edgeId}`,
       reply: (edgeId) => `${s}chat.reply.${edgeId}`,
+      projectorPosition: `${s}chat.projector.position`,
       prefAll: `${s}chat.pref.>`,
       pref: (id, userId) => `${s}chat.pref.${id}.${userId}`,
       notifyAll: `${s}chat.notify.>`,
@@ -77,6 +83,8 @@ export function names(ns = ''): Names {
       projMessages: 'proj-messages',
       projReceipts: 'proj-receipts',
       projConversations: 'proj-conversations',
+      projPreferences: 'proj-preferences',
+      projector: 'projector',
       edge: (edgeId) => `edge-${edgeId}`,
       notifier: 'notifier',
       notifierJobs: 'notifier-jobs',

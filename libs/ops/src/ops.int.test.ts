@@ -59,7 +59,7 @@ describe('streams', () => {
 
     await nats.js.publish(n.subjects.evtConv('c1'), JSON.stringify({ type: 'Probe' }));
     const lag = await consumersReport(nats.jsm, n);
-    expect(lag.find((c) => c.consumer === 'proj-messages')).toMatchObject({ stream: n.streams.events, pending: 1, ackPending: 0, lastDelivered: 0 });
+    expect(lag.find((c) => c.consumer === 'projector')).toMatchObject({ stream: n.streams.events, pending: 1, ackPending: 0, lastDelivered: 0 });
     expect(lag.map((c) => c.consumer)).toContain('edge-e1');
   });
 
@@ -82,11 +82,6 @@ describe('streams', () => {
     expect(c1[1]?.event).toEqual({ type: 'Probe', i: 4 });
     expect(await collect({ fromSeq: 99 })).toEqual([]);
     // The ordered consumers are gone once read: only the durable ones are left in the lag report.
-    expect((await consumersReport(nats.jsm, n)).filter((c) => c.stream === n.streams.events).map((c) => c.consumer).sort()).toEqual([
-      'notifier',
-      'proj-conversations',
-      'proj-messages',
-      'proj-receipts',
-    ]);
+    expect((await consumersReport(nats.jsm, n)).filter((c) => c.stream === n.streams.events).map((c) => c.consumer).sort()).toEqual(['projector']);
   });
 });

@@ -52,7 +52,7 @@ describe('conversations evolve', () => {
     expect(conversationsChange({ streamSeq: 9, event: deleted('g1', 1, 'a') })).toMatchObject({ kind: 'delete', seq: 1 });
   });
 
-  it('knows which rows a batch touched and which were removed', () => {
+  it('knows which rows a batch touched, which changed by more than a message or a read, and which were removed', () => {
     const t = touched([
       { streamSeq: 1, event: sent('g1', 1, 'a') },
       { streamSeq: 2, event: receipt('MessagesRead', 'g2', 'bob', 3) },
@@ -61,6 +61,7 @@ describe('conversations evolve', () => {
     ]);
     expect(t).toEqual({
       conversations: ['g1', 'g3'],
+      notable: ['g3'],
       reads: [{ userId: 'bob', conversationId: 'g2' }],
       removed: [{ userId: 'eve', conversationId: 'g3', version: 3 }],
     });

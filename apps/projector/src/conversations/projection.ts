@@ -207,12 +207,18 @@ export interface ConversationsPlan {
   rows: UserConversationRow[];
   /** Rows gone (member removed or left), with the version of the removal. */
   removed: Array<{ userId: string; conversationId: string; version: number }>;
+  /** Rows (`<conversationId>\u0000<userId>`) a change other than a message or a read touched: they get an activity frame. */
+  notify: Set<string>;
   streamSeq: number;
 }
 
-/** Pure: one conversation.activity frame per (user, conversation) row of the batch. */
+/**
+ * Pure: one conversation.activity frame per (user, conversation) row of the batch, except for
+ * rows only messages and reads touched: a device got `message.new` (or `message.sent`) for a
+ * message and a `receipt` for a read of its user's other devices, so it knows the change already.
+ */
 export function activityRoutes(plan: ConversationsPlan): Route[] {
-  return plan.rows.map((r) => {
+  return plan.rows.filter((r) => plan.notify.has(`${r.conversation_id}\u0000${r.user_id}`)).map((r) => {
     const frame: ServerFrameOf<'conversation.activity'> = {
       type: 'conversation.activity',
       conversationId: r.conversation_id,
@@ -228,10 +234,13 @@ export function activityRoutes(plan: ConversationsPlan): Route[] {
 /** Pure: which rows a batch touched: every row of a conversation event's conversation, the reader's row of a read. */
 export function touched(batch: readonly StoredEvent[]): {
   conversations: string[];
+  /** Conversations with a change other than a message (creation, membership, metadata, edits, deletes). */
+  notable: string[];
   reads: Array<{ userId: string; conversationId: string }>;
   removed: Array<{ userId: string; conversationId: string; version: number }>;
 } {
   const conversations = new Set<string>();
+  const notable = new Set<string>();
   const reads = new Map<string, { userId: string; conversationId: string }>();
   const removed: Array<{ userId: string; conversationId: string; version: number }> = [];
   for (const { streamSeq, event: e } of batch) {
@@ -240,10 +249,12 @@ export function touched(batch: readonly StoredEvent[]): {
     if (c.kind === 'read') reads.set(`${c.conversationId}\u0000${c.userId}`, { userId: c.userId, conversationId: c.conversationId });
     else if (c.kind === 'created') conversations.add(c.rows[0]?.conversationId ?? '');
     else conversations.add(c.conversationId);
+    if (c.kind !== 'read' && c.kind !== 'sent') notable.add(c.kind === 'created' ? (c.rows[0]?.conversationId ?? '') : c.conversationId);
     if (c.kind === 'membership' && c.op === 'remove') for (const u of c.userIds) removed.push({ userId: u, conversationId: c.conversationId, version: streamSeq });
   }
   conversations.delete('');
-  return { conversations: [...conversations], reads: [...reads.values()], removed };
+  notable.delete('');
+  return { conversations: [...conversations], notable: [...notable], reads: [...reads.values()], removed };
 }
 
 /**
@@ -321,7 +332,9 @@ export function conversationsProjection(
       const present = new Set(rows.map((r) => `${r.conversation_id}\u0000${r.user_id}`));
       // A removal that a later re-join in the batch undid is not a removal any more.
       const removed = t.removed.filter((r) => !present.has(`${r.conversationId}\u0000${r.userId}`));
-      return { rows, removed, streamSeq: Math.max(...batch.map((e) => e.streamSeq)) };
+      const notable = new Set([...t.notable, ...expiredNow]);
+      const notify = new Set(rows.filter((r) => notable.has(r.conversation_id)).map((r) => `${r.conversation_id}\u0000${r.user_id}`));
+      return { rows, removed, notify, streamSeq: batch.reduce((m, e) => Math.max(m, e.streamSeq), 0) };
     },
     async afterCommit(plan) {
       if (!plan) return;

@@ -1,8 +1,7 @@
 import type { Names } from '@chat/contracts';
 import type { PoolClient } from '@chat/postgres';
-import { runs, type Projection, type StoredEvent } from '../projection';
-import type { Route, Router } from '../routing';
-import { messageRoutes, messagesChanges, type ConversationInfo, type MessageOp, type MessagesChange, type RouteMember } from './evolve';
+import { runs, type Projection } from '../projection';
+import { messagesChanges, type MessageOp, type MessagesChange } from './evolve';
 
 export const MESSAGES_TABLES = ['conversations', 'conversation_members', 'messages', 'inbox', 'hidden_messages'] as const;
 
@@ -178,37 +177,12 @@ async function writeOps(tx: PoolClient, changes: Array<Of<'op'>>): Promise<void>
   }
 }
 
-/** Members (with the seq they joined after, and role) of the given conversations. */
-export async function membersOf(q: PoolClient, conversationIds: readonly string[]): Promise<Map<string, RouteMember[]>> {
-  const out = new Map<string, RouteMember[]>();
-  if (conversationIds.length === 0) return out;
-  const { rows } = await q.query<{ conversation_id: string; user_id: string; joined_after_seq: number; role: string }>(
-    'SELECT conversation_id, user_id, joined_after_seq, role FROM conversation_members WHERE conversation_id = ANY($1::text[])',
-    [[...new Set(conversationIds)]],
-  );
-  for (const r of rows) {
-    const list = out.get(r.conversation_id) ?? [];
-    list.push({ userId: r.user_id, joinedAfterSeq: r.joined_after_seq, role: r.role });
-    out.set(r.conversation_id, list);
-  }
-  return out;
-}
-
-async function conversationInfo(q: PoolClient, conversationIds: readonly string[]): Promise<Map<string, ConversationInfo>> {
-  if (conversationIds.length === 0) return new Map();
-  const { rows } = await q.query<{ id: string; kind: 'direct' | 'group'; title: string | null; description: string | null; avatar_url: string | null }>(
-    'SELECT id, kind, title, description, avatar_url FROM conversations WHERE id = ANY($1::text[])',
-    [[...new Set(conversationIds)]],
-  );
-  return new Map(rows.map((r) => [r.id, { kind: r.kind, title: r.title, description: r.description, avatarUrl: r.avatar_url }]));
-}
-
 /**
- * proj-messages (chat.evt.conv.*): conversations, members, messages, the inbox and hidden
- * messages; after commit, routes message.new, message.edited, message.deleted and
- * conversation.updated frames to the members' edges (one publish per edge per batch).
+ * proj-messages: conversations, members, messages, the inbox (the store-and-forward feed that
+ * `sync` reads) and hidden messages. Its frames are routed live by the projector before the
+ * commit (LiveRouter), not from here.
  */
-export function messagesProjection(names: Names, router: Router | null): Projection<Route[]> {
+export function messagesProjection(names: Names): Projection {
   return {
     name: names.consumers.projMessages,
     tables: MESSAGES_TABLES,
@@ -245,15 +219,6 @@ export function messagesProjection(names: Names, router: Router | null): Project
           }
         }
       }
-    },
-    async plan(tx, batch: readonly StoredEvent[]) {
-      if (!router) return [];
-      const convs = [...new Set(batch.filter((e) => e.event.type !== 'ConversationCreated').map((e) => e.event.conversationId))];
-      const [members, info] = await Promise.all([membersOf(tx, convs), conversationInfo(tx, convs)]);
-      return messageRoutes(batch, members, info);
-    },
-    async afterCommit(routes) {
-      if (router) await router.route(routes, 'msg');
     },
   };
 }

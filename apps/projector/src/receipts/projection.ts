@@ -1,8 +1,8 @@
 import type { Logger } from 'pino';
 import { LIMITS, type Names } from '@chat/contracts';
-import { readCheckpoint, type PoolClient } from '@chat/postgres';
+import type { PoolClient } from '@chat/postgres';
 import { ofType, RetryLater, type Projection, type StoredEvent } from '../projection';
-import type { Route, Router } from '../routing';
+import type { Router } from '../routing';
 import { ReceiptCoalescer } from './coalesce';
 import {
   coveredRanges,
@@ -10,7 +10,6 @@ import {
   foldReceipts,
   receiptFrame,
   receiptKey,
-  receiptRoutes,
   type DeviceReceiptRow,
   type PendingReceipt,
   type ReceiptEvent,
@@ -117,8 +116,6 @@ async function upsertReceipts(tx: PoolClient, rows: readonly ReceiptRow[]): Prom
 }
 
 export interface ReceiptsPlan {
-  /** Routed right after commit: direct receipts, and a reader's own other devices. */
-  routes: Route[];
   /** Group receipts for the coalescer. */
   coalesce: PendingReceipt[];
 }
@@ -127,16 +124,12 @@ export interface ReceiptsPlan {
 const REDELIVERED_LOOKBACK = 100;
 
 /**
- * proj-receipts (chat.evt.rcpt.>): member_receipts watermarks; after commit:
- * - direct conversations: a `receipt` frame to both members (never back to the acting device);
- * - groups: a read goes as `receipt` (userId = the reader) to the reader's other devices, and
- *   every receipt is buffered for LIMITS.receiptCoalesceMs, then pushed as one `receipt.batch`
- *   per conversation to the senders of the messages it covers (see ReceiptCoalescer).
- *
- * The member list belongs to proj-messages. A receipt whose conversation it has not projected
- * yet waits (the batch is retried) instead of being routed to nobody; once proj-messages is
- * past the receipt's stream sequence, a still unknown conversation does not exist and the
- * receipt goes to the acting member's other devices only.
+ * proj-receipts (chat.evt.rcpt.>): member_receipts watermarks (and device watermarks, and the
+ * ephemeral expunge). Direct receipts and a group reader's own devices are routed live by the
+ * projector before commit (LiveRouter); after commit, group receipts are buffered for
+ * LIMITS.receiptCoalesceMs and pushed as one `receipt.batch` per conversation to the senders of
+ * the messages they cover (see ReceiptCoalescer): finding those senders needs the messages
+ * table, so it happens here, off the delivery path.
  */
 export function receiptsProjection(
   names: Names,
@@ -166,7 +159,7 @@ export function receiptsProjection(
         const behind = rows.find((r) => (r.last_seq ?? 0) < want.get(r.conversation_id)!);
         if (behind) throw new RetryLater(`ephemeral expunge waits for proj-messages (${behind.conversation_id} at ${behind.last_seq ?? 'unknown'}, receipts up to ${want.get(behind.conversation_id)})`);
       }
-      if (router && receipts.length) {
+      if (coalescer && receipts.length) {
         const keys = [...new Map(receipts.map((r) => [receiptKey(r.event.conversationId, r.event.userId), r.event])).values()];
         const { rows } = await tx.query<{ conversation_id: string; user_id: string; delivered_seq: number; read_seq: number }>(
           `SELECT r.conversation_id, r.user_id, r.delivered_seq, r.read_seq FROM member_receipts r
@@ -184,36 +177,14 @@ export function receiptsProjection(
     async plan(tx, batch) {
       const applied = ranges;
       ranges = new Map();
-      if (!router) return { routes: [], coalesce: [] };
+      if (!coalescer) return { coalesce: [] };
       const receipts = ofType(batch, 'MessagesDelivered', 'MessagesRead');
-      if (receipts.length === 0) return { routes: [], coalesce: [] };
-      const convs = [...new Set(receipts.map((r) => r.event.conversationId))];
-      const { rows } = await tx.query<{ id: string; kind: 'direct' | 'group'; users: string[] }>(
-        `SELECT c.id, c.kind, coalesce(array_agg(cm.user_id) FILTER (WHERE cm.user_id IS NOT NULL), '{}') AS users
-           FROM conversations c LEFT JOIN conversation_members cm ON cm.conversation_id = c.id
-          WHERE c.id = ANY($1::text[]) GROUP BY c.id, c.kind`,
-        [convs],
-      );
-      const members = new Map(rows.map((r) => [r.id, r.users]));
-      const kinds = new Map(rows.map((r) => [r.id, r.kind]));
-      const unknown = receipts.filter((r) => !members.has(r.event.conversationId));
-      if (unknown.length) {
-        const messagesAt = (await readCheckpoint(tx, names.consumers.projMessages)) ?? 0;
-        const waiting = unknown.find((r) => r.streamSeq > messagesAt);
-        if (waiting) {
-          throw new RetryLater(`conversation ${waiting.event.conversationId} not projected yet (proj-messages at ${messagesAt}, receipt at ${waiting.streamSeq})`);
-        }
-      }
-      const direct = receipts.filter((r) => kinds.get(r.event.conversationId) !== 'group');
-      const group = receipts.filter((r) => kinds.get(r.event.conversationId) === 'group');
-      const routes = receiptRoutes(direct, members);
-      // The reader's other devices clear their badges.
-      for (const r of group) {
-        if (r.event.type === 'MessagesRead') {
-          routes.push({ streamSeq: r.streamSeq, frame: receiptFrame(r.event), users: [r.event.userId], exceptDevice: { userId: r.event.userId, deviceId: r.event.deviceId } });
-        }
-      }
-      routes.sort((a, b) => a.streamSeq - b.streamSeq);
+      if (receipts.length === 0) return { coalesce: [] };
+      const { rows } = await tx.query<{ id: string }>("SELECT id FROM conversations WHERE id = ANY($1::text[]) AND kind = 'group'", [
+        [...new Set(receipts.map((r) => r.event.conversationId))],
+      ]);
+      const groups = new Set(rows.map((r) => r.id));
+      const group = receipts.filter((r) => groups.has(r.event.conversationId));
       const covering = group.flatMap((r) => {
         const range = applied.get(r.streamSeq) ?? (applied.size ? undefined : { from: Math.max(0, r.event.upToSeq - REDELIVERED_LOOKBACK), to: r.event.upToSeq });
         return range ? [{ r, range }] : [];
@@ -241,12 +212,10 @@ export function receiptsProjection(
         const f = receiptFrame(r.event);
         return [{ conversationId: f.conversationId, userId: f.userId, status: f.status, upToSeq: f.upToSeq, at: f.at, streamSeq: r.streamSeq, senders: s }];
       });
-      return { routes, coalesce };
+      return { coalesce };
     },
     async afterCommit(plan) {
-      if (!router) return;
-      await router.route(plan.routes, 'rcpt');
-      // After commit and after the immediate routes: a crash from here on loses only live frames.
+      // After commit: a crash from here on loses only live frames, never a watermark.
       coalescer?.add(plan.coalesce);
     },
     async close() {

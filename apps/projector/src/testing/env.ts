@@ -8,8 +8,9 @@ import { connectNats, type Nats } from '@chat/nats';
 import { createPool, readCheckpoint, type Pool } from '@chat/postgres';
 import { createRedis, type Redis } from '@chat/redis';
 import { applyStreams } from '@chat/streams';
-import type { Projection } from '../projection';
-import { ProjectionRunner } from '../runner';
+import type { AnyProjection } from '../pipeline/applier';
+import { Projector, type ProjectorOptions } from '../pipeline/projector';
+import type { LiveRouter } from '../live/liveRouter';
 
 export * from './events';
 
@@ -121,19 +122,18 @@ export async function waitForCheckpoint(pool: Pool, name: string, seq: number, t
   await waitFor(async () => ((await readCheckpoint(pool, name)) ?? 0) >= seq, `${name} to reach ${seq}`, timeoutMs);
 }
 
-/** Starts in-process runners for some projections of the test namespace. */
+/** Starts an in-process projector for some projections of the test namespace (live routing only with `live`). */
 export function startProjections(
   env: TestEnv,
-  build: (names: Names) => Array<Projection>,
-  opts: { batchSize?: number } = {},
-): { runners: ProjectionRunner[]; stop(): Promise<void> } {
-  const runners = build(env.names).map((p) =>
-    new ProjectionRunner(
-      { pool: env.pool, js: env.nats.js, jsm: env.nats.jsm, names: env.names, log: env.log, batchSize: opts.batchSize ?? 100, idleWaitMs: 2_000 },
-      p,
-    ).start(),
-  );
-  return { runners, stop: async () => void (await Promise.all(runners.map((r) => r.stop()))) };
+  build: (names: Names) => AnyProjection[],
+  opts: { batchSize?: number; live?: LiveRouter | null } & Partial<Pick<ProjectorOptions, 'delivery' | 'stalledConsumerMs' | 'idleWaitMs' | 'standbyRetryMs' | 'consumer'>> = {},
+): { projector: Projector; stop(): Promise<void> } {
+  const { batchSize, live, ...rest } = opts;
+  const projector = new Projector(
+    { pool: env.pool, nc: env.nats.nc, js: env.nats.js, jsm: env.nats.jsm, names: env.names, log: env.log, batchSize: batchSize ?? 100, idleWaitMs: 2_000, live: live ?? null, ...rest },
+    build(env.names),
+  ).start();
+  return { projector, stop: () => projector.stop() };
 }
 
 /** Every read-model table row by row, in a stable order: a rebuild must reproduce it exactly. */

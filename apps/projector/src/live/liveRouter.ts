@@ -1,0 +1,148 @@
+import type { JetStreamClient } from '@nats-io/jetstream';
+import { notifyJobId, type EventOf, type Names, type NotifyJob } from '@chat/contracts';
+import type { DeviceRoute } from '@chat/redis';
+import type { Pool, PoolClient } from '@chat/postgres';
+import type { StoredEvent } from '../projection';
+import { messageRoutes, type ConversationInfo, type RouteMember } from '../messages/evolve';
+import { receiptFrame, receiptRoutes, type ReceiptEvent } from '../receipts/evolve';
+import type { Route, Router } from '../routing';
+import type { MembershipCache } from './membership';
+
+/** What live delivery does for one batch: frames to the members' edges, push jobs for those with no device. */
+export interface LivePlan {
+  routes: Route[];
+  /** Each message's recipients (the sender left out), for push jobs to those who turn out offline. */
+  messages: Array<{ streamSeq: number; event: EventOf<'MessageSent'>; recipients: string[]; conversation: ConversationInfo | undefined }>;
+  /** Conversations whose cached state this batch changed (dropped if the batch does not commit). */
+  touched: Set<string>;
+}
+
+export interface LiveStats {
+  batches: number;
+  routes: number;
+  publishes: number;
+  pushJobs: number;
+}
+
+const isReceipt = (e: StoredEvent): e is StoredEvent<ReceiptEvent> => e.event.type === 'MessagesDelivered' || e.event.type === 'MessagesRead';
+
+/**
+ * Live delivery straight from the event stream, before (and independent of) the Postgres
+ * commit: membership comes from the in-memory MembershipCache, devices from the registry, so
+ * a message reaches the recipients' edges as soon as the projector has read it.
+ *
+ * - message.new, message.edited / deleted, conversation.updated: as `messageRoutes` says, to the
+ *   members at that event, never back to the sending device;
+ * - receipts in direct conversations: to both members; in groups, a read to the reader's other
+ *   devices (group receipts to the senders are coalesced after commit by proj-receipts);
+ * - a push job on CHAT_NOTIFY for each recipient of a MessageSent with no device anywhere
+ *   (mute, collapse and badge are the notifier's).
+ *
+ * Every publish is stored by JetStream before the batch commits (`deliver` resolves first), so
+ * whatever is committed was routed: after a crash only uncommitted events are routed again.
+ */
+export class LiveRouter {
+  readonly stats: LiveStats = { batches: 0, routes: 0, publishes: 0, pushJobs: 0 };
+
+  constructor(
+    private readonly o: {
+      router: Router;
+      membership: MembershipCache;
+      js: JetStreamClient;
+      names: Names;
+    },
+  ) {}
+
+  /** Loads the batch's conversations the cache does not hold (state as of the checkpoint). */
+  prepare(q: Pool | PoolClient, events: readonly StoredEvent[]): Promise<void> {
+    return this.o.membership.ensure(
+      q,
+      events.map((e) => e.event.conversationId),
+    );
+  }
+
+  /** Folds the batch into the cache and derives its routes. Pure but for the cache. */
+  plan(events: readonly StoredEvent[]): LivePlan {
+    const { membership } = this.o;
+    membership.nextBatch();
+    const touched = new Set<string>();
+    const convEvents: StoredEvent[] = [];
+    const receipts: Array<StoredEvent<ReceiptEvent>> = [];
+    for (const e of events) {
+      if (isReceipt(e)) receipts.push(e);
+      else {
+        convEvents.push(e);
+        membership.apply(e.event);
+        touched.add(e.event.conversationId);
+      }
+    }
+    // Members after the batch; messageRoutes walks back to each event's members.
+    const after = new Map<string, RouteMember[]>();
+    const info = new Map<string, ConversationInfo>();
+    for (const id of new Set(events.map((e) => e.event.conversationId))) {
+      const v = membership.get(id);
+      if (!v) continue;
+      after.set(id, [...v.members.values()]);
+      info.set(id, v);
+    }
+    const routes = messageRoutes(convEvents, after, info);
+    const messages: LivePlan['messages'] = [];
+    const sent = new Map<number, EventOf<'MessageSent'>>();
+    for (const c of convEvents) if (c.event.type === 'MessageSent') sent.set(c.streamSeq, c.event);
+    for (const r of routes) {
+      const e = r.frame.type === 'message.new' && !r.frame.system ? sent.get(r.streamSeq) : undefined;
+      if (!e) continue;
+      messages.push({ streamSeq: r.streamSeq, event: e, recipients: r.users.filter((u) => u !== e.senderId), conversation: info.get(e.conversationId) });
+    }
+    const direct = receipts.filter((r) => info.get(r.event.conversationId)?.kind !== 'group');
+    const members = new Map([...after].map(([id, list]) => [id, list.map((m) => m.userId)]));
+    routes.push(...receiptRoutes(direct, members));
+    for (const r of receipts) {
+      if (info.get(r.event.conversationId)?.kind === 'group' && r.event.type === 'MessagesRead') {
+        routes.push({ streamSeq: r.streamSeq, frame: receiptFrame(r.event), users: [r.event.userId], exceptDevice: { userId: r.event.userId, deviceId: r.event.deviceId } });
+      }
+    }
+    routes.sort((a, b) => a.streamSeq - b.streamSeq);
+    return { routes, messages, touched };
+  }
+
+  /** Drops the cached state: some of it may have been folded from batches that did not commit. */
+  reset(): void {
+    this.o.membership.clear();
+  }
+
+  /** Publishes the frames and push jobs; resolves once JetStream stored all of them. */
+  async deliver(plan: LivePlan): Promise<void> {
+    const { router, js, names } = this.o;
+    const users = new Set<string>();
+    for (const r of plan.routes) for (const u of r.users) users.add(u);
+    for (const m of plan.messages) for (const u of m.recipients) users.add(u);
+    if (users.size === 0) return;
+    const devices: Map<string, DeviceRoute[]> = await router.lookup(users);
+    const jobs: Array<Promise<unknown>> = [];
+    for (const m of plan.messages) {
+      for (const userId of m.recipients) {
+        if (devices.get(userId)?.length) continue;
+        const job: NotifyJob = {
+          v: 1,
+          jobId: notifyJobId(m.streamSeq, userId),
+          userId,
+          conversationId: m.event.conversationId,
+          ...(m.conversation ? { conversationKind: m.conversation.kind } : {}),
+          ...(m.conversation?.title ? { conversationTitle: m.conversation.title } : {}),
+          messageId: m.event.messageId,
+          seq: m.event.seq,
+          senderId: m.event.senderId,
+          sentAt: m.event.sentAt,
+          eventSeq: m.streamSeq,
+        };
+        jobs.push(js.publish(names.subjects.notify(userId), JSON.stringify(job), { msgID: job.jobId }));
+      }
+    }
+    const [publishes] = await Promise.all([router.send(plan.routes, devices, 'live'), ...jobs]);
+    this.stats.batches++;
+    this.stats.routes += plan.routes.length;
+    this.stats.publishes += publishes as number;
+    this.stats.pushJobs += jobs.length;
+  }
+}

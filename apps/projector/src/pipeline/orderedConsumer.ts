@@ -1,0 +1,138 @@
+import { DeliverPolicy } from '@nats-io/jetstream';
+import type { ConsumerConfig, ConsumerInfo, ConsumerMessages, JetStreamClient, JetStreamManager, JsMsg } from '@nats-io/jetstream';
+import type { Logger } from 'pino';
+import { resetConsumer } from '@chat/streams';
+
+export interface OrderedConsumerOptions {
+  js: JetStreamClient;
+  jsm: JetStreamManager;
+  stream: string;
+  /** The durable's configuration (streams as code), used when it is (re-)created. */
+  config: Partial<ConsumerConfig> & { durable_name: string };
+  log: Logger;
+  /** Deliveries buffered ahead of the batch being applied. */
+  bufferSize: number;
+}
+
+/**
+ * A durable consumer read strictly in stream order, with no redelivery ever mixed in: the
+ * projector's view of CHAT_EVENTS.
+ *
+ * Deliveries stream in continuously (a `consume()` pull kept topped up) while the previous
+ * batch is applied, so a batch is whatever arrived meanwhile. Order rests on one rule: any
+ * delivery that is not the next one (a hole in the delivery sequence, a stream sequence that
+ * does not grow, a redelivery after an ack timeout) marks the consumer `broken`, and the caller
+ * re-creates it at its checkpoint + 1 (`open(start)`), so everything after the checkpoint
+ * arrives again, in order. Failures are handled the same way: nothing is ever nak'ed.
+ */
+export class OrderedConsumer {
+  private messages: ConsumerMessages | undefined;
+  private reader: Promise<void> | undefined;
+  private buffer: JsMsg[] = [];
+  private waiter: (() => void) | undefined;
+  private lastDelivery = 0;
+  private lastStreamSeq = 0;
+  /** Why the stream of deliveries cannot be trusted any more (re-open before reading on). */
+  broken: string | null = null;
+  /** The durable's max_deliver (-1: unlimited), read when opened. */
+  maxDeliver = -1;
+
+  constructor(private readonly o: OrderedConsumerOptions) {}
+
+  /** The durable's state on the server, or null when it does not exist. */
+  info(): Promise<ConsumerInfo> {
+    return this.o.jsm.consumers.info(this.o.stream, this.o.config.durable_name);
+  }
+
+  /**
+   * Re-creates the durable so that its first delivery is `startSeq`, and starts reading. Any
+   * earlier reader is closed first and its buffered deliveries dropped.
+   */
+  async open(startSeq: number): Promise<void> {
+    await this.close();
+    await resetConsumer(this.o.jsm, this.o.stream, this.o.config, startSeq);
+    const consumer = await this.o.js.consumers.get(this.o.stream, this.o.config.durable_name);
+    const info = await consumer.info(true);
+    this.maxDeliver = info.config.max_deliver ?? -1;
+    this.lastDelivery = info.delivered.consumer_seq;
+    this.lastStreamSeq = info.config.deliver_policy === DeliverPolicy.StartSequence ? (info.config.opt_start_seq ?? 1) - 1 : 0;
+    this.broken = null;
+    const messages = await consumer.consume({ max_messages: this.o.bufferSize });
+    this.messages = messages;
+    this.reader = (async () => {
+      try {
+        for await (const m of messages) {
+          if (this.broken || !this.accept(m)) continue;
+          const d = m.info.deliverySequence;
+          if (d !== this.lastDelivery + 1 || m.seq <= this.lastStreamSeq || m.info.redelivered) {
+            this.broken = `delivery ${d} (stream ${m.seq}) after ${this.lastDelivery} (stream ${this.lastStreamSeq})${m.info.redelivered ? ', a redelivery' : ''}`;
+          } else {
+            this.lastDelivery = d;
+            this.lastStreamSeq = m.seq;
+            this.buffer.push(m);
+          }
+          this.wake();
+        }
+      } catch (err) {
+        this.broken ??= `reading stopped: ${(err as Error).message}`;
+        this.wake();
+      }
+    })();
+  }
+
+  /**
+   * Up to `max` deliveries in order: at once if some are buffered, otherwise the first that
+   * arrives within `waitMs` and whatever came with it (the rest of the same socket read).
+   * Empty on timeout, on `interrupt()`, or when the consumer broke (see `broken`).
+   */
+  async take(max: number, waitMs: number): Promise<JsMsg[]> {
+    if (this.buffer.length === 0 && !this.broken) {
+      await new Promise<void>((resolve) => {
+        const t = setTimeout(done, waitMs);
+        this.waiter = done;
+        function done() {
+          clearTimeout(t);
+          resolve();
+        }
+      });
+      this.waiter = undefined;
+      // One turn of the event loop: deliveries that arrived together are taken together.
+      if (this.buffer.length) await new Promise((r) => setImmediate(r));
+    }
+    if (this.broken) return [];
+    return this.buffer.splice(0, max);
+  }
+
+  /** Ends a `take` that is waiting. */
+  interrupt(): void {
+    this.wake();
+  }
+
+  /** Acknowledges `last` and, the ack policy being `all`, every delivery before it. */
+  ack(last: JsMsg): void {
+    last.ack();
+  }
+
+  /** Stops reading; deliveries not acknowledged come back after ack_wait or a re-open. */
+  async close(): Promise<void> {
+    const messages = this.messages;
+    this.messages = undefined;
+    this.buffer = [];
+    if (messages) {
+      messages.stop();
+      await this.reader?.catch(() => undefined);
+    }
+    this.reader = undefined;
+  }
+
+  /** Whether a delivery reaches the checks at all; tests override it to lose one. */
+  protected accept(_m: JsMsg): boolean {
+    return true;
+  }
+
+  private wake(): void {
+    const w = this.waiter;
+    this.waiter = undefined;
+    w?.();
+  }
+}

@@ -1,0 +1,85 @@
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import WebSocket from 'ws';
+import { startSystem, token, type RunningSystem } from '../support/system';
+
+/**
+ * PROTOCOL.md: a `sync` sent after a message was acknowledged (`message.sent` reached anyone)
+ * includes that message. The projector is paused (SIGSTOP) so that the read model is certainly
+ * behind the acknowledgements when the sync arrives.
+ */
+let sys: RunningSystem;
+const ns = `raa${Date.now().toString(36)}`;
+const u = (name: string) => `${name}-${ns}`;
+
+type Frame = Record<string, unknown>;
+
+/** A raw socket with every frame it received, and a way to wait for the next matching one. */
+async function socket(user: string): Promise<{ ws: WebSocket; send(f: Frame): void; next(pick: (f: Frame) => boolean, timeoutMs?: number): Promise<Frame>; close(): void }> {
+  const ws = new WebSocket(`${sys.wsUrl}?access_token=${await token(user)}`);
+  const frames: Frame[] = [];
+  const waiters: Array<{ pick: (f: Frame) => boolean; resolve: (f: Frame) => void }> = [];
+  ws.on('message', (d) => {
+    const f = JSON.parse(d.toString()) as Frame;
+    const w = waiters.findIndex((x) => x.pick(f));
+    if (w >= 0) waiters.splice(w, 1)[0]!.resolve(f);
+    else frames.push(f);
+  });
+  const next = (pick: (f: Frame) => boolean, timeoutMs = 15_000) => {
+    const i = frames.findIndex(pick);
+    if (i >= 0) return Promise.resolve(frames.splice(i, 1)[0]!);
+    return new Promise<Frame>((resolve, reject) => {
+      const t = setTimeout(() => reject(new Error('timed out waiting for a frame')), timeoutMs);
+      waiters.push({ pick, resolve: (f) => (clearTimeout(t), resolve(f)) });
+    });
+  };
+  await new Promise((r, j) => (ws.once('open', r), ws.once('error', j)));
+  await next((f) => f['type'] === 'hello');
+  return { ws, send: (f) => ws.send(JSON.stringify(f)), next, close: () => ws.close() };
+}
+
+beforeAll(async () => {
+  sys = await startSystem(inject('chatEnv'));
+}, 60_000);
+
+afterAll(async () => {
+  const projector = sys?.apps.find((a) => a.name === 'projector');
+  projector?.child.kill('SIGCONT');
+  await sys?.stop();
+});
+
+describe('read after ack', () => {
+  it('a sync sent after message.sent returns the message, even while the read model is behind', async () => {
+    const alice = await socket(u('alice'));
+    const bob = await socket(u('bob'));
+    alice.send({ type: 'conversation.create', ref: 'c', kind: 'direct', members: [u('bob')] });
+    const { conversationId } = (await alice.next((f) => f['type'] === 'conversation.created')) as { conversationId: string };
+    // bob's position: everything so far (the conversation's creation).
+    bob.send({ type: 'sync', ref: 's0', cursor: null });
+    const first = (await bob.next((f) => f['type'] === 'sync.batch' && f['ref'] === 's0')) as { cursor: string | null; hasMore: boolean };
+    expect(first.hasMore).toBe(false);
+    bob.close();
+
+    const projector = sys.apps.find((a) => a.name === 'projector')!;
+    projector.child.kill('SIGSTOP');
+    try {
+      for (const i of [1, 2, 3]) alice.send({ type: 'message.send', clientMsgId: `m${i}`, conversationId, body: { text: `hello ${i}` } });
+      const acks = await Promise.all([1, 2, 3].map((i) => alice.next((f) => f['type'] === 'message.sent' && f['clientMsgId'] === `m${i}`)));
+      expect(acks.map((a) => a['seq'])).toEqual([1, 2, 3]);
+
+      // bob comes back and syncs from his cursor while the projector is still paused.
+      const again = await socket(u('bob'));
+      again.send({ type: 'sync', ref: 's1', cursor: first.cursor });
+      const answer = again.next((f) => f['type'] === 'sync.batch' && f['ref'] === 's1');
+      // The sync is on the server, waiting; the projector resumes well within the edge's bound.
+      await new Promise((r) => setTimeout(r, 300));
+      projector.child.kill('SIGCONT');
+      const batch = (await answer) as { frames: Frame[]; hasMore: boolean };
+      expect(batch.frames.filter((f) => f['type'] === 'message.new').map((f) => f['seq'])).toEqual([1, 2, 3]);
+      expect(batch.hasMore).toBe(false);
+      again.close();
+    } finally {
+      projector.child.kill('SIGCONT');
+      alice.close();
+    }
+  }, 60_000);
+});
