@@ -1,6 +1,6 @@
 /**
  * Lifecycle of the Socket.IO peer (bench/peer/server.ts) for the `peer-socketio` scenario and
- * bench/peer/smoke.ts: a per-run Postgres database with `peer_messages`, N server processes
+ * bench/peer/smoke.ts: a per-run Postgres database with `peer_messages` and `peer_receipts`, N server processes
  * sharing Redis under a per-run adapter key, and cleanup (processes stopped, database dropped,
  * Redis has nothing to clean: the adapter only uses pub/sub channels).
  */
@@ -19,6 +19,9 @@ export interface PeerServerStats {
   duplicates: number;
   errors: number;
   emitted: number;
+  receipts: number;
+  receiptsEmitted: number;
+  receiptErrors: number;
 }
 
 export interface PeerSystem {
@@ -42,12 +45,12 @@ function withDatabase(url: string, db: string): string {
 }
 
 export async function startPeer(
-  opts: { servers?: number; poolSize?: number; synchronousCommit?: 'on' | 'off'; log?: (line: string) => void } = {},
+  opts: { servers?: number; poolSize?: number; synchronousCommit?: 'on' | 'off'; databaseUrl?: string; redisUrl?: string; log?: (line: string) => void } = {},
 ): Promise<PeerSystem> {
   const servers = opts.servers ?? 2;
   const log = opts.log ?? (() => {});
-  const baseUrl = process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/chat';
-  const redisUrl = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
+  const baseUrl = opts.databaseUrl ?? process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/chat';
+  const redisUrl = opts.redisUrl ?? process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
   const runId = `${Date.now().toString(36)}${randomBytes(3).toString('hex')}`;
   const dbName = `peer_${runId}`;
   const databaseUrl = withDatabase(baseUrl, dbName);
@@ -98,6 +101,16 @@ export async function startPeer(
           body text NOT NULL,
           sent_at timestamptz NOT NULL DEFAULT now(),
           UNIQUE (sender, client_msg_id)
+        )`);
+      await db.query(`
+        CREATE TABLE peer_receipts (
+          conversation_id text NOT NULL,
+          user_id text NOT NULL,
+          delivered_up_to bigint NOT NULL DEFAULT 0,
+          delivered_at timestamptz,
+          read_up_to bigint NOT NULL DEFAULT 0,
+          read_at timestamptz,
+          PRIMARY KEY (conversation_id, user_id)
         )`);
     } finally {
       await db.end();

@@ -27,6 +27,13 @@
  * `{ok: false, error}`. Durable before ack, like the real system; delivery is at-most-once (a
  * recipient that is offline at emit time never gets it; there is no sync).
  *
+ * Receipts: events `delivered` / `read` `{conversationId, upToSeq, to}` (no ack): one upsert of
+ * the member's watermark row in `peer_receipts` (delivered_up_to / read_up_to only move forward;
+ * read implies delivered), THEN `receipt` `{conversationId, userId, status, upToSeq, at}` is
+ * emitted to room `user:<to>` (the sender). `upToSeq` is a message id (ids only grow, so they
+ * serve as the watermark). `to` comes from the client, like the send's: no lookup of the
+ * conversation's members (again in the peer's favour).
+ *
  * Prints one JSON line `{"ready":true,"port":N,"pid":P}` on stdout once listening with its Redis
  * subscriptions in place; on SIGTERM/SIGINT closes and prints `{"stats":{…}}`, then exits.
  */
@@ -53,7 +60,13 @@ interface SendPayload {
 }
 type Ack = (reply: { ok: true; id: string } | { ok: false; error: string }) => void;
 
-const stats = { connections: 0, inserted: 0, duplicates: 0, errors: 0, emitted: 0 };
+interface ReceiptPayload {
+  conversationId: string;
+  upToSeq: number;
+  to: string;
+}
+
+const stats = { connections: 0, inserted: 0, duplicates: 0, errors: 0, emitted: 0, receipts: 0, receiptsEmitted: 0, receiptErrors: 0 };
 
 const pool = new pg.Pool({ connectionString: databaseUrl, max: poolSize, options: `-c synchronous_commit=${synchronousCommit}` });
 pool.on('error', (err) => process.stderr.write(`pg pool: ${err.message}\n`));
@@ -87,6 +100,24 @@ const INSERT = `
   UNION ALL
   SELECT id, sent_at, false AS fresh FROM peer_messages WHERE sender = $2 AND client_msg_id = $4
   LIMIT 1`;
+
+// One statement per receipt: the member's watermark row, created on the first receipt.
+const RECEIPT = {
+  delivered: `
+    INSERT INTO peer_receipts AS r (conversation_id, user_id, delivered_up_to, delivered_at)
+    VALUES ($1, $2, $3, now())
+    ON CONFLICT (conversation_id, user_id) DO UPDATE
+      SET delivered_up_to = excluded.delivered_up_to, delivered_at = excluded.delivered_at
+      WHERE r.delivered_up_to < excluded.delivered_up_to`,
+  read: `
+    INSERT INTO peer_receipts AS r (conversation_id, user_id, delivered_up_to, delivered_at, read_up_to, read_at)
+    VALUES ($1, $2, $3, now(), $3, now())
+    ON CONFLICT (conversation_id, user_id) DO UPDATE
+      SET read_up_to = excluded.read_up_to, read_at = excluded.read_at,
+          delivered_up_to = GREATEST(r.delivered_up_to, excluded.delivered_up_to),
+          delivered_at = CASE WHEN r.delivered_up_to < excluded.delivered_up_to THEN excluded.delivered_at ELSE r.delivered_at END
+      WHERE r.read_up_to < excluded.read_up_to`,
+} as const;
 
 io.use((socket, next) => {
   const userId = (socket.handshake.auth as { userId?: unknown } | undefined)?.userId;
@@ -126,6 +157,27 @@ io.on('connection', (socket: Socket) => {
     io.to(`user:${to}`).emit('message', { id, from: userId, conversationId, clientMsgId, text, sentAt: row.sent_at.toISOString() });
     stats.emitted++;
   });
+
+  for (const status of ['delivered', 'read'] as const) {
+    socket.on(status, async (payload: ReceiptPayload) => {
+      const { conversationId, upToSeq, to } = payload ?? ({} as ReceiptPayload);
+      if (typeof conversationId !== 'string' || typeof to !== 'string' || !Number.isSafeInteger(upToSeq) || upToSeq < 1) {
+        stats.receiptErrors++;
+        return;
+      }
+      stats.receipts++;
+      try {
+        const res = await pool.query(RECEIPT[status], [conversationId, userId, upToSeq]);
+        if (!res.rowCount) return; // the watermark did not move: nothing to tell
+      } catch (err) {
+        stats.receiptErrors++;
+        process.stderr.write(`receipt: ${(err as Error).message}\n`);
+        return;
+      }
+      io.to(`user:${to}`).emit('receipt', { conversationId, userId, status, upToSeq, at: new Date().toISOString() });
+      stats.receiptsEmitted++;
+    });
+  }
 });
 
 await new Promise<void>((resolve, reject) => {

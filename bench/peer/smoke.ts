@@ -6,6 +6,7 @@
  *   - every message reaches the other side exactly once (and nothing else arrives),
  *   - at every ack, the row count is ≥ the number of acks so far (ack after INSERT), and at the end
  *     rows == messages sent,
+ *   - a delivered receipt from each b (its highest message id) reaches a as a `receipt`,
  *   - the servers' counters agree.
  * Exits non-zero on any failure.
  */
@@ -28,9 +29,13 @@ try {
 
   const received = new Map<string, number>(); // text -> times received by the right side
   const wrong: string[] = [];
+  const highestAtB = new Map<number, number>();
   conns.forEach(([a, b], i) => {
     a.onMessage((t) => (t.startsWith(`p${i}:b:`) ? received.set(t, (received.get(t) ?? 0) + 1) : wrong.push(`a${i} got ${t}`)));
-    b.onMessage((t) => (t.startsWith(`p${i}:a:`) ? received.set(t, (received.get(t) ?? 0) + 1) : wrong.push(`b${i} got ${t}`)));
+    b.onMessage((t, seq) => {
+      highestAtB.set(i, Math.max(highestAtB.get(i) ?? 0, seq));
+      return t.startsWith(`p${i}:a:`) ? received.set(t, (received.get(t) ?? 0) + 1) : wrong.push(`b${i} got ${t}`);
+    });
   });
 
   let acked = 0;
@@ -78,6 +83,16 @@ try {
   if (wrong.length) failures.push(`${wrong.length} misrouted: ${wrong.slice(0, 3).join('; ')}`);
   if (rows !== total) failures.push(`rows ${rows} != ${total}`);
   if (ackBeforeRow) failures.push(`${ackBeforeRow} samples saw more acks than rows`);
+
+  // receipts: each b acknowledges the highest id it got; each a must get that watermark back
+  const receiptsAtA = new Map<number, number>();
+  conns.forEach(([a], i) => a.onReceipt((status, upTo) => status === 'delivered' && receiptsAtA.set(i, upTo)));
+  conns.forEach(([, b], i) => b.sendReceipt('delivered', highestAtB.get(i)!));
+  const receiptDeadline = Date.now() + 10_000;
+  while (receiptsAtA.size < pairs && Date.now() < receiptDeadline) await new Promise((r) => setTimeout(r, 50));
+  const badReceipts = conns.filter((_, i) => receiptsAtA.get(i) !== highestAtB.get(i)).length;
+  console.log(`receipts: ${receiptsAtA.size}/${pairs} delivered receipts back at the senders, ${badReceipts} wrong or missing`);
+  if (badReceipts) failures.push(`${badReceipts} pairs: the delivered receipt did not come back with the receiver's watermark`);
 
   await transport.close();
 

@@ -3,14 +3,14 @@ export interface BenchSystem {
   httpUrl: string; // first edge
   wsUrls: string[]; // ws://…/v1/ws, one per edge
   env: Record<string, string>; // what the apps run with: NATS_URL, DATABASE_URL, REDIS_URL, CHAT_NS, CHAT_JWT_SECRET, …
-  pids: Record<string, number>; // 'command', 'projector', 'notifier', 'edge-0', 'edge-1', …
+  pids: Record<string, number>; // 'command-1', 'command-2', …, 'projector', 'notifier', 'edge-0', 'edge-1', …
   stop(): Promise<void>; // stops the apps and disposes the namespace
 }
 
 export interface BenchContext {
   quick: boolean;
-  /** Command, projector, notifier and `edges` edges (default 1) as separate processes (same config as `npm start`) in a fresh namespace; `natsUrl` overrides NATS (e.g. a sync_interval=always server). */
-  startSystem(opts?: { edges?: number; env?: Record<string, string>; natsUrl?: string }): Promise<BenchSystem>;
+  /** `commands` command processes (default BENCH_COMMANDS, else 2), projector, notifier and `edges` edges (default 1) as separate processes (same config as `npm start`) in a fresh namespace; `natsUrl` overrides NATS (e.g. a sync_interval=always server). */
+  startSystem(opts?: { edges?: number; commands?: number; env?: Record<string, string>; natsUrl?: string }): Promise<BenchSystem>;
   /** Runs bench/src/generators/<name>.ts in a child process (node --import tsx, own process for load) with JSON args (argv or env); forwards its progress lines (stderr) to the progress display; resolves with the JSON object it prints as the LAST line of stdout. */
   runGenerator<T>(name: string, args: unknown): Promise<T>;
   progress(line: string): void;

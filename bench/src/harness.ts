@@ -4,7 +4,7 @@ import { createInterface } from 'node:readline';
 import { SignJWT } from 'jose';
 import type { BenchContext, BenchSystem } from './context';
 import { ROOT } from './lib/env';
-import { startBenchSystem } from './system';
+import { startBenchSystem, topologyFromEnv } from './system';
 
 const started = Date.now();
 const clock = () => {
@@ -65,14 +65,17 @@ export function createContext(scenario: string, quick: boolean): HarnessContext 
     systems,
     progress: (line) => say(`[${scenario}] ${line}`),
     async startSystem(opts = {}) {
-      ctx.progress(`starting system (${opts.edges ?? 1} edge${(opts.edges ?? 1) > 1 ? 's' : ''}${opts.natsUrl ? `, NATS ${opts.natsUrl}` : ''})`);
+      const commands = opts.commands ?? topologyFromEnv().commands;
+      ctx.progress(`starting system (${commands} command process${commands > 1 ? 'es' : ''}, ${opts.edges ?? 1} edge${(opts.edges ?? 1) > 1 ? 's' : ''}${opts.natsUrl ? `, NATS ${opts.natsUrl}` : ''})`);
       const sys = await startBenchSystem(opts);
       ctx.secret = sys.secret;
       const wrapped: BenchSystem = {
         ...sys,
         stop: async () => {
-          open.delete(wrapped);
+          if (!open.delete(wrapped)) return;
+          const t0 = Date.now();
           await sys.stop();
+          ctx.progress(`system stopped in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
         },
       };
       open.add(wrapped);

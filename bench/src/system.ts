@@ -26,13 +26,25 @@ export const BENCH_LIMITS: Record<string, string> = {
   CHAT_MAX_CONNECTIONS_PER_USER: '0',
 };
 
+/** Processes per system from the environment: BENCH_COMMANDS (default 2) command processes, BENCH_EDGES (default 1) edges (the 1:1 scenarios; the others choose their edges). */
+export function topologyFromEnv(): { edges: number; commands: number } {
+  const n = (k: string, d: number) => {
+    const v = process.env[k] ? Number(process.env[k]) : d;
+    if (!Number.isInteger(v) || v < 1) throw new Error(`${k} must be a positive integer, got ${process.env[k]}`);
+    return v;
+  };
+  return { edges: n('BENCH_EDGES', 1), commands: n('BENCH_COMMANDS', 2) };
+}
+
 export interface StartOptions {
   edges?: number;
+  /** Command service processes (default BENCH_COMMANDS, else 2): `command-1`, `command-2`, … */
+  commands?: number;
   env?: Record<string, string>;
   natsUrl?: string;
 }
 
-/** Command, projector, notifier and N edges, each its own process, in a fresh namespace (database, streams, Redis prefix). */
+/** N command processes, the projector, the notifier and N edges, each its own process, in a fresh namespace (database, streams, Redis prefix). */
 export async function startBenchSystem(opts: StartOptions = {}): Promise<BenchSystem & { secret: string }> {
   const base = serverEnv();
   if (opts.natsUrl) base['NATS_URL'] = opts.natsUrl;
@@ -55,10 +67,12 @@ export async function startBenchSystem(opts: StartOptions = {}): Promise<BenchSy
     await ns.dispose().catch((e: unknown) => process.stderr.write(`dispose ${ns.ns}: ${String(e)}\n`));
   };
   try {
-    for (const app of ['command', 'projector', 'notifier']) {
-      const a = startApp(app, app, env);
+    const commands = opts.commands ?? topologyFromEnv().commands;
+    const labels = [...Array.from({ length: commands }, (_, i) => [`command-${i + 1}`, 'command']), ['projector', 'projector'], ['notifier', 'notifier']];
+    for (const [label, app] of labels) {
+      const a = startApp(label!, app!, env);
       apps.push(a);
-      pids[app] = a.child.pid!;
+      pids[label!] = a.child.pid!;
     }
     const edges = opts.edges ?? 1;
     const httpUrls: string[] = [];

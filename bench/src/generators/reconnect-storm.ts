@@ -141,12 +141,16 @@ runMain(async () => {
   const tSent = nowMs();
   const totalWaiting = acked.reduce((n, s, g) => n + s.size * Math.min(groupSize, N - g * groupSize), 0);
   progress(`reconnect-storm: ${acked.reduce((n, s) => n + s.size, 0)} messages acked (${totalWaiting} waiting deliveries) in ${((tSent - tOffline) / 1000).toFixed(1)} s`);
-  // Wait for the messages projection (inboxes) to have consumed everything.
+  // Wait for the projector (inboxes) to have consumed everything: its one durable `projector`
+  // when the stream has it, else the messages projection's own.
   const nats = await connectNats(a.natsUrl, 'bench-reconnect-storm');
   const n = names(a.ns);
+  const durables: string[] = [];
+  for await (const ci of nats.jsm.consumers.list(n.streams.events)) durables.push(ci.name);
+  const projector = durables.includes('projector') ? 'projector' : n.consumers.projMessages;
   const projDeadline = Date.now() + 300_000;
   for (;;) {
-    const info = await nats.jsm.consumers.info(n.streams.events, n.consumers.projMessages);
+    const info = await nats.jsm.consumers.info(n.streams.events, projector);
     if ((info.num_pending === 0 && info.num_ack_pending === 0) || Date.now() > projDeadline) break;
     await sleep(100);
   }

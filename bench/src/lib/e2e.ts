@@ -1,12 +1,16 @@
 /**
  * Runs the 1:1 load generator (bench/src/generators/e2e-1to1.ts) against a transport, samples
- * CPU meanwhile, merges several generator processes and summarizes per step. Shared by
- * e2e-1to1, e2e-1to1-syncalways and peer-socketio.
+ * CPU meanwhile (by PID: the system's apps and servers, the generators), merges several
+ * generator processes and summarizes per step. `runE2eScenario` is the whole of every chat
+ * e2e scenario (e2e-1to1, e2e-1to1-sendonly, e2e-1to1-syncalways): start a system, run the
+ * load with or without receipts, stop it. peer-socketio runs the same load via runE2eLoad.
  */
+import { cpus } from 'node:os';
 import type { BenchContext } from '../context';
 import type { E2eArgs, E2eRaw, StepRaw } from '../generators/e2e-1to1';
 import { runGenerator } from '../harness';
-import { CpuSampler } from './cpu';
+import { BENCH_LIMITS, topologyFromEnv } from '../system';
+import { CpuSampler, type StepCpu } from './cpu';
 import { Histogram, round } from './histogram';
 
 export interface E2eStep {
@@ -25,8 +29,12 @@ export interface E2eStep {
   /** p99 of how late the generator sent against the schedule: high means the generator itself is saturated. */
   generatorSendLagP99Ms: number | null;
   generatorCpuPct: number;
-  /** CPU % per process (100 = one core) and machine busy % (100 = every core) over the step. */
-  cpu?: { perProcessPct: Record<string, number>; machineBusyPct: number | null } | null;
+  /** With receipts: frames the receivers sent, receipt frames back at the senders, and the share of acknowledged messages a delivered receipt came back for. */
+  receipts?: { deliveredSent: number; readSent: number; deliveredReceived: number; readReceived: number; coveredRatio: number; unsolicitedErrors: number };
+  /** With receipts: scheduled send → the delivered receipt covering the message back at the sender. */
+  receiptLatencyMs?: { p50: number | null; p95: number | null; p99: number | null; max: number | null };
+  /** CPU % per process (100 = one core), µs of CPU per delivered message per process and all-in (the system: apps and servers), machine busy % (100 = every core). */
+  cpu?: StepCpu | null;
   /** delivered ≥ 99 % of offered and p99 < 100 ms */
   sustained: boolean;
   seconds: number;
@@ -37,17 +45,24 @@ export interface E2eResult {
   connections: number;
   connectSeconds: number;
   generators: number;
+  receipts: boolean;
+  readShare: number | null;
   steps: E2eStep[];
   maxSustainedPerSec: number | null;
   stoppedEarly: boolean;
+  /** What the CPU figures cover: name → pid and role (app, server, generator). */
+  processes: Record<string, { pid: number; role: string; withChildren?: boolean }>;
+  /** Servers of the system not found by their port (their CPU is missing from the all-in figure). */
+  serversNotFound?: Array<{ name: string; url: string; note?: string }>;
 }
 
 export const SUSTAINED = { deliveredRatio: 0.99, p99Ms: 100 };
 
 function mergeSteps(parts: StepRaw[]): StepRaw {
   const first = parts[0]!;
-  const h = (k: 'latency' | 'sentAck' | 'sendLag') => parts.reduce((acc, p) => acc.merge(p[k]), new Histogram()).toJSON();
-  const sum = (k: 'offered' | 'acked' | 'ackedInWindow' | 'delivered' | 'deliveredInWindow' | 'errors' | 'dropped' | 'offeredPerSec') => parts.reduce((a, p) => a + p[k], 0);
+  const h = (k: 'latency' | 'sentAck' | 'sendLag' | 'receiptLatency') => parts.reduce((acc, p) => (p[k] ? acc.merge(p[k]) : acc), new Histogram()).toJSON();
+  const sum = (k: 'offered' | 'acked' | 'ackedInWindow' | 'delivered' | 'deliveredInWindow' | 'errors' | 'dropped' | 'offeredPerSec' | 'receiptCovered' | 'unsolicitedErrors') => parts.reduce((a, p) => a + (p[k] ?? 0), 0);
+  const pair = (k: 'receiptsSent' | 'receiptsReceived') => ({ delivered: parts.reduce((a, p) => a + (p[k]?.delivered ?? 0), 0), read: parts.reduce((a, p) => a + (p[k]?.read ?? 0), 0) });
   return {
     offeredPerSec: sum('offeredPerSec'),
     startedAt: Math.min(...parts.map((p) => p.startedAt)),
@@ -65,10 +80,16 @@ function mergeSteps(parts: StepRaw[]): StepRaw {
     sentAck: h('sentAck'),
     sendLag: h('sendLag'),
     generatorCpuPct: round(parts.reduce((a, p) => a + p.generatorCpuPct, 0), 1),
+    receiptsSent: pair('receiptsSent'),
+    receiptsReceived: pair('receiptsReceived'),
+    receiptCovered: sum('receiptCovered'),
+    receiptLatency: h('receiptLatency'),
+    unsolicitedErrors: sum('unsolicitedErrors'),
   };
 }
 
-export function summarizeE2e(raws: E2eRaw[], cpu?: CpuSampler): E2eResult {
+export function summarizeE2e(raws: E2eRaw[], opts: { cpu?: CpuSampler; receipts?: boolean; readShare?: number } = {}): E2eResult {
+  const { cpu, receipts = false } = opts;
   const n = Math.min(...raws.map((r) => r.steps.length));
   const steps: E2eStep[] = [];
   for (let k = 0; k < n; k++) {
@@ -76,10 +97,12 @@ export function summarizeE2e(raws: E2eRaw[], cpu?: CpuSampler): E2eResult {
     const lat = Histogram.from(s.latency).summary();
     const ack = Histogram.from(s.sentAck).summary();
     const deliveredRatio = s.offered ? round(s.delivered / s.offered, 4) : 0;
+    const deliveredPerSec = round(s.deliveredInWindow / s.seconds, 1);
+    const rl = Histogram.from(s.receiptLatency).summary();
     steps.push({
       offeredPerSec: s.offeredPerSec,
       sentPerSec: round(s.ackedInWindow / s.seconds, 1),
-      deliveredPerSec: round(s.deliveredInWindow / s.seconds, 1),
+      deliveredPerSec,
       deliveredRatio,
       latencyMs: { p50: lat.p50, p95: lat.p95, p99: lat.p99, max: lat.max },
       sentAckMs: { p50: ack.p50, p99: ack.p99 },
@@ -88,7 +111,20 @@ export function summarizeE2e(raws: E2eRaw[], cpu?: CpuSampler): E2eResult {
       ...(s.errorSamples.length ? { errorSamples: s.errorSamples } : {}),
       generatorSendLagP99Ms: Histogram.from(s.sendLag).percentile(99),
       generatorCpuPct: s.generatorCpuPct,
-      cpu: cpu?.between(s.startedAt, s.endedAt) ?? null,
+      ...(receipts
+        ? {
+            receipts: {
+              deliveredSent: s.receiptsSent.delivered,
+              readSent: s.receiptsSent.read,
+              deliveredReceived: s.receiptsReceived.delivered,
+              readReceived: s.receiptsReceived.read,
+              coveredRatio: s.acked ? round(s.receiptCovered / s.acked, 4) : 0,
+              unsolicitedErrors: s.unsolicitedErrors,
+            },
+            receiptLatencyMs: { p50: rl.p50, p95: rl.p95, p99: rl.p99, max: rl.max },
+          }
+        : {}),
+      cpu: cpu?.step(s.startedAt, s.endedAt, deliveredPerSec, cpus().length) ?? null,
       sustained: deliveredRatio >= SUSTAINED.deliveredRatio && lat.p99 !== null && lat.p99 < SUSTAINED.p99Ms,
       seconds: s.seconds,
     });
@@ -99,23 +135,31 @@ export function summarizeE2e(raws: E2eRaw[], cpu?: CpuSampler): E2eResult {
     connections: raws.reduce((a, r) => a + r.connections, 0),
     connectSeconds: Math.max(...raws.map((r) => r.connectSeconds)),
     generators: raws.length,
+    receipts,
+    readShare: receipts ? (opts.readShare ?? 0.5) : null,
     steps,
     maxSustainedPerSec: ok.length ? Math.max(...ok) : null,
     stoppedEarly: raws.some((r) => r.stoppedEarly) || n < Math.max(...raws.map((r) => r.steps.length)),
+    processes: cpu?.processes() ?? {},
+    ...(cpu && cpu.servers.some((x) => x.pid === null) ? { serversNotFound: cpu.servers.filter((x) => x.pid === null).map(({ name, url, note }) => ({ name, url, ...(note ? { note } : {}) })) } : {}),
   };
 }
 
 export type LoadOptions = E2eArgs & {
-  /** Processes to sample CPU of (the system's pids). */
+  /** The system's app processes to sample CPU of (name → pid). */
   pids?: Record<string, number>;
+  /** The servers the system uses: their processes are found by port and sampled too. */
+  servers?: { nats?: string; postgres?: string; redis?: string };
   /** Generator processes (default 1): pairs and rates are split between them. */
   generators?: number;
 };
 
 export async function runE2eLoad(ctx: BenchContext, o: LoadOptions): Promise<E2eResult> {
-  const { pids, generators: g = 1, ...rest } = o;
+  const { pids, servers, generators: g = 1, ...rest } = o;
   const args = rest as E2eArgs;
-  const cpu = new CpuSampler(pids ?? {}).start();
+  const cpu = new CpuSampler({ apps: pids ?? {}, ...(servers ? { servers } : {}) });
+  for (const s of cpu.servers) ctx.progress(s.pid === null ? `CPU: ${s.name} (${s.url}) not found: ${s.note ?? ''}` : `CPU: ${s.name} ${s.url} is pid ${s.pid}${s.withChildren ? ' (with its children)' : ''}`);
+  cpu.start();
   try {
     const prefix = `b${Date.now().toString(36)}`;
     // Several processes start their first step together, once all have connected (a generous estimate).
@@ -130,27 +174,70 @@ export async function runE2eLoad(ctx: BenchContext, o: LoadOptions): Promise<E2e
           ...(startAt ? { startAt } : {}),
         };
         return runGenerator<E2eRaw>('e2e-1to1', part, (l) => ctx.progress(g > 1 ? `gen${i}: ${l}` : l), {
-          onSpawn: (pid) => (cpu.pids[g > 1 ? `generator-${i}` : 'generator'] = pid),
+          onSpawn: (pid) => cpu.track({ name: g > 1 ? `generator-${i}` : 'generator', pid, role: 'generator' }),
         });
       }),
     );
     cpu.stop();
-    return summarizeE2e(raws, cpu);
+    return summarizeE2e(raws, { cpu, receipts: args.receipts === true, ...(args.readShare !== undefined ? { readShare: args.readShare } : {}) });
   } finally {
     cpu.stop();
   }
 }
 
-/** The step plan of the 1:1 scenarios. */
-export function e2ePlan(quick: boolean): { pairs: number; steps: number[]; stepSeconds: number; drainSeconds: number; stopOnFailure?: boolean } {
+export interface E2ePlan {
+  pairs: number;
+  steps: number[];
+  stepSeconds: number;
+  drainSeconds: number;
+  stopOnFailure?: boolean;
+}
+
+/** The step plan of the 1:1 scenarios (BENCH_PAIRS, BENCH_STEPS, BENCH_STEP_SECONDS override it). */
+export function e2ePlan(quick: boolean): E2ePlan {
   const env = process.env;
   const num = (k: string) => (env[k] ? Number(env[k]) : undefined);
   const list = (k: string) => (env[k] ? env[k]!.split(',').map(Number) : undefined);
-  if (quick) return { pairs: num('BENCH_PAIRS') ?? 100, steps: list('BENCH_STEPS') ?? [200, 500], stepSeconds: num('BENCH_STEP_SECONDS') ?? 3, drainSeconds: 2, stopOnFailure: false };
+  if (quick) return { pairs: num('BENCH_PAIRS') ?? 100, steps: list('BENCH_STEPS') ?? [500, 1000], stepSeconds: num('BENCH_STEP_SECONDS') ?? 3, drainSeconds: 2, stopOnFailure: false };
   return {
     pairs: num('BENCH_PAIRS') ?? 500,
-    steps: list('BENCH_STEPS') ?? [500, 1000, 2000, 4000, 8000],
+    steps: list('BENCH_STEPS') ?? [1000, 2000, 3000, 5000, 7000],
     stepSeconds: num('BENCH_STEP_SECONDS') ?? 15,
     drainSeconds: 5,
   };
+}
+
+/** Receipt settings of the receipts load: BENCH_READ_SHARE (default 0.5). */
+export function receiptPlan(receipts: boolean): { receipts: boolean; readShare?: number; receiptWindowMs?: number } {
+  if (!receipts) return { receipts: false };
+  const share = process.env['BENCH_READ_SHARE'] ? Number(process.env['BENCH_READ_SHARE']) : 0.5;
+  if (!(share >= 0 && share <= 1)) throw new Error(`BENCH_READ_SHARE must be 0..1, got ${process.env['BENCH_READ_SHARE']}`);
+  return { receipts: true, readShare: share, receiptWindowMs: 100 };
+}
+
+/**
+ * One chat e2e scenario: a system (BENCH_EDGES edges, BENCH_COMMANDS command processes; on
+ * `natsUrl` when given), the 1:1 load with or without receipts, the system stopped.
+ */
+export async function runE2eScenario(ctx: BenchContext, o: { receipts: boolean; natsUrl?: string }): Promise<Record<string, unknown>> {
+  const plan = e2ePlan(ctx.quick);
+  const receipts = receiptPlan(o.receipts);
+  const { edges, commands } = topologyFromEnv();
+  const sys = await ctx.startSystem({ edges, commands, ...(o.natsUrl ? { natsUrl: o.natsUrl } : {}) });
+  try {
+    const result = await runE2eLoad(ctx, {
+      transport: 'chat',
+      url: sys.wsUrls[0]!,
+      urls: sys.wsUrls,
+      secret: sys.env['CHAT_JWT_SECRET']!,
+      ...plan,
+      ...receipts,
+      pids: sys.pids,
+      servers: { nats: sys.env['NATS_URL'], postgres: sys.env['DATABASE_URL'], redis: sys.env['REDIS_URL'] },
+      generators: Number(process.env['BENCH_GENERATORS'] ?? 1),
+    });
+    return { quick: ctx.quick, transport: 'chat', edges, commands, plan, systemEnv: BENCH_LIMITS, ...result };
+  } finally {
+    await sys.stop();
+  }
 }

@@ -1,11 +1,12 @@
 /**
- * e2e-1to1-syncalways: the e2e-1to1 load against a system whose NATS server fsyncs every
- * JetStream write (`jetstream { sync_interval: always }`), i.e. "sent ✓" survives a power
- * loss, not only a process crash. A private nats-server on its own port and store dir under
- * .data/bench/. `sync_interval` exists from nats-server 2.10; an older server rejects the
- * config, and then the scenario records `supported: false` with the reason: it is never run
- * on the default server instead. BENCH_NATS_SERVER points at another binary (e.g. a 2.10+
- * download).
+ * e2e-1to1-syncalways: the e2e-1to1 load (receipts included, same steps) against a system
+ * whose NATS server fsyncs every JetStream write (`jetstream { sync_interval: always }`), i.e.
+ * "sent ✓" survives a power loss, not only a process crash. A private nats-server on its own
+ * port and store dir under .data/bench/, from NATS_SERVER_BIN (scripts/services.sh writes it
+ * to .data/env; main.ts loads it, else asks `scripts/services.sh nats-bin`; with neither, a
+ * nats-server on PATH is used and the result says so). `sync_interval` exists from
+ * nats-server 2.10; an older server rejects the config, and then the scenario records
+ * `supported: false` with the reason: it is never run on the default server instead.
  */
 import { execFileSync, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -13,21 +14,24 @@ import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { connect as netConnect } from 'node:net';
 import { resolve } from 'node:path';
 import type { Scenario } from '../context';
-import { e2ePlan, runE2eLoad } from '../lib/e2e';
+import { runE2eScenario } from '../lib/e2e';
 import { ROOT } from '../lib/env';
-import { BENCH_LIMITS, freePort } from '../system';
+import { natsInfo } from '../lib/nats-info';
+import { freePort } from '../system';
 
-function findBinary(): string {
-  if (process.env['BENCH_NATS_SERVER']) return process.env['BENCH_NATS_SERVER'];
+/** NATS_SERVER_BIN, else the first nats-server found on PATH or in the usual places. */
+export function natsServerBinary(): { bin: string; source: string } {
+  const env = process.env['NATS_SERVER_BIN'];
+  if (env) return { bin: env, source: 'NATS_SERVER_BIN' };
   for (const b of ['nats-server', '/usr/sbin/nats-server', '/usr/local/bin/nats-server']) {
     try {
       execFileSync(b, ['--version'], { stdio: 'ignore' });
-      return b;
+      return { bin: b, source: 'search (NATS_SERVER_BIN unset)' };
     } catch {
       // next
     }
   }
-  throw new Error('no nats-server binary found (set BENCH_NATS_SERVER)');
+  throw new Error('no nats-server binary: NATS_SERVER_BIN is unset and none is on PATH');
 }
 
 function version(bin: string): string {
@@ -64,22 +68,22 @@ async function waitPort(port: number, timeoutMs = 15_000): Promise<void> {
 export const scenario: Scenario = {
   name: 'e2e-1to1-syncalways',
   async run(ctx) {
-    const plan = e2ePlan(ctx.quick);
-    const bin = findBinary();
-    const natsServer = version(bin);
+    const { bin, source } = natsServerBinary();
+    const binaryVersion = version(bin);
     const dir = resolve(ROOT, `.data/bench/nats-syncalways-${randomBytes(3).toString('hex')}`);
     mkdirSync(dir, { recursive: true });
     const port = await freePort();
     const conf = resolve(dir, 'nats.conf');
     writeFileSync(conf, `# e2e-1to1-syncalways: fsync every JetStream write\nhost: 127.0.0.1\nport: ${port}\njetstream {\n  store_dir: "${dir}/store"\n  sync_interval: always\n}\n`);
+    const binary = { path: bin, source, version: binaryVersion };
     const check = configCheck(bin, conf);
     if (!check.ok) {
       rmSync(dir, { recursive: true, force: true });
-      const reason = `nats-server ${natsServer} (${bin}) does not support \`jetstream { sync_interval: always }\` (added in nats-server 2.10): ${check.output.split('\n')[0]}. Could not be measured; it was not run on the default server instead. Set BENCH_NATS_SERVER to a 2.10+ binary to measure it.`;
+      const reason = `nats-server ${binaryVersion} (${bin}, from ${source}) does not support \`jetstream { sync_interval: always }\` (added in nats-server 2.10): ${check.output.split('\n')[0]}. Could not be measured; it was not run on the default server instead. Set NATS_SERVER_BIN to a 2.10+ binary to measure it.`;
       ctx.progress(`not measured: ${reason}`);
-      return { quick: ctx.quick, supported: false, measured: false, natsServer, reason, plan };
+      return { quick: ctx.quick, supported: false, measured: false, natsServer: binaryVersion, natsServerBinary: binary, reason };
     }
-    ctx.progress(`private nats-server ${natsServer} on ${port}, sync_interval: always, store ${dir}`);
+    ctx.progress(`private nats-server ${binaryVersion} (${bin}, from ${source}) on ${port}, sync_interval: always, store ${dir}`);
     const server = spawn(bin, ['-c', conf], { stdio: ['ignore', 'ignore', 'pipe'] });
     const serverErr: string[] = [];
     server.stderr!.on('data', (b: Buffer) => {
@@ -89,20 +93,13 @@ export const scenario: Scenario = {
     const exited = new Promise<void>((r) => server.once('exit', () => r()));
     try {
       await waitPort(port);
-      const sys = await ctx.startSystem({ edges: 1, natsUrl: `nats://127.0.0.1:${port}` });
-      try {
-        const result = await runE2eLoad(ctx, {
-          transport: 'chat',
-          url: sys.wsUrls[0]!,
-          secret: sys.env['CHAT_JWT_SECRET']!,
-          ...plan,
-          pids: { ...sys.pids, 'nats-server (syncalways)': server.pid! },
-          generators: Number(process.env['BENCH_GENERATORS'] ?? 1),
-        });
-        return { quick: ctx.quick, supported: true, measured: true, natsServer, syncInterval: 'always', transport: 'chat', edges: 1, plan, systemEnv: BENCH_LIMITS, ...result };
-      } finally {
-        await sys.stop();
-      }
+      const natsUrl = `nats://127.0.0.1:${port}`;
+      const info = await natsInfo(natsUrl);
+      const result = await runE2eScenario(ctx, { receipts: true, natsUrl });
+      return { supported: true, measured: true, natsServer: info?.version ?? binaryVersion, natsServerBinary: binary, natsServerPid: server.pid, syncInterval: 'always', ...result };
+    } catch (e) {
+      if (serverErr.length) ctx.progress(`nats-server (syncalways) said: ${serverErr.join('').slice(-2000)}`);
+      throw e;
     } finally {
       if (server.exitCode === null) {
         server.kill('SIGTERM');

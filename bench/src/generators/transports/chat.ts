@@ -1,10 +1,11 @@
 /**
  * The chat protocol as a PairTransport: raw `ws` (the SDK's de-duplication and outbox are not
- * what is measured), one direct conversation per pair, `message.send` → `message.sent`.
+ * what is measured), one direct conversation per pair, `message.send` → `message.sent` {seq};
+ * `message.delivered` / `message.read` {conversationId, upToSeq} out, `receipt` frames in.
  */
 import { SignJWT } from 'jose';
 import WebSocket from 'ws';
-import type { LoadConn, PairTransport, TransportFactory } from './types';
+import type { LoadConn, PairTransport, ReceiptStatus, TransportFactory } from './types';
 
 interface ChatArgs {
   url: string;
@@ -28,7 +29,9 @@ async function sign(secret: string, userId: string, deviceId: string): Promise<s
 class ChatConn implements LoadConn {
   conversationId = '';
   private readonly pending = new Map<string, { resolve: (f: Frame) => void; reject: (e: Error) => void; timer: NodeJS.Timeout }>();
-  private cb: (text: string) => void = () => undefined;
+  private cb: (text: string, seq: number) => void = () => undefined;
+  private receiptCb: (status: ReceiptStatus, upToSeq: number) => void = () => undefined;
+  private errorCb: (message: string) => void = () => undefined;
   private closed = false;
 
   private constructor(
@@ -75,14 +78,21 @@ class ChatConn implements LoadConn {
         this.helloWaiter = undefined;
         return;
       case 'message.new':
-        if (f['senderId'] !== this.userId) this.cb((f['body'] as { text: string }).text);
+        if (f['senderId'] !== this.userId) this.cb((f['body'] as { text: string }).text, f['seq'] as number);
+        return;
+      case 'receipt':
+        // The peer's receipts about our messages (not our own, echoed to other devices).
+        if (f['userId'] !== this.userId && f['conversationId'] === this.conversationId) this.receiptCb(f['status'] as ReceiptStatus, f['upToSeq'] as number);
         return;
       case 'message.sent':
       case 'conversation.created':
       case 'error': {
         const id = (f['clientMsgId'] ?? f['ref']) as string | undefined;
         const p = id ? this.pending.get(id) : undefined;
-        if (!p || !id) return;
+        if (!p || !id) {
+          if (f.type === 'error') this.errorCb(`${String(f['code'])}: ${String(f['message'])}`);
+          return;
+        }
         this.pending.delete(id);
         clearTimeout(p.timer);
         if (f.type === 'error') p.reject(new Error(`${String(f['code'])}: ${String(f['message'])}`));
@@ -105,13 +115,27 @@ class ChatConn implements LoadConn {
     });
   }
 
-  async send(text: string): Promise<void> {
+  async send(text: string): Promise<number> {
     const clientMsgId = `m${(++counter).toString(36)}`;
-    await this.request(clientMsgId, { type: 'message.send', clientMsgId, conversationId: this.conversationId, body: { text } });
+    const sent = await this.request(clientMsgId, { type: 'message.send', clientMsgId, conversationId: this.conversationId, body: { text } });
+    return sent['seq'] as number;
   }
 
-  onMessage(cb: (text: string) => void): void {
+  onMessage(cb: (text: string, seq: number) => void): void {
     this.cb = cb;
+  }
+
+  sendReceipt(status: ReceiptStatus, upToSeq: number): void {
+    if (this.closed) return;
+    this.ws.send(JSON.stringify({ type: status === 'read' ? 'message.read' : 'message.delivered', conversationId: this.conversationId, upToSeq }));
+  }
+
+  onReceipt(cb: (status: ReceiptStatus, upToSeq: number) => void): void {
+    this.receiptCb = cb;
+  }
+
+  onError(cb: (message: string) => void): void {
+    this.errorCb = cb;
   }
 
   close(): Promise<void> {

@@ -9,11 +9,14 @@
  *
  * Clients use the WebSocket transport only (no long-polling upgrade dance) and one connection per
  * user (forceNew). Identification is `auth: { userId }` in the handshake (the peer trusts it).
- * `send` resolves on the server's ack, which comes after the Postgres INSERT.
+ * `send` resolves on the server's ack, which comes after the Postgres INSERT, with the row id:
+ * the peer's message position (a bigserial, increasing; the watermark a receipt carries).
+ * Receipts: `delivered` / `read` `{conversationId, upToSeq, to}` out (no ack), `receipt`
+ * `{conversationId, userId, status, upToSeq, at}` in.
  */
 import { randomBytes } from 'node:crypto';
 import { io, type Socket } from 'socket.io-client';
-import type { LoadConn, PairTransport, TransportFactory } from './types';
+import type { LoadConn, PairTransport, ReceiptStatus, TransportFactory } from './types';
 
 interface Delivered {
   id: string;
@@ -54,9 +57,18 @@ function connect(url: string, userId: string): Promise<Socket> {
   });
 }
 
+interface ReceiptEvent {
+  conversationId: string;
+  userId: string;
+  status: ReceiptStatus;
+  upToSeq: number | string;
+  at: string;
+}
+
 class SocketIoConn implements LoadConn {
   private seq = 0;
-  private readonly listeners: ((text: string) => void)[] = [];
+  private readonly listeners: ((text: string, seq: number) => void)[] = [];
+  private receiptCb: (status: ReceiptStatus, upToSeq: number) => void = () => undefined;
 
   constructor(
     private readonly socket: Socket,
@@ -65,11 +77,14 @@ class SocketIoConn implements LoadConn {
     private readonly conversationId: string,
   ) {
     socket.on('message', (m: Delivered) => {
-      for (const cb of this.listeners) cb(m.text);
+      for (const cb of this.listeners) cb(m.text, Number(m.id));
+    });
+    socket.on('receipt', (r: ReceiptEvent) => {
+      if (r.userId === this.peerId && r.conversationId === this.conversationId) this.receiptCb(r.status, Number(r.upToSeq));
     });
   }
 
-  async send(text: string): Promise<void> {
+  async send(text: string): Promise<number> {
     const clientMsgId = `${this.userId}:${++this.seq}`;
     const reply = (await this.socket.timeout(ACK_TIMEOUT_MS).emitWithAck('send', {
       to: this.peerId,
@@ -78,10 +93,19 @@ class SocketIoConn implements LoadConn {
       text,
     })) as { ok: boolean; id?: string; error?: string };
     if (!reply?.ok) throw new Error(`send rejected: ${reply?.error ?? 'no reply'}`);
+    return Number(reply.id);
   }
 
-  onMessage(cb: (text: string) => void): void {
+  onMessage(cb: (text: string, seq: number) => void): void {
     this.listeners.push(cb);
+  }
+
+  sendReceipt(status: ReceiptStatus, upToSeq: number): void {
+    this.socket.emit(status, { conversationId: this.conversationId, upToSeq, to: this.peerId });
+  }
+
+  onReceipt(cb: (status: ReceiptStatus, upToSeq: number) => void): void {
+    this.receiptCb = cb;
   }
 
   async close(): Promise<void> {
