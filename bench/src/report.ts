@@ -115,7 +115,8 @@ export function evaluateTargets(r: R): TargetRow[] {
     return {
       actual: `${fmt(v)} KiB at ${fmt(s['count'])} connections (of ${fmt(s['attempted'])} attempted; edge file limit ${fmt(fds['softLimit'])})`,
       value: v,
-      met: v !== null && v <= TARGET.connectionKiB && Number(s['count']) >= Number(s['attempted']),
+      // A quick run opens a fixed small count: not the file limit's, so the target is not checked.
+      met: s['limitedBy'] === 'quick size' ? null : v !== null && v <= TARGET.connectionKiB && Number(s['count']) >= Number(s['attempted']),
     };
   });
   row('reconnect-storm', `${fmt(TARGET.stormClients)} clients × ${TARGET.stormWaiting} waiting messages: all caught up after the reconnect, lost 0`, `≤ ${TARGET.stormSeconds} s, lost 0`, (s) => {
