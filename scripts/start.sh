@@ -69,8 +69,11 @@ run_app notifier
 
 port=${CHAT_EDGE_PORT:-8080}
 host=${CHAT_EDGE_HOST:-127.0.0.1}
+warned=""
 for _ in $(seq 1 300); do
-  if curl -sf "http://$host:$port/readyz" >/dev/null 2>&1; then
+  body=$(curl -s -w '\n%{http_code}' "http://$host:$port/readyz" 2>/dev/null || true)
+  code=${body##*$'\n'}
+  if [ "$code" = 200 ]; then
     cat >&2 <<MSG
 
   chat backend is up (namespace "${CHAT_NS:-}")
@@ -81,6 +84,19 @@ for _ in $(seq 1 300); do
 
 MSG
     break
+  fi
+  # Not ready for a reason the edge can name (e.g. a projection refusing to run): say it loudly,
+  # once, with the fix, and keep waiting (the apps keep running so the fix can be applied).
+  problems=$(printf '%s' "${body%$'\n'*}" | node -e 'let s="";process.stdin.on("data",d=>s+=d).on("end",()=>{try{for(const p of JSON.parse(s).problems??[])console.log(p)}catch{}})' 2>/dev/null || true)
+  if [ -n "$problems" ] && [ "$problems" != "$warned" ]; then
+    warned=$problems
+    cat >&2 <<MSG
+
+  !!! chat backend is NOT ready: http://$host:$port/readyz says
+$(printf '%s\n' "$problems" | sed 's/^/  !!!   /')
+  !!! Messages would be accepted but not delivered until this is fixed.
+
+MSG
   fi
   for pid in "${pids[@]}"; do kill -0 "$pid" 2>/dev/null || break 2; done
   sleep 0.2

@@ -2,9 +2,9 @@ import pg from 'pg';
 import { parseEvent, parsePreferenceEvent, type Names } from '@chat/contracts';
 import { createDatabase, dropDatabase, migrate, readEvents, withDatabase } from '@chat/ops';
 import type { Nats } from '@chat/nats';
-import { createPool, ensureCheckpoint } from '@chat/postgres';
+import { createPool, ensureCheckpoint, PROJECTION_TABLES } from '@chat/postgres';
 import { applyBatch } from '../../apps/projector/src/pipeline/applier';
-import { buildProjection, PROJECTION_KEYS, projectionSpec } from '../../apps/projector/src/projections';
+import { buildProjection, PROJECTION_KEYS } from '../../apps/projector/src/projections';
 import type { StoredEvent, StreamEvent } from '../../apps/projector/src/projection';
 import { log } from './topology';
 import { DEVICE_TRACE, type Device, type Workload } from './workload';
@@ -80,10 +80,10 @@ export class ReceiptSampler {
 }
 
 // --------------------------------------------------------------------------- quiescence
-/** Waits until the command queue is empty and every projection consumer has nothing pending. */
 /**
- * Waits until the command queue is empty and every projection consumer has nothing pending
- * (three readings in a row). `pending` is the last reading, per source, for the report.
+ * Waits until the projector's consumer has nothing pending (three readings in a row); commands
+ * are not stored, so an acknowledged send is already in CHAT_EVENTS. `pending` is the last
+ * reading, for the report.
  */
 export async function waitCaughtUp(nats: Nats, n: Names, timeoutMs: number): Promise<{ ok: boolean; pending: Record<string, number | string> }> {
   const deadline = Date.now() + timeoutMs;
@@ -93,18 +93,13 @@ export async function waitCaughtUp(nats: Nats, n: Names, timeoutMs: number): Pro
   while (Date.now() < deadline) {
     const reading: Record<string, number | string> = {};
     try {
-      reading['commandQueue'] = (await nats.jsm.streams.info(n.streams.cmd)).state.messages;
-      const handler = await nats.jsm.consumers.info(n.streams.cmd, n.consumers.commandHandler);
-      // Reported, not waited for: the queue's count says the same when the stream is in step.
-      reading['command-handler.pending'] = handler.num_pending;
-      reading['command-handler.ackPending'] = handler.num_ack_pending;
       for (const c of consumers) {
         const ci = await nats.jsm.consumers.info(n.streams.events, c);
         reading[`${c}.pending`] = ci.num_pending;
         reading[`${c}.ackPending`] = ci.num_ack_pending;
       }
       last = reading;
-      const pending = Object.entries(reading).reduce<number>((a, [k, v]) => (k.startsWith('command-handler.') ? a : a + Number(v)), 0);
+      const pending = Object.values(reading).reduce<number>((a, v) => a + Number(v), 0);
       if (pending === 0 && ++stable >= 3) return { ok: true, pending: last };
       if (pending !== 0) stable = 0;
     } catch (e) {
@@ -365,7 +360,7 @@ export async function rebuildAndDiff(nats: Nats, n: Names, adminUrl: string, liv
   if (audit.duplicateSeqs) log(`STREAM AUDIT: ${audit.duplicateSeqs} MessageSent events reuse a (conversation, seq): ${audit.examples.join(' | ')}`);
   log(`rebuild: ${events} events applied to chat_chaos_rebuild; diffing`);
 
-  const tables = PROJECTION_KEYS.flatMap((k) => [...projectionSpec(k, n).tables]);
+  const tables = PROJECTION_KEYS.flatMap((k) => [...PROJECTION_TABLES[k]]);
   const live = new pg.Client({ connectionString: liveUrl });
   const scratch = new pg.Client({ connectionString: scratchUrl });
   await live.connect();

@@ -1,10 +1,12 @@
 import { DeliverPolicy, JetStreamApiCodes, JetStreamApiError } from '@nats-io/jetstream';
 import type { ConsumerConfig, JetStreamManager, StreamConfig } from '@nats-io/jetstream';
 import type { Names } from '@chat/contracts';
-import { consumerConfigs, edgeConsumerConfig, retiredConsumers, streamConfigs, type StreamSettings } from './definitions';
+import { Kvm } from '@nats-io/kv';
+import { commandOwnersBucket, consumerConfigs, edgeConsumerConfig, retiredConsumers, streamConfigs, type StreamSettings } from './definitions';
 
 export interface ApplyReport {
   streams: Array<{ name: string; action: 'created' | 'updated' | 'unchanged' }>;
+  buckets: Array<{ name: string; action: 'created' | 'unchanged' }>;
   consumers: Array<{ stream: string; name: string; action: 'created' | 'updated' | 'unchanged' | 'retired' }>;
 }
 
@@ -23,7 +25,7 @@ function differs(wanted: Record<string, unknown>, actual: Record<string, unknown
  * (e.g. storage type) fails loudly instead.
  */
 export async function applyStreams(jsm: JetStreamManager, n: Names, s: StreamSettings, edgeIds: string[] = []): Promise<ApplyReport> {
-  const report: ApplyReport = { streams: [], consumers: [] };
+  const report: ApplyReport = { streams: [], buckets: [], consumers: [] };
   for (const cfg of streamConfigs(n, s)) {
     try {
       const info = await jsm.streams.info(cfg.name);
@@ -37,6 +39,7 @@ export async function applyStreams(jsm: JetStreamManager, n: Names, s: StreamSet
       report.streams.push({ name: cfg.name, action: 'created' });
     }
   }
+  report.buckets.push(await ensureCommandOwners(jsm, n, s));
   for (const { stream, config } of [...consumerConfigs(n, s), ...edgeIds.map((id) => edgeConsumerConfig(n, id, s))]) {
     report.consumers.push({ stream, name: config.durable_name, action: await ensureConsumer(jsm, stream, config) });
   }
@@ -52,6 +55,20 @@ export async function applyStreams(jsm: JetStreamManager, n: Names, s: StreamSet
     }
   }
   return report;
+}
+
+/** The command partition lease bucket (commandOwnersBucket): created if missing. */
+export async function ensureCommandOwners(jsm: JetStreamManager, n: Names, s: Pick<StreamSettings, 'replicas'>): Promise<{ name: string; action: 'created' | 'unchanged' }> {
+  const b = commandOwnersBucket(n, s);
+  const kvm = new Kvm(jsm.jetstream());
+  try {
+    await jsm.streams.info(`KV_${b.name}`);
+    return { name: b.name, action: 'unchanged' };
+  } catch (e) {
+    if (!isNotFound(e)) throw e;
+  }
+  await kvm.create(b.name, { history: 1, ttl: b.ttlMs, markerTTL: b.ttlMs, replicas: b.replicas, description: 'Command partition leases and live command processes' });
+  return { name: b.name, action: 'created' };
 }
 
 /** Creates the consumer, or updates the fields that can change in place. */

@@ -27,8 +27,6 @@ export interface DeliveryPolicy {
 }
 
 export interface DeliveryPolicies {
-  /** command-handler: the handler naks failures itself (0.5 s doubling, capped at 30 s), ≈ 2 min in all. */
-  command: DeliveryPolicy;
   /**
    * proj-*: strictly ordered, so a skip is a last resort. The runner retries a failed batch
    * itself (naks, then 0.2 s doubling to 30 s); 100 deliveries is ≈ 45 min of one event failing.
@@ -42,7 +40,6 @@ export interface DeliveryPolicies {
 const SECOND = 1_000;
 const MINUTE = 60 * SECOND;
 export const DELIVERY_POLICIES: DeliveryPolicies = {
-  command: { maxDeliver: 10, backoffMs: [30 * SECOND, MINUTE, 2 * MINUTE, 5 * MINUTE] },
   projection: { maxDeliver: 100, backoffMs: [MINUTE, 2 * MINUTE, 5 * MINUTE, 10 * MINUTE] },
   edge: { maxDeliver: 5, backoffMs: [30 * SECOND, MINUTE, 2 * MINUTE] },
 };
@@ -65,24 +62,14 @@ const policy = (s: Pick<StreamSettings, 'delivery'> | undefined, kind: keyof Del
  * The streams, as code. Safety-relevant choices (asserted by streams.int.test.ts):
  * - everything is file storage: an acknowledged publish survives a server restart;
  * - CHAT_EVENTS is the source of truth: limits retention, max age = retention, no deletes;
- * - CHAT_CMD is a work queue with a 2 minute duplicate window for Nats-Msg-Id retries;
+ * - commands are not stored: they go over core NATS request/reply to the owner of their
+ *   partition, and nothing is acknowledged to a client before its events are in CHAT_EVENTS;
  * - CHAT_DELIVERY is a work queue with a short max age: a device away longer re-syncs anyway;
  * - CHAT_DLQ keeps dead letters (limits, file) for CHAT_MAX_AGE (≤ 30 days); `chatctl dlq replay`
  *   deletes what it replayed.
  */
 export function streamConfigs(n: Names, s: StreamSettings): Array<Partial<StreamConfig> & { name: string; subjects: string[] }> {
   return [
-    {
-      name: n.streams.cmd,
-      description: 'Commands waiting for the command service',
-      subjects: [n.subjects.cmdAll],
-      retention: RetentionPolicy.Workqueue,
-      storage: StorageType.File,
-      discard: DiscardPolicy.Old,
-      max_age: ms(60 * 60 * 1000),
-      duplicate_window: ms(2 * 60 * 1000),
-      num_replicas: s.replicas,
-    },
     {
       name: n.streams.events,
       description: 'Conversation and receipt events: the source of truth',
@@ -160,6 +147,17 @@ export function projectorConsumerConfig(n: Names, s?: Pick<StreamSettings, 'deli
   };
 }
 
+/**
+ * The command partition leases (apps/command/src/partitions/leases.ts): a KV bucket whose
+ * entries expire after the lease TTL, leaving a delete marker (nats-server 2.11) that tells the
+ * other command processes at once.
+ */
+export const COMMAND_LEASE_TTL_MS = 6_000;
+
+export function commandOwnersBucket(n: Names, s: Pick<StreamSettings, 'replicas'>): { name: string; ttlMs: number; replicas: number } {
+  return { name: n.kv.commandOwners, ttlMs: COMMAND_LEASE_TTL_MS, replicas: s.replicas };
+}
+
 /** Consumers of earlier versions that `applyStreams` removes (they hold no data; their work moved). */
 export function retiredConsumers(n: Names): Array<{ stream: string; name: string }> {
   return [
@@ -172,14 +170,6 @@ export function retiredConsumers(n: Names): Array<{ stream: string; name: string
 
 export function consumerConfigs(n: Names, s?: Pick<StreamSettings, 'delivery'>): Array<{ stream: string; config: Partial<ConsumerConfig> & { durable_name: string } }> {
   return [
-    {
-      stream: n.streams.cmd,
-      config: durable(n.consumers.commandHandler, n.subjects.cmdAll, {
-        description: 'Command service',
-        ...deliveryFields(policy(s, 'command')),
-        max_ack_pending: 10_000,
-      }),
-    },
     projectorConsumerConfig(n, s),
     ...notifierConsumerConfigs(n),
   ];

@@ -21,6 +21,10 @@ export class LruCache<V> {
   private readonly map = new Map<string, V>();
   constructor(private readonly capacity: number) {}
 
+  peek(key: string): V | undefined {
+    return this.map.get(key);
+  }
+
   get(key: string): V | undefined {
     const v = this.map.get(key);
     if (v === undefined) return undefined;
@@ -63,6 +67,11 @@ export class Aggregates {
     cacheEntries: number,
   ) {
     this.cache = new LruCache(cacheEntries);
+  }
+
+  /** The cached state, if any, without loading (and without touching its recency). */
+  peek<S>(subject: string): { state: S; lastSubjectSeq: number } | undefined {
+    return this.cache.peek(subject) as { state: S; lastSubjectSeq: number } | undefined;
   }
 
   async get<S>(subject: string, kind: AggregateKind<S>): Promise<Loaded<S>> {

@@ -1,19 +1,19 @@
 import type { EventStore } from '@chat/nats';
 
-/** Thrown instead of appending once this instance lost the writer lock. */
+/** Thrown instead of appending to a conversation whose partition this process does not own (any more). */
 export class Fenced extends Error {
   override readonly name = 'Fenced';
 }
 
 /**
- * The event store as seen by a writer that may lose its lock: once `isFenced()` is true no
- * append leaves this process (another instance may be active by then; two writers could give
- * two messages one seq on a clustered nats-server 2.9). Reads go on.
+ * The event store as seen by a writer that may lose a partition: no append to a subject whose
+ * partition `isFenced(subject)` says is not this process's leaves it (another process may own
+ * it by then). Reads go on.
  */
-export function fencedStore(store: EventStore, isFenced: () => boolean): EventStore {
+export function fencedStore(store: EventStore, isFenced: (subject: string) => boolean): EventStore {
   return {
     load: (subject, afterSeq) => store.load(subject, afterSeq),
     append: (subject, events, expected, commandId) =>
-      isFenced() ? Promise.reject(new Fenced('writer lock lost: not appending')) : store.append(subject, events, expected, commandId),
+      isFenced(subject) ? Promise.reject(new Fenced(`${subject}: partition not owned; not appending`)) : store.append(subject, events, expected, commandId),
   };
 }

@@ -12,6 +12,12 @@ export interface HandlerContext {
   rules: ConversationRules;
   /** Members' preferences (mute) on chat.pref.<conv>.<user>. */
   preferences?: PreferenceStore;
+  /**
+   * Runs a task in the conversation's own queue, after its running command: how a receipt or a
+   * preference (on its member's key) refreshes the cached conversation state, which only the
+   * conversation's queue may change.
+   */
+  exclusive<T>(conversationId: string, task: () => Promise<T>): Promise<T>;
 }
 
 export interface UseCase<S, R> {

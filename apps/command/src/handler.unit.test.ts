@@ -35,7 +35,7 @@ const send = (clientMsgId: string): CommandOf<'SendMessage'> => ({
 async function setup() {
   const store = new InMemoryEventStore();
   await store.append(subject, [created], 0, 'create');
-  const ctx: HandlerContext = { aggregates: new Aggregates(store, 100), names: n, stats: { conflicts: 0 }, rules: DEFAULT_RULES };
+  const ctx: HandlerContext = { aggregates: new Aggregates(store, 100), names: n, stats: { conflicts: 0 }, rules: DEFAULT_RULES, exclusive: (_id, task) => task() };
   return { store, ctx };
 }
 

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { CommandReply } from '@chat/contracts';
-import { commandSubject, JetStreamEventStore, publishCommand } from '@chat/nats';
-import { collectReplies, createGroup, createService, createTestEnv, markRead, send, type TestEnv } from './testing/env';
+import { JetStreamEventStore } from '@chat/nats';
+import { TEST_PARTITIONS, collectReplies, createGroup, createService, createTestEnv, markRead, send, sendCommand, type TestEnv } from './testing/env';
+import { commandSubject, partitionOf } from '@chat/nats';
 
 let env: TestEnv;
 const closers: Array<() => Promise<void>> = [];
@@ -14,129 +14,119 @@ afterAll(async () => {
   await env.dispose();
 });
 
-const consumerState = async () => {
-  const ci = await env.nats.jsm.consumers.info(env.names.streams.cmd, env.names.consumers.commandHandler);
-  return { pending: ci.num_pending, ackPending: ci.num_ack_pending, redelivered: ci.num_redelivered };
+const sentSeqs = async (conv: string) => {
+  const store = new JetStreamEventStore(env.nats.js, env.nats.jsm, env.names.streams.events);
+  return (await store.load(env.names.subjects.evtConv(conv))).events.flatMap((e) => (e.type === 'MessageSent' ? [e.seq] : []));
 };
 
-describe('command service over CHAT_CMD', () => {
-  it('answers each command on the edge reply subject by requestId, acks it, and terminates garbage', async () => {
+describe('command service over core NATS', () => {
+  it('answers each command on the edge reply subject by requestId, and refuses what is not a command', async () => {
     const svc = await createService(env);
     closers.push(svc.close);
-    await svc.service.start();
+    await svc.takeAll();
     const replies = collectReplies(env.nats.nc, env.names);
     closers.push(async () => replies.close());
     const conv = 'g-e2e';
-    const pub = (c: Parameters<typeof commandSubject>[1]) => publishCommand(env.nats.js, commandSubject(env.names, c), c, { msgId: c.meta.commandId });
 
     const create = createGroup(conv, 'alice', ['bob']);
-    await pub(create);
+    sendCommand(env.nats.nc, env.names, create);
     await replies.waitFor(1);
     const hello = send(conv, 'alice', 'hello');
     const intruder = send(conv, 'mallory', 'let me in');
-    const read = markRead(conv, 'bob', 99);
-    for (const c of [hello, intruder]) await pub(c);
+    sendCommand(env.nats.nc, env.names, hello);
+    sendCommand(env.nats.nc, env.names, intruder);
     await replies.waitFor(3);
-    await pub(read);
-    // Not a command at all, and a command with a bad field: neither can ever succeed.
-    await env.nats.js.publish(env.names.subjects.cmdConv(conv, 'send'), 'not json', { msgID: 'garbage-1' });
-    await env.nats.js.publish(env.names.subjects.cmdConv(conv, 'send'), JSON.stringify({ ...hello, data: { ...hello.data, conversationId: 'bad.id' } }), { msgID: 'garbage-2' });
-    // The same command published twice (an edge retrying its publish) is queued once.
-    const dup = await pub(hello);
-    expect(dup.duplicate).toBe(true);
+    const read = markRead(conv, 'bob', 99);
+    sendCommand(env.nats.nc, env.names, read);
+    // Not a command at all: answered bad_request at once.
+    const garbage = await env.nats.nc.request(commandSubject(env.names, hello, TEST_PARTITIONS), 'not json', { timeout: 5_000 });
+    expect(garbage.json()).toMatchObject({ ok: false, error: { code: 'bad_request' } });
+    // The same command again (an edge resending it): the same answer, nothing appended twice.
+    sendCommand(env.nats.nc, env.names, hello);
     await replies.waitFor(4);
+    const deadline = Date.now() + 5_000;
+    while ((replies.replies.get(hello.meta.requestId)?.length ?? 0) < 2 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
 
-    const one = (id: string): CommandReply => {
-      const r = replies.replies.get(id) ?? [];
-      expect(r).toHaveLength(1);
-      return r[0]!;
-    };
-    expect(one(create.meta.requestId)).toEqual({
-      requestId: create.meta.requestId,
-      ok: true,
-      result: { kind: 'conversation.created', conversationId: conv, conversationKind: 'group', members: ['alice', 'bob'] },
-    });
-    expect(one(hello.meta.requestId)).toMatchObject({ ok: true, result: { kind: 'message.sent', conversationId: conv, clientMsgId: 'hello', seq: 1 } });
-    expect(one(intruder.meta.requestId)).toMatchObject({ ok: false, error: { code: 'forbidden' } });
-    expect(one(read.meta.requestId)).toEqual({ requestId: read.meta.requestId, ok: true, result: { kind: 'accepted' } });
-
-    await new Promise((r) => setTimeout(r, 300));
-    expect(await consumerState()).toEqual({ pending: 0, ackPending: 0, redelivered: 0 });
-    expect(svc.service.stats).toMatchObject({ handled: 4, rejected: 1, invalid: 2 });
-    expect((await env.nats.jsm.streams.info(env.names.streams.cmd)).state.messages).toBe(0);
+    expect(replies.replies.get(create.meta.requestId)).toEqual([
+      { requestId: create.meta.requestId, ok: true, result: { kind: 'conversation.created', conversationId: conv, conversationKind: 'group', members: ['alice', 'bob'] } },
+    ]);
+    const helloAnswers = replies.replies.get(hello.meta.requestId)!;
+    expect(helloAnswers).toHaveLength(2);
+    for (const a of helloAnswers) expect(a).toMatchObject({ ok: true, result: { kind: 'message.sent', conversationId: conv, clientMsgId: 'hello', seq: 1 } });
+    expect(replies.replies.get(intruder.meta.requestId)).toMatchObject([{ ok: false, error: { code: 'forbidden' } }]);
+    expect(replies.replies.get(read.meta.requestId)).toEqual([{ requestId: read.meta.requestId, ok: true, result: { kind: 'accepted' } }]);
+    expect(svc.service.stats).toMatchObject({ invalid: 1, rejected: 1 });
+    expect(await sentSeqs(conv)).toEqual([1]);
     const store = new JetStreamEventStore(env.nats.js, env.nats.jsm, env.names.streams.events);
     expect((await store.load(env.names.subjects.evtRcpt(conv, 'bob'))).events).toMatchObject([{ type: 'MessagesRead', upToSeq: 1 }]);
     await svc.close();
   });
 
-  it('stops gracefully: running commands finish and answer, the rest go to the next instance', async () => {
-    const first = await createService(env, { batch: 64 });
-    const replies = collectReplies(env.nats.nc, env.names, 'edge-stop');
+  it('a partition nobody owns gets "no responders" at once; a partition this process does not own is answered `moved` and appends nothing', async () => {
+    const conv = 'g-moved';
+    const p = partitionOf(conv, TEST_PARTITIONS);
+    // Nobody subscribed to this conversation's partition: the server answers 503 right away.
+    const lonely = createGroup(conv, 'alice', ['bob']);
+    const noResponders = await env.nats.nc
+      .request(commandSubject(env.names, lonely, TEST_PARTITIONS), JSON.stringify(lonely), { timeout: 5_000 })
+      .then(
+        () => 'answered',
+        (e: Error) => e.message,
+      );
+    expect(noResponders).toMatch(/no responders/i);
+
+    // Subscribed, but its lease is gone: it sends the command back to be resent, appending nothing.
+    let owned = true;
+    const svc = await createService(env, { owns: () => owned });
+    closers.push(svc.close);
+    svc.service.take(p);
+    await svc.nats.nc.flush();
+    const replies = collectReplies(env.nats.nc, env.names, 'edge-moved');
     closers.push(async () => replies.close());
-    const convs = Array.from({ length: 10 }, (_, i) => `g-stop-${i}`);
-    for (const conv of convs) await first.service.execute(createGroup(conv, 'alice', ['bob']));
-    await first.service.start();
-
-    const commands = convs.flatMap((conv) =>
-      Array.from({ length: 30 }, (_, i) => {
-        const c = send(conv, 'alice', `s${i}`);
-        return { ...c, meta: { ...c.meta, edgeId: 'edge-stop' } };
-      }),
-    );
-    await Promise.all(commands.map((c) => publishCommand(env.nats.js, commandSubject(env.names, c), c, { msgId: c.meta.commandId })));
-    await replies.waitFor(20);
-    await first.close();
-    const answeredByFirst = replies.replies.size;
-    // Everything delivered to the stopped instance was answered or handed back, none left to ack_wait.
-    expect((await consumerState()).ackPending).toBe(0);
-
-    const second = await createService(env);
-    closers.push(second.close);
-    await second.service.start();
-    await replies.waitFor(commands.length, 10_000);
-
-    for (const c of commands) expect(replies.replies.get(c.meta.requestId)).toMatchObject([{ ok: true }]);
-    expect(first.service.stats.handled).toBeGreaterThanOrEqual(answeredByFirst);
-    expect(first.service.stats.handled).toBeLessThan(commands.length);
-    expect(first.service.stats.handled + second.service.stats.handled).toBe(commands.length);
-    const store = new JetStreamEventStore(env.nats.js, env.nats.jsm, env.names.streams.events);
-    for (const conv of convs) {
-      const seqs = (await store.load(env.names.subjects.evtConv(conv))).events.flatMap((e) => (e.type === 'MessageSent' ? [e.seq] : []));
-      expect(seqs).toEqual(Array.from({ length: 30 }, (_, i) => i + 1));
-    }
+    const withEdge = <T extends { meta: { edgeId: string } }>(c: T): T => ({ ...c, meta: { ...c.meta, edgeId: 'edge-moved' } });
+    sendCommand(env.nats.nc, env.names, withEdge(createGroup(conv, 'alice', ['bob'])));
+    await replies.waitFor(1);
+    owned = false;
+    const late = withEdge(send(conv, 'alice', 'late'));
+    sendCommand(env.nats.nc, env.names, late);
+    await replies.waitFor(2);
+    expect(replies.replies.get(late.meta.requestId)).toMatchObject([{ ok: false, error: { code: 'unavailable' }, moved: true }]);
+    expect(svc.service.stats.moved).toBe(1);
+    expect(await sentSeqs(conv)).toEqual([]);
+    // Owning it again, the same command (resent by the edge) is appended once.
+    owned = true;
+    sendCommand(env.nats.nc, env.names, late);
+    const deadline = Date.now() + 5_000;
+    while ((replies.replies.get(late.meta.requestId)?.length ?? 0) < 2 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    expect(replies.replies.get(late.meta.requestId)?.[1]).toMatchObject({ ok: true, result: { kind: 'message.sent', seq: 1 } });
+    expect(await sentSeqs(conv)).toEqual([1]);
   });
 
-  it('fenced (writer lock lost): appends nothing more, answers nothing more, and the next instance gets every command', async () => {
-    const first = await createService(env, { batch: 64 });
+  it('a lost partition is fenced: a command already running does not append, it is answered `moved`', async () => {
+    const conv = 'g-fence';
+    const first = await createService(env);
+    closers.push(first.close);
+    await first.service.execute(createGroup(conv, 'alice', ['bob']));
+    let owned = true;
+    let release!: () => void;
+    const held = new Promise<void>((r) => (release = r));
+    // A fresh instance loads the conversation first: the lease is lost while it does.
+    const svc = await createService(env, {
+      owns: () => owned,
+      store: (real) => ({ load: async (s, a) => (await held, real.load(s, a)), append: (...args) => real.append(...args) }),
+    });
+    closers.push(svc.close);
+    await svc.takeAll();
     const replies = collectReplies(env.nats.nc, env.names, 'edge-fence');
     closers.push(async () => replies.close());
-    const convs = Array.from({ length: 5 }, (_, i) => `g-fence-${i}`);
-    for (const conv of convs) await first.service.execute(createGroup(conv, 'alice', ['bob']));
-    await first.service.start();
-    const commands = convs.flatMap((conv) =>
-      Array.from({ length: 20 }, (_, i) => {
-        const c = send(conv, 'alice', `f${i}`);
-        return { ...c, meta: { ...c.meta, edgeId: 'edge-fence' } };
-      }),
-    );
-    await Promise.all(commands.map((c) => publishCommand(env.nats.js, commandSubject(env.names, c), c, { msgId: c.meta.commandId })));
-    await replies.waitFor(10);
-    first.service.fence();
-    const handledAtFence = first.service.stats.handled;
-    await first.close();
-    // Commands already past their append when fenced may still answer; nothing starts after.
-    expect(first.service.stats.handled - handledAtFence).toBeLessThanOrEqual(convs.length);
-    // The rest were handed back with a delay (so they do not bounce off the fenced instance).
-
-    const second = await createService(env);
-    closers.push(second.close);
-    await second.service.start();
-    await replies.waitFor(commands.length, 10_000);
-    for (const c of commands) expect(replies.replies.get(c.meta.requestId)).toMatchObject([{ ok: true }]);
-    const store = new JetStreamEventStore(env.nats.js, env.nats.jsm, env.names.streams.events);
-    for (const conv of convs) {
-      const seqs = (await store.load(env.names.subjects.evtConv(conv))).events.flatMap((e) => (e.type === 'MessageSent' ? [e.seq] : []));
-      expect(seqs).toEqual(Array.from({ length: 20 }, (_, i) => i + 1));
-    }
+    const mid = { ...send(conv, 'alice', 'mid-flight') };
+    mid.meta = { ...mid.meta, edgeId: 'edge-fence' };
+    sendCommand(env.nats.nc, env.names, mid);
+    await new Promise((r) => setTimeout(r, 200));
+    owned = false;
+    release();
+    await replies.waitFor(1);
+    expect(replies.replies.get(mid.meta.requestId)).toMatchObject([{ ok: false, error: { code: 'unavailable' }, moved: true }]);
+    expect(await sentSeqs(conv)).toEqual([]);
   });
 });

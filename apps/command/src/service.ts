@@ -1,8 +1,8 @@
-import type { JetStreamClient, JetStreamManager, JsMsg } from '@nats-io/jetstream';
-import type { NatsConnection } from '@nats-io/transport-node';
+import type { JetStreamClient, JetStreamManager } from '@nats-io/jetstream';
+import type { Msg, NatsConnection, Subscription } from '@nats-io/transport-node';
 import type { Logger } from 'pino';
-import { Command, isChatError, type CommandReply, type CommandResult, type Names } from '@chat/contracts';
-import { deadLetterMessage, isConcurrencyError, publishReply, pullLoop, shouldDeadLetter, type EventStore, type PullLoop } from '@chat/nats';
+import { isChatError, type Command, type CommandReply, type CommandResult, type Names } from '@chat/contracts';
+import { isConcurrencyError, partitionOf as partitionFor, type EventStore } from '@chat/nats';
 import { DEFAULT_RULES, type ConversationRules } from '@chat/domain';
 import { Aggregates } from './aggregates';
 import type { HandlerContext } from './handler';
@@ -29,16 +29,16 @@ export interface CommandServiceOptions {
   names: Names;
   log: Logger;
   store: EventStore;
-  /** Commands per pull (CHAT_COMMAND_BATCH). */
-  batch: number;
+  /** CHAT_COMMAND_PARTITIONS: how conversations are split between command processes. */
+  partitions: number;
+  /** Whether this process may write the partition now (its lease); appends check it last. */
+  owns(partition: number): boolean;
   /** Aggregate states kept in memory (CHAT_AGGREGATE_CACHE). */
   cacheEntries: number;
   /** Group cap and edit/delete windows; unset ones take the defaults (LIMITS). */
   rules?: Partial<ConversationRules>;
   /** Interval of the one-line activity summary; 0 turns it off. */
   summaryEveryMs?: number;
-  /** Redelivery delay after an unexpected failure, by delivery count (default 0.5 s doubling, capped at 30 s). */
-  redeliveryDelayMs?: (deliveryCount: number) => number;
 }
 
 export interface CommandStats {
@@ -48,103 +48,104 @@ export interface CommandStats {
   rejected: number;
   /** Appends that lost a race and were retried. */
   conflicts: number;
-  /** Deliveries that failed unexpectedly and were handed back for redelivery. */
-  retried: number;
-  /** Messages that are not a valid command (terminated). */
+  /** Commands that failed unexpectedly, answered `unavailable` (the client retries by its own id). */
+  failed: number;
+  /** Requests that are not a valid command. */
   invalid: number;
-  /** Messages stored in CHAT_DLQ (invalid ones, and commands that failed on every delivery). */
-  deadLettered: number;
+  /** Requests for a partition this process does not (or no longer) own, sent back to be resent. */
+  moved: number;
 }
 
-/** Redelivery delay after an unexpected failure, growing with the delivery count. */
-const redeliveryDelay = (deliveryCount: number) => Math.min(30_000, 500 * 2 ** (deliveryCount - 1));
-
 /**
- * Consumes CHAT_CMD with the `command-handler` durable, runs each command and answers the edge
- * that sent it. A command is acked only after its answer is published, and the answer only after
- * its events are acknowledged by JetStream; a crash in between redelivers the command, which the
- * deciders and the message ids turn into the same answer with nothing appended twice.
+ * The command service: takes the commands of the partitions this process owns (core NATS
+ * request/reply on `chat.cmd.<partition>.>`, nothing stored on the way), runs each through its
+ * use case and answers the edge. The answer of a command that appends comes only after
+ * JetStream acknowledged its events: "sent" means durable.
+ *
+ * Commands of one conversation run one at a time, in arrival order; different conversations
+ * run concurrently, so appends are pipelined across conversations. Receipts and preferences
+ * run on their member's own key, never queued behind the conversation's messages.
+ *
+ * Nothing is retried here past the handler's optimistic-concurrency retries: a command that
+ * fails is answered `unavailable`, and the client resends it with the same ids, which the
+ * deciders answer the same way with nothing appended twice.
  */
-/**
- * A fenced instance hands commands back with this delay: longer than its last pull can stay
- * open (2 s), so the redelivery goes to the instance that holds the lock instead of bouncing
- * off this one (each bounce would spend one of the command's max_deliver deliveries).
- */
-const FENCED_REDELIVERY_MS = 2_500;
-
 export class CommandService {
-  readonly stats: CommandStats = { handled: 0, rejected: 0, conflicts: 0, retried: 0, invalid: 0, deadLettered: 0 };
+  readonly stats: CommandStats = { handled: 0, rejected: 0, conflicts: 0, failed: 0, invalid: 0, moved: 0 };
   readonly aggregates: Aggregates;
   private readonly queue = new KeyedQueue();
   private readonly ctx: HandlerContext;
-  private loop?: PullLoop;
-  private maxDeliver = -1;
+  private readonly subs = new Map<number, Subscription>();
+  private readonly running = new Map<number, Set<Promise<void>>>();
+  private readonly prefixes: string[];
   private summary?: NodeJS.Timeout;
-  private fenced = false;
 
   constructor(private readonly opts: CommandServiceOptions) {
-    this.aggregates = new Aggregates(fencedStore(opts.store, () => this.fenced), opts.cacheEntries);
+    const n = opts.names;
+    this.prefixes = [n.subjects.evtConvAll, n.subjects.evtRcptAll, n.subjects.prefAll].map((s) => s.replace(/[*>]$/, ''));
+    this.aggregates = new Aggregates(
+      fencedStore(opts.store, (subject) => !opts.owns(this.partitionOfSubject(subject))),
+      opts.cacheEntries,
+    );
     this.ctx = {
       aggregates: this.aggregates,
-      names: opts.names,
+      names: n,
       stats: this.stats,
       rules: { ...DEFAULT_RULES, ...opts.rules },
-      preferences: new JetStreamPreferenceStore(opts.js, opts.jsm, opts.names.streams.events),
+      preferences: new JetStreamPreferenceStore(opts.js, opts.jsm, n.streams.events),
+      exclusive: (conversationId, task) => this.queue.run(conversationId, task),
     };
   }
 
-  /** Runs one command, after any earlier command of the same conversation. */
-  execute(command: Command): Promise<CommandResult> {
-    return this.queue.run(command.data.conversationId, () => {
-      switch (command.type) {
-        case 'CreateConversation':
-          return createConversation(this.ctx, command);
-        case 'SendMessage':
-          return sendMessage(this.ctx, command);
-        case 'MarkRead':
-          return markRead(this.ctx, command);
-        case 'MarkDelivered':
-          return markDelivered(this.ctx, command);
-        case 'AddMembers':
-          return addMembers(this.ctx, command);
-        case 'RemoveMember':
-          return removeMember(this.ctx, command);
-        case 'LeaveConversation':
-          return leaveConversation(this.ctx, command);
-        case 'ChangeRole':
-          return changeRole(this.ctx, command);
-        case 'UpdateConversation':
-          return updateConversation(this.ctx, command);
-        case 'EditMessage':
-          return editMessage(this.ctx, command);
-        case 'DeleteMessage':
-          return deleteMessage(this.ctx, command);
-        case 'MuteConversation':
-          return muteConversation(this.ctx, command);
-        default: {
-          const never: never = command;
-          throw new Error(`unknown command ${(never as { type: string }).type}`);
-        }
-      }
-    });
+  /** The partition of an event subject's conversation (chat.evt.conv.<id>, chat.evt.rcpt.<id>.<user>, chat.pref.<id>.<user>). */
+  private partitionOfSubject(subject: string): number {
+    const prefix = this.prefixes.find((p) => subject.startsWith(p));
+    if (!prefix) return -1;
+    const id = subject.slice(prefix.length).split('.')[0]!;
+    return partitionFor(id, this.opts.partitions);
   }
 
-  async start(): Promise<this> {
-    const { names: n, log } = this.opts;
-    this.maxDeliver = (await this.opts.jsm.consumers.info(n.streams.cmd, n.consumers.commandHandler)).config.max_deliver ?? -1;
-    this.loop = await pullLoop(
-      this.opts.js,
-      {
-        stream: n.streams.cmd,
-        consumer: n.consumers.commandHandler,
-        batch: this.opts.batch,
-        // Bounds how long a stop waits for an idle pull to end.
-        expiresMs: 2_000,
-        onError: (err, msg) => log.error({ err, subject: msg.subject }, 'command handler failed'),
-        onPullError: (err) => log.warn({ err }, 'pulling commands failed; retrying'),
-      },
-      (msg) => this.onMessage(msg),
-    );
+  /** Runs one command: a conversation's commands one at a time; a member's receipts and preferences on their own key. */
+  execute(command: Command): Promise<CommandResult> {
+    const { conversationId } = command.data;
+    switch (command.type) {
+      case 'MarkRead':
+        return this.queue.run(`${conversationId}\u0000rcpt\u0000${command.meta.userId}`, () => markRead(this.ctx, command));
+      case 'MarkDelivered':
+        return this.queue.run(`${conversationId}\u0000rcpt\u0000${command.meta.userId}`, () => markDelivered(this.ctx, command));
+      case 'MuteConversation':
+        return this.queue.run(`${conversationId}\u0000pref\u0000${command.meta.userId}`, () => muteConversation(this.ctx, command));
+      default:
+        return this.queue.run(conversationId, () => {
+          switch (command.type) {
+            case 'CreateConversation':
+              return createConversation(this.ctx, command);
+            case 'SendMessage':
+              return sendMessage(this.ctx, command);
+            case 'AddMembers':
+              return addMembers(this.ctx, command);
+            case 'RemoveMember':
+              return removeMember(this.ctx, command);
+            case 'LeaveConversation':
+              return leaveConversation(this.ctx, command);
+            case 'ChangeRole':
+              return changeRole(this.ctx, command);
+            case 'UpdateConversation':
+              return updateConversation(this.ctx, command);
+            case 'EditMessage':
+              return editMessage(this.ctx, command);
+            case 'DeleteMessage':
+              return deleteMessage(this.ctx, command);
+            default: {
+              const never: never = command;
+              throw new Error(`unknown command ${(never as { type: string }).type}`);
+            }
+          }
+        });
+    }
+  }
+
+  start(): this {
     const every = this.opts.summaryEveryMs ?? 60_000;
     if (every > 0) {
       let last = { ...this.stats };
@@ -152,95 +153,94 @@ export class CommandService {
         const now = { ...this.stats };
         const delta = Object.fromEntries(Object.entries(now).map(([k, v]) => [k, v - last[k as keyof CommandStats]]));
         last = now;
-        log.info({ ...delta, cached: this.aggregates.cache.size, perMs: every }, 'commands');
+        this.opts.log.info({ ...delta, cached: this.aggregates.cache.size, partitions: [...this.subs.keys()], perMs: every }, 'commands');
       }, every);
       this.summary.unref();
     }
-    log.info({ stream: n.streams.cmd, consumer: n.consumers.commandHandler, batch: this.opts.batch }, 'consuming commands');
     return this;
   }
 
-  /** Resolves when the loop has stopped. */
-  get done(): Promise<void> {
-    return this.loop?.done ?? Promise.resolve();
+  /** Starts taking a partition's commands (its lease was acquired). */
+  take(partition: number): void {
+    if (this.subs.has(partition)) return;
+    // A queue group: should two processes ever both subscribe (a lease handover racing a
+    // pause), each command still reaches one of them.
+    const sub = this.opts.nc.subscribe(this.opts.names.subjects.cmdPartition(partition), {
+      queue: 'command',
+      callback: (err, msg) => {
+        if (!err) this.onRequest(partition, msg);
+      },
+    });
+    this.subs.set(partition, sub);
   }
 
-  /**
-   * The writer lock is gone: from now on nothing is appended (a running command fails before
-   * its append) and every command, running or delivered, goes back to the server unanswered,
-   * for the instance that holds the lock now. Call stop() after.
-   */
-  fence(): void {
-    this.fenced = true;
+  /** Stops taking a partition's commands at once; those running finish (see drained). */
+  drop(partition: number): void {
+    this.subs.get(partition)?.unsubscribe();
+    this.subs.delete(partition);
   }
 
-  /** Stops pulling, lets running commands finish and answer; undelivered ones go back to the server. */
+  /** Resolves once the partition's running commands have answered. */
+  async drained(partition: number): Promise<void> {
+    const set = this.running.get(partition);
+    if (set?.size) await Promise.allSettled([...set]);
+  }
+
+  /** Stops taking commands; running ones finish and answer. */
   async stop(): Promise<void> {
     clearInterval(this.summary);
-    await this.loop?.stop();
+    for (const p of [...this.subs.keys()]) this.drop(p);
+    await Promise.allSettled([...this.running.values()].flatMap((s) => [...s]));
   }
 
-  private async onMessage(msg: JsMsg): Promise<void> {
-    const { log, nc, names: n } = this.opts;
-    if (this.fenced) {
-      msg.nak(FENCED_REDELIVERY_MS);
-      return;
-    }
+  private onRequest(partition: number, msg: Msg): void {
+    const { log } = this.opts;
     let command: Command;
     try {
-      command = Command.parse(msg.json());
+      // Built by an edge from a validated frame: parsed, not validated again.
+      command = msg.json<Command>();
+      if (typeof command?.type !== 'string' || typeof command.meta?.requestId !== 'string' || typeof command.data?.conversationId !== 'string') throw new Error('not a command');
     } catch (err) {
-      // Can never succeed: redelivering it would only block the consumer. Kept in CHAT_DLQ.
       this.stats.invalid++;
-      log.warn({ err, subject: msg.subject, seq: msg.seq }, 'invalid command dead-lettered');
-      await this.deadLetter(msg, err);
+      log.warn({ err, subject: msg.subject }, 'invalid command refused');
+      if (msg.reply) msg.respond(JSON.stringify({ requestId: '', ok: false, error: { code: 'bad_request', message: 'not a command' } } satisfies CommandReply));
       return;
     }
-    const { requestId, edgeId } = command.meta;
-    let reply: CommandReply;
-    try {
-      reply = { requestId, ok: true, result: await this.execute(command) };
-    } catch (err) {
-      if (err instanceof Fenced) {
-        msg.nak(FENCED_REDELIVERY_MS);
-        return;
-      }
-      if (isChatError(err)) {
-        this.stats.rejected++;
-        reply = { requestId, ok: false, error: { code: err.code, message: err.message } };
-      } else {
-        const final = shouldDeadLetter(msg.info.deliveryCount, this.maxDeliver);
-        log.error({ err, type: command.type, commandId: command.meta.commandId, delivery: msg.info.deliveryCount, final }, 'command failed');
-        if (!final) {
-          // No answer yet: the redelivery usually succeeds before the edge gives up waiting.
-          this.stats.retried++;
-          msg.nak((this.opts.redeliveryDelayMs ?? redeliveryDelay)(msg.info.deliveryCount));
-          return;
-        }
-        // The last delivery: answer the edge, keep the command in CHAT_DLQ, move on.
-        const code = isConcurrencyError(err) ? 'unavailable' : 'internal';
-        publishReply(nc, n, edgeId, { requestId, ok: false, error: { code, message: code === 'unavailable' ? 'conversation too busy; retry' : 'internal error' } });
-        await this.deadLetter(msg, err);
-        return;
-      }
+    const { requestId } = command.meta;
+    if (!this.opts.owns(partition) || partitionFor(command.data.conversationId, this.opts.partitions) !== partition) {
+      this.stats.moved++;
+      if (msg.reply) msg.respond(JSON.stringify({ requestId, ok: false, error: { code: 'unavailable', message: 'partition moving; resend' }, moved: true } satisfies CommandReply));
+      return;
     }
-    this.stats.handled++;
-    publishReply(nc, n, edgeId, reply);
-    msg.ack();
+    let set = this.running.get(partition);
+    if (!set) this.running.set(partition, (set = new Set()));
+    const task: Promise<void> = this.run(command).then((reply) => {
+      if (msg.reply) msg.respond(JSON.stringify(reply));
+    });
+    set.add(task);
+    void task.finally(() => set.delete(task));
   }
 
-  /**
-   * Stores the command in CHAT_DLQ, then terms it. If the dead letter cannot be stored, the
-   * command is left unacknowledged: it stays in CHAT_CMD (a work queue) rather than vanish.
-   */
-  private async deadLetter(msg: JsMsg, err: unknown): Promise<void> {
-    const { js, names: n, log } = this.opts;
+  private async run(command: Command): Promise<CommandReply> {
+    const { requestId } = command.meta;
     try {
-      await deadLetterMessage(js, n, msg, { consumer: n.consumers.commandHandler, error: err });
-      this.stats.deadLettered++;
-    } catch (e) {
-      log.error({ err: e, subject: msg.subject, seq: msg.seq }, 'dead-lettering a command failed; left in CHAT_CMD');
-      msg.nak((this.opts.redeliveryDelayMs ?? redeliveryDelay)(msg.info.deliveryCount));
+      const result = await this.execute(command);
+      this.stats.handled++;
+      return { requestId, ok: true, result };
+    } catch (err) {
+      if (err instanceof Fenced) {
+        this.stats.moved++;
+        return { requestId, ok: false, error: { code: 'unavailable', message: 'partition moving; resend' }, moved: true };
+      }
+      if (isChatError(err)) {
+        this.stats.handled++;
+        this.stats.rejected++;
+        return { requestId, ok: false, error: { code: err.code, message: err.message } };
+      }
+      this.stats.failed++;
+      this.opts.log.error({ err, type: command.type, commandId: command.meta.commandId }, 'command failed');
+      const busy = isConcurrencyError(err);
+      return { requestId, ok: false, error: { code: 'unavailable', message: busy ? 'conversation too busy; retry' : 'could not store the command; retry' } };
     }
   }
 }

@@ -1,7 +1,7 @@
 import { pino } from 'pino';
 import { loadEdgeConfig, names } from '@chat/contracts';
 import { connectNats } from '@chat/nats';
-import { createPool } from '@chat/postgres';
+import { createPool, PAST_END_FIX, projectionsPastEnd } from '@chat/postgres';
 import { ConnectionRegistry, ConversationListCache, SharedRateLimiter, createRedis } from '@chat/redis';
 import { edgeConsumerConfig, ensureConsumer } from '@chat/streams';
 import { TokenVerifier } from './auth';
@@ -27,7 +27,7 @@ pool.on('error', (err) => log.warn({ err }, 'idle postgres connection failed'));
 const redis = createRedis(cfg.REDIS_URL, n.redisPrefix);
 const registry = new ConnectionRegistry(redis, cfg.CHAT_REGISTRY_TTL);
 const metrics = createMetrics(cfg.EDGE_ID);
-registerConsumerGauges(metrics.registry, nats.jsm, [n.streams.cmd, n.streams.events, n.streams.delivery]);
+registerConsumerGauges(metrics.registry, nats.jsm, [n.streams.events, n.streams.delivery]);
 
 const edgeConsumer = edgeConsumerConfig(n, cfg.EDGE_ID);
 await ensureConsumer(nats.jsm, edgeConsumer.stream, edgeConsumer.config);
@@ -66,7 +66,7 @@ async function sync(userId: string, after: number, limit: number) {
   return { frames: r.frames, hasMore: r.hasMore || r.checkpoint < target };
 }
 const hub = new Hub();
-const gateway = new CommandGateway(nats.nc, nats.js, n, cfg.EDGE_ID, cfg.CHAT_COMMAND_TIMEOUT);
+const gateway = new CommandGateway(nats.nc, n, cfg.EDGE_ID, cfg.CHAT_COMMAND_TIMEOUT, cfg.CHAT_COMMAND_PARTITIONS);
 gateway.start();
 
 // The oldest stream position still kept; cursors before it cannot be served (sync.reset).
@@ -81,14 +81,21 @@ async function oldestPosition(): Promise<number> {
 
 let draining = false;
 const app = await createServer(log, metrics, {
-  async ready(): Promise<Record<string, boolean>> {
-    if (draining) return { accepting: false };
-    const [natsOk, pgOk, redisOk] = await Promise.all([
+  async ready(): Promise<{ checks: Record<string, boolean>; problems?: string[] }> {
+    if (draining) return { checks: { accepting: false } };
+    const [natsOk, pgOk, redisOk, stream] = await Promise.all([
       nats.nc.flush().then(() => true, () => false),
       pool.query('SELECT 1').then(() => true, () => false),
       redis.ping().then(() => true, () => false),
+      nats.jsm.streams.info(n.streams.events).then((si) => si.state.last_seq, () => null),
     ]);
-    return { nats: natsOk, postgres: pgOk, redis: redisOk };
+    // A projection whose checkpoint is past the end of CHAT_EVENTS (the stream was re-created)
+    // refuses to run: sends would be acknowledged and nothing delivered or synced.
+    const pastEnd = pgOk && stream !== null ? await projectionsPastEnd(pool, n, stream).catch(() => []) : [];
+    const problems = pastEnd.length
+      ? [`projections past the end of ${n.streams.events} (last sequence ${stream}): ${pastEnd.map((p) => `${p.name} at ${p.position}`).join(', ')}; ${PAST_END_FIX}`]
+      : [];
+    return { checks: { nats: natsOk, postgres: pgOk, redis: redisOk, events: stream !== null, projections: pastEnd.length === 0 }, problems };
   },
 }, { allowedOrigins: cfg.CHAT_ALLOWED_ORIGINS });
 const verifier = new TokenVerifier(cfg.CHAT_JWT_SECRET);

@@ -5,7 +5,8 @@ import { LIMITS } from '@chat/contracts';
 import type { EdgeMetrics } from './metrics';
 
 export interface Probes {
-  ready(): Promise<Record<string, boolean>>;
+  /** Each dependency's check, and why a failing one fails (shown on /readyz). */
+  ready(): Promise<{ checks: Record<string, boolean>; problems?: string[] }>;
 }
 
 export interface ServerOptions {
@@ -37,9 +38,9 @@ export async function createServer(log: Logger, metrics: EdgeMetrics, probes: Pr
   });
   app.get('/healthz', async () => ({ status: 'ok' }));
   app.get('/readyz', async (_req, reply) => {
-    const checks = await probes.ready();
+    const { checks, problems } = await probes.ready();
     const ok = Object.values(checks).every(Boolean);
-    return reply.code(ok ? 200 : 503).send({ status: ok ? 'ready' : 'unavailable', checks });
+    return reply.code(ok ? 200 : 503).send({ status: ok ? 'ready' : 'unavailable', checks, ...(problems?.length ? { problems } : {}) });
   });
   app.get('/metrics', async (_req, reply) => {
     reply.header('content-type', metrics.registry.contentType);

@@ -178,7 +178,7 @@ describe('projector killed mid-batch (c)', () => {
 
     // And equal, row for row, what a rebuild from the stream produces.
     const before = await snapshot();
-    await rebuildProjections({ pool, jsm: nats.jsm, names }, PROJECTION_KEYS);
+    await rebuildProjections(pool, names, PROJECTION_KEYS, (await nats.jsm.streams.info(names.streams.events)).state.last_seq);
     expect(await q1('SELECT count(*)::int AS n FROM messages')).toEqual({ n: 0 });
     const run = startProjections(env, (n) => [messagesProjection(n), receiptsProjection(n, null), conversationsProjection(n)], { batchSize: 250 });
     try {

@@ -292,7 +292,7 @@ describe('groups: read side', () => {
     const snapshot = () => readModelSnapshot(pool);
     const before = await snapshot();
     const last = (await nats.jsm.streams.info(names.streams.events)).state.last_seq;
-    await rebuildProjections({ pool, jsm: nats.jsm, names }, PROJECTION_KEYS);
+    await rebuildProjections(pool, names, PROJECTION_KEYS, (await nats.jsm.streams.info(names.streams.events)).state.last_seq);
     const run = startProjections(env, (n) => [messagesProjection(n), receiptsProjection(n, null), conversationsProjection(n)], { batchSize: 7 });
     try {
       await waitForCheckpoint(pool, names.consumers.projConversations, last);

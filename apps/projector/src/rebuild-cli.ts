@@ -6,7 +6,7 @@
 import { loadConfig, names as namesFor, ProjectorConfig } from '@chat/contracts';
 import { connectNats } from '@chat/nats';
 import { createPool } from '@chat/postgres';
-import { parseProjectionKeys, PROJECTION_KEYS, rebuildProjections } from './rebuild';
+import { parseProjectionKeys, PROJECTION_KEYS, rebuildProjections } from '@chat/postgres';
 
 const args = process.argv.slice(2);
 const keys = args.length ? parseProjectionKeys(args.join(',')) : [...PROJECTION_KEYS];
@@ -14,7 +14,8 @@ const cfg = loadConfig(ProjectorConfig);
 const pool = createPool(cfg.DATABASE_URL, 2);
 const nats = await connectNats(cfg.NATS_URL, 'projector-rebuild');
 try {
-  await rebuildProjections({ pool, jsm: nats.jsm, names: namesFor(cfg.CHAT_NS) }, keys);
+  const names = namesFor(cfg.CHAT_NS);
+  await rebuildProjections(pool, names, keys, (await nats.jsm.streams.info(names.streams.events)).state.last_seq);
   console.log(`${keys.join(', ')}: emptied; the projector re-applies the stream when it starts`);
 } finally {
   await nats.nc.close();

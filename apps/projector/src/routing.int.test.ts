@@ -180,7 +180,7 @@ describe('live routing (d)', () => {
     const { names, pool, nats } = env;
     const before = (await pool.query('SELECT user_id, stream_seq FROM inbox ORDER BY 1, 2')).rows;
     const last = (await nats.jsm.streams.info(names.streams.events)).state.last_seq;
-    await rebuildProjections({ pool, jsm: nats.jsm, names }, ['messages', 'receipts']);
+    await rebuildProjections(pool, names, ['messages', 'receipts'], (await nats.jsm.streams.info(names.streams.events)).state.last_seq);
     const frames: unknown[] = [];
     const counting = new Proxy(router, {
       get(target, prop, receiver) {

@@ -161,6 +161,8 @@ export const CommandReply = z.discriminatedUnion('ok', [
     requestId: z.string(),
     ok: z.literal(false),
     error: z.object({ code: z.enum(ERROR_CODES), message: z.string() }),
+    /** The conversation's partition is changing hands: resend the same command (same ids) shortly. */
+    moved: z.boolean().optional(),
   }),
 ]);
 export type CommandReply = z.infer<typeof CommandReply>;

@@ -16,6 +16,11 @@ const Common = z.object({
   NODE_ENV: z.string().default('development'),
   /** Postgres pool size per process; small because the apps mostly batch. */
   CHAT_PG_POOL: z.coerce.number().int().min(1).max(100).default(10),
+  /**
+   * How many partitions conversations are split into for the command processes (each owned by
+   * one process at a time). Must be the same on every edge and command process.
+   */
+  CHAT_COMMAND_PARTITIONS: z.coerce.number().int().min(1).max(1024).default(16),
 });
 
 export const StreamsConfig = z.object({
@@ -26,8 +31,8 @@ export const StreamsConfig = z.object({
 });
 
 export const CommandConfig = Common.extend({
-  /** Commands fetched per pull; different conversations run concurrently. */
-  CHAT_COMMAND_BATCH: z.coerce.number().int().min(1).max(1000).default(128),
+  /** Replicas of the partition lease bucket (as CHAT_STREAM_REPLICAS for the streams). */
+  CHAT_STREAM_REPLICAS: z.coerce.number().int().min(1).max(5).default(1),
   /** Conversation states kept in memory (LRU). */
   CHAT_AGGREGATE_CACHE: z.coerce.number().int().min(0).default(50_000),
   /** Largest group, the creator included. */

@@ -160,7 +160,7 @@ describe('names', () => {
   it('gives the ARCHITECTURE.md names without a namespace', () => {
     const n = names();
     expect(n.ns).toBe('');
-    expect(n.streams).toMatchObject({ cmd: 'CHAT_CMD', events: 'CHAT_EVENTS', delivery: 'CHAT_DELIVERY' });
+    expect(n.streams).toMatchObject({ events: 'CHAT_EVENTS', delivery: 'CHAT_DELIVERY' });
     expect(n.streams.notify).toBe('CHAT_NOTIFY');
     expect(n.subjects.pref('c1', 'bob')).toBe('chat.pref.c1.bob');
     expect(n.subjects.prefAll).toBe('chat.pref.>');
@@ -169,8 +169,9 @@ describe('names', () => {
     expect(n.consumers.notifier).toBe('notifier');
     expect(n.consumers.notifierJobs).toBe('notifier-jobs');
     expect(n.subjects.cmdAll).toBe('chat.cmd.>');
-    expect(n.subjects.cmdConv('c1', 'send')).toBe('chat.cmd.conv.c1.send');
-    expect(n.subjects.cmdUser('alice', 'ack')).toBe('chat.cmd.user.alice.ack');
+    expect(n.subjects.cmd(3, 'c1', 'send')).toBe('chat.cmd.3.c1.send');
+    expect(n.subjects.cmdPartition(3)).toBe('chat.cmd.3.>');
+    expect(n.kv.commandOwners).toBe('CHAT_CMD_OWNERS');
     expect(n.subjects.evtAll).toBe('chat.evt.>');
     expect(n.subjects.evtConvAll).toBe('chat.evt.conv.*');
     expect(n.subjects.evtConv('c1')).toBe('chat.evt.conv.c1');
@@ -179,22 +180,26 @@ describe('names', () => {
     expect(n.subjects.evtRcptConvAll('c1')).toBe('chat.evt.rcpt.c1.*');
     expect(n.subjects.dlvAll).toBe('chat.dlv.>');
     expect(n.subjects.dlv('e1')).toBe('chat.dlv.e1');
-    expect(n.subjects.reply('e1')).toBe('chat.reply.e1');
-    expect(n.consumers.commandHandler).toBe('command-handler');
+    expect(n.subjects.reply('e1', 'r1')).toBe('chat.reply.e1.r1');
+    expect(n.subjects.replyAll('e1')).toBe('chat.reply.e1.*');
+    expect(n.subjects.projectorPosition).toBe('chat.projector.position');
+    expect(n.consumers.projector).toBe('projector');
     expect(n.consumers.edge('e1')).toBe('edge-e1');
     expect(n.redisPrefix).toBe('');
   });
 
   it('prefixes streams, subjects and Redis keys with a namespace, not consumer names', () => {
     const n = names('t1');
-    expect(n.streams).toMatchObject({ cmd: 't1_CHAT_CMD', events: 't1_CHAT_EVENTS', delivery: 't1_CHAT_DELIVERY', notify: 't1_CHAT_NOTIFY' });
+    expect(n.streams).toMatchObject({ events: 't1_CHAT_EVENTS', delivery: 't1_CHAT_DELIVERY', notify: 't1_CHAT_NOTIFY' });
+    expect(n.kv.commandOwners).toBe('t1_CHAT_CMD_OWNERS');
     expect(n.subjects.pref('c1', 'bob')).toBe('t1.chat.pref.c1.bob');
     expect(n.subjects.notify('bob')).toBe('t1.chat.notify.bob');
     expect(n.subjects.cmdAll).toBe('t1.chat.cmd.>');
     expect(n.subjects.evtConv('c1')).toBe('t1.chat.evt.conv.c1');
     expect(n.subjects.evtRcpt('c1', 'bob')).toBe('t1.chat.evt.rcpt.c1.bob');
     expect(n.subjects.dlv('e1')).toBe('t1.chat.dlv.e1');
-    expect(n.subjects.reply('e1')).toBe('t1.chat.reply.e1');
+    expect(n.subjects.reply('e1', 'r1')).toBe('t1.chat.reply.e1.r1');
+    expect(n.subjects.cmd(0, 'c1', 'send')).toBe('t1.chat.cmd.0.c1.send');
     expect(n.consumers.projMessages).toBe('proj-messages');
     expect(n.redisPrefix).toBe('t1:');
   });

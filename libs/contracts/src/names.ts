@@ -5,11 +5,19 @@
  */
 export interface Names {
   readonly ns: string;
-  readonly streams: { cmd: string; events: string; delivery: string; dlq: string; notify: string };
+  readonly streams: { events: string; delivery: string; dlq: string; notify: string };
+  /** JetStream key-value buckets. */
+  readonly kv: {
+    /** Command partition leases and the live command processes (entries expire: the lease TTL). */
+    commandOwners: string;
+  };
   readonly subjects: {
+    /** Core NATS, not stored: every command (`chat.cmd.<partition>.<conversationId>.<verb>`). */
     cmdAll: string;
-    cmdConv(conversationId: string, verb: string): string;
-    cmdUser(userId: string, verb: string): string;
+    /** A command for a conversation, on the partition that conversation belongs to. */
+    cmd(partition: number, conversationId: string, verb: string): string;
+    /** Every command of one partition (what its owner subscribes to). */
+    cmdPartition(partition: number): string;
     evtAll: string;
     evtConvAll: string;
     evtRcptAll: string;
@@ -18,7 +26,9 @@ export interface Names {
     evtRcptConvAll(conversationId: string): string;
     dlvAll: string;
     dlv(edgeId: string): string;
-    reply(edgeId: string): string;
+    /** Core NATS: answers to an edge's commands, `chat.reply.<edgeId>.<requestId>`. */
+    reply(edgeId: string, requestId: string): string;
+    replyAll(edgeId: string): string;
     /** Core NATS: the projector's checkpoint after each commit (edges wait on it for read-after-ack sync). */
     projectorPosition: string;
     /** CHAT_DLQ: every dead letter, `chat.dlq.<consumer>`. */
@@ -33,7 +43,6 @@ export interface Names {
     notify(userId: string): string;
   };
   readonly consumers: {
-    commandHandler: string;
     projMessages: string;
     projReceipts: string;
     projConversations: string;
@@ -56,11 +65,12 @@ export function names(ns = ''): Names {
   const S = ns ? `${ns}_` : '';
   return {
     ns,
-    streams: { cmd: `${S}CHAT_CMD`, events: `${S}CHAT_EVENTS`, delivery: `${S}CHAT_DELIVERY`, dlq: `${S}CHAT_DLQ`, notify: `${S}CHAT_NOTIFY` },
+    streams: { events: `${S}CHAT_EVENTS`, delivery: `${S}CHAT_DELIVERY`, dlq: `${S}CHAT_DLQ`, notify: `${S}CHAT_NOTIFY` },
+    kv: { commandOwners: `${S}CHAT_CMD_OWNERS` },
     subjects: {
       cmdAll: `${s}chat.cmd.>`,
-      cmdConv: (id, verb) => `${s}chat.cmd.conv.${id}.${verb}`,
-      cmdUser: (id, verb) => `${s}chat.cmd.user.${id}.${verb}`,
+      cmd: (partition, id, verb) => `${s}chat.cmd.${partition}.${id}.${verb}`,
+      cmdPartition: (partition) => `${s}chat.cmd.${partition}.>`,
       evtAll: `${s}chat.evt.>`,
       evtConvAll: `${s}chat.evt.conv.*`,
       evtRcptAll: `${s}chat.evt.rcpt.>`,
@@ -69,7 +79,8 @@ export function names(ns = ''): Names {
       evtRcptConvAll: (id) => `${s}chat.evt.rcpt.${id}.*`,
       dlvAll: `${s}chat.dlv.>`,
       dlv: (edgeId) => `${s}chat.dlv.${edgeId}`,
-      reply: (edgeId) => `${s}chat.reply.${edgeId}`,
+      reply: (edgeId, requestId) => `${s}chat.reply.${edgeId}.${requestId}`,
+      replyAll: (edgeId) => `${s}chat.reply.${edgeId}.*`,
       projectorPosition: `${s}chat.projector.position`,
       prefAll: `${s}chat.pref.>`,
       pref: (id, userId) => `${s}chat.pref.${id}.${userId}`,
@@ -79,7 +90,6 @@ export function names(ns = ''): Names {
       dlq: (consumer) => `${s}chat.dlq.${consumer}`,
     },
     consumers: {
-      commandHandler: 'command-handler',
       projMessages: 'proj-messages',
       projReceipts: 'proj-receipts',
       projConversations: 'proj-conversations',

@@ -1,13 +1,11 @@
-import type { JetStreamClient, PubAck } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/transport-node';
 import type { Command, CommandReply, Names } from '@chat/contracts';
 
-/**
- * The verb (last subject token) of each conversation command on `chat.cmd.conv.<id>.<verb>`.
- * One token each: a subject token cannot contain '.'.
- */
-export const CONVERSATION_VERBS = {
+/** The verb (last subject token) of each command on `chat.cmd.<partition>.<conversationId>.<verb>`. */
+export const COMMAND_VERBS = {
+  CreateConversation: 'create',
   SendMessage: 'send',
+  MarkDelivered: 'delivered',
   MarkRead: 'read',
   AddMembers: 'members',
   RemoveMember: 'remove',
@@ -17,49 +15,49 @@ export const CONVERSATION_VERBS = {
   EditMessage: 'edit',
   DeleteMessage: 'delete',
   MuteConversation: 'mute',
-} as const satisfies Partial<Record<Command['type'], string>>;
+} as const satisfies Record<Command['type'], string>;
 
-/**
- * Where a command is published on CHAT_CMD. Conversation commands go to the conversation's
- * subject, user commands to the user's (ARCHITECTURE.md, "Subjects and streams").
- */
-export function commandSubject(n: Names, command: Command): string {
-  switch (command.type) {
-    case 'CreateConversation':
-      return n.subjects.cmdUser(command.meta.userId, 'create');
-    case 'MarkDelivered':
-      return n.subjects.cmdUser(command.meta.userId, 'ack');
-    case 'SendMessage':
-    case 'MarkRead':
-    case 'AddMembers':
-    case 'RemoveMember':
-    case 'LeaveConversation':
-    case 'ChangeRole':
-    case 'UpdateConversation':
-    case 'EditMessage':
-    case 'DeleteMessage':
-    case 'MuteConversation':
-      return n.subjects.cmdConv(command.data.conversationId, CONVERSATION_VERBS[command.type]);
-    default: {
-      const never: never = command;
-      throw new Error(`unknown command ${(never as { type: string }).type}`);
-    }
+/** 32-bit FNV-1a of a string's UTF-16 code units (deterministic, fast, well spread for ids). */
+export function fnv1a(s: string): number {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < s.length; i++) {
+    h ^= s.charCodeAt(i);
+    h = Math.imul(h, 0x01000193);
   }
+  return h >>> 0;
+}
+
+/** MurmurHash3's 32-bit finalizer: every input bit flips about half the output bits (FNV-1a alone mixes its last bytes weakly). */
+export function mix32(h: number): number {
+  h ^= h >>> 16;
+  h = Math.imul(h, 0x85ebca6b);
+  h ^= h >>> 13;
+  h = Math.imul(h, 0xc2b2ae35);
+  h ^= h >>> 16;
+  return h >>> 0;
+}
+
+/** A well-spread 32-bit hash of a string. */
+export const hash32 = (s: string): number => mix32(fnv1a(s));
+
+/** The partition a conversation's commands go to (CHAT_COMMAND_PARTITIONS, the same on every edge and command process). */
+export const partitionOf = (conversationId: string, partitions: number): number => hash32(conversationId) % partitions;
+
+/**
+ * Where a command is sent: every command concerns one conversation (creating it, writing to
+ * it, or one member's watermark or preference in it), and goes to that conversation's
+ * partition, so one process decides all of a conversation's commands, in arrival order.
+ */
+export function commandSubject(n: Names, command: Command, partitions: number): string {
+  const id = command.data.conversationId;
+  return n.subjects.cmd(partitionOf(id, partitions), id, COMMAND_VERBS[command.type]);
 }
 
 /**
- * Queues a command. Resolves once JetStream stored it; `msgId` (Nats-Msg-Id) makes a repeated
- * publish of the same command within CHAT_CMD's duplicate window a no-op.
+ * Answers the edge that sent a command, on the reply subject it gave (`chat.reply.<edgeId>.<requestId>`).
+ * Fire and forget: an edge that is gone or timed out simply does not hear it, and the client
+ * retries by its own id.
  */
-export function publishCommand(js: JetStreamClient, subject: string, command: Command, opts: { msgId: string; timeoutMs?: number }): Promise<PubAck> {
-  return js.publish(subject, JSON.stringify(command), { msgID: opts.msgId, ...(opts.timeoutMs ? { timeout: opts.timeoutMs } : {}) });
-}
-
-/**
- * Answers the edge that published a command, on its core-NATS reply subject. Fire and forget:
- * an edge that is gone or timed out simply does not hear it, and the client retries by its
- * own id.
- */
-export function publishReply(nc: NatsConnection, n: Names, edgeId: string, reply: CommandReply): void {
-  nc.publish(n.subjects.reply(edgeId), JSON.stringify(reply));
+export function publishReply(nc: NatsConnection, replyTo: string, reply: CommandReply): void {
+  nc.publish(replyTo, JSON.stringify(reply));
 }

@@ -1,41 +1,54 @@
 import { describe, expect, it } from 'vitest';
 import { names, type Command } from '@chat/contracts';
-import { commandSubject, CONVERSATION_VERBS } from './commands';
+import { commandSubject, COMMAND_VERBS, fnv1a, partitionOf } from './commands';
 
 const meta = { commandId: 'c', requestId: 'r', userId: 'alice', deviceId: 'd', edgeId: 'e', at: '2025-01-01T00:00:00.000Z' };
 const body = { text: 'x' };
 const data = { conversationId: 'g-1' };
 
 const commands: Array<[Command, string]> = [
-  [{ type: 'CreateConversation', v: 1, meta, data: { ...data, kind: 'group', members: ['alice'] } }, 'chat.cmd.user.alice.create'],
-  [{ type: 'MarkDelivered', v: 1, meta, data: { ...data, upToSeq: 1 } }, 'chat.cmd.user.alice.ack'],
-  [{ type: 'SendMessage', v: 1, meta, data: { ...data, messageId: 'm', clientMsgId: 'k', body } }, 'chat.cmd.conv.g-1.send'],
-  [{ type: 'MarkRead', v: 1, meta, data: { ...data, upToSeq: 1 } }, 'chat.cmd.conv.g-1.read'],
-  [{ type: 'AddMembers', v: 1, meta, data: { ...data, userIds: ['bob'] } }, 'chat.cmd.conv.g-1.members'],
-  [{ type: 'RemoveMember', v: 1, meta, data: { ...data, userId: 'bob' } }, 'chat.cmd.conv.g-1.remove'],
-  [{ type: 'LeaveConversation', v: 1, meta, data }, 'chat.cmd.conv.g-1.leave'],
-  [{ type: 'ChangeRole', v: 1, meta, data: { ...data, userId: 'bob', role: 'admin' } }, 'chat.cmd.conv.g-1.role'],
-  [{ type: 'UpdateConversation', v: 1, meta, data: { ...data, title: 't' } }, 'chat.cmd.conv.g-1.update'],
-  [{ type: 'EditMessage', v: 1, meta, data: { ...data, messageId: 'm', body } }, 'chat.cmd.conv.g-1.edit'],
-  [{ type: 'DeleteMessage', v: 1, meta, data: { ...data, messageId: 'm', scope: 'me' } }, 'chat.cmd.conv.g-1.delete'],
-  [{ type: 'MuteConversation', v: 1, meta, data: { ...data, muted: true } }, 'chat.cmd.conv.g-1.mute'],
+  [{ type: 'CreateConversation', v: 1, meta, data: { ...data, kind: 'group', members: ['alice'] } }, 'create'],
+  [{ type: 'MarkDelivered', v: 1, meta, data: { ...data, upToSeq: 1 } }, 'delivered'],
+  [{ type: 'SendMessage', v: 1, meta, data: { ...data, messageId: 'm', clientMsgId: 'k', body } }, 'send'],
+  [{ type: 'MarkRead', v: 1, meta, data: { ...data, upToSeq: 1 } }, 'read'],
+  [{ type: 'AddMembers', v: 1, meta, data: { ...data, userIds: ['bob'] } }, 'members'],
+  [{ type: 'RemoveMember', v: 1, meta, data: { ...data, userId: 'bob' } }, 'remove'],
+  [{ type: 'LeaveConversation', v: 1, meta, data }, 'leave'],
+  [{ type: 'ChangeRole', v: 1, meta, data: { ...data, userId: 'bob', role: 'admin' } }, 'role'],
+  [{ type: 'UpdateConversation', v: 1, meta, data: { ...data, title: 't' } }, 'update'],
+  [{ type: 'EditMessage', v: 1, meta, data: { ...data, messageId: 'm', body } }, 'edit'],
+  [{ type: 'DeleteMessage', v: 1, meta, data: { ...data, messageId: 'm', scope: 'me' } }, 'delete'],
+  [{ type: 'MuteConversation', v: 1, meta, data: { ...data, muted: true } }, 'mute'],
 ];
 
 describe('commandSubject', () => {
-  it.each(commands.map(([command, subject]) => ({ type: command.type, command, subject })))('$type → $subject', ({ command, subject }) => {
-    expect(commandSubject(names(''), command)).toBe(subject);
+  it.each(commands.map(([command, verb]) => ({ type: command.type, command, verb })))('$type → chat.cmd.<p>.g-1.$verb', ({ command, verb }) => {
+    const p = partitionOf('g-1', 16);
+    expect(commandSubject(names(''), command, 16)).toBe(`chat.cmd.${p}.g-1.${verb}`);
   });
 
-  it('prefixes the namespace and stays under CHAT_CMD (chat.cmd.>)', () => {
-    for (const [command, subject] of commands) {
-      const namespaced = commandSubject(names('t1'), command);
-      expect(namespaced).toBe(`t1.${subject}`);
+  it('sends every command of a conversation to the same partition, and prefixes the namespace', () => {
+    for (const [command] of commands) {
+      const namespaced = commandSubject(names('t1'), command, 16);
+      expect(namespaced.startsWith(`t1.chat.cmd.${partitionOf('g-1', 16)}.`)).toBe(true);
       expect(namespaced.startsWith(names('t1').subjects.cmdAll.slice(0, -1))).toBe(true);
     }
   });
 
   it('uses one subject token per verb', () => {
-    for (const verb of Object.values(CONVERSATION_VERBS)) expect(verb).toMatch(/^[a-z]+$/);
-    expect(new Set(Object.values(CONVERSATION_VERBS)).size).toBe(Object.keys(CONVERSATION_VERBS).length);
+    for (const verb of Object.values(COMMAND_VERBS)) expect(verb).toMatch(/^[a-z]+$/);
+    expect(new Set(Object.values(COMMAND_VERBS)).size).toBe(Object.keys(COMMAND_VERBS).length);
+  });
+});
+
+describe('partitionOf', () => {
+  it('is FNV-1a, stable, and spreads conversation ids evenly', () => {
+    expect(fnv1a('')).toBe(0x811c9dc5);
+    expect(fnv1a('a')).toBe(0xe40c292c);
+    expect(fnv1a('foobar')).toBe(0xbf9cf968);
+    const counts = new Array<number>(16).fill(0);
+    for (let i = 0; i < 16_000; i++) counts[partitionOf(`d-${i.toString(36)}`, 16)]!++;
+    for (const c of counts) expect(c).toBeGreaterThan(800);
+    for (const c of counts) expect(c).toBeLessThan(1200);
   });
 });

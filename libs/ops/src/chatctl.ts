@@ -9,6 +9,8 @@ import { migrate } from './migrate';
 import { applyAll, consumersReport, readEvents, streamSettings, streamsReport, withNats } from './streams';
 import { formatTable } from './table';
 import { mintToken } from './token';
+import { fixProjections, projectionsStatus } from './projections';
+import { parseProjectionKeys } from '@chat/postgres';
 
 const positiveInt = (value: string): number => {
   const n = Number(value);
@@ -148,6 +150,48 @@ program
     const r = await rebuildConversationCacheFromEnv(loadOpsConfig(), o.user !== undefined ? { userId: o.user } : {});
     console.log(`conversation lists: ${r.users} user(s), ${r.entries} entr${r.entries === 1 ? 'y' : 'ies'} loaded`);
   });
+
+const projections = program.command('projections').description('the read models: positions, rebuild, reset');
+
+projections
+  .command('status', { isDefault: true })
+  .description('each projection\'s checkpoint against CHAT_EVENTS (behind, or past the end of a re-created stream)')
+  .option('--json', 'JSON')
+  .action(async (o: { json?: boolean }) => {
+    const cfg = loadOpsConfig();
+    const s = await withNats(cfg.NATS_URL, (nats) => projectionsStatus(nats, names(cfg.CHAT_NS), cfg.DATABASE_URL), inspectOnly);
+    if (o.json) return console.log(JSON.stringify(s));
+    console.log(
+      formatTable(s.rows, [
+        ['projection', 'PROJECTION'],
+        ['position', 'CHECKPOINT'],
+        ['sideEffects', 'SIDE EFFECTS'],
+        ['streamLast', 'STREAM LAST'],
+        ['behind', 'BEHIND'],
+        ['state', 'STATE'],
+      ]),
+    );
+    if (s.fix) {
+      console.error(`\na checkpoint is past the end of the stream: the projector refuses to run. Fix: ${s.fix}`);
+      process.exitCode = 2;
+    }
+  });
+
+for (const [how, what] of [
+  ['rebuild', 'empty the projections and re-apply everything CHAT_EVENTS holds (stop the projector first)'],
+  ['reset', 'empty the projections and start them with the stream as it is now, e.g. a re-created one (stop the projector first)'],
+] as const) {
+  projections
+    .command(how)
+    .description(what)
+    .argument('[projections...]', 'messages, receipts, conversations, preferences (default: all)')
+    .action(async (keys: string[]) => {
+      const cfg = loadOpsConfig();
+      const list = keys.length ? parseProjectionKeys(keys.join(',')) : undefined;
+      await withNats(cfg.NATS_URL, (nats) => fixProjections(nats, names(cfg.CHAT_NS), cfg.DATABASE_URL, how, list));
+      console.log(`${how}: done; the projector applies the stream when it starts`);
+    });
+}
 
 const dlq = program.command('dlq').description('dead letters (CHAT_DLQ): messages a consumer gave up on');
 

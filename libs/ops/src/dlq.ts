@@ -84,12 +84,11 @@ export const replayMsgId = (n: Names, id: number, original?: string): string => 
 
 /**
  * Replays dead letters:
- * - a command (CHAT_CMD) or a live frame envelope (CHAT_DELIVERY) is republished, byte for
- *   byte with its headers, to its original subject; its Nats-Msg-Id becomes
- *   `<original id>+replay:<CHAT_DLQ>:<id>`, so a replay that is retried is queued once, and one
- *   made within the duplicate window of the original is not swallowed as a duplicate of it.
- *   The command service's own idempotency (command ids, clientMsgId) makes a replay of a
- *   command that did partly succeed answer the same way with nothing appended twice;
+ * - a live frame envelope (CHAT_DELIVERY) is republished, byte for byte with its headers, to
+ *   its original subject; its Nats-Msg-Id becomes `<original id>+replay:<CHAT_DLQ>:<id>`, so a
+ *   replay that is retried is queued once, and one made within the duplicate window of the
+ *   original is not swallowed as a duplicate of it (commands are not stored, so there are no
+ *   command dead letters; the client retries a command that failed);
  * - a projection's event (CHAT_EVENTS) is not republished: a new copy would get a new stream
  *   sequence and the projections would see it twice and out of order. The projection skipped
  *   it (the entry says `skipped`), so its read model is repaired by rebuilding it from the
@@ -120,7 +119,7 @@ export async function replayDeadLetters(
       out.push({ id, consumer: entry.consumer, outcome: 'replayed', detail: `projection ${entry.consumer} rebuilt from the stream (seq ${entry.seq})` });
       continue;
     }
-    if (entry.stream !== n.streams.cmd && entry.stream !== n.streams.delivery) {
+    if (entry.stream !== n.streams.delivery) {
       throw new Error(`dead letter ${id}: stream ${entry.stream} is not a stream of namespace "${n.ns}"`);
     }
     const h = natsHeaders();

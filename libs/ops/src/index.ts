@@ -6,3 +6,4 @@ export * from './streams';
 export * from './table';
 export * from './cache';
 export * from './dlq';
+export * from './projections';

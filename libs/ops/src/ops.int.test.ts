@@ -17,7 +17,7 @@ beforeAll(async () => {
   nats = await connectNats(urls.natsUrl, 'ops-test');
 });
 afterAll(async () => {
-  for (const s of Object.values(n.streams)) await nats.jsm.streams.delete(s).catch(() => undefined);
+  for (const s of [...Object.values(n.streams), `KV_${n.kv.commandOwners}`]) await nats.jsm.streams.delete(s).catch(() => undefined);
   await nats.nc.close();
   await dropDatabase(databaseUrl);
 });
@@ -54,7 +54,7 @@ describe('streams', () => {
     expect([...again.streams, ...again.consumers].every((x) => x.action === 'unchanged')).toBe(true);
 
     const streams = await streamsReport(nats.jsm, n);
-    expect(streams.map((s) => s.stream)).toEqual(expect.arrayContaining([n.streams.cmd, n.streams.delivery, n.streams.dlq, n.streams.events]));
+    expect(streams.map((s) => s.stream)).toEqual(expect.arrayContaining([n.streams.delivery, n.streams.dlq, n.streams.events, n.streams.notify]));
     expect(streams.find((s) => s.stream === n.streams.events)).toMatchObject({ maxAge: '1d', replicas: 1, storage: 'file' });
 
     await nats.js.publish(n.subjects.evtConv('c1'), JSON.stringify({ type: 'Probe' }));

@@ -2,3 +2,4 @@ export * from './pool';
 export * from './projections';
 export * from './conversationList';
 export * from './sessionLock';
+export * from './readModels';

@@ -71,8 +71,8 @@ async function disposeNamespace(ns: string, natsUrl: string, databaseUrl: string
   await attempt(
     withNats(natsUrl, async (nats) => {
       // The ns's streams, and any other stream an app created under the ns prefix.
-      const doomed = new Set(Object.values(names(ns).streams));
-      for await (const si of nats.jsm.streams.list()) if (si.config.name.startsWith(`${ns}_`)) doomed.add(si.config.name);
+      const doomed = new Set([...Object.values(names(ns).streams), ...Object.values(names(ns).kv).map((b) => `KV_${b}`)]);
+      for await (const si of nats.jsm.streams.list()) if (si.config.name.startsWith(`${ns}_`) || si.config.name.startsWith(`KV_${ns}_`)) doomed.add(si.config.name);
       for (const s of doomed) await nats.jsm.streams.delete(s).catch(() => undefined);
     }),
   );

@@ -1,7 +1,7 @@
 import { ChatError, type CommandOf, type CommandResult } from '@chat/contracts';
 import { decideMute, evolveMute } from '@chat/domain';
 import type { HandlerContext } from '../handler';
-import { conversation } from '../kinds';
+import { currentConversation } from '../receipt';
 import { WrongLastSequence } from './preferences';
 
 const ATTEMPTS = 3;
@@ -17,11 +17,7 @@ export async function muteConversation(ctx: HandlerContext, command: CommandOf<'
   if (!prefs) throw new ChatError('internal', 'no preference store');
   const { conversationId } = command.data;
   const userId = command.meta.userId;
-  const convSubject = ctx.names.subjects.evtConv(conversationId);
-  let conv = await ctx.aggregates.get(convSubject, conversation);
-  if (!conv.fresh && (conv.state.status !== 'active' || !conv.state.members.has(userId))) {
-    conv = await ctx.aggregates.refresh(convSubject, conversation, conv);
-  }
+  const conv = await currentConversation(ctx, conversationId, (s) => s.status !== 'active' || !s.members.has(userId));
   const subject = ctx.names.subjects.pref(conversationId, userId);
   for (let attempt = 1; ; attempt++) {
     const { state, lastSubjectSeq } = await prefs.load(subject);

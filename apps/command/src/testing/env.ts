@@ -1,7 +1,7 @@
 import { pino } from 'pino';
 import { CommandReply, names as namesFor, type Command, type CommandOf, type Names } from '@chat/contracts';
 import type { ConversationRules } from '@chat/domain';
-import { connectNats, JetStreamEventStore, type Nats } from '@chat/nats';
+import { commandSubject, connectNats, JetStreamEventStore, type EventStore, type Nats } from '@chat/nats';
 import { createTestNamespace } from '@chat/testing';
 import { CommandService } from '../service';
 
@@ -27,29 +27,51 @@ export async function createTestEnv(): Promise<TestEnv> {
   };
 }
 
-/** A command service instance with its own NATS connection and cache, like a separate process. */
-export async function createService(env: TestEnv, opts: { batch?: number; cacheEntries?: number; rules?: Partial<ConversationRules> } = {}): Promise<{ service: CommandService; nats: Nats; close(): Promise<void> }> {
+/** Partitions in the command tests (CHAT_COMMAND_PARTITIONS). */
+export const TEST_PARTITIONS = 4;
+
+/**
+ * A command service instance with its own NATS connection and cache, like a separate process.
+ * Unless `owns` says otherwise it owns every partition, and `takeAll()` subscribes to them
+ * (two such instances share each partition's commands through the queue group, and race).
+ */
+export async function createService(
+  env: TestEnv,
+  opts: { cacheEntries?: number; rules?: Partial<ConversationRules>; store?: (real: EventStore) => EventStore; owns?: (p: number) => boolean } = {},
+): Promise<{ service: CommandService; nats: Nats; takeAll(): Promise<void>; close(): Promise<void> }> {
   const nats = await connectNats(env.natsUrl, `command-test-svc-${env.names.ns}`);
+  const real = new JetStreamEventStore(nats.js, nats.jsm, env.names.streams.events);
   const service = new CommandService({
     nc: nats.nc,
     js: nats.js,
     jsm: nats.jsm,
     names: env.names,
     log: pino({ level: process.env['TEST_LOG_LEVEL'] ?? 'silent' }),
-    store: new JetStreamEventStore(nats.js, nats.jsm, env.names.streams.events),
-    batch: opts.batch ?? 128,
+    store: opts.store ? opts.store(real) : real,
+    partitions: TEST_PARTITIONS,
+    owns: opts.owns ?? (() => true),
     cacheEntries: opts.cacheEntries ?? 1000,
     ...(opts.rules ? { rules: opts.rules } : {}),
     summaryEveryMs: 0,
-  });
+  }).start();
   return {
     service,
     nats,
+    /** Subscribes to every partition; resolves once the server has the subscriptions (commands sent after it reach them). */
+    async takeAll() {
+      for (let p = 0; p < TEST_PARTITIONS; p++) service.take(p);
+      await nats.nc.flush();
+    },
     async close() {
       await service.stop();
       await nats.nc.drain();
     },
   };
+}
+
+/** Sends a command as an edge does: to its partition, with this edge's reply subject for its request id. */
+export function sendCommand(nc: Nats['nc'], names: Names, command: Command): void {
+  nc.publish(commandSubject(names, command, TEST_PARTITIONS), JSON.stringify(command), { reply: names.subjects.reply(command.meta.edgeId, command.meta.requestId) });
 }
 
 let counter = 0;
@@ -91,9 +113,10 @@ export const markDelivered = (conversationId: string, by: string, upToSeq: numbe
 /** Collects the answers published to one edge's reply subject, by request id. */
 export function collectReplies(nc: Nats['nc'], names: Names, edgeId = 'edge-t') {
   const replies = new Map<string, CommandReply[]>();
-  const sub = nc.subscribe(names.subjects.reply(edgeId), {
+  const sub = nc.subscribe(names.subjects.replyAll(edgeId), {
     callback: (err, msg) => {
-      if (err) return;
+      // "No responders" (status 503, no body) are left to the test that waits for them.
+      if (err || msg.headers?.code === 503) return;
       const r = CommandReply.parse(msg.json());
       replies.set(r.requestId, [...(replies.get(r.requestId) ?? []), r]);
     },
@@ -109,6 +132,26 @@ export function collectReplies(nc: Nats['nc'], names: Names, edgeId = 'edge-t') 
     },
     close: () => sub.unsubscribe(),
   };
+}
+
+/**
+ * Resends, with the same ids (as a client does), every command whose last answer is
+ * `unavailable` (it kept losing an optimistic-concurrency race to another instance), until each
+ * has an answer that is not. Returns how many resends it took.
+ */
+export async function resendUnavailable(nc: Nats['nc'], names: Names, replies: ReturnType<typeof collectReplies>, commands: readonly Command[], timeoutMs = 60_000): Promise<number> {
+  const deadline = Date.now() + timeoutMs;
+  const last = (c: Command) => replies.replies.get(c.meta.requestId)?.at(-1);
+  let resent = 0;
+  for (;;) {
+    const busy = commands.filter((c) => { const r = last(c); return r && !r.ok && r.error.code === 'unavailable'; });
+    if (busy.length === 0) return resent;
+    if (Date.now() > deadline) throw new Error(`${busy.length} commands still unavailable after ${timeoutMs} ms`);
+    const before = busy.map((c) => replies.replies.get(c.meta.requestId)!.length);
+    for (const c of busy) sendCommand(nc, names, c);
+    resent += busy.length;
+    while (busy.some((c, i) => replies.replies.get(c.meta.requestId)!.length === before[i]) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+  }
 }
 
 /** Any conversation command of the groups and message operations, by `by`, at now (or `at`). */

@@ -6,8 +6,9 @@ import { ofType, RetryLater, runs, type Projection, type StoredEvent } from '../
 import type { Retention } from '../receipts/projection';
 import type { Route, Router } from '../routing';
 import { conversationsChange, DELETED_PREVIEW, readMarks, tips, type ConversationsChange } from './evolve';
+import { PROJECTION_TABLES } from '@chat/postgres';
 
-export const CONVERSATIONS_TABLES = ['user_conversations', 'conversation_senders'] as const;
+export const CONVERSATIONS_TABLES = PROJECTION_TABLES.conversations;
 
 type Of<K extends ConversationsChange['kind']> = Extract<ConversationsChange, { kind: K }>;
 

@@ -2,8 +2,9 @@ import type { Names } from '@chat/contracts';
 import type { PoolClient } from '@chat/postgres';
 import { runs, type Projection } from '../projection';
 import { messagesChanges, type MessageOp, type MessagesChange } from './evolve';
+import { PROJECTION_TABLES } from '@chat/postgres';
 
-export const MESSAGES_TABLES = ['conversations', 'conversation_members', 'messages', 'inbox', 'hidden_messages'] as const;
+export const MESSAGES_TABLES = PROJECTION_TABLES.messages;
 
 type Of<K extends MessagesChange['kind']> = Extract<MessagesChange, { kind: K }>;
 

@@ -1,22 +1,8 @@
 import type { ChatEvent, MemberPreferenceEvent } from '@chat/contracts';
-import { inTransaction, type Pool, type PoolClient } from '@chat/postgres';
+import { inTransaction, LIVE_CHECKPOINT, sideEffectsCheckpoint, type Pool, type PoolClient } from '@chat/postgres';
 import type { Projection, StoredEvent, StreamEvent } from '../projection';
 
-/**
- * Where the post-commit side effects of a projection (the Redis conversation lists, activity
- * frames, coalesced group receipts) have got to, in projection_checkpoints under
- * "<projection>.routed" (a projection name never has a dot). It is written in the NEXT batch's
- * transaction, once the side effects are done, so it trails the checkpoint by one batch; after
- * a crash the events between the two get their side effects again (they are idempotent). A
- * rebuild leaves it alone, so re-applying history does not push it live again.
- */
-export const sideEffectsCheckpoint = (projectionName: string): string => `${projectionName}.routed`;
-
-/** How far live routing has got (projection_checkpoints): written with each batch; left alone by rebuilds. */
-export const LIVE_CHECKPOINT = 'projector.live';
-
-/** The Postgres session lock held by the active projector (rebuilds take it too). */
-export const PROJECTOR_LOCK = 'projector';
+export { LIVE_CHECKPOINT, PROJECTOR_LOCK, sideEffectsCheckpoint } from '@chat/postgres';
 
 export class OutOfOrder extends Error {
   override readonly name = 'OutOfOrder';

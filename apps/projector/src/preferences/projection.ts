@@ -1,7 +1,8 @@
 import type { MemberPreferenceEvent, Names } from '@chat/contracts';
 import type { Projection } from '../projection';
+import { PROJECTION_TABLES } from '@chat/postgres';
 
-export const PREFERENCES_TABLES = ['notification_mutes'] as const;
+export const PREFERENCES_TABLES = PROJECTION_TABLES.preferences;
 
 /**
  * proj-preferences (chat.pref.>): each member's mute of each conversation, newest change wins

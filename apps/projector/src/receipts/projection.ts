@@ -1,6 +1,6 @@
 import type { Logger } from 'pino';
 import { LIMITS, type Names } from '@chat/contracts';
-import type { PoolClient } from '@chat/postgres';
+import { PROJECTION_TABLES, type PoolClient } from '@chat/postgres';
 import { ofType, RetryLater, type Projection, type StoredEvent } from '../projection';
 import type { Router } from '../routing';
 import { ReceiptCoalescer } from './coalesce';
@@ -17,7 +17,7 @@ import {
   type UserDeviceRow,
 } from './evolve';
 
-export const RECEIPTS_TABLES = ['member_receipts', 'device_receipts', 'user_devices'] as const;
+export const RECEIPTS_TABLES = PROJECTION_TABLES.receipts;
 
 export type Retention = 'history' | 'ephemeral';
 

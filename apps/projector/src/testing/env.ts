@@ -77,7 +77,7 @@ export async function createTestEnv(): Promise<TestEnv> {
       await pool.end().catch(() => undefined);
       await admin.query(`DROP DATABASE IF EXISTS "${dbName}" WITH (FORCE)`).catch(() => undefined);
       await admin.end();
-      for (const s of Object.values(names.streams)) await nats.jsm.streams.delete(s).catch(() => undefined);
+      for (const s of [...Object.values(names.streams), ...Object.values(names.kv).map((b) => `KV_${b}`)]) await nats.jsm.streams.delete(s).catch(() => undefined);
       await nats.nc.close();
       const plain = createRedis(redisUrl);
       let cursor = '0';
