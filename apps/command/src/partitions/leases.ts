@@ -116,17 +116,19 @@ export class PartitionLeases {
 
   private observe(e: KvEntry | KvWatchEntry): void {
     const gone = e.operation === 'DEL' || e.operation === 'PURGE';
+    let changed = false;
     if (e.key.startsWith('members.')) {
       const id = e.key.slice('members.'.length);
-      if (gone) this.members.delete(id);
-      else this.members.add(id);
+      changed = gone ? this.members.delete(id) : !this.members.has(id);
+      if (!gone) this.members.add(id);
     } else if (e.key.startsWith('partitions.')) {
       const p = Number(e.key.slice('partitions.'.length));
-      if (gone) this.owners.delete(p);
+      if (gone) changed = this.owners.delete(p);
       else this.owners.set(p, e.string());
     }
-    // A freed lease or a changed membership: act now rather than at the next tick.
-    if (gone || e.key.startsWith('members.')) this.schedule(0);
+    // A member came or went, or a lease was freed: act now rather than at the next tick
+    // (refreshes, which change nothing, do not wake anyone).
+    if (changed) this.schedule(0);
   }
 
   private schedule(ms: number): void {
@@ -149,20 +151,22 @@ export class PartitionLeases {
       this.o.log.warn({ err }, 'cannot refresh membership');
     }
     const members = [...this.members].sort();
-    for (let p = 0; p < partitions; p++) {
+    const preferred = (p: number) => preferredOwner(p, members) === instanceId;
+    // Every held lease at once (one round trip, not one per partition), then judge them.
+    await Promise.all([...this.held.keys()].filter(preferred).map((p) => this.refresh(p)));
+    for (const p of [...this.held.keys()]) if (!this.valid(p)) this.lose(p, 'lease not refreshed in time');
+    for (const p of [...this.held.keys()]) {
       if (this.stopping) return;
-      const mine = preferredOwner(p, members) === instanceId;
-      if (this.held.has(p)) {
-        if (!this.valid(p)) this.lose(p, 'lease not refreshed in time');
-        else if (!mine) await this.release(p, 'another member is preferred');
-        else await this.refresh(p);
-      } else if (mine && !this.owners.has(p)) {
-        await this.acquire(p);
-      } else if (mine && this.owners.get(p) === instanceId) {
-        // Ours on the server, dropped here (it was not refreshed in time): take it back.
-        await this.reclaim(p);
-      }
+      if (!preferred(p)) await this.release(p, 'another member is preferred');
     }
+    const wanted: Array<Promise<void>> = [];
+    for (let p = 0; p < partitions; p++) {
+      if (this.held.has(p) || !preferred(p)) continue;
+      if (!this.owners.has(p)) wanted.push(this.acquire(p));
+      // Ours on the server, dropped here (it was not refreshed in time): take it back.
+      else if (this.owners.get(p) === instanceId) wanted.push(this.reclaim(p));
+    }
+    await Promise.all(wanted);
   }
 
   private async acquire(p: number): Promise<void> {
