@@ -3,7 +3,7 @@ import { hostname } from 'node:os';
 import { Kvm } from '@nats-io/kv';
 import { pino, type Logger } from 'pino';
 import { CommandConfig, loadConfig, names as namesFor, type Names } from '@chat/contracts';
-import { connectNats, JetStreamEventStore, type Nats } from '@chat/nats';
+import { connectNats, JetStreamEventStore, publisherFor, type Nats } from '@chat/nats';
 import { commandOwnersBucket, ensureCommandOwners } from '@chat/streams';
 import { PartitionLeases } from './partitions/leases';
 import { CommandService } from './service';
@@ -39,7 +39,7 @@ async function main(): Promise<void> {
     jsm: nats.jsm,
     names: n,
     log,
-    store: new JetStreamEventStore(nats.js, nats.jsm, n.streams.events),
+    store: new JetStreamEventStore(nats.js, nats.jsm, n.streams.events, publisherFor(nats.nc)),
     partitions: cfg.CHAT_COMMAND_PARTITIONS,
     owns: (p) => leases.owns(p),
     cacheEntries: cfg.CHAT_AGGREGATE_CACHE,

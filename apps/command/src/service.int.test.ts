@@ -40,7 +40,7 @@ describe('command service over core NATS', () => {
     sendCommand(env.nats.nc, env.names, read);
     // Not a command at all: answered bad_request at once.
     const garbage = await env.nats.nc.request(commandSubject(env.names, hello, TEST_PARTITIONS), 'not json', { timeout: 5_000 });
-    expect(garbage.json()).toMatchObject({ ok: false, error: { code: 'bad_request' } });
+    expect(garbage.json()).toMatchObject([{ ok: false, error: { code: 'bad_request' } }]);
     // The same command again (an edge resending it): the same answer, nothing appended twice.
     sendCommand(env.nats.nc, env.names, hello);
     await replies.waitFor(4);
@@ -68,7 +68,7 @@ describe('command service over core NATS', () => {
     // Nobody subscribed to this conversation's partition: the server answers 503 right away.
     const lonely = createGroup(conv, 'alice', ['bob']);
     const noResponders = await env.nats.nc
-      .request(commandSubject(env.names, lonely, TEST_PARTITIONS), JSON.stringify(lonely), { timeout: 5_000 })
+      .request(commandSubject(env.names, lonely, TEST_PARTITIONS), JSON.stringify([lonely]), { timeout: 5_000 })
       .then(
         () => 'answered',
         (e: Error) => e.message,

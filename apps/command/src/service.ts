@@ -58,7 +58,7 @@ export interface CommandStats {
 
 /**
  * The command service: takes the commands of the partitions this process owns (core NATS
- * request/reply on `chat.cmd.<partition>.>`, nothing stored on the way), runs each through its
+ * request/reply on `chat.cmd.<partition>`, in batches, nothing stored on the way), runs each through its
  * use case and answers the edge. The answer of a command that appends comes only after
  * JetStream acknowledged its events: "sent" means durable.
  *
@@ -193,29 +193,39 @@ export class CommandService {
     await Promise.allSettled([...this.running.values()].flatMap((s) => [...s]));
   }
 
+  /**
+   * One batch of commands (a JSON array) from an edge; answered with one array of replies in
+   * the same order once all of them have run (different conversations run concurrently).
+   */
   private onRequest(partition: number, msg: Msg): void {
     const { log } = this.opts;
-    let command: Command;
+    let commands: Command[];
     try {
-      // Built by an edge from a validated frame: parsed, not validated again.
-      command = msg.json<Command>();
-      if (typeof command?.type !== 'string' || typeof command.meta?.requestId !== 'string' || typeof command.data?.conversationId !== 'string') throw new Error('not a command');
+      // Built by an edge from validated frames: parsed, not validated again.
+      const body = msg.json<unknown>();
+      commands = (Array.isArray(body) ? body : [body]) as Command[];
+      for (const c of commands) {
+        if (typeof c?.type !== 'string' || typeof c.meta?.requestId !== 'string' || typeof c.data?.conversationId !== 'string') throw new Error('not a command');
+      }
     } catch (err) {
       this.stats.invalid++;
-      log.warn({ err, subject: msg.subject }, 'invalid command refused');
-      if (msg.reply) msg.respond(JSON.stringify({ requestId: '', ok: false, error: { code: 'bad_request', message: 'not a command' } } satisfies CommandReply));
-      return;
-    }
-    const { requestId } = command.meta;
-    if (!this.opts.owns(partition) || partitionFor(command.data.conversationId, this.opts.partitions) !== partition) {
-      this.stats.moved++;
-      if (msg.reply) msg.respond(JSON.stringify({ requestId, ok: false, error: { code: 'unavailable', message: 'partition moving; resend' }, moved: true } satisfies CommandReply));
+      log.warn({ err, subject: msg.subject }, 'invalid command batch refused');
+      if (msg.reply) msg.respond(JSON.stringify([{ requestId: '', ok: false, error: { code: 'bad_request', message: 'not a command' } } satisfies CommandReply]));
       return;
     }
     let set = this.running.get(partition);
     if (!set) this.running.set(partition, (set = new Set()));
-    const task: Promise<void> = this.run(command).then((reply) => {
-      if (msg.reply) msg.respond(JSON.stringify(reply));
+    const task: Promise<void> = Promise.all(
+      commands.map((command): CommandReply | Promise<CommandReply> => {
+        const { requestId } = command.meta;
+        if (!this.opts.owns(partition) || partitionFor(command.data.conversationId, this.opts.partitions) !== partition) {
+          this.stats.moved++;
+          return { requestId, ok: false, error: { code: 'unavailable', message: 'partition moving; resend' }, moved: true };
+        }
+        return this.run(command);
+      }),
+    ).then((replies) => {
+      if (msg.reply) msg.respond(JSON.stringify(replies));
     });
     set.add(task);
     void task.finally(() => set.delete(task));

@@ -1,14 +1,14 @@
 import { newId } from './ids';
 import type { Msg, NatsConnection, Subscription } from '@nats-io/transport-node';
 import { ChatError, type Command, type CommandReply, type CommandResult, type Names } from '@chat/contracts';
-import { commandSubject } from '@chat/nats';
+import { partitionOf } from '@chat/nats';
 
 interface Pending {
+  command: Command;
+  payload: string;
+  partition: number;
   resolve: (r: CommandResult) => void;
   reject: (e: unknown) => void;
-  subject: string;
-  payload: string;
-  replyTo: string;
   deadline: number;
   /** When to send it again (no owner for its partition right now), 0 = not waiting to. */
   resendAt: number;
@@ -18,24 +18,32 @@ interface Pending {
 /** How often deadlines and resends are checked: one timer for every request in flight. */
 const TICK_MS = 25;
 const resendDelay = (sends: number) => Math.min(1_000, 50 * 2 ** Math.min(5, sends - 1));
+/** Commands in one batch at most (one NATS message; far below its 1 MiB payload limit). */
+const MAX_BATCH = 256;
 
 /**
  * Sends commands to the command process that owns their conversation's partition (core NATS,
- * nothing stored on the way) and waits for its answer on this edge's reply subjects
- * (`chat.reply.<edgeId>.<requestId>`). The answer comes only after the command's events are
- * durable in CHAT_EVENTS.
+ * nothing stored on the way) and waits for the answers. Commands for one partition that arrive
+ * in the same turn of the event loop go together, as one JSON array on `chat.cmd.<partition>`
+ * with reply subject `chat.reply.<edgeId>.<batchId>`, answered by one array of replies in the
+ * same order: under load a message and its receipts cost one NATS round trip per batch, not
+ * per command. An answer comes only after the command's events are durable in CHAT_EVENTS.
  *
  * While a partition has no owner (a process died and its lease has not run out, or it is being
  * handed over), the server answers "no responders" at once, or the old owner answers `moved`:
- * the same command (same ids: the deciders answer a repeat the same way) is sent again with a
- * growing pause until CHAT_COMMAND_TIMEOUT, then the client gets `unavailable` and retries by
+ * the same commands (same ids: the deciders answer a repeat the same way) are sent again with
+ * a growing pause until CHAT_COMMAND_TIMEOUT, then the client gets `unavailable` and retries by
  * its own ids.
  */
 export class CommandGateway {
   private readonly pending = new Map<string, Pending>();
+  /** Batches sent and not answered: batch id → its requests. */
+  private readonly batches = new Map<string, Pending[]>();
+  private outbox = new Map<number, Pending[]>();
+  private flushing = false;
   private sub?: Subscription;
   private timer?: NodeJS.Timeout;
-  readonly stats = { sent: 0, resent: 0, timedOut: 0 };
+  readonly stats = { commands: 0, batches: 0, resent: 0, timedOut: 0 };
 
   constructor(
     private readonly nc: NatsConnection,
@@ -63,57 +71,88 @@ export class CommandGateway {
   }
 
   execute(command: Command): Promise<CommandResult> {
-    const { requestId } = command.meta;
+    this.stats.commands++;
     return new Promise<CommandResult>((resolve, reject) => {
       const p: Pending = {
+        command,
+        payload: JSON.stringify(command),
+        partition: partitionOf(command.data.conversationId, this.partitions),
         resolve,
         reject,
-        subject: commandSubject(this.n, command, this.partitions),
-        payload: JSON.stringify(command),
-        replyTo: this.n.subjects.reply(this.edgeId, requestId),
         deadline: Date.now() + this.timeoutMs,
         resendAt: 0,
         sends: 0,
       };
-      this.pending.set(requestId, p);
-      this.send(p);
+      this.pending.set(command.meta.requestId, p);
+      this.enqueue(p);
     });
   }
 
-  private send(p: Pending): void {
-    p.sends++;
+  private enqueue(p: Pending): void {
     p.resendAt = 0;
-    if (p.sends > 1) this.stats.resent++;
-    else this.stats.sent++;
-    try {
-      this.nc.publish(p.subject, p.payload, { reply: p.replyTo });
-    } catch {
-      // Closed or draining: resent until the deadline like any other miss.
-      p.resendAt = Date.now() + resendDelay(p.sends);
+    const list = this.outbox.get(p.partition);
+    if (list) list.push(p);
+    else this.outbox.set(p.partition, [p]);
+    if (!this.flushing) {
+      this.flushing = true;
+      setImmediate(() => this.flush());
     }
   }
 
-  private onReply(requestId: string, msg: Msg): void {
-    const p = this.pending.get(requestId);
-    if (!p) return; // an answer to a request that timed out; the client retries by its ids
+  /** One publish per partition for everything queued in this turn. */
+  private flush(): void {
+    this.flushing = false;
+    const outbox = this.outbox;
+    this.outbox = new Map();
+    for (const [partition, list] of outbox) {
+      for (let i = 0; i < list.length; i += MAX_BATCH) {
+        const batch = list.slice(i, i + MAX_BATCH).filter((p) => this.pending.get(p.command.meta.requestId) === p);
+        if (batch.length === 0) continue;
+        const batchId = newId();
+        this.batches.set(batchId, batch);
+        for (const p of batch) p.sends++;
+        this.stats.batches++;
+        try {
+          this.nc.publish(this.n.subjects.cmdPartition(partition), `[${batch.map((p) => p.payload).join(',')}]`, { reply: this.n.subjects.reply(this.edgeId, batchId) });
+        } catch {
+          // Closed or draining: resent until the deadline like any other miss.
+          this.batches.delete(batchId);
+          this.later(batch);
+        }
+      }
+    }
+  }
+
+  private later(batch: readonly Pending[]): void {
+    const now = Date.now();
+    for (const p of batch) {
+      if (this.pending.get(p.command.meta.requestId) !== p) continue;
+      this.stats.resent++;
+      p.resendAt = now + resendDelay(p.sends);
+    }
+  }
+
+  private onReply(batchId: string, msg: Msg): void {
+    const batch = this.batches.get(batchId);
+    if (!batch) return; // answers to requests that timed out; the clients retry by their ids
+    this.batches.delete(batchId);
     // No process owns the partition right now (nats-server's "no responders").
-    if (msg.headers?.code === 503) {
-      p.resendAt = Date.now() + resendDelay(p.sends);
-      return;
-    }
-    let reply: CommandReply;
+    if (msg.headers?.code === 503) return this.later(batch);
+    let replies: CommandReply[];
     try {
-      reply = msg.json<CommandReply>();
+      replies = msg.json<CommandReply[]>();
     } catch {
-      return;
+      return this.later(batch);
     }
-    if (!reply.ok && reply.moved) {
-      p.resendAt = Date.now() + resendDelay(p.sends);
-      return;
-    }
-    this.pending.delete(requestId);
-    if (reply.ok) p.resolve(reply.result);
-    else p.reject(new ChatError(reply.error.code, reply.error.message));
+    batch.forEach((p, i) => {
+      const reply = replies[i];
+      const id = p.command.meta.requestId;
+      if (this.pending.get(id) !== p) return;
+      if (!reply || (!reply.ok && reply.moved)) return this.later([p]);
+      this.pending.delete(id);
+      if (reply.ok) p.resolve(reply.result);
+      else p.reject(new ChatError(reply.error.code, reply.error.message));
+    });
   }
 
   private tick(): void {
@@ -123,8 +162,10 @@ export class CommandGateway {
         this.pending.delete(id);
         this.stats.timedOut++;
         p.reject(new ChatError('unavailable', 'the command service did not answer in time; retry'));
-      } else if (p.resendAt && now >= p.resendAt) this.send(p);
+      } else if (p.resendAt && now >= p.resendAt) this.enqueue(p);
     }
+    // A batch whose answer never came (its requests timed out) is forgotten with them.
+    for (const [batchId, batch] of this.batches) if (batch.every((p) => this.pending.get(p.command.meta.requestId) !== p)) this.batches.delete(batchId);
   }
 
   /** Fails every waiting request (used on shutdown). */
@@ -134,6 +175,7 @@ export class CommandGateway {
       p.reject(new ChatError('unavailable', 'edge shutting down'));
       this.pending.delete(id);
     }
+    this.batches.clear();
     await this.sub?.drain().catch(() => undefined);
   }
 }

@@ -3,6 +3,7 @@ import type { Consumer } from '@nats-io/jetstream';
 import { ConversationActivityFrame, ConversationUpdatedFrame, DeliveryEnvelope, MessageNewFrame, ReceiptBatchFrame, type ChatEvent } from '@chat/contracts';
 import { listEntries } from '@chat/postgres';
 import { ConnectionRegistry, ConversationListCache } from '@chat/redis';
+import { publisherFor } from '@chat/nats';
 import { edgeConsumerConfig, ensureConsumer } from '@chat/streams';
 import { messagesProjection } from './messages/projection';
 import { receiptsProjection } from './receipts/projection';
@@ -68,9 +69,9 @@ async function drain(edgeId: string): Promise<DeliveryEnvelope[][]> {
 }
 
 const routers = () => ({
-  msg: new Router(env.nats.js, env.names, registry),
-  rcpt: new Router(env.nats.js, env.names, registry),
-  conv: new Router(env.nats.js, env.names, registry),
+  msg: new Router(publisherFor(env.nats.nc), env.names, registry),
+  rcpt: new Router(publisherFor(env.nats.nc), env.names, registry),
+  conv: new Router(publisherFor(env.nats.nc), env.names, registry),
 });
 
 let running: ReturnType<typeof startProjections> | undefined;
@@ -79,7 +80,7 @@ function startAll(r: ReturnType<typeof routers>, opts: { batchSize?: number } = 
   running = startProjections(
     env,
     (n) => [messagesProjection(n), receiptsProjection(n, r.rcpt, { coalesceMs: 250 }), conversationsProjection(n, { router: r.conv, cache })],
-    { ...opts, live: new LiveRouter({ router: r.msg, membership: new MembershipCache(100_000), js: env.nats.js, names: env.names }) },
+    { ...opts, live: new LiveRouter({ router: r.msg, membership: new MembershipCache(100_000), publisher: publisherFor(env.nats.nc), names: env.names }) },
   );
   return running;
 }

@@ -1,6 +1,6 @@
 import { pino } from 'pino';
 import { loadConfig, names as namesFor, ProjectorConfig } from '@chat/contracts';
-import { connectNats } from '@chat/nats';
+import { connectNats, publisherFor } from '@chat/nats';
 import { createPool } from '@chat/postgres';
 import { ConnectionRegistry, ConversationListCache, createRedis } from '@chat/redis';
 import { LiveRouter } from './live/liveRouter';
@@ -23,7 +23,8 @@ async function main(): Promise<void> {
   const redis = createRedis(cfg.REDIS_URL, names.redisPrefix);
   redis.on('error', (err) => log.warn({ err }, 'redis error'));
   const nats = await connectNats(cfg.NATS_URL, 'projector');
-  const router = new Router(nats.js, names, new ConnectionRegistry(redis, REGISTRY_TTL_MS));
+  const publisher = publisherFor(nats.nc);
+  const router = new Router(publisher, names, new ConnectionRegistry(redis, REGISTRY_TTL_MS));
   // The client's keyPrefix already carries the namespace.
   const cache = new ConversationListCache(redis);
 
@@ -37,7 +38,7 @@ async function main(): Promise<void> {
       log,
       batchSize: cfg.CHAT_PROJECTOR_BATCH,
       synchronousCommit: cfg.CHAT_PROJECTOR_SYNC_COMMIT,
-      live: new LiveRouter({ router, membership: new MembershipCache(cfg.CHAT_MEMBERSHIP_CACHE), js: nats.js, names }),
+      live: new LiveRouter({ router, membership: new MembershipCache(cfg.CHAT_MEMBERSHIP_CACHE), publisher, names }),
     },
     PROJECTION_KEYS.map((key) => buildProjection(key, names, router, { cache, log, retention: cfg.CHAT_RETENTION })),
   );

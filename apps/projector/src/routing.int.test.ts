@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Consumer } from '@nats-io/jetstream';
 import { decodeCursor, DeliveryEnvelope, MessageNewFrame, type Names } from '@chat/contracts';
 import { ConnectionRegistry } from '@chat/redis';
+import { publisherFor } from '@chat/nats';
 import { edgeConsumerConfig, ensureConsumer } from '@chat/streams';
 import { NotifyJob } from '@chat/contracts';
 import { LiveRouter } from './live/liveRouter';
@@ -26,7 +27,7 @@ beforeAll(async () => {
   await registry.register('alice', 'a-laptop', 'eX');
   await registry.register('bob', 'b-phone', 'eX');
   // carol and dave have no connected device.
-  router = new Router(env.nats.js, env.names, registry);
+  router = new Router(publisherFor(env.nats.nc), env.names, registry);
 });
 afterAll(async () => {
   await env?.dispose();
@@ -47,7 +48,7 @@ async function drain(): Promise<DeliveryEnvelope[]> {
 }
 
 const both = (names: Names, r: Router = router) => [messagesProjection(names), receiptsProjection(names, r)];
-const live = (r: Router = router) => new LiveRouter({ router: r, membership: new MembershipCache(10_000), js: env.nats.js, names: env.names });
+const live = (r: Router = router) => new LiveRouter({ router: r, membership: new MembershipCache(10_000), publisher: publisherFor(env.nats.nc), names: env.names });
 
 /** Push jobs queued on CHAT_NOTIFY so far. */
 async function pushJobs(): Promise<NotifyJob[]> {

@@ -1,4 +1,4 @@
-import type { JetStreamClient } from '@nats-io/jetstream';
+import type { JetStreamPublisher } from '@chat/nats';
 import type { DeliveryEnvelope, Names, ServerFrame } from '@chat/contracts';
 import type { ConnectionRegistry, DeviceRoute } from '@chat/redis';
 
@@ -96,7 +96,7 @@ export class Router {
   readonly stats: RouterStats = { batches: 0, publishes: 0, envelopes: 0, lastPublishes: 0 };
 
   constructor(
-    private readonly js: JetStreamClient,
+    private readonly publisher: Pick<JetStreamPublisher, 'publish'>,
     private readonly names: Names,
     private readonly registry: ConnectionRegistry,
     private readonly maxBytes = MAX_DELIVERY_BYTES,
@@ -133,7 +133,7 @@ export class Router {
     for (const [edgeId, list] of envelopesByEdge(routes, devices)) {
       envelopes += list.length;
       packEnvelopes(list, this.maxBytes).forEach((payload, chunk) => {
-        acks.push(this.js.publish(this.names.subjects.dlv(edgeId), payload, { msgID: `${id}-${edgeId}-${chunk}` }));
+        acks.push(this.publisher.publish(this.names.subjects.dlv(edgeId), payload, { msgId: `${id}-${edgeId}-${chunk}` }));
       });
     }
     await Promise.all(acks);

@@ -168,9 +168,8 @@ describe('names', () => {
     expect(n.subjects.notifyAll).toBe('chat.notify.>');
     expect(n.consumers.notifier).toBe('notifier');
     expect(n.consumers.notifierJobs).toBe('notifier-jobs');
-    expect(n.subjects.cmdAll).toBe('chat.cmd.>');
-    expect(n.subjects.cmd(3, 'c1', 'send')).toBe('chat.cmd.3.c1.send');
-    expect(n.subjects.cmdPartition(3)).toBe('chat.cmd.3.>');
+    expect(n.subjects.cmdAll).toBe('chat.cmd.*');
+    expect(n.subjects.cmdPartition(3)).toBe('chat.cmd.3');
     expect(n.kv.commandOwners).toBe('CHAT_CMD_OWNERS');
     expect(n.subjects.evtAll).toBe('chat.evt.>');
     expect(n.subjects.evtConvAll).toBe('chat.evt.conv.*');
@@ -194,12 +193,12 @@ describe('names', () => {
     expect(n.kv.commandOwners).toBe('t1_CHAT_CMD_OWNERS');
     expect(n.subjects.pref('c1', 'bob')).toBe('t1.chat.pref.c1.bob');
     expect(n.subjects.notify('bob')).toBe('t1.chat.notify.bob');
-    expect(n.subjects.cmdAll).toBe('t1.chat.cmd.>');
+    expect(n.subjects.cmdAll).toBe('t1.chat.cmd.*');
     expect(n.subjects.evtConv('c1')).toBe('t1.chat.evt.conv.c1');
     expect(n.subjects.evtRcpt('c1', 'bob')).toBe('t1.chat.evt.rcpt.c1.bob');
     expect(n.subjects.dlv('e1')).toBe('t1.chat.dlv.e1');
     expect(n.subjects.reply('e1', 'r1')).toBe('t1.chat.reply.e1.r1');
-    expect(n.subjects.cmd(0, 'c1', 'send')).toBe('t1.chat.cmd.0.c1.send');
+    expect(n.subjects.cmdPartition(0)).toBe('t1.chat.cmd.0');
     expect(n.consumers.projMessages).toBe('proj-messages');
     expect(n.redisPrefix).toBe('t1:');
   });

@@ -12,11 +12,9 @@ export interface Names {
     commandOwners: string;
   };
   readonly subjects: {
-    /** Core NATS, not stored: every command (`chat.cmd.<partition>.<conversationId>.<verb>`). */
+    /** Core NATS, not stored: every partition's commands (`chat.cmd.<partition>`). */
     cmdAll: string;
-    /** A command for a conversation, on the partition that conversation belongs to. */
-    cmd(partition: number, conversationId: string, verb: string): string;
-    /** Every command of one partition (what its owner subscribes to). */
+    /** The commands of one partition of conversations, in batches (what its owner subscribes to). */
     cmdPartition(partition: number): string;
     evtAll: string;
     evtConvAll: string;
@@ -68,9 +66,8 @@ export function names(ns = ''): Names {
     streams: { events: `${S}CHAT_EVENTS`, delivery: `${S}CHAT_DELIVERY`, dlq: `${S}CHAT_DLQ`, notify: `${S}CHAT_NOTIFY` },
     kv: { commandOwners: `${S}CHAT_CMD_OWNERS` },
     subjects: {
-      cmdAll: `${s}chat.cmd.>`,
-      cmd: (partition, id, verb) => `${s}chat.cmd.${partition}.${id}.${verb}`,
-      cmdPartition: (partition) => `${s}chat.cmd.${partition}.>`,
+      cmdAll: `${s}chat.cmd.*`,
+      cmdPartition: (partition) => `${s}chat.cmd.${partition}`,
       evtAll: `${s}chat.evt.>`,
       evtConvAll: `${s}chat.evt.conv.*`,
       evtRcptAll: `${s}chat.evt.rcpt.>`,

@@ -1,21 +1,4 @@
-import type { NatsConnection } from '@nats-io/transport-node';
-import type { Command, CommandReply, Names } from '@chat/contracts';
-
-/** The verb (last subject token) of each command on `chat.cmd.<partition>.<conversationId>.<verb>`. */
-export const COMMAND_VERBS = {
-  CreateConversation: 'create',
-  SendMessage: 'send',
-  MarkDelivered: 'delivered',
-  MarkRead: 'read',
-  AddMembers: 'members',
-  RemoveMember: 'remove',
-  LeaveConversation: 'leave',
-  ChangeRole: 'role',
-  UpdateConversation: 'update',
-  EditMessage: 'edit',
-  DeleteMessage: 'delete',
-  MuteConversation: 'mute',
-} as const satisfies Record<Command['type'], string>;
+import type { Command, Names } from '@chat/contracts';
 
 /** 32-bit FNV-1a of a string's UTF-16 code units (deterministic, fast, well spread for ids). */
 export function fnv1a(s: string): number {
@@ -47,17 +30,11 @@ export const partitionOf = (conversationId: string, partitions: number): number 
  * Where a command is sent: every command concerns one conversation (creating it, writing to
  * it, or one member's watermark or preference in it), and goes to that conversation's
  * partition, so one process decides all of a conversation's commands, in arrival order.
+ * Commands travel in batches: a JSON array of commands per message, answered by a JSON array
+ * of replies in the same order.
  */
 export function commandSubject(n: Names, command: Command, partitions: number): string {
-  const id = command.data.conversationId;
-  return n.subjects.cmd(partitionOf(id, partitions), id, COMMAND_VERBS[command.type]);
+  return n.subjects.cmdPartition(partitionOf(command.data.conversationId, partitions));
 }
 
-/**
- * Answers the edge that sent a command, on the reply subject it gave (`chat.reply.<edgeId>.<requestId>`).
- * Fire and forget: an edge that is gone or timed out simply does not hear it, and the client
- * retries by its own id.
- */
-export function publishReply(nc: NatsConnection, replyTo: string, reply: CommandReply): void {
-  nc.publish(replyTo, JSON.stringify(reply));
-}
+

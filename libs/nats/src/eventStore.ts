@@ -1,6 +1,7 @@
 import { DeliverPolicy, JetStreamApiCodes, JetStreamApiError } from '@nats-io/jetstream';
 import type { JetStreamClient, JetStreamManager } from '@nats-io/jetstream';
 import { parseEvent, type ChatEvent } from '@chat/contracts';
+import { PublishError, type JetStreamPublisher } from './publisher';
 
 /**
  * The subject moved on since the caller read it (JetStream error 10071), or the events were
@@ -40,9 +41,9 @@ export interface EventStore {
   append(subject: string, events: readonly ChatEvent[], expectedLastSubjectSeq: number, commandId: string): Promise<number>;
 }
 
-const isWrongLastSequence = (e: unknown): e is JetStreamApiError =>
-  e instanceof JetStreamApiError &&
-  (e.code === JetStreamApiCodes.StreamWrongLastSequence || e.code === JetStreamApiCodes.StreamWrongLastSequenceUnknown);
+const WRONG_LAST_SEQUENCE: ReadonlySet<number> = new Set([JetStreamApiCodes.StreamWrongLastSequence, JetStreamApiCodes.StreamWrongLastSequenceUnknown]);
+const isWrongLastSequence = (e: unknown): boolean =>
+  (e instanceof JetStreamApiError && WRONG_LAST_SEQUENCE.has(e.code)) || (e instanceof PublishError && WRONG_LAST_SEQUENCE.has(e.errCode));
 
 /** Up to this many events after a known position are read with single gets before opening a consumer. */
 const DIRECT_READS = 4;
@@ -52,6 +53,8 @@ export class JetStreamEventStore implements EventStore {
     private readonly js: JetStreamClient,
     private readonly jsm: JetStreamManager,
     private readonly stream: string,
+    /** The lean publisher for appends (publisherFor(nc)); without it, nats.js's js.publish. */
+    private readonly publisher?: JetStreamPublisher,
   ) {}
 
   async load(subject: string, afterSeq = 0): Promise<LoadedEvents> {
@@ -107,10 +110,11 @@ export class JetStreamEventStore implements EventStore {
     for (const [i, event] of events.entries()) {
       let ack;
       try {
-        ack = await this.js.publish(subject, JSON.stringify(event), {
-          msgID: `${commandId}:${i}`,
-          expect: { lastSubjectSequence: expected },
-        });
+        const data = JSON.stringify(event);
+        const msgId = `${commandId}:${i}`;
+        ack = this.publisher
+          ? await this.publisher.publish(subject, data, { msgId, expectLastSubjectSeq: expected })
+          : await this.js.publish(subject, data, { msgID: msgId, expect: { lastSubjectSequence: expected } });
       } catch (e) {
         if (isWrongLastSequence(e)) throw new ConcurrencyError(subject, expected, 'wrong-last-sequence', { cause: e });
         throw e;

@@ -4,3 +4,4 @@ export * from './memoryEventStore';
 export * from './pullLoop';
 export * from './commands';
 export * from './deadLetter';
+export * from './publisher';

@@ -69,9 +69,9 @@ export async function createService(
   };
 }
 
-/** Sends a command as an edge does: to its partition, with this edge's reply subject for its request id. */
+/** Sends a command as an edge does: to its partition, as a batch of one, the reply subject named by its request id. */
 export function sendCommand(nc: Nats['nc'], names: Names, command: Command): void {
-  nc.publish(commandSubject(names, command, TEST_PARTITIONS), JSON.stringify(command), { reply: names.subjects.reply(command.meta.edgeId, command.meta.requestId) });
+  nc.publish(commandSubject(names, command, TEST_PARTITIONS), JSON.stringify([command]), { reply: names.subjects.reply(command.meta.edgeId, command.meta.requestId) });
 }
 
 let counter = 0;
@@ -117,8 +117,7 @@ export function collectReplies(nc: Nats['nc'], names: Names, edgeId = 'edge-t') 
     callback: (err, msg) => {
       // "No responders" (status 503, no body) are left to the test that waits for them.
       if (err || msg.headers?.code === 503) return;
-      const r = CommandReply.parse(msg.json());
-      replies.set(r.requestId, [...(replies.get(r.requestId) ?? []), r]);
+      for (const r of CommandReply.array().parse(msg.json())) replies.set(r.requestId, [...(replies.get(r.requestId) ?? []), r]);
     },
   });
   return {

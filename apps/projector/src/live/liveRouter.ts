@@ -1,4 +1,4 @@
-import type { JetStreamClient } from '@nats-io/jetstream';
+import type { JetStreamPublisher } from '@chat/nats';
 import { notifyJobId, type EventOf, type Names, type NotifyJob } from '@chat/contracts';
 import type { DeviceRoute } from '@chat/redis';
 import type { Pool, PoolClient } from '@chat/postgres';
@@ -48,7 +48,7 @@ export class LiveRouter {
     private readonly o: {
       router: Router;
       membership: MembershipCache;
-      js: JetStreamClient;
+      publisher: Pick<JetStreamPublisher, 'publish'>;
       names: Names;
     },
   ) {}
@@ -113,7 +113,7 @@ export class LiveRouter {
 
   /** Publishes the frames and push jobs; resolves once JetStream stored all of them. */
   async deliver(plan: LivePlan): Promise<void> {
-    const { router, js, names } = this.o;
+    const { router, publisher, names } = this.o;
     const users = new Set<string>();
     for (const r of plan.routes) for (const u of r.users) users.add(u);
     for (const m of plan.messages) for (const u of m.recipients) users.add(u);
@@ -136,7 +136,7 @@ export class LiveRouter {
           sentAt: m.event.sentAt,
           eventSeq: m.streamSeq,
         };
-        jobs.push(js.publish(names.subjects.notify(userId), JSON.stringify(job), { msgID: job.jobId }));
+        jobs.push(publisher.publish(names.subjects.notify(userId), JSON.stringify(job), { msgId: job.jobId }));
       }
     }
     const [publishes] = await Promise.all([router.send(plan.routes, devices, 'live'), ...jobs]);
