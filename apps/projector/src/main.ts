@@ -37,6 +37,7 @@ async function main(): Promise<void> {
       names,
       log,
       batchSize: cfg.CHAT_PROJECTOR_BATCH,
+      lingerMs: cfg.CHAT_PROJECTOR_LINGER,
       synchronousCommit: cfg.CHAT_PROJECTOR_SYNC_COMMIT,
       live: new LiveRouter({ router, membership: new MembershipCache(cfg.CHAT_MEMBERSHIP_CACHE), publisher, names }),
     },

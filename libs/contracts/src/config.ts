@@ -48,6 +48,12 @@ export const ProjectorConfig = Common.extend({
   /** Most events applied per Postgres transaction (a batch is whatever arrived while the previous one was applied, up to this). */
   CHAT_PROJECTOR_BATCH: z.coerce.number().int().min(1).max(1000).default(500),
   /**
+   * How long a batch smaller than CHAT_PROJECTOR_BATCH waits for more events before it is routed
+   * and applied: a few ms of delivery latency buy batches big enough that per-batch costs (one
+   * transaction, one publish per edge, one ack) stop dominating the CPU. 0 = no wait.
+   */
+  CHAT_PROJECTOR_LINGER: Duration.prefault('5ms'),
+  /**
    * `off`: a projector commit does not wait for its WAL flush. A Postgres crash may lose the last
    * few hundred ms of read-model writes with their checkpoint (one transaction), which the
    * projector re-applies from CHAT_EVENTS. `on`: wait for the flush.

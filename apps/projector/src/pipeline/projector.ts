@@ -24,6 +24,8 @@ export interface ProjectorOptions {
   live: LiveRouter | null;
   /** CHAT_PROJECTOR_SYNC_COMMIT (see ApplyOptions). */
   synchronousCommit?: 'on' | 'off';
+  /** How long a batch smaller than batchSize waits for more events, ms (CHAT_PROJECTOR_LINGER). */
+  lingerMs?: number;
   /** How long an idle read waits before the consumer's health is checked, ms. */
   idleWaitMs?: number;
   /** How often a standby instance tries to take over, ms. */
@@ -213,7 +215,7 @@ export class Projector {
       if (!(await this.open())) return 'refused';
     }
     if (this.failure) return (await this.settle()) ?? 'failed';
-    const msgs = await this.consumer.take(this.isolate ? 1 : this.batchSize, this.o.idleWaitMs ?? 5_000);
+    const msgs = await this.consumer.take(this.isolate ? 1 : this.batchSize, this.o.idleWaitMs ?? 5_000, this.isolate ? 0 : (this.o.lingerMs ?? 0));
     if (this.consumer.broken) {
       const failed = await this.settle();
       if (failed) return failed;
