@@ -59,8 +59,17 @@ export type Refusal = { reason: string; fix: string } | null;
 
 const backoff = (failures: number, capMs: number, baseMs: number): number => Math.min(capMs, baseMs * 2 ** Math.max(0, failures - 1));
 
-/** Batches routed live ahead of their commit, at most. */
-const MAX_COMMITS_BEHIND = 2;
+/** Events routed live and not yet committed, at most, in batches of CHAT_PROJECTOR_BATCH. */
+const MAX_BATCHES_BEHIND = 4;
+
+/** A batch routed live (stage 1), waiting for its transaction (stage 2). */
+interface Routed {
+  msgs: JsMsg[];
+  events: Array<StoredEvent<StreamEvent>>;
+  /** The batch's live publishes, stored by JetStream once settled. */
+  delivering: Promise<void> | undefined;
+  started: number;
+}
 
 /** How long the consumer may stay stuck before it is re-created. */
 export const STALLED_CONSUMER_MS = 20_000;
@@ -103,10 +112,10 @@ export class Projector {
   private isolate = false;
   private headFailures = { seq: 0, count: 0 };
   private needsOpen = true;
-  /** The chain of stage-2 commits, in batch order. */
-  private commits: Promise<void> = Promise.resolve();
-  /** Batches routed whose commit has not finished. */
-  private behind = 0;
+  /** Routed batches waiting for stage 2, in order. */
+  private routed: Routed[] = [];
+  /** Stage 2 while it runs: commits whatever is routed, all of it in one transaction. */
+  private committing: Promise<void> | undefined;
   /** The first stage-2 failure, handled by the next step. */
   private failure: { msgs: JsMsg[]; err: unknown } | undefined;
   private idleSince = 0;
@@ -196,13 +205,13 @@ export class Projector {
         continue;
       }
       // Nothing in flight may commit after the consumer is re-read.
-      await this.commits;
+      await this.drain();
       this.failure = undefined;
       this.needsOpen = true;
       failures++;
       await this.sleep(step === 'refused' ? 5_000 : step === 'wait' ? backoff(failures, 2_000, 100) : backoff(failures, 10_000, 200));
     }
-    await this.commits;
+    await this.drain();
   }
 
   private interrupt(): void {
@@ -305,12 +314,12 @@ export class Projector {
 
   /**
    * Two stages, in stream order. Stage 1 (here, awaited): parse, fold into the membership
-   * cache, start publishing the live frames. Stage 2 (chained behind the previous batch's):
-   * the transaction, which commits only once this batch's publishes are stored, then the side
-   * effects and the ack. Stage 1 of the next batch runs while stage 2 of this one is in
-   * Postgres, so live delivery never waits for a commit; at most MAX_COMMITS_BEHIND batches
-   * wait for stage 2. Any failure stops both stages: the membership cache is dropped and the
-   * consumer is re-read from the checkpoint.
+   * cache, start publishing the live frames. Stage 2 (one at a time, behind): one transaction
+   * for everything stage 1 has routed since the last one (so under load a transaction holds
+   * several read batches), which commits only once their publishes are stored, then the side
+   * effects and the ack. Live delivery never waits for a commit; at most MAX_BATCHES_BEHIND
+   * batches wait for stage 2. Any failure stops both stages: the membership cache is dropped
+   * and the consumer is re-read from the checkpoint.
    */
   private async handle(msgs: JsMsg[]): Promise<'ok' | 'failed' | 'wait'> {
     const started = performance.now();
@@ -341,12 +350,10 @@ export class Projector {
         return (await this.settle()) ?? this.batchFailed(msgs, e);
       }
     }
-    const commit = this.commits.then(() => (this.failure ? undefined : this.commit(msgs, events, delivering, started)));
-    this.commits = commit;
-    this.behind++;
-    void commit.finally(() => this.behind--);
+    this.routed.push({ msgs: msgs.slice(0, events.length), events, delivering, started });
+    this.committing ??= this.commitRouted().finally(() => (this.committing = undefined));
     // One event at a time while isolating a failure, and when the commits fall behind.
-    if (this.isolate || unreadable !== undefined || this.behind > MAX_COMMITS_BEHIND) {
+    if (this.isolate || unreadable !== undefined || this.routed.length >= MAX_BATCHES_BEHIND) {
       const failed = await this.settle();
       if (failed) return failed;
     }
@@ -357,16 +364,41 @@ export class Projector {
     return 'ok';
   }
 
+  /** Stage 2 until nothing routed is left uncommitted (or one fails). */
+  private async commitRouted(): Promise<void> {
+    while (this.routed.length && !this.failure) {
+      const batch = this.routed;
+      this.routed = [];
+      const publishes = batch.map((b) => b.delivering).filter((d): d is Promise<void> => d !== undefined);
+      const delivering = publishes.length ? Promise.all(publishes).then(() => undefined) : undefined;
+      // Awaited by the transaction before COMMIT; a rejection must not go unhandled if it fails first.
+      delivering?.catch(() => undefined);
+      await this.commit(
+        batch.flatMap((b) => b.msgs),
+        batch.flatMap((b) => b.events),
+        delivering,
+        batch[0]!.started,
+      );
+    }
+    // Whatever was routed after a failure is read again from the checkpoint.
+    if (this.failure) this.routed = [];
+  }
+
+  /** Waits for stage 2 to finish everything routed. */
+  private async drain(): Promise<void> {
+    while (this.committing) await this.committing;
+  }
+
   /** Waits for every commit in flight; a failure among them is handled (and returned) here. */
   private async settle(): Promise<'ok' | 'failed' | 'wait' | undefined> {
-    await this.commits;
+    await this.drain();
     const f = this.failure;
     if (!f) return undefined;
     this.failure = undefined;
     return this.batchFailed(f.msgs, f.err);
   }
 
-  /** Stage 2 of one batch; records a failure instead of throwing (the next step handles it). */
+  /** Stage 2 of routed events; records a failure instead of throwing (the next step handles it). */
   private async commit(msgs: JsMsg[], events: Array<StoredEvent<StreamEvent>>, delivering: Promise<void> | undefined, started: number): Promise<void> {
     try {
       const res = await applyBatch(this.o.pool, this.projections, events, {
@@ -382,7 +414,7 @@ export class Projector {
         await p.afterCommit?.(plan);
         this.sideEffectsDone.set(p.name, res.last);
       }
-      this.consumer.ack(msgs[events.length - 1]!);
+      this.consumer.ack(msgs[msgs.length - 1]!);
       this.stats.batches++;
       this.stats.applied += res.applied;
       this.stats.position = this.position;
