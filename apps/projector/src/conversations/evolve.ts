@@ -137,6 +137,40 @@ export function tips(sent: ReadonlyArray<Extract<ConversationsChange, { kind: 's
   return [...out.values()];
 }
 
+type Sent = Extract<ConversationsChange, { kind: 'sent' }>;
+type Read = Extract<ConversationsChange, { kind: 'read' }>;
+type Structural = Exclude<ConversationsChange, Sent | Read>;
+
+/** How a batch's changes are written: counts (all sends, then all reads) between the structural changes, which keep their order. */
+export type ConversationsStep = { kind: 'counts'; sent: Sent[]; read: Read[] } | { kind: Structural['kind']; items: Structural[] };
+
+/**
+ * Pure: the batch's changes as few statements as their order allows. Sends and reads between
+ * two structural changes (creation, membership, metadata, edits, deletes) commute: a send adds
+ * the new messages past the row's watermarks, and a read recounts exactly from the messages
+ * after the new watermark (which never covers a later message: the command service clamps
+ * it), so applying all sends first and then all reads gives the rows that applying them in
+ * stream order gives. In a 1:1 conversation with receipts they alternate; one statement for
+ * each kind per batch instead of one per event.
+ */
+export function conversationsSteps(changes: readonly ConversationsChange[]): ConversationsStep[] {
+  const out: ConversationsStep[] = [];
+  let counts: Extract<ConversationsStep, { kind: 'counts' }> | undefined;
+  for (const c of changes) {
+    if (c.kind === 'sent' || c.kind === 'read') {
+      if (!counts) out.push((counts = { kind: 'counts', sent: [], read: [] }));
+      if (c.kind === 'sent') counts.sent.push(c);
+      else counts.read.push(c);
+      continue;
+    }
+    counts = undefined;
+    const last = out[out.length - 1];
+    if (last && last.kind === c.kind) (last as { items: Structural[] }).items.push(c);
+    else out.push({ kind: c.kind, items: [c] } as ConversationsStep);
+  }
+  return out;
+}
+
 /** Per (conversation, member), the highest read watermark of a run. */
 export function readMarks(
   reads: ReadonlyArray<Extract<ConversationsChange, { kind: 'read' }>>,

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { added, deleted, edited, hidden, left, receipt, rolesChanged, sent, sentWith } from '../testing/events';
-import { conversationsChange, preview, readMarks, tips, type ConversationsChange } from './evolve';
+import { conversationsChange, conversationsSteps, preview, readMarks, tips, type ConversationsChange } from './evolve';
 import { touched } from './projection';
 
 type Sent = Extract<ConversationsChange, { kind: 'sent' }>;
@@ -65,5 +65,20 @@ describe('conversations evolve', () => {
       reads: [{ userId: 'bob', conversationId: 'g2' }],
       removed: [{ userId: 'eve', conversationId: 'g3', version: 3 }],
     });
+  });
+
+  it('writes interleaved sends and reads as one step of each kind; structural changes keep their place', () => {
+    const c = (streamSeq: number, event: Parameters<typeof conversationsChange>[0]['event']) => conversationsChange({ streamSeq, event })!;
+    const changes: ConversationsChange[] = [
+      c(1, sent('g1', 1, 'a')),
+      c(2, receipt('MessagesRead', 'g1', 'bob', 1)),
+      c(3, sent('g2', 1, 'b')),
+      c(4, receipt('MessagesRead', 'g2', 'a', 1)),
+      c(5, left('g3', 2, 'eve')),
+      c(6, sent('g1', 2, 'a')),
+      c(7, receipt('MessagesRead', 'g1', 'bob', 2)),
+    ];
+    const steps = conversationsSteps(changes);
+    expect(steps.map((s) => (s.kind === 'counts' ? `counts:${s.sent.length}+${s.read.length}` : `${s.kind}:${s.items.length}`))).toEqual(['counts:2+2', 'membership:1', 'counts:1+1']);
   });
 });

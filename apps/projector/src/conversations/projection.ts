@@ -2,10 +2,10 @@ import type { Logger } from 'pino';
 import type { Names, ServerFrameOf } from '@chat/contracts';
 import { readCheckpoint, toCachedConversation, userConversationRows, type PoolClient, type UserConversationRow } from '@chat/postgres';
 import type { ConversationListCache } from '@chat/redis';
-import { ofType, RetryLater, runs, type Projection, type StoredEvent } from '../projection';
+import { ofType, RetryLater, type Projection, type StoredEvent } from '../projection';
 import type { Retention } from '../receipts/projection';
 import type { Route, Router } from '../routing';
-import { conversationsChange, DELETED_PREVIEW, readMarks, tips, type ConversationsChange } from './evolve';
+import { conversationsChange, conversationsSteps, DELETED_PREVIEW, readMarks, tips, type ConversationsChange } from './evolve';
 import { PROJECTION_TABLES } from '@chat/postgres';
 
 export const CONVERSATIONS_TABLES = PROJECTION_TABLES.conversations;
@@ -282,31 +282,29 @@ export function conversationsProjection(
     async apply(tx, events) {
       expired = [];
       const changes = events.map(conversationsChange).filter((c): c is ConversationsChange => c !== null);
-      for (const run of runs(changes, (c) => c.kind)) {
-        switch (run.key) {
+      for (const step of conversationsSteps(changes)) {
+        switch (step.kind) {
+          case 'counts':
+            if (step.sent.length) await writeSent(tx, step.sent);
+            if (step.read.length) await writeRead(tx, step.read);
+            break;
           case 'created':
-            await writeCreated(tx, run.items as Array<Of<'created'>>);
-            break;
-          case 'sent':
-            await writeSent(tx, run.items as Array<Of<'sent'>>);
-            break;
-          case 'read':
-            await writeRead(tx, run.items as Array<Of<'read'>>);
+            await writeCreated(tx, step.items as Array<Of<'created'>>);
             break;
           case 'membership':
-            for (const c of run.items as Array<Of<'membership'>>) await writeMembership(tx, c);
+            for (const c of step.items as Array<Of<'membership'>>) await writeMembership(tx, c);
             break;
           case 'meta':
-            for (const c of run.items as Array<Of<'meta'>>) await writeMeta(tx, c);
+            for (const c of step.items as Array<Of<'meta'>>) await writeMeta(tx, c);
             break;
           case 'edit':
-            await writeEdits(tx, run.items as Array<Of<'edit'>>);
+            await writeEdits(tx, step.items as Array<Of<'edit'>>);
             break;
           case 'delete':
-            await writeDeletes(tx, run.items as Array<Of<'delete'>>);
+            await writeDeletes(tx, step.items as Array<Of<'delete'>>);
             break;
           default: {
-            const never: never = run.key;
+            const never: never = step;
             throw new Error(`unknown change ${String(never)}`);
           }
         }
