@@ -37,8 +37,10 @@ const MAX_BATCH = 256;
  */
 export class CommandGateway {
   private readonly pending = new Map<string, Pending>();
-  /** Batches sent and not answered: batch id → its requests. */
-  private readonly batches = new Map<string, Pending[]>();
+  /** Batches sent and not answered: batch id → its requests (in send order: the oldest first). */
+  private readonly batches = new Map<string, { sentAt: number; requests: Pending[] }>();
+  /** Requests waiting to be sent again. */
+  private readonly resending = new Set<Pending>();
   private outbox = new Map<number, Pending[]>();
   private flushing = false;
   private sub?: Subscription;
@@ -109,7 +111,7 @@ export class CommandGateway {
         const batch = list.slice(i, i + MAX_BATCH).filter((p) => this.pending.get(p.command.meta.requestId) === p);
         if (batch.length === 0) continue;
         const batchId = newId();
-        this.batches.set(batchId, batch);
+        this.batches.set(batchId, { sentAt: Date.now(), requests: batch });
         for (const p of batch) p.sends++;
         this.stats.batches++;
         try {
@@ -129,11 +131,12 @@ export class CommandGateway {
       if (this.pending.get(p.command.meta.requestId) !== p) continue;
       this.stats.resent++;
       p.resendAt = now + resendDelay(p.sends);
+      this.resending.add(p);
     }
   }
 
   private onReply(batchId: string, msg: Msg): void {
-    const batch = this.batches.get(batchId);
+    const batch = this.batches.get(batchId)?.requests;
     if (!batch) return; // answers to requests that timed out; the clients retry by their ids
     this.batches.delete(batchId);
     // No process owns the partition right now (nats-server's "no responders").
@@ -155,17 +158,32 @@ export class CommandGateway {
     });
   }
 
+  /**
+   * Deadlines, resends and unanswered batches. Every request gets the same timeout, so `pending`
+   * (insertion order) is in deadline order and `batches` in send order: each loop stops at the
+   * first entry that is not due, so a tick costs what it expires, not what is in flight.
+   */
   private tick(): void {
     const now = Date.now();
     for (const [id, p] of this.pending) {
-      if (now >= p.deadline) {
-        this.pending.delete(id);
-        this.stats.timedOut++;
-        p.reject(new ChatError('unavailable', 'the command service did not answer in time; retry'));
-      } else if (p.resendAt && now >= p.resendAt) this.enqueue(p);
+      if (now < p.deadline) break;
+      this.pending.delete(id);
+      this.resending.delete(p);
+      this.stats.timedOut++;
+      p.reject(new ChatError('unavailable', 'the command service did not answer in time; retry'));
+    }
+    for (const p of this.resending) {
+      if (this.pending.get(p.command.meta.requestId) !== p) this.resending.delete(p);
+      else if (now >= p.resendAt) {
+        this.resending.delete(p);
+        this.enqueue(p);
+      }
     }
     // A batch whose answer never came (its requests timed out) is forgotten with them.
-    for (const [batchId, batch] of this.batches) if (batch.every((p) => this.pending.get(p.command.meta.requestId) !== p)) this.batches.delete(batchId);
+    for (const [batchId, b] of this.batches) {
+      if (now - b.sentAt < this.timeoutMs) break;
+      this.batches.delete(batchId);
+    }
   }
 
   /** Fails every waiting request (used on shutdown). */
@@ -176,6 +194,7 @@ export class CommandGateway {
       this.pending.delete(id);
     }
     this.batches.clear();
+    this.resending.clear();
     await this.sub?.drain().catch(() => undefined);
   }
 }

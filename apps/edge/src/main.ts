@@ -9,7 +9,7 @@ import { CommandGateway } from './commands';
 import { ConversationList } from './conversationList';
 import { DeliveryConsumer } from './delivery/consumer';
 import { registerHttpRoutes } from './http/routes';
-import { createMetrics, registerConsumerGauges } from './metrics';
+import { createMetrics, perLabel, registerConsumerGauges } from './metrics';
 import { ReadModels } from './queries';
 import { createServer } from './server';
 import { registerGateway } from './ws/gateway';
@@ -45,6 +45,13 @@ const limiters = {
   send: new SharedRateLimiter(redis, 'send', { perMinute: cfg.CHAT_SEND_RATE, burst: cfg.CHAT_SEND_BURST }, { onFallback }),
   create: new SharedRateLimiter(redis, 'create', { perMinute: cfg.CHAT_CREATE_RATE, burst: cfg.CHAT_CREATE_BURST }, { onFallback }),
 };
+
+const framesIn = perLabel((type) => metrics.framesIn.labels({ type }));
+const commandOutcomes = perLabel((key) => {
+  const [type, outcome] = key.split('\u0000') as [string, string];
+  return metrics.commands.labels({ type, outcome });
+});
+const commandSeconds = perLabel((type) => metrics.commandSeconds.labels({ type }));
 
 const rm = new ReadModels(pool);
 // Sync waits (bounded) until the read model holds everything acknowledged before it arrived.
@@ -121,10 +128,10 @@ registerGateway(app, {
     oldestPosition,
     maxBadFramesPerMinute: cfg.CHAT_MAX_BAD_FRAMES,
     now: Date.now,
-    onFrameIn: (type) => metrics.framesIn.inc({ type }),
+    onFrameIn: (type) => framesIn(type).inc(),
     onCommand: (type, outcome, seconds) => {
-      metrics.commands.inc({ type, outcome });
-      metrics.commandSeconds.observe({ type }, seconds);
+      commandOutcomes(`${type}\u0000${outcome}`).inc();
+      commandSeconds(type).observe(seconds);
     },
   },
 });

@@ -3,6 +3,19 @@ import type { JetStreamManager } from '@nats-io/jetstream';
 
 export type EdgeMetrics = ReturnType<typeof createMetrics>;
 
+/**
+ * A metric's child per label value, made once: on the per-frame paths, `metric.inc({ type })`
+ * hashes the labels on every call.
+ */
+export function perLabel<C>(make: (value: string) => C): (value: string) => C {
+  const children = new Map<string, C>();
+  return (value) => {
+    let c = children.get(value);
+    if (!c) children.set(value, (c = make(value)));
+    return c;
+  };
+}
+
 export function createMetrics(edgeId: string) {
   const registry = new Registry();
   registry.setDefaultLabels({ edge: edgeId });

@@ -32,6 +32,42 @@ export function oldNatsServerMessage(version: string | undefined, url: string): 
 }
 
 /**
+ * Lets every write nats.js makes during one turn of the event loop leave as one socket write.
+ * nats.js flushes its outbound buffer in a microtask, so publishes made from different
+ * promise continuations (an append acknowledged here, a reply there) each became a syscall —
+ * a quarter of a busy command process's CPU, and as many reads on the server. The socket is
+ * corked at the first write of a turn and uncorked in setImmediate (well under a millisecond
+ * later). It reaches into nats.js's transport (not a public API): when the socket is not where
+ * this expects it, nothing changes.
+ */
+export function coalesceWrites(nc: NatsConnection): void {
+  type Sock = { write: (...args: unknown[]) => boolean; cork(): void; uncork(): void; __coalesced?: true };
+  const apply = () => {
+    const sock = (nc as unknown as { protocol?: { transport?: { socket?: Sock } } }).protocol?.transport?.socket;
+    if (!sock || sock.__coalesced || typeof sock.cork !== 'function') return;
+    sock.__coalesced = true;
+    const write = sock.write.bind(sock);
+    let corked = false;
+    sock.write = (...args: unknown[]) => {
+      if (!corked) {
+        corked = true;
+        sock.cork();
+        setImmediate(() => {
+          corked = false;
+          sock.uncork();
+        });
+      }
+      return write(...args);
+    };
+  };
+  apply();
+  // A reconnect makes a new socket.
+  void (async () => {
+    for await (const s of nc.status()) if (s.type === 'reconnect') apply();
+  })().catch(() => undefined);
+}
+
+/**
  * Connects with unlimited reconnects: a NATS restart pauses the apps, it does not kill them.
  * Refuses (closes and throws) a server older than MIN_NATS_SERVER_VERSION.
  */
@@ -56,6 +92,7 @@ export async function connectNats(url: string, name: string, opts: ConnectOption
     }
     opts.onOldServer(tooOld);
   }
+  coalesceWrites(nc);
   const jsm = await jetstreamManager(nc);
   return { nc, js: jetstream(nc), jsm };
 }

@@ -3,7 +3,7 @@ import type { WebSocket } from 'ws';
 import { CLOSE_CODES, parseFeatures, type ServerFrame } from '@chat/contracts';
 import type { ConnectionRegistry } from '@chat/redis';
 import { tokenFrom, type TokenVerifier } from '../auth';
-import type { EdgeMetrics } from '../metrics';
+import { perLabel, type EdgeMetrics } from '../metrics';
 import type { Hub } from './hub';
 import { Session, type SessionDeps } from './session';
 
@@ -36,6 +36,7 @@ const MAX_EARLY_FRAMES = 512;
  * client can `sync`), and adapts the socket to a Session.
  */
 export function registerGateway(app: FastifyInstance, o: GatewayOptions): void {
+  const framesOut = perLabel((type) => o.metrics.framesOut.labels({ type }));
   app.get(
     '/v1/ws',
     {
@@ -90,7 +91,7 @@ export function registerGateway(app: FastifyInstance, o: GatewayOptions): void {
             return;
           }
           socket.send(typeof frame === 'string' ? frame : JSON.stringify(frame));
-          o.metrics.framesOut.inc({ type });
+          framesOut(type).inc();
         },
         close(code: number, reason: string) {
           socket.close(code, reason);
