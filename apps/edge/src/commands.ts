@@ -45,7 +45,7 @@ export class CommandGateway {
   private flushing = false;
   private sub?: Subscription;
   private timer?: NodeJS.Timeout;
-  readonly stats = { commands: 0, batches: 0, resent: 0, timedOut: 0 };
+  readonly stats = { commands: 0, batches: 0, resent: 0, timedOut: 0, coalesced: 0 };
 
   constructor(
     private readonly nc: NatsConnection,
@@ -106,7 +106,8 @@ export class CommandGateway {
     this.flushing = false;
     const outbox = this.outbox;
     this.outbox = new Map();
-    for (const [partition, list] of outbox) {
+    for (const [partition, queued] of outbox) {
+      const list = this.coveredDeliveredDropped(queued);
       for (let i = 0; i < list.length; i += MAX_BATCH) {
         const batch = list.slice(i, i + MAX_BATCH).filter((p) => this.pending.get(p.command.meta.requestId) === p);
         if (batch.length === 0) continue;
@@ -123,6 +124,27 @@ export class CommandGateway {
         }
       }
     }
+  }
+
+  /**
+   * A device that reads up to a seq has received up to it: a `message.delivered` queued with a
+   * `message.read` of the same device, conversation and a position at least as far (clients
+   * flush both at once) is answered here and not sent; the read's event moves the delivered
+   * watermarks (member and device) too, so one event instead of two.
+   */
+  private coveredDeliveredDropped(list: Pending[]): Pending[] {
+    const reads = new Map<string, number>();
+    const key = (c: Command) => `${c.data.conversationId}\u0000${c.meta.userId}\u0000${c.meta.deviceId}`;
+    for (const p of list) if (p.command.type === 'MarkRead') reads.set(key(p.command), Math.max(reads.get(key(p.command)) ?? 0, p.command.data.upToSeq));
+    if (reads.size === 0) return list;
+    return list.filter((p) => {
+      const c = p.command;
+      if (c.type !== 'MarkDelivered' || (reads.get(key(c)) ?? 0) < c.data.upToSeq) return true;
+      this.pending.delete(c.meta.requestId);
+      this.stats.coalesced++;
+      p.resolve({ kind: 'accepted' });
+      return false;
+    });
   }
 
   private later(batch: readonly Pending[]): void {

@@ -148,6 +148,13 @@ export type MemberMuteChanged = z.infer<typeof MemberMuteChanged>;
 export const MemberPreferenceEvent = z.discriminatedUnion('type', [MemberMuteChanged]);
 export type MemberPreferenceEvent = z.infer<typeof MemberPreferenceEvent>;
 
+/** The preference event as the system's own readers take it (see readEvent). */
+export function readPreferenceEvent(json: unknown): MemberPreferenceEvent {
+  const e = json as { type?: unknown; v?: unknown; conversationId?: unknown; userId?: unknown };
+  const ours = e?.type === 'MemberMuteChanged' && e.v === 1 && typeof e.conversationId === 'string' && typeof e.userId === 'string';
+  return ours ? (json as MemberPreferenceEvent) : parsePreferenceEvent(json);
+}
+
 /** Parses an event stored on chat.pref.<conversationId>.<userId>. */
 export function parsePreferenceEvent(json: unknown): MemberPreferenceEvent {
   return MemberPreferenceEvent.parse(json);
@@ -179,4 +186,21 @@ export type EventOf<T extends ChatEvent['type']> = Extract<ChatEvent, { type: T 
  */
 export function parseEvent(json: unknown): ChatEvent {
   return ChatEvent.parse(json);
+}
+
+const CHAT_EVENT_TYPES: ReadonlySet<string> = new Set(ChatEvent.options.map((o) => o.shape.type.value));
+
+/**
+ * The stored event as the system's own readers take it (the projector, on every event): events
+ * in CHAT_EVENTS were written by the command service from validated commands, so only what
+ * could route it wrongly is checked (a known type, its conversation, its version); the full
+ * validation (`parseEvent`) is for tools reading the stream from outside. Upcasting goes here too.
+ */
+export function readEvent(json: unknown): ChatEvent {
+  const e = json as { type?: unknown; v?: unknown; conversationId?: unknown };
+  if (typeof e !== 'object' || e === null || typeof e.type !== 'string' || !CHAT_EVENT_TYPES.has(e.type) || e.v !== 1 || typeof e.conversationId !== 'string') {
+    // Not one this version writes: the full parse says why.
+    return parseEvent(json);
+  }
+  return json as ChatEvent;
 }

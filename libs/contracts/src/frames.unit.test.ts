@@ -3,6 +3,7 @@ import { CLIENT_FRAME_TYPES, ClientFrame, ServerFrame } from './frames';
 import { decodeCursor, encodeCursor } from './cursor';
 import { names } from './names';
 import { Duration, parseDuration } from './duration';
+import { readEvent, readPreferenceEvent } from './events';
 import { LIMITS } from './limits';
 import { ERROR_CODES } from './errors';
 
@@ -229,5 +230,19 @@ describe('parseDuration', () => {
   it('is the zod Duration field used by the config', () => {
     expect(Duration.parse('2m')).toBe(120_000);
     expect(Duration.safeParse('2 minutes').success).toBe(false);
+  });
+});
+
+describe('readEvent (the projector\'s reading of stored events)', () => {
+  const sent = { type: 'MessageSent', v: 1, conversationId: 'c1', messageId: 'm1', seq: 1, senderId: 'a', senderDeviceId: 'd', clientMsgId: 'k', body: { text: 'x' }, sentAt: '2025-01-01T00:00:00.000Z' };
+  it('takes an event of a known type and version as it is', () => {
+    expect(readEvent(sent)).toBe(sent);
+    expect(readPreferenceEvent({ type: 'MemberMuteChanged', v: 1, conversationId: 'c1', userId: 'a', muted: true, at: 'x' })).toMatchObject({ muted: true });
+  });
+  it('refuses, with the full validation\'s reason, what this version does not write', () => {
+    expect(() => readEvent({ ...sent, type: 'MessageVanished' })).toThrow();
+    expect(() => readEvent({ ...sent, v: 2 })).toThrow();
+    expect(() => readEvent({ type: 'MessageSent', v: 1, 'this is not': 'an event' })).toThrow(/conversationId/);
+    expect(() => readPreferenceEvent({ type: 'MemberMuteChanged', v: 1 })).toThrow();
   });
 });

@@ -1,6 +1,6 @@
 import { DeliverPolicy, JetStreamApiCodes, JetStreamApiError } from '@nats-io/jetstream';
 import type { JetStreamClient, JetStreamManager } from '@nats-io/jetstream';
-import { parseEvent, type ChatEvent } from '@chat/contracts';
+import { readEvent, type ChatEvent } from '@chat/contracts';
 import { PublishError, type JetStreamPublisher } from './publisher';
 
 /**
@@ -70,7 +70,7 @@ export class JetStreamEventStore implements EventStore {
       // Without allow_direct on the stream (or a replica behind) this falls back to the consumer.
       const m = await this.jsm.direct.getMessage(this.stream, { seq: position + 1, next_by_subj: subject }).catch(() => null);
       if (!m || m.seq > last.seq) break;
-      events.push(parseEvent(m.json()));
+      events.push(readEvent(m.json()));
       position = m.seq;
     }
     if (position >= last.seq) return { events, lastSubjectSeq: last.seq };
@@ -91,7 +91,7 @@ export class JetStreamEventStore implements EventStore {
       const messages = await consumer.consume({ max_messages: Math.min(1000, Math.max(16, untilSeq - afterSeq)) });
       try {
         for await (const m of messages) {
-          into.push(parseEvent(m.json()));
+          into.push(readEvent(m.json()));
           position = m.seq;
           if (m.seq >= untilSeq || m.info.pending === 0) break;
         }

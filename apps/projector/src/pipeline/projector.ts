@@ -2,7 +2,7 @@ import { JetStreamApiCodes, JetStreamApiError } from '@nats-io/jetstream';
 import type { JetStreamClient, JetStreamManager, JsMsg } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/transport-node';
 import type { Logger } from 'pino';
-import { parseEvent, parsePreferenceEvent, type Names } from '@chat/contracts';
+import { readEvent, readPreferenceEvent, type Names } from '@chat/contracts';
 import { advanceCheckpoint, ensureCheckpoint, SessionLock, type Pool } from '@chat/postgres';
 import { projectorConsumerConfig, PROJECTION_MAX_ACK_PENDING, type StreamSettings } from '@chat/streams';
 import { deadLetterMessage, shouldDeadLetter } from '@chat/nats';
@@ -309,7 +309,7 @@ export class Projector {
 
   private parse(m: JsMsg): StoredEvent<StreamEvent> {
     const json = m.json();
-    return { streamSeq: m.seq, event: m.subject.startsWith(this.prefPrefix) ? parsePreferenceEvent(json) : parseEvent(json) };
+    return { streamSeq: m.seq, event: m.subject.startsWith(this.prefPrefix) ? readPreferenceEvent(json) : readEvent(json) };
   }
 
   /**

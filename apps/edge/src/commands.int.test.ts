@@ -1,0 +1,97 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { connectNats, type Nats } from '@chat/nats';
+import { names as namesFor, type Command, type CommandReply } from '@chat/contracts';
+import { createTestNamespace, type TestNamespace } from '@chat/testing';
+import { CommandGateway } from './commands';
+
+let ns: TestNamespace;
+let nats: Nats;
+const PARTITIONS = 4;
+
+beforeAll(async () => {
+  ns = await createTestNamespace();
+  nats = await connectNats(ns.natsUrl, `gateway-test-${ns.ns}`);
+});
+afterAll(async () => {
+  await nats?.nc.close();
+  await ns?.dispose();
+});
+
+/** A stand-in command service: records every batch it gets on every partition and answers each command `accepted`. */
+async function responder(n: ReturnType<typeof namesFor>) {
+  const batches: Command[][] = [];
+  const subs = Array.from({ length: PARTITIONS }, (_, p) =>
+    nats.nc.subscribe(n.subjects.cmdPartition(p), {
+      callback: (_e, m) => {
+        const batch = m.json<Command[]>();
+        batches.push(batch);
+        m.respond(JSON.stringify(batch.map((c): CommandReply => ({ requestId: c.meta.requestId, ok: true, result: { kind: 'accepted' } }))));
+      },
+    }),
+  );
+  await nats.nc.flush();
+  return { batches, stop: () => subs.forEach((s) => s.unsubscribe()) };
+}
+
+const receipt = (gw: CommandGateway, type: 'MarkRead' | 'MarkDelivered', conversationId: string, upToSeq: number, deviceId = 'phone'): Command =>
+  ({ type, v: 1, meta: gw.meta('bob', deviceId), data: { conversationId, upToSeq } }) as Command;
+
+describe('command gateway', () => {
+  it('sends the commands of one turn to a partition as one batch, and drops a delivered that a read of the same device covers', async () => {
+    const n = namesFor(ns.ns);
+    const r = await responder(n);
+    const gw = new CommandGateway(nats.nc, n, 'e1', 5_000, PARTITIONS);
+    gw.start();
+    try {
+      const conv = 'c-batch';
+      const sameTurn = [
+        gw.execute(receipt(gw, 'MarkDelivered', conv, 5)),
+        gw.execute(receipt(gw, 'MarkRead', conv, 5)),
+        // Further than the read: kept. Another device: kept.
+        gw.execute(receipt(gw, 'MarkDelivered', conv, 6)),
+        gw.execute(receipt(gw, 'MarkDelivered', conv, 5, 'laptop')),
+      ];
+      expect(await Promise.all(sameTurn)).toEqual(Array(4).fill({ kind: 'accepted' }));
+      expect(r.batches).toHaveLength(1);
+      expect(r.batches[0]!.map((c) => [c.type, c.meta.deviceId, (c.data as { upToSeq: number }).upToSeq])).toEqual([
+        ['MarkRead', 'phone', 5],
+        ['MarkDelivered', 'phone', 6],
+        ['MarkDelivered', 'laptop', 5],
+      ]);
+      expect(gw.stats.coalesced).toBe(1);
+    } finally {
+      r.stop();
+      await gw.stop();
+    }
+  });
+
+  it('resends a batch nobody answered (no responders) until its partition has an owner', async () => {
+    const n = namesFor(ns.ns);
+    const gw = new CommandGateway(nats.nc, n, 'e2', 10_000, PARTITIONS);
+    gw.start();
+    try {
+      const answer = gw.execute(receipt(gw, 'MarkRead', 'c-late', 1));
+      // The marker: the first send was refused with "no responders" and a resend is scheduled.
+      const deadline = Date.now() + 5_000;
+      while (gw.stats.resent === 0 && Date.now() < deadline) await new Promise((res) => setTimeout(res, 10));
+      expect(gw.stats.resent).toBeGreaterThan(0);
+      const r = await responder(n);
+      expect(await answer).toEqual({ kind: 'accepted' });
+      expect(r.batches.flat().map((c) => c.data.conversationId)).toEqual(['c-late']);
+      r.stop();
+    } finally {
+      await gw.stop();
+    }
+  });
+
+  it('answers `unavailable` at its timeout when nobody ever answers', async () => {
+    const gw = new CommandGateway(nats.nc, namesFor(ns.ns), 'e3', 300, PARTITIONS);
+    gw.start();
+    try {
+      await expect(gw.execute(receipt(gw, 'MarkRead', 'c-never', 1))).rejects.toMatchObject({ code: 'unavailable' });
+      expect(gw.stats.timedOut).toBe(1);
+    } finally {
+      await gw.stop();
+    }
+  });
+});
