@@ -8,18 +8,18 @@ export interface ListPage {
 
 export interface ConversationListDeps {
   cache: ConversationListCache;
-  /** Every list entry of a user from Postgres (the source), with its row version. */
-  loadFromSource(userId: string): Promise<Array<{ version: number; entry: CachedConversation }>>;
+  /** Every list entry of a user from Postgres (the source), with the projection position it was read at. */
+  loadFromSource(userId: string): Promise<{ entries: Array<{ version: number; entry: CachedConversation }>; position: number }>;
   /** The same page straight from Postgres, used when Redis fails. */
   pageFromSource(userId: string, q: { limit: number; before?: { at: string; id: string } }): Promise<ListPage>;
   log: Logger;
 }
 
 /**
- * A user's conversation list, served from their hot list in Redis. The first request after a
- * Redis restart (or for a new user) loads it from Postgres; the projector keeps it current
- * after that. Entries carry the version of the Postgres row, so a load racing with the
- * projector never puts an older entry over a newer one. If Redis fails, Postgres answers.
+ * A user's conversation list, served from their list in Redis (cache-aside): a request that
+ * finds it missing loads it from Postgres, and the projector drops it when a batch changes it.
+ * A load read before a change the projector already invalidated is not cached (that request is
+ * answered from Postgres). If Redis fails, Postgres answers.
  */
 export class ConversationList {
   constructor(private readonly deps: ConversationListDeps) {}
@@ -27,7 +27,10 @@ export class ConversationList {
   async page(userId: string, q: { limit: number; before?: { at: string; id: string } }): Promise<ListPage> {
     const { cache } = this.deps;
     try {
-      if (!(await cache.isLoaded(userId))) await cache.load(userId, await this.deps.loadFromSource(userId));
+      if (!(await cache.isLoaded(userId))) {
+        const { entries, position } = await this.deps.loadFromSource(userId);
+        if (!(await cache.load(userId, entries, position))) return this.deps.pageFromSource(userId, q);
+      }
       return await cache.page(userId, q);
     } catch (err) {
       this.deps.log.warn({ err, userId }, 'conversation list cache failed; reading Postgres');

@@ -138,7 +138,7 @@ registerGateway(app, {
 // The client already prefixes every key with the namespace.
 const conversationList = new ConversationList({
   cache: new ConversationListCache(redis),
-  loadFromSource: (userId) => rm.listEntries(userId),
+  loadFromSource: (userId) => rm.listEntriesAt(userId, n.consumers.projConversations),
   pageFromSource: (userId, q) => rm.conversations(userId, q),
   log,
 });

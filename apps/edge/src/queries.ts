@@ -1,4 +1,4 @@
-import { listEntries, toCachedConversation, USER_CONVERSATION_COLUMNS, type Pool, type UserConversationRow } from '@chat/postgres';
+import { listEntriesAt, toCachedConversation, USER_CONVERSATION_COLUMNS, type Pool, type UserConversationRow } from '@chat/postgres';
 import { ChatError, encodeCursor, type MessageBody, type MessageNew, type SyncedFrame } from '@chat/contracts';
 
 interface MessageRow {
@@ -212,8 +212,8 @@ export class ReadModels {
   }
 
   /** Every list entry of the user with its row version, to load their Redis list. */
-  listEntries(userId: string) {
-    return listEntries(this.pool, userId);
+  listEntriesAt(userId: string, checkpointName: string) {
+    return listEntriesAt(this.pool, userId, checkpointName);
   }
 
   /** Who has a message delivered / read / pending, from the members' watermarks. */

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Consumer } from '@nats-io/jetstream';
 import { ConversationActivityFrame, ConversationUpdatedFrame, DeliveryEnvelope, MessageNewFrame, ReceiptBatchFrame, type ChatEvent } from '@chat/contracts';
-import { listEntries } from '@chat/postgres';
+import { listEntries, listEntriesAt } from '@chat/postgres';
 import { ConnectionRegistry, ConversationListCache } from '@chat/redis';
 import { publisherFor } from '@chat/nats';
 import { edgeConsumerConfig, ensureConsumer } from '@chat/streams';
@@ -92,6 +92,12 @@ async function waitAll(last: number): Promise<void> {
 
 const rows = async (sql: string, params: unknown[] = []) => (await env.pool.query(sql, params)).rows;
 
+/** What an edge does when a user's list is not cached: read it from Postgres with the projection's position, cache it. */
+async function loadLikeAnEdge(userId: string): Promise<void> {
+  const { entries, position } = await listEntriesAt(env.pool, userId, env.names.consumers.projConversations);
+  expect(await cache.load(userId, entries, position)).toBe(true);
+}
+
 describe('groups: read side', () => {
   it('projects joins, removals, leaves, mentions, edits, deletes and hides', async () => {
     await registry.register('alice', 'a-phone', 'eA');
@@ -100,6 +106,8 @@ describe('groups: read side', () => {
     await drain('eA');
     await drain('eB');
     const r = routers();
+    // Lists cached before the changes (empty): the projector must drop them.
+    for (const u of ['alice', 'carol', 'dave']) expect(await cache.load(u, [], 0)).toBe(true);
     const run = startAll(r, { batchSize: 5 });
     try {
       const events: ChatEvent[] = [
@@ -185,7 +193,10 @@ describe('groups: read side', () => {
         [5, 'me'],
       ]);
 
-      // Redis list cache: written for every touched row, versioned; carol's row removed.
+      // Redis list cache: the lists the batches changed were dropped (loaded before, now not);
+      // loaded again as an edge does, they hold the rows; carol's row is gone.
+      for (const u of ['alice', 'carol', 'dave']) expect(await cache.isLoaded(u)).toBe(false);
+      for (const u of ['alice', 'carol', 'dave']) await loadLikeAnEdge(u);
       const alicePage = await cache.page('alice', { limit: 10 });
       expect(alicePage.conversations).toEqual((await listEntries(env.pool, 'alice')).map((x) => x.entry));
       expect((await cache.page('carol', { limit: 10 })).conversations).toEqual([]);
@@ -195,7 +206,9 @@ describe('groups: read side', () => {
       const [rs] = await publishEvents(env.nats.js, env.names, [receipt('MessagesRead', 'g1', 'dave', 7, { device: 'd-laptop' })]);
       await waitAll(rs!);
       expect(await rows("SELECT unread_count, mention_count FROM user_conversations WHERE user_id = 'dave'")).toEqual([{ unread_count: 0, mention_count: 0 }]);
-      await waitFor(async () => (await cache.unreadCounts('dave'))['g1'] === 0, 'the cache to follow');
+      expect(await cache.isLoaded('dave')).toBe(false);
+      await loadLikeAnEdge('dave');
+      expect(await cache.unreadCounts('dave')).toEqual({ g1: 0 });
       // dave's phone hears of the read made on his laptop as a `receipt` (no activity frame for a read).
       const toDave = (await drain('eB')).flat();
       expect(toDave.filter((e) => e.frame['type'] === 'conversation.activity')).toEqual([]);
@@ -233,6 +246,7 @@ describe('groups: read side', () => {
       expect(actPublish).toHaveLength(512);
       expect(await drain('eB')).toHaveLength(2);
       // Big groups list no members, just the count.
+      await loadLikeAnEdge(members[5]!);
       expect((await cache.page(members[5]!, { limit: 5 })).conversations[0]).toMatchObject({ members: null, memberCount: 1024, unreadCount: 2 });
     } finally {
       await run.stop();

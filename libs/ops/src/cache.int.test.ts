@@ -7,6 +7,7 @@ import { ConversationListCache, createRedis, type Redis } from '@chat/redis';
 import { rebuildConversationCache } from './cache';
 
 const env = inject('chatEnv');
+const checkpointName = names(env['CHAT_NS'] ?? '').consumers.projConversations;
 let pool: Pool;
 let redis: Redis;
 let cache: ConversationListCache;
@@ -57,12 +58,12 @@ describe('conversation-list cache rebuild', () => {
 
   it('clears and reloads one user or everyone, marking the lists loaded', async () => {
     // A stale entry the rebuild must drop.
-    await cache.upsert('cu1', [{ version: 99, entry: { ...(await listEntries(pool, 'cu1'))[0]!.entry, conversationId: 'gone' } }]);
-    expect(await rebuildConversationCache({ pool, redis }, { userId: 'cu1' })).toEqual({ users: 1, entries: 2 });
+    await cache.load('cu1', [{ version: 99, entry: { ...(await listEntries(pool, 'cu1'))[0]!.entry, conversationId: 'gone' } }], 0);
+    expect(await rebuildConversationCache({ pool, redis, checkpointName }, { userId: 'cu1' })).toEqual({ users: 1, entries: 2 });
     expect(await cache.isLoaded('cu1')).toBe(true);
     expect(await cache.isLoaded('cu2')).toBe(false);
     expect((await cache.page('cu1', { limit: 10 })).conversations.map((c) => c.conversationId)).toEqual(['c2', 'c1']);
-    const all = await rebuildConversationCache({ pool, redis });
+    const all = await rebuildConversationCache({ pool, redis, checkpointName });
     expect(all.users).toBeGreaterThanOrEqual(2);
     expect(await cache.isLoaded('cu2')).toBe(true);
     expect(await cache.unreadCounts('cu1')).toEqual({ c1: 2, c2: 0 });

@@ -52,6 +52,28 @@ export async function listEntries(q: Queryable, userId: string): Promise<Array<{
   return rows.map((r) => ({ version: r.version, entry: toCachedConversation(r) }));
 }
 
+/**
+ * A user's list with the position of the projection that writes it (`checkpointName`), read in
+ * one statement (one snapshot): the list holds every change up to `position` (for the cache's
+ * load, which must not cache a read older than the latest invalidation).
+ */
+export async function listEntriesAt(
+  q: Queryable,
+  userId: string,
+  checkpointName: string,
+): Promise<{ entries: Array<{ version: number; entry: CachedConversation }>; position: number }> {
+  const { rows } = await q.query<UserConversationRow & { checkpoint: number | null; user_id: string | null }>(
+    `SELECT cp.position AS checkpoint, r.*
+       FROM (SELECT coalesce((SELECT position FROM projection_checkpoints WHERE name = $2), 0) AS position) cp
+       LEFT JOIN LATERAL (SELECT ${USER_CONVERSATION_COLUMNS} FROM user_conversations WHERE user_id = $1) r ON true`,
+    [userId, checkpointName],
+  );
+  return {
+    position: Number(rows[0]?.checkpoint ?? 0),
+    entries: rows.filter((r) => r.user_id !== null).map((r) => ({ version: r.version, entry: toCachedConversation(r) })),
+  };
+}
+
 /** Some (user, conversation) rows with their versions; missing rows are left out. */
 export async function userConversationRows(
   q: Queryable,

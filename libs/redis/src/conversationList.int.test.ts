@@ -25,34 +25,32 @@ const entry = (id: string, at: string, over: Partial<CachedConversation> = {}): 
 const T = (s: number) => new Date(Date.UTC(2024, 0, 1, 0, 0, s)).toISOString();
 
 describe('ConversationListCache', () => {
-  it('writes an entry only when its version is newer; removals leave a versioned tombstone', async () => {
-    await cache.upsert('u1', [{ version: 5, entry: entry('c1', T(1), { title: 'v5' }) }]);
-    await cache.upsert('u1', [{ version: 4, entry: entry('c1', T(9), { title: 'v4' }) }]);
-    expect((await cache.page('u1', { limit: 10 })).conversations.map((c) => c.title)).toEqual(['v5']);
-    await cache.upsert('u1', [{ version: 6, entry: entry('c1', T(2), { title: 'v6', unreadCount: 3 }) }]);
-    expect((await cache.page('u1', { limit: 10 })).conversations).toEqual([entry('c1', T(2), { title: 'v6', unreadCount: 3 })]);
-    expect(await cache.unreadCounts('u1')).toEqual({ c1: 3 });
-    await cache.remove('u1', [{ conversationId: 'c1', version: 5 }]);
-    expect((await cache.page('u1', { limit: 10 })).conversations).toHaveLength(1);
-    await cache.remove('u1', [{ conversationId: 'c1', version: 8 }]);
+  it('caches a load unless the list was invalidated after the position it was read at', async () => {
+    expect(await cache.load('u1', [{ version: 5, entry: entry('c1', T(1), { title: 'v5', unreadCount: 2 }) }], 10)).toBe(true);
+    expect(await cache.isLoaded('u1')).toBe(true);
+    expect((await cache.page('u1', { limit: 10 })).conversations).toEqual([entry('c1', T(1), { title: 'v5', unreadCount: 2 })]);
+    expect(await cache.unreadCounts('u1')).toEqual({ c1: 2 });
+    // The projector changed the list at position 12: dropped, and a read from before 12 is refused.
+    await cache.invalidate(['u1', 'u1b'], 12);
+    expect(await cache.isLoaded('u1')).toBe(false);
     expect((await cache.page('u1', { limit: 10 })).conversations).toEqual([]);
-    expect(await cache.unreadCounts('u1')).toEqual({});
-    // A stale load (an older Postgres read) cannot bring it back; a re-add (newer) can.
-    await cache.load('u1', [{ version: 7, entry: entry('c1', T(3)) }]);
-    expect((await cache.page('u1', { limit: 10 })).conversations).toEqual([]);
-    await cache.upsert('u1', [{ version: 9, entry: entry('c1', T(4)) }]);
-    expect((await cache.page('u1', { limit: 10 })).conversations.map((c) => c.conversationId)).toEqual(['c1']);
+    expect(await cache.load('u1', [{ version: 5, entry: entry('c1', T(1), { title: 'stale' }) }], 11)).toBe(false);
+    expect(await cache.isLoaded('u1')).toBe(false);
+    // A read at or past it is cached; a load replaces the whole list.
+    expect(await cache.load('u1', [{ version: 12, entry: entry('c2', T(2), { title: 'v12' }) }], 12)).toBe(true);
+    expect((await cache.page('u1', { limit: 10 })).conversations.map((c) => [c.conversationId, c.title])).toEqual([['c2', 'v12']]);
+    expect(await cache.load('u1b', [], 12)).toBe(true);
   });
 
   it('marks a list loaded with a TTL on every key; clear(user) forgets it', async () => {
     expect(await cache.isLoaded('u2')).toBe(false);
-    await cache.load('u2', [{ version: 1, entry: entry('c1', T(1)) }]);
+    await cache.load('u2', [{ version: 1, entry: entry('c1', T(1)) }], 1);
     expect(await cache.isLoaded('u2')).toBe(true);
     for (const k of ['convlist', 'conv', 'unread', 'convver', 'convlist-loaded']) {
       const ttl = await redis.ttl(`cl:${k}:{u2}`);
       expect(ttl).toBeGreaterThan(6 * 86_400);
     }
-    await cache.load('u3', []);
+    await cache.load('u3', [], 1);
     expect(await cache.isLoaded('u3')).toBe(true);
     await cache.clear('u2');
     expect(await cache.isLoaded('u2')).toBe(false);
@@ -70,7 +68,7 @@ describe('ConversationListCache', () => {
       entry('e', T(3)),
       entry('f', T(9)),
     ].map((e, i) => ({ version: i + 1, entry: e }));
-    await cache.load('u4', entries);
+    await cache.load('u4', entries, 6);
     const seen: string[] = [];
     let before: { at: string; id: string } | undefined;
     for (let i = 0; i < 10; i++) {

@@ -25,49 +25,29 @@ export interface VersionedEntry {
 export const CONVERSATION_LIST_TTL_SEC = 7 * 24 * 60 * 60;
 
 /*
- * KEYS: zset, conv hash, unread hash, version hash, loaded flag.
- * ARGV: ttlSec, markLoaded (0|1), then per entry: id, version, scoreMs, json, unread.
- * An entry is written only when its version is above the stored one (a removal's tombstone
- * version counts), so a slow writer can never put an older row over a newer one.
+ * KEYS: zset, conv hash, unread hash, version hash, loaded flag, floor.
+ * ARGV: ttlSec, position, then per entry: id, version, scoreMs, json, unread.
+ * Loads a user's whole list read from Postgres at projection position `position`, unless the
+ * projector invalidated the list at a later position since (floor): such a read may miss that
+ * change, so it is not cached (returns -1).
  */
-const UPSERT = `
+const LOAD = `
 local ttl = tonumber(ARGV[1])
+local floor = tonumber(redis.call('GET', KEYS[6]) or '0')
+if tonumber(ARGV[2]) < floor then return -1 end
+redis.call('DEL', KEYS[1], KEYS[2], KEYS[3], KEYS[4])
 local written = 0
 for i = 3, #ARGV, 5 do
   local id = ARGV[i]
-  local v = tonumber(ARGV[i + 1])
-  local stored = redis.call('HGET', KEYS[4], id)
-  if (not stored) or v > tonumber(stored) then
-    redis.call('ZADD', KEYS[1], tonumber(ARGV[i + 2]), id)
-    redis.call('HSET', KEYS[2], id, ARGV[i + 3])
-    redis.call('HSET', KEYS[3], id, ARGV[i + 4])
-    redis.call('HSET', KEYS[4], id, ARGV[i + 1])
-    written = written + 1
-  end
+  redis.call('ZADD', KEYS[1], tonumber(ARGV[i + 2]), id)
+  redis.call('HSET', KEYS[2], id, ARGV[i + 3])
+  redis.call('HSET', KEYS[3], id, ARGV[i + 4])
+  redis.call('HSET', KEYS[4], id, ARGV[i + 1])
+  written = written + 1
 end
-if ARGV[2] == '1' then redis.call('SET', KEYS[5], '1') end
+redis.call('SET', KEYS[5], '1')
 for k = 1, 5 do redis.call('EXPIRE', KEYS[k], ttl) end
 return written
-`;
-
-/* Same KEYS; ARGV: ttlSec, then per item: id, version. Leaves the version as a tombstone. */
-const REMOVE = `
-local ttl = tonumber(ARGV[1])
-local removed = 0
-for i = 2, #ARGV, 2 do
-  local id = ARGV[i]
-  local v = tonumber(ARGV[i + 1])
-  local stored = redis.call('HGET', KEYS[4], id)
-  if (not stored) or v > tonumber(stored) then
-    redis.call('ZREM', KEYS[1], id)
-    redis.call('HDEL', KEYS[2], id)
-    redis.call('HDEL', KEYS[3], id)
-    redis.call('HSET', KEYS[4], id, ARGV[i + 1])
-    removed = removed + 1
-  end
-end
-for k = 1, 5 do redis.call('EXPIRE', KEYS[k], ttl) end
-return removed
 `;
 
 /**
@@ -77,24 +57,21 @@ return removed
  * they share a cluster slot: zset `convlist:{user}` (score = lastActivityAt in ms), hash
  * `conv:{user}` (id → entry JSON), hash `unread:{user}` (id → unread count), hash
  * `convver:{user}` (id → version, also kept for removed ids as a tombstone) and the flag
- * `convlist-loaded:{user}` (the list holds every conversation of the user).
+ * `convlist-loaded:{user}` (the list holds every conversation of the user), and
+ * `convfloor:{user}` (the projection position of the latest change to the list).
  *
- * The projector writes every changed row (upsert/remove, regardless of the flag) with
- * version = the row's version; an edge that misses the flag `load`s the user's rows from
- * Postgres. Both are versioned per entry, so they can race in any order.
+ * Cache-aside: an edge that misses the loaded flag reads the user's rows from Postgres with the
+ * projection's position in the same snapshot and `load`s them; the projector, after each commit,
+ * `invalidate`s the lists its batch changed (raises the floor to the batch's position, drops the
+ * keys). A load whose read is older than the floor would bring back what the invalidation
+ * removed, so the script refuses it, and that request is answered from Postgres directly.
  */
-/** The scripts as ioredis commands: sent once, then run by SHA (EVALSHA), not re-sent per call. */
-type ScriptedRedis = Redis & {
-  chatConvUpsert(...args: Array<string | number>): Promise<number>;
-  chatConvRemove(...args: Array<string | number>): Promise<number>;
-};
+/** The script as an ioredis command: sent once, then run by SHA (EVALSHA), not re-sent per call. */
+type ScriptedRedis = Redis & { chatConvLoad(...args: Array<string | number>): Promise<number> };
 
 function withScripts(redis: Redis): ScriptedRedis {
   const r = redis as ScriptedRedis;
-  if (typeof r.chatConvUpsert !== 'function') {
-    redis.defineCommand('chatConvUpsert', { numberOfKeys: 5, lua: UPSERT });
-    redis.defineCommand('chatConvRemove', { numberOfKeys: 5, lua: REMOVE });
-  }
+  if (typeof r.chatConvLoad !== 'function') redis.defineCommand('chatConvLoad', { numberOfKeys: 6, lua: LOAD });
   return r;
 }
 
@@ -109,41 +86,46 @@ export class ConversationListCache {
     this.redis = withScripts(redis);
   }
 
-  private keys(userId: string): [string, string, string, string, string] {
+  private keys(userId: string): [string, string, string, string, string, string] {
     const p = this.keyPrefix;
     const t = `{${userId}}`;
-    return [`${p}convlist:${t}`, `${p}conv:${t}`, `${p}unread:${t}`, `${p}convver:${t}`, `${p}convlist-loaded:${t}`];
-  }
-
-  async upsert(userId: string, entries: ReadonlyArray<VersionedEntry>): Promise<void> {
-    if (entries.length === 0) return;
-    await this.write(userId, entries, false);
-  }
-
-  async remove(userId: string, items: ReadonlyArray<{ conversationId: string; version: number }>): Promise<void> {
-    if (items.length === 0) return;
-    const args: Array<string | number> = [this.ttlSec];
-    for (const i of items) args.push(i.conversationId, i.version);
-    await this.redis.chatConvRemove(...this.keys(userId), ...args);
+    return [`${p}convlist:${t}`, `${p}conv:${t}`, `${p}unread:${t}`, `${p}convver:${t}`, `${p}convlist-loaded:${t}`, `${p}convfloor:${t}`];
   }
 
   async isLoaded(userId: string): Promise<boolean> {
     return (await this.redis.exists(this.keys(userId)[4])) === 1;
   }
 
-  /** Versioned upserts of the user's whole list, then marks it loaded (all keys get the TTL). */
-  async load(userId: string, entries: ReadonlyArray<VersionedEntry>): Promise<void> {
-    await this.write(userId, entries, true);
-  }
-
-  private async write(userId: string, entries: ReadonlyArray<VersionedEntry>, markLoaded: boolean): Promise<void> {
-    const args: Array<string | number> = [this.ttlSec, markLoaded ? 1 : 0];
+  /**
+   * Caches a user's whole list as read from Postgres at projection position `position` (the
+   * checkpoint read in the same snapshot), and marks it loaded. False when the projector changed
+   * the list after that position: then nothing is cached (the caller answers from its read).
+   */
+  async load(userId: string, entries: ReadonlyArray<VersionedEntry>, position: number): Promise<boolean> {
+    const args: Array<string | number> = [this.ttlSec, position];
     for (const { version, entry } of entries) {
       const score = Date.parse(entry.lastActivityAt);
       if (!Number.isFinite(score)) throw new Error(`bad lastActivityAt ${entry.lastActivityAt} for ${entry.conversationId}`);
       args.push(entry.conversationId, version, score, JSON.stringify(entry), entry.unreadCount);
     }
-    await this.redis.chatConvUpsert(...this.keys(userId), ...args);
+    return (await this.redis.chatConvLoad(...this.keys(userId), ...args)) >= 0;
+  }
+
+  /**
+   * The projector changed these users' lists at projection position `position`: drops them (the
+   * next request loads them again) and raises their floor, so a load read before the change
+   * cannot bring the old list back. One round trip for all of them.
+   */
+  async invalidate(userIds: Iterable<string>, position: number): Promise<void> {
+    const p = this.redis.pipeline();
+    let any = false;
+    for (const u of new Set(userIds)) {
+      const k = this.keys(u);
+      p.set(k[5], position, 'EX', this.ttlSec);
+      p.del(k[0], k[1], k[2], k[3], k[4]);
+      any = true;
+    }
+    if (any) await p.exec();
   }
 
   /**
@@ -206,7 +188,7 @@ export class ConversationListCache {
     // SCAN patterns are not prefixed by ioredis, DEL keys are: add it to match, strip it to delete.
     const clientPrefix = (this.redis.options.keyPrefix as string | undefined) ?? '';
     const esc = (s: string) => s.replace(/[*?[\]\\]/g, (c) => `\\${c}`);
-    for (const name of ['convlist', 'conv', 'unread', 'convver', 'convlist-loaded']) {
+    for (const name of ['convlist', 'conv', 'unread', 'convver', 'convlist-loaded', 'convfloor']) {
       const pattern = `${esc(clientPrefix + this.keyPrefix)}${name}:{*}`;
       let cursor = '0';
       do {

@@ -1,6 +1,6 @@
 import type { Logger } from 'pino';
 import type { Names, ServerFrameOf } from '@chat/contracts';
-import { readCheckpoint, toCachedConversation, userConversationRows, type PoolClient, type UserConversationRow } from '@chat/postgres';
+import { readCheckpoint, userConversationRows, type PoolClient, type UserConversationRow } from '@chat/postgres';
 import type { ConversationListCache } from '@chat/redis';
 import { ofType, RetryLater, type Projection, type StoredEvent } from '../projection';
 import type { Retention } from '../receipts/projection';
@@ -202,14 +202,13 @@ async function writeExpired(tx: PoolClient, names: Names, events: readonly Store
   return [...new Set(rows.map((r) => r.conversation_id))];
 }
 
-/** What proj-conversations pushes after commit: Redis list entries and conversation.activity frames. */
+/** What proj-conversations does after commit: drops the changed lists from the Redis cache, sends conversation.activity frames. */
 export interface ConversationsPlan {
-  /** Rows as committed (with their versions), for the cache and the activity frames. */
+  /** Rows as committed that get an activity frame: those a change other than a message or a read touched. */
   rows: UserConversationRow[];
-  /** Rows gone (member removed or left), with the version of the removal. */
-  removed: Array<{ userId: string; conversationId: string; version: number }>;
-  /** Rows (`<conversationId>\u0000<userId>`) a change other than a message or a read touched: they get an activity frame. */
-  notify: Set<string>;
+  /** Users whose list changed (their cached list is invalidated). */
+  users: string[];
+  /** The batch's last stream sequence: the projection's position once it commits. */
   streamSeq: number;
 }
 
@@ -218,8 +217,8 @@ export interface ConversationsPlan {
  * rows only messages and reads touched: a device got `message.new` (or `message.sent`) for a
  * message and a `receipt` for a read of its user's other devices, so it knows the change already.
  */
-export function activityRoutes(plan: ConversationsPlan): Route[] {
-  return plan.rows.filter((r) => plan.notify.has(`${r.conversation_id}\u0000${r.user_id}`)).map((r) => {
+export function activityRoutes(plan: Pick<ConversationsPlan, 'rows' | 'streamSeq'>): Route[] {
+  return plan.rows.map((r) => {
     const frame: ServerFrameOf<'conversation.activity'> = {
       type: 'conversation.activity',
       conversationId: r.conversation_id,
@@ -318,41 +317,25 @@ export function conversationsProjection(
       const t = touched(batch);
       t.conversations = [...new Set([...t.conversations, ...expiredNow])];
       if (t.conversations.length === 0 && t.reads.length === 0 && t.removed.length === 0) return null;
+      // Every member's row of a conversation a batch changed (and each reader's own row).
       const { rows: convRows } = t.conversations.length
         ? await tx.query<{ user_id: string; conversation_id: string }>(
             'SELECT user_id, conversation_id FROM user_conversations WHERE conversation_id = ANY($1::text[])',
             [t.conversations],
           )
         : { rows: [] };
-      const keys = new Map<string, { userId: string; conversationId: string }>();
-      for (const r of convRows) keys.set(`${r.conversation_id}\u0000${r.user_id}`, { userId: r.user_id, conversationId: r.conversation_id });
-      for (const r of t.reads) keys.set(`${r.conversationId}\u0000${r.userId}`, r);
-      const rows = await userConversationRows(tx, [...keys.values()]);
-      const present = new Set(rows.map((r) => `${r.conversation_id}\u0000${r.user_id}`));
-      // A removal that a later re-join in the batch undid is not a removal any more.
-      const removed = t.removed.filter((r) => !present.has(`${r.conversationId}\u0000${r.userId}`));
+      const users = new Set([...convRows.map((r) => r.user_id), ...t.reads.map((r) => r.userId), ...t.removed.map((r) => r.userId)]);
+      // The rows themselves only where an activity frame is due (not for messages and reads).
       const notable = new Set([...t.notable, ...expiredNow]);
-      const notify = new Set(rows.filter((r) => notable.has(r.conversation_id)).map((r) => `${r.conversation_id}\u0000${r.user_id}`));
-      return { rows, removed, notify, streamSeq: batch.reduce((m, e) => Math.max(m, e.streamSeq), 0) };
+      const rows = router && notable.size
+        ? await userConversationRows(tx, convRows.filter((r) => notable.has(r.conversation_id)).map((r) => ({ userId: r.user_id, conversationId: r.conversation_id })))
+        : [];
+      return { rows, users: [...users], streamSeq: batch.reduce((m, e) => Math.max(m, e.streamSeq), 0) };
     },
     async afterCommit(plan) {
       if (!plan) return;
-      if (cache) {
-        const byUser = new Map<string, { upserts: UserConversationRow[]; removes: ConversationsPlan['removed'] }>();
-        const of = (u: string) => byUser.get(u) ?? byUser.set(u, { upserts: [], removes: [] }).get(u)!;
-        for (const r of plan.removed) of(r.userId).removes.push(r);
-        for (const r of plan.rows) of(r.user_id).upserts.push(r);
-        await Promise.all(
-          [...byUser].map(async ([userId, w]) => {
-            await cache.remove(userId, w.removes);
-            await cache.upsert(
-              userId,
-              w.upserts.map((r) => ({ version: r.version, entry: toCachedConversation(r) })),
-            );
-          }),
-        );
-      }
-      if (router) {
+      await cache?.invalidate(plan.users, plan.streamSeq);
+      if (router && plan.rows.length) {
         const publishes = await router.route(activityRoutes(plan), 'act');
         log?.debug({ rows: plan.rows.length, publishes }, 'conversation activity routed');
       }
