@@ -28,6 +28,15 @@ export function receiptFrames(batch: ServerFrameOf<'receipt.batch'>): Array<Serv
   return batch.receipts.map((r) => ({ type: 'receipt', conversationId: batch.conversationId, userId: r.userId, status: r.status, upToSeq: r.upToSeq, at: r.at }));
 }
 
+/** An envelope as the projector writes it, or an error (no redelivery can fix it). */
+function envelopeOf(json: unknown): DeliveryEnvelope {
+  const e = json as Partial<DeliveryEnvelope> | null;
+  if (!e || !Array.isArray(e.users) || typeof e.frame !== 'object' || e.frame === null || typeof (e.frame as { type?: unknown }).type !== 'string') {
+    return DeliveryEnvelope.parse(json);
+  }
+  return e as DeliveryEnvelope;
+}
+
 export class DeliveryConsumer {
   private maxDeliver = -1;
 
@@ -52,9 +61,10 @@ export class DeliveryConsumer {
       for await (const m of this.messages!) {
         let envelopes: DeliveryEnvelope[];
         try {
-          // One envelope, or several for this edge batched into one publish.
+          // One envelope, or several for this edge batched into one publish. Written by the
+          // projector: the shape is checked, not validated field by field again.
           const body = m.json<unknown>();
-          envelopes = (Array.isArray(body) ? body : [body]).map((env) => DeliveryEnvelope.parse(env));
+          envelopes = (Array.isArray(body) ? body : [body]).map(envelopeOf);
         } catch (e) {
           // Not JSON or not an envelope: no redelivery can fix it.
           await this.fail(m, e, true);
