@@ -19,6 +19,10 @@ async function main(): Promise<void> {
   const names = namesFor(cfg.CHAT_NS);
 
   const pool = createPool(cfg.DATABASE_URL, cfg.CHAT_PG_POOL);
+  // CHAT_PROJECTOR_SYNC_COMMIT=off: a commit returns before its WAL is flushed. A Postgres crash
+  // may then lose the last few hundred milliseconds of read-model writes, with their checkpoint
+  // (one transaction), and the projector applies those events again from CHAT_EVENTS.
+  if (cfg.CHAT_PROJECTOR_SYNC_COMMIT === 'off') pool.on('connect', (client) => void client.query('SET synchronous_commit = off').catch(() => undefined));
   pool.on('error', (err) => log.warn({ err }, 'idle postgres connection failed'));
   const redis = createRedis(cfg.REDIS_URL, names.redisPrefix);
   redis.on('error', (err) => log.warn({ err }, 'redis error'));
@@ -38,7 +42,7 @@ async function main(): Promise<void> {
       log,
       batchSize: cfg.CHAT_PROJECTOR_BATCH,
       lingerMs: cfg.CHAT_PROJECTOR_LINGER,
-      synchronousCommit: cfg.CHAT_PROJECTOR_SYNC_COMMIT,
+      commitIntervalMs: cfg.CHAT_PROJECTOR_COMMIT_INTERVAL,
       live: new LiveRouter({ router, membership: new MembershipCache(cfg.CHAT_MEMBERSHIP_CACHE), publisher, names }),
     },
     PROJECTION_KEYS.map((key) => buildProjection(key, names, router, { cache, log, retention: cfg.CHAT_RETENTION })),

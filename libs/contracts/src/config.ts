@@ -54,6 +54,12 @@ export const ProjectorConfig = Common.extend({
    */
   CHAT_PROJECTOR_LINGER: Duration.prefault('5ms'),
   /**
+   * How long batches already routed live gather before they are written to Postgres in one
+   * transaction (unless CHAT_PROJECTOR_BATCH events are waiting). Delays the read models (and a
+   * `sync` waiting for them), never live delivery; at low rates it divides the transactions.
+   */
+  CHAT_PROJECTOR_COMMIT_INTERVAL: Duration.prefault('25ms'),
+  /**
    * `off`: a projector commit does not wait for its WAL flush. A Postgres crash may lose the last
    * few hundred ms of read-model writes with their checkpoint (one transaction), which the
    * projector re-applies from CHAT_EVENTS. `on`: wait for the flush.

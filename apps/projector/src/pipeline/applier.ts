@@ -40,12 +40,6 @@ export interface ApplyOptions {
   sideEffectsDone?: ReadonlyMap<string, number>;
   /** This batch was routed live up to here (LIVE_CHECKPOINT). */
   liveRouted?: number;
-  /**
-   * `off` (default): a commit returns before its WAL is flushed. A Postgres crash may lose the
-   * last few hundred milliseconds of projection writes, checkpoint included (one transaction),
-   * and the projector re-applies them from CHAT_EVENTS; nothing else is lost (CHAT_PROJECTOR_SYNC_COMMIT).
-   */
-  synchronousCommit?: 'on' | 'off';
 }
 
 const isPreference = (e: StoredEvent<StreamEvent>): e is StoredEvent<MemberPreferenceEvent> => e.event.type === 'MemberMuteChanged';
@@ -94,7 +88,6 @@ export async function applyBatch(pool: Pool, projections: readonly AnyProjection
   }
   const last = batch[batch.length - 1]?.streamSeq ?? 0;
   return inTransaction(pool, async (tx) => {
-    if ((o.synchronousCommit ?? 'off') === 'off') await tx.query('SET LOCAL synchronous_commit = off');
     const before = await lockPositions(tx, projections);
     const plans = new Map<AnyProjection, unknown>();
     const lowest = Math.min(...before.checkpoints.values());

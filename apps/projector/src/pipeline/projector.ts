@@ -22,10 +22,10 @@ export interface ProjectorOptions {
   batchSize: number;
   /** Live routing and push jobs; null: read models only (tests, rebuild-like runs). */
   live: LiveRouter | null;
-  /** CHAT_PROJECTOR_SYNC_COMMIT (see ApplyOptions). */
-  synchronousCommit?: 'on' | 'off';
   /** How long a batch smaller than batchSize waits for more events, ms (CHAT_PROJECTOR_LINGER). */
   lingerMs?: number;
+  /** How long routed batches gather before their transaction, ms (CHAT_PROJECTOR_COMMIT_INTERVAL). */
+  commitIntervalMs?: number;
   /** How long an idle read waits before the consumer's health is checked, ms. */
   idleWaitMs?: number;
   /** How often a standby instance tries to take over, ms. */
@@ -116,6 +116,8 @@ export class Projector {
   private routed: Routed[] = [];
   /** Stage 2 while it runs: commits whatever is routed, all of it in one transaction. */
   private committing: Promise<void> | undefined;
+  /** Ends stage 2's wait for more routed batches (a full batch is there, or stopping). */
+  private commitWake: (() => void) | undefined;
   /** The first stage-2 failure, handled by the next step. */
   private failure: { msgs: JsMsg[]; err: unknown } | undefined;
   private idleSince = 0;
@@ -216,6 +218,7 @@ export class Projector {
 
   private interrupt(): void {
     this.wake?.();
+    this.commitWake?.();
     this.consumer.interrupt();
   }
 
@@ -351,6 +354,7 @@ export class Projector {
       }
     }
     this.routed.push({ msgs: msgs.slice(0, events.length), events, delivering, started });
+    if (this.commitWake && this.routed.reduce((n, b) => n + b.events.length, 0) >= this.batchSize) this.commitWake();
     this.committing ??= this.commitRouted().finally(() => (this.committing = undefined));
     // One event at a time while isolating a failure, and when the commits fall behind.
     if (this.isolate || unreadable !== undefined || this.routed.length >= MAX_BATCHES_BEHIND) {
@@ -367,6 +371,7 @@ export class Projector {
   /** Stage 2 until nothing routed is left uncommitted (or one fails). */
   private async commitRouted(): Promise<void> {
     while (this.routed.length && !this.failure) {
+      await this.commitWindow();
       const batch = this.routed;
       this.routed = [];
       const publishes = batch.map((b) => b.delivering).filter((d): d is Promise<void> => d !== undefined);
@@ -382,6 +387,33 @@ export class Projector {
     }
     // Whatever was routed after a failure is read again from the checkpoint.
     if (this.failure) this.routed = [];
+  }
+
+  /**
+   * Lets routed batches gather for up to CHAT_PROJECTOR_COMMIT_INTERVAL after the oldest one
+   * before they are committed together, unless a full batch is waiting: live delivery has
+   * already happened, so this only delays the read models (and a sync waiting on them) by at
+   * most the interval, and at low rates it turns one transaction per few events into one per
+   * interval.
+   */
+  private async commitWindow(): Promise<void> {
+    const interval = this.o.commitIntervalMs ?? 0;
+    if (interval <= 0 || this.isolate) return;
+    const events = () => this.routed.reduce((n, b) => n + b.events.length, 0);
+    const due = this.routed[0]!.started + interval;
+    while (!this.stopping && !this.lockLost && events() < this.batchSize) {
+      const wait = due - performance.now();
+      if (wait <= 0) return;
+      await new Promise<void>((resolve) => {
+        const done = () => {
+          clearTimeout(t);
+          this.commitWake = undefined;
+          resolve();
+        };
+        const t = setTimeout(done, wait);
+        this.commitWake = done;
+      });
+    }
   }
 
   /** Waits for stage 2 to finish everything routed. */
@@ -405,7 +437,6 @@ export class Projector {
         ...(delivering ? { beforeCommit: delivering } : {}),
         sideEffectsDone: this.sideEffectsDone,
         ...(this.o.live ? { liveRouted: events[events.length - 1]!.streamSeq } : {}),
-        ...(this.o.synchronousCommit ? { synchronousCommit: this.o.synchronousCommit } : {}),
       });
       this.sideEffectsDone = new Map();
       this.position = Math.max(this.position, res.last);
