@@ -1,8 +1,8 @@
 import type { Logger } from 'pino';
 import type { Names, ServerFrameOf } from '@chat/contracts';
-import { readCheckpoint, userConversationRows, type PoolClient, type UserConversationRow } from '@chat/postgres';
+import { userConversationRows, type PoolClient, type UserConversationRow } from '@chat/postgres';
 import type { ConversationListCache } from '@chat/redis';
-import { ofType, RetryLater, type Projection, type StoredEvent } from '../projection';
+import { ofType, type Projection, type StoredEvent } from '../projection';
 import type { Retention } from '../receipts/projection';
 import type { Route, Router } from '../routing';
 import { conversationsChange, conversationsSteps, DELETED_PREVIEW, readMarks, tips, type ConversationsChange } from './evolve';
@@ -43,35 +43,42 @@ const MENTIONS_AFTER = (readSeq: string) => `(SELECT count(*) FROM conversation_
           WHERE s.conversation_id = uc.conversation_id AND s.seq > ${readSeq} AND s.sender_id <> uc.user_id AND uc.user_id = ANY(s.mentions))`;
 
 async function writeSent(tx: PoolClient, changes: Array<Of<'sent'>>): Promise<void> {
-  await tx.query(
-    `INSERT INTO conversation_senders (conversation_id, seq, sender_id, mentions)
-     SELECT t.conversation_id, t.seq, t.sender_id, CASE WHEN t.mentions IS NULL THEN NULL ELSE ARRAY(SELECT jsonb_array_elements_text(t.mentions)) END
-       FROM unnest($1::text[], $2::int[], $3::text[], $4::jsonb[]) AS t (conversation_id, seq, sender_id, mentions)`,
-    [changes.map((c) => c.conversationId), changes.map((c) => c.seq), changes.map((c) => c.senderId), changes.map((c) => (c.mentions ? JSON.stringify(c.mentions) : null))],
-  );
   const t = tips(changes);
-  // Unread (and mentions) grow by the run's messages past the member's read watermark and
-  // not their own; conversation_senders already holds the run, so one count per row does it.
-  // SET expressions see the row as it was, so uc.last_seq is the previous tip.
+  // One statement: the new senders (for exact recounts later) and every member row's tip.
+  // Unread (and mentions) grow by the new messages past the member's read watermark and not
+  // their own; rows at or below uc.last_seq were counted before, so only this batch's messages
+  // (n) can be past GREATEST(read_seq, last_seq). SET expressions see the row as it was, so
+  // uc.last_seq is the previous tip.
   await tx.query(
-    `UPDATE user_conversations uc SET
+    `WITH n AS (
+       SELECT * FROM unnest($1::text[], $2::int[], $3::text[], $4::jsonb[]) AS n (conversation_id, seq, sender_id, mentions)
+     ), s AS (
+       INSERT INTO conversation_senders (conversation_id, seq, sender_id, mentions)
+       SELECT n.conversation_id, n.seq, n.sender_id, CASE WHEN n.mentions IS NULL THEN NULL ELSE ARRAY(SELECT jsonb_array_elements_text(n.mentions)) END
+         FROM n
+     )
+     UPDATE user_conversations uc SET
        unread_count = uc.unread_count + (
-         SELECT count(*) FROM conversation_senders s
-          WHERE s.conversation_id = uc.conversation_id
-            AND s.seq > GREATEST(uc.read_seq, uc.last_seq) AND s.seq <= t.last_seq
-            AND s.sender_id <> uc.user_id),
+         SELECT count(*) FROM n
+          WHERE n.conversation_id = uc.conversation_id
+            AND n.seq > GREATEST(uc.read_seq, uc.last_seq) AND n.seq <= t.last_seq
+            AND n.sender_id <> uc.user_id),
        mention_count = uc.mention_count + (
-         SELECT count(*) FROM conversation_senders s
-          WHERE s.conversation_id = uc.conversation_id
-            AND s.seq > GREATEST(uc.read_seq, uc.last_seq) AND s.seq <= t.last_seq
-            AND s.sender_id <> uc.user_id AND uc.user_id = ANY(s.mentions)),
+         SELECT count(*) FROM n
+          WHERE n.conversation_id = uc.conversation_id
+            AND n.seq > GREATEST(uc.read_seq, uc.last_seq) AND n.seq <= t.last_seq
+            AND n.sender_id <> uc.user_id AND coalesce(n.mentions ? uc.user_id, false)),
        last_seq = t.last_seq,
        last_message = t.last_message,
        last_activity_at = t.at,
        version = GREATEST(uc.version, t.version)
-     FROM unnest($1::text[], $2::int[], $3::jsonb[], $4::timestamptz[], $5::bigint[]) AS t (conversation_id, last_seq, last_message, at, version)
+     FROM unnest($5::text[], $6::int[], $7::jsonb[], $8::timestamptz[], $9::bigint[]) AS t (conversation_id, last_seq, last_message, at, version)
      WHERE uc.conversation_id = t.conversation_id AND uc.last_seq < t.last_seq`,
     [
+      changes.map((c) => c.conversationId),
+      changes.map((c) => c.seq),
+      changes.map((c) => c.senderId),
+      changes.map((c) => (c.mentions ? JSON.stringify(c.mentions) : null)),
       t.map((x) => x.conversationId),
       t.map((x) => x.lastSeq),
       t.map((x) => JSON.stringify(x.lastMessage)),
@@ -177,17 +184,15 @@ export const EXPIRED_PREVIEW = 'This message has expired';
 /**
  * Ephemeral retention: when proj-receipts nulled the body of a conversation's last message at
  * or before this receipt (messages.expunged_stream_seq), its list preview goes too (with
- * `expired: true`). Waits for proj-receipts to be past the receipts, so a replay gives the same
- * rows. Returns the conversations whose rows changed.
+ * `expired: true`). proj-receipts applies the same batch earlier in the same transaction, so
+ * what it nulled is there, and a replay gives the same rows. Returns the conversations whose
+ * rows changed.
  */
-async function writeExpired(tx: PoolClient, names: Names, events: readonly StoredEvent[]): Promise<string[]> {
+async function writeExpired(tx: PoolClient, events: readonly StoredEvent[]): Promise<string[]> {
   const receipts = ofType(events, 'MessagesDelivered', 'MessagesRead');
   if (receipts.length === 0) return [];
   const last = new Map<string, number>();
   for (const r of receipts) last.set(r.event.conversationId, r.streamSeq);
-  const upTo = Math.max(...last.values());
-  const receiptsAt = (await readCheckpoint(tx, names.consumers.projReceipts)) ?? 0;
-  if (receiptsAt < upTo) throw new RetryLater(`expired previews wait for proj-receipts (at ${receiptsAt}, receipts up to ${upTo})`);
   const { rows } = await tx.query<{ conversation_id: string }>(
     `UPDATE user_conversations uc SET
        last_message = uc.last_message || jsonb_build_object('preview', $3::text, 'expired', true),
@@ -308,7 +313,7 @@ export function conversationsProjection(
           }
         }
       }
-      if (ephemeral) expired = await writeExpired(tx, names, events);
+      if (ephemeral) expired = await writeExpired(tx, events);
     },
     async plan(tx, batch) {
       const expiredNow = expired;

@@ -56,15 +56,30 @@ async function writeMessages(tx: PoolClient, changes: Array<Of<'message'>>): Pro
   const mentions = m.map((r) => jsonOrNull(r.mentions));
   // Plain inserts: the checkpoint guarantees each event is applied once, so a conflict here
   // is a real inconsistency and must stop the projection rather than be papered over.
+  // One statement (one round trip) for the rows, their inbox entries and the conversations' tips:
+  // every member who sees a message gets an inbox row, the sender too (their other devices sync
+  // from it), however big the groups. The parts do not read each other's rows (members are not
+  // changed by this statement), so one snapshot serves them all.
   await tx.query(
-    `INSERT INTO messages (conversation_id, seq, message_id, sender_id, sender_device_id, client_msg_id, body, reply_to, sent_at, stream_seq,
-                           kind, system, mentions, forwarded)
-     SELECT t.conversation_id, t.seq, t.message_id, t.sender_id, t.sender_device_id, t.client_msg_id, t.body, t.reply_to, t.sent_at, t.stream_seq,
-            t.kind, t.system, CASE WHEN t.mentions IS NULL THEN NULL ELSE ARRAY(SELECT jsonb_array_elements_text(t.mentions)) END, t.forwarded
-       FROM unnest($1::text[], $2::int[], $3::text[], $4::text[], $5::text[], $6::text[], $7::jsonb[], $8::text[], $9::timestamptz[], $10::bigint[],
-                   $11::text[], $12::jsonb[], $13::jsonb[], $14::bool[])
-            AS t (conversation_id, seq, message_id, sender_id, sender_device_id, client_msg_id, body, reply_to, sent_at, stream_seq,
-                  kind, system, mentions, forwarded)`,
+    `WITH t AS (
+       SELECT * FROM unnest($1::text[], $2::int[], $3::text[], $4::text[], $5::text[], $6::text[], $7::jsonb[], $8::text[], $9::timestamptz[], $10::bigint[],
+                            $11::text[], $12::jsonb[], $13::jsonb[], $14::bool[])
+         AS t (conversation_id, seq, message_id, sender_id, sender_device_id, client_msg_id, body, reply_to, sent_at, stream_seq,
+               kind, system, mentions, forwarded)
+     ), m AS (
+       INSERT INTO messages (conversation_id, seq, message_id, sender_id, sender_device_id, client_msg_id, body, reply_to, sent_at, stream_seq,
+                             kind, system, mentions, forwarded)
+       SELECT t.conversation_id, t.seq, t.message_id, t.sender_id, t.sender_device_id, t.client_msg_id, t.body, t.reply_to, t.sent_at, t.stream_seq,
+              t.kind, t.system, CASE WHEN t.mentions IS NULL THEN NULL ELSE ARRAY(SELECT jsonb_array_elements_text(t.mentions)) END, t.forwarded
+         FROM t
+     ), i AS (
+       INSERT INTO inbox (user_id, stream_seq, conversation_id, seq, kind, mentioned)
+       SELECT cm.user_id, t.stream_seq, t.conversation_id, t.seq, 'message', coalesce(t.mentions ? cm.user_id, false)
+         FROM t JOIN conversation_members cm ON cm.conversation_id = t.conversation_id AND cm.joined_after_seq < t.seq
+     )
+     UPDATE conversations c SET last_seq = tip.seq
+       FROM (SELECT conversation_id, max(seq) AS seq FROM t GROUP BY conversation_id) tip
+      WHERE c.id = tip.conversation_id AND c.last_seq < tip.seq`,
     [
       conv,
       seq,
@@ -81,21 +96,6 @@ async function writeMessages(tx: PoolClient, changes: Array<Of<'message'>>): Pro
       mentions,
       m.map((r) => r.forwarded),
     ],
-  );
-  // Every member who sees the message gets an inbox row, the sender too (their other devices
-  // sync from it): one statement for the whole run, however big the groups.
-  await tx.query(
-    `INSERT INTO inbox (user_id, stream_seq, conversation_id, seq, kind, mentioned)
-     SELECT cm.user_id, t.stream_seq, t.conversation_id, t.seq, 'message', coalesce(t.mentions ? cm.user_id, false)
-       FROM unnest($1::text[], $2::int[], $3::bigint[], $4::jsonb[]) AS t (conversation_id, seq, stream_seq, mentions)
-       JOIN conversation_members cm ON cm.conversation_id = t.conversation_id AND cm.joined_after_seq < t.seq`,
-    [conv, seq, streamSeq, mentions],
-  );
-  await tx.query(
-    `UPDATE conversations c SET last_seq = t.seq
-       FROM (SELECT conversation_id, max(seq) AS seq FROM unnest($1::text[], $2::int[]) AS u (conversation_id, seq) GROUP BY conversation_id) t
-      WHERE c.id = t.conversation_id AND c.last_seq < t.seq`,
-    [conv, seq],
   );
 }
 

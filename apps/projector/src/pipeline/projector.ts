@@ -3,12 +3,12 @@ import type { JetStreamClient, JetStreamManager, JsMsg } from '@nats-io/jetstrea
 import type { NatsConnection } from '@nats-io/transport-node';
 import type { Logger } from 'pino';
 import { readEvent, readPreferenceEvent, type Names } from '@chat/contracts';
-import { advanceCheckpoint, ensureCheckpoint, SessionLock, type Pool } from '@chat/postgres';
+import { advanceCheckpoint, SessionLock, type Pool } from '@chat/postgres';
 import { projectorConsumerConfig, PROJECTION_MAX_ACK_PENDING, type StreamSettings } from '@chat/streams';
 import { deadLetterMessage, shouldDeadLetter } from '@chat/nats';
 import { RetryLater, type StoredEvent, type StreamEvent } from '../projection';
 import type { LiveRouter } from '../live/liveRouter';
-import { applyBatch, LIVE_CHECKPOINT, OutOfOrder, PROJECTOR_LOCK, sideEffectsCheckpoint, type AnyProjection } from './applier';
+import { applyBatch, lockPositions, OutOfOrder, PROJECTOR_LOCK, sideEffectsCheckpoint, type AnyProjection, type Positions } from './applier';
 import { OrderedConsumer, type OrderedConsumerOptions } from './orderedConsumer';
 
 export interface ProjectorOptions {
@@ -106,6 +106,8 @@ export class Projector {
   private position = 0;
   /** Live routing has covered the stream up to here (LIVE_CHECKPOINT). */
   private liveMark = 0;
+  /** Every position as last committed (read at open): transactions compare-and-set them. */
+  private positions: Positions | undefined;
   /** Side effects done since the last commit, recorded by the next batch's transaction. */
   private sideEffectsDone = new Map<string, number>();
   /** After a failure, one event per batch until one succeeds, to find the failing one. */
@@ -252,9 +254,10 @@ export class Projector {
    */
   private async open(): Promise<boolean> {
     const { pool, jsm, names } = this.o;
-    const checkpoints = await Promise.all(this.projections.map(async (p) => ({ name: p.name, at: await ensureCheckpoint(pool, p.name) })));
-    const marks = await Promise.all(this.projections.filter((p) => p.plan).map((p) => ensureCheckpoint(pool, sideEffectsCheckpoint(p.name))));
-    this.liveMark = await ensureCheckpoint(pool, LIVE_CHECKPOINT);
+    const positions = await lockPositions(pool, this.projections, false);
+    const checkpoints = [...positions.checkpoints].map(([name, at]) => ({ name, at }));
+    const marks = this.projections.filter((p) => p.plan).map((p) => positions.sideEffects.get(p.name) ?? 0);
+    this.liveMark = positions.live;
     const streamLast = (await jsm.streams.info(names.streams.events)).state.last_seq;
     const ahead = checkpoints.filter((c) => c.at > streamLast);
     if (ahead.length) {
@@ -265,6 +268,7 @@ export class Projector {
       return false;
     }
     this.refusal = null;
+    this.positions = positions;
     this.position = Math.min(...checkpoints.map((c) => c.at));
     const start = Math.min(this.position, ...marks) + 1;
     await this.consumer.open(start);
@@ -437,7 +441,9 @@ export class Projector {
         ...(delivering ? { beforeCommit: delivering } : {}),
         sideEffectsDone: this.sideEffectsDone,
         ...(this.o.live ? { liveRouted: events[events.length - 1]!.streamSeq } : {}),
+        ...(this.positions ? { positions: this.positions } : {}),
       });
+      this.positions = res.after;
       this.sideEffectsDone = new Map();
       this.position = Math.max(this.position, res.last);
       this.o.nc.publish(this.o.names.subjects.projectorPosition, JSON.stringify({ position: this.position }));

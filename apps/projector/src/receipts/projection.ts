@@ -10,45 +10,14 @@ import {
   foldReceipts,
   receiptFrame,
   receiptKey,
-  type DeviceReceiptRow,
   type PendingReceipt,
   type ReceiptEvent,
   type ReceiptRow,
-  type UserDeviceRow,
 } from './evolve';
 
 export const RECEIPTS_TABLES = PROJECTION_TABLES.receipts;
 
 export type Retention = 'history' | 'ephemeral';
-
-async function upsertDevices(tx: PoolClient, receipts: readonly DeviceReceiptRow[], devices: readonly UserDeviceRow[]): Promise<void> {
-  if (receipts.length) {
-    await tx.query(
-      `INSERT INTO device_receipts AS r (conversation_id, user_id, device_id, delivered_seq, delivered_at)
-       SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::int[], $5::timestamptz[])
-       ON CONFLICT (conversation_id, user_id, device_id) DO UPDATE SET
-         delivered_seq = GREATEST(r.delivered_seq, EXCLUDED.delivered_seq),
-         delivered_at  = CASE WHEN EXCLUDED.delivered_seq > r.delivered_seq THEN EXCLUDED.delivered_at ELSE r.delivered_at END`,
-      [
-        receipts.map((r) => r.conversationId),
-        receipts.map((r) => r.userId),
-        receipts.map((r) => r.deviceId),
-        receipts.map((r) => r.deliveredSeq),
-        receipts.map((r) => r.deliveredAt),
-      ],
-    );
-  }
-  if (devices.length) {
-    await tx.query(
-      `INSERT INTO user_devices AS d (user_id, device_id, first_seen_at, last_seen_at)
-       SELECT * FROM unnest($1::text[], $2::text[], $3::timestamptz[], $4::timestamptz[])
-       ON CONFLICT (user_id, device_id) DO UPDATE SET
-         first_seen_at = LEAST(d.first_seen_at, EXCLUDED.first_seen_at),
-         last_seen_at  = GREATEST(d.last_seen_at, EXCLUDED.last_seen_at)`,
-      [devices.map((d) => d.userId), devices.map((d) => d.deviceId), devices.map((d) => d.firstSeenAt), devices.map((d) => d.lastSeenAt)],
-    );
-  }
-}
 
 /**
  * Ephemeral retention: nulls the body of every text message of these conversations that every
@@ -94,16 +63,37 @@ export async function expungeAcknowledged(
   return rows;
 }
 
-async function upsertReceipts(tx: PoolClient, rows: readonly ReceiptRow[]): Promise<void> {
+/**
+ * The batch's watermark moves in one statement: members' (member_receipts), devices'
+ * (device_receipts: a read counts as delivered) and the devices seen (user_devices), each
+ * merged into the stored row with GREATEST (a timestamp moves only with its watermark), so the
+ * result equals applying the events one by one.
+ */
+async function upsertWatermarks(tx: PoolClient, rows: readonly ReceiptRow[], devices: ReturnType<typeof foldDevices>): Promise<void> {
   if (rows.length === 0) return;
+  const d = devices.receipts;
+  const u = devices.devices;
   await tx.query(
-    `INSERT INTO member_receipts AS r (conversation_id, user_id, delivered_seq, delivered_at, read_seq, read_at)
-     SELECT * FROM unnest($1::text[], $2::text[], $3::int[], $4::timestamptz[], $5::int[], $6::timestamptz[])
-     ON CONFLICT (conversation_id, user_id) DO UPDATE SET
-       delivered_seq = GREATEST(r.delivered_seq, EXCLUDED.delivered_seq),
-       delivered_at  = CASE WHEN EXCLUDED.delivered_seq > r.delivered_seq THEN EXCLUDED.delivered_at ELSE r.delivered_at END,
-       read_seq      = GREATEST(r.read_seq, EXCLUDED.read_seq),
-       read_at       = CASE WHEN EXCLUDED.read_seq > r.read_seq THEN EXCLUDED.read_at ELSE r.read_at END`,
+    `WITH m AS (
+       INSERT INTO member_receipts AS r (conversation_id, user_id, delivered_seq, delivered_at, read_seq, read_at)
+       SELECT * FROM unnest($1::text[], $2::text[], $3::int[], $4::timestamptz[], $5::int[], $6::timestamptz[])
+       ON CONFLICT (conversation_id, user_id) DO UPDATE SET
+         delivered_seq = GREATEST(r.delivered_seq, EXCLUDED.delivered_seq),
+         delivered_at  = CASE WHEN EXCLUDED.delivered_seq > r.delivered_seq THEN EXCLUDED.delivered_at ELSE r.delivered_at END,
+         read_seq      = GREATEST(r.read_seq, EXCLUDED.read_seq),
+         read_at       = CASE WHEN EXCLUDED.read_seq > r.read_seq THEN EXCLUDED.read_at ELSE r.read_at END
+     ), dr AS (
+       INSERT INTO device_receipts AS r (conversation_id, user_id, device_id, delivered_seq, delivered_at)
+       SELECT * FROM unnest($7::text[], $8::text[], $9::text[], $10::int[], $11::timestamptz[])
+       ON CONFLICT (conversation_id, user_id, device_id) DO UPDATE SET
+         delivered_seq = GREATEST(r.delivered_seq, EXCLUDED.delivered_seq),
+         delivered_at  = CASE WHEN EXCLUDED.delivered_seq > r.delivered_seq THEN EXCLUDED.delivered_at ELSE r.delivered_at END
+     )
+     INSERT INTO user_devices AS d (user_id, device_id, first_seen_at, last_seen_at)
+     SELECT * FROM unnest($12::text[], $13::text[], $14::timestamptz[], $15::timestamptz[])
+     ON CONFLICT (user_id, device_id) DO UPDATE SET
+       first_seen_at = LEAST(d.first_seen_at, EXCLUDED.first_seen_at),
+       last_seen_at  = GREATEST(d.last_seen_at, EXCLUDED.last_seen_at)`,
     [
       rows.map((r) => r.conversationId),
       rows.map((r) => r.userId),
@@ -111,6 +101,15 @@ async function upsertReceipts(tx: PoolClient, rows: readonly ReceiptRow[]): Prom
       rows.map((r) => r.deliveredAt),
       rows.map((r) => r.readSeq),
       rows.map((r) => r.readAt),
+      d.map((r) => r.conversationId),
+      d.map((r) => r.userId),
+      d.map((r) => r.deviceId),
+      d.map((r) => r.deliveredSeq),
+      d.map((r) => r.deliveredAt),
+      u.map((x) => x.userId),
+      u.map((x) => x.deviceId),
+      u.map((x) => x.firstSeenAt),
+      u.map((x) => x.lastSeenAt),
     ],
   );
 }
@@ -169,9 +168,7 @@ export function receiptsProjection(
         const before = new Map(rows.map((r) => [receiptKey(r.conversation_id, r.user_id), { deliveredSeq: r.delivered_seq, readSeq: r.read_seq }]));
         ranges = coveredRanges(receipts, before);
       }
-      await upsertReceipts(tx, foldReceipts(receipts.map((e) => e.event)));
-      const devices = foldDevices(receipts.map((e) => e.event));
-      await upsertDevices(tx, devices.receipts, devices.devices);
+      await upsertWatermarks(tx, foldReceipts(receipts.map((e) => e.event)), foldDevices(receipts.map((e) => e.event)));
       if (ephemeral) await expungeAcknowledged(tx, receipts);
     },
     async plan(tx, batch) {
