@@ -43,42 +43,35 @@ const MENTIONS_AFTER = (readSeq: string) => `(SELECT count(*) FROM conversation_
           WHERE s.conversation_id = uc.conversation_id AND s.seq > ${readSeq} AND s.sender_id <> uc.user_id AND uc.user_id = ANY(s.mentions))`;
 
 async function writeSent(tx: PoolClient, changes: Array<Of<'sent'>>): Promise<void> {
-  const t = tips(changes);
-  // One statement: the new senders (for exact recounts later) and every member row's tip.
-  // Unread (and mentions) grow by the new messages past the member's read watermark and not
-  // their own; rows at or below uc.last_seq were counted before, so only this batch's messages
-  // (n) can be past GREATEST(read_seq, last_seq). SET expressions see the row as it was, so
-  // uc.last_seq is the previous tip.
   await tx.query(
-    `WITH n AS (
-       SELECT * FROM unnest($1::text[], $2::int[], $3::text[], $4::jsonb[]) AS n (conversation_id, seq, sender_id, mentions)
-     ), s AS (
-       INSERT INTO conversation_senders (conversation_id, seq, sender_id, mentions)
-       SELECT n.conversation_id, n.seq, n.sender_id, CASE WHEN n.mentions IS NULL THEN NULL ELSE ARRAY(SELECT jsonb_array_elements_text(n.mentions)) END
-         FROM n
-     )
-     UPDATE user_conversations uc SET
+    `INSERT INTO conversation_senders (conversation_id, seq, sender_id, mentions)
+     SELECT t.conversation_id, t.seq, t.sender_id, CASE WHEN t.mentions IS NULL THEN NULL ELSE ARRAY(SELECT jsonb_array_elements_text(t.mentions)) END
+       FROM unnest($1::text[], $2::int[], $3::text[], $4::jsonb[]) AS t (conversation_id, seq, sender_id, mentions)`,
+    [changes.map((c) => c.conversationId), changes.map((c) => c.seq), changes.map((c) => c.senderId), changes.map((c) => (c.mentions ? JSON.stringify(c.mentions) : null))],
+  );
+  const t = tips(changes);
+  // Unread (and mentions) grow by the run's messages past the member's read watermark and
+  // not their own; conversation_senders already holds the run, so one count per row does it.
+  // SET expressions see the row as it was, so uc.last_seq is the previous tip.
+  await tx.query(
+    `UPDATE user_conversations uc SET
        unread_count = uc.unread_count + (
-         SELECT count(*) FROM n
-          WHERE n.conversation_id = uc.conversation_id
-            AND n.seq > GREATEST(uc.read_seq, uc.last_seq) AND n.seq <= t.last_seq
-            AND n.sender_id <> uc.user_id),
+         SELECT count(*) FROM conversation_senders s
+          WHERE s.conversation_id = uc.conversation_id
+            AND s.seq > GREATEST(uc.read_seq, uc.last_seq) AND s.seq <= t.last_seq
+            AND s.sender_id <> uc.user_id),
        mention_count = uc.mention_count + (
-         SELECT count(*) FROM n
-          WHERE n.conversation_id = uc.conversation_id
-            AND n.seq > GREATEST(uc.read_seq, uc.last_seq) AND n.seq <= t.last_seq
-            AND n.sender_id <> uc.user_id AND coalesce(n.mentions ? uc.user_id, false)),
+         SELECT count(*) FROM conversation_senders s
+          WHERE s.conversation_id = uc.conversation_id
+            AND s.seq > GREATEST(uc.read_seq, uc.last_seq) AND s.seq <= t.last_seq
+            AND s.sender_id <> uc.user_id AND uc.user_id = ANY(s.mentions)),
        last_seq = t.last_seq,
        last_message = t.last_message,
        last_activity_at = t.at,
        version = GREATEST(uc.version, t.version)
-     FROM unnest($5::text[], $6::int[], $7::jsonb[], $8::timestamptz[], $9::bigint[]) AS t (conversation_id, last_seq, last_message, at, version)
+     FROM unnest($1::text[], $2::int[], $3::jsonb[], $4::timestamptz[], $5::bigint[]) AS t (conversation_id, last_seq, last_message, at, version)
      WHERE uc.conversation_id = t.conversation_id AND uc.last_seq < t.last_seq`,
     [
-      changes.map((c) => c.conversationId),
-      changes.map((c) => c.seq),
-      changes.map((c) => c.senderId),
-      changes.map((c) => (c.mentions ? JSON.stringify(c.mentions) : null)),
       t.map((x) => x.conversationId),
       t.map((x) => x.lastSeq),
       t.map((x) => JSON.stringify(x.lastMessage)),
