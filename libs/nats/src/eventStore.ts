@@ -41,6 +41,11 @@ export interface EventStore {
   append(subject: string, events: readonly ChatEvent[], expectedLastSubjectSeq: number, commandId: string): Promise<number>;
 }
 
+/**
+ * Refusals that mean "reload and decide again": 10071 (the subject's last sequence is not the
+ * expected one) and 10164 (on a replicated stream, nats-server 2.11+: another append with an
+ * expectation on the same subject is still being replicated, so none can be checked now).
+ */
 const WRONG_LAST_SEQUENCE: ReadonlySet<number> = new Set([JetStreamApiCodes.StreamWrongLastSequence, JetStreamApiCodes.StreamWrongLastSequenceUnknown]);
 const isWrongLastSequence = (e: unknown): boolean =>
   (e instanceof JetStreamApiError && WRONG_LAST_SEQUENCE.has(e.code)) || (e instanceof PublishError && WRONG_LAST_SEQUENCE.has(e.errCode));
