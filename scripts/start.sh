@@ -57,12 +57,13 @@ format_logs() {
 # Each app's output gets a name prefix. The log pipeline ignores Ctrl-C so that it still
 # shows what the apps log while they shut down.
 run_app() {
-  local name=$1
+  local name=$1 label=${2:-$1}
   node --import tsx "apps/$name/src/main.ts" \
-    > >(trap '' INT TERM; format_logs | sed -u "s/^/[$(printf '%-9s' "$name")] /") 2>&1 &
+    > >(trap '' INT TERM; format_logs | sed -u "s/^/[$(printf '%-9s' "$label")] /") 2>&1 &
   pids+=("$!")
 }
-run_app command
+# Command processes share the conversation partitions (one owner each; a survivor takes over).
+for ((i = 1; i <= ${CHAT_COMMAND_PROCESSES:-2}; i++)); do run_app command "command-$i"; done
 run_app projector
 run_app edge
 run_app notifier

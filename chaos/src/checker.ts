@@ -281,6 +281,45 @@ export interface RebuildResult {
 }
 
 /**
+ * Stream audit, independent of any projection: MessageSent events sharing a (conversation, seq)
+ * (two appends took one position) and conversations whose seqs are not 1..N.
+ */
+export class SeqAudit {
+  private readonly bySeq = new Map<string, Array<{ streamSeq: number; clientMsgId: string; messageId: string; sentAt: string }>>();
+
+  add(streamSeq: number, event: StreamEvent): void {
+    if (event.type !== 'MessageSent') return;
+    const k = `${event.conversationId}@${event.seq}`;
+    const list = this.bySeq.get(k) ?? [];
+    list.push({ streamSeq, clientMsgId: event.clientMsgId, messageId: event.messageId, sentAt: event.sentAt });
+    this.bySeq.set(k, list);
+  }
+
+  /** Every clientMsgId seen, for "is each acknowledged append there". */
+  clientMsgIds(): Set<string> {
+    return new Set([...this.bySeq.values()].flat().map((e) => e.clientMsgId));
+  }
+
+  result(): { duplicateSeqs: number; gaps: number; examples: string[] } {
+    const audit = { duplicateSeqs: 0, gaps: 0, examples: [] as string[] };
+    const lastByConv = new Map<string, { max: number; n: number }>();
+    for (const [k, list] of this.bySeq) {
+      const [conv, seq] = k.split('@') as [string, string];
+      const e = lastByConv.get(conv) ?? { max: 0, n: 0 };
+      e.max = Math.max(e.max, Number(seq));
+      e.n++;
+      lastByConv.set(conv, e);
+      if (list.length > 1) {
+        audit.duplicateSeqs += list.length - 1;
+        if (audit.examples.length < 10) audit.examples.push(`${k} appended ${list.length} times: ${JSON.stringify(list)}`);
+      }
+    }
+    for (const [, e] of lastByConv) audit.gaps += e.max - e.n;
+    return audit;
+  }
+}
+
+/**
  * Columns legitimately different between the live read models and a rebuild. The projections
  * take every value from the events (no now()), so nothing is ignored today; the list is here
  * for columns a future projection fills from the clock.
@@ -302,9 +341,7 @@ export async function rebuildAndDiff(nats: Nats, n: Names, adminUrl: string, liv
   const projections = PROJECTION_KEYS.map((key) => buildProjection(key, n, null, { cache: null, retention: 'history' }));
   let events = 0;
   let error: string | undefined;
-  // Audit of the stream itself, independent of any projection.
-  const bySeq = new Map<string, Array<{ streamSeq: number; clientMsgId: string; messageId: string; sentAt: string }>>();
-  const audit = { duplicateSeqs: 0, gaps: 0, examples: [] as string[] };
+  const seqAudit = new SeqAudit();
   try {
     for (const p of projections) await ensureCheckpoint(pool, p.name);
     let batch: Array<StoredEvent<StreamEvent>> = [];
@@ -316,12 +353,7 @@ export async function rebuildAndDiff(nats: Nats, n: Names, adminUrl: string, liv
     for await (const rec of readEvents(nats.js, n)) {
       events++;
       const event: StreamEvent = rec.subject.startsWith(n.subjects.prefAll.slice(0, -1)) ? parsePreferenceEvent(rec.event) : parseEvent(rec.event);
-      if (event.type === 'MessageSent') {
-        const k = `${event.conversationId}@${event.seq}`;
-        const list = bySeq.get(k) ?? [];
-        list.push({ streamSeq: rec.seq, clientMsgId: event.clientMsgId, messageId: event.messageId, sentAt: event.sentAt });
-        bySeq.set(k, list);
-      }
+      seqAudit.add(rec.seq, event);
       if (error) continue;
       batch.push({ streamSeq: rec.seq, event });
       if (batch.length >= 500) {
@@ -344,19 +376,7 @@ export async function rebuildAndDiff(nats: Nats, n: Names, adminUrl: string, liv
   } finally {
     await pool.end();
   }
-  const lastByConv = new Map<string, { max: number; n: number }>();
-  for (const [k, list] of bySeq) {
-    const [conv, seq] = k.split('@') as [string, string];
-    const e = lastByConv.get(conv) ?? { max: 0, n: 0 };
-    e.max = Math.max(e.max, Number(seq));
-    e.n++;
-    lastByConv.set(conv, e);
-    if (list.length > 1) {
-      audit.duplicateSeqs += list.length - 1;
-      if (audit.examples.length < 10) audit.examples.push(`${k} appended ${list.length} times: ${JSON.stringify(list)}`);
-    }
-  }
-  for (const [, e] of lastByConv) audit.gaps += e.max - e.n;
+  const audit = seqAudit.result();
   if (audit.duplicateSeqs) log(`STREAM AUDIT: ${audit.duplicateSeqs} MessageSent events reuse a (conversation, seq): ${audit.examples.join(' | ')}`);
   log(`rebuild: ${events} events applied to chat_chaos_rebuild; diffing`);
 

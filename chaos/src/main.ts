@@ -1,9 +1,11 @@
 import { Command } from 'commander';
 import { FAULT_KINDS, type FaultKind } from './faults';
 import { defaults, runChaos } from './run';
+import { runWriters, writersDefaults } from './writers';
 
 /*
  * npm run chaos [-- --quick] [--seed N] [--faults edge-kill,nats-kill] [--users N] [--messages N] [--min-faults N]
+ * npm run chaos -- --writers [N] [--seconds S] [--conversations C] [--seed N] [--allow-old-server]
  * Starts a private topology (3-node NATS cluster, Postgres, Redis, 2 edges, 2 command
  * services, the projector), runs the workload with faults, checks, prints the JSON summary and
  * writes it to chaos/results/. Exit 1 when a check failed.
@@ -18,9 +20,30 @@ const program = new Command('chaos')
   .option('--rate <n>', 'sends per second')
   .option('--port-base <n>', 'first of 20 consecutive ports to use (default 34000, moved up if busy)')
   .option('--commands <n>', 'command-service instances (default 2)')
-  .option('--keep-data', 'keep .data/chaos (NATS store, Postgres data dir) after the run');
+  .option('--keep-data', 'keep .data/chaos (NATS store, Postgres data dir) after the run')
+  .option('--writers [n]', 'instead: the overlapping-writers experiment on an R3 stream across leader changes (n writers, default 4)')
+  .option('--seconds <n>', 'with --writers: how long to write (default 60)')
+  .option('--conversations <n>', 'with --writers: how many conversations they share (default 6)')
+  .option('--allow-old-server', 'with --writers: also run on a nats-server older than the minimum (to compare)');
 program.parse();
-const opts = program.opts<{ quick?: boolean; seed?: string; faults?: string; users?: string; messages?: string; minFaults?: string; rate?: string; portBase?: string; keepData?: boolean; commands?: string }>();
+const opts = program.opts<{
+  quick?: boolean; seed?: string; faults?: string; users?: string; messages?: string; minFaults?: string; rate?: string; portBase?: string; keepData?: boolean; commands?: string;
+  writers?: string | boolean; seconds?: string; conversations?: string; allowOldServer?: boolean;
+}>();
+
+if (opts.writers !== undefined) {
+  const w = writersDefaults(opts.seed !== undefined ? Number(opts.seed) : undefined);
+  if (typeof opts.writers === 'string') w.writers = Number(opts.writers);
+  if (opts.seconds) w.seconds = Number(opts.seconds);
+  if (opts.conversations) w.conversations = Number(opts.conversations);
+  if (opts.portBase) w.portBase = Number(opts.portBase);
+  if (opts.allowOldServer) w.allowOldServer = true;
+  if (opts.keepData) w.keepData = true;
+  const { examples, ...head } = await runWriters(w);
+  console.log(JSON.stringify(head));
+  if (examples.length) console.error(examples.join('\n'));
+  process.exit(head.ok ? 0 : 1);
+}
 
 const o = defaults(!!opts.quick, opts.seed !== undefined ? Number(opts.seed) : undefined);
 if (opts.faults) {

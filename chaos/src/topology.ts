@@ -43,7 +43,7 @@ async function pickBase(start: number): Promise<number> {
   throw new Error(`no free port range found from ${start}`);
 }
 
-async function waitFor(what: string, check: () => Promise<boolean>, timeoutMs = 60_000): Promise<void> {
+export async function waitFor(what: string, check: () => Promise<boolean>, timeoutMs = 60_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
     if (await check().catch(() => false)) return;
@@ -70,7 +70,7 @@ function pgRun(args: string[]): { status: number | null; out: string } {
  * nats-bin` provides (fetching Debian's package into the user's cache once). Never a server
  * older than MIN_NATS_SERVER_VERSION: the checks the run makes rely on it.
  */
-export function natsServerBinary(env: NodeJS.ProcessEnv = process.env): { bin: string; version: string } {
+export function natsServerBinary(env: NodeJS.ProcessEnv = process.env, opts: { allowOld?: boolean } = {}): { bin: string; version: string } {
   let bin = env['NATS_SERVER_BIN'];
   if (!bin) {
     const r = spawnSync('bash', [resolve(ROOT, 'scripts/services.sh'), 'nats-bin'], { cwd: ROOT, encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] });
@@ -79,7 +79,7 @@ export function natsServerBinary(env: NodeJS.ProcessEnv = process.env): { bin: s
   }
   const out = spawnSync(bin, ['--version'], { encoding: 'utf8' });
   const version = /nats-server:\s*v?(\S+)/.exec(`${out.stdout ?? ''}`)?.[1];
-  if (!natsServerSupported(version)) {
+  if (!natsServerSupported(version) && !(opts.allowOld && version)) {
     throw new Error(`${bin} is ${version ? `nats-server ${version}` : 'not a working nats-server'}; the chaos cluster needs >= ${MIN_NATS_SERVER_VERSION} (unset NATS_SERVER_BIN, or run \`npm run services\`)`);
   }
   return { bin, version: version! };
@@ -209,8 +209,16 @@ export async function startTopology(opts: TopologyOptions = {}): Promise<Topolog
   }
 }
 
-async function startTopologyInner(opts: TopologyOptions): Promise<Topology> {
-  const base = await pickBase(opts.portBase ?? 24000);
+/** A run's port range (20 ports from `base`) and data directory (.data/chaos/<base>), with a log file per process. */
+export interface RunDir {
+  base: number;
+  dataDir: string;
+  logFor(name: string): WriteStream;
+  closeLogs(): void;
+}
+
+export async function prepareRunDir(portBase = 24000): Promise<RunDir> {
+  const base = await pickBase(portBase);
   // One directory per port range: two runs (e.g. `npm run chaos` and the quick test) can coexist.
   const dataDir = resolve(ROOT, '.data/chaos', String(base));
   killStale(dataDir);
@@ -218,27 +226,47 @@ async function startTopologyInner(opts: TopologyOptions): Promise<Topology> {
   mkdirSync(resolve(dataDir, 'logs'), { recursive: true });
   pidFile = resolve(dataDir, 'pids');
   const logs = new Map<string, WriteStream>();
-  const logFor = (name: string) => {
-    let s = logs.get(name);
-    if (!s) logs.set(name, (s = createWriteStream(resolve(dataDir, 'logs', `${name}.log`), { flags: 'a' })));
-    return s;
-  };
   log(`topology: ports ${base}..${base + 19}, data in ${dataDir}`);
+  return {
+    base,
+    dataDir,
+    logFor(name) {
+      let s = logs.get(name);
+      if (!s) logs.set(name, (s = createWriteStream(resolve(dataDir, 'logs', `${name}.log`), { flags: 'a' })));
+      return s;
+    },
+    closeLogs() {
+      for (const s of logs.values()) s.end();
+    },
+  };
+}
 
-  // ---------------------------------------------------------------- NATS: 3 nodes, one cluster
+/** Three nats-server nodes in one JetStream cluster, on ports base..base+8, with fault primitives per node. */
+export interface NatsCluster {
+  urls: string[];
+  monitor: string[];
+  version: string;
+  start(i: number): Promise<void>;
+  kill(i: number): Promise<void>;
+  stop(i: number): void;
+  cont(i: number): void;
+  up(i: number): boolean;
+  /** Kills every node; `removeData` also deletes their stores. */
+  shutdown(removeData: boolean): Promise<void>;
+}
+
+export async function startNatsCluster(run: RunDir, server: { bin: string; version: string } = natsServerBinary()): Promise<NatsCluster> {
+  const { base, dataDir } = run;
   const clientPort = (i: number) => base + i;
   const clusterPort = (i: number) => base + 3 + i;
   const monitorPort = (i: number) => base + 6 + i;
-  const pgPort = base + 10;
-  const redisPort = base + 11;
-  const edgePort = (i: number) => base + 12 + i;
-  const natsProcs: Array<Proc | undefined> = [];
+  const procs: Array<Proc | undefined> = [];
   const stopped = new Set<number>();
-  const natsConf = (i: number) => resolve(dataDir, `nats-${i + 1}.conf`);
+  const conf = (i: number) => resolve(dataDir, `nats-${i + 1}.conf`);
   for (let i = 0; i < 3; i++) {
     const routes = [0, 1, 2].filter((j) => j !== i).map((j) => `nats-route://127.0.0.1:${clusterPort(j)}`);
     writeFileSync(
-      natsConf(i),
+      conf(i),
       [
         `server_name: n${i + 1}`,
         `listen: 127.0.0.1:${clientPort(i)}`,
@@ -253,15 +281,51 @@ async function startTopologyInner(opts: TopologyOptions): Promise<Topology> {
       ].join('\n'),
     );
   }
-  const { bin: natsBin, version: natsVersion } = natsServerBinary();
-  log(`NATS cluster: nats-server ${natsVersion} (${natsBin})`);
-  const startNats = async (i: number) => {
-    natsProcs[i] = spawnLogged(natsBin, ['-c', natsConf(i)], logFor(`nats-${i + 1}`));
+  log(`NATS cluster: nats-server ${server.version} (${server.bin})`);
+  const start = async (i: number) => {
+    procs[i] = spawnLogged(server.bin, ['-c', conf(i)], run.logFor(`nats-${i + 1}`));
     stopped.delete(i);
     await waitFor(`nats n${i + 1}`, async () => (await fetch(`http://127.0.0.1:${monitorPort(i)}/healthz?js-enabled-only=true`)).ok, 30_000);
   };
-  await Promise.all([0, 1, 2].map((i) => startNats(i)));
-  const natsUrls = [0, 1, 2].map((i) => `nats://127.0.0.1:${clientPort(i)}`);
+  await Promise.all([0, 1, 2].map((i) => start(i)));
+  return {
+    urls: [0, 1, 2].map((i) => `nats://127.0.0.1:${clientPort(i)}`),
+    monitor: [0, 1, 2].map((i) => `http://127.0.0.1:${monitorPort(i)}`),
+    version: server.version,
+    start,
+    async kill(i) {
+      await killHard(procs[i]);
+      stopped.delete(i);
+    },
+    stop(i) {
+      procs[i]?.child.kill('SIGSTOP');
+      stopped.add(i);
+    },
+    cont(i) {
+      procs[i]?.child.kill('SIGCONT');
+      stopped.delete(i);
+    },
+    up(i) {
+      const p = procs[i];
+      return !!p && p.child.exitCode === null && p.child.signalCode === null && !stopped.has(i);
+    },
+    async shutdown(removeData) {
+      await Promise.all(procs.map((p) => killHard(p)));
+      if (removeData) for (let i = 0; i < 3; i++) rmSync(resolve(dataDir, `nats-${i + 1}`), { recursive: true, force: true });
+    },
+  };
+}
+
+async function startTopologyInner(opts: TopologyOptions): Promise<Topology> {
+  const run = await prepareRunDir(opts.portBase ?? 24000);
+  const { base, dataDir, logFor } = run;
+
+  // ---------------------------------------------------------------- NATS: 3 nodes, one cluster
+  const pgPort = base + 10;
+  const redisPort = base + 11;
+  const edgePort = (i: number) => base + 12 + i;
+  const nats = await startNatsCluster(run);
+  const natsUrls = nats.urls;
 
   // ------------------------------------------------------------------------------- Postgres
   const pgData = resolve(dataDir, 'pg');
@@ -369,7 +433,7 @@ async function startTopologyInner(opts: TopologyOptions): Promise<Topology> {
   const topo: Topology = {
     names,
     natsUrls,
-    natsMonitor: [0, 1, 2].map((i) => `http://127.0.0.1:${monitorPort(i)}`),
+    natsMonitor: nats.monitor,
     databaseUrl,
     adminDatabaseUrl,
     redisUrl,
@@ -387,23 +451,11 @@ async function startTopologyInner(opts: TopologyOptions): Promise<Topology> {
       await startApp(slot);
     },
     selfExits,
-    async killNats(i) {
-      await killHard(natsProcs[i]);
-      stopped.delete(i);
-    },
-    startNats,
-    stopNats(i) {
-      natsProcs[i]?.child.kill('SIGSTOP');
-      stopped.add(i);
-    },
-    contNats(i) {
-      natsProcs[i]?.child.kill('SIGCONT');
-      stopped.delete(i);
-    },
-    natsUp(i) {
-      const p = natsProcs[i];
-      return !!p && p.child.exitCode === null && p.child.signalCode === null && !stopped.has(i);
-    },
+    killNats: (i) => nats.kill(i),
+    startNats: (i) => nats.start(i),
+    stopNats: (i) => nats.stop(i),
+    contNats: (i) => nats.cont(i),
+    natsUp: (i) => nats.up(i),
     async restartRedisEmpty() {
       await killHard(redisProc);
       rmSync(resolve(redisDir, 'dump.rdb'), { force: true });
@@ -429,15 +481,12 @@ async function startTopologyInner(opts: TopologyOptions): Promise<Topology> {
     async stop() {
       shuttingDown = true;
       await Promise.all(apps.map((a) => killHard(a.proc)));
-      await Promise.all(natsProcs.map((p) => killHard(p)));
+      await nats.shutdown(!opts.keepData);
       await killHard(redisProc);
       pgRun([`${bin}/pg_ctl`, '-D', pgData, '-m', 'immediate', '-w', 'stop']);
       pgStopCmd = undefined;
-      for (const s of logs.values()) s.end();
-      if (!opts.keepData) {
-        for (let i = 0; i < 3; i++) rmSync(resolve(dataDir, `nats-${i + 1}`), { recursive: true, force: true });
-        rmSync(pgData, { recursive: true, force: true });
-      }
+      run.closeLogs();
+      if (!opts.keepData) rmSync(pgData, { recursive: true, force: true });
     },
   };
   return topo;
