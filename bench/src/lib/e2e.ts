@@ -201,7 +201,7 @@ export function e2ePlan(quick: boolean): E2ePlan {
   if (quick) return { pairs: num('BENCH_PAIRS') ?? 100, steps: list('BENCH_STEPS') ?? [500, 1000], stepSeconds: num('BENCH_STEP_SECONDS') ?? 3, drainSeconds: 2, stopOnFailure: false };
   return {
     pairs: num('BENCH_PAIRS') ?? 500,
-    steps: list('BENCH_STEPS') ?? [1000, 2000, 3000, 5000, 7000],
+    steps: list('BENCH_STEPS') ?? [250, 500, 1000, 2000, 3000, 5000, 7000],
     stepSeconds: num('BENCH_STEP_SECONDS') ?? 15,
     drainSeconds: 5,
   };
