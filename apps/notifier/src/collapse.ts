@@ -83,6 +83,7 @@ interface Slot {
  */
 export class Collapser {
   private readonly slots = new Map<string, Slot>();
+  private closed = false;
   private readonly clock: Clock;
 
   constructor(private readonly o: CollapserOptions) {
@@ -134,6 +135,7 @@ export class Collapser {
 
   /** Stops the timers and hands the held jobs back to the server (another instance takes them). */
   close(): void {
+    this.closed = true;
     for (const s of this.slots.values()) {
       this.clock.clearTimeout(s.timer);
       this.clock.clearTimeout(s.guard);
@@ -187,6 +189,11 @@ export class Collapser {
         p.carrier.term();
         break;
       case 'retry': {
+        if (this.closed) {
+          // Closed meanwhile: back to the stream for whoever runs next; no timers.
+          p.carrier.nak(outcome.delayMs);
+          return;
+        }
         const q = slot.pending as Pending | null;
         // Jobs that arrived meanwhile join the retried push; the retried carrier carries it.
         const merged: Pending = q

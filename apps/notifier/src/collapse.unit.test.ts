@@ -153,4 +153,24 @@ describe('Collapser', () => {
     await flushPromises();
     expect(pushes).toHaveLength(2);
   });
+
+  it('after close, a push that finishes with a retry naks its job and sets no timer', async () => {
+    const clock = fakeClock();
+    let finish!: (o: FlushOutcome) => void;
+    const timers: number[] = [];
+    const c = new Collapser({
+      windowMs: 300,
+      clock: { ...clock, setTimeout: (fn, ms) => (timers.push(ms), clock.setTimeout(fn, ms)) },
+      flush: () => new Promise<FlushOutcome>((r) => (finish = r)),
+    });
+    const m = msg();
+    c.add(job(), m);
+    await flushPromises();
+    const before = timers.length;
+    c.close();
+    finish({ kind: 'retry', delayMs: 0 });
+    await flushPromises();
+    expect(m.log).toEqual(['nak 0']);
+    expect(timers.length).toBe(before);
+  });
 });

@@ -18,6 +18,7 @@ const realClock: GateClock = { now: () => Date.now(), sleep: (ms) => new Promise
  * none).
  */
 export class ProjectionGate {
+  private closed = false;
   private position = 0;
   private readAt = -Infinity;
   private reading: Promise<void> | undefined;
@@ -35,6 +36,7 @@ export class ProjectionGate {
     let beat = start;
     for (;;) {
       if (this.position >= seq) return true;
+      if (this.closed) return false;
       await this.refresh(clock, pollMs);
       if (this.position >= seq) return true;
       const now = clock.now();
@@ -45,6 +47,11 @@ export class ProjectionGate {
       }
       await clock.sleep(pollMs);
     }
+  }
+
+  /** Ends every wait at once (shutdown): waiters get false at their next poll. */
+  close(): void {
+    this.closed = true;
   }
 
   /** The position, read again if older than `pollMs`; a failed read keeps the last one. */

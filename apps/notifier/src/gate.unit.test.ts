@@ -74,4 +74,12 @@ describe('ProjectionGate', () => {
     fail = false;
     expect(await gate.reached(1, { maxWaitMs: 1_000 })).toBe(true);
   });
+
+  it('ends every wait when closed', async () => {
+    const gate = new ProjectionGate(async () => 1, { pollMs: 100, clock: fakeClock() });
+    const waiting = gate.reached(5, { maxWaitMs: 1e12 });
+    for (let i = 0; i < 5; i++) await Promise.resolve();
+    gate.close();
+    await expect(waiting).resolves.toBe(false);
+  });
 });

@@ -89,7 +89,7 @@ async function main(): Promise<void> {
       log.info({ reason }, 'shutting down');
       clearInterval(summary);
       await Promise.all(loops.map((l) => l.stop().catch((err) => log.warn({ err }, 'stopping a consumer failed'))));
-      worker.close();
+      await worker.close();
       await nats.nc.drain().catch((err) => log.warn({ err }, 'nats drain failed'));
       await pool.end().catch(() => undefined);
       redis.disconnect();

@@ -47,11 +47,18 @@ const carrierOf = (msg: JsMsg): Carrier => ({
  */
 export class PushWorker {
   readonly collapser: Collapser;
+  private closing = false;
+  private readonly inFlight = new Set<Promise<FlushOutcome>>();
 
   constructor(private readonly o: PushWorkerOptions) {
     this.collapser = new Collapser({
       windowMs: o.windowMs,
-      flush: (c, carrier) => this.push(c, carrier),
+      flush: (c, carrier) => {
+        const p = this.push(c, carrier);
+        this.inFlight.add(p);
+        void p.finally(() => this.inFlight.delete(p)).catch(() => undefined);
+        return p;
+      },
       ...(o.clock ? { clock: o.clock } : {}),
       onError: (err) => o.log.error({ err }, 'push failed unexpectedly; retrying'),
     });
@@ -70,8 +77,16 @@ export class PushWorker {
     this.collapser.add(job, carrierOf(msg));
   }
 
-  close(): void {
+  /**
+   * Stops: pending jobs are nak'ed for another notifier, pushes waiting for the read models stop
+   * waiting and are nak'ed too, and the returned promise settles once no push is running (so
+   * the caller may then close the connections they use).
+   */
+  async close(): Promise<void> {
+    this.closing = true;
+    this.o.gate?.close();
     this.collapser.close();
+    await Promise.allSettled([...this.inFlight]);
   }
 
   private async push(c: Omit<PushContent, 'badge'>, carrier: Carrier): Promise<FlushOutcome> {
@@ -85,7 +100,10 @@ export class PushWorker {
       stats.dropped++;
       return { kind: 'dropped', online: true };
     }
-    if (this.o.gate && !(await this.o.gate.reached(c.last.eventSeq, { maxWaitMs: this.o.lagWaitMs ?? 300_000, heartbeat: () => carrier.working?.() }))) {
+    const reached = !this.o.gate || (await this.o.gate.reached(c.last.eventSeq, { maxWaitMs: this.o.lagWaitMs ?? 300_000, heartbeat: () => carrier.working?.() }));
+    // Shutting down while it waited: the job goes back to the stream for the next notifier.
+    if (this.closing) return { kind: 'retry', delayMs: 0 };
+    if (!reached) {
       stats.lagGaveUp++;
       log.warn({ conversationId: c.conversationId, seq: c.last.seq, eventSeq: c.last.eventSeq }, 'read models still behind this message; pushing with what they hold');
     }

@@ -1,6 +1,6 @@
 import { pino } from 'pino';
 import { loadConfig, names as namesFor, ProjectorConfig } from '@chat/contracts';
-import { connectNats, publisherFor } from '@chat/nats';
+import { connectNats, JetStreamPublisher } from '@chat/nats';
 import { createPool } from '@chat/postgres';
 import { ConnectionRegistry, ConversationListCache, createRedis } from '@chat/redis';
 import { LiveRouter } from './live/liveRouter';
@@ -27,7 +27,10 @@ async function main(): Promise<void> {
   const redis = createRedis(cfg.REDIS_URL, names.redisPrefix);
   redis.on('error', (err) => log.warn({ err }, 'redis error'));
   const nats = await connectNats(cfg.NATS_URL, 'projector');
-  const publisher = publisherFor(nats.nc);
+  // Live frames and push jobs: a batch waits for all of them before its commit anyway, so a
+  // server slow to store a burst (a reconnect storm's backlog) is waited for rather than failed
+  // after the default 5 s, which would route the whole batch again.
+  const publisher = new JetStreamPublisher(nats.nc, 30_000);
   const router = new Router(publisher, names, new ConnectionRegistry(redis, REGISTRY_TTL_MS));
   // The client's keyPrefix already carries the namespace.
   const cache = new ConversationListCache(redis);

@@ -150,8 +150,9 @@ runMain(async () => {
   const projector = durables.includes('projector') ? 'projector' : n.consumers.projMessages;
   const projDeadline = Date.now() + 300_000;
   for (;;) {
-    const info = await nats.jsm.consumers.info(n.streams.events, projector);
-    if ((info.num_pending === 0 && info.num_ack_pending === 0) || Date.now() > projDeadline) break;
+    // The projector re-creates its consumer after a failed batch: absent for a moment.
+    const info = await nats.jsm.consumers.info(n.streams.events, projector).catch(() => null);
+    if ((info && info.num_pending === 0 && info.num_ack_pending === 0) || Date.now() > projDeadline) break;
     await sleep(100);
   }
   await nats.nc.close();
