@@ -53,7 +53,7 @@ export async function startBenchSystem(opts: StartOptions = {}): Promise<BenchSy
   const env: Record<string, string> = {
     ...ns.env,
     NODE_ENV: 'production',
-    LOG_LEVEL: 'warn',
+    LOG_LEVEL: process.env['BENCH_APP_LOG_LEVEL'] ?? 'warn',
     CHAT_JWT_SECRET: secret,
     // Load, not abuse: the per-user send/create and per-connection frame limits would cap a
     // generator user at a few messages per second. Scenarios may set them back via opts.env.

@@ -245,12 +245,39 @@ describe('groups: read side', () => {
       const actPublish = a.find((p) => p.some((e) => e.frame['type'] === 'conversation.activity'))!;
       expect(actPublish).toHaveLength(512);
       expect(await drain('eB')).toHaveLength(2);
-      // Big groups list no members, just the count.
+      // Big groups list no members, just the count, and their rows keep no member list.
       await loadLikeAnEdge(members[5]!);
       expect((await cache.page(members[5]!, { limit: 5 })).conversations[0]).toMatchObject({ members: null, memberCount: 1024, unreadCount: 2 });
+      expect(await rows("SELECT max(cardinality(members))::int AS most, min(member_count)::int AS n FROM user_conversations WHERE conversation_id = 'big'")).toEqual([{ most: 0, n: 1024 }]);
     } finally {
       await run.stop();
       await env.redis.del(...members.map((u) => `conn:{${u}}`));
+    }
+  }, 60_000);
+
+  it('a group shrinking to a listed size gets its member list back; one growing past it loses it', async () => {
+    const members = Array.from({ length: 66 }, (_, i) => `s${String(i).padStart(2, '0')}`);
+    const r = routers();
+    const first = await publishEvents(env.nats.js, env.names, [
+      created('shrink', members),
+      removed('shrink', 2, members[0]!, members[64]!),
+      removed('shrink', 3, members[0]!, members[65]!),
+    ]);
+    const run = startAll(r, { batchSize: 1 });
+    const row = async () => (await rows("SELECT members, member_count FROM user_conversations WHERE conversation_id = 'shrink' AND user_id = 's01'"))[0];
+    try {
+      await waitAll(first[2]!);
+      // 64 left: listed again, from the members the messages projection holds.
+      expect(await row()).toEqual({ members: members.slice(0, 64), member_count: 64 });
+      await loadLikeAnEdge('s01');
+      expect((await cache.page('s01', { limit: 5 })).conversations[0]).toMatchObject({ members: members.slice(0, 64), memberCount: 64 });
+
+      const [last] = await publishEvents(env.nats.js, env.names, [added('shrink', 4, members[0]!, ['n1'])]);
+      await waitAll(last!);
+      expect(await row()).toEqual({ members: [], member_count: 65 });
+      expect((await rows("SELECT members, member_count FROM user_conversations WHERE conversation_id = 'shrink' AND user_id = 'n1'"))[0]).toEqual({ members: [], member_count: 65 });
+    } finally {
+      await run.stop();
     }
   }, 60_000);
 

@@ -18,11 +18,10 @@ async function main(): Promise<void> {
   const log = pino({ level: cfg.LOG_LEVEL, base: { app: 'projector', ns: cfg.CHAT_NS || undefined } });
   const names = namesFor(cfg.CHAT_NS);
 
-  const pool = createPool(cfg.DATABASE_URL, cfg.CHAT_PG_POOL);
   // CHAT_PROJECTOR_SYNC_COMMIT=off: a commit returns before its WAL is flushed. A Postgres crash
   // may then lose the last few hundred milliseconds of read-model writes, with their checkpoint
   // (one transaction), and the projector applies those events again from CHAT_EVENTS.
-  if (cfg.CHAT_PROJECTOR_SYNC_COMMIT === 'off') pool.on('connect', (client) => void client.query('SET synchronous_commit = off').catch(() => undefined));
+  const pool = createPool(cfg.DATABASE_URL, cfg.CHAT_PG_POOL, cfg.CHAT_PROJECTOR_SYNC_COMMIT === 'off' ? { synchronous_commit: 'off' } : {});
   pool.on('error', (err) => log.warn({ err }, 'idle postgres connection failed'));
   const redis = createRedis(cfg.REDIS_URL, names.redisPrefix);
   redis.on('error', (err) => log.warn({ err }, 'redis error'));

@@ -11,7 +11,10 @@ export interface UserConversationRow {
   conversation_id: string;
   kind: 'direct' | 'group';
   title: string | null;
-  /** Null for groups over LIST_MEMBERS_MAX: the list never shows them, so they are not read. */
+  /**
+   * The members, for conversations of at most LIST_MEMBERS_MAX; null for bigger groups (the
+   * list never shows them, so they are neither stored per row nor read).
+   */
   members: string[] | null;
   last_message: unknown;
   unread_count: number;
@@ -23,10 +26,11 @@ export interface UserConversationRow {
   version: number;
 }
 
-// A big group's member array is 1,024 ids per row and per user: reading it back for every
-// member on every message made fan-out quadratic, so only small lists are selected.
+// A big group's member array would be 1,024 ids in each of 1,024 rows: quadratic to write at
+// creation and to read back. Rows of groups over LIST_MEMBERS_MAX keep an empty array and
+// member_count; only small lists are stored and selected.
 export const USER_CONVERSATION_COLUMNS = `user_id, conversation_id, kind, title,
-  CASE WHEN cardinality(members) <= ${LIST_MEMBERS_MAX} THEN members END AS members, last_message, unread_count, mention_count,
+  CASE WHEN member_count <= ${LIST_MEMBERS_MAX} AND cardinality(members) <= ${LIST_MEMBERS_MAX} THEN members END AS members, last_message, unread_count, mention_count,
   last_activity_at, description, avatar_url, member_count, version`;
 
 /** A user_conversations row as a conversation-list entry (HTTP list and Redis cache alike). */
@@ -35,7 +39,7 @@ export function toCachedConversation(r: UserConversationRow): CachedConversation
     conversationId: r.conversation_id,
     kind: r.kind,
     title: r.title,
-    members: r.members && r.members.length <= LIST_MEMBERS_MAX ? r.members : null,
+    members: r.members && r.members.length <= LIST_MEMBERS_MAX && (r.member_count || r.members.length) <= LIST_MEMBERS_MAX ? r.members : null,
     memberCount: r.member_count || (r.members?.length ?? 0),
     lastMessage: r.last_message,
     unreadCount: r.unread_count,

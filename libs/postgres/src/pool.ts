@@ -6,8 +6,11 @@ pg.types.setTypeParser(pg.types.builtins.INT8, (v) => Number(v));
 export type Pool = pg.Pool;
 export type PoolClient = pg.PoolClient;
 
-export function createPool(databaseUrl: string, max = 10): pg.Pool {
-  return new pg.Pool({ connectionString: databaseUrl, max, application_name: 'chat' });
+export function createPool(databaseUrl: string, max = 10, settings: Record<string, string> = {}): pg.Pool {
+  // Session settings go in the startup packet (`options`), so every connection has them before
+  // its first query.
+  const options = Object.entries(settings).map(([k, v]) => `-c ${k}=${v}`).join(' ');
+  return new pg.Pool({ connectionString: databaseUrl, max, application_name: 'chat', ...(options ? { options } : {}) });
 }
 
 /**

@@ -1,6 +1,6 @@
 import type { Logger } from 'pino';
 import type { Names, ServerFrameOf } from '@chat/contracts';
-import { userConversationRows, type PoolClient, type UserConversationRow } from '@chat/postgres';
+import { LIST_MEMBERS_MAX, userConversationRows, type PoolClient, type UserConversationRow } from '@chat/postgres';
 import type { ConversationListCache } from '@chat/redis';
 import { ofType, type Projection, type StoredEvent } from '../projection';
 import type { Retention } from '../receipts/projection';
@@ -12,14 +12,17 @@ export const CONVERSATIONS_TABLES = PROJECTION_TABLES.conversations;
 
 type Of<K extends ConversationsChange['kind']> = Extract<ConversationsChange, { kind: K }>;
 
+/** What a row stores of its members: the list up to LIST_MEMBERS_MAX, none for bigger groups (member_count says how many). */
+const listMembers = (members: string[]): string[] => (members.length <= LIST_MEMBERS_MAX ? members : []);
+
 async function writeCreated(tx: PoolClient, changes: Array<Of<'created'>>): Promise<void> {
   const rows = changes.flatMap((c) => c.rows);
   // A direct conversation created again is the same conversation: keep the first.
   await tx.query(
     `INSERT INTO user_conversations (user_id, conversation_id, kind, title, members, last_activity_at, description, avatar_url, member_count, version)
-     SELECT t.user_id, t.conversation_id, t.kind, t.title, m.members, t.at, t.description, t.avatar_url, cardinality(m.members), t.version
-       FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::jsonb[], $6::timestamptz[], $7::text[], $8::text[], $9::bigint[])
-            AS t (user_id, conversation_id, kind, title, members, at, description, avatar_url, version)
+     SELECT t.user_id, t.conversation_id, t.kind, t.title, m.members, t.at, t.description, t.avatar_url, t.member_count, t.version
+       FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::jsonb[], $6::timestamptz[], $7::text[], $8::text[], $9::bigint[], $10::int[])
+            AS t (user_id, conversation_id, kind, title, members, at, description, avatar_url, version, member_count)
        CROSS JOIN LATERAL (SELECT ARRAY(SELECT jsonb_array_elements_text(t.members)) AS members) m
      ON CONFLICT (user_id, conversation_id) DO NOTHING`,
     [
@@ -27,11 +30,12 @@ async function writeCreated(tx: PoolClient, changes: Array<Of<'created'>>): Prom
       rows.map((r) => r.conversationId),
       rows.map((r) => r.kind),
       rows.map((r) => r.title),
-      rows.map((r) => JSON.stringify(r.members)),
+      rows.map((r) => JSON.stringify(listMembers(r.members))),
       rows.map((r) => r.lastActivityAt),
       rows.map((r) => r.description),
       rows.map((r) => r.avatarUrl),
       rows.map((r) => r.streamSeq),
+      rows.map((r) => r.members.length),
     ],
   );
 }
@@ -105,27 +109,43 @@ async function writeMembership(tx: PoolClient, c: Of<'membership'>): Promise<voi
   if (c.op === 'remove') {
     await tx.query('DELETE FROM user_conversations WHERE conversation_id = $1 AND user_id = ANY($2::text[])', [c.conversationId, c.userIds]);
   }
-  const { rows } = await tx.query<{ kind: string; title: string | null; description: string | null; avatar_url: string | null; members: string[] }>(
-    'SELECT kind, title, description, avatar_url, members FROM user_conversations WHERE conversation_id = $1 LIMIT 1',
+  const { rows } = await tx.query<{ kind: string; title: string | null; description: string | null; avatar_url: string | null; members: string[]; member_count: number }>(
+    'SELECT kind, title, description, avatar_url, members, member_count FROM user_conversations WHERE conversation_id = $1 LIMIT 1',
     [c.conversationId],
   );
-  const tpl = rows[0] ?? { kind: 'group', title: null, description: null, avatar_url: null, members: [] };
-  const members = c.op === 'add' ? [...new Set([...tpl.members, ...c.userIds])] : tpl.members.filter((u) => !c.userIds.includes(u));
+  const tpl = rows[0] ?? { kind: 'group', title: null, description: null, avatar_url: null, members: [], member_count: 0 };
+  // The deciders add only non-members and remove only members.
+  const before = tpl.member_count || tpl.members.length;
+  const count = Math.max(0, before + (c.op === 'add' ? c.userIds.length : -c.userIds.length));
+  let members: string[] = [];
+  if (count <= LIST_MEMBERS_MAX) {
+    if (before <= LIST_MEMBERS_MAX) {
+      members = c.op === 'add' ? [...new Set([...tpl.members, ...c.userIds])] : tpl.members.filter((u) => !c.userIds.includes(u));
+    } else {
+      // A big group (no list kept) shrinking to a listed size: the members as the messages
+      // projection holds them, already applied for this batch in the same transaction.
+      const { rows: m } = await tx.query<{ user_id: string }>(
+        'SELECT user_id FROM conversation_members WHERE conversation_id = $1 ORDER BY joined_after_seq, user_id',
+        [c.conversationId],
+      );
+      members = m.map((r) => r.user_id);
+    }
+  }
   const lastMessage = JSON.stringify(c.lastMessage);
   await tx.query(
-    `UPDATE user_conversations SET members = $2::text[], member_count = cardinality($2::text[]),
+    `UPDATE user_conversations SET members = $2::text[], member_count = $7,
        last_seq = GREATEST(last_seq, $3), last_message = $4::jsonb, last_activity_at = $5, version = GREATEST(version, $6)
      WHERE conversation_id = $1`,
-    [c.conversationId, members, c.seq, lastMessage, c.at, c.streamSeq],
+    [c.conversationId, members, c.seq, lastMessage, c.at, c.streamSeq, count],
   );
   if (c.op === 'add') {
     await tx.query(
       `INSERT INTO user_conversations (user_id, conversation_id, kind, title, members, last_seq, last_message, last_activity_at, read_seq,
                                        unread_count, description, avatar_url, member_count, mention_count, version)
-       SELECT u, $2, $3, $4, $5::text[], $6, $7::jsonb, $8, $6, 0, $9, $10, cardinality($5::text[]), 0, $11
+       SELECT u, $2, $3, $4, $5::text[], $6, $7::jsonb, $8, $6, 0, $9, $10, $12, 0, $11
          FROM unnest($1::text[]) AS u
        ON CONFLICT (user_id, conversation_id) DO NOTHING`,
-      [c.userIds, c.conversationId, tpl.kind, tpl.title, members, c.seq, lastMessage, c.at, tpl.description, tpl.avatar_url, c.streamSeq],
+      [c.userIds, c.conversationId, tpl.kind, tpl.title, members, c.seq, lastMessage, c.at, tpl.description, tpl.avatar_url, c.streamSeq, count],
     );
   }
 }
