@@ -391,7 +391,9 @@ chat_nats_up() {
       version=$CHAT_NATS_BIN_VERSION ;;
   esac
   NATS_URL=$private
-  exe=$(readlink -f "/proc/$(chat_nats_private_pid)/exe" 2>/dev/null) || exe=""
+  # The binary of the server on the port: ours (by its PID file), or one another checkout started.
+  local pid
+  if pid=$(chat_nats_private_pid); then exe=$(readlink -f "/proc/$pid/exe" 2>/dev/null) || exe=""; else exe=""; fi
   chat_log "NATS: $NATS_URL (private, nats-server $version from ${exe:-$CHAT_NATS_BIN}, CHAT_NATS_SYNC=$sync)"
 }
 

@@ -13,7 +13,7 @@ export function protocolJsonSchemas(): Record<string, unknown> {
   return {
     'client-frames': gen(ClientFrame, 'Client → server WebSocket frames'),
     'server-frames': gen(ServerFrame, 'Server → client WebSocket frames'),
-    commands: gen(Command, 'Commands on CHAT_CMD (chat.cmd.>)'),
+    commands: gen(Command, 'Commands, sent in JSON arrays to the owner of their partition (chat.cmd.<partition>)'),
     'command-replies': gen(CommandReply, 'Command answers on chat.reply.<edgeId> (core NATS)'),
     events: gen(ChatEvent, 'Events on CHAT_EVENTS (chat.evt.>)'),
     delivery: gen(DeliveryEnvelope, 'Frames routed to one edge on CHAT_DELIVERY (chat.dlv.<edgeId>)'),

@@ -31,7 +31,7 @@ export interface Names {
     projectorPosition: string;
     /** CHAT_DLQ: every dead letter, `chat.dlq.<consumer>`. */
     dlqAll: string;
-    /** Dead letters of one consumer (command-handler, proj-messages, edge-<id>, …). */
+    /** Dead letters of one consumer (projector, edge-<id>, …). */
     dlq(consumer: string): string;
     /** One member's preferences (mute) in one conversation; in CHAT_EVENTS, outside `chat.evt.>`. */
     prefAll: string;

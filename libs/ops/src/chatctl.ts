@@ -198,7 +198,7 @@ const dlq = program.command('dlq').description('dead letters (CHAT_DLQ): message
 dlq
   .command('list')
   .description('list dead letters, oldest first: id (CHAT_DLQ seq), original stream/subject/seq, consumer, deliveries, error, time')
-  .option('--consumer <name>', 'only this consumer (command-handler, proj-messages, edge-<id>, …)')
+  .option('--consumer <name>', 'only this consumer (projector, edge-<id>, …)')
   .addOption(new Option('--limit <n>', 'at most n entries').argParser(positiveInt))
   .option('--json', 'JSON lines, with the original payload (base64) and headers')
   .action(async (o: { consumer?: string; limit?: number; json?: boolean }) => {

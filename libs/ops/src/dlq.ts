@@ -9,7 +9,7 @@ export interface DlqRow extends DeadLetterEntry {
 }
 
 export interface ListDeadLettersOptions {
-  /** Only this consumer's entries (command-handler, proj-messages, edge-<id>, …). */
+  /** Only this consumer's entries (projector, edge-<id>, …). */
   consumer?: string;
   limit?: number;
 }
