@@ -19,7 +19,9 @@ export function say(line: string): void {
 /** Runs bench/src/generators/<name>.ts as its own process; resolves with the JSON of its last stdout line. */
 export function runGenerator<T>(name: string, args: unknown, onProgress: (line: string) => void, opts: { nodeArgs?: string[]; onSpawn?: (pid: number) => void } = {}): Promise<T> {
   return new Promise((res, rej) => {
-    const child = spawn(process.execPath, [...(opts.nodeArgs ?? []), '--import', 'tsx', resolve(ROOT, `bench/src/generators/${name}.ts`)], {
+    // BENCH_GENERATOR_NODE_ARGS: node flags for the generators, e.g. `--cpu-prof --cpu-prof-dir=/tmp/prof`.
+    const envArgs = (process.env['BENCH_GENERATOR_NODE_ARGS'] ?? '').split(' ').filter(Boolean);
+    const child = spawn(process.execPath, [...envArgs, ...(opts.nodeArgs ?? []), '--import', 'tsx', resolve(ROOT, `bench/src/generators/${name}.ts`)], {
       cwd: ROOT,
       env: { ...process.env, BENCH_ARGS: JSON.stringify(args) },
       stdio: ['ignore', 'pipe', 'pipe'],

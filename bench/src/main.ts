@@ -79,7 +79,7 @@ function parseArgs(argv: string[]) {
       process.stdout.write(
         'usage: npm run bench -- [--quick] [--only name[,name]] [--no-baselines] [--out dir]\n' +
           `scenarios: ${ORDER.join(', ')}\n` +
-          'env: BENCH_PAIRS, BENCH_STEPS (e.g. 500,1000), BENCH_STEP_SECONDS, BENCH_READ_SHARE (0..1), BENCH_GENERATORS, BENCH_EDGES, BENCH_COMMANDS, BENCH_CONNECTIONS, BENCH_PEER_PG_POOL, BENCH_PEER_SYNC_COMMIT=off, BENCH_APP_LOGS=1, NATS_SERVER_BIN (nats-server for the private servers), CHAT_NODE_ARGS\n',
+          'env: BENCH_PAIRS, BENCH_STEPS (e.g. 500,1000), BENCH_STEP_SECONDS, BENCH_READ_SHARE (0..1), BENCH_GENERATORS, BENCH_EDGES, BENCH_COMMANDS, BENCH_CONNECTIONS, BENCH_PEER_PG_POOL, BENCH_PEER_SYNC_COMMIT=off, BENCH_APP_LOGS=1, NATS_SERVER_BIN (nats-server for the private servers), CHAT_NODE_ARGS (node flags for the apps), BENCH_GENERATOR_NODE_ARGS (for the generators)\n',
       );
       process.exit(0);
     } else throw new Error(`unknown argument ${a}`);

@@ -1,4 +1,5 @@
-import { jwtVerify, errors as joseErrors } from 'jose';
+import { createHmac, timingSafeEqual } from 'node:crypto';
+import { decodeJwt, decodeProtectedHeader } from 'jose';
 import { ChatError, DeviceId, UserId } from '@chat/contracts';
 
 export interface Principal {
@@ -6,33 +7,67 @@ export interface Principal {
   deviceId: string;
 }
 
+/** base64url without padding, as JWS compact serialisation has it. */
+const SEGMENT = /^[A-Za-z0-9_-]+$/;
+
 /**
  * Verifies a client token: HS256 only (no `none`, no algorithm confusion with public keys),
- * `exp` required, `sub` and `did` in the id alphabet. Every failure is `unauthorized`.
+ * `exp` required and in the future, `nbf` (if any) passed, `sub` and `did` in the id
+ * alphabet. Every failure is `unauthorized`.
+ *
+ * jose parses the header and the claims; the signature is checked here with node:crypto's
+ * HMAC and a constant-time compare. jose would check it through WebCrypto, an asynchronous
+ * job per token that cost about a quarter of the edge's CPU while 19,000 devices connected
+ * (profiled in the connections benchmark): 36–68 µs per token against 7 µs.
  */
 export class TokenVerifier {
-  private readonly key: Uint8Array;
-  constructor(secret: string) {
-    this.key = new TextEncoder().encode(secret);
+  private readonly key: Buffer;
+  constructor(
+    secret: string,
+    private readonly now: () => number = Date.now,
+  ) {
+    this.key = Buffer.from(secret, 'utf8');
   }
 
-  async verify(token: string | undefined): Promise<Principal> {
+  verify(token: string | undefined): Principal {
     if (!token) throw new ChatError('unauthorized', 'missing token');
     if (token.length > 4096) throw new ChatError('unauthorized', 'token too long');
+    const parts = token.split('.');
+    if (parts.length !== 3 || !parts.every((p) => SEGMENT.test(p))) throw invalid();
+    const [header, payload, signature] = parts as [string, string, string];
+    let alg: unknown;
+    let crit: unknown;
     try {
-      const { payload } = await jwtVerify(token, this.key, { algorithms: ['HS256'], requiredClaims: ['exp', 'sub'] });
-      const sub = UserId.safeParse(payload.sub);
-      if (!sub.success) throw new ChatError('unauthorized', 'invalid sub claim');
-      const did = DeviceId.safeParse(payload['did'] ?? 'default');
-      if (!did.success) throw new ChatError('unauthorized', 'invalid did claim');
-      return { userId: sub.data, deviceId: did.data };
+      ({ alg, crit } = decodeProtectedHeader(token));
     } catch (e) {
-      if (e instanceof ChatError) throw e;
-      const reason = e instanceof joseErrors.JWTExpired ? 'token expired' : 'invalid token';
-      throw new ChatError('unauthorized', reason, { cause: e });
+      throw invalid(e);
     }
+    // No extensions are understood, so a token that requires one (`crit`) is refused.
+    if (alg !== 'HS256' || crit !== undefined) throw invalid();
+    const expected = createHmac('sha256', this.key).update(`${header}.${payload}`).digest();
+    const given = Buffer.from(signature, 'base64url');
+    // The re-encoding check refuses a second spelling of the same signature (unused low bits).
+    if (given.length !== expected.length || !timingSafeEqual(given, expected) || given.toString('base64url') !== signature) throw invalid();
+    let claims: ReturnType<typeof decodeJwt>;
+    try {
+      claims = decodeJwt(token);
+    } catch (e) {
+      throw invalid(e);
+    }
+    const now = Math.floor(this.now() / 1000);
+    if (typeof claims.exp !== 'number' || !Number.isFinite(claims.exp)) throw invalid();
+    if (claims.exp <= now) throw new ChatError('unauthorized', 'token expired');
+    if (claims.nbf !== undefined && (typeof claims.nbf !== 'number' || claims.nbf > now)) throw invalid();
+    if (claims.iat !== undefined && typeof claims.iat !== 'number') throw invalid();
+    const sub = UserId.safeParse(claims.sub);
+    if (!sub.success) throw new ChatError('unauthorized', 'invalid sub claim');
+    const did = DeviceId.safeParse(claims['did'] ?? 'default');
+    if (!did.success) throw new ChatError('unauthorized', 'invalid did claim');
+    return { userId: sub.data, deviceId: did.data };
   }
 }
+
+const invalid = (cause?: unknown) => new ChatError('unauthorized', 'invalid token', cause === undefined ? undefined : { cause });
 
 /** The token from `Authorization: Bearer …` or, for browsers, `?access_token=…`. */
 export function tokenFrom(headers: Record<string, string | string[] | undefined>, query: unknown): string | undefined {

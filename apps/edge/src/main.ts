@@ -11,9 +11,10 @@ import { DeliveryConsumer } from './delivery/consumer';
 import { registerHttpRoutes } from './http/routes';
 import { createMetrics, perLabel, registerConsumerGauges } from './metrics';
 import { ReadModels } from './queries';
-import { createServer } from './server';
+import { createServer, originPolicy } from './server';
 import { registerGateway } from './ws/gateway';
 import { Hub } from './ws/hub';
+import { InboxReader } from './sync/inboxReader';
 import { ReadAfterAck } from './sync/readAfterAck';
 import { CLOSE_CODES } from '@chat/contracts';
 
@@ -64,10 +65,11 @@ const readAfterAck = new ReadAfterAck({
   maxWaitMs: cfg.CHAT_SYNC_WAIT,
 });
 readAfterAck.start();
+const inbox = new InboxReader(rm, n.consumers.projMessages);
 async function sync(userId: string, after: number, limit: number) {
   const target = await readAfterAck.target();
   await readAfterAck.reach(target);
-  const r = await rm.inboxAfter(userId, after, limit, n.consumers.projMessages);
+  const r = await inbox.read(userId, after, limit);
   readAfterAck.observe(r.checkpoint);
   // Past the wait the batch is still a correct prefix; hasMore makes the client ask again.
   return { frames: r.frames, hasMore: r.hasMore || r.checkpoint < target };
@@ -106,8 +108,10 @@ const app = await createServer(log, metrics, {
   },
 }, { allowedOrigins: cfg.CHAT_ALLOWED_ORIGINS });
 const verifier = new TokenVerifier(cfg.CHAT_JWT_SECRET);
-registerGateway(app, {
+const wsGateway = registerGateway(app, {
   edgeId: cfg.EDGE_ID,
+  log,
+  originAllowed: originPolicy(cfg.CHAT_ALLOWED_ORIGINS),
   verifier,
   hub,
   registry,
@@ -161,7 +165,7 @@ const refresh = setInterval(() => {
     .catch((err) => log.warn({ err }, 'registry refresh failed'));
 }, Math.max(1000, Math.floor(cfg.CHAT_REGISTRY_TTL / 3)));
 
-const address = await app.listen({ host: cfg.CHAT_EDGE_HOST, port: cfg.CHAT_EDGE_PORT });
+const address = await app.listen({ host: cfg.CHAT_EDGE_HOST, port: cfg.CHAT_EDGE_PORT, backlog: cfg.CHAT_EDGE_BACKLOG });
 log.info({ address, ws: `${address.replace('http', 'ws')}/v1/ws` }, 'edge listening');
 
 /**
@@ -180,6 +184,7 @@ async function shutdown(signal: string): Promise<void> {
   while (hub.size > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
   log.info({ remaining: hub.size }, 'edge stopping');
   clearInterval(refresh);
+  wsGateway.stop();
   for (const s of hub.all()) s.close(CLOSE_CODES.goingAway, 'server shutting down');
   await app.close().catch(() => undefined);
   await delivery.stop();

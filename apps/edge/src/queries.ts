@@ -19,8 +19,24 @@ interface MessageRow {
   expunged_at: Date | null;
 }
 
-const MESSAGE_COLUMNS = `m.conversation_id, m.seq, m.message_id, m.sender_id, m.body, m.reply_to, m.sent_at, m.stream_seq,
-  m.kind, m.system, m.mentions, m.forwarded, m.edited_at, m.deleted_at, m.expunged_at`;
+const MESSAGE_COLUMN_NAMES = [
+  'conversation_id', 'seq', 'message_id', 'sender_id', 'body', 'reply_to', 'sent_at', 'stream_seq',
+  'kind', 'system', 'mentions', 'forwarded', 'edited_at', 'deleted_at', 'expunged_at',
+] as const satisfies ReadonlyArray<keyof MessageRow>;
+const MESSAGE_COLUMNS = MESSAGE_COLUMN_NAMES.map((c) => `m.${c}`).join(', ');
+/** Casts for NULL stand-ins of message columns in a UNION (Postgres infers text otherwise). */
+const MESSAGE_COLUMN_TYPES: Partial<Record<(typeof MESSAGE_COLUMN_NAMES)[number], string>> = {
+  seq: '::int',
+  body: '::jsonb',
+  sent_at: '::timestamptz',
+  stream_seq: '::bigint',
+  system: '::jsonb',
+  mentions: '::text[]',
+  forwarded: '::boolean',
+  edited_at: '::timestamptz',
+  deleted_at: '::timestamptz',
+  expunged_at: '::timestamptz',
+};
 
 /** A live message as a `message.new` frame; `cursor` is the inbox position it came from. */
 export function toMessageFrame(r: MessageRow, cursor = encodeCursor(r.stream_seq)): MessageNew {
@@ -52,6 +68,20 @@ const deletedFrame = (r: MessageRow, scope: 'everyone' | 'me', at: Date, cursor:
 });
 
 type InboxRow = MessageRow & { entry: 'message' | 'edit' | 'delete' | 'hide'; position: number; hidden_at: Date | null };
+
+/** One device's sync read: its inbox after a stream position, at most `limit` entries. */
+export interface InboxRequest {
+  userId: string;
+  afterStreamSeq: number;
+  limit: number;
+}
+
+/** A page of an inbox and the checkpoint it is complete up to. */
+export interface InboxPage {
+  frames: SyncedFrame[];
+  hasMore: boolean;
+  checkpoint: number;
+}
 
 /**
  * One inbox entry as the frame a device should get now: the message (as it is now), its
@@ -116,32 +146,51 @@ export class ReadModels {
   }
 
   /**
-   * A user's inbox after a stream position, oldest first, with the checkpoint of the projection
-   * that writes it (`checkpointName`), read in the same statement (one snapshot): every event up
-   * to `checkpoint` is in what was read.
+   * Many users' inboxes in one statement: for each request, the entries after its stream
+   * position, oldest first, up to its limit; and the checkpoint of the projection that writes
+   * the inbox (`checkpointName`), read in the same statement (one snapshot): every event up to
+   * `checkpoint` is in what was read, for every request. Results in request order.
    */
-  async inboxAfter(
-    userId: string,
-    afterStreamSeq: number,
-    limit: number,
-    checkpointName: string,
-  ): Promise<{ frames: SyncedFrame[]; hasMore: boolean; checkpoint: number }> {
-    const { rows } = await this.pool.query<InboxRow & { checkpoint: number | null; position: number | null }>(
-      `SELECT cp.position AS checkpoint, r.*
-         FROM (SELECT coalesce((SELECT position FROM projection_checkpoints WHERE name = $4), 0) AS position) cp
-         LEFT JOIN LATERAL (
-           SELECT ${MESSAGE_COLUMNS}, i.kind AS entry, i.stream_seq AS position, h.hidden_at
-             FROM inbox i
-             JOIN messages m ON m.conversation_id = i.conversation_id AND m.seq = i.seq
-             LEFT JOIN hidden_messages h ON h.user_id = i.user_id AND h.conversation_id = i.conversation_id AND h.seq = i.seq
-            WHERE i.user_id = $1 AND i.stream_seq > $2
-            ORDER BY i.stream_seq
-            LIMIT $3) r ON true`,
-      [userId, afterStreamSeq, limit + 1, checkpointName],
+  async inboxAfterMany(requests: readonly InboxRequest[], checkpointName: string): Promise<InboxPage[]> {
+    if (requests.length === 0) return [];
+    // Three kinds of rows: the checkpoint (c); each request's inbox entries (e), narrow; and
+    // each message those entries point at, once (m) however many inboxes hold it (a group's
+    // members syncing together share them: their rows are parsed once, not once per member).
+    const nullMessage = MESSAGE_COLUMN_NAMES.map((c) => `NULL${MESSAGE_COLUMN_TYPES[c] ?? ''} AS ${c}`).join(', ');
+    const { rows } = await this.pool.query<
+      Partial<MessageRow> & { r: 'c' | 'e' | 'm'; checkpoint: number | null; idx: string | null; entry: InboxRow['entry'] | null; position: number | null; hidden_at: Date | null }
+    >(
+      `WITH e AS (
+         SELECT q.idx, i.conversation_id, i.seq, i.kind AS entry, i.stream_seq AS position, h.hidden_at
+           FROM unnest($1::text[], $2::bigint[], $3::int[]) WITH ORDINALITY AS q(user_id, after_seq, lim, idx)
+           CROSS JOIN LATERAL (
+             SELECT * FROM inbox i WHERE i.user_id = q.user_id AND i.stream_seq > q.after_seq ORDER BY i.stream_seq LIMIT q.lim) i
+           LEFT JOIN hidden_messages h ON h.user_id = i.user_id AND h.conversation_id = i.conversation_id AND h.seq = i.seq)
+       SELECT 'c' AS r, coalesce((SELECT position FROM projection_checkpoints WHERE name = $4), 0) AS checkpoint,
+              NULL::bigint AS idx, NULL::text AS entry, NULL::bigint AS position, NULL::timestamptz AS hidden_at, ${nullMessage}
+       UNION ALL
+       SELECT 'e', NULL, e.idx, e.entry, e.position, e.hidden_at, ${MESSAGE_COLUMN_NAMES.map((c) => (c === 'conversation_id' || c === 'seq' ? `e.${c}` : `NULL${MESSAGE_COLUMN_TYPES[c] ?? ''}`)).join(', ')}
+         FROM e
+       UNION ALL
+       SELECT 'm', NULL, NULL, NULL, NULL, NULL, ${MESSAGE_COLUMNS}
+         FROM messages m JOIN (SELECT DISTINCT conversation_id, seq FROM e) d ON m.conversation_id = d.conversation_id AND m.seq = d.seq
+       ORDER BY r, idx, position`,
+      [requests.map((r) => r.userId), requests.map((r) => r.afterStreamSeq), requests.map((r) => r.limit + 1), checkpointName],
     );
-    const checkpoint = Number(rows[0]?.checkpoint ?? 0);
-    const found = rows.filter((r) => r.position !== null) as InboxRow[];
-    return { frames: found.slice(0, limit).map(toSyncedFrame), hasMore: found.length > limit, checkpoint };
+    let checkpoint = 0;
+    const messages = new Map<string, MessageRow>();
+    for (const row of rows) {
+      if (row.r === 'c') checkpoint = Number(row.checkpoint ?? 0);
+      else if (row.r === 'm') messages.set(`${row.conversation_id}\u0000${row.seq}`, row as MessageRow);
+    }
+    const found: InboxRow[][] = requests.map(() => []);
+    for (const row of rows) {
+      if (row.r !== 'e') continue;
+      // An entry whose message row is gone (it cannot be: both are written in one transaction) is skipped, as the join did.
+      const m = messages.get(`${row.conversation_id}\u0000${row.seq}`);
+      if (m) found[Number(row.idx) - 1]!.push({ ...m, entry: row.entry!, position: row.position!, hidden_at: row.hidden_at });
+    }
+    return found.map((list, i) => ({ frames: list.slice(0, requests[i]!.limit).map(toSyncedFrame), hasMore: list.length > requests[i]!.limit, checkpoint }));
   }
 
   /**

@@ -1,5 +1,4 @@
 import Fastify, { LogController, type FastifyInstance } from 'fastify';
-import websocket from '@fastify/websocket';
 import type { Logger } from 'pino';
 import { LIMITS } from '@chat/contracts';
 import type { EdgeMetrics } from './metrics';
@@ -14,7 +13,17 @@ export interface ServerOptions {
   allowedOrigins?: readonly string[];
 }
 
-/** The fastify instance with health, readiness and metrics; routes are added by the caller. */
+/**
+ * Whether a request's Origin may proceed, for HTTP and WebSocket upgrades alike. Browsers
+ * always send Origin on WebSocket upgrades and cross-origin requests; other clients (servers,
+ * mobile apps, probes) send none and are not affected. An empty list allows any.
+ */
+export function originPolicy(allowed: readonly string[] = []): (origin: string | undefined) => boolean {
+  const origins = new Set(allowed);
+  return (origin) => origins.size === 0 || origin === undefined || origins.has(origin);
+}
+
+/** The fastify instance with health, readiness and metrics; routes and the WebSocket gateway are added by the caller. */
 export async function createServer(log: Logger, metrics: EdgeMetrics, probes: Probes, opts: ServerOptions = {}): Promise<FastifyInstance> {
   const app = Fastify({
     loggerInstance: log,
@@ -22,20 +31,14 @@ export async function createServer(log: Logger, metrics: EdgeMetrics, probes: Pr
     logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: LIMITS.maxFrameBytes,
   });
-  const origins = new Set(opts.allowedOrigins ?? []);
-  if (origins.size > 0) {
-    // Browsers always send Origin on WebSocket upgrades and cross-origin requests; other
-    // clients (servers, mobile apps, probes) send none and are not affected.
+  const originAllowed = originPolicy(opts.allowedOrigins);
+  if (opts.allowedOrigins?.length) {
     app.addHook('onRequest', async (req, reply) => {
-      const origin = req.headers.origin;
-      if (origin === undefined || origins.has(origin)) return;
+      if (originAllowed(req.headers.origin)) return;
       metrics.originRefused.inc();
       return reply.code(403).send({ error: { code: 'forbidden', message: 'origin not allowed' } });
     });
   }
-  await app.register(websocket, {
-    options: { maxPayload: LIMITS.maxFrameBytes, perMessageDeflate: false },
-  });
   app.get('/healthz', async () => ({ status: 'ok' }));
   app.get('/readyz', async (_req, reply) => {
     const { checks, problems } = await probes.ready();

@@ -189,7 +189,7 @@ runMain(async () => {
         break;
       } catch (e) {
         if (attempt >= 10) throw e;
-        connectRetries++;
+        if (++connectRetries <= 3) progress(`reconnect-storm: connect retried: ${(e as Error).message}`);
         await sleep(Math.min(5_000, 250 * 2 ** attempt) * (0.5 + Math.random() / 2));
       }
     }
@@ -206,6 +206,9 @@ runMain(async () => {
       }
     }
   });
+  // Creating 10,000 clients is synchronous work in this process: how long until it could read a reply.
+  const startLoopMs = nowMs() - tStorm;
+  progress(`reconnect-storm: ${N} clients connecting (${Math.round(startLoopMs)} ms to start them)`);
   const timeoutMs = a.catchUpTimeoutMs ?? 120_000;
   const settled = await Promise.race([Promise.allSettled(storm), sleep(timeoutMs).then(() => null)]);
   const tEnd = nowMs();
@@ -240,6 +243,7 @@ runMain(async () => {
     helloMs: summary(hellos.map((t) => t - tStorm), 0),
     caughtUpMs: summary(caught.map((t) => t - tStorm), 0),
     connectRetries,
+    startLoopMs: Math.round(startLoopMs),
     syncErrors,
     duplicatesDropped,
     loadAvg1m: { atStorm: round(loadAtStorm, 2), after: round(loadavg()[0]!, 2) },

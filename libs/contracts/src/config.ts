@@ -79,6 +79,8 @@ export type ProjectorConfig = z.infer<typeof ProjectorConfig>;
 export const EdgeConfig = Common.extend({
   CHAT_EDGE_HOST: z.string().default('127.0.0.1'),
   CHAT_EDGE_PORT: z.coerce.number().int().min(0).max(65535).default(8080),
+  /** Connections the kernel queues for accept (listen(2) backlog; capped by net.core.somaxconn). */
+  CHAT_EDGE_BACKLOG: z.coerce.number().int().min(1).max(65535).default(4096),
   /** Unique per edge instance; names its delivery subject and consumer. */
   EDGE_ID: z.string().regex(/^[A-Za-z0-9_-]{1,32}$/).default('edge-1'),
   /** HS256 secret for client tokens. Required when NODE_ENV=production. */

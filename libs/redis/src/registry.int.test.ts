@@ -33,3 +33,21 @@ describe('ConnectionRegistry.refresh', () => {
     expect(await registry.refresh([alice, bob])).toEqual([]);
   });
 });
+
+describe('ConnectionRegistry.register', () => {
+  it('registrations asked for together all land (one pipeline per turn), each with its own route and a key TTL', async () => {
+    const registry = new ConnectionRegistry(redis, 30_000);
+    const users = Array.from({ length: 500 }, (_, i) => `storm${i}`);
+    await Promise.all([...users.map((u, i) => registry.register(u, 'd1', `e${i % 3}`)), registry.register('storm0', 'd2', 'e9')]);
+    const routes = await registry.lookup(users);
+    expect(routes.size).toBe(500);
+    users.forEach((u, i) => expect([u, routes.get(u)?.find((r) => r.deviceId === 'd1')?.edgeId]).toEqual([u, `e${i % 3}`]));
+    expect(routes.get('storm0')).toContainEqual({ deviceId: 'd2', edgeId: 'e9' });
+    const ttl = await redis.pttl(connKey('storm499'));
+    expect(ttl).toBeGreaterThan(0);
+    expect(ttl).toBeLessThanOrEqual(30_000);
+    // A later turn starts a new batch.
+    await registry.register('late', 'd1', 'e1');
+    expect(await registry.devices('late')).toEqual([{ deviceId: 'd1', edgeId: 'e1' }]);
+  });
+});
