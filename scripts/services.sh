@@ -414,10 +414,25 @@ chat_pg_run() {
   if [ "$(id -u)" -eq 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi
 }
 
+# Where the private Postgres keeps its data (pg/) and log (pg.log): .data, unless we are root
+# and the `postgres` user the server runs as cannot reach it (a checkout inside a directory
+# only root may enter; mktemp -d makes them 0700): then a directory under /var/tmp named
+# after this checkout's .data.
+chat_pg_home() {
+  if [ "$(id -u)" -eq 0 ] && ! runuser -u postgres -- test -x "$CHAT_DATA_DIR" 2>/dev/null; then
+    local home; home="/var/tmp/chat-backend-pg/$(printf '%s' "$CHAT_DATA_DIR" | md5sum | cut -c1-12)"
+    mkdir -p "$home" && chmod 755 /var/tmp/chat-backend-pg "$home"
+    echo "$home"
+  else
+    echo "$CHAT_DATA_DIR"
+  fi
+}
+
 chat_pg_up() {
   local default_port="${CHAT_DEFAULT_PG_PORT:-5432}"
   local port="${CHAT_PRIVATE_PG_PORT:-15432}"
-  local data="$CHAT_DATA_DIR/pg"
+  local home; home=$(chat_pg_home)
+  local data="$home/pg" log="$home/pg.log"
   if [ -n "${DATABASE_URL:-}" ]; then
     PGCONNECT_TIMEOUT=3 psql -w "${DATABASE_URL%/*}/postgres" -tAc 'select 1' >/dev/null 2>&1 || { chat_log "DATABASE_URL=$DATABASE_URL is not reachable (unset it to use a local server)"; return 1; }
     chat_log "Postgres: $DATABASE_URL (from the environment)"; return 0
@@ -437,13 +452,13 @@ chat_pg_up() {
         || { chat_log "initdb failed, see $CHAT_DATA_DIR/pg-initdb.log"; return 1; }
     fi
     chat_log "Postgres: starting a private server on $port (data in $data)"
-    touch "$CHAT_DATA_DIR/pg.log"
-    [ "$(id -u)" -eq 0 ] && chown postgres "$CHAT_DATA_DIR/pg.log"
+    touch "$log"
+    [ "$(id -u)" -eq 0 ] && chown postgres "$log"
     # pg_ctl detaches the server from this session itself. No Unix socket: the clients use
     # TCP, and the default socket directory may not be writable.
-    chat_pg_run "$bin/pg_ctl" -D "$data" -l "$CHAT_DATA_DIR/pg.log" -w -t 60 \
+    chat_pg_run "$bin/pg_ctl" -D "$data" -l "$log" -w -t 60 \
       -o "-p $port -c listen_addresses=127.0.0.1 -c unix_socket_directories=''" start </dev/null >/dev/null 2>&1 \
-      || { chat_log "pg_ctl start failed, see $CHAT_DATA_DIR/pg.log"; return 1; }
+      || { chat_log "pg_ctl start failed, see $log"; return 1; }
     chat_wait "Postgres on $port" chat_pg_ok "$port" || return 1
     head -n 1 "$data/postmaster.pid" >"$CHAT_DATA_DIR/postgres.pid"
     CHAT_SERVICES_STARTED="$CHAT_SERVICES_STARTED postgres"
@@ -480,13 +495,14 @@ chat_redis_up() {
 # ------------------------------------------------------------------------------------ stop
 # Stops private services by name (nats, postgres, redis); used by start.sh and `stop`.
 chat_services_stop() {
-  local name pid
+  local name pid pg_home
   for name in "$@"; do
     case $name in
       postgres)
-        [ -f "$CHAT_DATA_DIR/pg/postmaster.pid" ] || continue
+        pg_home=$(chat_pg_home)
+        [ -f "$pg_home/pg/postmaster.pid" ] || continue
         chat_log "stopping private Postgres"
-        chat_pg_run "$(chat_pg_bindir)/pg_ctl" -D "$CHAT_DATA_DIR/pg" -m fast -w stop >/dev/null 2>&1 || true
+        chat_pg_run "$(chat_pg_bindir)/pg_ctl" -D "$pg_home/pg" -m fast -w stop >/dev/null 2>&1 || true
         rm -f "$CHAT_DATA_DIR/postgres.pid" ;;
       nats | redis)
         [ -f "$CHAT_DATA_DIR/$name.pid" ] || continue

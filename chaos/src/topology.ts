@@ -1,7 +1,8 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { appendFileSync, createWriteStream, existsSync, readFileSync, mkdirSync, readdirSync, rmSync, writeFileSync, chownSync, chmodSync, type WriteStream } from 'node:fs';
+import { appendFileSync, createWriteStream, existsSync, readFileSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync, chownSync, chmodSync, type WriteStream } from 'node:fs';
 import { createServer } from 'node:net';
-import { resolve } from 'node:path';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { MIN_NATS_SERVER_VERSION, names as namesFor, natsServerSupported, type Names } from '@chat/contracts';
 import { createDatabase, migrate, withDatabase, withNats } from '@chat/ops';
@@ -58,6 +59,19 @@ function pgBin(): string {
   return `/usr/lib/postgresql/${versions[0]}/bin`;
 }
 /** initdb/pg_ctl refuse to run as root: run them as the postgres system user then (like scripts/services.sh). */
+/**
+ * Where the cluster's Postgres keeps its data and log: the run's data directory, unless the
+ * server runs as the `postgres` user (we are root) and that user cannot reach it, e.g. a
+ * checkout inside a directory only root may enter (`mktemp -d` makes them 0700). Then a
+ * private directory under the system's temp directory, removed with the run.
+ */
+function postgresHome(dataDir: string): string {
+  if (!isRoot || pgRun(['test', '-x', dataDir]).status === 0) return dataDir;
+  const home = mkdtempSync(join(tmpdir(), 'chat-chaos-pg-'));
+  chmodSync(home, 0o755);
+  return home;
+}
+
 function pgRun(args: string[]): { status: number | null; out: string } {
   const [cmd, ...rest] = isRoot ? ['runuser', '-u', 'postgres', '--', ...args] : args;
   const r = spawnSync(cmd!, rest, { encoding: 'utf8' });
@@ -328,8 +342,9 @@ async function startTopologyInner(opts: TopologyOptions): Promise<Topology> {
   const natsUrls = nats.urls;
 
   // ------------------------------------------------------------------------------- Postgres
-  const pgData = resolve(dataDir, 'pg');
-  const pgLog = resolve(dataDir, 'logs', 'postgres.log');
+  const pgHome = postgresHome(dataDir);
+  const pgData = resolve(pgHome, 'pg');
+  const pgLog = resolve(pgHome === dataDir ? resolve(dataDir, 'logs') : pgHome, 'postgres.log');
   mkdirSync(pgData, { recursive: true });
   writeFileSync(pgLog, '');
   if (isRoot) {
@@ -486,7 +501,7 @@ async function startTopologyInner(opts: TopologyOptions): Promise<Topology> {
       pgRun([`${bin}/pg_ctl`, '-D', pgData, '-m', 'immediate', '-w', 'stop']);
       pgStopCmd = undefined;
       run.closeLogs();
-      if (!opts.keepData) rmSync(pgData, { recursive: true, force: true });
+      if (!opts.keepData) rmSync(pgHome === dataDir ? pgData : pgHome, { recursive: true, force: true });
     },
   };
   return topo;
