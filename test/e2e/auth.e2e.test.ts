@@ -5,6 +5,7 @@ import WebSocket from 'ws';
 import { CLIENT_FRAME_TYPES, DEV_JWT_SECRET } from '@chat/contracts';
 import { eventually, startSystem, token, type RunningSystem } from '../support/system';
 import { harness, text, type Json } from '../support/harness';
+import { upgrade } from '../support/upgrade';
 
 /**
  * Auth hardening, membership on every frame type and endpoint, and the edge's abuse limits
@@ -34,23 +35,6 @@ afterAll(async () => {
   closeAll();
   await sys?.stop();
 });
-
-/** The HTTP status of a refused upgrade (and its JSON body), or 101. */
-function upgrade(url: string, headers: Record<string, string> = {}): Promise<{ status: number; body?: Json; ws?: WebSocket }> {
-  return new Promise((resolve) => {
-    const ws = new WebSocket(url, { headers });
-    ws.on('unexpected-response', (_req, res) => {
-      let body = '';
-      res.on('data', (c: Buffer) => (body += c.toString()));
-      res.on('end', () => {
-        resolve({ status: res.statusCode ?? 0, body: body ? JSON.parse(body) : undefined });
-        ws.terminate();
-      });
-    });
-    ws.on('open', () => resolve({ status: 101, ws }));
-    ws.on('error', () => undefined);
-  });
-}
 
 const b64 = (o: unknown) => Buffer.from(JSON.stringify(o)).toString('base64url');
 const exp = () => Math.floor(Date.now() / 1000) + 3600;

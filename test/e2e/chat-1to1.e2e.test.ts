@@ -3,26 +3,11 @@ import WebSocket from 'ws';
 import type { ServerFrameOf } from '@chat/client';
 import { eventually, nextEvent, percentile, startSystem, token, type RunningSystem } from '../support/system';
 import { harness, text, type Json } from '../support/harness';
+import { upgradeStatus } from '../support/upgrade';
 
 let sys: RunningSystem;
 const { u, connect, http, getJson, closeAll } = harness(() => sys);
 type J = Json;
-
-/** Opens a raw socket and resolves with the HTTP status of a refused upgrade, or 101. */
-function upgradeStatus(url: string, headers: Record<string, string> = {}): Promise<number> {
-  return new Promise((resolve) => {
-    const ws = new WebSocket(url, { headers });
-    ws.on('unexpected-response', (_req, res) => {
-      resolve(res.statusCode ?? 0);
-      ws.terminate();
-    });
-    ws.on('open', () => {
-      resolve(101);
-      ws.close();
-    });
-    ws.on('error', () => undefined);
-  });
-}
 
 function rawSocket(user: string): Promise<{ ws: WebSocket; frames: Array<Record<string, unknown>>; closed: Promise<number> }> {
   return token(user).then(

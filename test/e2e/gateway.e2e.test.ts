@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import WebSocket from 'ws';
 import { startEdge, startSystem, token, type RunningSystem } from '../support/system';
+import { upgrade } from '../support/upgrade';
 
 /**
  * The WebSocket gateway's own duties (apps/edge/src/ws/gateway.ts): refusing upgrades it
@@ -16,23 +17,6 @@ beforeAll(async () => {
 afterAll(async () => {
   await sys?.stop();
 });
-
-/** The HTTP status and JSON body of a refused upgrade, or 101 and the open socket. */
-function upgrade(url: string, opts: WebSocket.ClientOptions = {}): Promise<{ status: number; body?: { error?: { code?: string; message?: string } }; ws?: WebSocket }> {
-  return new Promise((resolve, reject) => {
-    const ws = new WebSocket(url, opts);
-    ws.on('unexpected-response', (_req, res) => {
-      let body = '';
-      res.on('data', (c: Buffer) => (body += c.toString()));
-      res.on('end', () => {
-        resolve({ status: res.statusCode ?? 0, body: body ? JSON.parse(body) : undefined });
-        ws.terminate();
-      });
-    });
-    ws.on('open', () => resolve({ status: 101, ws }));
-    ws.on('error', reject);
-  });
-}
 
 /** Frames a raw socket receives, and a promise for its close code. */
 function track(ws: WebSocket) {
@@ -56,7 +40,7 @@ describe('websocket gateway', () => {
     const edge = await startEdge(sys, { CHAT_HEARTBEAT: '400ms' });
     const live = await upgrade(`${edge.wsUrl}?access_token=${await token('gw-live')}`);
     // autoPong off: the socket stays open at TCP level but never answers, like a vanished phone.
-    const dead = await upgrade(`${edge.wsUrl}?access_token=${await token('gw-dead')}`, { autoPong: false });
+    const dead = await upgrade(`${edge.wsUrl}?access_token=${await token('gw-dead')}`, {}, { autoPong: false });
     expect([live.status, dead.status]).toEqual([101, 101]);
     const l = track(live.ws!);
     const d = track(dead.ws!);
