@@ -89,6 +89,8 @@ async function oldestPosition(): Promise<number> {
 }
 
 let draining = false;
+// Browser Origins allowed on HTTP and WebSocket upgrades alike (CHAT_ALLOWED_ORIGINS; empty = any).
+const originAllowed = originPolicy(cfg.CHAT_ALLOWED_ORIGINS);
 const app = await createServer(log, metrics, {
   async ready(): Promise<{ checks: Record<string, boolean>; problems?: string[] }> {
     if (draining) return { checks: { accepting: false } };
@@ -106,12 +108,12 @@ const app = await createServer(log, metrics, {
       : [];
     return { checks: { nats: natsOk, postgres: pgOk, redis: redisOk, events: stream !== null, projections: pastEnd.length === 0 }, problems };
   },
-}, { allowedOrigins: cfg.CHAT_ALLOWED_ORIGINS });
+}, { originAllowed });
 const verifier = new TokenVerifier(cfg.CHAT_JWT_SECRET);
 const wsGateway = registerGateway(app, {
   edgeId: cfg.EDGE_ID,
   log,
-  originAllowed: originPolicy(cfg.CHAT_ALLOWED_ORIGINS),
+  originAllowed,
   verifier,
   hub,
   registry,

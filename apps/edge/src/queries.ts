@@ -38,6 +38,30 @@ const MESSAGE_COLUMN_TYPES: Partial<Record<(typeof MESSAGE_COLUMN_NAMES)[number]
   expunged_at: '::timestamptz',
 };
 
+/**
+ * `ReadModels.inboxAfterMany`: three kinds of rows: the checkpoint (c); each request's inbox
+ * entries (e), narrow; and each message those entries point at, once (m) however many inboxes
+ * hold it (a group's members syncing together share them: their rows are parsed once, not
+ * once per member). $1 user ids, $2 positions, $3 limits + 1, $4 the checkpoint's name.
+ */
+const NULL_MESSAGE = MESSAGE_COLUMN_NAMES.map((c) => `NULL${MESSAGE_COLUMN_TYPES[c] ?? ''} AS ${c}`).join(', ');
+const ENTRY_MESSAGE = MESSAGE_COLUMN_NAMES.map((c) => (c === 'conversation_id' || c === 'seq' ? `e.${c}` : `NULL${MESSAGE_COLUMN_TYPES[c] ?? ''}`)).join(', ');
+const INBOX_AFTER_MANY = `WITH e AS (
+         SELECT q.idx, i.conversation_id, i.seq, i.kind AS entry, i.stream_seq AS position, h.hidden_at
+           FROM unnest($1::text[], $2::bigint[], $3::int[]) WITH ORDINALITY AS q(user_id, after_seq, lim, idx)
+           CROSS JOIN LATERAL (
+             SELECT * FROM inbox i WHERE i.user_id = q.user_id AND i.stream_seq > q.after_seq ORDER BY i.stream_seq LIMIT q.lim) i
+           LEFT JOIN hidden_messages h ON h.user_id = i.user_id AND h.conversation_id = i.conversation_id AND h.seq = i.seq)
+       SELECT 'c' AS r, coalesce((SELECT position FROM projection_checkpoints WHERE name = $4), 0) AS checkpoint,
+              NULL::bigint AS idx, NULL::text AS entry, NULL::bigint AS position, NULL::timestamptz AS hidden_at, ${NULL_MESSAGE}
+       UNION ALL
+       SELECT 'e', NULL, e.idx, e.entry, e.position, e.hidden_at, ${ENTRY_MESSAGE}
+         FROM e
+       UNION ALL
+       SELECT 'm', NULL, NULL, NULL, NULL, NULL, ${MESSAGE_COLUMNS}
+         FROM messages m JOIN (SELECT DISTINCT conversation_id, seq FROM e) d ON m.conversation_id = d.conversation_id AND m.seq = d.seq
+       ORDER BY r, idx, position`;
+
 /** A live message as a `message.new` frame; `cursor` is the inbox position it came from. */
 export function toMessageFrame(r: MessageRow, cursor = encodeCursor(r.stream_seq)): MessageNew {
   return {
@@ -153,30 +177,14 @@ export class ReadModels {
    */
   async inboxAfterMany(requests: readonly InboxRequest[], checkpointName: string): Promise<InboxPage[]> {
     if (requests.length === 0) return [];
-    // Three kinds of rows: the checkpoint (c); each request's inbox entries (e), narrow; and
-    // each message those entries point at, once (m) however many inboxes hold it (a group's
-    // members syncing together share them: their rows are parsed once, not once per member).
-    const nullMessage = MESSAGE_COLUMN_NAMES.map((c) => `NULL${MESSAGE_COLUMN_TYPES[c] ?? ''} AS ${c}`).join(', ');
     const { rows } = await this.pool.query<
       Partial<MessageRow> & { r: 'c' | 'e' | 'm'; checkpoint: number | null; idx: string | null; entry: InboxRow['entry'] | null; position: number | null; hidden_at: Date | null }
-    >(
-      `WITH e AS (
-         SELECT q.idx, i.conversation_id, i.seq, i.kind AS entry, i.stream_seq AS position, h.hidden_at
-           FROM unnest($1::text[], $2::bigint[], $3::int[]) WITH ORDINALITY AS q(user_id, after_seq, lim, idx)
-           CROSS JOIN LATERAL (
-             SELECT * FROM inbox i WHERE i.user_id = q.user_id AND i.stream_seq > q.after_seq ORDER BY i.stream_seq LIMIT q.lim) i
-           LEFT JOIN hidden_messages h ON h.user_id = i.user_id AND h.conversation_id = i.conversation_id AND h.seq = i.seq)
-       SELECT 'c' AS r, coalesce((SELECT position FROM projection_checkpoints WHERE name = $4), 0) AS checkpoint,
-              NULL::bigint AS idx, NULL::text AS entry, NULL::bigint AS position, NULL::timestamptz AS hidden_at, ${nullMessage}
-       UNION ALL
-       SELECT 'e', NULL, e.idx, e.entry, e.position, e.hidden_at, ${MESSAGE_COLUMN_NAMES.map((c) => (c === 'conversation_id' || c === 'seq' ? `e.${c}` : `NULL${MESSAGE_COLUMN_TYPES[c] ?? ''}`)).join(', ')}
-         FROM e
-       UNION ALL
-       SELECT 'm', NULL, NULL, NULL, NULL, NULL, ${MESSAGE_COLUMNS}
-         FROM messages m JOIN (SELECT DISTINCT conversation_id, seq FROM e) d ON m.conversation_id = d.conversation_id AND m.seq = d.seq
-       ORDER BY r, idx, position`,
-      [requests.map((r) => r.userId), requests.map((r) => r.afterStreamSeq), requests.map((r) => r.limit + 1), checkpointName],
-    );
+    >({
+      // Prepared once per connection: the plan is the same for every batch.
+      name: 'edge-inbox-after-many',
+      text: INBOX_AFTER_MANY,
+      values: [requests.map((r) => r.userId), requests.map((r) => r.afterStreamSeq), requests.map((r) => r.limit + 1), checkpointName],
+    });
     let checkpoint = 0;
     const messages = new Map<string, MessageRow>();
     for (const row of rows) {

@@ -9,8 +9,8 @@ export interface Probes {
 }
 
 export interface ServerOptions {
-  /** Browser Origins allowed (CHAT_ALLOWED_ORIGINS); empty = any. */
-  allowedOrigins?: readonly string[];
+  /** Whether a request's Origin may proceed (`originPolicy(CHAT_ALLOWED_ORIGINS)`); absent = any. */
+  originAllowed?: (origin: string | undefined) => boolean;
 }
 
 /**
@@ -31,8 +31,8 @@ export async function createServer(log: Logger, metrics: EdgeMetrics, probes: Pr
     logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: LIMITS.maxFrameBytes,
   });
-  const originAllowed = originPolicy(opts.allowedOrigins);
-  if (opts.allowedOrigins?.length) {
+  const originAllowed = opts.originAllowed;
+  if (originAllowed) {
     app.addHook('onRequest', async (req, reply) => {
       if (originAllowed(req.headers.origin)) return;
       metrics.originRefused.inc();
