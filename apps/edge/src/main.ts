@@ -12,7 +12,7 @@ import { registerHttpRoutes } from './http/routes';
 import { createMetrics, perLabel, registerConsumerGauges } from './metrics';
 import { ReadModels } from './queries';
 import { createServer, originPolicy } from './server';
-import { registerGateway } from './ws/gateway';
+import { registerGateway, WS_PATH } from './ws/gateway';
 import { Hub } from './ws/hub';
 import { InboxReader } from './sync/inboxReader';
 import { ReadAfterAck } from './sync/readAfterAck';
@@ -168,7 +168,7 @@ const refresh = setInterval(() => {
 }, Math.max(1000, Math.floor(cfg.CHAT_REGISTRY_TTL / 3)));
 
 const address = await app.listen({ host: cfg.CHAT_EDGE_HOST, port: cfg.CHAT_EDGE_PORT, backlog: cfg.CHAT_EDGE_BACKLOG });
-log.info({ address, ws: `${address.replace('http', 'ws')}/v1/ws` }, 'edge listening');
+log.info({ address, ws: `${address.replace('http', 'ws')}${WS_PATH}` }, 'edge listening');
 
 /**
  * Graceful drain: refuse new connections (readyz and upgrades answer 503), tell every client
