@@ -39,7 +39,7 @@ async function main(): Promise<void> {
   const registry = new ConnectionRegistry(redis, 90_000);
   const store = new NotifierStore(pool);
   const stats: NotifierStats = newStats();
-  if (!cfg.CHAT_PUSH_URL) log.warn('CHAT_PUSH_URL is not set: pushes are logged and dropped');
+  if (!cfg.CHAT_PUSH_URL) log.warn('CHAT_PUSH_URL is not set: pushes are logged, not sent');
 
   const readModels = [n.consumers.projMessages, n.consumers.projConversations];
   const gate = new ProjectionGate(() => store.projectionsPosition(readModels));

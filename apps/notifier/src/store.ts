@@ -1,25 +1,47 @@
 import type { Pool } from '@chat/postgres';
 
-/** The notifier's SQL: it only reads what the projector writes (mutes, messages, unread counts, checkpoints). */
+/** A (user, conversation) pair; `key` names it in the sets and maps below. */
+export interface UserConversation {
+  userId: string;
+  conversationId: string;
+}
+
+export const pairKey = (p: UserConversation): string => `${p.userId}\u0000${p.conversationId}`;
+
+/**
+ * The notifier's SQL: it only reads what the projector writes (mutes, messages, unread counts,
+ * checkpoints). Every read takes a whole batch of pushes: one statement, not one per push.
+ */
 export class NotifierStore {
   constructor(private readonly pool: Pool) {}
 
-  /** Of `userIds`, those who muted the conversation now. */
-  async muted(conversationId: string, userIds: readonly string[]): Promise<Set<string>> {
-    if (userIds.length === 0) return new Set();
-    const { rows } = await this.pool.query<{ user_id: string }>(
-      `SELECT user_id FROM notification_mutes
-        WHERE conversation_id = $1 AND user_id = ANY($2::text[]) AND muted AND (until IS NULL OR until > now())`,
-      [conversationId, userIds],
-    );
-    return new Set(rows.map((r) => r.user_id));
+  /** Of `pairs`, those whose user muted the conversation now (keys as `pairKey`). */
+  async muted(pairs: readonly UserConversation[]): Promise<Set<string>> {
+    if (pairs.length === 0) return new Set();
+    const { rows } = await this.pool.query<{ user_id: string; conversation_id: string }>({
+      name: 'notifier-muted',
+      text: `SELECT m.user_id, m.conversation_id
+               FROM notification_mutes m
+               JOIN unnest($1::text[], $2::text[]) AS q(user_id, conversation_id) USING (user_id, conversation_id)
+              WHERE m.muted AND (m.until IS NULL OR m.until > now())`,
+      values: [pairs.map((p) => p.userId), pairs.map((p) => p.conversationId)],
+    });
+    return new Set(rows.map((r) => pairKey({ userId: r.user_id, conversationId: r.conversation_id })));
   }
 
-  /** The text of a message for a push preview (none once deleted or expired). */
-  async messageText(conversationId: string, seq: number): Promise<{ text?: string }> {
-    const { rows } = await this.pool.query<{ text: string | null }>("SELECT body->>'text' AS text FROM messages WHERE conversation_id = $1 AND seq = $2", [conversationId, seq]);
-    const text = rows[0]?.text;
-    return typeof text === 'string' ? { text } : {};
+  /** The text of each message for a push preview, by `${conversationId} ${seq}` (none once deleted or expired). */
+  async messageTexts(messages: ReadonlyArray<{ conversationId: string; seq: number }>): Promise<Map<string, string>> {
+    const out = new Map<string, string>();
+    if (messages.length === 0) return out;
+    const { rows } = await this.pool.query<{ conversation_id: string; seq: number; text: string | null }>({
+      name: 'notifier-message-texts',
+      text: `SELECT m.conversation_id, m.seq, m.body->>'text' AS text
+               FROM messages m
+               JOIN unnest($1::text[], $2::int[]) AS q(conversation_id, seq) USING (conversation_id, seq)`,
+      values: [messages.map((m) => m.conversationId), messages.map((m) => m.seq)],
+    });
+    for (const r of rows) if (typeof r.text === 'string') out.set(`${r.conversation_id} ${r.seq}`, r.text);
+    return out;
   }
 
   /**
@@ -35,9 +57,16 @@ export class NotifierStore {
     return Number(rows[0]?.p ?? 0);
   }
 
-  /** The badge: the user's total unread count over all conversations. */
-  async totalUnread(userId: string): Promise<number> {
-    const { rows } = await this.pool.query<{ n: string | number }>(`SELECT COALESCE(SUM(unread_count), 0) AS n FROM user_conversations WHERE user_id = $1`, [userId]);
-    return Number(rows[0]?.n ?? 0);
+  /** The badges: each user's total unread count over all their conversations (0 when they have none). */
+  async totalUnread(userIds: readonly string[]): Promise<Map<string, number>> {
+    const out = new Map<string, number>(userIds.map((u) => [u, 0]));
+    if (userIds.length === 0) return out;
+    const { rows } = await this.pool.query<{ user_id: string; n: string | number }>({
+      name: 'notifier-total-unread',
+      text: `SELECT user_id, COALESCE(SUM(unread_count), 0) AS n FROM user_conversations WHERE user_id = ANY($1::text[]) GROUP BY user_id`,
+      values: [[...new Set(userIds)]],
+    });
+    for (const r of rows) out.set(r.user_id, Number(r.n));
+    return out;
   }
 }

@@ -6,7 +6,7 @@ import { postPush, retryDelayMs } from './gateway';
 import { NotifyJob } from './job';
 import type { ProjectionGate } from './gate';
 import { buildPushPayload, type PushContent } from './payload';
-import type { NotifierStore } from './store';
+import { pairKey, type NotifierStore } from './store';
 import type { NotifierStats } from './stats';
 
 export interface PushWorkerOptions {
@@ -29,6 +29,16 @@ export interface PushWorkerOptions {
   clock?: Clock;
 }
 
+/** Pushes read and decided together at most (one Redis pipeline, one statement per read). */
+const MAX_PUSH_BATCH = 500;
+
+interface Queued {
+  c: Omit<PushContent, 'badge'>;
+  carrier: Carrier;
+  resolve: (o: FlushOutcome) => void;
+  reject: (e: unknown) => void;
+}
+
 const carrierOf = (msg: JsMsg): Carrier => ({
   ack: () => msg.ack(),
   nak: (d) => msg.nak(d),
@@ -41,14 +51,16 @@ const carrierOf = (msg: JsMsg): Carrier => ({
 
 /**
  * The push worker (`notifier-jobs` on CHAT_NOTIFY; the projector queues one job per recipient
- * with no connected device): collapses jobs per (user, conversation), checks mute and presence
- * right before each push, waits until the read models hold the message (for the badge), adds
- * the badge (and, with CHAT_PUSH_PREVIEW, the text) and POSTs the payload.
+ * with no connected device): collapses jobs per (user, conversation); right before pushing, checks
+ * presence and then mute, waits until the read models hold the message (for the badge), adds the
+ * badge (and, with CHAT_PUSH_PREVIEW, the text) and POSTs the payload. The pushes due in one turn
+ * of the event loop are checked and read together (`pushBatch`).
  */
 export class PushWorker {
   readonly collapser: Collapser;
   private closing = false;
   private readonly inFlight = new Set<Promise<FlushOutcome>>();
+  private readonly queue: Queued[] = [];
 
   constructor(private readonly o: PushWorkerOptions) {
     this.collapser = new Collapser({
@@ -89,32 +101,88 @@ export class PushWorker {
     await Promise.allSettled([...this.inFlight]);
   }
 
-  private async push(c: Omit<PushContent, 'badge'>, carrier: Carrier): Promise<FlushOutcome> {
-    const { log, stats } = this.o;
-    if ((await this.o.store.muted(c.conversationId, [c.userId])).size) {
-      stats.dropped++;
-      return { kind: 'dropped' };
+  /** Queues one push for the next batch; settles with its outcome (rejects if the batch's reads fail: the collapser retries it). */
+  private push(c: Omit<PushContent, 'badge'>, carrier: Carrier): Promise<FlushOutcome> {
+    return new Promise<FlushOutcome>((resolve, reject) => {
+      this.queue.push({ c, carrier, resolve, reject });
+      if (this.queue.length === 1) setImmediate(() => this.drainQueue());
+    });
+  }
+
+  private drainQueue(): void {
+    while (this.queue.length) {
+      const batch = this.queue.splice(0, MAX_PUSH_BATCH);
+      this.pushBatch(batch).catch((err: unknown) => {
+        for (const q of batch) q.reject(err);
+      });
     }
-    if ((await this.o.registry.lookup([c.userId])).size) {
-      // Back online: the device gets the messages live or by sync.
-      stats.dropped++;
-      return { kind: 'dropped', online: true };
+  }
+
+  /**
+   * The pushes that became due in one turn, together: who is online comes from one Redis
+   * pipeline, and only those still offline cost Postgres reads (mutes, then the badges, the
+   * preview texts), one statement each for the whole batch. Then one POST per push.
+   */
+  private async pushBatch(batch: readonly Queued[]): Promise<void> {
+    const { stats, store, log } = this.o;
+    const online = await this.o.registry.lookup([...new Set(batch.map((q) => q.c.userId))]);
+    const offline: Queued[] = [];
+    for (const q of batch) {
+      if (online.has(q.c.userId)) {
+        // Back online: the device gets the messages live or by sync.
+        stats.skippedOnline++;
+        q.resolve({ kind: 'dropped', online: true });
+      } else offline.push(q);
     }
-    const reached = !this.o.gate || (await this.o.gate.reached(c.last.eventSeq, { maxWaitMs: this.o.lagWaitMs ?? 300_000, heartbeat: () => carrier.working?.() }));
-    // Shutting down while it waited: the job goes back to the stream for the next notifier.
-    if (this.closing) return { kind: 'retry', delayMs: 0 };
+    if (offline.length === 0) return;
+    const muted = await store.muted(offline.map((q) => q.c));
+    const due: Queued[] = [];
+    for (const q of offline) {
+      if (muted.has(pairKey(q.c))) {
+        stats.skippedMuted++;
+        q.resolve({ kind: 'dropped' });
+      } else due.push(q);
+    }
+    if (due.length === 0) return;
+    const eventSeq = Math.max(...due.map((q) => q.c.last.eventSeq));
+    const reached =
+      !this.o.gate ||
+      (await this.o.gate.reached(eventSeq, {
+        maxWaitMs: this.o.lagWaitMs ?? 300_000,
+        heartbeat: () => {
+          for (const q of due) q.carrier.working?.();
+        },
+      }));
+    // Shutting down while it waited: the jobs go back to the stream for the next notifier.
+    if (this.closing) {
+      for (const q of due) q.resolve({ kind: 'retry', delayMs: 0 });
+      return;
+    }
     if (!reached) {
-      stats.lagGaveUp++;
-      log.warn({ conversationId: c.conversationId, seq: c.last.seq, eventSeq: c.last.eventSeq }, 'read models still behind this message; pushing with what they hold');
+      stats.lagGaveUp += due.length;
+      log.warn({ pushes: due.length, eventSeq }, 'read models still behind these messages; pushing with what they hold');
     }
-    const badge = await this.o.store.totalUnread(c.userId);
-    const last = this.o.preview ? { ...c.last, ...(await this.o.store.messageText(c.conversationId, c.last.seq)) } : c.last;
-    const payload = buildPushPayload({ ...c, last, badge }, { preview: this.o.preview });
+    const badges = await store.totalUnread(due.map((q) => q.c.userId));
+    const texts = this.o.preview ? await store.messageTexts(due.map((q) => ({ conversationId: q.c.conversationId, seq: q.c.last.seq }))) : undefined;
+    await Promise.all(
+      due.map((q) => {
+        const text = texts?.get(`${q.c.conversationId} ${q.c.last.seq}`);
+        const last = text === undefined ? q.c.last : { ...q.c.last, text };
+        return this.send({ ...q.c, last }, badges.get(q.c.userId) ?? 0, q.carrier).then(q.resolve, q.reject);
+      }),
+    );
+  }
+
+  /** Builds the payload and POSTs it. */
+  private async send(c: Omit<PushContent, 'badge'>, badge: number, carrier: Carrier): Promise<FlushOutcome> {
+    const { log, stats } = this.o;
+    const payload = buildPushPayload({ ...c, badge }, { preview: this.o.preview });
     if (c.count > 1) stats.collapsed += c.count - 1;
     if (!this.o.url) {
+      // Logged as if a gateway took it, so the collapse windows behave as they would in production.
       log.info({ to: c.userId, conversationId: c.conversationId, title: payload.notification.title, badge }, 'push (no CHAT_PUSH_URL: logged only)');
       stats.dropped++;
-      return { kind: 'dropped' };
+      return { kind: 'sent' };
     }
     const res = await postPush(this.o.url, payload, {
       timeoutMs: this.o.timeoutMs,
