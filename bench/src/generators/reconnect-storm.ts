@@ -1,31 +1,42 @@
 /**
- * Generator for the `reconnect-storm` scenario. Clients are grouped 100 to a group; each group
- * has one sender (its owner, not counted among the clients) that stays connected throughout.
+ * Generator for the `reconnect-storm` scenario, in two roles (`role`):
  *
- * 1. Connect every client; each sender creates its group; one warm-up message per group gives
- *    every client a stored cursor (from a live frame).
- * 2. Drop: every client closes. Once the edge shows them gone, each sender sends
- *    `messagesPerClient` messages to its group (all senders at once, each with `inFlight` sends in
- *    flight, retried with the same clientMsgId). Setup ends when the messages projection has
- *    consumed everything (JetStream consumer info: nothing pending).
- * 3. Storm: every client reconnects at the same moment (a new SDK client from its stored
- *    cursor, as an app restarting would) and runs `syncAll()`. A client is caught up once it
- *    has every message its sender got `message.sent` for; `lost` counts what is missing.
+ * - `setup` (one process). Clients are grouped 100 to a group; each group has one sender (its
+ *   owner, not counted among the clients).
+ *   1. Connect every client; each sender creates its group; one warm-up message per group gives
+ *      every client a stored cursor (from a live frame).
+ *   2. Drop: every client closes. Once the edge shows them gone, each sender sends
+ *      `messagesPerClient` messages to its group (all senders at once, each with `inFlight` sends
+ *      in flight, retried with the same clientMsgId). Setup ends when the projector has consumed
+ *      everything (JetStream consumer info: nothing pending). It writes the plan (users,
+ *      cursors, conversations, the acknowledged seqs) to `planFile` and exits.
+ * - `storm` (several processes, one shard of the clients each, so that no single event loop
+ *   holding all of them decides when the edge sees their upgrades). 3. Each shard signs its
+ *   clients' tokens, arrives at the start barrier, and when it is released every client
+ *   reconnects at once (a new SDK client from its stored cursor, as an app restarting would) and
+ *   runs `syncAll()`. A client is caught up once it has every message its sender got
+ *   `message.sent` for; `lost` counts what is missing. Times are reported from the release
+ *   (`nowMs`, comparable across processes); the shard then waits at the end barrier, so no
+ *   client closes while another shard's are still catching up.
  *
- * args: { wsUrl, httpUrl, jwtSecret, natsUrl, ns, clients?, groupSize?, messagesPerClient?, inFlight?, runId?, localAddresses?, catchUpTimeoutMs? }
+ * args (setup): { role: 'setup', wsUrl, httpUrl, jwtSecret, natsUrl, ns, planFile, clients?, groupSize?, messagesPerClient?, inFlight?, runId?, localAddresses? }
+ * args (storm): { role: 'storm', wsUrl, jwtSecret, planFile, shard, shards, startDir, endDir, localAddresses?, catchUpTimeoutMs? }
  */
-import { loadavg } from 'node:os';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { connectNats } from '@chat/nats';
 import { names } from '@chat/contracts';
 import type { ChatClient } from '@chat/client';
-import { makeClient, nowMs, pool, progress, readArgs, retry, round, runMain, signToken, sleep, summary } from './lib/common';
+import { barrier, makeClient, nowMs, pool, progress, readArgs, retry, round, runMain, signToken, sleep } from './lib/common';
 
-interface Args {
+interface SetupArgs {
+  role: 'setup';
   wsUrl: string;
   httpUrl: string;
   jwtSecret: string;
   natsUrl: string;
   ns: string;
+  planFile: string;
   clients?: number;
   groupSize?: number;
   messagesPerClient?: number;
@@ -33,7 +44,48 @@ interface Args {
   inFlight?: number;
   runId?: string;
   localAddresses?: string[];
+}
+
+interface StormArgs {
+  role: 'storm';
+  wsUrl: string;
+  jwtSecret: string;
+  planFile: string;
+  shard: number;
+  shards: number;
+  startDir: string;
+  endDir: string;
+  localAddresses?: string[];
   catchUpTimeoutMs?: number;
+}
+
+/** What the setup leaves for the storm shards. */
+export interface StormPlan {
+  userIds: string[];
+  cursors: Array<string | null>;
+  groupSize: number;
+  conversations: string[];
+  /** Per group, the seqs its sender got `message.sent` for. */
+  acked: number[][];
+}
+
+/** One shard's storm, times in ms from the release. */
+export interface StormShardResult {
+  shard: number;
+  clients: number;
+  /** Per client: hello, and caught up (null: never). */
+  helloMs: Array<number | null>;
+  caughtUpMs: Array<number | null>;
+  lost: number;
+  clientsShort: number;
+  clientsFailed: number;
+  connectRetries: number;
+  syncErrors: number;
+  duplicatesDropped: number;
+  /** From the release until this shard saw it. */
+  releaseSeenMs: number;
+  /** Creating the shard's clients: synchronous work before it could read a reply. */
+  startLoopMs: number;
 }
 
 async function edgeConnections(httpUrl: string): Promise<number | null> {
@@ -45,8 +97,12 @@ async function edgeConnections(httpUrl: string): Promise<number | null> {
   }
 }
 
-runMain(async () => {
-  const a = readArgs<Args>();
+runMain(() => {
+  const a = readArgs<SetupArgs | StormArgs>();
+  return a.role === 'storm' ? storm(a) : setup(a);
+});
+
+async function setup(a: SetupArgs) {
   const N = a.clients ?? 5000;
   const groupSize = a.groupSize ?? 100;
   const perClient = a.messagesPerClient ?? 20;
@@ -58,7 +114,7 @@ runMain(async () => {
   const senderIds = Array.from({ length: G }, (_, g) => `rsend${g}-${run}`);
   const groupOf = (i: number) => Math.floor(i / groupSize);
   const tokens = await Promise.all(userIds.map((u) => signToken(a.jwtSecret, u, 'd1')));
-  const client = (i: number, cursor: string | null = null) => makeClient(a.wsUrl, tokens[i]!, { cursor, localAddress: addrs[i % addrs.length] });
+  const client = (i: number) => makeClient(a.wsUrl, tokens[i]!, { localAddress: addrs[i % addrs.length] });
 
   // 1. Connect, create the groups, give every client a cursor.
   const tSetup = nowMs();
@@ -159,29 +215,57 @@ runMain(async () => {
   const tProjected = nowMs();
   progress(`reconnect-storm: projected ${((tProjected - tSent) / 1000).toFixed(1)} s after the last ack; storm now`);
 
-  // 3. Everyone reconnects at once and syncs from the stored cursor.
-  const got: Array<Set<number>> = userIds.map(() => new Set());
-  const expected = (i: number) => acked[groupOf(i)]!.size;
-  const helloAt = new Array<number>(N).fill(NaN);
-  const caughtUpAt = new Array<number>(N).fill(NaN);
-  let caughtUp = 0;
+  const plan: StormPlan = { userIds, cursors, groupSize, conversations: convs, acked: acked.map((s) => [...s]) };
+  writeFileSync(a.planFile, JSON.stringify(plan));
+  for (const s of senders) s.close();
+  return {
+    clients: N,
+    groups: G,
+    groupSize,
+    messagesPerClient: perClient,
+    waitingDeliveries: totalWaiting,
+    tDrop,
+    setup: {
+      connectSeconds: round(connectedSeconds, 2),
+      offlineSeconds: round((tOffline - tDrop) / 1000, 2),
+      sendSeconds: round((tSent - tOffline) / 1000, 2),
+      sendsPerSecond: Math.round(acked.reduce((n, s) => n + s.size, 0) / ((tSent - tOffline) / 1000)),
+      projectionLagSeconds: round((tProjected - tSent) / 1000, 2),
+      dropToReadySeconds: round((tProjected - tDrop) / 1000, 2),
+      sendRetries,
+      sendFailures,
+    },
+  };
+}
+
+async function storm(a: StormArgs): Promise<StormShardResult> {
+  const plan = JSON.parse(readFileSync(a.planFile, 'utf8')) as StormPlan;
+  const addrs = a.localAddresses?.length ? a.localAddresses : [undefined];
+  // This shard's clients: every `shards`-th, so each shard holds a share of every group.
+  const mine = plan.userIds.map((_, i) => i).filter((i) => i % a.shards === a.shard);
+  const tokens = await Promise.all(mine.map((i) => signToken(a.jwtSecret, plan.userIds[i]!, 'd1')));
+  const groupOf = (i: number) => Math.floor(i / plan.groupSize);
+  const n = mine.length;
+  const helloAt = new Array<number>(n).fill(NaN);
+  const caughtUpAt = new Array<number>(n).fill(NaN);
+  const got: Array<Set<number>> = mine.map(() => new Set());
   let connectRetries = 0;
   let syncErrors = 0;
-  const again: ChatClient[] = [];
-  const loadAtStorm = loadavg()[0]!;
-  const tStorm = nowMs();
-  const storm = userIds.map(async (_, i) => {
-    const c = client(i, cursors[i] ?? null);
-    again[i] = c;
-    const conv = convs[groupOf(i)]!;
-    const want = acked[groupOf(i)]!;
+  const clients: ChatClient[] = [];
+
+  barrier.arrive(a.startDir, `shard-${a.shard}`);
+  if (!(await barrier.waitReleased(a.startDir, 600_000, 2))) throw new Error('the storm was never released');
+  const tSeen = nowMs();
+  const tStorm = Number(readFileSync(join(a.startDir, 'release'), 'utf8'));
+  const storm = mine.map(async (i, k) => {
+    const c = makeClient(a.wsUrl, tokens[k]!, { cursor: plan.cursors[i] ?? null, localAddress: addrs[i % addrs.length] });
+    clients[k] = c;
+    const conv = plan.conversations[groupOf(i)]!;
+    const want = new Set(plan.acked[groupOf(i)]!);
     c.on('message', (f) => {
-      if (f.conversationId !== conv || !want.has(f.seq) || got[i]!.has(f.seq)) return;
-      got[i]!.add(f.seq);
-      if (got[i]!.size === want.size) {
-        caughtUpAt[i] = nowMs();
-        caughtUp++;
-      }
+      if (f.conversationId !== conv || !want.has(f.seq) || got[k]!.has(f.seq)) return;
+      got[k]!.add(f.seq);
+      if (got[k]!.size === want.size) caughtUpAt[k] = nowMs();
     });
     for (let attempt = 0; ; attempt++) {
       try {
@@ -193,7 +277,7 @@ runMain(async () => {
         await sleep(Math.min(5_000, 250 * 2 ** attempt) * (0.5 + Math.random() / 2));
       }
     }
-    helloAt[i] = nowMs();
+    helloAt[k] = nowMs();
     for (let attempt = 0; ; attempt++) {
       try {
         const r = await c.syncAll();
@@ -206,57 +290,40 @@ runMain(async () => {
       }
     }
   });
-  // Creating 10,000 clients is synchronous work in this process: how long until it could read a reply.
-  const startLoopMs = nowMs() - tStorm;
-  progress(`reconnect-storm: ${N} clients connecting (${Math.round(startLoopMs)} ms to start them)`);
-  const timeoutMs = a.catchUpTimeoutMs ?? 120_000;
-  const settled = await Promise.race([Promise.allSettled(storm), sleep(timeoutMs).then(() => null)]);
-  const tEnd = nowMs();
-  const failedClients = settled ? settled.filter((r) => r.status === 'rejected').length : N - caughtUp;
-  if (settled) for (const r of settled) if (r.status === 'rejected') progress(`reconnect-storm: client failed: ${String(r.reason)}`);
+  const startLoopMs = nowMs() - tSeen;
+  progress(`reconnect-storm: shard ${a.shard}: ${n} clients connecting (${Math.round(tSeen - tStorm)} ms after the release, ${Math.round(startLoopMs)} ms to start them)`);
+  const settled = await Promise.race([Promise.allSettled(storm), sleep(a.catchUpTimeoutMs ?? 120_000).then(() => null)]);
+  let failed = 0;
+  if (settled)
+    for (const r of settled)
+      if (r.status === 'rejected') {
+        failed++;
+        progress(`reconnect-storm: client failed: ${String(r.reason)}`);
+      }
   let lost = 0;
   let short = 0;
-  for (let i = 0; i < N; i++) {
-    const missing = expected(i) - got[i]!.size;
+  mine.forEach((i, k) => {
+    const missing = plan.acked[groupOf(i)]!.length - got[k]!.size;
     lost += missing;
     if (missing > 0) short++;
-  }
-  const hellos = helloAt.filter((t) => !Number.isNaN(t));
-  const caught = caughtUpAt.filter((t) => !Number.isNaN(t));
-  const duplicatesDropped = again.reduce((n, c) => n + (c?.stats.duplicatesDropped ?? 0), 0);
-  for (const c of again) c?.close();
-  for (const s of senders) s.close();
-
+  });
+  const since = (t: number) => (Number.isNaN(t) ? null : round(t - tStorm, 1));
+  barrier.arrive(a.endDir, `shard-${a.shard}`);
+  await barrier.waitReleased(a.endDir, 600_000, 20);
+  const duplicatesDropped = clients.reduce((m, c) => m + (c?.stats.duplicatesDropped ?? 0), 0);
+  for (const c of clients) c?.close();
   return {
-    clients: N,
-    groups: G,
-    groupSize,
-    messagesPerClient: perClient,
-    waitingDeliveries: totalWaiting,
+    shard: a.shard,
+    clients: n,
+    helloMs: helloAt.map(since),
+    caughtUpMs: caughtUpAt.map(since),
     lost,
     clientsShort: short,
-    clientsFailed: failedClients,
-    caughtUp,
-    allCaughtUpSeconds: caughtUp === N ? round((Math.max(...caught) - tStorm) / 1000, 2) : null,
-    allCaughtUpFromDropSeconds: caughtUp === N ? round((Math.max(...caught) - tDrop) / 1000, 2) : null,
-    reconnectSeconds: hellos.length === N ? round((Math.max(...hellos) - tStorm) / 1000, 2) : null,
-    helloMs: summary(hellos.map((t) => t - tStorm), 0),
-    caughtUpMs: summary(caught.map((t) => t - tStorm), 0),
+    clientsFailed: settled ? failed : n - caughtUpAt.filter((t) => !Number.isNaN(t)).length,
     connectRetries,
-    startLoopMs: Math.round(startLoopMs),
     syncErrors,
     duplicatesDropped,
-    loadAvg1m: { atStorm: round(loadAtStorm, 2), after: round(loadavg()[0]!, 2) },
-    stormWallSeconds: round((tEnd - tStorm) / 1000, 2),
-    setup: {
-      connectSeconds: round(connectedSeconds, 2),
-      offlineSeconds: round((tOffline - tDrop) / 1000, 2),
-      sendSeconds: round((tSent - tOffline) / 1000, 2),
-      sendsPerSecond: Math.round(acked.reduce((n, s) => n + s.size, 0) / ((tSent - tOffline) / 1000)),
-      projectionLagSeconds: round((tProjected - tSent) / 1000, 2),
-      dropToReadySeconds: round((tProjected - tDrop) / 1000, 2),
-      sendRetries,
-      sendFailures,
-    },
+    releaseSeenMs: round(tSeen - tStorm, 1),
+    startLoopMs: Math.round(startLoopMs),
   };
-});
+}

@@ -6,16 +6,28 @@
  * how long the reconnects took, `lost` (must be 0) and how long setup took.
  * Target: all caught up within 10 s, nothing lost.
  *
- * The edge and the generator hold one socket per client (plus one per group sender): the
+ * One generator process sets up (connects everyone, creates the groups, sends while they are
+ * away) and writes the plan; the storm itself comes from several generator processes (4; quick:
+ * 2), each reconnecting a share of the clients when a file barrier releases them all at once,
+ * so that the edge, not one client-side event loop holding 10,000 sockets, decides how fast
+ * they are served. Times are from the release and merged exactly.
+ *
+ * The edge and the setup process hold one socket per client (plus one per group sender): the
  * client count is capped to what both processes' open-files limits allow, and the cap is
  * reported (`clientsCappedFrom`, `fileLimits`). BENCH_STORM_CLIENTS overrides the count.
  */
+import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { loadavg, tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { DEV_JWT_SECRET } from '@chat/contracts';
 import type { BenchContext, Scenario } from '../context';
-import { loopbackAddresses } from '../generators/lib/common';
+import { barrier, loopbackAddresses, round, sleep, summary } from '../generators/lib/common';
+import type { StormShardResult } from '../generators/reconnect-storm';
 import { clientsFitting, fdCount, openFilesLimit, socketsLeft } from '../lib/fds';
 
 const TARGET_SECONDS = 10;
+/** Generator processes the storm's clients are spread over. */
+const STORM_PROCESSES = 4;
 const GROUP_SIZE = 100;
 const MESSAGES_PER_CLIENT = 20;
 /** Ephemeral ports to one destination from one source address, with room to spare (Linux default range 32768–60999). */
@@ -28,6 +40,7 @@ export const scenario: Scenario = {
   async run(ctx: BenchContext) {
     // Each sender sends 21 messages at once (over the per-user burst of 20): the limit is off, this measures catch-up.
     const sys = await ctx.startSystem({ edges: 1, env: SYSTEM_ENV });
+    const dir = mkdtempSync(join(tmpdir(), 'bench-storm-'));
     try {
       const wanted = Number(process.env['BENCH_STORM_CLIENTS'] ?? (ctx.quick ? 500 : 10_000));
       const edgePid = sys.pids['edge-0']!;
@@ -40,32 +53,94 @@ export const scenario: Scenario = {
       if (clients < wanted)
         ctx.progress(`reconnect-storm: open-files limits (edge ${edge.soft}, generator ${self.hard}) allow ${clients} clients, not ${wanted}; raise \`ulimit -n\` (hard) to run the full size`);
       ctx.progress(`reconnect-storm: ${clients} clients, ${MESSAGES_PER_CLIENT} messages each while offline`);
-      const r = await ctx.runGenerator<Record<string, unknown> & { lost: number; allCaughtUpSeconds: number | null; error?: string }>('reconnect-storm', {
+      // Binding a source address makes the kernel search the port range for a free port on
+      // every connect, in O(ports in use, TIME_WAIT included): after the connections scenario
+      // (20,000 sockets in TIME_WAIT) the generator spent 8 s of CPU in bind() before its
+      // clients reached the edge. Plain connects need no search; one source address suffices
+      // while the setup's and the storm's sockets fit its ephemeral port range.
+      const localAddresses = 2 * (clients + Math.ceil(clients / GROUP_SIZE)) > EPHEMERAL_PORTS_ONE_ADDRESS ? loopbackAddresses(4) : undefined;
+      const jwtSecret = sys.env['CHAT_JWT_SECRET'] ?? DEV_JWT_SECRET;
+      const planFile = join(dir, 'plan.json');
+      const setup = await ctx.runGenerator<Record<string, unknown> & { tDrop: number; error?: string }>('reconnect-storm', {
+        role: 'setup',
         wsUrl: sys.wsUrls[0],
         httpUrl: sys.httpUrl,
-        jwtSecret: sys.env['CHAT_JWT_SECRET'] ?? DEV_JWT_SECRET,
+        jwtSecret,
         natsUrl: sys.env['NATS_URL'],
         ns: sys.env['CHAT_NS'] ?? '',
+        planFile,
         clients,
         groupSize: GROUP_SIZE,
         messagesPerClient: MESSAGES_PER_CLIENT,
-        // Binding a source address makes the kernel search the port range for a free port on
-        // every connect, in O(ports in use, TIME_WAIT included): after the connections scenario
-        // (20,000 sockets in TIME_WAIT) the generator spent 8 s of CPU in bind() before its
-        // clients reached the edge. Plain connects need no search; one source address suffices
-        // while the setup's and the storm's sockets fit its ephemeral port range.
-        localAddresses: 2 * (clients + Math.ceil(clients / GROUP_SIZE)) > EPHEMERAL_PORTS_ONE_ADDRESS ? loopbackAddresses(4) : undefined,
+        localAddresses,
       });
-      if (r.error) throw new Error(`reconnect-storm generator: ${r.error}`);
+      if (setup.error) throw new Error(`reconnect-storm setup: ${setup.error}`);
+
+      const shards = ctx.quick ? 2 : STORM_PROCESSES;
+      const startDir = join(dir, 'start');
+      const endDir = join(dir, 'end');
+      mkdirSync(startDir);
+      mkdirSync(endDir);
+      let failed: unknown;
+      const running = Array.from({ length: shards }, (_, shard) =>
+        ctx
+          .runGenerator<StormShardResult & { error?: string }>('reconnect-storm', { role: 'storm', wsUrl: sys.wsUrls[0], jwtSecret, planFile, shard, shards, startDir, endDir, localAddresses })
+          .then((r) => {
+            if (r.error) throw new Error(r.error);
+            return r;
+          })
+          .catch((e: unknown) => {
+            failed ??= e;
+            barrier.release(startDir);
+            barrier.release(endDir);
+            throw e;
+          }),
+      );
+      const readyBy = Date.now() + 120_000;
+      while (barrier.arrivedCount(startDir) < shards && !failed && Date.now() < readyBy) await sleep(20);
+      if (failed) throw failed as Error;
+      await sleep(500); // let every shard settle into its wait
+      const loadAtStorm = loadavg()[0]!;
+      barrier.release(startDir);
+      ctx.progress(`reconnect-storm: released ${clients} clients over ${shards} processes`);
+      const doneBy = Date.now() + 300_000;
+      while (barrier.arrivedCount(endDir) < shards && !failed && Date.now() < doneBy) await sleep(100);
+      barrier.release(endDir);
+      const parts = await Promise.all(running);
+      const hellos = parts.flatMap((p) => p.helloMs);
+      const caught = parts.flatMap((p) => p.caughtUpMs);
+      const sum = (k: 'lost' | 'clientsShort' | 'clientsFailed' | 'connectRetries' | 'syncErrors' | 'duplicatesDropped') => parts.reduce((n, p) => n + p[k], 0);
+      const done = (xs: Array<number | null>) => xs.filter((t): t is number => t !== null);
+      const caughtUp = done(caught).length;
+      const lost = sum('lost');
+      const allCaughtUpSeconds = caughtUp === clients ? round(Math.max(...done(caught)) / 1000, 2) : null;
+      const { tDrop, ...setupResult } = setup;
       return {
-        ...r,
+        ...setupResult,
+        lost,
+        clientsShort: sum('clientsShort'),
+        clientsFailed: sum('clientsFailed'),
+        caughtUp,
+        allCaughtUpSeconds,
+        allCaughtUpFromDropSeconds: allCaughtUpSeconds === null ? null : round((Number(readFileSync(join(startDir, 'release'), 'utf8')) - tDrop) / 1000 + allCaughtUpSeconds, 2),
+        reconnectSeconds: done(hellos).length === clients ? round(Math.max(...done(hellos)) / 1000, 2) : null,
+        helloMs: summary(done(hellos), 0),
+        caughtUpMs: summary(done(caught), 0),
+        connectRetries: sum('connectRetries'),
+        syncErrors: sum('syncErrors'),
+        duplicatesDropped: sum('duplicatesDropped'),
+        stormProcesses: shards,
+        releaseSeenMs: Math.max(...parts.map((p) => p.releaseSeenMs)),
+        startLoopMs: Math.max(...parts.map((p) => p.startLoopMs)),
+        loadAvg1m: { atStorm: round(loadAtStorm, 2), after: round(loadavg()[0]!, 2) },
         ...(clients < wanted ? { clientsCappedFrom: wanted } : {}),
         fileLimits: { edgeSoft: edge.soft, edgeHard: edge.hard, generator: self.hard },
         systemEnv: SYSTEM_ENV,
         targetSeconds: TARGET_SECONDS,
-        meetsTarget: r.lost === 0 && r.allCaughtUpSeconds !== null && r.allCaughtUpSeconds <= TARGET_SECONDS,
+        meetsTarget: lost === 0 && allCaughtUpSeconds !== null && allCaughtUpSeconds <= TARGET_SECONDS,
       };
     } finally {
+      rmSync(dir, { recursive: true, force: true });
       await sys.stop();
     }
   },
