@@ -59,7 +59,11 @@ export type Refusal = { reason: string; fix: string } | null;
 
 const backoff = (failures: number, capMs: number, baseMs: number): number => Math.min(capMs, baseMs * 2 ** Math.max(0, failures - 1));
 
-/** Events routed live and not yet committed, at most, in batches of CHAT_PROJECTOR_BATCH. */
+/**
+ * Events routed live and not yet committed, at most, in units of CHAT_PROJECTOR_BATCH. Counted
+ * in events, not batches: under moderate load the linger makes small batches (a dozen events
+ * every 5 ms), and a bound of four batches made live routing wait for nearly every commit.
+ */
 const MAX_BATCHES_BEHIND = 4;
 
 /** A batch routed live (stage 1), waiting for its transaction (stage 2). */
@@ -324,9 +328,9 @@ export class Projector {
    * cache, start publishing the live frames. Stage 2 (one at a time, behind): one transaction
    * for everything stage 1 has routed since the last one (so under load a transaction holds
    * several read batches), which commits only once their publishes are stored, then the side
-   * effects and the ack. Live delivery never waits for a commit; at most MAX_BATCHES_BEHIND
-   * batches wait for stage 2. Any failure stops both stages: the membership cache is dropped
-   * and the consumer is re-read from the checkpoint.
+   * effects and the ack. Live delivery waits for a commit only when MAX_BATCHES_BEHIND ×
+   * CHAT_PROJECTOR_BATCH events wait for stage 2. Any failure stops both stages: the membership
+   * cache is dropped and the consumer is re-read from the checkpoint.
    */
   private async handle(msgs: JsMsg[]): Promise<'ok' | 'failed' | 'wait'> {
     const started = performance.now();
@@ -358,10 +362,10 @@ export class Projector {
       }
     }
     this.routed.push({ msgs: msgs.slice(0, events.length), events, delivering, started });
-    if (this.commitWake && this.routed.reduce((n, b) => n + b.events.length, 0) >= this.batchSize) this.commitWake();
+    if (this.commitWake && this.routedEvents() >= this.batchSize) this.commitWake();
     this.committing ??= this.commitRouted().finally(() => (this.committing = undefined));
     // One event at a time while isolating a failure, and when the commits fall behind.
-    if (this.isolate || unreadable !== undefined || this.routed.length >= MAX_BATCHES_BEHIND) {
+    if (this.isolate || unreadable !== undefined || this.routedEvents() >= MAX_BATCHES_BEHIND * this.batchSize) {
       const failed = await this.settle();
       if (failed) return failed;
     }
@@ -403,9 +407,8 @@ export class Projector {
   private async commitWindow(): Promise<void> {
     const interval = this.o.commitIntervalMs ?? 0;
     if (interval <= 0 || this.isolate) return;
-    const events = () => this.routed.reduce((n, b) => n + b.events.length, 0);
     const due = this.routed[0]!.started + interval;
-    while (!this.stopping && !this.lockLost && events() < this.batchSize) {
+    while (!this.stopping && !this.lockLost && this.routedEvents() < this.batchSize) {
       const wait = due - performance.now();
       if (wait <= 0) return;
       await new Promise<void>((resolve) => {
@@ -418,6 +421,12 @@ export class Projector {
         this.commitWake = done;
       });
     }
+  }
+
+  private routedEvents(): number {
+    let n = 0;
+    for (const b of this.routed) n += b.events.length;
+    return n;
   }
 
   /** Waits for stage 2 to finish everything routed. */
