@@ -77,7 +77,10 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosSummary> {
       }
     }
     const loadSec = (Date.now() - loadStart) / 1000;
-    log(`load phase over after ${loadSec.toFixed(0)} s; stopping faults, quiescing`);
+    // Liveness: the load reached its target before the cap (a system that stops taking sends
+    // for minutes loses nothing, and still fails the run).
+    const reachedTarget = workload.ackedCount >= o.targetAcked && faults.done.length >= o.minFaults;
+    log(`load phase over after ${loadSec.toFixed(0)} s${reachedTarget ? '' : ` WITHOUT reaching ${o.targetAcked} acked and ${o.minFaults} faults`}; stopping faults, quiescing`);
 
     // Quiescence: no more faults, everything up, sends settled, projections caught up.
     await faults.stop();
@@ -125,6 +128,7 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosSummary> {
           devices: workload.devices.length,
           conversations: workload.conversations.length,
           loadSec: Math.round(loadSec),
+          reachedTarget,
           historyMessages: delivery.historyMessages,
           lostInHistory: delivery.lostInHistory,
           lostOnDevices: delivery.lostOnDevices,
@@ -151,7 +155,9 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosSummary> {
         summary.seqGaps === 0 &&
         summary.orderViolations === 0 &&
         summary.readModelDiffs === 0 &&
-        summary.receiptRegressions === 0;
+        summary.receiptRegressions === 0 &&
+        reachedTarget &&
+        workload.abandoned === 0;
       if (o.writeResults !== false) writeResults(summary);
       return summary;
     } finally {

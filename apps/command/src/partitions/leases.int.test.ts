@@ -24,11 +24,11 @@ afterAll(async () => {
 });
 
 /** One process's leases; `held` mirrors what its command service would subscribe to. */
-function member(id: string) {
+function member(id: string, store: KV = kv) {
   const held = new Set<number>();
   const drains: number[] = [];
   const leases = new PartitionLeases({
-    kv,
+    kv: store,
     instanceId: id,
     partitions: PARTITIONS,
     ttlMs,
@@ -106,4 +106,60 @@ describe('partition leases', () => {
     // And the dead one, were it to wake up, no longer trusts its leases.
     expect(c.leases.owned()).toEqual([]);
   }, 60_000);
+
+  it('forgets a member whose expiry its watcher never saw, and takes that member\'s partitions', async () => {
+    for (const l of running.splice(0)) await l.stop().catch(() => undefined);
+    // y's watcher loses every delete and expiry marker (as one re-created past them would).
+    const lossy = withWatch(kv, async (opts) => {
+      const it = await kv.watch(opts);
+      return {
+        stop: () => it.stop(),
+        async *[Symbol.asyncIterator]() {
+          for await (const e of it) if (e.operation === 'PUT') yield e;
+        },
+      };
+    });
+    const x = member('x-proc');
+    const y = member('y-proc', lossy);
+    await x.leases.start();
+    await y.leases.start();
+    const wantY = all.filter((p) => preferredOwner(p, ['x-proc', 'y-proc']) === 'y-proc');
+    await until(() => y.held.size === wantY.length && x.held.size === PARTITIONS - wantY.length, 'x and y to share the partitions');
+    // x dies: its member key and leases expire; y never hears of it.
+    (x.leases as unknown as { stopping: boolean }).stopping = true;
+    await until(() => y.leases.owned().length === PARTITIONS, "y to take the dead member's partitions", 5 * ttlMs);
+    expect(y.leases.stats.forgotten).toBeGreaterThan(0);
+  }, 60_000);
+
+  it('re-creates a lease watcher that stops delivering', async () => {
+    for (const l of running.splice(0)) await l.stop().catch(() => undefined);
+    const w = member('w-proc');
+    await w.leases.start();
+    await until(() => w.held.size === PARTITIONS, 'w to own every partition');
+    let watches = 0;
+    // z's first watcher never delivers anything.
+    const stalling = withWatch(kv, async (opts) => {
+      if (++watches > 1) return kv.watch(opts);
+      const it = await kv.watch(opts);
+      return { stop: () => it.stop(), async *[Symbol.asyncIterator]() { await new Promise(() => undefined); } };
+    });
+    const z = member('z-proc', stalling);
+    await z.leases.start();
+    const wantZ = all.filter((p) => preferredOwner(p, ['w-proc', 'z-proc']) === 'z-proc');
+    await until(() => watches >= 2, 'the watcher to be re-created', 4 * ttlMs);
+    expect(z.leases.stats.watcherRestarts).toBe(1);
+    await until(() => z.leases.owned().length === wantZ.length && w.leases.owned().length === PARTITIONS - wantZ.length, 'w and z to share the partitions', 4 * ttlMs);
+    expect(z.leases.owned()).toEqual(wantZ);
+  }, 60_000);
 });
+
+/** The same bucket, with `watch` replaced. */
+function withWatch(target: KV, watch: (opts: Parameters<KV['watch']>[0]) => Promise<unknown>): KV {
+  return new Proxy(target, {
+    get(t, k) {
+      if (k === 'watch') return watch;
+      const v = (t as unknown as Record<string | symbol, unknown>)[k];
+      return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(t) : v;
+    },
+  });
+}

@@ -20,7 +20,14 @@ import { hash32 } from '@chat/nats';
  *
  * A lease is trusted locally only until its last successful refresh + TTL − margin; past that
  * (NATS unreachable, the process paused) the partition is dropped before another process can
- * have taken it. Two writers can still overlap around a pause; optimistic concurrency on every
+ * have taken it.
+ *
+ * The watcher is not trusted to see every expiry: a delete marker lives one TTL, so a watcher
+ * re-created after a NATS failure can resume past it, and its member or lease would stay here
+ * for good (a dead member kept winning the hashing for partitions nobody then took: seen in a
+ * chaos run). So a member or lease key not seen written for a TTL is forgotten (live ones are
+ * rewritten every TTL / 3), and a watcher that does not echo this process's own membership
+ * writes for a TTL is re-created. Two writers can still overlap around a pause; optimistic concurrency on every
  * append (Nats-Expected-Last-Subject-Sequence, checked by the stream leader once its log is
  * applied) keeps the conversation's seqs dense and unique even then.
  */
@@ -65,11 +72,15 @@ export class PartitionLeases {
   private readonly members = new Set<string>();
   /** Lease keys seen taken by someone (from the watcher). */
   private readonly owners = new Map<number, string>();
+  /** When each member and lease key was last seen written (monotonic ms). */
+  private readonly seen = new Map<string, number>();
+  /** The watcher's start and the last time it echoed this process's own membership write. */
+  private echoedAt = 0;
   private timer: NodeJS.Timeout | undefined;
   private watcher: { stop(): void } | undefined;
   private ticking: Promise<void> = Promise.resolve();
   private stopping = false;
-  readonly stats = { acquired: 0, handedOver: 0, lost: 0, refreshFailures: 0 };
+  readonly stats = { acquired: 0, handedOver: 0, lost: 0, refreshFailures: 0, forgotten: 0, watcherRestarts: 0 };
 
   constructor(private readonly o: LeaseOptions) {}
 
@@ -85,12 +96,19 @@ export class PartitionLeases {
   async start(): Promise<void> {
     await this.o.kv.put(memberKey(this.o.instanceId), JSON.stringify({ at: new Date().toISOString() }));
     this.members.add(this.o.instanceId);
+    await this.watch();
+    this.schedule(0);
+  }
+
+  /** (Re-)creates the watcher: it delivers every live key, then each change. */
+  private async watch(): Promise<void> {
+    this.watcher?.stop();
     const iter = await this.o.kv.watch({ key: ['members.>', 'partitions.>'] });
     this.watcher = iter;
+    this.echoedAt = performance.now();
     void (async () => {
-      for await (const e of iter) this.observe(e);
+      for await (const e of iter) if (this.watcher === iter) this.observe(e);
     })().catch((err: unknown) => this.o.log.warn({ err }, 'lease watcher stopped'));
-    this.schedule(0);
   }
 
   /** Hands every partition over (drained first) and leaves. */
@@ -117,6 +135,11 @@ export class PartitionLeases {
   private observe(e: KvEntry | KvWatchEntry): void {
     const gone = e.operation === 'DEL' || e.operation === 'PURGE';
     let changed = false;
+    if (gone) this.seen.delete(e.key);
+    else {
+      this.seen.set(e.key, performance.now());
+      if (e.key === memberKey(this.o.instanceId)) this.echoedAt = performance.now();
+    }
     if (e.key.startsWith('members.')) {
       const id = e.key.slice('members.'.length);
       changed = gone ? this.members.delete(id) : !this.members.has(id);
@@ -144,12 +167,21 @@ export class PartitionLeases {
   private async tick(): Promise<void> {
     if (this.stopping) return;
     const { kv, instanceId, partitions } = this.o;
+    let written = false;
     try {
       await kv.put(memberKey(instanceId), JSON.stringify({ at: new Date().toISOString() }));
       this.members.add(instanceId);
+      written = true;
     } catch (err) {
       this.o.log.warn({ err }, 'cannot refresh membership');
     }
+    const now = performance.now();
+    if (written && now - this.echoedAt > this.o.ttlMs) {
+      this.stats.watcherRestarts++;
+      this.o.log.warn({ silentMs: Math.round(now - this.echoedAt) }, 'lease watcher stalled; re-creating it');
+      await this.watch().catch((err: unknown) => this.o.log.warn({ err }, 'cannot re-create the lease watcher'));
+    }
+    this.forgetStale(now);
     const members = [...this.members].sort();
     const preferred = (p: number) => preferredOwner(p, members) === instanceId;
     // Every held lease at once (one round trip, not one per partition), then judge them.
@@ -167,6 +199,23 @@ export class PartitionLeases {
       else if (this.owners.get(p) === instanceId) wanted.push(this.reclaim(p));
     }
     await Promise.all(wanted);
+  }
+
+  /** Members and lease owners whose keys nobody wrote for a TTL: expired, whether or not the watcher saw it. */
+  private forgetStale(now: number): void {
+    const stale = (key: string) => now - (this.seen.get(key) ?? 0) > this.o.ttlMs;
+    for (const m of [...this.members]) {
+      if (m === this.o.instanceId || !stale(memberKey(m))) continue;
+      this.members.delete(m);
+      this.stats.forgotten++;
+      this.o.log.warn({ member: m }, 'member not seen for a lease TTL; forgotten');
+    }
+    for (const [p, owner] of [...this.owners]) {
+      if (owner === this.o.instanceId || !stale(partitionKey(p))) continue;
+      this.owners.delete(p);
+      this.stats.forgotten++;
+      this.o.log.warn({ partition: p, owner }, 'lease not seen for a lease TTL; forgotten');
+    }
   }
 
   private async acquire(p: number): Promise<void> {
