@@ -24,6 +24,7 @@ import type { BenchContext, Scenario } from '../context';
 import { barrier, loopbackAddresses, round, sleep, summary } from '../generators/lib/common';
 import type { StormShardResult } from '../generators/reconnect-storm';
 import { clientsFitting, fdCount, openFilesLimit, socketsLeft } from '../lib/fds';
+import { readTcpCounters, somaxconn, tcpDelta } from '../lib/tcp';
 
 const TARGET_SECONDS = 10;
 /** Generator processes the storm's clients are spread over. */
@@ -101,10 +102,12 @@ export const scenario: Scenario = {
       if (failed) throw failed as Error;
       await sleep(500); // let every shard settle into its wait
       const loadAtStorm = loadavg()[0]!;
+      const tcpBefore = readTcpCounters();
       barrier.release(startDir);
       ctx.progress(`reconnect-storm: released ${clients} clients over ${shards} processes`);
       const doneBy = Date.now() + 300_000;
       while (barrier.arrivedCount(endDir) < shards && !failed && Date.now() < doneBy) await sleep(100);
+      const tcpAfter = readTcpCounters();
       barrier.release(endDir);
       const parts = await Promise.all(running);
       const hellos = parts.flatMap((p) => p.helloMs);
@@ -133,6 +136,9 @@ export const scenario: Scenario = {
         releaseSeenMs: Math.max(...parts.map((p) => p.releaseSeenMs)),
         startLoopMs: Math.max(...parts.map((p) => p.startLoopMs)),
         loadAvg1m: { atStorm: round(loadAtStorm, 2), after: round(loadavg()[0]!, 2) },
+        // Machine-wide, over the storm: an accept queue that overflowed shows as stragglers
+        // waiting for their SYN to be sent again (1 s, then 3 s, 7 s).
+        tcp: { somaxconn: somaxconn(), ...tcpDelta(tcpBefore, tcpAfter) },
         ...(clients < wanted ? { clientsCappedFrom: wanted } : {}),
         fileLimits: { edgeSoft: edge.soft, edgeHard: edge.hard, generator: self.hard },
         systemEnv: SYSTEM_ENV,
