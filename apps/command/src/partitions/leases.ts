@@ -27,9 +27,11 @@ import { hash32 } from '@chat/nats';
  * for good (a dead member kept winning the hashing for partitions nobody then took: seen in a
  * chaos run). So a member or lease key not seen written for a TTL is forgotten (live ones are
  * rewritten every TTL / 3), and a watcher that does not echo this process's own membership
- * writes for a TTL is re-created. Two writers can still overlap around a pause; optimistic concurrency on every
- * append (Nats-Expected-Last-Subject-Sequence, checked by the stream leader once its log is
- * applied) keeps the conversation's seqs dense and unique even then.
+ * writes for a TTL is re-created.
+ *
+ * Two writers can still overlap around a pause; optimistic concurrency on every append
+ * (Nats-Expected-Last-Subject-Sequence, checked by the stream leader once its log is applied)
+ * keeps the conversation's seqs dense and unique even then.
  */
 export interface LeaseHandlers {
   /** Start taking the partition's commands. */
