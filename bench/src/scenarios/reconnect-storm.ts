@@ -25,6 +25,7 @@ import { barrier, loopbackAddresses, round, sleep, summary } from '../generators
 import type { StormShardResult } from '../generators/reconnect-storm';
 import { clientsFitting, fdCount, openFilesLimit, socketsLeft } from '../lib/fds';
 import { readTcpCounters, somaxconn, tcpDelta } from '../lib/tcp';
+import { CpuSampler } from '../lib/cpu';
 
 const TARGET_SECONDS = 10;
 /** Generator processes the storm's clients are spread over. */
@@ -103,11 +104,17 @@ export const scenario: Scenario = {
       await sleep(500); // let every shard settle into its wait
       const loadAtStorm = loadavg()[0]!;
       const tcpBefore = readTcpCounters();
+      // CPU of the system's own processes (by PID) over the storm: what bounds it.
+      const cpu = new CpuSampler({ apps: sys.pids, servers: { nats: sys.env['NATS_URL'], postgres: sys.env['DATABASE_URL'], redis: sys.env['REDIS_URL'] } });
+      cpu.sample();
+      const tRelease = Date.now();
       barrier.release(startDir);
       ctx.progress(`reconnect-storm: released ${clients} clients over ${shards} processes`);
       const doneBy = Date.now() + 300_000;
       while (barrier.arrivedCount(endDir) < shards && !failed && Date.now() < doneBy) await sleep(100);
       const tcpAfter = readTcpCounters();
+      const tDone = Date.now();
+      cpu.sample();
       barrier.release(endDir);
       const parts = await Promise.all(running);
       const hellos = parts.flatMap((p) => p.helloMs);
@@ -136,6 +143,9 @@ export const scenario: Scenario = {
         releaseSeenMs: Math.max(...parts.map((p) => p.releaseSeenMs)),
         startLoopMs: Math.max(...parts.map((p) => p.startLoopMs)),
         loadAvg1m: { atStorm: round(loadAtStorm, 2), after: round(loadavg()[0]!, 2) },
+        // From the release until every shard was done: % of one core per process, and the
+        // edge's CPU per reconnecting client.
+        cpu: stormCpu(cpu, tRelease, tDone, clients),
         // Machine-wide, over the storm: an accept queue that overflowed shows as stragglers
         // waiting for their SYN to be sent again (1 s, then 3 s, 7 s).
         tcp: { somaxconn: somaxconn(), ...tcpDelta(tcpBefore, tcpAfter) },
@@ -151,3 +161,11 @@ export const scenario: Scenario = {
     }
   },
 };
+
+function stormCpu(cpu: CpuSampler, from: number, to: number, clients: number): { seconds: number; perProcessPct: Record<string, number>; machineBusyPct: number | null; edgeMsPerClient: number | null } | null {
+  const c = cpu.between(from, to);
+  if (!c) return null;
+  const seconds = (to - from) / 1000;
+  const edge = c.perProcessPct['edge-0'];
+  return { seconds: round(seconds, 2), ...c, edgeMsPerClient: edge === undefined ? null : round(((edge / 100) * seconds * 1000) / clients, 3) };
+}
