@@ -209,12 +209,14 @@ export class PartitionLeases {
     for (const m of [...this.members]) {
       if (m === this.o.instanceId || !stale(memberKey(m))) continue;
       this.members.delete(m);
+      this.seen.delete(memberKey(m));
       this.stats.forgotten++;
       this.o.log.warn({ member: m }, 'member not seen for a lease TTL; forgotten');
     }
     for (const [p, owner] of [...this.owners]) {
       if (owner === this.o.instanceId || !stale(partitionKey(p))) continue;
       this.owners.delete(p);
+      this.seen.delete(partitionKey(p));
       this.stats.forgotten++;
       this.o.log.warn({ partition: p, owner }, 'lease not seen for a lease TTL; forgotten');
     }
