@@ -2,7 +2,7 @@ import { DeliverPolicy, JetStreamApiCodes, JetStreamApiError } from '@nats-io/je
 import type { ConsumerConfig, JetStreamManager, StreamConfig } from '@nats-io/jetstream';
 import type { Names } from '@chat/contracts';
 import { Kvm } from '@nats-io/kv';
-import { commandOwnersBucket, consumerConfigs, edgeConsumerConfig, retiredConsumers, streamConfigs, type StreamSettings } from './definitions';
+import { commandOwnersBucket, snapshotsBucket, consumerConfigs, edgeConsumerConfig, retiredConsumers, streamConfigs, type StreamSettings } from './definitions';
 
 export interface ApplyReport {
   streams: Array<{ name: string; action: 'created' | 'updated' | 'unchanged' }>;
@@ -40,6 +40,7 @@ export async function applyStreams(jsm: JetStreamManager, n: Names, s: StreamSet
     }
   }
   report.buckets.push(await ensureCommandOwners(jsm, n, s));
+  report.buckets.push(await ensureSnapshots(jsm, n, s));
   for (const { stream, config } of [...consumerConfigs(n, s), ...edgeIds.map((id) => edgeConsumerConfig(n, id, s))]) {
     report.consumers.push({ stream, name: config.durable_name, action: await ensureConsumer(jsm, stream, config) });
   }
@@ -68,6 +69,19 @@ export async function ensureCommandOwners(jsm: JetStreamManager, n: Names, s: Pi
     if (!isNotFound(e)) throw e;
   }
   await kvm.create(b.name, { history: 1, ttl: b.ttlMs, markerTTL: b.ttlMs, replicas: b.replicas, description: 'Command partition leases and live command processes' });
+  return { name: b.name, action: 'created' };
+}
+
+/** The snapshot bucket (snapshotsBucket): created if missing. */
+export async function ensureSnapshots(jsm: JetStreamManager, n: Names, s: Pick<StreamSettings, 'replicas'>): Promise<{ name: string; action: 'created' | 'unchanged' }> {
+  const b = snapshotsBucket(n, s);
+  try {
+    await jsm.streams.info(`KV_${b.name}`);
+    return { name: b.name, action: 'unchanged' };
+  } catch (e) {
+    if (!isNotFound(e)) throw e;
+  }
+  await new Kvm(jsm.jetstream()).create(b.name, { history: 1, replicas: b.replicas, description: 'Aggregate snapshots: conversation state that outlives CHAT_EVENTS' });
   return { name: b.name, action: 'created' };
 }
 

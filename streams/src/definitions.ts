@@ -158,6 +158,16 @@ export function commandOwnersBucket(n: Names, s: Pick<StreamSettings, 'replicas'
   return { name: n.kv.commandOwners, ttlMs: COMMAND_LEASE_TTL_MS, replicas: s.replicas };
 }
 
+/**
+ * Aggregate snapshots (key = the aggregate's subject, value = @chat/contracts' Snapshot): one
+ * value per key, no max age (they must outlive CHAT_EVENTS' events), file storage, replicated
+ * like the streams. Values stay under nats-server's default 1 MiB payload limit: a state holds
+ * at most CHAT_MAX_GROUP_MEMBERS members and 1,024 message and client-id records.
+ */
+export function snapshotsBucket(n: Names, s: Pick<StreamSettings, 'replicas'>): { name: string; replicas: number } {
+  return { name: n.kv.snapshots, replicas: s.replicas };
+}
+
 /** Consumers of earlier versions that `applyStreams` removes (they hold no data; their work moved). */
 export function retiredConsumers(n: Names): Array<{ stream: string; name: string }> {
   return [

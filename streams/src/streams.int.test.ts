@@ -25,7 +25,10 @@ describe('streams as code', () => {
       expect.arrayContaining(['projector:created', 'notifier-jobs:created', 'edge-e1:created']),
     );
     expect(first.consumers.every((c) => c.action === 'created')).toBe(true);
-    expect(first.buckets).toEqual([{ name: n.kv.commandOwners, action: 'created' }]);
+    expect(first.buckets).toEqual([
+      { name: n.kv.commandOwners, action: 'created' },
+      { name: n.kv.snapshots, action: 'created' },
+    ]);
     const second = await applyStreams(nats.jsm, n, settings, ['e1']);
     expect([...second.streams, ...second.buckets, ...second.consumers].every((x) => x.action === 'unchanged')).toBe(true);
   });
@@ -40,6 +43,10 @@ describe('streams as code', () => {
     expect(leases).toMatchObject({ max_msgs_per_subject: 1, allow_msg_ttl: true, storage: StorageType.File });
     expect(leases.max_age).toBeGreaterThan(0);
     expect(leases.subject_delete_marker_ttl).toBeGreaterThan(0);
+
+    // Snapshots never age: they are what outlives the events' max age.
+    const snapshots = (await nats.jsm.streams.info(`KV_${n.kv.snapshots}`)).config;
+    expect(snapshots).toMatchObject({ max_msgs_per_subject: 1, max_age: 0, storage: StorageType.File });
 
     const events = (await nats.jsm.streams.info(n.streams.events)).config;
     expect(events).toMatchObject({ storage: StorageType.File, retention: RetentionPolicy.Limits, deny_delete: true, max_age: ms(settings.maxAgeMs) });

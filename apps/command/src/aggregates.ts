@@ -1,99 +1,237 @@
-import type { ChatEvent } from '@chat/contracts';
+import type { Snapshot, StoredEvent } from '@chat/contracts';
 import type { EventStore } from '@chat/nats';
+import type { AggregateKind } from './kinds';
+import type { SnapshotStore } from './snapshots/store';
 
-/** How one kind of aggregate is rebuilt from its subject's events. */
-export interface AggregateKind<S> {
-  initial(): S;
-  /** May mutate and return the state passed in. */
-  evolve(state: S, event: ChatEvent): S;
-}
+export type { AggregateKind } from './kinds';
 
 export interface Loaded<S> {
   state: S;
-  /** Stream sequence of the last event folded into `state`; the next append's expectation. */
+  /** Stream sequence of the subject's last stored event (0: none left): the next append's expectation. */
   lastSubjectSeq: number;
+  /** Stream sequence of the last event folded into `state`, from a snapshot or the stream (≥ lastSubjectSeq). */
+  position: number;
   /** True when read from the stream during this command, false when it came from the cache. */
   fresh: boolean;
 }
 
-/** A small LRU: Map keeps insertion order, so re-inserting on access makes the first key the eldest. */
-export class LruCache<V> {
-  private readonly map = new Map<string, V>();
-  constructor(private readonly capacity: number) {}
+export interface AggregatesOptions {
+  /** Budget of the state cache, in (estimated) bytes (CHAT_AGGREGATE_CACHE_BYTES). */
+  cacheBytes: number;
+  /** A cached state with this many events not yet in its snapshot is snapshotted at once (CHAT_SNAPSHOT_EVERY). */
+  snapshotEvery: number;
+  /** A cached state with events not in its snapshot for this long is snapshotted by `flushDue` (CHAT_SNAPSHOT_INTERVAL). */
+  snapshotAfterMs: number;
+  /** A snapshot write failed (it is retried by the next `flushDue`). */
+  onError?: (err: unknown, subject: string) => void;
+  now?: () => number;
+}
 
-  peek(key: string): V | undefined {
-    return this.map.get(key);
-  }
+export interface AggregateStats {
+  /** States read from a snapshot (+ the events after it) on a cache miss. */
+  snapshotLoads: number;
+  /** Events folded on cache misses and refreshes. */
+  eventsReplayed: number;
+  snapshotsWritten: number;
+  snapshotErrors: number;
+  /** States dropped to stay within the byte budget. */
+  evictions: number;
+}
 
-  get(key: string): V | undefined {
-    const v = this.map.get(key);
-    if (v === undefined) return undefined;
-    this.map.delete(key);
-    this.map.set(key, v);
-    return v;
-  }
-
-  set(key: string, value: V): void {
-    if (this.capacity <= 0) return;
-    this.map.delete(key);
-    this.map.set(key, value);
-    if (this.map.size > this.capacity) this.map.delete(this.map.keys().next().value!);
-  }
-
-  delete(key: string): void {
-    this.map.delete(key);
-  }
-
-  clear(): void {
-    this.map.clear();
-  }
-
-  get size(): number {
-    return this.map.size;
-  }
+interface Entry {
+  kind: AggregateKind<unknown>;
+  state: unknown;
+  lastSubjectSeq: number;
+  position: number;
+  bytes: number;
+  /** Position of the last snapshot written or read for this subject. */
+  snapshotPosition: number;
+  /** Events folded in since that snapshot, and since when (ms), while there are any. */
+  dirtyEvents: number;
+  dirtySince?: number;
+  flushing?: boolean;
 }
 
 /**
  * Aggregate states by subject: from the cache when present (the append's expected sequence
- * catches a stale entry), otherwise replayed from the event store. States are mutated in place
- * by evolve, so a state is only written back after its events are durable, and an entry that
- * may be half-updated is dropped.
+ * catches a stale entry), otherwise the subject's snapshot plus the events stored after it.
+ *
+ * States are mutated in place by evolve, so a state is only written back after its events are
+ * durable, and an entry that may be half-updated is dropped (never snapshotted). The cache is
+ * an LRU bounded in bytes (each kind estimates its states' size).
+ *
+ * Snapshots are written from cached states, off the command path: at once when `snapshotEvery`
+ * events are not in the snapshot yet, otherwise by `flushDue` once the oldest of them is
+ * `snapshotAfterMs` old, and before a state leaves the cache. What a crash leaves unwritten the
+ * snapshot keeper (snapshots/keeper.ts) writes before the events can age out.
  */
 export class Aggregates {
-  readonly cache: LruCache<{ state: unknown; lastSubjectSeq: number }>;
+  readonly stats: AggregateStats = { snapshotLoads: 0, eventsReplayed: 0, snapshotsWritten: 0, snapshotErrors: 0, evictions: 0 };
+  private readonly entries = new Map<string, Entry>();
+  private totalBytes = 0;
+  private readonly now: () => number;
 
   constructor(
     readonly store: EventStore,
-    cacheEntries: number,
+    readonly snapshots: SnapshotStore,
+    private readonly opts: AggregatesOptions,
   ) {
-    this.cache = new LruCache(cacheEntries);
+    this.now = opts.now ?? Date.now;
+  }
+
+  get size(): number {
+    return this.entries.size;
+  }
+
+  /** Estimated bytes of the cached states. */
+  get bytes(): number {
+    return this.totalBytes;
   }
 
   /** The cached state, if any, without loading (and without touching its recency). */
-  peek<S>(subject: string): { state: S; lastSubjectSeq: number } | undefined {
-    return this.cache.peek(subject) as { state: S; lastSubjectSeq: number } | undefined;
+  peek<S>(subject: string): { state: S; lastSubjectSeq: number; position: number } | undefined {
+    return this.entries.get(subject) as { state: S; lastSubjectSeq: number; position: number } | undefined;
   }
 
   async get<S>(subject: string, kind: AggregateKind<S>): Promise<Loaded<S>> {
-    const hit = this.cache.get(subject);
-    if (hit) return { state: hit.state as S, lastSubjectSeq: hit.lastSubjectSeq, fresh: false };
-    return this.refresh(subject, kind, { state: kind.initial(), lastSubjectSeq: 0 });
+    const hit = this.entries.get(subject);
+    if (hit) {
+      this.entries.delete(subject);
+      this.entries.set(subject, hit);
+      return { state: hit.state as S, lastSubjectSeq: hit.lastSubjectSeq, position: hit.position, fresh: false };
+    }
+    return this.load(subject, kind);
+  }
+
+  /** The subject's state from its snapshot and the events after it, bypassing (and then filling) the cache. */
+  async load<S>(subject: string, kind: AggregateKind<S>): Promise<Loaded<S>> {
+    this.drop(subject);
+    const snapshot = await this.snapshots.get(subject);
+    if (snapshot) this.stats.snapshotLoads++;
+    const base = snapshot
+      ? { state: kind.fromSnapshot(snapshot), lastSubjectSeq: snapshot.position, position: snapshot.position }
+      : { state: kind.initial(), lastSubjectSeq: 0, position: 0 };
+    return this.fold(subject, kind, base, snapshot?.position ?? 0);
   }
 
   /** Folds in whatever was appended after `from` (a state this caller holds). */
   async refresh<S>(subject: string, kind: AggregateKind<S>, from: Omit<Loaded<S>, 'fresh'>): Promise<Loaded<S>> {
-    this.cache.delete(subject);
-    const { events, lastSubjectSeq } = await this.store.load(subject, from.lastSubjectSeq);
-    const state = events.reduce(kind.evolve, from.state);
-    this.save(subject, state, lastSubjectSeq);
-    return { state, lastSubjectSeq, fresh: true };
+    const previous = this.entries.get(subject);
+    this.drop(subject);
+    return this.fold(subject, kind, from, previous?.snapshotPosition ?? 0, previous);
   }
 
-  save<S>(subject: string, state: S, lastSubjectSeq: number): void {
-    this.cache.set(subject, { state, lastSubjectSeq });
+  private async fold<S>(subject: string, kind: AggregateKind<S>, from: Omit<Loaded<S>, 'fresh'>, snapshotPosition: number, previous?: Entry): Promise<Loaded<S>> {
+    const { events, lastSubjectSeq } = await this.store.load(subject, from.position);
+    this.stats.eventsReplayed += events.length;
+    const state = events.reduce((s: S, e: StoredEvent) => kind.evolve(s, e), from.state);
+    // An empty subject (every event aged out) answers 0: that is what the next append must expect,
+    // while the state still covers the snapshot's position.
+    const position = Math.max(from.position, lastSubjectSeq);
+    const entry = this.put(subject, kind, state, lastSubjectSeq, position, snapshotPosition);
+    if (previous) this.carryDirt(previous, entry);
+    this.markDirty(subject, entry, events.length);
+    return { state, lastSubjectSeq, position, fresh: true };
   }
 
+  /** After an append: the state with `appended` more events, the subject now at `lastSubjectSeq`. */
+  save<S>(subject: string, kind: AggregateKind<S>, state: S, lastSubjectSeq: number, appended: number): void {
+    const previous = this.entries.get(subject);
+    const entry = this.put(subject, kind, state, lastSubjectSeq, lastSubjectSeq, previous?.snapshotPosition ?? 0);
+    if (previous) this.carryDirt(previous, entry);
+    this.markDirty(subject, entry, appended);
+  }
+
+  /** Drops a state that may be half-updated (a failed command): it is not snapshotted. */
   evict(subject: string): void {
-    this.cache.delete(subject);
+    this.drop(subject);
+  }
+
+  /**
+   * Snapshots every cached state whose oldest unsnapshotted event is `snapshotAfterMs` old, or
+   * with `all` every state with unsnapshotted events (of the subjects `only` accepts).
+   */
+  flushDue(opts: { all?: boolean; only?: (subject: string) => boolean } = {}): Promise<void> {
+    const due = this.now() - this.opts.snapshotAfterMs;
+    const writes: Array<Promise<void>> = [];
+    for (const [subject, e] of this.entries) {
+      if (e.dirtySince === undefined || (!opts.all && e.dirtySince > due) || (opts.only && !opts.only(subject))) continue;
+      writes.push(this.flush(subject, e));
+    }
+    return Promise.all(writes).then(() => undefined);
+  }
+
+  clear(): void {
+    this.entries.clear();
+    this.totalBytes = 0;
+  }
+
+  private put<S>(subject: string, kind: AggregateKind<S>, state: S, lastSubjectSeq: number, position: number, snapshotPosition: number): Entry {
+    this.drop(subject);
+    const entry: Entry = { kind: kind as AggregateKind<unknown>, state, lastSubjectSeq, position, bytes: kind.bytes(state), snapshotPosition, dirtyEvents: 0 };
+    if (this.opts.cacheBytes <= 0) return entry;
+    this.entries.set(subject, entry);
+    this.totalBytes += entry.bytes;
+    while (this.totalBytes > this.opts.cacheBytes && this.entries.size > 1) {
+      const [eldest, e] = this.entries.entries().next().value!;
+      this.drop(eldest);
+      this.stats.evictions++;
+      // Its unsnapshotted events go into a snapshot before the state is gone.
+      if (e.dirtySince !== undefined) void this.flush(eldest, e);
+    }
+    return entry;
+  }
+
+  private drop(subject: string): void {
+    const e = this.entries.get(subject);
+    if (!e) return;
+    this.entries.delete(subject);
+    this.totalBytes -= e.bytes;
+  }
+
+  private carryDirt(from: Entry, to: Entry): void {
+    to.dirtyEvents = from.dirtyEvents;
+    to.dirtySince = from.dirtySince;
+    to.flushing = from.flushing;
+  }
+
+  private markDirty(subject: string, e: Entry, events: number): void {
+    if (events === 0 || e.position <= e.snapshotPosition) return;
+    e.dirtyEvents += events;
+    e.dirtySince ??= this.now();
+    if (e.dirtyEvents >= this.opts.snapshotEvery) void this.flush(subject, e);
+  }
+
+  /** Writes the entry's snapshot; the state is copied before anything is awaited. */
+  private async flush(subject: string, e: Entry): Promise<void> {
+    if (e.flushing || e.position <= e.snapshotPosition) return;
+    const state = e.kind.toSnapshot(e.state);
+    const position = e.position;
+    if (state === undefined) {
+      e.dirtyEvents = 0;
+      e.dirtySince = undefined;
+      return;
+    }
+    const snapshot = { v: 1, kind: e.kind.name, position, takenAt: new Date(this.now()).toISOString(), state } as Snapshot;
+    e.flushing = true;
+    try {
+      await this.snapshots.put(subject, snapshot);
+      this.stats.snapshotsWritten++;
+      e.snapshotPosition = Math.max(e.snapshotPosition, position);
+      // The entry may have moved on (or been replaced) while the write was in flight.
+      const current = this.entries.get(subject) ?? e;
+      current.snapshotPosition = Math.max(current.snapshotPosition, position);
+      if (current.position <= position) {
+        current.dirtyEvents = 0;
+        current.dirtySince = undefined;
+      }
+    } catch (err) {
+      this.stats.snapshotErrors++;
+      this.opts.onError?.(err, subject);
+    } finally {
+      e.flushing = false;
+      const current = this.entries.get(subject);
+      if (current && current !== e) current.flushing = false;
+    }
   }
 }

@@ -1,5 +1,5 @@
 import type { CommandResult } from '@chat/contracts';
-import { answer, decide, type ConversationCommand } from '@chat/domain';
+import { answer, decide, referencedMessageId, type ConversationCommand, type ConversationState, type Referenced } from '@chat/domain';
 import { handle, type HandlerContext } from './handler';
 import { conversation, isConversationEvent } from './kinds';
 
@@ -8,11 +8,19 @@ import { conversation, isConversationEvent } from './kinds';
  * configured rules, append to chat.evt.conv.<id>, answer from the state after the events.
  */
 export function runConversationCommand(ctx: HandlerContext, command: ConversationCommand): Promise<CommandResult> {
+  const subject = ctx.names.subjects.evtConv(command.data.conversationId);
   return handle(ctx, {
-    subject: ctx.names.subjects.evtConv(command.data.conversationId),
+    subject,
     kind: conversation,
     commandId: command.meta.commandId,
-    decide: (state) => decide(command, state, ctx.rules),
+    decide: async (state) => decide(command, state, ctx.rules, await referenced(ctx, subject, command, state)),
     answer: (state, events) => answer(command, state, events.filter(isConversationEvent)),
   });
+}
+
+/** The message the command names, when a member names one the state no longer keeps: looked up in the stream. */
+async function referenced(ctx: HandlerContext, subject: string, command: ConversationCommand, state: ConversationState): Promise<Referenced> {
+  const messageId = referencedMessageId(command);
+  if (messageId === undefined || !ctx.messages || state.status !== 'active' || !state.members.has(command.meta.userId) || state.messages.has(messageId)) return undefined;
+  return ctx.messages.find(subject, messageId);
 }

@@ -2,7 +2,9 @@ import { describe, expect, it } from 'vitest';
 import { names, type ChatEvent, type CommandOf } from '@chat/contracts';
 import { DEFAULT_RULES } from '@chat/domain';
 import { ConcurrencyError, InMemoryEventStore } from '@chat/nats';
-import { Aggregates, LruCache } from './aggregates';
+import { Aggregates } from './aggregates';
+import { conversation } from './kinds';
+import { InMemorySnapshotStore } from './snapshots/store';
 import { MAX_ATTEMPTS, type HandlerContext } from './handler';
 import { KeyedQueue } from './keyedQueue';
 import { sendMessage } from './sendMessage/handle';
@@ -35,7 +37,7 @@ const send = (clientMsgId: string): CommandOf<'SendMessage'> => ({
 async function setup() {
   const store = new InMemoryEventStore();
   await store.append(subject, [created], 0, 'create');
-  const ctx: HandlerContext = { aggregates: new Aggregates(store, 100), names: n, stats: { conflicts: 0 }, rules: DEFAULT_RULES, exclusive: (_id, task) => task() };
+  const ctx: HandlerContext = { aggregates: new Aggregates(store, new InMemorySnapshotStore(), { cacheBytes: 1 << 20, snapshotEvery: 100, snapshotAfterMs: 60_000 }), names: n, stats: { conflicts: 0 }, rules: DEFAULT_RULES, exclusive: (_id, task) => task() };
   return { store, ctx };
 }
 
@@ -73,12 +75,12 @@ describe('handle (given a conversation, when a send races, then …)', () => {
   it('drops the cached state when an append fails unexpectedly', async () => {
     const { store, ctx } = await setup();
     await sendMessage(ctx, send('warm'));
-    expect(ctx.aggregates.cache.get(subject)).toBeDefined();
+    expect(ctx.aggregates.peek(subject)).toBeDefined();
     store.beforeAppend = () => {
       throw new Error('connection lost');
     };
     await expect(sendMessage(ctx, send('lost'))).rejects.toThrow('connection lost');
-    expect(ctx.aggregates.cache.get(subject)).toBeUndefined();
+    expect(ctx.aggregates.peek(subject)).toBeUndefined();
   });
 
   it('answers a domain error without appending and keeps the cache', async () => {
@@ -86,7 +88,7 @@ describe('handle (given a conversation, when a send races, then …)', () => {
     const intruder = { ...send('x'), meta: { ...send('x').meta, userId: 'mallory' } };
     await expect(sendMessage(ctx, intruder)).rejects.toMatchObject({ code: 'forbidden' });
     expect(store.events(subject)).toHaveLength(1);
-    expect(ctx.aggregates.cache.get(subject)).toBeDefined();
+    expect(ctx.aggregates.peek(subject)).toBeDefined();
   });
 });
 
@@ -101,16 +103,23 @@ describe('KeyedQueue', () => {
   });
 });
 
-describe('LruCache', () => {
-  it('evicts the least recently used entry', () => {
-    const c = new LruCache<number>(2);
-    c.set('a', 1);
-    c.set('b', 2);
-    c.get('a');
-    c.set('c', 3);
-    expect([c.get('a'), c.get('b'), c.get('c')]).toEqual([1, undefined, 3]);
-    const off = new LruCache<number>(0);
-    off.set('a', 1);
-    expect(off.get('a')).toBeUndefined();
+describe('Aggregates: the cache', () => {
+  it('stays within its byte budget, dropping the least recently used state', async () => {
+    const store = new InMemoryEventStore();
+    const subjects = ['g1', 'g2', 'g3'].map((id) => n.subjects.evtConv(id));
+    for (const [i, s] of subjects.entries()) await store.append(s, [{ ...created, conversationId: `g${i + 1}` }], 0, `create-${i}`);
+    const one = conversation.bytes({ ...(await new Aggregates(store, new InMemorySnapshotStore(), { cacheBytes: 0, snapshotEvery: 100, snapshotAfterMs: 1 }).get(subjects[0]!, conversation)).state });
+    // Room for two states of this size.
+    const aggregates = new Aggregates(store, new InMemorySnapshotStore(), { cacheBytes: 2 * one + one / 2, snapshotEvery: 100, snapshotAfterMs: 60_000 });
+    await aggregates.get(subjects[0]!, conversation);
+    await aggregates.get(subjects[1]!, conversation);
+    await aggregates.get(subjects[0]!, conversation); // g1 is now the most recently used
+    await aggregates.get(subjects[2]!, conversation);
+    expect([subjects.map((s) => aggregates.peek(s) !== undefined)]).toEqual([[true, false, true]]);
+    expect(aggregates.bytes).toBe(2 * one);
+    expect(aggregates.stats.evictions).toBe(1);
+    const off = new Aggregates(store, new InMemorySnapshotStore(), { cacheBytes: 0, snapshotEvery: 100, snapshotAfterMs: 60_000 });
+    await off.get(subjects[0]!, conversation);
+    expect(off.size).toBe(0);
   });
 });

@@ -1,25 +1,90 @@
-import { ConversationEvent, type ChatEvent } from '@chat/contracts';
-import { evolve, evolveReceipt, initialReceiptState, initialState, type ConversationState, type ReceiptState } from '@chat/domain';
-import type { AggregateKind } from './aggregates';
+import { ConversationEvent, type Snapshot, type SnapshotKind, type SnapshotOf, type StoredEvent } from '@chat/contracts';
+import {
+  conversationFromSnapshot,
+  conversationStateBytes,
+  conversationToSnapshot,
+  evolve,
+  evolveMute,
+  evolveReceipt,
+  initialMuteState,
+  initialReceiptState,
+  initialState,
+  type ConversationState,
+  type MuteState,
+  type ReceiptState,
+} from '@chat/domain';
+
+/** How one kind of aggregate is rebuilt from its subject's events, and snapshotted. */
+export interface AggregateKind<S> {
+  /** The snapshot kind (see @chat/contracts' Snapshot). */
+  name: SnapshotKind;
+  initial(): S;
+  /** May mutate and return the state passed in. */
+  evolve(state: S, event: StoredEvent): S;
+  /** What a snapshot holds of the state; undefined when there is nothing to keep (no conversation). */
+  toSnapshot(state: S): Snapshot['state'] | undefined;
+  /** The state a snapshot of this kind holds (another kind's snapshot is an error). */
+  fromSnapshot(snapshot: Snapshot): S;
+  /** About how many bytes the state takes in memory (the cache's budget counts these). */
+  bytes(state: S): number;
+}
+
+/** A kind written against its own snapshot shape. */
+function kind<S, K extends SnapshotKind>(k: Omit<AggregateKind<S>, 'name' | 'toSnapshot' | 'fromSnapshot'> & {
+  name: K;
+  toSnapshot(state: S): SnapshotOf<K>['state'] | undefined;
+  fromSnapshot(state: SnapshotOf<K>['state']): S;
+}): AggregateKind<S> {
+  return {
+    ...k,
+    fromSnapshot(snapshot) {
+      if (snapshot.kind !== k.name) throw new Error(`a ${snapshot.kind} snapshot where a ${k.name} was expected`);
+      return k.fromSnapshot(snapshot.state as SnapshotOf<K>['state']);
+    },
+  };
+}
 
 const CONVERSATION_EVENT_TYPES: ReadonlySet<string> = new Set(ConversationEvent.options.map((o) => o.shape.type.value));
 
-export const isConversationEvent = (event: ChatEvent): event is ConversationEvent => CONVERSATION_EVENT_TYPES.has(event.type);
+export const isConversationEvent = (event: StoredEvent): event is ConversationEvent => CONVERSATION_EVENT_TYPES.has(event.type);
 
 /** chat.evt.conv.<conversationId> */
-export const conversation: AggregateKind<ConversationState> = {
+export const conversation: AggregateKind<ConversationState> = kind({
+  name: 'conversation' as const,
   initial: initialState,
-  evolve(state, event: ChatEvent) {
+  evolve(state, event) {
     if (!isConversationEvent(event)) throw new Error(`${event.type} on a conversation subject`);
     return evolve(state, event);
   },
-};
+  toSnapshot: (state) => conversationToSnapshot(state),
+  fromSnapshot: conversationFromSnapshot,
+  bytes: conversationStateBytes,
+});
 
 /** chat.evt.rcpt.<conversationId>.<userId> */
-export const receipt: AggregateKind<ReceiptState> = {
+export const receipt: AggregateKind<ReceiptState> = kind({
+  name: 'receipt' as const,
   initial: initialReceiptState,
-  evolve(state, event: ChatEvent) {
+  evolve(state, event) {
     if (event.type !== 'MessagesDelivered' && event.type !== 'MessagesRead') throw new Error(`${event.type} on a receipt subject`);
     return evolveReceipt(state, event);
   },
-};
+  toSnapshot: (state) => ({ deliveredSeq: state.deliveredSeq, readSeq: state.readSeq, devices: { ...state.devices } }),
+  fromSnapshot: (s) => ({ deliveredSeq: s.deliveredSeq, readSeq: s.readSeq, devices: { ...s.devices } }),
+  bytes: (state) => 200 + Object.keys(state.devices).length * 80,
+});
+
+/** chat.pref.<conversationId>.<userId> */
+export const preference: AggregateKind<MuteState> = kind({
+  name: 'preference' as const,
+  initial: initialMuteState,
+  evolve(state, event) {
+    if (event.type !== 'MemberMuteChanged') throw new Error(`${event.type} on a preference subject`);
+    return evolveMute(state, event);
+  },
+  toSnapshot: (state) => ({ muted: state.muted, ...(state.until ? { until: state.until } : {}) }),
+  fromSnapshot: (s) => ({ muted: s.muted, ...(s.until ? { until: s.until } : {}) }),
+  bytes: () => 160,
+});
+
+export const KINDS = { conversation, receipt, preference } as const;

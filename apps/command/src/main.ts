@@ -2,36 +2,52 @@ import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import { Kvm } from '@nats-io/kv';
 import { pino, type Logger } from 'pino';
-import { CommandConfig, loadConfig, names as namesFor, type Names } from '@chat/contracts';
+import { CommandConfig, configWarnings, loadConfig, names as namesFor, type Names } from '@chat/contracts';
 import { connectNats, JetStreamEventStore, publisherFor, type Nats } from '@chat/nats';
-import { commandOwnersBucket, ensureCommandOwners } from '@chat/streams';
+import { commandOwnersBucket, ensureCommandOwners, ensureSnapshots, snapshotsBucket } from '@chat/streams';
+import { Aggregates } from './aggregates';
+import { StreamMessageLookup } from './messageLookup';
 import { PartitionLeases } from './partitions/leases';
 import { CommandService } from './service';
+import { SnapshotKeeper } from './snapshots/keeper';
+import { KvSnapshotStore } from './snapshots/store';
 
 /**
- * The lease bucket is part of the streams as code; ensuring it here lets the service start
- * before or after `chatctl streams apply`. A cluster electing leaders (a node just restarted)
- * is waited for: exiting would only restart into the same wait.
+ * The lease and snapshot buckets are part of the streams as code; ensuring them here lets the
+ * service start before or after `chatctl streams apply`. A cluster electing leaders (a node
+ * just restarted) is waited for: exiting would only restart into the same wait.
  */
-async function openLeases(nats: Nats, n: Names, replicas: number, log: Logger) {
+async function openBuckets(nats: Nats, n: Names, replicas: number, log: Logger) {
   for (let attempt = 1; ; attempt++) {
     try {
       await ensureCommandOwners(nats.jsm, n, { replicas });
-      return await new Kvm(nats.js).open(commandOwnersBucket(n, { replicas }).name);
+      await ensureSnapshots(nats.jsm, n, { replicas });
+      const kvm = new Kvm(nats.js);
+      return {
+        leases: await kvm.open(commandOwnersBucket(n, { replicas }).name),
+        snapshots: await kvm.open(snapshotsBucket(n, { replicas }).name),
+      };
     } catch (err) {
-      log.warn({ err, attempt }, 'cannot open the partition lease bucket yet; retrying');
+      log.warn({ err, attempt }, 'cannot open the lease and snapshot buckets yet; retrying');
       await new Promise((r) => setTimeout(r, Math.min(5_000, 500 * attempt)));
     }
   }
 }
 
+/** How long a cached state may hold events not in its snapshot: CHAT_SNAPSHOT_INTERVAL, else min(10 s, max age / 10). */
+export const snapshotIntervalMs = (maxAgeMs: number, configured?: number): number => configured ?? Math.min(10_000, Math.floor(maxAgeMs / 10));
+
 async function main(): Promise<void> {
   const cfg = loadConfig(CommandConfig);
   const log = pino({ level: cfg.LOG_LEVEL, base: { app: 'command', ns: cfg.CHAT_NS || undefined } });
+  for (const w of configWarnings(cfg)) log.warn(w);
   const n = namesFor(cfg.CHAT_NS);
   const instanceId = `${hostname().replace(/[^A-Za-z0-9_-]/g, '-').slice(0, 32)}-${process.pid}-${randomBytes(3).toString('hex')}`;
   const nats = await connectNats(cfg.NATS_URL, `command-${instanceId}`);
-  const kv = await openLeases(nats, n, cfg.CHAT_STREAM_REPLICAS, log);
+  const buckets = await openBuckets(nats, n, cfg.CHAT_STREAM_REPLICAS, log);
+  const snapshots = new KvSnapshotStore(buckets.snapshots);
+  const snapshotAfterMs = snapshotIntervalMs(cfg.CHAT_MAX_AGE, cfg.CHAT_SNAPSHOT_INTERVAL);
+  const events = new JetStreamEventStore(nats.js, nats.jsm, n.streams.events, publisherFor(nats.nc));
 
   const service = new CommandService({
     nc: nats.nc,
@@ -39,21 +55,41 @@ async function main(): Promise<void> {
     jsm: nats.jsm,
     names: n,
     log,
-    store: new JetStreamEventStore(nats.js, nats.jsm, n.streams.events, publisherFor(nats.nc)),
+    store: events,
+    snapshots,
+    messages: new StreamMessageLookup(nats.js, n.streams.events),
     partitions: cfg.CHAT_COMMAND_PARTITIONS,
     owns: (p) => leases.owns(p),
-    cacheEntries: cfg.CHAT_AGGREGATE_CACHE,
+    cacheBytes: cfg.CHAT_AGGREGATE_CACHE_BYTES,
+    snapshotEvery: cfg.CHAT_SNAPSHOT_EVERY,
+    snapshotAfterMs,
     rules: { maxGroupMembers: cfg.CHAT_MAX_GROUP_MEMBERS, editWindowMs: cfg.CHAT_EDIT_WINDOW, deleteWindowMs: cfg.CHAT_DELETE_WINDOW },
   }).start();
+  // One keeper per system: in the process holding partition 0. It writes what the owners'
+  // snapshots missed (a crash) well before CHAT_MAX_AGE: after twice the snapshot interval.
+  const keeper = new SnapshotKeeper({
+    js: nats.js,
+    kv: buckets.snapshots,
+    names: n,
+    aggregates: new Aggregates(events, snapshots, { cacheBytes: 0, snapshotEvery: Number.POSITIVE_INFINITY, snapshotAfterMs }),
+    log: log.child({ part: 'snapshot-keeper' }),
+    graceMs: 2 * snapshotAfterMs + 1_000,
+  });
   const leases: PartitionLeases = new PartitionLeases({
-    kv,
+    kv: buckets.leases,
     instanceId,
     partitions: cfg.CHAT_COMMAND_PARTITIONS,
     ttlMs: commandOwnersBucket(n, { replicas: cfg.CHAT_STREAM_REPLICAS }).ttlMs,
     log: log.child({ instance: instanceId }),
     handlers: {
-      acquired: (p) => service.take(p),
-      stopped: (p) => service.drop(p),
+      acquired: (p) => {
+        service.take(p);
+        if (p === 0) keeper.start();
+      },
+      stopped: (p) => {
+        service.drop(p);
+        if (p === 0) void keeper.stop();
+      },
       drained: (p) => service.drained(p),
     },
   });
@@ -65,8 +101,9 @@ async function main(): Promise<void> {
       // Partitions are handed over drained: the next owner takes them within a second.
       await leases.stop().catch((err) => log.warn({ err }, 'handing partitions over failed'));
       await service.stop();
+      await keeper.stop();
       await nats.nc.drain().catch((err) => log.warn({ err }, 'nats drain failed'));
-      log.info({ ...service.stats, leases: leases.stats }, 'stopped');
+      log.info({ ...service.stats, leases: leases.stats, aggregates: service.aggregates.stats, keeper: keeper.stats }, 'stopped');
       process.exitCode = code;
     })());
   process.once('SIGTERM', () => void shutdown('SIGTERM', 0));
@@ -74,7 +111,7 @@ async function main(): Promise<void> {
 
   await leases.start();
   log.info(
-    { instance: instanceId, partitions: cfg.CHAT_COMMAND_PARTITIONS, cache: cfg.CHAT_AGGREGATE_CACHE, maxGroupMembers: cfg.CHAT_MAX_GROUP_MEMBERS },
+    { instance: instanceId, partitions: cfg.CHAT_COMMAND_PARTITIONS, cacheBytes: cfg.CHAT_AGGREGATE_CACHE_BYTES, snapshotAfterMs, maxAge: cfg.CHAT_MAX_AGE, maxGroupMembers: cfg.CHAT_MAX_GROUP_MEMBERS },
     'command service started',
   );
 }

@@ -16,7 +16,8 @@ import { leaveConversation } from './leaveConversation/handle';
 import { markDelivered } from './markDelivered/handle';
 import { markRead } from './markRead/handle';
 import { muteConversation } from './muteConversation/handle';
-import { JetStreamPreferenceStore } from './muteConversation/preferences';
+import type { MessageLookup } from './messageLookup';
+import type { SnapshotStore } from './snapshots/store';
 import { removeMember } from './removeMember/handle';
 import { sendMessage } from './sendMessage/handle';
 import { updateConversation } from './updateConversation/handle';
@@ -33,8 +34,16 @@ export interface CommandServiceOptions {
   partitions: number;
   /** Whether this process may write the partition now (its lease); appends check it last. */
   owns(partition: number): boolean;
-  /** Aggregate states kept in memory (CHAT_AGGREGATE_CACHE). */
-  cacheEntries: number;
+  /** Aggregate snapshots (the CHAT_SNAPSHOTS bucket). */
+  snapshots: SnapshotStore;
+  /** Finds messages older than a conversation's state keeps (replies, deletes, hides of old messages). */
+  messages?: MessageLookup;
+  /** Budget of the aggregate state cache in bytes (CHAT_AGGREGATE_CACHE_BYTES). */
+  cacheBytes: number;
+  /** Snapshot a state once this many of its events are not in its snapshot (CHAT_SNAPSHOT_EVERY; default 100). */
+  snapshotEvery?: number;
+  /** …or once the oldest of them is this old (CHAT_SNAPSHOT_INTERVAL; default 10 s). */
+  snapshotAfterMs?: number;
   /** Group cap and edit/delete windows; unset ones take the defaults (LIMITS). */
   rules?: Partial<ConversationRules>;
   /** Interval of the one-line activity summary; 0 turns it off. */
@@ -70,6 +79,9 @@ export interface CommandStats {
  * fails is answered `unavailable`, and the client resends it with the same ids, which the
  * deciders answer the same way with nothing appended twice.
  */
+export const DEFAULT_SNAPSHOT_EVERY = 100;
+export const DEFAULT_SNAPSHOT_AFTER_MS = 10_000;
+
 export class CommandService {
   readonly stats: CommandStats = { handled: 0, rejected: 0, conflicts: 0, failed: 0, invalid: 0, moved: 0 };
   readonly aggregates: Aggregates;
@@ -79,20 +91,27 @@ export class CommandService {
   private readonly running = new Map<number, Set<Promise<void>>>();
   private readonly prefixes: string[];
   private summary?: NodeJS.Timeout;
+  private snapshotTimer?: NodeJS.Timeout;
 
   constructor(private readonly opts: CommandServiceOptions) {
     const n = opts.names;
     this.prefixes = [n.subjects.evtConvAll, n.subjects.evtRcptAll, n.subjects.prefAll].map((s) => s.replace(/[*>]$/, ''));
     this.aggregates = new Aggregates(
       fencedStore(opts.store, (subject) => !opts.owns(this.partitionOfSubject(subject))),
-      opts.cacheEntries,
+      opts.snapshots,
+      {
+        cacheBytes: opts.cacheBytes,
+        snapshotEvery: opts.snapshotEvery ?? DEFAULT_SNAPSHOT_EVERY,
+        snapshotAfterMs: opts.snapshotAfterMs ?? DEFAULT_SNAPSHOT_AFTER_MS,
+        onError: (err, subject) => opts.log.warn({ err, subject }, 'snapshot write failed; retried later'),
+      },
     );
     this.ctx = {
       aggregates: this.aggregates,
       names: n,
       stats: this.stats,
       rules: { ...DEFAULT_RULES, ...opts.rules },
-      preferences: new JetStreamPreferenceStore(opts.js, opts.jsm, n.streams.events),
+      ...(opts.messages ? { messages: opts.messages } : {}),
       exclusive: (conversationId, task) => this.queue.run(conversationId, task),
     };
   }
@@ -153,10 +172,16 @@ export class CommandService {
         const now = { ...this.stats };
         const delta = Object.fromEntries(Object.entries(now).map(([k, v]) => [k, v - last[k as keyof CommandStats]]));
         last = now;
-        this.opts.log.info({ ...delta, cached: this.aggregates.cache.size, partitions: [...this.subs.keys()], perMs: every }, 'commands');
+        this.opts.log.info(
+          { ...delta, cached: this.aggregates.size, cachedBytes: this.aggregates.bytes, aggregates: this.aggregates.stats, partitions: [...this.subs.keys()], perMs: every },
+          'commands',
+        );
       }, every);
       this.summary.unref();
     }
+    const after = this.opts.snapshotAfterMs ?? DEFAULT_SNAPSHOT_AFTER_MS;
+    this.snapshotTimer = setInterval(() => void this.aggregates.flushDue(), Math.max(100, Math.floor(after / 4)));
+    this.snapshotTimer.unref();
     return this;
   }
 
@@ -184,13 +209,17 @@ export class CommandService {
   async drained(partition: number): Promise<void> {
     const set = this.running.get(partition);
     if (set?.size) await Promise.allSettled([...set]);
+    // The next owner reads the snapshots: hand over with them current.
+    await this.aggregates.flushDue({ all: true, only: (subject) => this.partitionOfSubject(subject) === partition });
   }
 
-  /** Stops taking commands; running ones finish and answer. */
+  /** Stops taking commands; running ones finish and answer; states not yet snapshotted are. */
   async stop(): Promise<void> {
     clearInterval(this.summary);
+    clearInterval(this.snapshotTimer);
     for (const p of [...this.subs.keys()]) this.drop(p);
     await Promise.allSettled([...this.running.values()].flatMap((s) => [...s]));
+    await this.aggregates.flushDue({ all: true });
   }
 
   /**

@@ -23,18 +23,44 @@ const Common = z.object({
   CHAT_COMMAND_PARTITIONS: z.coerce.number().int().min(1).max(1024).default(16),
 });
 
+/**
+ * How long CHAT_EVENTS keeps events and the read models keep message bodies: 30 days at most,
+ * 10 s at least (short values exist for tests and demonstrations; see `configWarnings`).
+ * Conversations, members, watermarks and settings do not age: they live on in snapshots.
+ */
+const MaxAge = Duration.refine((ms) => ms <= 30 * 86_400_000, 'at most 30d')
+  .refine((ms) => ms >= 10_000, 'at least 10s')
+  .prefault('30d');
+
+/** A size in bytes: a number, or with a unit (KiB, MiB, GiB; KB, MB, GB). */
+const Bytes = z.string().transform((s, ctx) => {
+  const m = /^(\d+(?:\.\d+)?)\s*(B|KiB|MiB|GiB|KB|MB|GB)?$/.exec(s.trim());
+  if (!m) {
+    ctx.addIssue({ code: 'custom', message: `invalid size "${s}" (use e.g. 268435456, 512MiB, 1GiB)` });
+    return z.NEVER;
+  }
+  const unit = { B: 1, KiB: 1024, MiB: 1024 ** 2, GiB: 1024 ** 3, KB: 1e3, MB: 1e6, GB: 1e9 }[m[2] ?? 'B']!;
+  return Math.round(Number(m[1]) * unit);
+});
+
 export const StreamsConfig = z.object({
   /** JetStream replicas for every stream: 1 on one server, 3 in a cluster. */
   CHAT_STREAM_REPLICAS: z.coerce.number().int().min(1).max(5).default(1),
-  /** How long events (and read models) are kept; 30 days at most. */
-  CHAT_MAX_AGE: Duration.refine((ms) => ms <= 30 * 86_400_000, 'at most 30d').prefault('30d'),
+  /** How long events (and read models' message bodies) are kept; 10 s to 30 days. */
+  CHAT_MAX_AGE: MaxAge,
 });
 
 export const CommandConfig = Common.extend({
   /** Replicas of the partition lease bucket (as CHAT_STREAM_REPLICAS for the streams). */
   CHAT_STREAM_REPLICAS: z.coerce.number().int().min(1).max(5).default(1),
-  /** Conversation states kept in memory (LRU). */
-  CHAT_AGGREGATE_CACHE: z.coerce.number().int().min(0).default(50_000),
+  /** Memory for aggregate states (LRU, by estimated size); 0 turns the cache off. */
+  CHAT_AGGREGATE_CACHE_BYTES: Bytes.prefault('256MiB'),
+  /** A state is snapshotted once this many of its events are not in its snapshot… */
+  CHAT_SNAPSHOT_EVERY: z.coerce.number().int().min(1).default(100),
+  /** …or once the oldest of them is this old; default min(10s, CHAT_MAX_AGE / 10). */
+  CHAT_SNAPSHOT_INTERVAL: z.preprocess((v) => (v === '' ? undefined : v), Duration.optional()),
+  /** CHAT_EVENTS' max age: every event must be in a snapshot well before it ages out. */
+  CHAT_MAX_AGE: MaxAge,
   /** Largest group, the creator included. */
   CHAT_MAX_GROUP_MEMBERS: z.coerce.number().int().min(2).max(100_000).default(1024),
   /** How long an author may edit a message. */
@@ -67,8 +93,8 @@ export const ProjectorConfig = Common.extend({
   CHAT_PROJECTOR_SYNC_COMMIT: z.enum(['on', 'off']).default('off'),
   /** Conversation members the projector keeps in memory for live routing (LRU by member entries). */
   CHAT_MEMBERSHIP_CACHE: z.coerce.number().int().min(1_000).default(1_000_000),
-  /** How long read models keep messages (same as the streams' max age); 30 days at most. */
-  CHAT_MAX_AGE: Duration.refine((ms) => ms <= 30 * 86_400_000, 'at most 30d').prefault('30d'),
+  /** How long read models keep message bodies (same as the streams' max age); 10 s to 30 days. */
+  CHAT_MAX_AGE: MaxAge,
   /** `history`: bodies stay until max age; `ephemeral`: a body leaves the read models once every recipient device acknowledged it. */
   CHAT_RETENTION: z.enum(['history', 'ephemeral']).default('history'),
   /** How often the projector's sweeper deletes expired rows; default min(1m, CHAT_MAX_AGE / 10); 0 turns it off. */
@@ -146,6 +172,15 @@ export type NotifierConfig = z.infer<typeof NotifierConfig>;
 export const DEV_JWT_SECRET = 'dev-secret-change-me';
 
 /** Parses the environment; on failure throws one readable error listing every bad variable. */
+/** What an app logs as a warning at start about its configuration. */
+export function configWarnings(cfg: { CHAT_MAX_AGE?: number }): string[] {
+  const out: string[] = [];
+  if (cfg.CHAT_MAX_AGE !== undefined && cfg.CHAT_MAX_AGE < 86_400_000) {
+    out.push(`CHAT_MAX_AGE is ${cfg.CHAT_MAX_AGE} ms, under a day: messages and their bodies go that soon (meant for tests and demonstrations)`);
+  }
+  return out;
+}
+
 export function loadConfig<T extends z.ZodTypeAny>(schema: T, env: Record<string, string | undefined> = process.env): z.infer<T> {
   const res = schema.safeParse(env);
   if (!res.success) {

@@ -204,3 +204,11 @@ export function readEvent(json: unknown): ChatEvent {
   }
   return json as ChatEvent;
 }
+
+/** Anything the command service appends to CHAT_EVENTS: conversation and receipt events, members' preferences. */
+export type StoredEvent = ChatEvent | MemberPreferenceEvent;
+
+/** A stored event as the system's own readers take it, whichever subject family it came from. */
+export function readStoredEvent(json: unknown): StoredEvent {
+  return (json as { type?: unknown })?.type === 'MemberMuteChanged' ? readPreferenceEvent(json) : readEvent(json);
+}

@@ -13,3 +13,4 @@ export * from './config';
 export * from './json-schema';
 export * from './nats-server';
 export * from './notify';
+export * from './snapshots';

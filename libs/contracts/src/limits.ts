@@ -23,6 +23,13 @@ export const LIMITS = {
   maxMentions: 256,
   /** How long group receipts are coalesced before they are pushed. */
   receiptCoalesceMs: 250,
-  /** How long a `clientMsgId` is remembered for idempotent retries. */
+  /** How long a `clientMsgId` is remembered for idempotent retries… */
   clientMsgIdWindowMs: 24 * 60 * 60 * 1000,
+  /** …and how many of a conversation's most recent ones at most. */
+  clientMsgIdWindowEntries: 1024,
+  /**
+   * Message records a conversation's state keeps for replies, edits and deletes (inside the
+   * longer of the two windows); an older message is looked up in the event stream.
+   */
+  recentMessageRecords: 1024,
 } as const;

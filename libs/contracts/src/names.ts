@@ -10,6 +10,8 @@ export interface Names {
   readonly kv: {
     /** Command partition leases and the live command processes (entries expire: the lease TTL). */
     commandOwners: string;
+    /** Aggregate snapshots by subject (never expire) and the snapshot keeper's position. */
+    snapshots: string;
   };
   readonly subjects: {
     /** Core NATS, not stored: every partition's commands (`chat.cmd.<partition>`). */
@@ -64,7 +66,7 @@ export function names(ns = ''): Names {
   return {
     ns,
     streams: { events: `${S}CHAT_EVENTS`, delivery: `${S}CHAT_DELIVERY`, dlq: `${S}CHAT_DLQ`, notify: `${S}CHAT_NOTIFY` },
-    kv: { commandOwners: `${S}CHAT_CMD_OWNERS` },
+    kv: { commandOwners: `${S}CHAT_CMD_OWNERS`, snapshots: `${S}CHAT_SNAPSHOTS` },
     subjects: {
       cmdAll: `${s}chat.cmd.*`,
       cmdPartition: (partition) => `${s}chat.cmd.${partition}`,

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { JetStreamApiCodes, JetStreamApiError, StorageType } from '@nats-io/jetstream';
-import { names, type ChatEvent } from '@chat/contracts';
+import { names, type ChatEvent, type StoredEvent } from '@chat/contracts';
 import { connectNats, type Nats } from './connect';
 import { ConcurrencyError, JetStreamEventStore } from './eventStore';
 
@@ -48,7 +48,7 @@ const sent = (conversationId: string, seq: number): ChatEvent => ({
   body: { text: `hello ${seq}` },
   sentAt: at,
 });
-const seqsOf = (events: ChatEvent[]) => events.map((e) => (e.type === 'MessageSent' ? e.seq : 0));
+const seqsOf = (events: StoredEvent[]) => events.map((e) => (e.type === 'MessageSent' ? e.seq : 0));
 
 describe('JetStreamEventStore', () => {
   it('loads an empty subject as no events at position 0', async () => {

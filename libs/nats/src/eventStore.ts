@@ -1,6 +1,6 @@
 import { DeliverPolicy, JetStreamApiCodes, JetStreamApiError } from '@nats-io/jetstream';
 import type { JetStreamClient, JetStreamManager } from '@nats-io/jetstream';
-import { readEvent, type ChatEvent } from '@chat/contracts';
+import { readStoredEvent, type StoredEvent } from '@chat/contracts';
 import { PublishError, type JetStreamPublisher } from './publisher';
 
 /**
@@ -23,7 +23,7 @@ export class ConcurrencyError extends Error {
 export const isConcurrencyError = (e: unknown): e is ConcurrencyError => e instanceof ConcurrencyError;
 
 export interface LoadedEvents {
-  events: ChatEvent[];
+  events: StoredEvent[];
   /** Stream sequence of the subject's last message (0 = empty subject): the next append's expectation. */
   lastSubjectSeq: number;
 }
@@ -38,7 +38,7 @@ export interface EventStore {
    * ConcurrencyError when the subject moved on. `commandId` makes a retried append of the same
    * command a no-op within the stream's duplicate window.
    */
-  append(subject: string, events: readonly ChatEvent[], expectedLastSubjectSeq: number, commandId: string): Promise<number>;
+  append(subject: string, events: readonly StoredEvent[], expectedLastSubjectSeq: number, commandId: string): Promise<number>;
 }
 
 /**
@@ -67,7 +67,7 @@ export class JetStreamEventStore implements EventStore {
     const last = await this.jsm.streams.getMessage(this.stream, { last_by_subj: subject });
     if (!last) return { events: [], lastSubjectSeq: 0 };
     if (last.seq <= afterSeq) return { events: [], lastSubjectSeq: afterSeq };
-    const events: ChatEvent[] = [];
+    const events: StoredEvent[] = [];
     let position = afterSeq;
     // Short subjects (receipts) and caches that missed a few appends (the usual case after a
     // conflict) are read with a few single gets, cheaper than creating a consumer.
@@ -75,7 +75,7 @@ export class JetStreamEventStore implements EventStore {
       // Without allow_direct on the stream (or a replica behind) this falls back to the consumer.
       const m = await this.jsm.direct.getMessage(this.stream, { seq: position + 1, next_by_subj: subject }).catch(() => null);
       if (!m || m.seq > last.seq) break;
-      events.push(readEvent(m.json()));
+      events.push(readStoredEvent(m.json()));
       position = m.seq;
     }
     if (position >= last.seq) return { events, lastSubjectSeq: last.seq };
@@ -84,7 +84,7 @@ export class JetStreamEventStore implements EventStore {
   }
 
   /** Reads the subject from `afterSeq` up to `untilSeq` with an ordered consumer; returns the last sequence read. */
-  private async readWithConsumer(subject: string, afterSeq: number, untilSeq: number, into: ChatEvent[]): Promise<number> {
+  private async readWithConsumer(subject: string, afterSeq: number, untilSeq: number, into: StoredEvent[]): Promise<number> {
     const consumer = await this.js.consumers.get(this.stream, {
       filter_subjects: subject,
       ...(afterSeq > 0 ? { deliver_policy: DeliverPolicy.StartSequence, opt_start_seq: afterSeq + 1 } : { deliver_policy: DeliverPolicy.All }),
@@ -96,7 +96,7 @@ export class JetStreamEventStore implements EventStore {
       const messages = await consumer.consume({ max_messages: Math.min(1000, Math.max(16, untilSeq - afterSeq)) });
       try {
         for await (const m of messages) {
-          into.push(readEvent(m.json()));
+          into.push(readStoredEvent(m.json()));
           position = m.seq;
           if (m.seq >= untilSeq || m.info.pending === 0) break;
         }
@@ -110,7 +110,7 @@ export class JetStreamEventStore implements EventStore {
     return position;
   }
 
-  async append(subject: string, events: readonly ChatEvent[], expectedLastSubjectSeq: number, commandId: string): Promise<number> {
+  async append(subject: string, events: readonly StoredEvent[], expectedLastSubjectSeq: number, commandId: string): Promise<number> {
     let expected = expectedLastSubjectSeq;
     for (const [i, event] of events.entries()) {
       let ack;

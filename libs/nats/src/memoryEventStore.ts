@@ -1,4 +1,4 @@
-import type { ChatEvent } from '@chat/contracts';
+import type { StoredEvent } from '@chat/contracts';
 import { ConcurrencyError, type EventStore, type LoadedEvents } from './eventStore';
 
 /**
@@ -8,7 +8,7 @@ import { ConcurrencyError, type EventStore, type LoadedEvents } from './eventSto
  */
 export class InMemoryEventStore implements EventStore {
   private seq = 0;
-  private readonly log: Array<{ seq: number; subject: string; event: ChatEvent }> = [];
+  private readonly log: Array<{ seq: number; subject: string; event: StoredEvent }> = [];
   private readonly ids = new Map<string, number>();
   /** Runs before each append is checked; lets a test slip a competing write in. */
   beforeAppend?: (subject: string) => void | Promise<void>;
@@ -19,7 +19,7 @@ export class InMemoryEventStore implements EventStore {
     return { events: mine.filter((r) => r.seq > afterSeq).map((r) => structuredClone(r.event)), lastSubjectSeq: Math.max(last, afterSeq) };
   }
 
-  async append(subject: string, events: readonly ChatEvent[], expectedLastSubjectSeq: number, commandId: string): Promise<number> {
+  async append(subject: string, events: readonly StoredEvent[], expectedLastSubjectSeq: number, commandId: string): Promise<number> {
     await this.beforeAppend?.(subject);
     let expected = expectedLastSubjectSeq;
     for (const [i, event] of events.entries()) {
@@ -36,7 +36,7 @@ export class InMemoryEventStore implements EventStore {
   }
 
   /** Every stored event of a subject, oldest first. */
-  events(subject: string): ChatEvent[] {
+  events(subject: string): StoredEvent[] {
     return this.log.filter((r) => r.subject === subject).map((r) => r.event);
   }
 }

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { ChatEvent, Command } from '@chat/contracts';
+import type { Command, StoredEvent } from '@chat/contracts';
 import { JetStreamEventStore } from '@chat/nats';
 import { conversation } from '../kinds';
 import { collectReplies, conv, createGroup, createService, createTestEnv, markDelivered, markRead, resendUnavailable, send, sendCommand, type TestEnv } from '../testing/env';
@@ -28,7 +28,7 @@ async function instance(opts: Parameters<typeof createService>[1] = {}) {
 /** The timeline seqs (messages and system messages) of a conversation, in stream order. */
 async function timeline(conversationId: string): Promise<Array<{ type: string; seq: number }>> {
   const { events } = await store.load(env.names.subjects.evtConv(conversationId));
-  return events.flatMap((e: ChatEvent) =>
+  return events.flatMap((e: StoredEvent) =>
     e.type === 'MessageSent' || e.type === 'MembersAdded' || e.type === 'MemberRemoved' || e.type === 'MemberLeft' ? [{ type: e.type, seq: e.seq }] : [],
   );
 }

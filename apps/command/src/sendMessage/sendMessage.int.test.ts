@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { ChatEvent, CommandResult } from '@chat/contracts';
+import type { ChatEvent, CommandResult, StoredEvent } from '@chat/contracts';
 import { JetStreamEventStore } from '@chat/nats';
 import { conversation } from '../kinds';
 import { collectReplies, createGroup, createService, createTestEnv, resendUnavailable, send, sendCommand, type TestEnv } from '../testing/env';
@@ -25,7 +25,7 @@ async function instance(opts: Parameters<typeof createService>[1] = {}) {
   return svc.service;
 }
 
-const sentEvents = (events: ChatEvent[]) => events.filter((e): e is Extract<ChatEvent, { type: 'MessageSent' }> => e.type === 'MessageSent');
+const sentEvents = (events: StoredEvent[]) => events.filter((e): e is Extract<ChatEvent, { type: 'MessageSent' }> => e.type === 'MessageSent');
 
 describe('SendMessage', () => {
   it('two instances racing on one conversation append 200 messages with seqs exactly 1..200', async () => {
@@ -73,7 +73,7 @@ describe('SendMessage', () => {
     expect(first).toMatchObject({ kind: 'message.sent', seq: 2, clientMsgId: 'same' });
 
     const again = await a.execute(send(conv, 'alice', 'same', 'a retry'));
-    a.aggregates.cache.clear(); // hours later, or a restarted service
+    a.aggregates.clear(); // hours later, or a restarted service
     const afterRestart = await a.execute(send(conv, 'alice', 'same', 'a late retry'));
     const otherInstance = await (await instance()).execute(send(conv, 'alice', 'same'));
     for (const r of [again, afterRestart, otherInstance]) expect(r).toEqual(first);

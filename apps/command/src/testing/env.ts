@@ -3,7 +3,11 @@ import { CommandReply, names as namesFor, type Command, type CommandOf, type Nam
 import type { ConversationRules } from '@chat/domain';
 import { commandSubject, connectNats, JetStreamEventStore, type EventStore, type Nats } from '@chat/nats';
 import { createTestNamespace } from '@chat/testing';
+import { Kvm } from '@nats-io/kv';
+import { ensureSnapshots, snapshotsBucket } from '@chat/streams';
 import { CommandService } from '../service';
+import { StreamMessageLookup } from '../messageLookup';
+import { KvSnapshotStore, type SnapshotStore } from '../snapshots/store';
 
 /** A throwaway namespace (streams, consumers) on the real servers; dispose() removes it. */
 export interface TestEnv {
@@ -37,10 +41,19 @@ export const TEST_PARTITIONS = 4;
  */
 export async function createService(
   env: TestEnv,
-  opts: { cacheEntries?: number; rules?: Partial<ConversationRules>; store?: (real: EventStore) => EventStore; owns?: (p: number) => boolean } = {},
+  opts: {
+    cacheBytes?: number;
+    rules?: Partial<ConversationRules>;
+    store?: (real: EventStore) => EventStore;
+    snapshots?: (real: SnapshotStore) => SnapshotStore;
+    snapshotEvery?: number;
+    snapshotAfterMs?: number;
+    owns?: (p: number) => boolean;
+  } = {},
 ): Promise<{ service: CommandService; nats: Nats; takeAll(): Promise<void>; close(): Promise<void> }> {
   const nats = await connectNats(env.natsUrl, `command-test-svc-${env.names.ns}`);
   const real = new JetStreamEventStore(nats.js, nats.jsm, env.names.streams.events);
+  const snapshots = new KvSnapshotStore(await openSnapshotBucket(env));
   const service = new CommandService({
     nc: nats.nc,
     js: nats.js,
@@ -48,9 +61,13 @@ export async function createService(
     names: env.names,
     log: pino({ level: process.env['TEST_LOG_LEVEL'] ?? 'silent' }),
     store: opts.store ? opts.store(real) : real,
+    snapshots: opts.snapshots ? opts.snapshots(snapshots) : snapshots,
+    messages: new StreamMessageLookup(nats.js, env.names.streams.events),
     partitions: TEST_PARTITIONS,
     owns: opts.owns ?? (() => true),
-    cacheEntries: opts.cacheEntries ?? 1000,
+    cacheBytes: opts.cacheBytes ?? 64 * 1024 * 1024,
+    ...(opts.snapshotEvery !== undefined ? { snapshotEvery: opts.snapshotEvery } : {}),
+    ...(opts.snapshotAfterMs !== undefined ? { snapshotAfterMs: opts.snapshotAfterMs } : {}),
     ...(opts.rules ? { rules: opts.rules } : {}),
     summaryEveryMs: 0,
   }).start();
@@ -67,6 +84,12 @@ export async function createService(
       await nats.nc.drain();
     },
   };
+}
+
+/** The namespace's snapshot bucket (created with the streams). */
+export async function openSnapshotBucket(env: TestEnv) {
+  await ensureSnapshots(env.nats.jsm, env.names, { replicas: 1 });
+  return new Kvm(env.nats.js).open(snapshotsBucket(env.names, { replicas: 1 }).name);
 }
 
 /** Sends a command as an edge does: to its partition, as a batch of one, the reply subject named by its request id. */

@@ -42,7 +42,7 @@ export function answer(command: ConversationCommand, state: ConversationState, e
         kind: 'message.edited',
         conversationId: state.conversationId,
         messageId: command.data.messageId,
-        seq: messageSeq(state, command.data.messageId),
+        seq: messageSeq(state, command.data.messageId, events),
         body: command.data.body,
         editedAt: command.meta.at,
       };
@@ -51,7 +51,7 @@ export function answer(command: ConversationCommand, state: ConversationState, e
         kind: 'message.deleted',
         conversationId: state.conversationId,
         messageId: command.data.messageId,
-        seq: messageSeq(state, command.data.messageId),
+        seq: messageSeq(state, command.data.messageId, events),
         scope: command.data.scope,
         deletedAt: command.meta.at,
       };
@@ -62,7 +62,10 @@ export function answer(command: ConversationCommand, state: ConversationState, e
   }
 }
 
-function messageSeq(state: ActiveConversation, messageId: string): number {
+/** The target's seq: from the event just appended (the state may not keep an old message), else from the state. */
+function messageSeq(state: ActiveConversation, messageId: string, events: readonly ConversationEvent[]): number {
+  const appended = events.find((e) => 'messageId' in e && e.messageId === messageId && 'seq' in e);
+  if (appended && 'seq' in appended) return appended.seq;
   const rec = state.messages.get(messageId);
   if (!rec) throw new ChatError('internal', 'message missing after command');
   return rec.seq;

@@ -2,7 +2,7 @@ import { ChatError, LIMITS, type CommandOf, type ConversationEvent } from '@chat
 import { requireActor } from './guards';
 import { decideAddMembers, decideChangeRole, decideLeave, decideRemoveMember, decideUpdate } from './members';
 import { decideDeleteMessage, decideEditMessage } from './messages';
-import type { ConversationState } from './state';
+import type { ConversationState, MessageRecord } from './state';
 import { canSee, sentKey } from './state';
 
 export { requireMember } from './guards';
@@ -32,13 +32,33 @@ export const DEFAULT_RULES: ConversationRules = {
   deleteWindowMs: LIMITS.defaultDeleteWindowMs,
 };
 
+/**
+ * The message a command names (reply target, edited or deleted message) when the state no longer
+ * keeps it (older than its windows): its record as the stream has it, found by the command
+ * service before deciding, or undefined when there is no such message.
+ */
+export type Referenced = MessageRecord | undefined;
+
+/** The message id a command refers to, if any: the handler looks it up when the state has no record of it. */
+export function referencedMessageId(command: ConversationCommand): string | undefined {
+  switch (command.type) {
+    case 'SendMessage':
+      return command.data.replyTo;
+    case 'EditMessage':
+    case 'DeleteMessage':
+      return command.data.messageId;
+    default:
+      return undefined;
+  }
+}
+
 /** Pure: the events a command produces from the current state, or a ChatError. */
-export function decide(command: ConversationCommand, state: ConversationState, rules: ConversationRules = DEFAULT_RULES): ConversationEvent[] {
+export function decide(command: ConversationCommand, state: ConversationState, rules: ConversationRules = DEFAULT_RULES, referenced?: Referenced): ConversationEvent[] {
   switch (command.type) {
     case 'CreateConversation':
       return decideCreate(command, state, rules);
     case 'SendMessage':
-      return decideSend(command, state);
+      return decideSend(command, state, referenced);
     case 'AddMembers':
       return decideAddMembers(command, state, rules);
     case 'RemoveMember':
@@ -50,9 +70,9 @@ export function decide(command: ConversationCommand, state: ConversationState, r
     case 'UpdateConversation':
       return decideUpdate(command, state);
     case 'EditMessage':
-      return decideEditMessage(command, state, rules);
+      return decideEditMessage(command, state, rules, referenced);
     case 'DeleteMessage':
-      return decideDeleteMessage(command, state, rules);
+      return decideDeleteMessage(command, state, rules, referenced);
     default: {
       const never: never = command;
       throw new Error(`unknown command ${(never as { type: string }).type}`);
@@ -94,13 +114,13 @@ function decideCreate(command: CommandOf<'CreateConversation'>, state: Conversat
   ];
 }
 
-function decideSend(command: CommandOf<'SendMessage'>, state: ConversationState): ConversationEvent[] {
+function decideSend(command: CommandOf<'SendMessage'>, state: ConversationState, referenced: Referenced): ConversationEvent[] {
   const { data, meta } = command;
   const { conv, actor } = requireActor(state, meta.userId);
   if (conv.sent.has(sentKey(meta.userId, data.clientMsgId))) return []; // idempotent retry
   if (data.replyTo !== undefined) {
     // A message the sender cannot see (from before they joined) is reported like an unknown one.
-    const target = conv.messages.get(data.replyTo);
+    const target = conv.messages.get(data.replyTo) ?? referenced;
     if (!target || !canSee(actor, target.seq)) throw new ChatError('bad_request', 'replyTo is not a message of this conversation');
   }
   const mentions = data.mentions ? [...new Set(data.mentions)] : [];

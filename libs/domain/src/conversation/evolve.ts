@@ -1,6 +1,6 @@
-import { LIMITS, type ConversationEvent } from '@chat/contracts';
-import type { ConversationState } from './state';
-import { sentKey } from './state';
+import type { ConversationEvent } from '@chat/contracts';
+import type { ConversationState, MessageRecord, SentRecord } from './state';
+import { DEFAULT_STATE_LIMITS, sentKey, type StateLimits } from './state';
 
 /**
  * Folds one event into the state. For speed on long replays it reuses the previous state's
@@ -9,8 +9,11 @@ import { sentKey } from './state';
  * The timeline seq stays dense: MessageSent and the membership changes shown as system
  * messages (MembersAdded, MemberRemoved, MemberLeft) advance `lastSeq`; edits, deletes, hides,
  * role and metadata changes carry no seq of their own (or the target message's) and do not.
+ *
+ * Message and client-id records older than `limits` allow are dropped as newer messages come
+ * in, by the events' own times: the same events always give the same state.
  */
-export function evolve(state: ConversationState, event: ConversationEvent): ConversationState {
+export function evolve(state: ConversationState, event: ConversationEvent, limits: StateLimits = DEFAULT_STATE_LIMITS): ConversationState {
   if (event.type === 'ConversationCreated') {
     return {
       status: 'active',
@@ -20,6 +23,7 @@ export function evolve(state: ConversationState, event: ConversationEvent): Conv
       ...(event.description ? { description: event.description } : {}),
       ...(event.avatarUrl ? { avatarUrl: event.avatarUrl } : {}),
       createdBy: event.createdBy,
+      createdAt: event.at,
       members: new Map(event.members.map((m) => [m.userId, { role: m.role, joinedAfterSeq: 0 }])),
       lastSeq: 0,
       lastEventAt: event.at,
@@ -37,8 +41,11 @@ export function evolve(state: ConversationState, event: ConversationEvent): Conv
         seq: event.seq,
         sentAt: event.sentAt,
       });
-      state.messages.set(event.messageId, { seq: event.seq, senderId: event.senderId, sentAtMs: Date.parse(event.sentAt), deleted: false });
-      pruneSent(state.sent, Date.parse(event.sentAt) - LIMITS.clientMsgIdWindowMs);
+      const sentAtMs = Date.parse(event.sentAt);
+      state.messages.set(event.messageId, { seq: event.seq, senderId: event.senderId, sentAtMs, deleted: false });
+      state.lastMessage = { messageId: event.messageId, seq: event.seq, senderId: event.senderId, sentAt: event.sentAt };
+      prune(state.sent, limits.maxSent, (r) => Date.parse(r.sentAt) < sentAtMs - limits.sentWindowMs);
+      prune(state.messages, limits.maxMessages, (r) => r.sentAtMs < sentAtMs - limits.messageWindowMs);
       return state;
     }
     case 'MembersAdded':
@@ -89,13 +96,14 @@ function setOrClear(state: { title?: string; description?: string; avatarUrl?: s
   else state[field] = value;
 }
 
-function pruneSent(sent: Map<string, { sentAt: string }>, olderThanMs: number): void {
-  for (const [key, rec] of sent) {
-    if (Date.parse(rec.sentAt) >= olderThanMs) break;
-    sent.delete(key);
+/** Drops records from the front (the oldest) while there are more than `max` or the oldest is `expired`. */
+function prune<R extends SentRecord | MessageRecord>(records: Map<string, R>, max: number, expired: (r: R) => boolean): void {
+  for (const [key, rec] of records) {
+    if (records.size <= max && !expired(rec)) break;
+    records.delete(key);
   }
 }
 
-export function evolveAll(state: ConversationState, events: readonly ConversationEvent[]): ConversationState {
-  return events.reduce(evolve, state);
+export function evolveAll(state: ConversationState, events: readonly ConversationEvent[], limits: StateLimits = DEFAULT_STATE_LIMITS): ConversationState {
+  return events.reduce((s, e) => evolve(s, e, limits), state);
 }

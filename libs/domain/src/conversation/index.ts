@@ -3,3 +3,4 @@ export * from './evolve';
 export * from './decide';
 export * from './answer';
 export * from './permissions';
+export * from './snapshot';

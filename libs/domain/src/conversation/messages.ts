@@ -1,5 +1,5 @@
 import { ChatError, type CommandOf, type ConversationEvent } from '@chat/contracts';
-import type { ConversationRules } from './decide';
+import type { ConversationRules, Referenced } from './decide';
 import { commandTime, formatDuration, requireActor } from './guards';
 import { can } from './permissions';
 import type { ActiveConversation, MemberRecord, MessageRecord } from './state';
@@ -10,17 +10,22 @@ import { canSee, type ConversationState } from './state';
  * timeline does not advance.
  */
 
-/** The message, if the member can see it (sent after they joined); otherwise not_found. */
-function visibleMessage(conv: ActiveConversation, member: MemberRecord, messageId: string): MessageRecord {
-  const rec = conv.messages.get(messageId);
+/**
+ * The message, if the member can see it (sent after they joined); otherwise not_found. One the
+ * state no longer keeps comes as `referenced` (looked up in the stream; its `deleted` is not
+ * known there, so a second delete of it appends a second MessageDeleted, which the read models
+ * take as a no-op).
+ */
+function visibleMessage(conv: ActiveConversation, member: MemberRecord, messageId: string, referenced: Referenced): MessageRecord {
+  const rec = conv.messages.get(messageId) ?? referenced;
   if (!rec || !canSee(member, rec.seq)) throw new ChatError('not_found', 'no such message');
   return rec;
 }
 
-export function decideEditMessage(command: CommandOf<'EditMessage'>, state: ConversationState, rules: ConversationRules): ConversationEvent[] {
+export function decideEditMessage(command: CommandOf<'EditMessage'>, state: ConversationState, rules: ConversationRules, referenced?: Referenced): ConversationEvent[] {
   const { data, meta } = command;
   const { conv, actor } = requireActor(state, meta.userId);
-  const rec = visibleMessage(conv, actor, data.messageId);
+  const rec = visibleMessage(conv, actor, data.messageId, referenced);
   if (rec.deleted) throw new ChatError('not_found', 'the message was deleted');
   if (rec.senderId !== meta.userId || !can(actor.role, 'editOwnMessage')) throw new ChatError('forbidden', 'only the author can edit a message');
   if (commandTime(meta) - rec.sentAtMs > rules.editWindowMs) {
@@ -46,10 +51,10 @@ export function decideEditMessage(command: CommandOf<'EditMessage'>, state: Conv
  * for themselves; the state keeps no record of hides, so a repeat emits another MessageHidden
  * (the read model upserts it).
  */
-export function decideDeleteMessage(command: CommandOf<'DeleteMessage'>, state: ConversationState, rules: ConversationRules): ConversationEvent[] {
+export function decideDeleteMessage(command: CommandOf<'DeleteMessage'>, state: ConversationState, rules: ConversationRules, referenced?: Referenced): ConversationEvent[] {
   const { data, meta } = command;
   const { conv, actor } = requireActor(state, meta.userId);
-  const rec = visibleMessage(conv, actor, data.messageId);
+  const rec = visibleMessage(conv, actor, data.messageId, referenced);
   const base = { v: 1 as const, conversationId: conv.conversationId, messageId: data.messageId, seq: rec.seq, at: meta.at };
   if (data.scope === 'me') {
     if (!can(actor.role, 'hideMessage')) throw new ChatError('forbidden', 'cannot hide messages');

@@ -1,0 +1,185 @@
+import { DeliverPolicy, type ConsumerMessages, type JetStreamClient } from '@nats-io/jetstream';
+import type { KV } from '@nats-io/kv';
+import type { Logger } from 'pino';
+import type { Names, Snapshot } from '@chat/contracts';
+import type { Aggregates } from '../aggregates';
+import { conversation, preference, receipt, type AggregateKind } from '../kinds';
+
+/** The keeper's position in the snapshot bucket: every event at or below it is in a snapshot. */
+export const KEEPER_POSITION_KEY = 'keeper.position';
+
+export interface KeeperOptions {
+  js: JetStreamClient;
+  /** The snapshot bucket (also holds the keeper's position). */
+  kv: KV;
+  names: Names;
+  /** Loads states (snapshot + events) and writes snapshots; its cache is not used. */
+  aggregates: Aggregates;
+  log: Logger;
+  /**
+   * An event not in a snapshot this long after it was stored is snapshotted by the keeper
+   * (the command service snapshots its cached states sooner; this catches what a crash left).
+   * Must be well under CHAT_MAX_AGE.
+   */
+  graceMs: number;
+  now?: () => number;
+}
+
+export interface KeeperStats {
+  /** Events read from CHAT_EVENTS. */
+  events: number;
+  /** Subjects found already covered by a snapshot. */
+  covered: number;
+  /** Subjects whose snapshot the keeper wrote itself. */
+  repaired: number;
+  /** Subjects whose events aged out before any snapshot covered them (should stay 0). */
+  lost: number;
+  position: number;
+}
+
+interface Pending {
+  first: number;
+  last: number;
+  /** When `first` was stored (ms). */
+  firstAt: number;
+}
+
+/**
+ * Makes sure every event of CHAT_EVENTS is covered by its aggregate's snapshot before it can
+ * age out, whatever happened to the process that appended it. It reads the stream in order
+ * (an ordered consumer from its own position, no payloads parsed), notes each subject's
+ * events, and once an event is `graceMs` old checks the subject's snapshot: covered (the usual
+ * case: the owning command process snapshotted it), or else it loads the state (snapshot +
+ * events) and writes the snapshot itself. Its position (the highest sequence below which every
+ * event is covered) is kept in the snapshot bucket, so a restart resumes there.
+ *
+ * One keeper runs per system, in the command process that holds partition 0; two for a moment
+ * during a handover are harmless (snapshot writes never move a snapshot backwards).
+ */
+export class SnapshotKeeper {
+  readonly stats: KeeperStats = { events: 0, covered: 0, repaired: 0, lost: 0, position: 0 };
+  private readonly pending = new Map<string, Pending>();
+  private messages?: ConsumerMessages;
+  private running?: Promise<void>;
+  private timer?: NodeJS.Timeout;
+  private checking?: Promise<void>;
+  private lastSeen = 0;
+  private stopped = true;
+  private readonly kinds: Array<[string, AggregateKind<unknown>]>;
+  private readonly now: () => number;
+
+  constructor(private readonly o: KeeperOptions) {
+    const s = o.names.subjects;
+    const prefix = (wildcard: string) => wildcard.replace(/[*>]$/, '');
+    this.kinds = [
+      [prefix(s.evtConvAll), conversation as AggregateKind<unknown>],
+      [prefix(s.evtRcptAll), receipt as AggregateKind<unknown>],
+      [prefix(s.prefAll), preference as AggregateKind<unknown>],
+    ];
+    this.now = o.now ?? Date.now;
+  }
+
+  start(): void {
+    if (!this.stopped) return;
+    this.stopped = false;
+    this.running = this.run().catch((err) => this.o.log.error({ err }, 'snapshot keeper stopped'));
+    this.timer = setInterval(() => void this.check(), Math.max(50, Math.floor(this.o.graceMs / 4)));
+    this.timer.unref();
+  }
+
+  async stop(): Promise<void> {
+    if (this.stopped) return;
+    this.stopped = true;
+    clearInterval(this.timer);
+    await this.messages?.close().catch(() => undefined);
+    await this.running;
+    await this.checking;
+  }
+
+  /** Checks (and if need be writes) every noted subject now, whatever its age: for tests and shutdown. */
+  async checkAll(): Promise<void> {
+    await this.check(true);
+  }
+
+  private async run(): Promise<void> {
+    const { js, kv, names, log } = this.o;
+    const entry = await kv.get(KEEPER_POSITION_KEY);
+    const from = entry?.operation === 'PUT' ? Number(entry.string()) : 0;
+    this.stats.position = this.lastSeen = from;
+    while (!this.stopped) {
+      try {
+        const consumer = await js.consumers.get(names.streams.events, {
+          ...(this.lastSeen > 0 ? { deliver_policy: DeliverPolicy.StartSequence, opt_start_seq: this.lastSeen + 1 } : { deliver_policy: DeliverPolicy.All }),
+        });
+        this.messages = await consumer.consume({ max_messages: 1000 });
+        if (this.stopped) await this.messages.close();
+        for await (const m of this.messages) {
+          this.stats.events++;
+          this.lastSeen = m.seq;
+          const p = this.pending.get(m.subject);
+          if (p) p.last = m.seq;
+          else this.pending.set(m.subject, { first: m.seq, last: m.seq, firstAt: m.info.timestampNanos / 1e6 });
+        }
+      } catch (err) {
+        if (this.stopped) break;
+        log.warn({ err }, 'snapshot keeper: reading CHAT_EVENTS failed; retrying');
+        await new Promise((r) => setTimeout(r, 1000));
+      }
+    }
+  }
+
+  private check(all = false): Promise<void> {
+    this.checking ??= this.checkDue(all)
+      .catch((err) => this.o.log.warn({ err }, 'snapshot keeper: check failed; retried'))
+      .finally(() => (this.checking = undefined));
+    return this.checking;
+  }
+
+  private async checkDue(all: boolean): Promise<void> {
+    const seenUpTo = this.lastSeen;
+    const cutoff = this.now() - this.o.graceMs;
+    const due = [...this.pending].filter(([, p]) => all || p.firstAt <= cutoff);
+    const CONCURRENCY = 16;
+    for (let i = 0; i < due.length; i += CONCURRENCY) {
+      await Promise.all(due.slice(i, i + CONCURRENCY).map(([subject, p]) => this.ensure(subject, p)));
+    }
+    let position = seenUpTo;
+    for (const p of this.pending.values()) position = Math.min(position, p.first - 1);
+    if (position > this.stats.position) {
+      await this.o.kv.put(KEEPER_POSITION_KEY, String(position));
+      this.stats.position = position;
+    }
+  }
+
+  /** Makes the subject's snapshot cover `p.last`; forgets the subject when nothing newer came meanwhile. */
+  private async ensure(subject: string, p: Pending): Promise<void> {
+    const last = p.last;
+    const { aggregates, log } = this.o;
+    const stored = await aggregates.snapshots.get(subject);
+    if (stored && stored.position >= last) {
+      this.stats.covered++;
+    } else {
+      const kind = this.kinds.find(([prefix]) => subject.startsWith(prefix))?.[1];
+      if (!kind) {
+        log.warn({ subject }, 'snapshot keeper: an event on a subject of no aggregate');
+      } else {
+        const loaded = await aggregates.load(subject, kind);
+        const state = kind.toSnapshot(loaded.state);
+        if (loaded.position < last) {
+          this.stats.lost++;
+          log.error({ subject, position: loaded.position, last }, 'snapshot keeper: events aged out before a snapshot covered them');
+        } else if (state !== undefined) {
+          await aggregates.snapshots.put(subject, { v: 1, kind: kind.name, position: loaded.position, takenAt: new Date(this.now()).toISOString(), state } as Snapshot);
+          this.stats.repaired++;
+        }
+      }
+    }
+    if (this.pending.get(subject) === p) {
+      if (p.last === last) this.pending.delete(subject);
+      else {
+        p.first = last + 1;
+        p.firstAt = this.now();
+      }
+    }
+  }
+}
