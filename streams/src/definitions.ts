@@ -78,7 +78,8 @@ export function streamConfigs(n: Names, s: StreamSettings): Array<Partial<Stream
       storage: StorageType.File,
       discard: DiscardPolicy.Old,
       max_age: ms(s.maxAgeMs),
-      duplicate_window: ms(2 * 60 * 1000),
+      // Never longer than the max age (nats-server refuses it; only a test runs that short).
+      duplicate_window: ms(Math.min(2 * 60 * 1000, s.maxAgeMs)),
       num_replicas: s.replicas,
       deny_delete: true,
       allow_direct: true,
@@ -103,7 +104,7 @@ export function streamConfigs(n: Names, s: StreamSettings): Array<Partial<Stream
       discard: DiscardPolicy.Old,
       max_age: ms(Math.min(s.maxAgeMs, DLQ_MAX_AGE_MS)),
       // Nats-Msg-Id <stream>:<seq>:<consumer>: a dead-lettering retried after a lost term is stored once.
-      duplicate_window: ms(10 * 60 * 1000),
+      duplicate_window: ms(Math.min(10 * 60 * 1000, s.maxAgeMs)),
       num_replicas: s.replicas,
       allow_direct: true,
     },

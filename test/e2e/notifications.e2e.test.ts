@@ -1,50 +1,30 @@
-import { createServer, type Server } from 'node:http';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import type { ServerFrameOf } from '@chat/client';
 import { names } from '@chat/contracts';
 import { ConnectionRegistry, createRedis, type Redis } from '@chat/redis';
 import { createTestNamespace, type TestNamespace } from '@chat/testing';
-import { eventually, freePort, nextEvent, startApp, startSystem, type RunningSystem } from '../support/system';
-import { harness, text, type Json } from '../support/harness';
+import { eventually, nextEvent, startApp, startSystem, type RunningSystem } from '../support/system';
+import { harness, text } from '../support/harness';
+import { startPushGateway } from '../support/push';
 
-/** A local push gateway: records every POST; answers with the statuses queued per user, else 200. */
-interface Received {
-  status: number;
-  body: Json;
-  headers: Record<string, string | string[] | undefined>;
-}
-const received: Received[] = [];
-const answers = new Map<string, number[]>();
-let gateway: Server;
-
+let gateway: Awaited<ReturnType<typeof startPushGateway>>;
 let sys: RunningSystem;
 let redis: Redis;
 let ns: TestNamespace;
 const { u, connect, closeAll } = harness(() => sys);
 const WINDOW_MS = 1000;
 
-const pushesTo = (user: string) => received.filter((r) => r.body?.to?.userId === user);
+const pushesTo = (user: string) => gateway.pushesTo(user);
 const delivered = (user: string) => pushesTo(user).filter((r) => r.status === 200);
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 beforeAll(async () => {
-  const port = await freePort();
-  gateway = createServer((req, res) => {
-    const chunks: Buffer[] = [];
-    req.on('data', (c: Buffer) => chunks.push(c));
-    req.on('end', () => {
-      const body = JSON.parse(Buffer.concat(chunks).toString()) as Json;
-      const status = answers.get(body?.to?.userId)?.shift() ?? 200;
-      received.push({ status, body, headers: req.headers });
-      res.writeHead(status, { 'content-type': 'application/json' }).end('{}');
-    });
-  });
-  await new Promise<void>((r) => gateway.listen(port, '127.0.0.1', r));
+  gateway = await startPushGateway();
   // A namespace of its own: the notifier consumer then starts at this file's events, not
   // behind whatever the run's earlier files left for it.
   ns = await createTestNamespace(inject('chatEnv'));
   const env = ns.env;
-  sys = await startSystem(env, { CHAT_PUSH_URL: `http://127.0.0.1:${port}/push`, CHAT_PUSH_COLLAPSE_WINDOW: `${WINDOW_MS}ms`, CHAT_PUSH_TIMEOUT: '2s' });
+  sys = await startSystem(env, { CHAT_PUSH_URL: gateway.url, CHAT_PUSH_COLLAPSE_WINDOW: `${WINDOW_MS}ms`, CHAT_PUSH_TIMEOUT: '2s' });
   redis = createRedis(env['REDIS_URL']!, names(env['CHAT_NS']).redisPrefix);
 }, 60_000);
 
@@ -52,7 +32,7 @@ afterAll(async () => {
   closeAll();
   await sys?.stop();
   redis?.disconnect();
-  await new Promise((r) => gateway?.close(r));
+  await gateway?.close();
   await ns?.dispose();
 });
 
@@ -137,7 +117,7 @@ describe('push notifications for offline users', () => {
 
   it('retries a push the gateway answered with 500 and delivers it once', async () => {
     const frank = u('frank');
-    answers.set(frank, [500]);
+    gateway.answers.set(frank, [500]);
     const alice = await connect(u('alice'));
     const { conversationId } = await alice.createConversation({ kind: 'direct', members: [frank] });
     await alice.send({ conversationId, body: text('again') });
@@ -150,7 +130,7 @@ describe('push notifications for offline users', () => {
 
   it('does not retry a push the gateway refused with 400', async () => {
     const gina = u('gina');
-    answers.set(gina, [400, 400, 400]);
+    gateway.answers.set(gina, [400, 400, 400]);
     const alice = await connect(u('alice'));
     const { conversationId } = await alice.createConversation({ kind: 'direct', members: [gina] });
     await alice.send({ conversationId, body: text('bad') });

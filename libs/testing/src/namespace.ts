@@ -33,7 +33,8 @@ const THIRTY_DAYS_MS = 30 * 86_400_000;
  * and consumers, its own Redis key prefix. Nothing outside it is touched, so tests can run
  * next to a developer's `npm start`.
  */
-export async function createTestNamespace(env: Record<string, string | undefined> = process.env): Promise<TestNamespace> {
+export async function createTestNamespace(env: Record<string, string | undefined> = process.env, opts: { maxAgeMs?: number } = {}): Promise<TestNamespace> {
+  const maxAgeMs = opts.maxAgeMs ?? THIRTY_DAYS_MS;
   const ns = `t${randomBytes(4).toString('hex')}`;
   const n = names(ns);
   const base = serverUrls(env);
@@ -41,7 +42,7 @@ export async function createTestNamespace(env: Record<string, string | undefined
 
   await createDatabase(databaseUrl);
   await migrate(databaseUrl);
-  await withNats(base.natsUrl, (nats) => applyStreams(nats.jsm, n, { replicas: 1, maxAgeMs: THIRTY_DAYS_MS }));
+  await withNats(base.natsUrl, (nats) => applyStreams(nats.jsm, n, { replicas: 1, maxAgeMs }));
 
   return {
     ns,
@@ -56,7 +57,7 @@ export async function createTestNamespace(env: Record<string, string | undefined
       LOG_LEVEL: 'warn',
       NODE_ENV: 'test',
       CHAT_STREAM_REPLICAS: '1',
-      CHAT_MAX_AGE: '30d',
+      CHAT_MAX_AGE: `${maxAgeMs}ms`,
     },
     dispose: () => disposeNamespace(ns, base.natsUrl, databaseUrl, base.redisUrl),
   };
