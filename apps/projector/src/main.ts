@@ -1,5 +1,5 @@
 import { pino } from 'pino';
-import { loadConfig, names as namesFor, ProjectorConfig } from '@chat/contracts';
+import { configWarnings, loadConfig, names as namesFor, ProjectorConfig } from '@chat/contracts';
 import { connectNats, JetStreamPublisher } from '@chat/nats';
 import { createPool } from '@chat/postgres';
 import { ConnectionRegistry, ConversationListCache, createRedis } from '@chat/redis';
@@ -16,6 +16,7 @@ const REGISTRY_TTL_MS = 90_000;
 async function main(): Promise<void> {
   const cfg = loadConfig(ProjectorConfig);
   const log = pino({ level: cfg.LOG_LEVEL, base: { app: 'projector', ns: cfg.CHAT_NS || undefined } });
+  for (const w of configWarnings(cfg)) log.warn(w);
   const names = namesFor(cfg.CHAT_NS);
 
   // CHAT_PROJECTOR_SYNC_COMMIT=off: a commit returns before its WAL is flushed. A Postgres crash

@@ -1,5 +1,5 @@
 import { Command, InvalidArgumentError, Option } from 'commander';
-import { names } from '@chat/contracts';
+import { configWarnings, names } from '@chat/contracts';
 import type { Nats } from '@chat/nats';
 import { loadOpsConfig } from './config';
 import { rebuildConversationCacheFromEnv } from './cache';
@@ -67,9 +67,12 @@ streams
   .option('--edge <id...>', 'also create the delivery consumer of these edges')
   .action(async (o: { edge?: string[] }) => {
     const cfg = loadOpsConfig();
-    const report = await applyAll({ natsUrl: cfg.NATS_URL, ns: cfg.CHAT_NS, settings: streamSettings(), edgeIds: o.edge ?? [] });
+    const settings = streamSettings();
+    for (const w of configWarnings({ CHAT_MAX_AGE: settings.maxAgeMs })) console.error(`warning: ${w}`);
+    const report = await applyAll({ natsUrl: cfg.NATS_URL, ns: cfg.CHAT_NS, settings, edgeIds: o.edge ?? [] });
     const rows = [
       ...report.streams.map((s) => ({ kind: 'stream', stream: s.name, name: s.name, action: s.action })),
+      ...report.buckets.map((b) => ({ kind: 'kv bucket', stream: `KV_${b.name}`, name: b.name, action: b.action })),
       ...report.consumers.map((c) => ({ kind: 'consumer', stream: c.stream, name: c.name, action: c.action })),
     ];
     console.log(formatTable(rows, [['kind', 'KIND'], ['stream', 'STREAM'], ['name', 'NAME'], ['action', 'ACTION']]));

@@ -1,0 +1,20 @@
+import { describe, expect, it } from 'vitest';
+import { CommandConfig, configWarnings, loadConfig, ProjectorConfig, StreamsConfig } from './config';
+
+describe('configuration', () => {
+  it('CHAT_MAX_AGE: 10 s to 30 days; under a day is allowed with a warning', () => {
+    expect(loadConfig(StreamsConfig, {}).CHAT_MAX_AGE).toBe(30 * 86_400_000);
+    expect(loadConfig(ProjectorConfig, { CHAT_MAX_AGE: '10s' }).CHAT_MAX_AGE).toBe(10_000);
+    expect(() => loadConfig(CommandConfig, { CHAT_MAX_AGE: '9s' })).toThrow(/CHAT_MAX_AGE: at least 10s/);
+    expect(() => loadConfig(StreamsConfig, { CHAT_MAX_AGE: '31d' })).toThrow(/at most 30d/);
+    expect(configWarnings({ CHAT_MAX_AGE: 10_000 })).toEqual([expect.stringMatching(/^CHAT_MAX_AGE is 10000 ms, under a day/)]);
+    expect(configWarnings({ CHAT_MAX_AGE: 86_400_000 })).toEqual([]);
+  });
+
+  it('CHAT_AGGREGATE_CACHE_BYTES: bytes, or with a unit; 256 MiB by default', () => {
+    expect(loadConfig(CommandConfig, {}).CHAT_AGGREGATE_CACHE_BYTES).toBe(256 * 1024 * 1024);
+    expect(loadConfig(CommandConfig, { CHAT_AGGREGATE_CACHE_BYTES: '1GiB' }).CHAT_AGGREGATE_CACHE_BYTES).toBe(1024 ** 3);
+    expect(loadConfig(CommandConfig, { CHAT_AGGREGATE_CACHE_BYTES: '0' }).CHAT_AGGREGATE_CACHE_BYTES).toBe(0);
+    expect(() => loadConfig(CommandConfig, { CHAT_AGGREGATE_CACHE_BYTES: 'lots' })).toThrow(/invalid size/);
+  });
+});
