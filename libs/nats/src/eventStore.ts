@@ -66,7 +66,9 @@ export class JetStreamEventStore implements EventStore {
     // The stream leader's answer, so every event acknowledged before this call is counted.
     const last = await this.jsm.streams.getMessage(this.stream, { last_by_subj: subject });
     if (!last) return { events: [], lastSubjectSeq: 0 };
-    if (last.seq <= afterSeq) return { events: [], lastSubjectSeq: afterSeq };
+    // Nothing after the caller's position. (The subject's last sequence is the append's
+    // expectation even when it is below `afterSeq`: a snapshot taken on a stream since replaced.)
+    if (last.seq <= afterSeq) return { events: [], lastSubjectSeq: last.seq };
     const events: StoredEvent[] = [];
     let position = afterSeq;
     // Short subjects (receipts) and caches that missed a few appends (the usual case after a

@@ -24,7 +24,7 @@ export class InMemoryEventStore implements EventStore {
     // Sequences ascend: find the first one after `afterSeq` from the end (loads usually read a short tail).
     let i = mine.length;
     while (i > 0 && mine[i - 1]!.seq > afterSeq) i--;
-    return { events: mine.slice(i).map((r) => structuredClone(r.event)), lastSubjectSeq: Math.max(last, afterSeq) };
+    return { events: mine.slice(i).map((r) => structuredClone(r.event)), lastSubjectSeq: last };
   }
 
   async append(subject: string, events: readonly StoredEvent[], expectedLastSubjectSeq: number, commandId: string): Promise<number> {
