@@ -17,35 +17,64 @@ const PUT_ATTEMPTS = 5;
 
 const isLive = (op: string): boolean => op === 'PUT';
 
+/** Revisions remembered (subject → the revision this process last read or wrote), so a write needs no read first. */
+const REMEMBERED_REVISIONS = 100_000;
+
 export class KvSnapshotStore implements SnapshotStore {
+  /** The revision and position of each key as this process last saw it; insertion ordered, oldest dropped first. */
+  private readonly seen = new Map<string, { revision: number; position: number }>();
+
   constructor(private readonly kv: KV) {}
 
   async get(subject: string): Promise<Snapshot | undefined> {
     const e = await this.kv.get(subject);
     if (!e || !isLive(e.operation)) return undefined;
-    return Snapshot.parse(e.json());
+    const snapshot = Snapshot.parse(e.json());
+    this.remember(subject, e.revision, snapshot.position);
+    return snapshot;
   }
 
   async put(subject: string, snapshot: Snapshot): Promise<boolean> {
     const data = JSON.stringify(snapshot);
+    // Usually this process wrote the key last: update that revision without reading first.
+    const known = this.seen.get(subject);
+    // Positions only move forward: one this process saw at or past ours still is.
+    if (known && known.position >= snapshot.position) return false;
+    if (known) {
+      try {
+        this.remember(subject, await this.kv.update(subject, data, known.revision), snapshot.position);
+        return true;
+      } catch {
+        // Someone else wrote it since: read and compare below.
+      }
+    }
     for (let attempt = 1; ; attempt++) {
       const e = await this.kv.get(subject);
       try {
         if (!e || !isLive(e.operation)) {
           // Create expects no live value; after a delete marker, update its revision.
-          if (e) await this.kv.update(subject, data, e.revision);
-          else await this.kv.create(subject, data);
+          const revision = e ? await this.kv.update(subject, data, e.revision) : await this.kv.create(subject, data);
+          this.remember(subject, revision, snapshot.position);
           return true;
         }
-        const stored = e.json<{ position?: number }>();
-        if ((stored.position ?? 0) >= snapshot.position) return false;
-        await this.kv.update(subject, data, e.revision);
+        const stored = e.json<{ position?: number }>().position ?? 0;
+        if (stored >= snapshot.position) {
+          this.remember(subject, e.revision, stored);
+          return false;
+        }
+        this.remember(subject, await this.kv.update(subject, data, e.revision), snapshot.position);
         return true;
       } catch (err) {
         // Another writer got in between (wrong last sequence): read again and compare.
         if (attempt >= PUT_ATTEMPTS) throw err;
       }
     }
+  }
+
+  private remember(subject: string, revision: number, position: number): void {
+    this.seen.delete(subject);
+    this.seen.set(subject, { revision, position });
+    if (this.seen.size > REMEMBERED_REVISIONS) this.seen.delete(this.seen.keys().next().value!);
   }
 }
 
