@@ -70,6 +70,9 @@ const live = (client: ChatClient, conversationId: string, seq: number) =>
 
 const list = async (user: string): Promise<Json[]> => (await getJson('/v1/conversations', user)).conversations;
 
+/** A list entry without what expiry changes (the preview text and its flag). */
+const withoutPreview = (c: Json): Json => ({ ...c, lastMessage: { ...c.lastMessage, preview: undefined, expired: undefined } });
+
 describe('conversations outlive CHAT_MAX_AGE', () => {
   let group = '';
   let direct = '';
@@ -91,6 +94,12 @@ describe('conversations outlive CHAT_MAX_AGE', () => {
     }
 
     await eventsGone();
+    // The read models too: the sweeper removed the expired messages, not the conversations,
+    // their members or the unread counts; the previews now say "expired".
+    for (const user of [alice, bob, carol]) {
+      const now = await eventually(() => list(user), (l) => l.every((c: Json) => c.lastMessage?.expired === true));
+      expect(now.map(withoutPreview)).toEqual(lists[user]!.map(withoutPreview));
+    }
     await crashCommandService();
 
     const g3 = live(b, group, 3);
