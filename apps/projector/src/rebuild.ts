@@ -1,1 +1,9 @@
-export { PROJECTION_KEYS, parseProjectionKeys, rebuildProjections, resetProjections, type ProjectionKey } from '@chat/postgres';
+export {
+  PROJECTION_KEYS,
+  parseProjectionKeys,
+  rebuildProjections,
+  resetProjections,
+  type ProjectionKey,
+  type RebuildSeed,
+  type SeedReport,
+} from '@chat/postgres';

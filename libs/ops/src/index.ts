@@ -7,3 +7,4 @@ export * from './table';
 export * from './cache';
 export * from './dlq';
 export * from './projections';
+export * from './rebuildSeed';

@@ -1,5 +1,6 @@
 import type { Names } from '@chat/contracts';
 import type { Nats } from '@chat/nats';
+import { loadRebuildSeed } from './rebuildSeed';
 import {
   createPool,
   LIVE_CHECKPOINT,
@@ -49,12 +50,22 @@ export async function projectionsStatus(nats: Nats, n: Names, databaseUrl: strin
   }
 }
 
-/** `chatctl projections rebuild|reset`: see rebuildProjections / resetProjections in @chat/postgres. */
-export async function fixProjections(nats: Nats, n: Names, databaseUrl: string, how: 'rebuild' | 'reset', keys: readonly ProjectionKey[] = PROJECTION_KEYS): Promise<void> {
+/**
+ * `chatctl projections rebuild|reset`: see rebuildProjections / resetProjections in @chat/postgres.
+ * A rebuild restores from the snapshots (CHAT_SNAPSHOTS) what the stream no longer holds.
+ */
+export async function fixProjections(
+  nats: Nats,
+  n: Names,
+  databaseUrl: string,
+  how: 'rebuild' | 'reset',
+  keys: readonly ProjectionKey[] = PROJECTION_KEYS,
+  opts: { replicas?: number } = {},
+): Promise<void> {
   const pool = createPool(databaseUrl, 2);
   try {
     if (how === 'reset') await resetProjections(pool, n, keys);
-    else await rebuildProjections(pool, n, keys, (await nats.jsm.streams.info(n.streams.events)).state.last_seq);
+    else await rebuildProjections(pool, n, keys, (await nats.jsm.streams.info(n.streams.events)).state.last_seq, () => loadRebuildSeed(nats, n, opts));
   } finally {
     await pool.end();
   }

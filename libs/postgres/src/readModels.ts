@@ -2,6 +2,9 @@ import type pg from 'pg';
 import type { Names } from '@chat/contracts';
 import { inTransaction } from './pool';
 import { connectSession, resetProjectionTables, tryLockProjection, unlockProjection } from './projections';
+import { writeRebuildSeed, type RebuildSeed, type SeedReport } from './rebuildSeed';
+
+export * from './rebuildSeed';
 
 /**
  * The read models and who owns them: each projection's checkpoint name and tables, in the order
@@ -92,20 +95,43 @@ async function underProjectorLock(pool: pg.Pool, what: string, fn: () => Promise
  * the stream's end `streamLast`, so a position from an older stream cannot silence new events).
  *
  * Refuses while a projector runs (it holds the projector lock): its in-flight batch would land
- * on the emptied tables ahead of the older events. Events older than the stream's max age are
- * gone, so a rebuild only restores what the stream still has.
+ * on the emptied tables ahead of the older events.
+ *
+ * Events older than the stream's max age are gone. With `seed` (the snapshots, see
+ * rebuildSeed.ts; `loadRebuildSeed` in @chat/ops reads them, and a function is called under the lock,
+ * before the transaction) the emptied tables get what only the snapshots still know —
+ * conversations whose creation aged out, their members and list rows, watermarks, mutes —
+ * in the same transaction: the rebuild is all or nothing. Without it, a rebuild only restores
+ * what the stream still has.
  */
-export async function rebuildProjections(pool: pg.Pool, names: Names, keys: readonly ProjectionKey[], streamLast: number): Promise<void> {
-  await underProjectorLock(pool, 'rebuilding', () =>
-    inTransaction(pool, async (tx) => {
+export async function rebuildProjections(
+  pool: pg.Pool,
+  names: Names,
+  keys: readonly ProjectionKey[],
+  streamLast: number,
+  seed?: RebuildSeed | (() => Promise<RebuildSeed>),
+): Promise<SeedReport | null> {
+  let report: SeedReport | null = null;
+  await underProjectorLock(pool, 'rebuilding', async () => {
+    const loaded = typeof seed === 'function' ? await seed() : seed;
+    await inTransaction(pool, async (tx) => {
       for (const key of keys) {
         const name = projectionName(key, names);
         await resetProjectionTables(tx, name, PROJECTION_TABLES[key]);
         await tx.query('UPDATE projection_checkpoints SET position = LEAST(position, $2) WHERE name = $1', [sideEffectsCheckpoint(name), streamLast]);
       }
       await tx.query('UPDATE projection_checkpoints SET position = LEAST(position, $2) WHERE name = $1', [LIVE_CHECKPOINT, streamLast]);
-    }),
-  );
+      if (loaded) {
+        report = await writeRebuildSeed(tx, loaded, {
+          messages: keys.includes('messages'),
+          receipts: keys.includes('receipts'),
+          conversations: keys.includes('conversations'),
+          preferences: keys.includes('preferences'),
+        });
+      }
+    });
+  });
+  return report;
 }
 
 /**

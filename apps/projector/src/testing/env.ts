@@ -13,6 +13,7 @@ import { Projector, type ProjectorOptions } from '../pipeline/projector';
 import type { LiveRouter } from '../live/liveRouter';
 
 export * from './events';
+export * from './snapshots';
 
 /**
  * A throwaway namespace for one test file: database chat_<ns> with the read-model schema,
