@@ -1,3 +1,5 @@
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import type { ChatClient, ServerFrameOf } from '@chat/client';
 import { names } from '@chat/contracts';
@@ -166,6 +168,22 @@ describe('conversations outlive CHAT_MAX_AGE', () => {
     expect(await a.createConversation({ kind: 'direct', members: [bob] })).toMatchObject({ conversationId });
     expect(await b.send({ conversationId, body: text('m5') })).toMatchObject({ seq: 5 });
     closeAll();
+  }, 120_000);
+
+  it('`npm run rebuild` after the creation events aged out: the lists and memberships are the same as before', async () => {
+    const users = [u('alice'), u('bob'), u('carol'), u('alice2'), u('bob2')];
+    await eventsGone();
+    const before: Record<string, Json[]> = {};
+    for (const user of users) before[user] = await eventually(() => list(user), (l) => l.length > 0 && l.every((c: Json) => c.lastMessage?.expired === true));
+    expect(before[u('bob')]!.map((c: Json) => c.conversationId).sort()).toEqual([group, direct].sort());
+
+    const projector = sys.apps.find((a) => a.name === 'projector' && a.child.exitCode === null)!;
+    expect(await projector.stop()).toBe(0);
+    const { stdout } = await promisify(execFile)('npm', ['run', '--silent', 'rebuild'], { env: { ...process.env, ...sys.env }, cwd: process.cwd() });
+    expect(stdout).toMatch(/seeded: [1-9]\d* conversations/);
+    sys.apps.push(startApp('projector', sys.env));
+
+    for (const user of users) expect(await eventually(() => list(user), (l) => l.length === before[user]!.length)).toEqual(before[user]);
   }, 120_000);
 
   /** conversation.create, retried until the (restarted) command service answers. */

@@ -5,7 +5,7 @@
  */
 import { loadConfig, names as namesFor, ProjectorConfig, StreamsConfig } from '@chat/contracts';
 import { connectNats } from '@chat/nats';
-import { loadRebuildSeed } from '@chat/ops';
+import { clearConversationCache, loadRebuildSeed } from '@chat/ops';
 import { createPool, parseProjectionKeys, PROJECTION_KEYS, rebuildProjections } from '@chat/postgres';
 
 const args = process.argv.slice(2);
@@ -27,6 +27,8 @@ try {
   });
   console.log(`${keys.join(', ')}: emptied; ${found}`);
   if (report) console.log(`seeded: ${report.conversations} conversations, ${report.members} members, ${report.listRows} list rows, ${report.receipts} watermarks, ${report.mutes} mutes`);
+  // The Redis lists mirror the tables just rebuilt: they load again from Postgres.
+  if (keys.includes('conversations')) await clearConversationCache(cfg);
   console.log('the projector re-applies the stream when it starts');
 } finally {
   await nats.nc.close();

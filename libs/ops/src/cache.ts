@@ -34,3 +34,16 @@ export async function rebuildConversationCacheFromEnv(cfg: { DATABASE_URL: strin
     await redis.quit();
   }
 }
+
+/**
+ * Drops every cached conversation list of the namespace: after a rebuild Postgres is the truth,
+ * and each list loads again from it on its next request.
+ */
+export async function clearConversationCache(cfg: { REDIS_URL: string; CHAT_NS: string }): Promise<void> {
+  const redis = createRedis(cfg.REDIS_URL, names(cfg.CHAT_NS).redisPrefix);
+  try {
+    await new ConversationListCache(redis).clear();
+  } finally {
+    await redis.quit();
+  }
+}

@@ -191,7 +191,7 @@ for (const [how, what] of [
     .action(async (keys: string[]) => {
       const cfg = loadOpsConfig();
       const list = keys.length ? parseProjectionKeys(keys.join(',')) : undefined;
-      await withNats(cfg.NATS_URL, (nats) => fixProjections(nats, names(cfg.CHAT_NS), cfg.DATABASE_URL, how, list));
+      await withNats(cfg.NATS_URL, (nats) => fixProjections(nats, names(cfg.CHAT_NS), cfg.DATABASE_URL, how, list, { redisUrl: cfg.REDIS_URL }));
       console.log(`${how}: done; the projector applies the stream when it starts`);
     });
 }

@@ -1,5 +1,6 @@
 import type { Names } from '@chat/contracts';
 import type { Nats } from '@chat/nats';
+import { clearConversationCache } from './cache';
 import { loadRebuildSeed } from './rebuildSeed';
 import {
   createPool,
@@ -60,12 +61,14 @@ export async function fixProjections(
   databaseUrl: string,
   how: 'rebuild' | 'reset',
   keys: readonly ProjectionKey[] = PROJECTION_KEYS,
-  opts: { replicas?: number } = {},
+  opts: { replicas?: number; redisUrl?: string } = {},
 ): Promise<void> {
   const pool = createPool(databaseUrl, 2);
   try {
     if (how === 'reset') await resetProjections(pool, n, keys);
     else await rebuildProjections(pool, n, keys, (await nats.jsm.streams.info(n.streams.events)).state.last_seq, () => loadRebuildSeed(nats, n, opts));
+    // The Redis lists mirror the tables just emptied or rebuilt: they load again from Postgres.
+    if (opts.redisUrl && keys.includes('conversations')) await clearConversationCache({ REDIS_URL: opts.redisUrl, CHAT_NS: n.ns });
   } finally {
     await pool.end();
   }
