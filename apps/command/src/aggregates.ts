@@ -22,6 +22,11 @@ export interface AggregatesOptions {
   snapshotEvery: number;
   /** A cached state with events not in its snapshot for this long is snapshotted by `flushDue` (CHAT_SNAPSHOT_INTERVAL). */
   snapshotAfterMs: number;
+  /**
+   * Most snapshots one `flushDue` writes (default 16): each is serialised on the event loop, so
+   * they are spread over ticks instead of stalling the commands of one.
+   */
+  flushBudget?: number;
   /** A snapshot write failed (it is retried by the next `flushDue`). */
   onError?: (err: unknown, subject: string) => void;
   now?: () => number;
@@ -68,6 +73,10 @@ interface Entry {
 export class Aggregates {
   readonly stats: AggregateStats = { snapshotLoads: 0, eventsReplayed: 0, snapshotsWritten: 0, snapshotErrors: 0, evictions: 0 };
   private readonly entries = new Map<string, Entry>();
+  /** Subjects due for a snapshot by count, in the order they became due. */
+  private readonly due = new Set<string>();
+  /** Subjects with events not in their snapshot → since when, in that order. */
+  private readonly dirty = new Map<string, number>();
   private totalBytes = 0;
   private readonly now: () => number;
 
@@ -142,27 +151,55 @@ export class Aggregates {
     this.markDirty(subject, entry, appended);
   }
 
-  /** Drops a state that may be half-updated (a failed command): it is not snapshotted. */
+  /** Drops a state that may be half-updated (a failed command): it is not snapshotted (the keeper covers it). */
   evict(subject: string): void {
     this.drop(subject);
+    this.due.delete(subject);
+    this.dirty.delete(subject);
   }
 
   /**
-   * Snapshots every cached state whose oldest unsnapshotted event is `snapshotAfterMs` old, or
-   * with `all` every state with unsnapshotted events (of the subjects `only` accepts).
+   * Snapshots the cached states that are due: `snapshotEvery` events not in their snapshot, or
+   * the oldest of them `snapshotAfterMs` old; at most `flushBudget` of them, those due by count
+   * first, then the longest waiting. With `all`, every state with unsnapshotted events (of the
+   * subjects `only` accepts), without a budget: a hand-over or shutdown.
    */
   flushDue(opts: { all?: boolean; only?: (subject: string) => boolean } = {}): Promise<void> {
-    const due = this.now() - this.opts.snapshotAfterMs;
     const writes: Array<Promise<void>> = [];
-    for (const [subject, e] of this.entries) {
-      if (e.dirtySince === undefined || (!opts.all && e.dirtySince > due) || (opts.only && !opts.only(subject))) continue;
+    if (opts.all) {
+      for (const [subject, e] of this.entries) if (e.dirtySince !== undefined && (!opts.only || opts.only(subject))) writes.push(this.flush(subject, e));
+      return Promise.all(writes).then(() => undefined);
+    }
+    let budget = this.opts.flushBudget ?? 16;
+    for (const subject of this.due) {
+      if (budget <= 0) break;
+      this.due.delete(subject);
+      const e = this.entries.get(subject);
+      if (e && e.dirtySince !== undefined) {
+        writes.push(this.flush(subject, e));
+        budget--;
+      }
+    }
+    // `dirty` is in the order states became dirty: the longest waiting come first.
+    const cutoff = this.now() - this.opts.snapshotAfterMs;
+    for (const [subject, since] of this.dirty) {
+      if (budget <= 0 || since > cutoff) break;
+      const e = this.entries.get(subject);
+      if (!e || e.dirtySince === undefined) {
+        this.dirty.delete(subject); // gone from the cache (the keeper covers it) or clean
+        continue;
+      }
+      if (e.flushing) continue;
       writes.push(this.flush(subject, e));
+      budget--;
     }
     return Promise.all(writes).then(() => undefined);
   }
 
   clear(): void {
     this.entries.clear();
+    this.due.clear();
+    this.dirty.clear();
     this.totalBytes = 0;
   }
 
@@ -198,8 +235,13 @@ export class Aggregates {
   private markDirty(subject: string, e: Entry, events: number): void {
     if (events === 0 || e.position <= e.snapshotPosition) return;
     e.dirtyEvents += events;
-    e.dirtySince ??= this.now();
-    if (e.dirtyEvents >= this.opts.snapshotEvery) void this.flush(subject, e);
+    if (e.dirtySince === undefined) {
+      e.dirtySince = this.now();
+      this.dirty.delete(subject);
+      this.dirty.set(subject, e.dirtySince);
+    }
+    // Due at once, but written by the next `flushDue`, not inside this command.
+    if (e.dirtyEvents >= this.opts.snapshotEvery) this.due.add(subject);
   }
 
   /** Writes the entry's snapshot; the state is copied before anything is awaited. */
@@ -210,6 +252,7 @@ export class Aggregates {
     if (state === undefined) {
       e.dirtyEvents = 0;
       e.dirtySince = undefined;
+      this.dirty.delete(subject);
       return;
     }
     const snapshot = { v: 1, kind: e.kind.name, position, takenAt: new Date(this.now()).toISOString(), state } as Snapshot;
@@ -224,10 +267,18 @@ export class Aggregates {
       if (current.position <= position) {
         current.dirtyEvents = 0;
         current.dirtySince = undefined;
+        this.dirty.delete(subject);
       }
     } catch (err) {
       this.stats.snapshotErrors++;
       this.opts.onError?.(err, subject);
+      // Try again after a full interval, not on the next tick.
+      const current = this.entries.get(subject);
+      if (current?.dirtySince !== undefined) {
+        current.dirtySince = this.now();
+        this.dirty.delete(subject);
+        this.dirty.set(subject, current.dirtySince);
+      }
     } finally {
       e.flushing = false;
       const current = this.entries.get(subject);

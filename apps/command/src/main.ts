@@ -34,8 +34,8 @@ async function openBuckets(nats: Nats, n: Names, replicas: number, log: Logger) 
   }
 }
 
-/** How long a cached state may hold events not in its snapshot: CHAT_SNAPSHOT_INTERVAL, else min(10 s, max age / 10). */
-export const snapshotIntervalMs = (maxAgeMs: number, configured?: number): number => configured ?? Math.min(10_000, Math.floor(maxAgeMs / 10));
+/** How long a cached state may hold events not in its snapshot: CHAT_SNAPSHOT_INTERVAL, else min(1 min, max age / 10). */
+export const snapshotIntervalMs = (maxAgeMs: number, configured?: number): number => configured ?? Math.min(60_000, Math.floor(maxAgeMs / 10));
 
 async function main(): Promise<void> {
   const cfg = loadConfig(CommandConfig);

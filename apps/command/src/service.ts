@@ -40,9 +40,9 @@ export interface CommandServiceOptions {
   messages?: MessageLookup;
   /** Budget of the aggregate state cache in bytes (CHAT_AGGREGATE_CACHE_BYTES). */
   cacheBytes: number;
-  /** Snapshot a state once this many of its events are not in its snapshot (CHAT_SNAPSHOT_EVERY; default 100). */
+  /** Snapshot a state once this many of its events are not in its snapshot (CHAT_SNAPSHOT_EVERY; default 256). */
   snapshotEvery?: number;
-  /** …or once the oldest of them is this old (CHAT_SNAPSHOT_INTERVAL; default 10 s). */
+  /** …or once the oldest of them is this old (CHAT_SNAPSHOT_INTERVAL; default 60 s). */
   snapshotAfterMs?: number;
   /** Group cap and edit/delete windows; unset ones take the defaults (LIMITS). */
   rules?: Partial<ConversationRules>;
@@ -79,8 +79,10 @@ export interface CommandStats {
  * fails is answered `unavailable`, and the client resends it with the same ids, which the
  * deciders answer the same way with nothing appended twice.
  */
-export const DEFAULT_SNAPSHOT_EVERY = 100;
-export const DEFAULT_SNAPSHOT_AFTER_MS = 10_000;
+export const DEFAULT_SNAPSHOT_EVERY = 256;
+export const DEFAULT_SNAPSHOT_AFTER_MS = 60_000;
+/** How often due snapshots are written (a few per tick: see AggregatesOptions.flushBudget). */
+const SNAPSHOT_TICK_MS = 100;
 
 export class CommandService {
   readonly stats: CommandStats = { handled: 0, rejected: 0, conflicts: 0, failed: 0, invalid: 0, moved: 0 };
@@ -179,8 +181,7 @@ export class CommandService {
       }, every);
       this.summary.unref();
     }
-    const after = this.opts.snapshotAfterMs ?? DEFAULT_SNAPSHOT_AFTER_MS;
-    this.snapshotTimer = setInterval(() => void this.aggregates.flushDue(), Math.max(100, Math.floor(after / 4)));
+    this.snapshotTimer = setInterval(() => void this.aggregates.flushDue(), SNAPSHOT_TICK_MS);
     this.snapshotTimer.unref();
     return this;
   }

@@ -56,8 +56,8 @@ export const CommandConfig = Common.extend({
   /** Memory for aggregate states (LRU, by estimated size); 0 turns the cache off. */
   CHAT_AGGREGATE_CACHE_BYTES: Bytes.prefault('256MiB'),
   /** A state is snapshotted once this many of its events are not in its snapshot… */
-  CHAT_SNAPSHOT_EVERY: z.coerce.number().int().min(1).default(100),
-  /** …or once the oldest of them is this old; default min(10s, CHAT_MAX_AGE / 10). */
+  CHAT_SNAPSHOT_EVERY: z.coerce.number().int().min(1).default(256),
+  /** …or once the oldest of them is this old; default min(1m, CHAT_MAX_AGE / 10). */
   CHAT_SNAPSHOT_INTERVAL: z.preprocess((v) => (v === '' ? undefined : v), Duration.optional()),
   /** CHAT_EVENTS' max age: every event must be in a snapshot well before it ages out. */
   CHAT_MAX_AGE: MaxAge,

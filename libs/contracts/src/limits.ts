@@ -31,5 +31,5 @@ export const LIMITS = {
    * Message records a conversation's state keeps for replies, edits and deletes (inside the
    * longer of the two windows); an older message is looked up in the event stream.
    */
-  recentMessageRecords: 1024,
+  recentMessageRecords: 256,
 } as const;

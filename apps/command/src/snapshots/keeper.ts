@@ -155,8 +155,7 @@ export class SnapshotKeeper {
   private async ensure(subject: string, p: Pending): Promise<void> {
     const last = p.last;
     const { aggregates, log } = this.o;
-    const stored = await aggregates.snapshots.get(subject);
-    if (stored && stored.position >= last) {
+    if ((await aggregates.snapshots.position(subject, last)) >= last) {
       this.stats.covered++;
     } else {
       const kind = this.kinds.find(([prefix]) => subject.startsWith(prefix))?.[1];

@@ -33,7 +33,7 @@ async function instance(opts: Parameters<typeof createService>[1] = {}) {
 const mute = (conversationId: string, by: string, muted: boolean): CommandOf<'MuteConversation'> => ({ type: 'MuteConversation', v: 1, meta: meta(by), data: { conversationId, muted } });
 
 /** A snapshot store whose writes are lost, like those of a process that crashed before writing. */
-const losingWrites = (real: SnapshotStore): SnapshotStore => ({ get: (s) => real.get(s), put: async () => false });
+const losingWrites = (real: SnapshotStore): SnapshotStore => ({ get: (s) => real.get(s), position: (s, atLeast) => real.position(s, atLeast), put: async () => false });
 
 /** Removes a subject's events from CHAT_EVENTS, as max age does. */
 const ageOut = (subject: string) => env.nats.jsm.streams.purge(env.names.streams.events, { filter: subject });

@@ -8,6 +8,8 @@ import { Snapshot } from '@chat/contracts';
  */
 export interface SnapshotStore {
   get(subject: string): Promise<Snapshot | undefined>;
+  /** The stream position the subject's snapshot covers (0: none), at least `atLeast` if it is known to be that far without a read. */
+  position(subject: string, atLeast?: number): Promise<number>;
   /** Stores the snapshot unless the stored one already covers `snapshot.position`; resolves with whether it was written. */
   put(subject: string, snapshot: Snapshot): Promise<boolean>;
 }
@@ -32,6 +34,18 @@ export class KvSnapshotStore implements SnapshotStore {
     const snapshot = Snapshot.parse(e.json());
     this.remember(subject, e.revision, snapshot.position);
     return snapshot;
+  }
+
+  async position(subject: string, atLeast = Number.POSITIVE_INFINITY): Promise<number> {
+    // Positions only move forward: one this process saw is a lower bound.
+    const known = this.seen.get(subject);
+    if (known && known.position >= atLeast) return known.position;
+    const e = await this.kv.get(subject);
+    if (!e || !isLive(e.operation)) return 0;
+    // Only the position: no validation of the whole state (the keeper asks this for every subject).
+    const position = Number(e.json<{ position?: unknown }>().position) || 0;
+    this.remember(subject, e.revision, position);
+    return position;
   }
 
   async put(subject: string, snapshot: Snapshot): Promise<boolean> {
@@ -86,6 +100,10 @@ export class InMemorySnapshotStore implements SnapshotStore {
   async get(subject: string): Promise<Snapshot | undefined> {
     const s = this.entries.get(subject);
     return s ? structuredClone(s) : undefined;
+  }
+
+  async position(subject: string): Promise<number> {
+    return this.entries.get(subject)?.position ?? 0;
   }
 
   async put(subject: string, snapshot: Snapshot): Promise<boolean> {
