@@ -68,20 +68,31 @@ describe('delivery under failures', () => {
     });
 
     let flapping = true;
-    const flaps = devices.map(async (d) => {
+    // Drops of a connected socket, per device: each one is a reconnect to come.
+    const drops = devices.map(() => 0);
+    const flaps = devices.map(async (d, i) => {
       while (flapping) {
         await new Promise((r) => setTimeout(r, 100 + Math.random() * 400));
-        if (flapping) d.drop();
+        if (flapping && d.connected) {
+          d.drop();
+          drops[i]!++;
+        }
       }
     });
 
     const TOTAL = 1000;
     const acked = new Map<string, number>();
     let next = 0;
+    // The sends keep pace with the flapping, whatever the machine's speed: message k goes out
+    // only once every device has been dropped ⌊k / 250⌋ times, so each drops at least 4 times
+    // while messages are in flight.
+    const flapsBehind = () => drops.some((n) => n < Math.floor(next / 250));
     await Promise.all(
       senders.map(async (s, i) => {
         const conversationId = conversations[i]!;
         while (next < TOTAL) {
+          while (flapsBehind()) await new Promise((r) => setTimeout(r, 20));
+          if (next >= TOTAL) break;
           next++;
           const sent = await s.send({ conversationId, body: text(`n${next}`) });
           acked.set(conversationId, Math.max(acked.get(conversationId) ?? 0, sent.seq));
