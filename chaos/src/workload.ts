@@ -1,7 +1,7 @@
 import WebSocket from 'ws';
 import { SignJWT } from 'jose';
 import { ChatClient, type WebSocketLike } from '@chat/client';
-import { DEV_JWT_SECRET } from '@chat/contracts';
+import { DEV_JWT_SECRET, type ConversationKind } from '@chat/contracts';
 import { log } from './topology';
 import type { Rng } from './rng';
 
@@ -40,7 +40,7 @@ export const DEVICE_TRACE = '*';
 
 export interface Conversation {
   id: string;
-  kind: 'direct' | 'group';
+  kind: ConversationKind;
   members: string[];
 }
 
@@ -145,7 +145,7 @@ export class Workload {
       }
     }
     // 1:1 between neighbours, and groups of 3-8 picked at random.
-    const wanted: Array<{ kind: 'direct' | 'group'; members: string[] }> = [];
+    const wanted: Array<{ kind: ConversationKind; members: string[] }> = [];
     for (let i = 0; i + 1 < ids.length; i += 2) wanted.push({ kind: 'direct', members: [ids[i]!, ids[i + 1]!] });
     const groups = Math.max(2, Math.floor(users / 6));
     for (let g = 0; g < groups; g++) {

@@ -2,9 +2,9 @@ import { AckPolicy, DeliverPolicy, DiscardPolicy, RetentionPolicy, StorageType }
 import type { ConsumerConfig, StreamConfig } from '@nats-io/jetstream';
 import type { Names } from '@chat/contracts';
 import { notifierConsumerConfigs, notifyStreamConfigs } from './notifications';
+import { nanos } from './units';
 
-const NS = 1_000_000; // nanoseconds per millisecond
-export const ms = (n: number): number => n * NS;
+export { nanos };
 
 export interface StreamSettings {
   replicas: number;
@@ -53,7 +53,7 @@ export function deliveryFields(p: DeliveryPolicy): Pick<ConsumerConfig, 'ack_wai
     throw new Error(`invalid delivery policy: max_deliver (${p.maxDeliver}) must be > the number of backoff values (${p.backoffMs.length}, at least 1)`);
   }
   // The server replaces ack_wait with the first backoff value; stating it keeps applyStreams idempotent.
-  return { ack_wait: ms(p.backoffMs[0]!), max_deliver: p.maxDeliver, backoff: p.backoffMs.map(ms) };
+  return { ack_wait: nanos(p.backoffMs[0]!), max_deliver: p.maxDeliver, backoff: p.backoffMs.map(nanos) };
 }
 
 const policy = (s: Pick<StreamSettings, 'delivery'> | undefined, kind: keyof DeliveryPolicies): DeliveryPolicy => s?.delivery?.[kind] ?? DELIVERY_POLICIES[kind];
@@ -77,9 +77,9 @@ export function streamConfigs(n: Names, s: StreamSettings): Array<Partial<Stream
       retention: RetentionPolicy.Limits,
       storage: StorageType.File,
       discard: DiscardPolicy.Old,
-      max_age: ms(s.maxAgeMs),
+      max_age: nanos(s.maxAgeMs),
       // Never longer than the max age (nats-server refuses it; only a test runs that short).
-      duplicate_window: ms(Math.min(2 * 60 * 1000, s.maxAgeMs)),
+      duplicate_window: nanos(Math.min(2 * 60 * 1000, s.maxAgeMs)),
       num_replicas: s.replicas,
       deny_delete: true,
       allow_direct: true,
@@ -91,8 +91,8 @@ export function streamConfigs(n: Names, s: StreamSettings): Array<Partial<Stream
       retention: RetentionPolicy.Workqueue,
       storage: StorageType.File,
       discard: DiscardPolicy.Old,
-      max_age: ms(5 * 60 * 1000),
-      duplicate_window: ms(30 * 1000),
+      max_age: nanos(5 * 60 * 1000),
+      duplicate_window: nanos(30 * 1000),
       num_replicas: s.replicas,
     },
     {
@@ -102,9 +102,9 @@ export function streamConfigs(n: Names, s: StreamSettings): Array<Partial<Stream
       retention: RetentionPolicy.Limits,
       storage: StorageType.File,
       discard: DiscardPolicy.Old,
-      max_age: ms(Math.min(s.maxAgeMs, DLQ_MAX_AGE_MS)),
+      max_age: nanos(Math.min(s.maxAgeMs, DLQ_MAX_AGE_MS)),
       // Nats-Msg-Id <stream>:<seq>:<consumer>: a dead-lettering retried after a lost term is stored once.
-      duplicate_window: ms(Math.min(10 * 60 * 1000, s.maxAgeMs)),
+      duplicate_window: nanos(Math.min(10 * 60 * 1000, s.maxAgeMs)),
       num_replicas: s.replicas,
       allow_direct: true,
     },

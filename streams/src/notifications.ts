@@ -1,8 +1,8 @@
 import { AckPolicy, DeliverPolicy, DiscardPolicy, RetentionPolicy, StorageType } from '@nats-io/jetstream';
 import type { ConsumerConfig, StreamConfig } from '@nats-io/jetstream';
 import type { Names } from '@chat/contracts';
+import { nanos } from './units';
 
-const ms = (n: number): number => n * 1_000_000;
 const SECOND = 1_000;
 
 /** Redeliveries of one push job (5xx, timeouts, connection errors) before it is given up. */
@@ -23,8 +23,8 @@ export function notifyStreamConfigs(n: Names, s: { replicas: number }): Array<Pa
       retention: RetentionPolicy.Workqueue,
       storage: StorageType.File,
       discard: DiscardPolicy.Old,
-      max_age: ms(86_400 * SECOND),
-      duplicate_window: ms(10 * 60 * SECOND),
+      max_age: nanos(86_400 * SECOND),
+      duplicate_window: nanos(10 * 60 * SECOND),
       num_replicas: s.replicas,
     },
   ];
@@ -46,8 +46,8 @@ export function notifierConsumerConfigs(n: Names): Array<{ stream: string; confi
         filter_subject: n.subjects.notifyAll,
         ack_policy: AckPolicy.Explicit,
         deliver_policy: DeliverPolicy.All,
-        ack_wait: ms(90 * SECOND),
-        backoff: [ms(90 * SECOND), ms(120 * SECOND)],
+        ack_wait: nanos(90 * SECOND),
+        backoff: [nanos(90 * SECOND), nanos(120 * SECOND)],
         max_deliver: NOTIFIER_JOB_MAX_DELIVER,
         max_ack_pending: 10_000,
       },

@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AckPolicy, RetentionPolicy, StorageType } from '@nats-io/jetstream';
 import { names } from '@chat/contracts';
 import { connectNats, type Nats } from '@chat/nats';
-import { applyStreams, ms, resetConsumer, consumerConfigs, DELIVERY_POLICIES, DLQ_MAX_AGE_MS } from './index';
+import { applyStreams, nanos, resetConsumer, consumerConfigs, DELIVERY_POLICIES, DLQ_MAX_AGE_MS } from './index';
 
 const n = names(`st${Math.random().toString(36).slice(2, 8)}`);
 const settings = { replicas: 1, maxAgeMs: 30 * 86_400_000 };
@@ -49,9 +49,9 @@ describe('streams as code', () => {
     expect(snapshots).toMatchObject({ max_msgs_per_subject: 1, max_age: 0, storage: StorageType.File });
 
     const events = (await nats.jsm.streams.info(n.streams.events)).config;
-    expect(events).toMatchObject({ storage: StorageType.File, retention: RetentionPolicy.Limits, deny_delete: true, max_age: ms(settings.maxAgeMs) });
-    expect(events.max_age).toBeLessThanOrEqual(ms(30 * 86_400_000));
-    expect(events.duplicate_window).toBeGreaterThanOrEqual(ms(120_000));
+    expect(events).toMatchObject({ storage: StorageType.File, retention: RetentionPolicy.Limits, deny_delete: true, max_age: nanos(settings.maxAgeMs) });
+    expect(events.max_age).toBeLessThanOrEqual(nanos(30 * 86_400_000));
+    expect(events.duplicate_window).toBeGreaterThanOrEqual(nanos(120_000));
 
     const dlv = (await nats.jsm.streams.info(n.streams.delivery)).config;
     expect(dlv).toMatchObject({ storage: StorageType.File, retention: RetentionPolicy.Workqueue });
@@ -59,10 +59,10 @@ describe('streams as code', () => {
 
     const dlq = (await nats.jsm.streams.info(n.streams.dlq)).config;
     expect(dlq).toMatchObject({ storage: StorageType.File, retention: RetentionPolicy.Limits, subjects: [n.subjects.dlqAll], deny_delete: false });
-    expect(dlq.max_age).toBe(ms(Math.min(settings.maxAgeMs, DLQ_MAX_AGE_MS)));
-    expect(dlq.max_age).toBeGreaterThanOrEqual(ms(settings.maxAgeMs));
-    expect(dlq.max_age).toBeLessThanOrEqual(ms(30 * 86_400_000));
-    expect(dlq.duplicate_window).toBeGreaterThanOrEqual(ms(120_000));
+    expect(dlq.max_age).toBe(nanos(Math.min(settings.maxAgeMs, DLQ_MAX_AGE_MS)));
+    expect(dlq.max_age).toBeGreaterThanOrEqual(nanos(settings.maxAgeMs));
+    expect(dlq.max_age).toBeLessThanOrEqual(nanos(30 * 86_400_000));
+    expect(dlq.duplicate_window).toBeGreaterThanOrEqual(nanos(120_000));
   });
 
   it('gives every durable consumer a bounded max_deliver with a backoff nats-server accepts', async () => {
@@ -81,16 +81,16 @@ describe('streams as code', () => {
     }
     expect(count).toBeGreaterThanOrEqual(3);
     const projector = (await nats.jsm.consumers.info(n.streams.events, 'projector')).config;
-    expect(projector).toMatchObject({ max_deliver: DELIVERY_POLICIES.projection.maxDeliver, backoff: DELIVERY_POLICIES.projection.backoffMs.map(ms) });
+    expect(projector).toMatchObject({ max_deliver: DELIVERY_POLICIES.projection.maxDeliver, backoff: DELIVERY_POLICIES.projection.backoffMs.map(nanos) });
     const edge = (await nats.jsm.consumers.info(n.streams.delivery, 'edge-e1')).config;
-    expect(edge).toMatchObject({ max_deliver: DELIVERY_POLICIES.edge.maxDeliver, backoff: DELIVERY_POLICIES.edge.backoffMs.map(ms) });
+    expect(edge).toMatchObject({ max_deliver: DELIVERY_POLICIES.edge.maxDeliver, backoff: DELIVERY_POLICIES.edge.backoffMs.map(nanos) });
   });
 
   it('takes smaller delivery policies (tests) and updates consumers in place', async () => {
     const small = { projection: { maxDeliver: 3, backoffMs: [500, 1000] } };
     const r = await applyStreams(nats.jsm, n, { ...settings, delivery: small }, ['e1']);
     expect(r.consumers.find((c) => c.name === 'projector')?.action).toBe('updated');
-    expect((await nats.jsm.consumers.info(n.streams.events, 'projector')).config).toMatchObject({ max_deliver: 3, backoff: [ms(500), ms(1000)], ack_wait: ms(500) });
+    expect((await nats.jsm.consumers.info(n.streams.events, 'projector')).config).toMatchObject({ max_deliver: 3, backoff: [nanos(500), nanos(1000)], ack_wait: nanos(500) });
     const back = await applyStreams(nats.jsm, n, settings, ['e1']);
     expect(back.consumers.filter((c) => c.action !== 'unchanged').map((c) => c.name)).toEqual(['projector']);
   });
@@ -115,7 +115,7 @@ describe('streams as code', () => {
     const changed = await applyStreams(nats.jsm, n, { ...settings, maxAgeMs: 7 * 86_400_000 });
     expect(changed.streams.find((s) => s.name === n.streams.events)?.action).toBe('updated');
     const si = await nats.jsm.streams.info(n.streams.events);
-    expect(si.config.max_age).toBe(ms(7 * 86_400_000));
+    expect(si.config.max_age).toBe(nanos(7 * 86_400_000));
     expect(si.state.messages).toBe(1);
   });
 

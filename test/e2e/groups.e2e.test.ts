@@ -31,7 +31,7 @@ const history = (conversationId: string, user: string, query = '') => getJson(`/
 const listEntry = async (user: string, conversationId: string): Promise<Json> =>
   (await getJson('/v1/conversations?limit=100', user)).conversations?.find((c: Json) => c.conversationId === conversationId);
 
-/** A client that knows only PROTOCOL.md: a bare socket without `?features=`; collects what it gets. */
+/** A client that knows only docs/protocol.md: a bare socket without `?features=`; collects what it gets. */
 async function contractOnly(user: string, deviceId: string): Promise<{ frames: Json[]; ws: WebSocket }> {
   const ws = new WebSocket(`${sys.wsUrl}?access_token=${await token(user, { deviceId })}`);
   const frames: Json[] = [];
@@ -201,7 +201,7 @@ describe('groups: receipts and the conversation list', () => {
       expect(new Set(keys).size).toBe(keys.length);
     }
 
-    // A client that did not ask for receipt.batch gets the same moves as PROTOCOL.md `receipt` frames.
+    // A client that did not ask for receipt.batch gets the same moves as docs/protocol.md `receipt` frames.
     const tabletReceipts = await eventually(
       async () => ownerTablet.frames.filter((f) => f.type === 'receipt' && f.userId === x),
       (rs) => rs.some((r) => r.status === 'read' && r.upToSeq === 2) && rs.some((r) => r.status === 'delivered' && r.upToSeq === 3),

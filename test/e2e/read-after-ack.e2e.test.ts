@@ -3,7 +3,7 @@ import WebSocket from 'ws';
 import { startSystem, token, type RunningSystem } from '../support/system';
 
 /**
- * PROTOCOL.md: a `sync` sent after a message was acknowledged (`message.sent` reached anyone)
+ * docs/protocol.md: a `sync` sent after a message was acknowledged (`message.sent` reached anyone)
  * includes that message. The projector is paused (SIGSTOP) so that the read model is certainly
  * behind the acknowledgements when the sync arrives.
  */

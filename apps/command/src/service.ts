@@ -65,6 +65,12 @@ export interface CommandStats {
   moved: number;
 }
 
+/** Snapshot defaults (CHAT_SNAPSHOT_EVERY, CHAT_SNAPSHOT_INTERVAL): see docs/architecture.md, Snapshots. */
+export const DEFAULT_SNAPSHOT_EVERY = 256;
+export const DEFAULT_SNAPSHOT_AFTER_MS = 60_000;
+/** How often due snapshots are written (a few per tick: see AggregatesOptions.flushBudget). */
+const SNAPSHOT_TICK_MS = 100;
+
 /**
  * The command service: takes the commands of the partitions this process owns (core NATS
  * request/reply on `chat.cmd.<partition>`, in batches, nothing stored on the way), runs each through its
@@ -79,11 +85,6 @@ export interface CommandStats {
  * fails is answered `unavailable`, and the client resends it with the same ids, which the
  * deciders answer the same way with nothing appended twice.
  */
-export const DEFAULT_SNAPSHOT_EVERY = 256;
-export const DEFAULT_SNAPSHOT_AFTER_MS = 60_000;
-/** How often due snapshots are written (a few per tick: see AggregatesOptions.flushBudget). */
-const SNAPSHOT_TICK_MS = 100;
-
 export class CommandService {
   readonly stats: CommandStats = { handled: 0, rejected: 0, conflicts: 0, failed: 0, invalid: 0, moved: 0 };
   readonly aggregates: Aggregates;

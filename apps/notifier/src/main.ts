@@ -36,7 +36,7 @@ async function main(): Promise<void> {
   pool.on('error', (err) => log.warn({ err }, 'idle postgres connection failed'));
   const redis = createRedis(cfg.REDIS_URL, n.redisPrefix);
   // Read only: the TTL is only used when registering.
-  const registry = new ConnectionRegistry(redis, 90_000);
+  const registry = new ConnectionRegistry(redis, cfg.CHAT_REGISTRY_TTL);
   const store = new NotifierStore(pool);
   const stats: NotifierStats = newStats();
   if (!cfg.CHAT_PUSH_URL) log.warn('CHAT_PUSH_URL is not set: pushes are logged, not sent');

@@ -10,9 +10,6 @@ import { buildProjection, PROJECTION_KEYS } from './projections';
 import { Router } from './routing';
 import { Sweeper, sweepIntervalMs } from './sweeper';
 
-/** The registry is only read here; the TTL matters to writers (the edges). */
-const REGISTRY_TTL_MS = 90_000;
-
 async function main(): Promise<void> {
   const cfg = loadConfig(ProjectorConfig);
   const log = pino({ level: cfg.LOG_LEVEL, base: { app: 'projector', ns: cfg.CHAT_NS || undefined } });
@@ -31,7 +28,7 @@ async function main(): Promise<void> {
   // server slow to store a burst (a reconnect storm's backlog) is waited for rather than failed
   // after the default 5 s, which would route the whole batch again.
   const publisher = new JetStreamPublisher(nats.nc, 30_000);
-  const router = new Router(publisher, names, new ConnectionRegistry(redis, REGISTRY_TTL_MS));
+  const router = new Router(publisher, names, new ConnectionRegistry(redis, cfg.CHAT_REGISTRY_TTL));
   // The client's keyPrefix already carries the namespace.
   const cache = new ConversationListCache(redis);
 

@@ -3,7 +3,7 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ChatEvent, MemberMuteChanged, StoredEvent } from '@chat/contracts';
 import { listEntries } from '@chat/postgres';
-import { ms } from '@chat/streams';
+import { nanos } from '@chat/streams';
 import { messagesProjection } from './messages/projection';
 import { receiptsProjection } from './receipts/projection';
 import { conversationsProjection } from './conversations/projection';
@@ -167,7 +167,7 @@ async function runRebuildCli(): Promise<{ code: number | null; output: string }>
 
 async function setMaxAge(maxAgeMs: number): Promise<void> {
   // Only CHAT_EVENTS; its duplicate window may not exceed its max age.
-  await env.nats.jsm.streams.update(env.names.streams.events, { max_age: ms(maxAgeMs), duplicate_window: ms(Math.min(maxAgeMs, 2 * 60_000)) });
+  await env.nats.jsm.streams.update(env.names.streams.events, { max_age: nanos(maxAgeMs), duplicate_window: nanos(Math.min(maxAgeMs, 2 * 60_000)) });
 }
 
 describe('rebuild with snapshots', () => {

@@ -1,4 +1,4 @@
-import type { ClientFrame, MessageBody, ServerFrame, ServerFrameOf, SyncedFrame } from '@chat/contracts';
+import type { ClientFrame, MessageBody, ServerFrame, ServerFrameOf, SyncedFrame, ConversationKind, Role } from '@chat/contracts';
 import { Emitter } from './emitter';
 
 /** The subset of the WebSocket API the client uses (browser WebSocket and `ws` both fit). */
@@ -308,7 +308,7 @@ export class ChatClient extends Emitter<ChatEvents> {
     this.ws.send(data);
   }
 
-  async createConversation(input: { kind: 'direct' | 'group'; members: string[]; title?: string }) {
+  async createConversation(input: { kind: ConversationKind; members: string[]; title?: string }) {
     const ref = newId('c');
     return (await this.request(ref, { type: 'conversation.create', ref, ...input })) as ServerFrameOf<'conversation.created'>;
   }
@@ -375,7 +375,7 @@ export class ChatClient extends Emitter<ChatEvents> {
     return this.change({ type: 'conversation.leave', conversationId });
   }
 
-  setRole(conversationId: string, userId: string, role: 'owner' | 'admin' | 'member') {
+  setRole(conversationId: string, userId: string, role: Role) {
     return this.change({ type: 'conversation.role.set', conversationId, userId, role });
   }
 

@@ -1,8 +1,7 @@
 import { z } from 'zod';
-import { ClientMsgId, ConversationId, DeviceId, MessageId, PositiveSeq, UserId } from './ids';
+import { ClientMsgId, ConversationId, ConversationKind, DeviceId, MessageId, PositiveSeq, Role, UserId } from './ids';
 import { MessageBody } from './body';
 import { ERROR_CODES } from './errors';
-import { Role } from './events';
 
 /**
  * Every command carries who sent it, from where, and the time and id the edge assigned.
@@ -25,7 +24,7 @@ export const CreateConversation = z.object({
   meta: CommandMeta,
   data: z.object({
     conversationId: ConversationId,
-    kind: z.enum(['direct', 'group']),
+    kind: ConversationKind,
     /** Everyone in the conversation, the creator included. */
     members: z.array(UserId).min(1),
     title: z.string().optional(),
@@ -97,7 +96,7 @@ export type CommandOf<T extends Command['type']> = Extract<Command, { type: T }>
 export const ConversationCreatedResult = z.object({
   kind: z.literal('conversation.created'),
   conversationId: ConversationId,
-  conversationKind: z.enum(['direct', 'group']),
+  conversationKind: ConversationKind,
   members: z.array(UserId),
 });
 export const MessageSentResult = z.object({
@@ -113,7 +112,7 @@ export const AcceptedResult = z.object({ kind: z.literal('accepted') });
 export const ConversationChangedResult = z.object({
   kind: z.literal('conversation.changed'),
   conversationId: ConversationId,
-  conversationKind: z.enum(['direct', 'group']),
+  conversationKind: ConversationKind,
   title: z.string().optional(),
   description: z.string().optional(),
   avatarUrl: z.string().optional(),

@@ -10,7 +10,7 @@ const Common = z.object({
   NATS_URL: z.string().default('nats://127.0.0.1:4222'),
   DATABASE_URL: z.string().default('postgres://postgres@127.0.0.1:5432/chat'),
   REDIS_URL: z.string().default('redis://127.0.0.1:6379'),
-  /** Prefix for streams, subjects and Redis keys; empty = the names in ARCHITECTURE.md. */
+  /** Prefix for streams, subjects and Redis keys; empty = the names in docs/architecture.md. */
   CHAT_NS: z.string().regex(/^[A-Za-z0-9_-]{0,32}$/).default(''),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   NODE_ENV: z.string().default('development'),
@@ -21,6 +21,12 @@ const Common = z.object({
    * one process at a time). Must be the same on every edge and command process.
    */
   CHAT_COMMAND_PARTITIONS: z.coerce.number().int().min(1).max(1024).default(16),
+  /**
+   * How long a device's route in the Redis registry lives without a refresh: the edge refreshes
+   * it (every third of this), the projector and the notifier read routes younger than it. The
+   * same on every process.
+   */
+  CHAT_REGISTRY_TTL: Duration.prefault('90s'),
 });
 
 /**
@@ -120,8 +126,6 @@ export const EdgeConfig = Common.extend({
   CHAT_SYNC_WAIT: Duration.prefault('2s'),
   /** Interval between server pings; a peer that misses two is closed. */
   CHAT_HEARTBEAT: Duration.prefault('30s'),
-  /** Device registration TTL in Redis, refreshed by heartbeats. */
-  CHAT_REGISTRY_TTL: Duration.prefault('90s'),
   /** Bad frames tolerated per minute before the socket is closed with 1008. */
   CHAT_MAX_BAD_FRAMES: z.coerce.number().int().min(1).default(20),
   /** Bytes queued on one socket before the edge gives up on it (close 1013). */

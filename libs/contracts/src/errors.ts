@@ -1,5 +1,5 @@
 /**
- * The one error vocabulary (PROTOCOL.md "Error codes"), mapped in one table to HTTP statuses.
+ * The one error vocabulary (docs/protocol.md "Error codes"), mapped in one table to HTTP statuses.
  * Domain code throws/returns ChatError; adapters map it to frames and responses.
  */
 export const ERROR_CODES = [
@@ -27,7 +27,7 @@ export const HTTP_STATUS: Record<ErrorCode, number> = {
   internal: 500,
 };
 
-/** WebSocket close codes the edge uses (RFC 6455 + PROTOCOL.md). */
+/** WebSocket close codes the edge uses (RFC 6455 + docs/protocol.md). */
 export const CLOSE_CODES = {
   normal: 1000,
   goingAway: 1001,

@@ -1,16 +1,14 @@
 import { z } from 'zod';
-import { ClientMsgId, ConversationId, DeviceId, MessageId, PositiveSeq, UserId } from './ids';
+import { ClientMsgId, ConversationId, ConversationKind, DeviceId, MessageId, PositiveSeq, Role, UserId } from './ids';
 import { MessageBody } from './body';
 
-export const Role = z.enum(['owner', 'admin', 'member']);
-export type Role = z.infer<typeof Role>;
 
 // Events on chat.evt.conv.<conversationId> (the conversation aggregate)
 export const ConversationCreated = z.object({
   type: z.literal('ConversationCreated'),
   v: z.literal(1),
   conversationId: ConversationId,
-  kind: z.enum(['direct', 'group']),
+  kind: ConversationKind,
   title: z.string().optional(),
   createdBy: UserId,
   members: z.array(z.object({ userId: UserId, role: Role })),

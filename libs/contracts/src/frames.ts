@@ -1,7 +1,6 @@
 import { z } from 'zod';
-import { ClientMsgId, ConversationId, DeviceId, MessageId, PositiveSeq, Seq, UserId } from './ids';
+import { ClientMsgId, ConversationId, ConversationKind, DeviceId, MessageId, PositiveSeq, Role, Seq, UserId } from './ids';
 import { MessageBody, SystemInfo } from './body';
-import { Role } from './events';
 import { LIMITS } from './limits';
 import { ERROR_CODES } from './errors';
 
@@ -11,7 +10,7 @@ const Ref = z.string().min(1).max(64);
 export const ConversationCreateFrame = z.object({
   type: z.literal('conversation.create'),
   ref: Ref,
-  kind: z.enum(['direct', 'group']),
+  kind: ConversationKind,
   members: z.array(UserId).min(1).max(4096),
   title: z.string().min(1).max(200).optional(),
 });
@@ -165,7 +164,7 @@ export const ConversationCreatedFrame = z.object({
   type: z.literal('conversation.created'),
   ref: Ref,
   conversationId: ConversationId,
-  kind: z.enum(['direct', 'group']),
+  kind: ConversationKind,
   members: z.array(UserId),
 });
 export const MessageSentFrame = z.object({
@@ -245,7 +244,7 @@ export const ReceiptFrame = z.object({
 export const ConversationUpdatedFrame = z.object({
   type: z.literal('conversation.updated'),
   conversationId: ConversationId,
-  kind: z.enum(['direct', 'group']),
+  kind: ConversationKind,
   title: z.string().optional(),
   members: z.array(UserId),
   /** What changed: created, members_added, member_removed, member_left, role_changed, title, description, avatarUrl. */

@@ -10,7 +10,7 @@ import { ERROR_CODES } from './errors';
 const AT = '2025-01-01T00:00:00.000Z';
 const text = (t: string) => ({ text: t });
 
-/** One valid example of every client frame type PROTOCOL.md lists. */
+/** One valid example of every client frame type docs/protocol.md lists. */
 const clientFrames = {
   'conversation.create': { type: 'conversation.create', ref: 'r1', kind: 'group', members: ['bob', 'carol'], title: 'team' },
   'message.send': { type: 'message.send', clientMsgId: 'k1', conversationId: 'g-01HZX', body: text('hi'), replyTo: 'm1' },
@@ -31,7 +31,7 @@ const messageNew = {
   cursor: 'c1_1',
 } as const;
 
-/** One valid example of every server frame type PROTOCOL.md lists (and hello, pong, sync.*). */
+/** One valid example of every server frame type docs/protocol.md lists (and hello, pong, sync.*). */
 const serverFrames = {
   hello: { type: 'hello', userId: 'alice', deviceId: 'phone', edgeId: 'edge-1', serverTime: AT },
   'conversation.created': { type: 'conversation.created', ref: 'r1', conversationId: 'd-ab12', kind: 'direct', members: ['alice', 'bob'] },
@@ -48,8 +48,8 @@ const serverFrames = {
 const without = (o: object, key: string) => Object.fromEntries(Object.entries(o).filter(([k]) => k !== key));
 
 describe('client frames', () => {
-  // The protocol may grow (new frame types); the ones PROTOCOL.md lists must stay.
-  it('keeps every client frame type of PROTOCOL.md', () => {
+  // The protocol may grow (new frame types); the ones docs/protocol.md lists must stay.
+  it('keeps every client frame type of docs/protocol.md', () => {
     expect(CLIENT_FRAME_TYPES).toEqual(expect.arrayContaining(Object.keys(clientFrames)));
   });
 
@@ -121,7 +121,7 @@ describe('server frames', () => {
     expect(ServerFrame.parse(frame)).toEqual(frame);
   });
 
-  it('keeps every server frame type of PROTOCOL.md', () => {
+  it('keeps every server frame type of docs/protocol.md', () => {
     expect(ServerFrame.options.map((o) => o.shape.type.value)).toEqual(expect.arrayContaining(Object.keys(serverFrames)));
   });
 
@@ -158,7 +158,7 @@ describe('sync cursors', () => {
 });
 
 describe('names', () => {
-  it('gives the ARCHITECTURE.md names without a namespace', () => {
+  it('gives the docs/architecture.md names without a namespace', () => {
     const n = names();
     expect(n.ns).toBe('');
     expect(n.streams).toMatchObject({ events: 'CHAT_EVENTS', delivery: 'CHAT_DELIVERY' });

@@ -1,4 +1,4 @@
-/** Protocol limits; each is documented in PROTOCOL.md and docs/protocol.md. */
+/** Protocol limits; each is documented in docs/protocol.md. */
 export const LIMITS = {
   /** Largest WebSocket frame the edge accepts; larger ones close the socket with 1009. */
   maxFrameBytes: 64 * 1024,

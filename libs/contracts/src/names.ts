@@ -1,7 +1,7 @@
 /**
  * Every stream, subject, consumer and key name comes from here. A namespace (CHAT_NS) prefixes
  * them all so that a test run or a benchmark can share servers with a developer's running
- * system without touching its data. The empty namespace gives the names in ARCHITECTURE.md.
+ * system without touching its data. The empty namespace gives the names in docs/architecture.md.
  */
 export interface Names {
   readonly ns: string;

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { ConversationId, MessageId, PositiveSeq, UserId } from './ids';
+import { ConversationId, ConversationKind, MessageId, PositiveSeq, UserId } from './ids';
 
 /**
  * One push job on CHAT_NOTIFY (`chat.notify.<userId>`): one recipient of one message who had
@@ -12,7 +12,7 @@ export const NotifyJob = z.object({
   jobId: z.string(),
   userId: UserId,
   conversationId: ConversationId,
-  conversationKind: z.enum(['direct', 'group']).optional(),
+  conversationKind: ConversationKind.optional(),
   conversationTitle: z.string().optional(),
   messageId: MessageId,
   seq: PositiveSeq,

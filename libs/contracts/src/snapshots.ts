@@ -1,6 +1,5 @@
 import { z } from 'zod';
-import { ConversationId, MessageId, Seq, UserId } from './ids';
-import { Role } from './events';
+import { ConversationId, ConversationKind, MessageId, Role, Seq, UserId } from './ids';
 
 /**
  * Snapshots of aggregate state in the CHAT_SNAPSHOTS key-value bucket (key = the aggregate's
@@ -18,7 +17,7 @@ const Iso = z.string();
 export const ConversationSnapshotState = z.object({
   status: z.literal('active'),
   conversationId: ConversationId,
-  kind: z.enum(['direct', 'group']),
+  kind: ConversationKind,
   title: z.string().optional(),
   description: z.string().optional(),
   avatarUrl: z.string().optional(),

@@ -30,7 +30,7 @@ function checkId(what: string, schema: typeof UserId, value: string): string {
   return res.data;
 }
 
-/** A client token as PROTOCOL.md describes it: HS256 with sub, did, iat and exp. */
+/** A client token as docs/protocol.md describes it: HS256 with sub, did, iat and exp. */
 export async function mintToken(opts: TokenOptions): Promise<string> {
   const sub = checkId('user id', UserId, opts.userId);
   const did = checkId('device id', DeviceId, opts.deviceId ?? 'default');

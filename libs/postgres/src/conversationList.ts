@@ -1,5 +1,6 @@
 import type pg from 'pg';
 import type { CachedConversation } from '@chat/redis';
+import type { ConversationKind } from '@chat/contracts';
 
 /** The conversation list names every member up to this many; bigger groups give `memberCount` only. */
 export const LIST_MEMBERS_MAX = 64;
@@ -9,7 +10,7 @@ type Queryable = pg.Pool | pg.PoolClient;
 export interface UserConversationRow {
   user_id: string;
   conversation_id: string;
-  kind: 'direct' | 'group';
+  kind: ConversationKind;
   title: string | null;
   /**
    * The members, for conversations of at most LIST_MEMBERS_MAX; null for bigger groups (the

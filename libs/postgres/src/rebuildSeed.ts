@@ -1,5 +1,5 @@
 import type pg from 'pg';
-import type { ConversationSnapshotState, Names, SnapshotOf, StoredEvent } from '@chat/contracts';
+import type { ConversationSnapshotState, Names, SnapshotOf, StoredEvent, ConversationKind } from '@chat/contracts';
 import { DEFAULT_STATE_LIMITS } from '@chat/domain';
 import { LIST_MEMBERS_MAX } from './conversationList';
 
@@ -76,7 +76,7 @@ export interface SeedListRow {
 
 export interface SeedConversation {
   conversationId: string;
-  kind: 'direct' | 'group';
+  kind: ConversationKind;
   title: string | null;
   description: string | null;
   avatarUrl: string | null;

@@ -1,9 +1,10 @@
 import type { Redis } from 'ioredis';
+import type { ConversationKind } from '@chat/contracts';
 
 /** One conversation-list entry as cached (the same shape the edge's HTTP list returns). */
 export interface CachedConversation {
   conversationId: string;
-  kind: 'direct' | 'group';
+  kind: ConversationKind;
   title: string | null;
   members: string[] | null;
   memberCount: number;

@@ -23,7 +23,7 @@ export interface DeliveryDeadLetters {
   nakDelayMs?: number;
 }
 
-/** A `receipt.batch` as the standard `receipt` frames PROTOCOL.md defines. */
+/** A `receipt.batch` as the standard `receipt` frames docs/protocol.md defines. */
 export function receiptFrames(batch: ServerFrameOf<'receipt.batch'>): Array<ServerFrameOf<'receipt'>> {
   return batch.receipts.map((r) => ({ type: 'receipt', conversationId: batch.conversationId, userId: r.userId, status: r.status, upToSeq: r.upToSeq, at: r.at }));
 }

@@ -92,7 +92,7 @@ export class Session {
     return this.closed;
   }
 
-  /** Binary frames are protocol abuse (PROTOCOL.md): close with 1003. */
+  /** Binary frames are protocol abuse (docs/protocol.md): close with 1003. */
   onBinary(): void {
     this.deps.onFrameIn('binary');
     this.close(CLOSE_CODES.unsupportedData, 'binary frames are not supported');

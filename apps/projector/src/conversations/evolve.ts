@@ -1,5 +1,6 @@
 import type { StoredEvent } from '../projection';
 import { systemInfo, systemMessageId, systemText } from '../messages/evolve';
+import type { ConversationKind } from '@chat/contracts';
 
 export const PREVIEW_CHARS = 100;
 
@@ -16,7 +17,7 @@ export interface LastMessage {
 export interface UserConversationRow {
   userId: string;
   conversationId: string;
-  kind: 'direct' | 'group';
+  kind: ConversationKind;
   title: string | null;
   members: string[];
   lastActivityAt: string;

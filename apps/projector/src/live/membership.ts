@@ -1,4 +1,4 @@
-import type { ChatEvent } from '@chat/contracts';
+import type { ChatEvent, ConversationKind } from '@chat/contracts';
 import type { PoolClient, Pool } from '@chat/postgres';
 import type { ConversationInfo, RouteMember } from '../messages/evolve';
 
@@ -55,7 +55,7 @@ export class MembershipCache {
     }
     if (missing.length === 0) return;
     const [convs, members] = await Promise.all([
-      q.query<{ id: string; kind: 'direct' | 'group'; title: string | null; description: string | null; avatar_url: string | null }>(
+      q.query<{ id: string; kind: ConversationKind; title: string | null; description: string | null; avatar_url: string | null }>(
         'SELECT id, kind, title, description, avatar_url FROM conversations WHERE id = ANY($1::text[])',
         [missing],
       ),

@@ -1,12 +1,11 @@
-import { encodeCursor, type ChatEvent, type EventOf, type MessageNew, type ServerFrameOf, type SystemInfo } from '@chat/contracts';
+import { encodeCursor, type ChatEvent, type EventOf, type MessageNew, type ServerFrameOf, type SystemInfo, type ConversationKind, type Role } from '@chat/contracts';
 import type { StoredEvent } from '../projection';
 import type { Route } from '../routing';
 
-export type Role = 'owner' | 'admin' | 'member';
 
 export interface ConversationRow {
   id: string;
-  kind: 'direct' | 'group';
+  kind: ConversationKind;
   title: string | null;
   createdBy: string;
   createdAt: string;
@@ -242,7 +241,7 @@ export interface RouteMember {
 
 /** A conversation as it is after the batch (read from the read model at plan time). */
 export interface ConversationInfo {
-  kind: 'direct' | 'group';
+  kind: ConversationKind;
   title: string | null;
   description: string | null;
   avatarUrl: string | null;

@@ -1,10 +1,10 @@
-import type { ChatEvent } from '@chat/contracts';
+import type { ChatEvent, ConversationKind, Role } from '@chat/contracts';
 
 /** Event builders for tests: deterministic ids and times. */
 const T0 = Date.parse('2024-05-01T10:00:00.000Z');
 export const at = (i: number): string => new Date(T0 + i * 1000).toISOString();
 
-export function created(conversationId: string, members: string[], i = 0, kind: 'direct' | 'group' = 'group'): ChatEvent {
+export function created(conversationId: string, members: string[], i = 0, kind: ConversationKind = 'group'): ChatEvent {
   return {
     type: 'ConversationCreated',
     v: 1,
@@ -54,7 +54,7 @@ export function left(conversationId: string, seq: number, userId: string, i = se
   return { type: 'MemberLeft', v: 1, conversationId, seq, userId, at: at(i) };
 }
 
-export function rolesChanged(conversationId: string, by: string, changes: Array<{ userId: string; role: 'owner' | 'admin' | 'member' }>, i = 500): ChatEvent {
+export function rolesChanged(conversationId: string, by: string, changes: Array<{ userId: string; role: Role }>, i = 500): ChatEvent {
   return { type: 'RolesChanged', v: 1, conversationId, by, changes, at: at(i) };
 }
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { ChatError, type CommandOf, type EventOf } from '@chat/contracts';
+import { ChatError, type CommandOf, type EventOf, type ConversationKind } from '@chat/contracts';
 import { answer } from './answer';
 import { decide, DEFAULT_RULES } from './decide';
 import { evolveAll } from './evolve';
@@ -8,7 +8,7 @@ import { initialState } from './state';
 
 const LATER = '2025-01-01T00:05:00.000Z';
 
-const create = (by: string, kind: 'direct' | 'group', members: string[], extra: { title?: string; id?: string } = {}): CommandOf<'CreateConversation'> => ({
+const create = (by: string, kind: ConversationKind, members: string[], extra: { title?: string; id?: string } = {}): CommandOf<'CreateConversation'> => ({
   type: 'CreateConversation',
   v: 1,
   meta: meta(by),

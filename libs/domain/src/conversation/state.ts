@@ -1,4 +1,4 @@
-import { LIMITS, type Role } from '@chat/contracts';
+import { LIMITS, type Role, type ConversationKind } from '@chat/contracts';
 
 export interface SentRecord {
   messageId: string;
@@ -28,7 +28,7 @@ export interface MessageRecord {
 export interface ActiveConversation {
   status: 'active';
   conversationId: string;
-  kind: 'direct' | 'group';
+  kind: ConversationKind;
   title?: string;
   description?: string;
   avatarUrl?: string;
