@@ -84,6 +84,31 @@ describe('command gateway', () => {
     }
   });
 
+  it('counts a reply that is not a reply array and resends its commands, which are then answered', async () => {
+    const n = namesFor(ns.ns);
+    let garbled = 0;
+    const subs = Array.from({ length: PARTITIONS }, (_, p) =>
+      nats.nc.subscribe(n.subjects.cmdPartition(p), {
+        callback: (_e, m) => {
+          const batch = m.json<Command[]>();
+          // The first answer is broken, the next ones are right.
+          if (garbled++ === 0) return m.respond('{"not":"an array"}');
+          m.respond(JSON.stringify(batch.map((c): CommandReply => ({ requestId: c.meta.requestId, ok: true, result: { kind: 'accepted' } }))));
+        },
+      }),
+    );
+    await nats.nc.flush();
+    const gw = new CommandGateway(nats.nc, n, 'e4', 10_000, PARTITIONS);
+    gw.start();
+    try {
+      expect(await gw.execute(receipt(gw, 'MarkRead', 'c-garbled', 1))).toEqual({ kind: 'accepted' });
+      expect(gw.stats).toMatchObject({ badReplies: 1, resent: 1, timedOut: 0 });
+    } finally {
+      subs.forEach((sub) => sub.unsubscribe());
+      await gw.stop();
+    }
+  });
+
   it('answers `unavailable` at its timeout when nobody ever answers', async () => {
     const gw = new CommandGateway(nats.nc, namesFor(ns.ns), 'e3', 300, PARTITIONS);
     gw.start();

@@ -45,7 +45,8 @@ export class CommandGateway {
   private flushing = false;
   private sub?: Subscription;
   private timer?: NodeJS.Timeout;
-  readonly stats = { commands: 0, batches: 0, resent: 0, timedOut: 0, coalesced: 0 };
+  /** `badReplies`: answers that were not a JSON array of replies (their commands are resent, and counted here, not lost to a timeout). */
+  readonly stats = { commands: 0, batches: 0, resent: 0, timedOut: 0, coalesced: 0, badReplies: 0 };
 
   constructor(
     private readonly nc: NatsConnection,
@@ -166,7 +167,9 @@ export class CommandGateway {
     let replies: CommandReply[];
     try {
       replies = msg.json<CommandReply[]>();
+      if (!Array.isArray(replies)) throw new Error('not an array');
     } catch {
+      this.stats.badReplies++;
       return this.later(batch);
     }
     batch.forEach((p, i) => {

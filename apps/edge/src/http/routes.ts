@@ -1,9 +1,24 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { z } from 'zod';
-import { ChatError, ConversationId, HTTP_STATUS, LIMITS, MessageId, isChatError } from '@chat/contracts';
+import { ChatError, ConversationId, HTTP_STATUS, LIMITS, MessageId, isChatError, type ErrorCode } from '@chat/contracts';
 import { tokenFrom, type Principal, type TokenVerifier } from '../auth';
 import type { ReadModels } from '../queries';
 import type { ConversationList } from '../conversationList';
+
+/** The error code of an HTTP status (the inverse of HTTP_STATUS). */
+const CODE_OF_STATUS = new Map(Object.entries(HTTP_STATUS).map(([code, status]) => [status, code as ErrorCode]));
+
+/**
+ * An error as the HTTP API answers it, in the protocol's one vocabulary: a ChatError with its
+ * code's status; fastify's own 4xx (a body too large, a bad content type, …) with the code of
+ * their status (bad_request where the vocabulary has none); anything else 500 internal.
+ */
+export function httpError(err: unknown): { status: number; body: { error: { code: ErrorCode; message: string } } } {
+  if (isChatError(err)) return { status: HTTP_STATUS[err.code], body: { error: { code: err.code, message: err.message } } };
+  const status = (err as { statusCode?: number }).statusCode;
+  if (status && status >= 400 && status < 500) return { status, body: { error: { code: CODE_OF_STATUS.get(status) ?? 'bad_request', message: (err as Error).message } } };
+  return { status: 500, body: { error: { code: 'internal', message: 'internal error' } } };
+}
 
 const ListQuery = z.object({
   limit: z.coerce.number().int().min(1).max(LIMITS.maxConversationPage).default(LIMITS.defaultConversationPage),
@@ -39,11 +54,9 @@ function decodeListCursor(s: string): { at: string; id: string } {
 /** The query API over the read models. Every conversation endpoint checks membership. */
 export function registerHttpRoutes(app: FastifyInstance, verifier: TokenVerifier, rm: ReadModels, list: ConversationList): void {
   app.setErrorHandler((err, req, reply) => {
-    const e = err as { code?: string; statusCode?: number; validation?: unknown };
-    if (isChatError(err)) return reply.code(HTTP_STATUS[err.code]).send({ error: { code: err.code, message: err.message } });
-    if (e.statusCode && e.statusCode < 500) return reply.code(e.statusCode).send({ error: { code: 'bad_request', message: (err as Error).message } });
-    req.log.error({ err }, 'request failed');
-    return reply.code(500).send({ error: { code: 'internal', message: 'internal error' } });
+    const { status, body } = httpError(err);
+    if (status >= 500) req.log.error({ err }, 'request failed');
+    return reply.code(status).send(body);
   });
 
   const principal = async (req: FastifyRequest): Promise<Principal> => verifier.verify(tokenFrom(req.headers, req.query));
