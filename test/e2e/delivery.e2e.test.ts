@@ -84,9 +84,9 @@ describe('delivery under failures', () => {
     const acked = new Map<string, number>();
     let next = 0;
     // The sends keep pace with the flapping, whatever the machine's speed: message k goes out
-    // only once every device has been dropped ⌊k / 250⌋ times, so each drops at least 4 times
-    // while messages are in flight.
-    const flapsBehind = () => drops.some((n) => n < Math.floor(next / 250));
+    // only once every device has been dropped ⌊k / 200⌋ times, so each drops 5 times while
+    // messages are in flight (the last one before message 1,000).
+    const flapsBehind = () => drops.some((n) => n < Math.floor((next + 1) / 200));
     await Promise.all(
       senders.map(async (s, i) => {
         const conversationId = conversations[i]!;

@@ -585,13 +585,16 @@ export class ChatClient extends Emitter<ChatEvents> {
 
   /**
    * A live message with a hole before it: a seq between the contiguous run this client has
-   * seen and this one is missing (only once it has seen one). Own sends count as seen for
-   * de-duplication but not here: they say nothing about the messages before them.
+   * seen and this one is missing. In a conversation it has seen nothing of yet, anything after
+   * seq 1 may follow a hole too (its first messages were routed while this device was away, or
+   * to a route Redis lost): one sync decides, and if it brings nothing before it (the user
+   * joined later), the run starts there. Own sends count as seen for de-duplication but not
+   * here: they say nothing about the messages before them.
    */
   private isAfterGap(f: ServerFrameOf<'message.new'>): boolean {
     const s = this.seen.get(f.conversationId);
-    if (!s || s.size === 0 || s.has(f.seq)) return false;
-    const contiguous = this.contiguous.get(f.conversationId);
+    if (s?.has(f.seq)) return false;
+    const contiguous = s && s.size > 0 ? this.contiguous.get(f.conversationId) : 0;
     if (contiguous === undefined || f.seq <= contiguous + 1) return false;
     // Repaired once: a gap a sync does not fill is real (e.g. the user was not a member
     // then), so the run goes on from here.

@@ -192,13 +192,42 @@ describe('ChatClient resilience', () => {
     const a = c.syncAll();
     const b = c.syncAll();
     expect(last().ofType('sync')).toHaveLength(1);
-    last().serve(message('x', 9, 'c1_9')); // live, during the sync: held back
+    last().serve(message('x', 1, 'c1_9')); // live, during the sync: held back
     expect(c.cursor).toBe('c1_1');
     const sync = last().ofType('sync')[0]!;
     last().serve({ type: 'sync.batch', ref: sync.ref, frames: [message('y', 1, 'c1_2') as never], cursor: 'c1_2', hasMore: false });
     await expect(a).resolves.toBe(2);
     await expect(b).resolves.toBe(2);
     expect(c.cursor).toBe('c1_2');
+  });
+
+  it('a live message of a conversation not seen yet, past seq 1, waits for a sync to bring what came before it', async () => {
+    const c = client();
+    const got: string[] = [];
+    c.on('message', (m) => got.push(`${m.conversationId}@${m.seq}`));
+    await open(c);
+    // 1 and 2 were routed while this device was away; 3 is the first it gets live.
+    last().serve(message('g', 3));
+    expect(got).toEqual([]);
+    const s1 = last().ofType('sync')[0]!;
+    last().serve({ type: 'sync.batch', ref: s1.ref, frames: [1, 2, 3].map((n) => message('g', n) as never), cursor: 'c1_3', hasMore: false });
+    await vi.advanceTimersByTimeAsync(0);
+    expect(got).toEqual(['g@1', 'g@2', 'g@3']);
+
+    // A group joined later: nothing before 7 is visible to this user. One sync says so; 7 goes out.
+    last().serve(message('late', 7));
+    const s2 = last().ofType('sync')[1]!;
+    last().serve({ type: 'sync.batch', ref: s2.ref, frames: [], cursor: 'c1_3', hasMore: false });
+    await vi.advanceTimersByTimeAsync(0);
+    const s3 = last().ofType('sync')[2];
+    if (s3) last().serve({ type: 'sync.batch', ref: s3.ref, frames: [], cursor: 'c1_3', hasMore: false });
+    await vi.advanceTimersByTimeAsync(0);
+    expect(got).toEqual(['g@1', 'g@2', 'g@3', 'late@7']);
+    // seq 1 of a new conversation needs no sync.
+    const syncs = last().ofType('sync').length;
+    last().serve(message('fresh', 1));
+    expect(got.at(-1)).toBe('fresh@1');
+    expect(last().ofType('sync')).toHaveLength(syncs);
   });
 
   it('a frame held during a sync that lands after a gap waits for one more sync', async () => {
