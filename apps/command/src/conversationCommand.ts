@@ -1,5 +1,5 @@
 import type { CommandResult } from '@chat/contracts';
-import { answer, decide, referencedMessageId, type ConversationCommand, type ConversationState, type Referenced } from '@chat/domain';
+import { answer, conversationDecider, referencedMessageId, type ConversationCommand, type ConversationState, type Referenced } from '@chat/domain';
 import { handle, type HandlerContext } from './handler';
 import { conversation, isConversationEvent } from './kinds';
 
@@ -13,7 +13,7 @@ export function runConversationCommand(ctx: HandlerContext, command: Conversatio
     subject,
     kind: conversation,
     commandId: command.meta.commandId,
-    decide: async (state) => decide(command, state, ctx.rules, await referenced(ctx, subject, command, state)),
+    decide: async (state) => conversationDecider.decide(command, state, { rules: ctx.rules, referenced: await referenced(ctx, subject, command, state) }),
     answer: (state, events) => answer(command, state, events.filter(isConversationEvent)),
   });
 }

@@ -7,7 +7,7 @@ import { conversation } from './kinds';
 import { InMemorySnapshotStore } from './snapshots/store';
 import { MAX_ATTEMPTS, type HandlerContext } from './handler';
 import { KeyedQueue } from './keyedQueue';
-import { sendMessage } from './sendMessage/handle';
+import { runConversationCommand } from './conversationCommand';
 
 const n = names('');
 const at = '2030-01-01T00:00:00.000Z';
@@ -44,7 +44,7 @@ async function setup() {
 describe('handle (given a conversation, when a send races, then …)', () => {
   it('reloads and decides again when another writer appended first', async () => {
     const { store, ctx } = await setup();
-    await sendMessage(ctx, send('warm')); // cache holds seq 1
+    await runConversationCommand(ctx, send('warm')); // cache holds seq 1
     let raced = false;
     store.beforeAppend = async () => {
       if (raced) return;
@@ -52,7 +52,7 @@ describe('handle (given a conversation, when a send races, then …)', () => {
       const { lastSubjectSeq } = await store.load(subject);
       await store.append(subject, [sentEvent(2, 'other')], lastSubjectSeq, 'elsewhere');
     };
-    expect(await sendMessage(ctx, send('mine'))).toMatchObject({ seq: 3, clientMsgId: 'mine' });
+    expect(await runConversationCommand(ctx, send('mine'))).toMatchObject({ seq: 3, clientMsgId: 'mine' });
     expect(ctx.stats.conflicts).toBe(1);
     expect(store.events(subject).map((e) => (e.type === 'MessageSent' ? e.clientMsgId : e.type))).toEqual(['ConversationCreated', 'warm', 'other', 'mine']);
   });
@@ -68,25 +68,25 @@ describe('handle (given a conversation, when a send races, then …)', () => {
       await store.append(subject, [sentEvent(++seq, `other-${seq}`)], lastSubjectSeq, `elsewhere-${seq}`);
       competing = false;
     };
-    await expect(sendMessage(ctx, send('starved'))).rejects.toBeInstanceOf(ConcurrencyError);
+    await expect(runConversationCommand(ctx, send('starved'))).rejects.toBeInstanceOf(ConcurrencyError);
     expect(ctx.stats.conflicts).toBe(MAX_ATTEMPTS - 1);
   });
 
   it('drops the cached state when an append fails unexpectedly', async () => {
     const { store, ctx } = await setup();
-    await sendMessage(ctx, send('warm'));
+    await runConversationCommand(ctx, send('warm'));
     expect(ctx.aggregates.peek(subject)).toBeDefined();
     store.beforeAppend = () => {
       throw new Error('connection lost');
     };
-    await expect(sendMessage(ctx, send('lost'))).rejects.toThrow('connection lost');
+    await expect(runConversationCommand(ctx, send('lost'))).rejects.toThrow('connection lost');
     expect(ctx.aggregates.peek(subject)).toBeUndefined();
   });
 
   it('answers a domain error without appending and keeps the cache', async () => {
     const { store, ctx } = await setup();
     const intruder = { ...send('x'), meta: { ...send('x').meta, userId: 'mallory' } };
-    await expect(sendMessage(ctx, intruder)).rejects.toMatchObject({ code: 'forbidden' });
+    await expect(runConversationCommand(ctx, intruder)).rejects.toMatchObject({ code: 'forbidden' });
     expect(store.events(subject)).toHaveLength(1);
     expect(ctx.aggregates.peek(subject)).toBeDefined();
   });

@@ -1,20 +1,17 @@
 import { ConversationEvent, type Snapshot, type SnapshotKind, type SnapshotOf, type StoredEvent } from '@chat/contracts';
 import {
+  conversationDecider,
   conversationFromSnapshot,
   conversationStateBytes,
   conversationToSnapshot,
-  evolve,
-  evolveMute,
-  evolveReceipt,
-  initialMuteState,
-  initialReceiptState,
-  initialState,
+  preferenceDecider,
+  receiptDecider,
   type ConversationState,
   type MuteState,
   type ReceiptState,
 } from '@chat/domain';
 
-/** How one kind of aggregate is rebuilt from its subject's events, and snapshotted. */
+/** How one kind of aggregate is rebuilt from its subject's events (its decider's initial state and evolve), and snapshotted. */
 export interface AggregateKind<S> {
   /** The snapshot kind (see @chat/contracts' Snapshot). */
   name: SnapshotKind;
@@ -51,10 +48,10 @@ export const isConversationEvent = (event: StoredEvent): event is ConversationEv
 /** chat.evt.conv.<conversationId> */
 export const conversation: AggregateKind<ConversationState> = kind({
   name: 'conversation' as const,
-  initial: initialState,
+  initial: conversationDecider.initialState,
   evolve(state, event) {
     if (!isConversationEvent(event)) throw new Error(`${event.type} on a conversation subject`);
-    return evolve(state, event);
+    return conversationDecider.evolve(state, event);
   },
   toSnapshot: (state) => conversationToSnapshot(state),
   fromSnapshot: conversationFromSnapshot,
@@ -64,10 +61,10 @@ export const conversation: AggregateKind<ConversationState> = kind({
 /** chat.evt.rcpt.<conversationId>.<userId> */
 export const receipt: AggregateKind<ReceiptState> = kind({
   name: 'receipt' as const,
-  initial: initialReceiptState,
+  initial: receiptDecider.initialState,
   evolve(state, event) {
     if (event.type !== 'MessagesDelivered' && event.type !== 'MessagesRead') throw new Error(`${event.type} on a receipt subject`);
-    return evolveReceipt(state, event);
+    return receiptDecider.evolve(state, event);
   },
   toSnapshot: (state) => ({ deliveredSeq: state.deliveredSeq, readSeq: state.readSeq, devices: { ...state.devices } }),
   fromSnapshot: (s) => ({ deliveredSeq: s.deliveredSeq, readSeq: s.readSeq, devices: { ...s.devices } }),
@@ -77,10 +74,10 @@ export const receipt: AggregateKind<ReceiptState> = kind({
 /** chat.pref.<conversationId>.<userId> */
 export const preference: AggregateKind<MuteState> = kind({
   name: 'preference' as const,
-  initial: initialMuteState,
+  initial: preferenceDecider.initialState,
   evolve(state, event) {
     if (event.type !== 'MemberMuteChanged') throw new Error(`${event.type} on a preference subject`);
-    return evolveMute(state, event);
+    return preferenceDecider.evolve(state, event);
   },
   toSnapshot: (state) => ({ muted: state.muted, ...(state.until ? { until: state.until } : {}) }),
   fromSnapshot: (s) => ({ muted: s.muted, ...(s.until ? { until: s.until } : {}) }),

@@ -1,5 +1,5 @@
 import type { CommandResult } from '@chat/contracts';
-import { decideReceipt, type ReceiptCommand } from '@chat/domain';
+import { receiptDecider, type ReceiptCommand } from '@chat/domain';
 import type { ConversationState } from '@chat/domain';
 import { handle, type HandlerContext } from './handler';
 import { conversation, receipt } from './kinds';
@@ -36,7 +36,7 @@ export async function moveWatermark(ctx: HandlerContext, command: ReceiptCommand
     subject: ctx.names.subjects.evtRcpt(conversationId, command.meta.userId),
     kind: receipt,
     commandId: command.meta.commandId,
-    decide: (state) => decideReceipt(command, state, conv.state),
+    decide: (state) => receiptDecider.decide(command, state, { conversation: conv.state }),
     answer: () => ({ kind: 'accepted' }),
   });
 }

@@ -7,21 +7,10 @@ import { DEFAULT_RULES, type ConversationRules } from '@chat/domain';
 import { Aggregates } from './aggregates';
 import type { HandlerContext } from './handler';
 import { KeyedQueue } from './keyedQueue';
-import { addMembers } from './addMembers/handle';
-import { changeRole } from './changeRole/handle';
-import { createConversation } from './createConversation/handle';
-import { deleteMessage } from './deleteMessage/handle';
-import { editMessage } from './editMessage/handle';
-import { leaveConversation } from './leaveConversation/handle';
-import { markDelivered } from './markDelivered/handle';
-import { markRead } from './markRead/handle';
-import { muteConversation } from './muteConversation/handle';
+import { COMMANDS } from './commands';
+import { Fenced, fencedStore } from './fence';
 import type { MessageLookup } from './messageLookup';
 import type { SnapshotStore } from './snapshots/store';
-import { removeMember } from './removeMember/handle';
-import { sendMessage } from './sendMessage/handle';
-import { updateConversation } from './updateConversation/handle';
-import { Fenced, fencedStore } from './fence';
 
 export interface CommandServiceOptions {
   nc: NatsConnection;
@@ -127,44 +116,10 @@ export class CommandService {
     return partitionFor(id, this.opts.partitions);
   }
 
-  /** Runs one command: a conversation's commands one at a time; a member's receipts and preferences on their own key. */
+  /** Runs one command in its queue (see COMMANDS: a conversation's commands one at a time; a member's receipts and preferences on their own key). */
   execute(command: Command): Promise<CommandResult> {
-    const { conversationId } = command.data;
-    switch (command.type) {
-      case 'MarkRead':
-        return this.queue.run(`${conversationId}\u0000rcpt\u0000${command.meta.userId}`, () => markRead(this.ctx, command));
-      case 'MarkDelivered':
-        return this.queue.run(`${conversationId}\u0000rcpt\u0000${command.meta.userId}`, () => markDelivered(this.ctx, command));
-      case 'MuteConversation':
-        return this.queue.run(`${conversationId}\u0000pref\u0000${command.meta.userId}`, () => muteConversation(this.ctx, command));
-      default:
-        return this.queue.run(conversationId, () => {
-          switch (command.type) {
-            case 'CreateConversation':
-              return createConversation(this.ctx, command);
-            case 'SendMessage':
-              return sendMessage(this.ctx, command);
-            case 'AddMembers':
-              return addMembers(this.ctx, command);
-            case 'RemoveMember':
-              return removeMember(this.ctx, command);
-            case 'LeaveConversation':
-              return leaveConversation(this.ctx, command);
-            case 'ChangeRole':
-              return changeRole(this.ctx, command);
-            case 'UpdateConversation':
-              return updateConversation(this.ctx, command);
-            case 'EditMessage':
-              return editMessage(this.ctx, command);
-            case 'DeleteMessage':
-              return deleteMessage(this.ctx, command);
-            default: {
-              const never: never = command;
-              throw new Error(`unknown command ${(never as { type: string }).type}`);
-            }
-          }
-        });
-    }
+    const route = COMMANDS[command.type] as { key(c: Command): string; run(ctx: HandlerContext, c: Command): Promise<CommandResult> };
+    return this.queue.run(route.key(command), () => route.run(this.ctx, command));
   }
 
   start(): this {

@@ -92,7 +92,10 @@ describe('command gateway', () => {
         callback: (_e, m) => {
           const batch = m.json<Command[]>();
           // The first answer is broken, the next ones are right.
-          if (garbled++ === 0) return m.respond('{"not":"an array"}');
+          if (garbled++ === 0) {
+            m.respond('{"not":"an array"}');
+            return;
+          }
           m.respond(JSON.stringify(batch.map((c): CommandReply => ({ requestId: c.meta.requestId, ok: true, result: { kind: 'accepted' } }))));
         },
       }),

@@ -1,3 +1,4 @@
 export * from './conversation';
 export * from './receipts';
 export * from './preferences';
+export * from './decider';

@@ -5,7 +5,7 @@ import { InMemoryEventStore } from '@chat/nats';
 import { Aggregates } from '../aggregates';
 import type { HandlerContext } from '../handler';
 import { conversation } from '../kinds';
-import { sendMessage } from '../sendMessage/handle';
+import { runConversationCommand } from '../conversationCommand';
 import { InMemorySnapshotStore } from './store';
 
 const n = names('');
@@ -45,7 +45,7 @@ describe('aggregate memory and reloads with snapshots (in memory)', () => {
     let bytesMax = 0;
     for (let i = 1; i <= N; i++) {
       now = start + Math.floor((i * 86_400_000) / N);
-      const r = await sendMessage(ctx, send(i, now));
+      const r = await runConversationCommand(ctx, send(i, now));
       // The command service's ticker (every 100 ms) writes what is due.
       if (i % 10 === 0) await aggregates.flushDue();
       if (i % 1000 === 0) {
@@ -70,8 +70,8 @@ describe('aggregate memory and reloads with snapshots (in memory)', () => {
     expect(loaded.state).toMatchObject({ lastSeq: N });
     // And decides as before: a retry of a recent send is recognised, the next send gets N + 1.
     const fctx: HandlerContext = { ...ctx, aggregates: fresh };
-    expect(await sendMessage(fctx, send(N, now))).toMatchObject({ seq: N, clientMsgId: `k${N}` });
-    expect(await sendMessage(fctx, send(N + 1, now + 1))).toMatchObject({ seq: N + 1 });
+    expect(await runConversationCommand(fctx, send(N, now))).toMatchObject({ seq: N, clientMsgId: `k${N}` });
+    expect(await runConversationCommand(fctx, send(N + 1, now + 1))).toMatchObject({ seq: N + 1 });
   }, 60_000);
 
   it('a state with unsnapshotted events is snapshotted after the interval, and before it leaves the cache', async () => {
@@ -83,7 +83,7 @@ describe('aggregate memory and reloads with snapshots (in memory)', () => {
     await store.append(other, [{ ...created, conversationId: 'other' }], 0, 'create-other');
     const aggregates = new Aggregates(store, snapshots, { cacheBytes: 64 << 20, snapshotEvery: 100, snapshotAfterMs: 10_000, now: () => now });
     const ctx: HandlerContext = { aggregates, names: n, stats: { conflicts: 0 }, rules: DEFAULT_RULES, exclusive: (_id, task) => task() };
-    await sendMessage(ctx, send(1, now));
+    await runConversationCommand(ctx, send(1, now));
     await aggregates.flushDue();
     expect(await snapshots.get(subject)).toBeUndefined(); // not due yet
     now += 10_000;
@@ -91,10 +91,10 @@ describe('aggregate memory and reloads with snapshots (in memory)', () => {
     expect((await snapshots.get(subject))?.position).toBe((await store.load(subject)).lastSubjectSeq);
 
     // A cache too small for two states: loading the other one evicts this one, which is snapshotted first.
-    await sendMessage(ctx, send(2, now));
+    await runConversationCommand(ctx, send(2, now));
     const small = new Aggregates(store, snapshots, { cacheBytes: 1, snapshotEvery: 100, snapshotAfterMs: 10_000, now: () => now });
     const sctx: HandlerContext = { ...ctx, aggregates: small };
-    await sendMessage(sctx, send(3, now));
+    await runConversationCommand(sctx, send(3, now));
     const before = snapshots.puts;
     await small.get(other, conversation);
     await new Promise((r) => setImmediate(r));

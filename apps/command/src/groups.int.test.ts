@@ -1,8 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Command, StoredEvent } from '@chat/contracts';
 import { JetStreamEventStore } from '@chat/nats';
-import { conversation } from '../kinds';
-import { collectReplies, conv, createGroup, createService, createTestEnv, markDelivered, markRead, resendUnavailable, send, sendCommand, type TestEnv } from '../testing/env';
+import { conversation } from './kinds';
+import { collectReplies, conv, createGroup, createService, createTestEnv, markDelivered, markRead, resendUnavailable, send, sendCommand, type TestEnv } from './testing/env';
 
 let env: TestEnv;
 let store: JetStreamEventStore;

@@ -1,8 +1,8 @@
 import type { CommandOf, CommandResult } from '@chat/contracts';
-import { decideMute } from '@chat/domain';
-import { handle, type HandlerContext } from '../handler';
-import { preference } from '../kinds';
-import { currentConversation } from '../receipt';
+import { preferenceDecider } from '@chat/domain';
+import { handle, type HandlerContext } from './handler';
+import { preference } from './kinds';
+import { currentConversation } from './receipt';
 
 /**
  * Mutes or unmutes the conversation's push notifications for the caller: MemberMuteChanged on
@@ -20,7 +20,7 @@ export async function muteConversation(ctx: HandlerContext, command: CommandOf<'
     subject: ctx.names.subjects.pref(conversationId, userId),
     kind: preference,
     commandId: command.meta.commandId,
-    decide: (state) => decideMute(command, state, conv.state),
+    decide: (state) => preferenceDecider.decide(command, state, { conversation: conv.state }),
     answer: (now) => ({ kind: 'conversation.muted', conversationId, muted: now.muted, ...(now.until ? { until: now.until } : {}) }),
   });
 }

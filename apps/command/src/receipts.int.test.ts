@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { JetStreamEventStore } from '@chat/nats';
-import { conversation } from '../kinds';
-import { createGroup, createService, createTestEnv, markDelivered, markRead, send, type TestEnv } from '../testing/env';
+import { conversation } from './kinds';
+import { createGroup, createService, createTestEnv, markDelivered, markRead, send, type TestEnv } from './testing/env';
 
 let env: TestEnv;
 let store: JetStreamEventStore;
