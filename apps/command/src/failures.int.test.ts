@@ -1,23 +1,14 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { JetStreamEventStore } from '@chat/nats';
-import { collectReplies, createGroup, createService, createTestEnv, send, sendCommand, type TestEnv } from './testing/env';
+import { describe, expect, it } from 'vitest';
+import { collectReplies, createGroup, createService, send, sendCommand, useCommandTestEnv } from './testing/env';
 
-let env: TestEnv;
-const closers: Array<() => Promise<void>> = [];
+const t = useCommandTestEnv();
 /** Command ids whose append fails: the injected broken dependency. */
 const poisoned = new Set<string>();
 
-beforeAll(async () => {
-  env = await createTestEnv();
-});
-afterAll(async () => {
-  for (const close of closers) await close().catch(() => undefined);
-  await env.dispose();
-});
 
 describe('a command that fails', () => {
   it('is answered `unavailable` with nothing appended, the conversation goes on, and the same command resent later appends once', async () => {
-    const svc = await createService(env, {
+    const svc = await createService(t.env, {
       store: (real) => ({
         load: (s, a) => real.load(s, a),
         append: async (subject, events, expected, commandId) => {
@@ -26,19 +17,19 @@ describe('a command that fails', () => {
         },
       }),
     });
-    closers.push(svc.close);
+    t.closeLater(svc.close);
     await svc.takeAll();
-    const replies = collectReplies(env.nats.nc, env.names);
-    closers.push(async () => replies.close());
+    const replies = collectReplies(t.env.nats.nc, t.env.names);
+    t.closeLater(async () => replies.close());
     const conv = 'g-fail';
-    sendCommand(env.nats.nc, env.names, createGroup(conv, 'alice', ['bob']));
+    sendCommand(t.env.nats.nc, t.env.names, createGroup(conv, 'alice', ['bob']));
     await replies.waitFor(1);
 
     const poison = send(conv, 'alice', 'poison');
     const next = send(conv, 'alice', 'next');
     poisoned.add(poison.meta.commandId);
-    sendCommand(env.nats.nc, env.names, poison);
-    sendCommand(env.nats.nc, env.names, next);
+    sendCommand(t.env.nats.nc, t.env.names, poison);
+    sendCommand(t.env.nats.nc, t.env.names, next);
     await replies.waitFor(3);
     expect(replies.replies.get(poison.meta.requestId)).toEqual([
       { requestId: poison.meta.requestId, ok: false, error: { code: 'unavailable', message: 'could not store the command; retry' } },
@@ -49,12 +40,11 @@ describe('a command that fails', () => {
 
     // The cause gone, the client resends the same command (same ids): appended once, after `next`.
     poisoned.clear();
-    sendCommand(env.nats.nc, env.names, poison);
+    sendCommand(t.env.nats.nc, t.env.names, poison);
     const deadline = Date.now() + 10_000;
     while ((replies.replies.get(poison.meta.requestId)?.length ?? 0) < 2 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
     expect(replies.replies.get(poison.meta.requestId)?.[1]).toMatchObject({ ok: true, result: { kind: 'message.sent', clientMsgId: 'poison', seq: 2 } });
-    const store = new JetStreamEventStore(env.nats.js, env.nats.jsm, env.names.streams.events);
-    const sent = (await store.load(env.names.subjects.evtConv(conv))).events.flatMap((e) => (e.type === 'MessageSent' ? [e.clientMsgId] : []));
+    const sent = (await t.store.load(t.env.names.subjects.evtConv(conv))).events.flatMap((e) => (e.type === 'MessageSent' ? [e.clientMsgId] : []));
     expect(sent).toEqual(['next', 'poison']);
   });
 });

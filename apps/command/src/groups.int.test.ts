@@ -1,33 +1,16 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { Command, StoredEvent } from '@chat/contracts';
-import { JetStreamEventStore } from '@chat/nats';
 import { conversation } from './kinds';
-import { collectReplies, conv, createGroup, createService, createTestEnv, markDelivered, markRead, resendUnavailable, send, sendCommand, type TestEnv } from './testing/env';
+import { collectReplies, conv, createGroup, markDelivered, markRead, resendUnavailable, send, sendCommand, useCommandTestEnv } from './testing/env';
 
-let env: TestEnv;
-let store: JetStreamEventStore;
-const closers: Array<() => Promise<void>> = [];
+const t = useCommandTestEnv();
 
-beforeAll(async () => {
-  env = await createTestEnv();
-  store = new JetStreamEventStore(env.nats.js, env.nats.jsm, env.names.streams.events);
-});
-afterAll(async () => {
-  for (const close of closers) await close().catch(() => undefined);
-  await env.dispose();
-});
-
-async function instance(opts: Parameters<typeof createService>[1] = {}) {
-  const svc = await createService(env, opts);
-  closers.push(svc.close);
-  // Each instance takes every partition: two of them share each partition's commands, and race.
-  await svc.takeAll();
-  return svc.service;
-}
+/** Each instance takes every partition: two of them share each partition's commands, and race. */
+const instance = (opts: Parameters<typeof t.instance>[0] = {}) => t.instance(opts, { takeAll: true });
 
 /** The timeline seqs (messages and system messages) of a conversation, in stream order. */
 async function timeline(conversationId: string): Promise<Array<{ type: string; seq: number }>> {
-  const { events } = await store.load(env.names.subjects.evtConv(conversationId));
+  const { events } = await t.store.load(t.env.names.subjects.evtConv(conversationId));
   return events.flatMap((e: StoredEvent) =>
     e.type === 'MessageSent' || e.type === 'MembersAdded' || e.type === 'MemberRemoved' || e.type === 'MemberLeft' ? [{ type: e.type, seq: e.seq }] : [],
   );
@@ -89,7 +72,7 @@ describe('groups on the write side', () => {
     expect(await (await instance()).execute(handover)).toMatchObject({ roles: { alice: 'admin', bob: 'owner' }, changed: [] });
     expect(await a.execute(conv('UpdateConversation', c, 'alice', { title: 'renamed', description: 'd' }))).toMatchObject({ title: 'renamed', description: 'd', changed: ['title', 'description'] });
     expect(await a.execute(conv('LeaveConversation', c, 'alice', {}))).toMatchObject({ members: ['bob', 'carol'] });
-    const { events } = await store.load(env.names.subjects.evtConv(c));
+    const { events } = await t.store.load(t.env.names.subjects.evtConv(c));
     expect(events.map((e) => e.type)).toEqual(['ConversationCreated', 'RolesChanged', 'ConversationUpdated', 'MemberLeft']);
   });
 
@@ -119,7 +102,7 @@ describe('groups on the write side', () => {
     expect(await a.execute(del(m2.data.messageId, 'alice'))).toMatchObject({ seq: 2, scope: 'everyone' });
     expect(await a.execute(send(c, 'carol', 'three'))).toMatchObject({ seq: 3 });
 
-    const { events } = await store.load(env.names.subjects.evtConv(c));
+    const { events } = await t.store.load(t.env.names.subjects.evtConv(c));
     expect(events.map((e) => `${e.type}${'seq' in e ? `:${e.seq}` : ''}`)).toEqual([
       'ConversationCreated',
       'MessageSent:1',
@@ -134,23 +117,23 @@ describe('groups on the write side', () => {
 
   it('adds racing with sends on two instances sharing a partition keep the timeline dense', async () => {
     const c = 'g-add-race';
-    const subject = env.names.subjects.evtConv(c);
+    const subject = t.env.names.subjects.evtConv(c);
     const a = await instance();
     const b = await instance();
     await a.execute(createGroup(c, 'alice', ['bob']));
     await b.aggregates.get(subject, conversation);
-    const replies = collectReplies(env.nats.nc, env.names);
-    closers.push(async () => replies.close());
+    const replies = collectReplies(t.env.nats.nc, t.env.names);
+    t.closeLater(async () => replies.close());
     
     const commands: Command[] = [];
     for (let i = 0; i < 120; i++) {
       commands.push(i % 6 === 0 ? conv('AddMembers', c, 'alice', { userIds: [`u${i}`] }) : send(c, i % 2 ? 'alice' : 'bob', `race-${i}`));
     }
-    for (const cmd of commands) sendCommand(env.nats.nc, env.names, cmd);
+    for (const cmd of commands) sendCommand(t.env.nats.nc, t.env.names, cmd);
     await replies.waitFor(commands.length, 60_000);
     // A command that kept losing the race is answered `unavailable`; resent with the same ids
     // (as a client does) until answered.
-    await resendUnavailable(env.nats.nc, env.names, replies, commands);
+    await resendUnavailable(t.env.nats.nc, t.env.names, replies, commands);
     for (const cmd of commands) expect(replies.replies.get(cmd.meta.requestId)?.at(-1)).toMatchObject({ ok: true });
     const seqs = (await timeline(c)).map((e) => e.seq);
     expect(seqs).toEqual(Array.from({ length: commands.length }, (_, i) => i + 1));
@@ -161,8 +144,8 @@ describe('groups on the write side', () => {
   it('routes every new command to the owner of its partition and answers it', async () => {
     const c = 'g-routes';
     await instance();
-    const replies = collectReplies(env.nats.nc, env.names);
-    closers.push(async () => replies.close());
+    const replies = collectReplies(t.env.nats.nc, t.env.names);
+    t.closeLater(async () => replies.close());
     const first = send(c, 'alice', 'first');
     const commands: Command[] = [
       createGroup(c, 'alice', ['bob', 'carol']),
@@ -176,7 +159,7 @@ describe('groups on the write side', () => {
       conv('LeaveConversation', c, 'carol', {}),
     ];
     for (const cmd of commands) {
-      sendCommand(env.nats.nc, env.names, cmd);
+      sendCommand(t.env.nats.nc, t.env.names, cmd);
       await replies.waitFor(replies.replies.size + 1);
     }
     const kinds = commands.map((cmd) => {

@@ -1,29 +1,13 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { JetStreamEventStore } from '@chat/nats';
+import { describe, expect, it } from 'vitest';
 import { conversation } from './kinds';
-import { createGroup, createService, createTestEnv, markDelivered, markRead, send, type TestEnv } from './testing/env';
+import { createGroup, markDelivered, markRead, send, useCommandTestEnv } from './testing/env';
 
-let env: TestEnv;
-let store: JetStreamEventStore;
-const closers: Array<() => Promise<void>> = [];
+const t = useCommandTestEnv();
 
-beforeAll(async () => {
-  env = await createTestEnv();
-  store = new JetStreamEventStore(env.nats.js, env.nats.jsm, env.names.streams.events);
-});
-afterAll(async () => {
-  for (const close of closers) await close().catch(() => undefined);
-  await env.dispose();
-});
-
-async function instance() {
-  const svc = await createService(env);
-  closers.push(svc.close);
-  return svc.service;
-}
+const instance = (opts: Parameters<typeof t.instance>[0] = {}) => t.instance(opts);
 
 const receipts = async (conv: string, user: string) =>
-  (await store.load(env.names.subjects.evtRcpt(conv, user))).events.map((e) => `${e.type}:${'upToSeq' in e ? e.upToSeq : ''}`);
+  (await t.store.load(t.env.names.subjects.evtRcpt(conv, user))).events.map((e) => `${e.type}:${'upToSeq' in e ? e.upToSeq : ''}`);
 
 describe('MarkRead / MarkDelivered', () => {
   it('moves the member watermark on its own subject, clamped to the last message, forward only', async () => {
@@ -44,7 +28,7 @@ describe('MarkRead / MarkDelivered', () => {
     await a.execute(markDelivered(conv, 'alice', 1));
     expect(await receipts(conv, 'alice')).toEqual(['MessagesDelivered:2']);
     // Message appends never touched the receipt subjects.
-    expect((await store.load(env.names.subjects.evtConv(conv))).events).toHaveLength(4);
+    expect((await t.store.load(t.env.names.subjects.evtConv(conv))).events).toHaveLength(4);
   });
 
   it('refuses non-members and unknown conversations', async () => {
@@ -64,7 +48,7 @@ describe('MarkRead / MarkDelivered', () => {
     const b = await instance();
     await a.execute(createGroup(conv, 'alice', ['bob']));
     await a.execute(send(conv, 'alice', 'm1'));
-    await b.aggregates.get(env.names.subjects.evtConv(conv), conversation);
+    await b.aggregates.get(t.env.names.subjects.evtConv(conv), conversation);
     for (const id of ['m2', 'm3', 'm4', 'm5']) await a.execute(send(conv, 'alice', id));
     await b.execute(markRead(conv, 'bob', 5));
     expect(await receipts(conv, 'bob')).toEqual(['MessagesRead:5']);

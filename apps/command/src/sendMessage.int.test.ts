@@ -1,51 +1,34 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { ChatEvent, CommandResult, StoredEvent } from '@chat/contracts';
-import { JetStreamEventStore } from '@chat/nats';
 import { conversation } from './kinds';
-import { collectReplies, createGroup, createService, createTestEnv, resendUnavailable, send, sendCommand, type TestEnv } from './testing/env';
+import { collectReplies, createGroup, resendUnavailable, send, sendCommand, useCommandTestEnv } from './testing/env';
 
-let env: TestEnv;
-let store: JetStreamEventStore;
-const closers: Array<() => Promise<void>> = [];
+const t = useCommandTestEnv();
 
-beforeAll(async () => {
-  env = await createTestEnv();
-  store = new JetStreamEventStore(env.nats.js, env.nats.jsm, env.names.streams.events);
-});
-afterAll(async () => {
-  for (const close of closers) await close().catch(() => undefined);
-  await env.dispose();
-});
-
-async function instance(opts: Parameters<typeof createService>[1] = {}) {
-  const svc = await createService(env, opts);
-  closers.push(svc.close);
-  // Each instance takes every partition: two of them share each partition's commands, and race.
-  await svc.takeAll();
-  return svc.service;
-}
+/** Each instance takes every partition: two of them share each partition's commands, and race. */
+const instance = (opts: Parameters<typeof t.instance>[0] = {}) => t.instance(opts, { takeAll: true });
 
 const sentEvents = (events: StoredEvent[]) => events.filter((e): e is Extract<ChatEvent, { type: 'MessageSent' }> => e.type === 'MessageSent');
 
 describe('SendMessage', () => {
   it('two instances racing on one conversation append 200 messages with seqs exactly 1..200', async () => {
     const conv = 'g-race';
-    const subject = env.names.subjects.evtConv(conv);
+    const subject = t.env.names.subjects.evtConv(conv);
     const a = await instance();
     const b = await instance();
     await a.execute(createGroup(conv, 'alice', ['bob']));
     // Both caches hold the conversation, so neither reloads before its first append: they race.
     await b.aggregates.get(subject, conversation);
-    const replies = collectReplies(env.nats.nc, env.names);
-    closers.push(async () => replies.close());
+    const replies = collectReplies(t.env.nats.nc, t.env.names);
+    t.closeLater(async () => replies.close());
     
     const commands = Array.from({ length: 200 }, (_, i) => send(conv, i % 2 ? 'alice' : 'bob', `race-${i}`));
-    for (const c of commands) sendCommand(env.nats.nc, env.names, c);
+    for (const c of commands) sendCommand(t.env.nats.nc, t.env.names, c);
     await replies.waitFor(200, 60_000);
     // Commands that kept losing the race are answered `unavailable` and resent by the client.
-    const resent = await resendUnavailable(env.nats.nc, env.names, replies, commands);
+    const resent = await resendUnavailable(t.env.nats.nc, t.env.names, replies, commands);
 
-    const events = sentEvents((await store.load(subject)).events);
+    const events = sentEvents((await t.store.load(subject)).events);
     expect(events.map((e) => e.seq)).toEqual(Array.from({ length: 200 }, (_, i) => i + 1));
     expect(new Set(events.map((e) => e.clientMsgId)).size).toBe(200);
     const seqByClientMsgId = new Map(events.map((e) => [e.clientMsgId, e.seq]));
@@ -65,7 +48,7 @@ describe('SendMessage', () => {
 
   it('answers a repeated clientMsgId with the original messageId and seq, also after the cache is gone', async () => {
     const conv = 'g-idem';
-    const subject = env.names.subjects.evtConv(conv);
+    const subject = t.env.names.subjects.evtConv(conv);
     const a = await instance();
     await a.execute(createGroup(conv, 'alice', ['bob']));
     await a.execute(send(conv, 'bob', 'before'));
@@ -80,13 +63,13 @@ describe('SendMessage', () => {
 
     // Another sender may use the same clientMsgId: ids are unique per sender only.
     expect(await a.execute(send(conv, 'bob', 'same'))).toMatchObject({ seq: 3 });
-    const events = sentEvents((await store.load(subject)).events);
+    const events = sentEvents((await t.store.load(subject)).events);
     expect(events.map((e) => `${e.senderId}:${e.clientMsgId}:${e.seq}`)).toEqual(['bob:before:1', 'alice:same:2', 'bob:same:3']);
   });
 
   it('a command redelivered to an instance with a stale cache answers like the first delivery and appends nothing', async () => {
     const conv = 'g-redelivered';
-    const subject = env.names.subjects.evtConv(conv);
+    const subject = t.env.names.subjects.evtConv(conv);
     const a = await instance();
     const b = await instance();
     await a.execute(createGroup(conv, 'alice', ['bob']));
@@ -99,7 +82,7 @@ describe('SendMessage', () => {
     const second = await b.execute(command);
     expect(second).toEqual(first);
     expect(first).toMatchObject({ seq: 2 });
-    expect(sentEvents((await store.load(subject)).events).map((e) => e.clientMsgId)).toEqual(['other', 'once']);
+    expect(sentEvents((await t.store.load(subject)).events).map((e) => e.clientMsgId)).toEqual(['other', 'once']);
     expect(b.stats.conflicts).toBe(1);
   });
 

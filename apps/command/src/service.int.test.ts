@@ -1,48 +1,37 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { JetStreamEventStore } from '@chat/nats';
-import { TEST_PARTITIONS, collectReplies, createGroup, createService, createTestEnv, markRead, send, sendCommand, type TestEnv } from './testing/env';
+import { describe, expect, it } from 'vitest';
+import { TEST_PARTITIONS, collectReplies, createGroup, createService, markRead, send, sendCommand, useCommandTestEnv } from './testing/env';
 import { commandSubject, partitionOf } from '@chat/nats';
 
-let env: TestEnv;
-const closers: Array<() => Promise<void>> = [];
-
-beforeAll(async () => {
-  env = await createTestEnv();
-});
-afterAll(async () => {
-  for (const close of closers) await close().catch(() => undefined);
-  await env.dispose();
-});
+const t = useCommandTestEnv();
 
 const sentSeqs = async (conv: string) => {
-  const store = new JetStreamEventStore(env.nats.js, env.nats.jsm, env.names.streams.events);
-  return (await store.load(env.names.subjects.evtConv(conv))).events.flatMap((e) => (e.type === 'MessageSent' ? [e.seq] : []));
+  return (await t.store.load(t.env.names.subjects.evtConv(conv))).events.flatMap((e) => (e.type === 'MessageSent' ? [e.seq] : []));
 };
 
 describe('command service over core NATS', () => {
   it('answers each command on the edge reply subject by requestId, and refuses what is not a command', async () => {
-    const svc = await createService(env);
-    closers.push(svc.close);
+    const svc = await createService(t.env);
+    t.closeLater(svc.close);
     await svc.takeAll();
-    const replies = collectReplies(env.nats.nc, env.names);
-    closers.push(async () => replies.close());
+    const replies = collectReplies(t.env.nats.nc, t.env.names);
+    t.closeLater(async () => replies.close());
     const conv = 'g-e2e';
 
     const create = createGroup(conv, 'alice', ['bob']);
-    sendCommand(env.nats.nc, env.names, create);
+    sendCommand(t.env.nats.nc, t.env.names, create);
     await replies.waitFor(1);
     const hello = send(conv, 'alice', 'hello');
     const intruder = send(conv, 'mallory', 'let me in');
-    sendCommand(env.nats.nc, env.names, hello);
-    sendCommand(env.nats.nc, env.names, intruder);
+    sendCommand(t.env.nats.nc, t.env.names, hello);
+    sendCommand(t.env.nats.nc, t.env.names, intruder);
     await replies.waitFor(3);
     const read = markRead(conv, 'bob', 99);
-    sendCommand(env.nats.nc, env.names, read);
+    sendCommand(t.env.nats.nc, t.env.names, read);
     // Not a command at all: answered bad_request at once.
-    const garbage = await env.nats.nc.request(commandSubject(env.names, hello, TEST_PARTITIONS), 'not json', { timeout: 5_000 });
+    const garbage = await t.env.nats.nc.request(commandSubject(t.env.names, hello, TEST_PARTITIONS), 'not json', { timeout: 5_000 });
     expect(garbage.json()).toMatchObject([{ ok: false, error: { code: 'bad_request' } }]);
     // The same command again (an edge resending it): the same answer, nothing appended twice.
-    sendCommand(env.nats.nc, env.names, hello);
+    sendCommand(t.env.nats.nc, t.env.names, hello);
     await replies.waitFor(4);
     const deadline = Date.now() + 5_000;
     while ((replies.replies.get(hello.meta.requestId)?.length ?? 0) < 2 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
@@ -57,8 +46,7 @@ describe('command service over core NATS', () => {
     expect(replies.replies.get(read.meta.requestId)).toEqual([{ requestId: read.meta.requestId, ok: true, result: { kind: 'accepted' } }]);
     expect(svc.service.stats).toMatchObject({ invalid: 1, rejected: 1 });
     expect(await sentSeqs(conv)).toEqual([1]);
-    const store = new JetStreamEventStore(env.nats.js, env.nats.jsm, env.names.streams.events);
-    expect((await store.load(env.names.subjects.evtRcpt(conv, 'bob'))).events).toMatchObject([{ type: 'MessagesRead', upToSeq: 1 }]);
+    expect((await t.store.load(t.env.names.subjects.evtRcpt(conv, 'bob'))).events).toMatchObject([{ type: 'MessagesRead', upToSeq: 1 }]);
     await svc.close();
   });
 
@@ -67,8 +55,8 @@ describe('command service over core NATS', () => {
     const p = partitionOf(conv, TEST_PARTITIONS);
     // Nobody subscribed to this conversation's partition: the server answers 503 right away.
     const lonely = createGroup(conv, 'alice', ['bob']);
-    const noResponders = await env.nats.nc
-      .request(commandSubject(env.names, lonely, TEST_PARTITIONS), JSON.stringify([lonely]), { timeout: 5_000 })
+    const noResponders = await t.env.nats.nc
+      .request(commandSubject(t.env.names, lonely, TEST_PARTITIONS), JSON.stringify([lonely]), { timeout: 5_000 })
       .then(
         () => 'answered',
         (e: Error) => e.message,
@@ -77,25 +65,25 @@ describe('command service over core NATS', () => {
 
     // Subscribed, but its lease is gone: it sends the command back to be resent, appending nothing.
     let owned = true;
-    const svc = await createService(env, { owns: () => owned });
-    closers.push(svc.close);
+    const svc = await createService(t.env, { owns: () => owned });
+    t.closeLater(svc.close);
     svc.service.take(p);
     await svc.nats.nc.flush();
-    const replies = collectReplies(env.nats.nc, env.names, 'edge-moved');
-    closers.push(async () => replies.close());
+    const replies = collectReplies(t.env.nats.nc, t.env.names, 'edge-moved');
+    t.closeLater(async () => replies.close());
     const withEdge = <T extends { meta: { edgeId: string } }>(c: T): T => ({ ...c, meta: { ...c.meta, edgeId: 'edge-moved' } });
-    sendCommand(env.nats.nc, env.names, withEdge(createGroup(conv, 'alice', ['bob'])));
+    sendCommand(t.env.nats.nc, t.env.names, withEdge(createGroup(conv, 'alice', ['bob'])));
     await replies.waitFor(1);
     owned = false;
     const late = withEdge(send(conv, 'alice', 'late'));
-    sendCommand(env.nats.nc, env.names, late);
+    sendCommand(t.env.nats.nc, t.env.names, late);
     await replies.waitFor(2);
     expect(replies.replies.get(late.meta.requestId)).toMatchObject([{ ok: false, error: { code: 'unavailable' }, moved: true }]);
     expect(svc.service.stats.moved).toBe(1);
     expect(await sentSeqs(conv)).toEqual([]);
     // Owning it again, the same command (resent by the edge) is appended once.
     owned = true;
-    sendCommand(env.nats.nc, env.names, late);
+    sendCommand(t.env.nats.nc, t.env.names, late);
     const deadline = Date.now() + 5_000;
     while ((replies.replies.get(late.meta.requestId)?.length ?? 0) < 2 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
     expect(replies.replies.get(late.meta.requestId)?.[1]).toMatchObject({ ok: true, result: { kind: 'message.sent', seq: 1 } });
@@ -104,24 +92,24 @@ describe('command service over core NATS', () => {
 
   it('a lost partition is fenced: a command already running does not append, it is answered `moved`', async () => {
     const conv = 'g-fence';
-    const first = await createService(env);
-    closers.push(first.close);
+    const first = await createService(t.env);
+    t.closeLater(first.close);
     await first.service.execute(createGroup(conv, 'alice', ['bob']));
     let owned = true;
     let release!: () => void;
     const held = new Promise<void>((r) => (release = r));
     // A fresh instance loads the conversation first: the lease is lost while it does.
-    const svc = await createService(env, {
+    const svc = await createService(t.env, {
       owns: () => owned,
       store: (real) => ({ load: async (s, a) => (await held, real.load(s, a)), append: (...args) => real.append(...args) }),
     });
-    closers.push(svc.close);
+    t.closeLater(svc.close);
     await svc.takeAll();
-    const replies = collectReplies(env.nats.nc, env.names, 'edge-fence');
-    closers.push(async () => replies.close());
+    const replies = collectReplies(t.env.nats.nc, t.env.names, 'edge-fence');
+    t.closeLater(async () => replies.close());
     const mid = { ...send(conv, 'alice', 'mid-flight') };
     mid.meta = { ...mid.meta, edgeId: 'edge-fence' };
-    sendCommand(env.nats.nc, env.names, mid);
+    sendCommand(t.env.nats.nc, t.env.names, mid);
     await new Promise((r) => setTimeout(r, 200));
     owned = false;
     release();

@@ -1,34 +1,20 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { pino } from 'pino';
 import { ulid } from 'ulid';
 import type { CommandOf } from '@chat/contracts';
-import { JetStreamEventStore } from '@chat/nats';
 import { Aggregates } from '../aggregates';
 import { conversation } from '../kinds';
-import { conv, createGroup, createService, createTestEnv, markRead, meta, openSnapshotBucket, send, type TestEnv } from '../testing/env';
+import { conv, createGroup, markRead, meta, openSnapshotBucket, send, useCommandTestEnv } from '../testing/env';
 import { KEEPER_POSITION_KEY, SnapshotKeeper } from './keeper';
 import { KvSnapshotStore, type SnapshotStore } from './store';
 
-let env: TestEnv;
-let store: JetStreamEventStore;
+const t = useCommandTestEnv();
 let snapshots: KvSnapshotStore;
-const closers: Array<() => Promise<void>> = [];
-
 beforeAll(async () => {
-  env = await createTestEnv();
-  store = new JetStreamEventStore(env.nats.js, env.nats.jsm, env.names.streams.events);
-  snapshots = new KvSnapshotStore(await openSnapshotBucket(env));
-});
-afterAll(async () => {
-  for (const close of closers) await close().catch(() => undefined);
-  await env.dispose();
+  snapshots = new KvSnapshotStore(await openSnapshotBucket(t.env));
 });
 
-async function instance(opts: Parameters<typeof createService>[1] = {}) {
-  const svc = await createService(env, opts);
-  closers.push(svc.close);
-  return svc.service;
-}
+const instance = (opts: Parameters<typeof t.instance>[0] = {}) => t.instance(opts);
 
 const mute = (conversationId: string, by: string, muted: boolean): CommandOf<'MuteConversation'> => ({ type: 'MuteConversation', v: 1, meta: meta(by), data: { conversationId, muted } });
 
@@ -36,7 +22,7 @@ const mute = (conversationId: string, by: string, muted: boolean): CommandOf<'Mu
 const losingWrites = (real: SnapshotStore): SnapshotStore => ({ get: (s) => real.get(s), position: (s, atLeast) => real.position(s, atLeast), put: async () => false });
 
 /** Removes a subject's events from CHAT_EVENTS, as max age does. */
-const ageOut = (subject: string) => env.nats.jsm.streams.purge(env.names.streams.events, { filter: subject });
+const ageOut = (subject: string) => t.env.nats.jsm.streams.purge(t.env.names.streams.events, { filter: subject });
 
 async function until<T>(what: string, get: () => Promise<T>, ok: (v: T) => boolean, timeoutMs = 15_000): Promise<T> {
   const deadline = Date.now() + timeoutMs;
@@ -51,7 +37,7 @@ async function until<T>(what: string, get: () => Promise<T>, ok: (v: T) => boole
 describe('snapshots (real JetStream and KV)', () => {
   it('a conversation, a watermark and a mute outlive their events: a fresh instance continues from the snapshots', async () => {
     const id = 'g-outlive';
-    const subject = env.names.subjects.evtConv(id);
+    const subject = t.env.names.subjects.evtConv(id);
     const a = await instance();
     await a.execute(createGroup(id, 'alice', ['bob']));
     const first = await a.execute(send(id, 'alice', 'k1'));
@@ -60,10 +46,10 @@ describe('snapshots (real JetStream and KV)', () => {
     expect(await a.execute(mute(id, 'bob', true))).toMatchObject({ muted: true });
     await a.stop(); // writes every state not yet snapshotted
 
-    for (const s of [subject, env.names.subjects.evtRcpt(id, 'bob'), env.names.subjects.pref(id, 'bob')]) {
-      expect((await snapshots.get(s))?.position).toBe((await store.load(s)).lastSubjectSeq);
+    for (const s of [subject, t.env.names.subjects.evtRcpt(id, 'bob'), t.env.names.subjects.pref(id, 'bob')]) {
+      expect((await snapshots.get(s))?.position).toBe((await t.store.load(s)).lastSubjectSeq);
       await ageOut(s);
-      expect((await store.load(s)).events).toEqual([]);
+      expect((await t.store.load(s)).events).toEqual([]);
     }
 
     const b = await instance();
@@ -75,15 +61,15 @@ describe('snapshots (real JetStream and KV)', () => {
     expect(await b.execute(conv('UpdateConversation', id, 'alice', { title: 'renamed' }))).toMatchObject({ changed: ['title'] });
     // …the watermark does not go back, and the mute is still on: unmuting appends an event.
     await b.execute(markRead(id, 'bob', 1));
-    expect((await store.load(env.names.subjects.evtRcpt(id, 'bob'))).events).toEqual([]);
+    expect((await t.store.load(t.env.names.subjects.evtRcpt(id, 'bob'))).events).toEqual([]);
     expect(await b.execute(mute(id, 'bob', false))).toEqual({ kind: 'conversation.muted', conversationId: id, muted: false });
-    expect((await store.load(env.names.subjects.pref(id, 'bob'))).events).toMatchObject([{ type: 'MemberMuteChanged', muted: false }]);
+    expect((await t.store.load(t.env.names.subjects.pref(id, 'bob'))).events).toMatchObject([{ type: 'MemberMuteChanged', muted: false }]);
     expect(b.aggregates.stats.snapshotLoads).toBeGreaterThanOrEqual(3);
   });
 
   it('the keeper writes the snapshots a crashed process did not, and resumes from its position', async () => {
     const id = 'g-keeper';
-    const subject = env.names.subjects.evtConv(id);
+    const subject = t.env.names.subjects.evtConv(id);
     const crashed = await instance({ snapshots: losingWrites });
     await crashed.execute(createGroup(id, 'alice', ['bob']));
     for (let i = 0; i < 5; i++) await crashed.execute(send(id, 'alice', `k${i}`));
@@ -91,23 +77,23 @@ describe('snapshots (real JetStream and KV)', () => {
     await crashed.stop();
     expect(await snapshots.get(subject)).toBeUndefined();
 
-    const kv = await openSnapshotBucket(env);
+    const kv = await openSnapshotBucket(t.env);
     const keeperOf = () =>
       new SnapshotKeeper({
-        js: env.nats.js,
+        js: t.env.nats.js,
         kv,
-        names: env.names,
-        aggregates: new Aggregates(store, snapshots, { cacheBytes: 0, snapshotEvery: Number.POSITIVE_INFINITY, snapshotAfterMs: 100 }),
+        names: t.env.names,
+        aggregates: new Aggregates(t.store, snapshots, { cacheBytes: 0, snapshotEvery: Number.POSITIVE_INFINITY, snapshotAfterMs: 100 }),
         log: pino({ level: 'silent' }),
         graceMs: 200,
       });
     const keeper = keeperOf();
     keeper.start();
-    closers.push(() => keeper.stop());
-    const last = (await env.nats.jsm.streams.info(env.names.streams.events)).state.last_seq;
+    t.closeLater(() => keeper.stop());
+    const last = (await t.env.nats.jsm.streams.info(t.env.names.streams.events)).state.last_seq;
     await until('the keeper to pass the stream end', async () => keeper.stats.position, (p) => p >= last);
     expect((await snapshots.get(subject))?.state).toMatchObject({ lastSeq: 5, members: [{ userId: 'alice' }, { userId: 'bob' }] });
-    expect((await snapshots.get(env.names.subjects.evtRcpt(id, 'bob')))?.state).toMatchObject({ readSeq: 5 });
+    expect((await snapshots.get(t.env.names.subjects.evtRcpt(id, 'bob')))?.state).toMatchObject({ readSeq: 5 });
     expect(keeper.stats.repaired).toBeGreaterThanOrEqual(2);
     expect(keeper.stats.lost).toBe(0);
     expect(Number((await kv.get(KEEPER_POSITION_KEY))!.string())).toBe(keeper.stats.position);
@@ -118,8 +104,8 @@ describe('snapshots (real JetStream and KV)', () => {
     const a = await instance();
     await a.execute(send(id, 'bob', 'after'));
     again.start();
-    closers.push(() => again.stop());
-    const end = (await env.nats.jsm.streams.info(env.names.streams.events)).state.last_seq;
+    t.closeLater(() => again.stop());
+    const end = (await t.env.nats.jsm.streams.info(t.env.names.streams.events)).state.last_seq;
     await until('the second keeper to reach the end', async () => again.stats.position, (p) => p >= end);
     expect(again.stats.events).toBe(end - keeper.stats.position);
   });
@@ -137,7 +123,7 @@ describe('snapshots (real JetStream and KV)', () => {
     // More messages than the state keeps records of (1,024).
     for (let i = 0; i < 1_030; i++) a.execute(ulidSend('alice', `fill-${i}`)).catch(() => undefined);
     await until('the fill to be stored', async () => (await a.execute(ulidSend('alice', 'probe'))) as { seq: number }, (r) => r.seq >= 1_032);
-    const state = (await a.aggregates.get(env.names.subjects.evtConv(id), conversation)).state;
+    const state = (await a.aggregates.get(t.env.names.subjects.evtConv(id), conversation)).state;
     expect(state.status === 'active' && state.messages.has(old)).toBe(false);
 
     expect(await a.execute(ulidSend('bob', 'reply', { replyTo: old }))).toMatchObject({ kind: 'message.sent' });

@@ -1,3 +1,4 @@
+import { afterAll, beforeAll } from 'vitest';
 import { pino } from 'pino';
 import { CommandReply, names as namesFor, type Command, type CommandOf, type Names } from '@chat/contracts';
 import type { ConversationRules } from '@chat/domain';
@@ -29,6 +30,40 @@ export async function createTestEnv(): Promise<TestEnv> {
       await ns.dispose();
     },
   };
+}
+
+/**
+ * The one setup of a command-service integration test file: a throwaway namespace before its
+ * tests, and after them every instance and subscription closed and the namespace removed.
+ * `env` and `store` are there once the file's tests run.
+ */
+export function useCommandTestEnv() {
+  const closers: Array<() => Promise<void>> = [];
+  const t = {
+    env: undefined as unknown as TestEnv,
+    /** The namespace's CHAT_EVENTS, to read what was appended. */
+    store: undefined as unknown as JetStreamEventStore,
+    /** Closes `close` after the file's tests (in the order registered). */
+    closeLater(close: () => Promise<void> | void): void {
+      closers.push(async () => close());
+    },
+    /** A command service instance (like a separate process), closed after the file; with `takeAll` it subscribes to every partition. */
+    async instance(opts: Parameters<typeof createService>[1] = {}, how: { takeAll?: boolean } = {}): Promise<CommandService> {
+      const svc = await createService(t.env, opts);
+      closers.push(svc.close);
+      if (how.takeAll) await svc.takeAll();
+      return svc.service;
+    },
+  };
+  beforeAll(async () => {
+    t.env = await createTestEnv();
+    t.store = new JetStreamEventStore(t.env.nats.js, t.env.nats.jsm, t.env.names.streams.events);
+  });
+  afterAll(async () => {
+    for (const close of closers) await close().catch(() => undefined);
+    await t.env?.dispose();
+  });
+  return t;
 }
 
 /** Partitions in the command tests (CHAT_COMMAND_PARTITIONS). */
