@@ -1,13 +1,13 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { ChatEvent } from '@chat/contracts';
 import { readCheckpoint } from '@chat/postgres';
 import { messagesProjection } from './messages/projection';
 import { receiptsProjection } from './receipts/projection';
 import { conversationsProjection } from './conversations/projection';
 import { rebuildProjections, PROJECTION_KEYS } from './rebuild';
-import { createTestEnv, created, publishEvents, readModelSnapshot, receipt, sent, startProjections, waitFor, waitForCheckpoint, type TestEnv } from './testing/env';
+import { created, publishEvents, readModelSnapshot, receipt, sent, startProjections, waitFor, waitForCheckpoint, useTestEnv, type TestEnv } from './testing/env';
 
 const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 
@@ -22,10 +22,10 @@ function startProjector(env: TestEnv, extra: Record<string, string> = {}): Proje
     cwd: ROOT,
     env: {
       ...process.env,
-      NATS_URL: env.natsUrl,
-      DATABASE_URL: env.databaseUrl,
-      REDIS_URL: env.redisUrl,
-      CHAT_NS: env.ns,
+      NATS_URL: t.env.natsUrl,
+      DATABASE_URL: t.env.databaseUrl,
+      REDIS_URL: t.env.redisUrl,
+      CHAT_NS: t.env.ns,
       LOG_LEVEL: 'debug',
       // The test events are dated 2024: the sweeper would expire them.
       CHAT_SWEEP_INTERVAL: '0',
@@ -96,24 +96,18 @@ function expected(events: readonly ChatEvent[]) {
   return { marks, unread };
 }
 
-let env: TestEnv;
-beforeAll(async () => {
-  env = await createTestEnv();
-}, 60_000);
-afterAll(async () => {
-  await env?.dispose();
-}, 60_000);
+const t = useTestEnv();
 
-const snapshot = () => readModelSnapshot(env.pool);
+const snapshot = () => readModelSnapshot(t.env.pool);
 
 describe('projector killed mid-batch (c)', () => {
   it('converges after SIGKILL and a restart, applying nothing twice, to what a rebuild produces', async () => {
-    const { names, pool, nats } = env;
+    const { names, pool, nats } = t.env;
     const events = workload();
     const isRcpt = (e: ChatEvent) => e.type === 'MessagesDelivered' || e.type === 'MessagesRead';
     const proj = [names.consumers.projMessages, names.consumers.projReceipts, names.consumers.projConversations] as const;
 
-    const first = startProjector(env, { CHAT_PROJECTOR_BATCH: '20' });
+    const first = startProjector(t.env, { CHAT_PROJECTOR_BATCH: '20' });
     let seqs: number[];
     let killedAt: number[];
     try {
@@ -135,7 +129,7 @@ describe('projector killed mid-batch (c)', () => {
     expect(killedAt[0]).toBeLessThan(targets[0]!);
     expect(killedAt[2]).toBeLessThan(targets[2]!);
 
-    const second = startProjector(env);
+    const second = startProjector(t.env);
     try {
       for (let i = 0; i < 3; i++) await waitForCheckpoint(pool, proj[i]!, targets[i]!, 60_000);
       second.child.kill('SIGTERM');
@@ -180,7 +174,7 @@ describe('projector killed mid-batch (c)', () => {
     const before = await snapshot();
     await rebuildProjections(pool, names, PROJECTION_KEYS, (await nats.jsm.streams.info(names.streams.events)).state.last_seq);
     expect(await q1('SELECT count(*)::int AS n FROM messages')).toEqual({ n: 0 });
-    const run = startProjections(env, (n) => [messagesProjection(n), receiptsProjection(n, null), conversationsProjection(n)], { batchSize: 250 });
+    const run = startProjections(t.env, (n) => [messagesProjection(n), receiptsProjection(n, null), conversationsProjection(n)], { batchSize: 250 });
     try {
       for (let i = 0; i < 3; i++) await waitForCheckpoint(pool, proj[i]!, targets[i]!, 60_000);
     } finally {

@@ -1,22 +1,16 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { listDeadLetters } from '@chat/ops';
 import { messagesProjection } from './messages/projection';
-import { createTestEnv, created, publishEvents, sent, startProjections, waitForCheckpoint, type TestEnv } from './testing/env';
+import { created, publishEvents, sent, startProjections, waitForCheckpoint, useTestEnv } from './testing/env';
 
-let env: TestEnv;
-beforeAll(async () => {
-  env = await createTestEnv();
-}, 60_000);
-afterAll(async () => {
-  await env?.dispose();
-}, 60_000);
+const t = useTestEnv();
 
 /** Three deliveries, one second apart at most: a poisoned event is passed within seconds. */
 const delivery = { projection: { maxDeliver: 3, backoffMs: [1_000] } };
 
 describe('a poisoned event', () => {
   it('is dead-lettered on its last delivery, marked skipped, and the projection moves on past it', async () => {
-    const { names, pool, nats } = env;
+    const { names, pool, nats } = t.env;
     const stream = names.streams.events;
 
     const [createdSeq] = await publishEvents(nats.js, names, [created('p1', ['a', 'b'])]);
@@ -24,7 +18,7 @@ describe('a poisoned event', () => {
     const after = await publishEvents(nats.js, names, [sent('p1', 1, 'a'), sent('p1', 2, 'a')]);
     expect(poison).toBeGreaterThan(createdSeq!);
 
-    const run = startProjections(env, (n) => [messagesProjection(n)], { batchSize: 10, idleWaitMs: 1_000, delivery });
+    const run = startProjections(t.env, (n) => [messagesProjection(n)], { batchSize: 10, idleWaitMs: 1_000, delivery });
     try {
       await waitForCheckpoint(pool, names.consumers.projMessages, after[after.length - 1]!, 30_000);
     } finally {

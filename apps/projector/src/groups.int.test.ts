@@ -1,4 +1,4 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import type { Consumer } from '@nats-io/jetstream';
 import { ConversationActivityFrame, ConversationUpdatedFrame, DeliveryEnvelope, MessageNewFrame, ReceiptBatchFrame, type ChatEvent } from '@chat/contracts';
 import { listEntries, listEntriesAt } from '@chat/postgres';
@@ -28,29 +28,24 @@ import {
   sentWith,
   startProjections,
   updated,
-  createTestEnv,
   waitFor,
   waitForCheckpoint,
-  type TestEnv,
+  useTestEnv,
 } from './testing/env';
 
-let env: TestEnv;
+const t = useTestEnv();
 let registry: ConnectionRegistry;
 let cache: ConversationListCache;
 const edges: Record<string, Consumer> = {};
 
 beforeAll(async () => {
-  env = await createTestEnv();
   for (const id of ['eA', 'eB']) {
-    const { stream, config } = edgeConsumerConfig(env.names, id);
-    await ensureConsumer(env.nats.jsm, stream, config);
-    edges[id] = await env.nats.js.consumers.get(stream, config.durable_name);
+    const { stream, config } = edgeConsumerConfig(t.env.names, id);
+    await ensureConsumer(t.env.nats.jsm, stream, config);
+    edges[id] = await t.env.nats.js.consumers.get(stream, config.durable_name);
   }
-  registry = new ConnectionRegistry(env.redis, 600_000);
-  cache = new ConversationListCache(env.redis);
-}, 60_000);
-afterAll(async () => {
-  await env?.dispose();
+  registry = new ConnectionRegistry(t.env.redis, 600_000);
+  cache = new ConversationListCache(t.env.redis);
 }, 60_000);
 
 /** Every publish on an edge's delivery subject so far: each is an array of envelopes. */
@@ -69,18 +64,18 @@ async function drain(edgeId: string): Promise<DeliveryEnvelope[][]> {
 }
 
 const routers = () => ({
-  msg: new Router(publisherFor(env.nats.nc), env.names, registry),
-  rcpt: new Router(publisherFor(env.nats.nc), env.names, registry),
-  conv: new Router(publisherFor(env.nats.nc), env.names, registry),
+  msg: new Router(publisherFor(t.env.nats.nc), t.env.names, registry),
+  rcpt: new Router(publisherFor(t.env.nats.nc), t.env.names, registry),
+  conv: new Router(publisherFor(t.env.nats.nc), t.env.names, registry),
 });
 
 let running: ReturnType<typeof startProjections> | undefined;
 
 function startAll(r: ReturnType<typeof routers>, opts: { batchSize?: number } = {}) {
   running = startProjections(
-    env,
+    t.env,
     (n) => [messagesProjection(n), receiptsProjection(n, r.rcpt, { coalesceMs: 250 }), conversationsProjection(n, { router: r.conv, cache })],
-    { ...opts, live: new LiveRouter({ router: r.msg, membership: new MembershipCache(100_000), publisher: publisherFor(env.nats.nc), names: env.names }) },
+    { ...opts, live: new LiveRouter({ router: r.msg, membership: new MembershipCache(100_000), publisher: publisherFor(t.env.nats.nc), names: t.env.names }) },
   );
   return running;
 }
@@ -90,11 +85,11 @@ async function waitAll(last: number): Promise<void> {
   await waitFor(async () => (running?.projector.stats.position ?? 0) >= last, `the projector to reach ${last}`);
 }
 
-const rows = async (sql: string, params: unknown[] = []) => (await env.pool.query(sql, params)).rows;
+const rows = async (sql: string, params: unknown[] = []) => (await t.env.pool.query(sql, params)).rows;
 
 /** What an edge does when a user's list is not cached: read it from Postgres with the projection's position, cache it. */
 async function loadLikeAnEdge(userId: string): Promise<void> {
-  const { entries, position } = await listEntriesAt(env.pool, userId, env.names.consumers.projConversations);
+  const { entries, position } = await listEntriesAt(t.env.pool, userId, t.env.names.consumers.projConversations);
   expect(await cache.load(userId, entries, position)).toBe(true);
 }
 
@@ -125,7 +120,7 @@ describe('groups: read side', () => {
         left('g1', 6, 'bob'),
         sent('g1', 7, 'dave'),
       ];
-      const seqs = await publishEvents(env.nats.js, env.names, events);
+      const seqs = await publishEvents(t.env.nats.js, t.env.names, events);
       const S = (i: number) => seqs[i]!;
       await waitAll(S(events.length - 1));
 
@@ -198,12 +193,12 @@ describe('groups: read side', () => {
       for (const u of ['alice', 'carol', 'dave']) expect(await cache.isLoaded(u)).toBe(false);
       for (const u of ['alice', 'carol', 'dave']) await loadLikeAnEdge(u);
       const alicePage = await cache.page('alice', { limit: 10 });
-      expect(alicePage.conversations).toEqual((await listEntries(env.pool, 'alice')).map((x) => x.entry));
+      expect(alicePage.conversations).toEqual((await listEntries(t.env.pool, 'alice')).map((x) => x.entry));
       expect((await cache.page('carol', { limit: 10 })).conversations).toEqual([]);
       expect(await cache.unreadCounts('dave')).toEqual({ g1: 1 });
 
       // Reading resets unread and mentions, exactly, whichever device read.
-      const [rs] = await publishEvents(env.nats.js, env.names, [receipt('MessagesRead', 'g1', 'dave', 7, { device: 'd-laptop' })]);
+      const [rs] = await publishEvents(t.env.nats.js, t.env.names, [receipt('MessagesRead', 'g1', 'dave', 7, { device: 'd-laptop' })]);
       await waitAll(rs!);
       expect(await rows("SELECT unread_count, mention_count FROM user_conversations WHERE user_id = 'dave'")).toEqual([{ unread_count: 0, mention_count: 0 }]);
       expect(await cache.isLoaded('dave')).toBe(false);
@@ -227,7 +222,7 @@ describe('groups: read side', () => {
     await drain('eB');
     const r = routers();
     const events = [created('big', members), sent('big', 1, members[0]!, { device: `${members[0]}-d` }), sent('big', 2, members[1]!, { device: `${members[1]}-d` })];
-    const seqs = await publishEvents(env.nats.js, env.names, events);
+    const seqs = await publishEvents(t.env.nats.js, t.env.names, events);
     const run = startAll(r, { batchSize: 100 });
     try {
       await waitAll(seqs[2]!);
@@ -251,14 +246,14 @@ describe('groups: read side', () => {
       expect(await rows("SELECT max(cardinality(members))::int AS most, min(member_count)::int AS n FROM user_conversations WHERE conversation_id = 'big'")).toEqual([{ most: 0, n: 1024 }]);
     } finally {
       await run.stop();
-      await env.redis.del(...members.map((u) => `conn:{${u}}`));
+      await t.env.redis.del(...members.map((u) => `conn:{${u}}`));
     }
   }, 60_000);
 
   it('a group shrinking to a listed size gets its member list back; one growing past it loses it', async () => {
     const members = Array.from({ length: 66 }, (_, i) => `s${String(i).padStart(2, '0')}`);
     const r = routers();
-    const first = await publishEvents(env.nats.js, env.names, [
+    const first = await publishEvents(t.env.nats.js, t.env.names, [
       created('shrink', members),
       removed('shrink', 2, members[0]!, members[64]!),
       removed('shrink', 3, members[0]!, members[65]!),
@@ -272,7 +267,7 @@ describe('groups: read side', () => {
       await loadLikeAnEdge('s01');
       expect((await cache.page('s01', { limit: 5 })).conversations[0]).toMatchObject({ members: members.slice(0, 64), memberCount: 64 });
 
-      const [last] = await publishEvents(env.nats.js, env.names, [added('shrink', 4, members[0]!, ['n1'])]);
+      const [last] = await publishEvents(t.env.nats.js, t.env.names, [added('shrink', 4, members[0]!, ['n1'])]);
       await waitAll(last!);
       expect(await row()).toEqual({ members: [], member_count: 65 });
       expect((await rows("SELECT members, member_count FROM user_conversations WHERE conversation_id = 'shrink' AND user_id = 'n1'"))[0]).toEqual({ members: [], member_count: 65 });
@@ -286,12 +281,12 @@ describe('groups: read side', () => {
     await registry.register('sb', 'sb-phone', 'eA');
     await registry.register('rd', 'rd-phone', 'eA');
     await registry.register('rd', 'rd-laptop', 'eA');
-    const setup = await publishEvents(env.nats.js, env.names, [created('gr', ['sa', 'sb', 'rd', 're']), sent('gr', 1, 'sa'), sent('gr', 2, 'sb'), sent('gr', 3, 'sa')]);
+    const setup = await publishEvents(t.env.nats.js, t.env.names, [created('gr', ['sa', 'sb', 'rd', 're']), sent('gr', 1, 'sa'), sent('gr', 2, 'sb'), sent('gr', 3, 'sa')]);
     const first = startAll(routers());
     await waitAll(setup[3]!).finally(() => first.stop());
     await drain('eA');
     // Published while no projector runs: they arrive as one batch, so one window.
-    const rc = await publishEvents(env.nats.js, env.names, [
+    const rc = await publishEvents(t.env.nats.js, t.env.names, [
       receipt('MessagesDelivered', 'gr', 'rd', 3, { device: 'rd-phone' }),
       receipt('MessagesRead', 'gr', 'rd', 1, { device: 'rd-phone' }),
       receipt('MessagesDelivered', 'gr', 're', 1, { device: 're-phone' }),
@@ -300,7 +295,7 @@ describe('groups: read side', () => {
     const r = routers();
     const run = startAll(r);
     try {
-      await waitForCheckpoint(env.pool, env.names.consumers.projReceipts, rc[3]!);
+      await waitForCheckpoint(t.env.pool, t.env.names.consumers.projReceipts, rc[3]!);
       const got: DeliveryEnvelope[] = [];
       await waitFor(async () => {
         got.push(...(await drain('eA')).flat());
@@ -330,12 +325,12 @@ describe('groups: read side', () => {
   }, 60_000);
 
   it('a rebuild of every projection gives the same rows', async () => {
-    const { pool, nats, names } = env;
+    const { pool, nats, names } = t.env;
     const snapshot = () => readModelSnapshot(pool);
     const before = await snapshot();
     const last = (await nats.jsm.streams.info(names.streams.events)).state.last_seq;
     await rebuildProjections(pool, names, PROJECTION_KEYS, (await nats.jsm.streams.info(names.streams.events)).state.last_seq);
-    const run = startProjections(env, (n) => [messagesProjection(n), receiptsProjection(n, null), conversationsProjection(n)], { batchSize: 7 });
+    const run = startProjections(t.env, (n) => [messagesProjection(n), receiptsProjection(n, null), conversationsProjection(n)], { batchSize: 7 });
     try {
       await waitForCheckpoint(pool, names.consumers.projConversations, last);
       await waitForCheckpoint(pool, names.consumers.projReceipts, last);

@@ -1,4 +1,4 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { resetConsumer, projectorConsumerConfig } from '@chat/streams';
 import { readCheckpoint } from '@chat/postgres';
 import { messagesProjection } from './messages/projection';
@@ -6,26 +6,20 @@ import { receiptsProjection } from './receipts/projection';
 import { conversationsProjection } from './conversations/projection';
 import { applyBatch } from './pipeline/applier';
 import type { StoredEvent } from './projection';
-import { createTestEnv, created, publishEvents, readModelSnapshot, receipt, sent, startProjections, waitForCheckpoint, type TestEnv } from './testing/env';
+import { created, publishEvents, readModelSnapshot, receipt, sent, startProjections, waitForCheckpoint, useTestEnv, type TestEnv } from './testing/env';
 
-let env: TestEnv;
-beforeAll(async () => {
-  env = await createTestEnv();
-}, 60_000);
-afterAll(async () => {
-  await env?.dispose();
-}, 60_000);
+const t = useTestEnv();
 
 const all = (names: TestEnv['names']) => [messagesProjection(names), receiptsProjection(names, null), conversationsProjection(names)];
 
-const snapshot = () => readModelSnapshot(env.pool);
+const snapshot = () => readModelSnapshot(t.env.pool);
 
 describe('projections (a): basics', () => {
   it('builds messages, inbox, receipts and exact unread counts', async () => {
-    const { names, pool } = env;
-    const run = startProjections(env, all, { batchSize: 4 });
+    const { names, pool } = t.env;
+    const run = startProjections(t.env, all, { batchSize: 4 });
     try {
-      const seqs = await publishEvents(env.nats.js, names, [
+      const seqs = await publishEvents(t.env.nats.js, names, [
         created('g1', ['alice', 'bob']),
         ...[1, 2, 3, 4, 5].map((s) => sent('g1', s, 'alice', { text: s === 5 ? 'x'.repeat(150) : undefined })),
       ]);
@@ -59,7 +53,7 @@ describe('projections (a): basics', () => {
       expect(list['bob'].last_message).toMatchObject({ seq: 5, senderId: 'alice', messageId: 'm-g1-5', preview: 'x'.repeat(100) });
 
       // bob's devices: delivered everything, then read up to 3.
-      const rseqs = await publishEvents(env.nats.js, names, [receipt('MessagesDelivered', 'g1', 'bob', 5, { i: 50 }), receipt('MessagesRead', 'g1', 'bob', 3, { i: 60 })]);
+      const rseqs = await publishEvents(t.env.nats.js, names, [receipt('MessagesDelivered', 'g1', 'bob', 5, { i: 50 }), receipt('MessagesRead', 'g1', 'bob', 3, { i: 60 })]);
       const rlast = rseqs[1]!;
       await waitForCheckpoint(pool, names.consumers.projReceipts, rlast);
       await waitForCheckpoint(pool, names.consumers.projConversations, rlast);
@@ -76,7 +70,7 @@ describe('projections (a): basics', () => {
       expect(list['alice'].unread_count).toBe(0);
 
       // bob answers: alice's unread grows, bob's own message never counts for him.
-      const [s6] = await publishEvents(env.nats.js, names, [sent('g1', 6, 'bob')]);
+      const [s6] = await publishEvents(t.env.nats.js, names, [sent('g1', 6, 'bob')]);
       await waitForCheckpoint(pool, names.consumers.projConversations, s6!);
       list = await uc();
       expect(list['alice'].unread_count).toBe(1);
@@ -90,13 +84,13 @@ describe('projections (a): basics', () => {
 
 describe('projections (b): redelivery is a no-op', () => {
   it('applying the same batch twice changes nothing', async () => {
-    const { names, pool } = env;
+    const { names, pool } = t.env;
     const before = await snapshot();
     const rows = (await pool.query('SELECT stream_seq FROM messages ORDER BY stream_seq')).rows;
     expect(rows.length).toBeGreaterThan(0);
     // The same events again, as JetStream would redeliver them.
     const events: StoredEvent[] = [];
-    for await (const m of await (await env.nats.js.consumers.get(names.streams.events)).fetch({ max_messages: 1000, expires: 1000 })) {
+    for await (const m of await (await t.env.nats.js.consumers.get(names.streams.events)).fetch({ max_messages: 1000, expires: 1000 })) {
       events.push({ streamSeq: m.seq, event: JSON.parse(m.string()) });
     }
     expect(events.length).toBe(9);
@@ -107,15 +101,15 @@ describe('projections (b): redelivery is a no-op', () => {
   }, 60_000);
 
   it('a consumer rewound to sequence 1 is re-created at the checkpoint: nothing is applied twice', async () => {
-    const { names, pool, nats } = env;
+    const { names, pool, nats } = t.env;
     const before = await snapshot();
     const { stream, config } = projectorConsumerConfig(names);
     await resetConsumer(nats.jsm, stream, config, 1);
-    const run = startProjections(env, all, { batchSize: 3 });
+    const run = startProjections(t.env, all, { batchSize: 3 });
     let next = 0;
     try {
       // One new event: applied once, and it is the only one.
-      [next] = (await publishEvents(env.nats.js, names, [sent('g1', 7, 'alice')])) as [number];
+      [next] = (await publishEvents(t.env.nats.js, names, [sent('g1', 7, 'alice')])) as [number];
       await waitForCheckpoint(pool, names.consumers.projMessages, next);
       expect(run.projector.stats.applied).toBe(1);
     } finally {

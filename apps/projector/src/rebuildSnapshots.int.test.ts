@@ -1,6 +1,6 @@
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { ChatEvent, MemberMuteChanged, StoredEvent } from '@chat/contracts';
 import { listEntries } from '@chat/postgres';
 import { nanos } from '@chat/streams';
@@ -12,7 +12,6 @@ import { loadRebuildSeed } from '@chat/ops';
 import { PROJECTION_KEYS, rebuildProjections, type RebuildSeed } from './rebuild';
 import { sweep } from './sweeper';
 import {
-  createTestEnv,
   publishEvent,
   publishPreference,
   readModelSnapshot,
@@ -20,9 +19,7 @@ import {
   startProjections,
   waitFor,
   waitForCheckpoint,
-  writeSnapshots,
-  type TestEnv,
-} from './testing/env';
+  writeSnapshots, useTestEnv, type TestEnv } from './testing/env';
 
 /**
  * A rebuild after CHAT_EVENTS lost the conversations' creation: the snapshots restore
@@ -30,13 +27,7 @@ import {
  * still has, and the read models equal what they were. Real NATS (a 10 s max age) and Postgres.
  */
 
-let env: TestEnv;
-beforeAll(async () => {
-  env = await createTestEnv();
-}, 60_000);
-afterAll(async () => {
-  await env?.dispose();
-}, 60_000);
+const t = useTestEnv();
 
 const MAX_AGE_MS = 10_000;
 const USERS = ['alice', 'bob', 'carol', 'dave', 'erin'];
@@ -95,7 +86,7 @@ const mute = (conversationId: string, userId: string, muted: boolean, until?: st
 const stored: Array<{ streamSeq: number; event: StoredEvent }> = [];
 async function append(events: StoredEvent[]): Promise<number> {
   for (const event of events) {
-    const streamSeq = event.type === 'MemberMuteChanged' ? await publishPreference(env.nats.js, env.names, event) : await publishEvent(env.nats.js, env.names, event);
+    const streamSeq = event.type === 'MemberMuteChanged' ? await publishPreference(t.env.nats.js, t.env.names, event) : await publishEvent(t.env.nats.js, t.env.names, event);
     stored.push({ streamSeq, event });
   }
   return stored[stored.length - 1]!.streamSeq;
@@ -105,12 +96,12 @@ const build = (n: TestEnv['names']) => [messagesProjection(n), receiptsProjectio
 
 /** Runs the projector until every projection has applied the stream (or, empty, until it is reading). */
 async function project(): Promise<void> {
-  const run = startProjections(env, build);
+  const run = startProjections(t.env, build);
   try {
-    const { state } = await env.nats.jsm.streams.info(env.names.streams.events);
+    const { state } = await t.env.nats.jsm.streams.info(t.env.names.streams.events);
     if (state.messages > 0) {
-      for (const name of [env.names.consumers.projMessages, env.names.consumers.projReceipts, env.names.consumers.projConversations, env.names.consumers.projPreferences]) {
-        await waitForCheckpoint(env.pool, name, state.last_seq);
+      for (const name of [t.env.names.consumers.projMessages, t.env.names.consumers.projReceipts, t.env.names.consumers.projConversations, t.env.names.consumers.projPreferences]) {
+        await waitForCheckpoint(t.env.pool, name, state.last_seq);
       }
     } else {
       await waitFor(async () => run.projector.stats.resets > 0, 'the projector to open its consumer');
@@ -121,12 +112,12 @@ async function project(): Promise<void> {
   }
 }
 
-const rows = async (sql: string) => (await env.pool.query(sql)).rows;
+const rows = async (sql: string) => (await t.env.pool.query(sql)).rows;
 
 /** The conversation lists as the edge reads them, and the rows behind memberships, watermarks and mutes. */
 async function readState() {
   const lists: Record<string, unknown> = {};
-  for (const u of USERS) lists[u] = (await listEntries(env.pool, u)).sort((a, b) => a.entry.conversationId.localeCompare(b.entry.conversationId));
+  for (const u of USERS) lists[u] = (await listEntries(t.env.pool, u)).sort((a, b) => a.entry.conversationId.localeCompare(b.entry.conversationId));
   return {
     lists,
     listRows: await rows('SELECT * FROM user_conversations ORDER BY user_id, conversation_id'),
@@ -143,9 +134,9 @@ const unread = async () =>
   Object.fromEntries((await rows('SELECT conversation_id, user_id, unread_count FROM user_conversations ORDER BY 1, 2')).map((r) => [`${r.conversation_id}/${r.user_id}`, r.unread_count]));
 
 async function rebuild(): Promise<RebuildSeed> {
-  const seed = await loadRebuildSeed(env.nats, env.names);
-  const { state } = await env.nats.jsm.streams.info(env.names.streams.events);
-  await rebuildProjections(env.pool, env.names, [...PROJECTION_KEYS], state.last_seq, seed);
+  const seed = await loadRebuildSeed(t.env.nats, t.env.names);
+  const { state } = await t.env.nats.jsm.streams.info(t.env.names.streams.events);
+  await rebuildProjections(t.env.pool, t.env.names, [...PROJECTION_KEYS], state.last_seq, seed);
   return seed;
 }
 
@@ -155,7 +146,7 @@ const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 async function runRebuildCli(): Promise<{ code: number | null; output: string }> {
   const child = spawn(process.execPath, ['--import', 'tsx', 'apps/projector/src/rebuild-cli.ts'], {
     cwd: ROOT,
-    env: { ...process.env, NATS_URL: env.natsUrl, DATABASE_URL: env.databaseUrl, REDIS_URL: env.redisUrl, CHAT_NS: env.ns },
+    env: { ...process.env, NATS_URL: t.env.natsUrl, DATABASE_URL: t.env.databaseUrl, REDIS_URL: t.env.redisUrl, CHAT_NS: t.env.ns },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let output = '';
@@ -167,7 +158,7 @@ async function runRebuildCli(): Promise<{ code: number | null; output: string }>
 
 async function setMaxAge(maxAgeMs: number): Promise<void> {
   // Only CHAT_EVENTS; its duplicate window may not exceed its max age.
-  await env.nats.jsm.streams.update(env.names.streams.events, { max_age: nanos(maxAgeMs), duplicate_window: nanos(Math.min(maxAgeMs, 2 * 60_000)) });
+  await t.env.nats.jsm.streams.update(t.env.names.streams.events, { max_age: nanos(maxAgeMs), duplicate_window: nanos(Math.min(maxAgeMs, 2 * 60_000)) });
 }
 
 describe('rebuild with snapshots', () => {
@@ -200,10 +191,10 @@ describe('rebuild with snapshots', () => {
     await project();
     const expectedUnread = { 'd1/alice': 1, 'd1/bob': 1, 'g1/alice': 4, 'g1/bob': 3, 'g1/carol': 1, 'g1/dave': 2 };
     expect(await unread()).toEqual(expectedUnread);
-    const live = await readModelSnapshot(env.pool);
+    const live = await readModelSnapshot(t.env.pool);
     const liveState = await readState();
     // The command service's snapshots of every subject.
-    await writeSnapshots(env.nats.js, env.names, snapshotsOf(env.names, stored));
+    await writeSnapshots(t.env.nats.js, t.env.names, snapshotsOf(t.env.names, stored));
 
     // 1. The creation events are still in the stream: the snapshots add nothing, the replay
     //    restores everything, nothing is counted twice.
@@ -212,18 +203,18 @@ describe('rebuild with snapshots', () => {
     expect(whole.receipts).toEqual([]);
     expect(whole.stats.conversationsInStream).toBe(2);
     await project();
-    expect(await readModelSnapshot(env.pool)).toEqual(live);
+    expect(await readModelSnapshot(t.env.pool)).toEqual(live);
     expect(await readState()).toEqual(liveState);
 
     // 2. Every event ages out (max age 10 s); the sweeper does to the live read models what the
     //    projector's does at that age.
     await setMaxAge(MAX_AGE_MS);
-    await waitFor(async () => (await env.nats.jsm.streams.info(env.names.streams.events)).state.messages === 0, 'CHAT_EVENTS to age out', 40_000);
+    await waitFor(async () => (await t.env.nats.jsm.streams.info(t.env.names.streams.events)).state.messages === 0, 'CHAT_EVENTS to age out', 40_000);
     // Swept until every message row is gone (the server may expire a message a little before
     // the sweeper's cutoff): 10 messages and the system message of dave's join.
     let swept = 0;
     await waitFor(async () => {
-      swept += (await sweep(env.pool, { maxAgeMs: MAX_AGE_MS })).messages;
+      swept += (await sweep(t.env.pool, { maxAgeMs: MAX_AGE_MS })).messages;
       return (await rows('SELECT 1 FROM messages')).length === 0;
     }, 'the sweeper to delete every message');
     expect(swept).toBe(11);
@@ -233,8 +224,8 @@ describe('rebuild with snapshots', () => {
     expect((aged.listRows as Array<{ last_message: { expired?: boolean } }>).every((r) => r.last_message.expired === true)).toBe(true);
 
     // A rebuild without snapshots loses them all…
-    const { state: emptyState } = await env.nats.jsm.streams.info(env.names.streams.events);
-    await rebuildProjections(env.pool, env.names, [...PROJECTION_KEYS], emptyState.last_seq);
+    const { state: emptyState } = await t.env.nats.jsm.streams.info(t.env.names.streams.events);
+    await rebuildProjections(t.env.pool, t.env.names, [...PROJECTION_KEYS], emptyState.last_seq);
     expect(await rows('SELECT * FROM user_conversations')).toEqual([]);
     expect(await rows('SELECT * FROM conversation_members')).toEqual([]);
 
@@ -270,7 +261,7 @@ describe('rebuild with snapshots', () => {
     const partialUnread = { 'd1/alice': 2, 'd1/bob': 1, 'g1/alice': 1, 'g1/carol': 2, 'g1/dave': 3, 'g1/erin': 1 };
     expect(await unread()).toEqual(partialUnread);
     const mixed = await readState();
-    await writeSnapshots(env.nats.js, env.names, snapshotsOf(env.names, stored));
+    await writeSnapshots(t.env.nats.js, t.env.names, snapshotsOf(t.env.names, stored));
 
     const partial = await rebuild();
     const g1 = partial.conversations.find((c) => c.conversationId === 'g1')!;

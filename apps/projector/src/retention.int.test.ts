@@ -1,17 +1,11 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { messagesProjection } from './messages/projection';
 import { receiptsProjection, type Retention } from './receipts/projection';
 import { conversationsProjection, EXPIRED_PREVIEW } from './conversations/projection';
 import { sweep, sweepIntervalMs } from './sweeper';
-import { at, created, edited, hidden, publishEvents, receipt, sent, startProjections, waitForCheckpoint, createTestEnv, type TestEnv } from './testing/env';
+import { at, created, edited, hidden, publishEvents, receipt, sent, startProjections, waitForCheckpoint, useTestEnv, type TestEnv } from './testing/env';
 
-let env: TestEnv;
-beforeAll(async () => {
-  env = await createTestEnv();
-}, 60_000);
-afterAll(async () => {
-  await env?.dispose();
-}, 60_000);
+const t = useTestEnv();
 
 const build = (retention: Retention) => (names: TestEnv['names']) => [
   messagesProjection(names),
@@ -21,26 +15,26 @@ const build = (retention: Retention) => (names: TestEnv['names']) => [
 
 /** Publishes events and waits until every projection applied them. */
 async function publishAndWait(events: Parameters<typeof publishEvents>[2]): Promise<number[]> {
-  const seqs = await publishEvents(env.nats.js, env.names, events);
+  const seqs = await publishEvents(t.env.nats.js, t.env.names, events);
   const isReceipt = (e: (typeof events)[number]) => e.type === 'MessagesDelivered' || e.type === 'MessagesRead';
   const lastOf = (pick: (e: (typeof events)[number]) => boolean) => Math.max(0, ...seqs.filter((_, i) => pick(events[i]!)));
   // Each consumer sees only its subjects, so its checkpoint stops at the last event it gets.
-  await waitForCheckpoint(env.pool, env.names.consumers.projMessages, lastOf((e) => !isReceipt(e)));
-  await waitForCheckpoint(env.pool, env.names.consumers.projReceipts, lastOf(isReceipt));
-  await waitForCheckpoint(env.pool, env.names.consumers.projConversations, seqs[seqs.length - 1]!);
+  await waitForCheckpoint(t.env.pool, t.env.names.consumers.projMessages, lastOf((e) => !isReceipt(e)));
+  await waitForCheckpoint(t.env.pool, t.env.names.consumers.projReceipts, lastOf(isReceipt));
+  await waitForCheckpoint(t.env.pool, t.env.names.consumers.projConversations, seqs[seqs.length - 1]!);
   return seqs;
 }
 
 const bodies = async (conversationId: string) =>
   Object.fromEntries(
-    (await env.pool.query<{ seq: number; body: unknown; expunged_at: Date | null }>('SELECT seq, body, expunged_at FROM messages WHERE conversation_id = $1 ORDER BY seq', [conversationId])).rows.map(
+    (await t.env.pool.query<{ seq: number; body: unknown; expunged_at: Date | null }>('SELECT seq, body, expunged_at FROM messages WHERE conversation_id = $1 ORDER BY seq', [conversationId])).rows.map(
       (r) => [r.seq, r.body === null ? null : 'body'],
     ),
   );
 
 describe('retention: device watermarks (history mode)', () => {
   it('keeps a never-decreasing watermark per device and the devices of each user; bodies stay', async () => {
-    const run = startProjections(env, build('history'), { batchSize: 3 });
+    const run = startProjections(t.env, build('history'), { batchSize: 3 });
     try {
       await publishAndWait([
         created('d1', ['alice', 'bob'], 0, 'direct'),
@@ -52,19 +46,19 @@ describe('retention: device watermarks (history mode)', () => {
         receipt('MessagesDelivered', 'd1', 'bob', 1, { device: 'bob-phone', i: 102 }),
         receipt('MessagesDelivered', 'd1', 'alice', 3, { device: 'alice-phone', i: 103 }),
       ]);
-      const devs = (await env.pool.query('SELECT user_id, device_id, delivered_seq, delivered_at FROM device_receipts WHERE conversation_id = $1 ORDER BY user_id, device_id', ['d1'])).rows;
+      const devs = (await t.env.pool.query('SELECT user_id, device_id, delivered_seq, delivered_at FROM device_receipts WHERE conversation_id = $1 ORDER BY user_id, device_id', ['d1'])).rows;
       expect(devs).toEqual([
         { user_id: 'alice', device_id: 'alice-phone', delivered_seq: 3, delivered_at: new Date(at(103)) },
         { user_id: 'bob', device_id: 'bob-laptop', delivered_seq: 3, delivered_at: new Date(at(101)) },
         { user_id: 'bob', device_id: 'bob-phone', delivered_seq: 2, delivered_at: new Date(at(100)) },
       ]);
-      const known = (await env.pool.query("SELECT device_id, first_seen_at, last_seen_at FROM user_devices WHERE user_id = 'bob' ORDER BY device_id")).rows;
+      const known = (await t.env.pool.query("SELECT device_id, first_seen_at, last_seen_at FROM user_devices WHERE user_id = 'bob' ORDER BY device_id")).rows;
       expect(known).toEqual([
         { device_id: 'bob-laptop', first_seen_at: new Date(at(101)), last_seen_at: new Date(at(101)) },
         { device_id: 'bob-phone', first_seen_at: new Date(at(100)), last_seen_at: new Date(at(102)) },
       ]);
       // The member watermark is unchanged in meaning: the highest of any device.
-      const member = (await env.pool.query("SELECT delivered_seq, read_seq FROM member_receipts WHERE conversation_id = 'd1' AND user_id = 'bob'")).rows[0];
+      const member = (await t.env.pool.query("SELECT delivered_seq, read_seq FROM member_receipts WHERE conversation_id = 'd1' AND user_id = 'bob'")).rows[0];
       expect(member).toEqual({ delivered_seq: 3, read_seq: 3 });
       // History mode: every device acknowledged everything, the bodies stay.
       expect(await bodies('d1')).toEqual({ 1: 'body', 2: 'body', 3: 'body' });
@@ -76,7 +70,7 @@ describe('retention: device watermarks (history mode)', () => {
 
 describe('retention: ephemeral', () => {
   it('nulls a body exactly when the last recipient device acknowledges it, and expires the list preview', async () => {
-    const run = startProjections(env, build('ephemeral'), { batchSize: 1 });
+    const run = startProjections(t.env, build('ephemeral'), { batchSize: 1 });
     try {
       // bob-laptop becomes known by acknowledging in another conversation first.
       await publishAndWait([
@@ -95,14 +89,14 @@ describe('retention: ephemeral', () => {
 
       await publishAndWait([receipt('MessagesDelivered', 'e1', 'bob', 1, { device: 'bob-laptop', i: 215 })]);
       expect(await bodies('e1')).toEqual({ 1: null, 2: 'body' });
-      const m1 = (await env.pool.query("SELECT expunged_at FROM messages WHERE conversation_id = 'e1' AND seq = 1")).rows[0];
+      const m1 = (await t.env.pool.query("SELECT expunged_at FROM messages WHERE conversation_id = 'e1' AND seq = 1")).rows[0];
       expect(m1.expunged_at).toEqual(new Date(at(215)));
-      let preview = (await env.pool.query("SELECT user_id, last_message FROM user_conversations WHERE conversation_id = 'e1' ORDER BY user_id")).rows;
+      let preview = (await t.env.pool.query("SELECT user_id, last_message FROM user_conversations WHERE conversation_id = 'e1' ORDER BY user_id")).rows;
       expect(preview.map((r) => r.last_message.preview)).toEqual(['message 2 in e1', 'message 2 in e1']);
 
       const seqs = await publishAndWait([receipt('MessagesDelivered', 'e1', 'bob', 2, { device: 'bob-laptop', i: 216 })]);
       expect(await bodies('e1')).toEqual({ 1: null, 2: null });
-      preview = (await env.pool.query("SELECT user_id, last_message, version FROM user_conversations WHERE conversation_id = 'e1' ORDER BY user_id")).rows;
+      preview = (await t.env.pool.query("SELECT user_id, last_message, version FROM user_conversations WHERE conversation_id = 'e1' ORDER BY user_id")).rows;
       for (const r of preview) {
         expect(r.last_message).toMatchObject({ seq: 2, preview: EXPIRED_PREVIEW, expired: true });
         expect(Number(r.version)).toBe(seqs[0]);
@@ -115,7 +109,7 @@ describe('retention: ephemeral', () => {
   });
 
   it('a recipient without a known device holds the body; group members who joined later do not count', async () => {
-    const run = startProjections(env, build('ephemeral'), { batchSize: 2 });
+    const run = startProjections(t.env, build('ephemeral'), { batchSize: 2 });
     try {
       await publishAndWait([
         created('g1', ['alice', 'bob', 'dave'], 300),
@@ -135,7 +129,7 @@ describe('retention: ephemeral', () => {
 
 describe('retention: sweeper', () => {
   it('deletes rows older than the max age in chunks, keeps newer ones, and is idempotent', async () => {
-    const run = startProjections(env, build('history'));
+    const run = startProjections(t.env, build('history'));
     try {
       await publishAndWait([
         created('s1', ['alice', 'bob'], 400),
@@ -153,9 +147,9 @@ describe('retention: sweeper', () => {
     }
     // Max age 2 s at "now" = at(406): anything sent before at(404) is expired.
     const opts = { maxAgeMs: 2_000, now: () => new Date(at(406)), chunk: 2 };
-    const first = await sweep(env.pool, opts);
+    const first = await sweep(t.env.pool, opts);
     expect(first.messages).toBeGreaterThanOrEqual(4); // s1 1..3, s2 1 (and older rows of other tests)
-    const q = async (sql: string, p: unknown[] = []) => (await env.pool.query(sql, p)).rows;
+    const q = async (sql: string, p: unknown[] = []) => (await t.env.pool.query(sql, p)).rows;
     expect((await q("SELECT seq FROM messages WHERE conversation_id = 's1' ORDER BY seq")).map((r) => r.seq)).toEqual([4, 5, 6]);
     expect(await q("SELECT seq FROM messages WHERE conversation_id = 's2'")).toEqual([]);
     expect((await q("SELECT DISTINCT seq FROM inbox WHERE conversation_id = 's1' ORDER BY seq")).map((r) => r.seq)).toEqual([4, 5, 6]);
@@ -173,7 +167,7 @@ describe('retention: sweeper', () => {
     // Member watermarks are not time-bound.
     expect(await q("SELECT user_id FROM member_receipts WHERE conversation_id = 's2'")).toHaveLength(1);
 
-    const second = await sweep(env.pool, opts);
+    const second = await sweep(t.env.pool, opts);
     expect(second).toEqual({ messages: 0, inbox: 0, hidden: 0, senders: 0, previews: 0, deviceReceipts: 0, devices: 0 });
   });
 

@@ -1,4 +1,4 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import type { Consumer } from '@nats-io/jetstream';
 import { decodeCursor, DeliveryEnvelope, MessageNewFrame, type Names } from '@chat/contracts';
 import { ConnectionRegistry } from '@chat/redis';
@@ -11,27 +11,23 @@ import { messagesProjection } from './messages/projection';
 import { receiptsProjection } from './receipts/projection';
 import { Router } from './routing';
 import { rebuildProjections } from './rebuild';
-import { createTestEnv, created, publishEvents, receipt, sent, startProjections, waitFor, waitForCheckpoint, type TestEnv } from './testing/env';
+import { created, publishEvents, receipt, sent, startProjections, waitFor, waitForCheckpoint, useTestEnv } from './testing/env';
 
-let env: TestEnv;
+const t = useTestEnv();
 let edge: Consumer;
 let router: Router;
 
 beforeAll(async () => {
-  env = await createTestEnv();
-  const { stream, config } = edgeConsumerConfig(env.names, 'eX');
-  await ensureConsumer(env.nats.jsm, stream, config);
-  edge = await env.nats.js.consumers.get(stream, config.durable_name);
-  const registry = new ConnectionRegistry(env.redis, 60_000);
+  const { stream, config } = edgeConsumerConfig(t.env.names, 'eX');
+  await ensureConsumer(t.env.nats.jsm, stream, config);
+  edge = await t.env.nats.js.consumers.get(stream, config.durable_name);
+  const registry = new ConnectionRegistry(t.env.redis, 60_000);
   await registry.register('alice', 'a-phone', 'eX');
   await registry.register('alice', 'a-laptop', 'eX');
   await registry.register('bob', 'b-phone', 'eX');
   // carol and dave have no connected device.
-  router = new Router(publisherFor(env.nats.nc), env.names, registry);
+  router = new Router(publisherFor(t.env.nats.nc), t.env.names, registry);
 });
-afterAll(async () => {
-  await env?.dispose();
-}, 60_000);
 
 /** Everything routed to edge eX so far (waits briefly for stragglers). */
 async function drain(): Promise<DeliveryEnvelope[]> {
@@ -48,12 +44,12 @@ async function drain(): Promise<DeliveryEnvelope[]> {
 }
 
 const both = (names: Names, r: Router = router) => [messagesProjection(names), receiptsProjection(names, r)];
-const live = (r: Router = router) => new LiveRouter({ router: r, membership: new MembershipCache(10_000), publisher: publisherFor(env.nats.nc), names: env.names });
+const live = (r: Router = router) => new LiveRouter({ router: r, membership: new MembershipCache(10_000), publisher: publisherFor(t.env.nats.nc), names: t.env.names });
 
 /** Push jobs queued on CHAT_NOTIFY so far. */
 async function pushJobs(): Promise<NotifyJob[]> {
   const out: NotifyJob[] = [];
-  const c = await env.nats.js.consumers.get(env.names.streams.notify, env.names.consumers.notifierJobs);
+  const c = await t.env.nats.js.consumers.get(t.env.names.streams.notify, t.env.names.consumers.notifierJobs);
   const pending = (await c.info(true)).num_pending;
   if (pending === 0) return out;
   for await (const m of await c.fetch({ max_messages: pending, expires: 1000 })) {
@@ -65,8 +61,8 @@ async function pushJobs(): Promise<NotifyJob[]> {
 
 describe('live routing (d)', () => {
   it('routes one envelope per edge with the members that have devices there, never the sending device; push jobs for the offline', async () => {
-    const { names, pool, nats } = env;
-    const run = startProjections(env, (n) => both(n), { live: live() });
+    const { names, pool, nats } = t.env;
+    const run = startProjections(t.env, (n) => both(n), { live: live() });
     try {
       const seqs = await publishEvents(nats.js, names, [
         created('g1', ['alice', 'bob', 'carol']),
@@ -116,7 +112,7 @@ describe('live routing (d)', () => {
   }, 60_000);
 
   it('a batch whose frames cannot be published does not commit; it is retried and applied once', async () => {
-    const { names, pool, nats } = env;
+    const { names, pool, nats } = t.env;
     let failures = 0;
     const flaky = new Proxy(router, {
       get(target, prop, receiver) {
@@ -129,7 +125,7 @@ describe('live routing (d)', () => {
         return Reflect.get(target, prop, receiver);
       },
     });
-    const run = startProjections(env, (n) => [messagesProjection(n)], { live: live(flaky) });
+    const run = startProjections(t.env, (n) => [messagesProjection(n)], { live: live(flaky) });
     try {
       const [s2] = await publishEvents(nats.js, names, [sent('g1', 2, 'bob', { device: 'b-phone' })]);
       await waitForCheckpoint(pool, names.consumers.projMessages, s2!);
@@ -148,17 +144,17 @@ describe('live routing (d)', () => {
   }, 60_000);
 
   it('routes a receipt from the events alone: no read model needs to know the conversation', async () => {
-    const { names, nats } = env;
+    const { names, nats } = t.env;
     // Only proj-receipts runs: conversations and members are in no table, the live router folds them from the stream.
-    const receipts = startProjections(env, (n) => [receiptsProjection(n, router)], { live: live() });
+    const receipts = startProjections(t.env, (n) => [receiptsProjection(n, router)], { live: live() });
     try {
       const seqs = await publishEvents(nats.js, names, [
         created('g3', ['alice', 'bob'], 0, 'direct'),
         sent('g3', 1, 'alice', { device: 'a-phone' }),
         receipt('MessagesDelivered', 'g3', 'bob', 1, { device: 'b-phone' }),
       ]);
-      await waitForCheckpoint(env.pool, names.consumers.projReceipts, seqs[2]!);
-      expect((await env.pool.query("SELECT count(*)::int AS n FROM conversations WHERE id = 'g3'")).rows[0].n).toBe(0);
+      await waitForCheckpoint(t.env.pool, names.consumers.projReceipts, seqs[2]!);
+      expect((await t.env.pool.query("SELECT count(*)::int AS n FROM conversations WHERE id = 'g3'")).rows[0].n).toBe(0);
       const envs = await drain();
       const rc = envs.filter((e) => e.frame['type'] === 'receipt');
       expect(rc).toHaveLength(1);
@@ -169,16 +165,16 @@ describe('live routing (d)', () => {
       await receipts.stop();
     }
     // proj-messages catches up later by itself.
-    const messages = startProjections(env, (n) => [messagesProjection(n)]);
+    const messages = startProjections(t.env, (n) => [messagesProjection(n)]);
     try {
-      await waitFor(async () => (await env.pool.query("SELECT count(*)::int AS n FROM messages WHERE conversation_id = 'g3'")).rows[0].n === 1, 'g3 to be projected');
+      await waitFor(async () => (await t.env.pool.query("SELECT count(*)::int AS n FROM messages WHERE conversation_id = 'g3'")).rows[0].n === 1, 'g3 to be projected');
     } finally {
       await messages.stop();
     }
   }, 60_000);
 
   it('a rebuild re-applies history without pushing it live again', async () => {
-    const { names, pool, nats } = env;
+    const { names, pool, nats } = t.env;
     const before = (await pool.query('SELECT user_id, stream_seq FROM inbox ORDER BY 1, 2')).rows;
     const last = (await nats.jsm.streams.info(names.streams.events)).state.last_seq;
     await rebuildProjections(pool, names, ['messages', 'receipts'], (await nats.jsm.streams.info(names.streams.events)).state.last_seq);
@@ -194,7 +190,7 @@ describe('live routing (d)', () => {
         return Reflect.get(target, prop, receiver);
       },
     });
-    const run = startProjections(env, (n) => both(n, counting), { live: live(counting) });
+    const run = startProjections(t.env, (n) => both(n, counting), { live: live(counting) });
     try {
       await waitForCheckpoint(pool, names.consumers.projMessages, last - 1);
       await waitForCheckpoint(pool, names.consumers.projReceipts, last);

@@ -1,17 +1,11 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { JetStreamApiError, type ConsumerInfo, type JsMsg } from '@nats-io/jetstream';
 import { inTransaction, readCheckpoint, resetProjectionTables } from '@chat/postgres';
 import { messagesProjection, MESSAGES_TABLES } from './messages/projection';
 import { OrderedConsumer } from './pipeline/orderedConsumer';
-import { createTestEnv, created, publishEvents, sent, startProjections, waitFor, waitForCheckpoint, type TestEnv } from './testing/env';
+import { created, publishEvents, sent, startProjections, waitFor, waitForCheckpoint, useTestEnv, type TestEnv } from './testing/env';
 
-let env: TestEnv;
-beforeAll(async () => {
-  env = await createTestEnv();
-}, 60_000);
-afterAll(async () => {
-  await env?.dispose();
-}, 60_000);
+const t = useTestEnv();
 
 const messagesOnly = (names: TestEnv['names']) => [messagesProjection(names)];
 
@@ -51,15 +45,15 @@ class StuckConsumer extends OrderedConsumer {
 }
 
 async function inboxSeqs(user: string): Promise<number[]> {
-  return (await env.pool.query('SELECT seq FROM inbox WHERE user_id = $1 ORDER BY stream_seq', [user])).rows.map((r) => r.seq);
+  return (await t.env.pool.query('SELECT seq FROM inbox WHERE user_id = $1 ORDER BY stream_seq', [user])).rows.map((r) => r.seq);
 }
 
 describe('Projector', () => {
   it('a lost delivery is noticed by its hole in the delivery sequence, and nothing overtakes it', async () => {
-    const { names, pool, nats } = env;
+    const { names, pool, nats } = t.env;
     const seqs = await publishEvents(nats.js, names, [created('r1', ['a', 'b']), ...Array.from({ length: 12 }, (_, i) => sent('r1', i + 1, 'a'))]);
     let lossy: LossyConsumer | undefined;
-    const run = startProjections(env, messagesOnly, { batchSize: 5, consumer: (o) => (lossy = new LossyConsumer(o)) });
+    const run = startProjections(t.env, messagesOnly, { batchSize: 5, consumer: (o) => (lossy = new LossyConsumer(o)) });
     try {
       await waitForCheckpoint(pool, names.consumers.projMessages, seqs[seqs.length - 1]!);
     } finally {
@@ -72,11 +66,11 @@ describe('Projector', () => {
   }, 60_000);
 
   it('a consumer ahead of its checkpoint (read model emptied) is moved back to it', async () => {
-    const { names, pool, nats } = env;
+    const { names, pool, nats } = t.env;
     await inTransaction(pool, (tx) => resetProjectionTables(tx, names.consumers.projMessages, MESSAGES_TABLES));
     const info = await nats.jsm.consumers.info(names.streams.events, names.consumers.projector);
     expect(info.delivered.stream_seq).toBeGreaterThan(0);
-    const run = startProjections(env, messagesOnly);
+    const run = startProjections(t.env, messagesOnly);
     try {
       await waitForCheckpoint(pool, names.consumers.projMessages, info.delivered.stream_seq);
     } finally {
@@ -87,10 +81,10 @@ describe('Projector', () => {
   }, 60_000);
 
   it('a second projector stands by until the first one stops', async () => {
-    const { names, pool, nats } = env;
-    const a = startProjections(env, messagesOnly, { standbyRetryMs: 100 });
+    const { names, pool, nats } = t.env;
+    const a = startProjections(t.env, messagesOnly, { standbyRetryMs: 100 });
     await waitFor(async () => a.projector.stats.position > 0, 'the first instance to run');
-    const b = startProjections(env, messagesOnly, { standbyRetryMs: 100 });
+    const b = startProjections(t.env, messagesOnly, { standbyRetryMs: 100 });
     try {
       const [s1] = await publishEvents(nats.js, names, [sent('r1', 13, 'b')]);
       await waitForCheckpoint(pool, names.consumers.projMessages, s1!);
@@ -108,8 +102,8 @@ describe('Projector', () => {
   }, 60_000);
 
   it('keeps running after its lock connection dies (Postgres restarted): pauses, takes the lock again, loses nothing', async () => {
-    const { names, pool, nats } = env;
-    const run = startProjections(env, messagesOnly, { standbyRetryMs: 100 });
+    const { names, pool, nats } = t.env;
+    const run = startProjections(t.env, messagesOnly, { standbyRetryMs: 100 });
     try {
       const [s1] = await publishEvents(nats.js, names, [sent('r1', 15, 'a')]);
       await waitForCheckpoint(pool, names.consumers.projMessages, s1!);
@@ -132,10 +126,10 @@ describe('Projector', () => {
   }, 60_000);
 
   it('re-creates a consumer that stays unavailable while its stream answers, and goes on from the checkpoint', async () => {
-    const { names, pool, nats } = env;
+    const { names, pool, nats } = t.env;
     const [s1] = await publishEvents(nats.js, names, [sent('r1', 18, 'a')]);
     let stuck: StuckConsumer | undefined;
-    const run = startProjections(env, messagesOnly, { stalledConsumerMs: 500, idleWaitMs: 200, consumer: (o) => (stuck = new StuckConsumer(o)) });
+    const run = startProjections(t.env, messagesOnly, { stalledConsumerMs: 500, idleWaitMs: 200, consumer: (o) => (stuck = new StuckConsumer(o)) });
     try {
       await waitForCheckpoint(pool, names.consumers.projMessages, s1!);
     } finally {

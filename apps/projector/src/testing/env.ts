@@ -1,3 +1,4 @@
+import { afterAll, beforeAll } from 'vitest';
 import { readFile, readdir } from 'node:fs/promises';
 import { randomBytes } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
@@ -38,6 +39,21 @@ function withDatabase(url: string, db: string): string {
   const u = new URL(url);
   u.pathname = `/${db}`;
   return u.toString();
+}
+
+/**
+ * The one setup of a projector integration test file: a throwaway namespace (database,
+ * streams, Redis prefix) before its tests, removed after them. `env` is there once they run.
+ */
+export function useTestEnv(): { readonly env: TestEnv } {
+  const t = { env: undefined as unknown as TestEnv };
+  beforeAll(async () => {
+    t.env = await createTestEnv();
+  }, 60_000);
+  afterAll(async () => {
+    await t.env?.dispose();
+  }, 60_000);
+  return t;
 }
 
 export async function createTestEnv(): Promise<TestEnv> {
