@@ -1,8 +1,9 @@
 import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import { Kvm } from '@nats-io/kv';
-import { pino, type Logger } from 'pino';
-import { CommandConfig, configWarnings, loadConfig, names as namesFor, type Names } from '@chat/contracts';
+import type { Logger } from 'pino';
+import { runApp } from '@chat/app';
+import { CommandConfig, names as namesFor, type Names } from '@chat/contracts';
 import { connectNats, JetStreamEventStore, publisherFor, type Nats } from '@chat/nats';
 import { commandOwnersBucket, ensureCommandOwners, ensureSnapshots, snapshotsBucket } from '@chat/streams';
 import { Aggregates } from './aggregates';
@@ -37,10 +38,7 @@ async function openBuckets(nats: Nats, n: Names, replicas: number, log: Logger) 
 /** How long a cached state may hold events not in its snapshot: CHAT_SNAPSHOT_INTERVAL, else min(1 min, max age / 10). */
 export const snapshotIntervalMs = (maxAgeMs: number, configured?: number): number => configured ?? Math.min(60_000, Math.floor(maxAgeMs / 10));
 
-async function main(): Promise<void> {
-  const cfg = loadConfig(CommandConfig);
-  const log = pino({ level: cfg.LOG_LEVEL, base: { app: 'command', ns: cfg.CHAT_NS || undefined } });
-  for (const w of configWarnings(cfg)) log.warn(w);
+runApp('command', CommandConfig, async ({ cfg, log }) => {
   const n = namesFor(cfg.CHAT_NS);
   const instanceId = `${hostname().replace(/[^A-Za-z0-9_-]/g, '-').slice(0, 32)}-${process.pid}-${randomBytes(3).toString('hex')}`;
   const nats = await connectNats(cfg.NATS_URL, `command-${instanceId}`);
@@ -94,30 +92,19 @@ async function main(): Promise<void> {
     },
   });
 
-  let closing: Promise<void> | undefined;
-  const shutdown = (reason: string, code: number): Promise<void> =>
-    (closing ??= (async () => {
-      log.info({ reason }, 'shutting down');
-      // Partitions are handed over drained: the next owner takes them within a second.
-      await leases.stop().catch((err) => log.warn({ err }, 'handing partitions over failed'));
-      await service.stop();
-      await keeper.stop();
-      await nats.nc.drain().catch((err) => log.warn({ err }, 'nats drain failed'));
-      log.info({ ...service.stats, leases: leases.stats, aggregates: service.aggregates.stats, keeper: keeper.stats }, 'stopped');
-      process.exitCode = code;
-    })());
-  process.once('SIGTERM', () => void shutdown('SIGTERM', 0));
-  process.once('SIGINT', () => void shutdown('SIGINT', 0));
-
   await leases.start();
   log.info(
     { instance: instanceId, partitions: cfg.CHAT_COMMAND_PARTITIONS, cacheBytes: cfg.CHAT_AGGREGATE_CACHE_BYTES, snapshotAfterMs, maxAge: cfg.CHAT_MAX_AGE, maxGroupMembers: cfg.CHAT_MAX_GROUP_MEMBERS },
     'command service started',
   );
-}
-
-main().catch((err) => {
-  // The logger may not exist yet (bad configuration): print plainly.
-  console.error(err);
-  process.exit(1);
+  return {
+    stats: () => ({ ...service.stats, leases: leases.stats, aggregates: service.aggregates.stats, keeper: keeper.stats }),
+    async stop() {
+      // Partitions are handed over drained: the next owner takes them within a second.
+      await leases.stop().catch((err) => log.warn({ err }, 'handing partitions over failed'));
+      await service.stop();
+      await keeper.stop();
+      await nats.nc.drain().catch((err) => log.warn({ err }, 'nats drain failed'));
+    },
+  };
 });

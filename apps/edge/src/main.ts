@@ -1,4 +1,4 @@
-import { pino } from 'pino';
+import { runApp } from '@chat/app';
 import { loadEdgeConfig, names } from '@chat/contracts';
 import { connectNats } from '@chat/nats';
 import { createPool, PAST_END_FIX, projectionsPastEnd } from '@chat/postgres';
@@ -18,183 +18,185 @@ import { InboxReader } from './sync/inboxReader';
 import { ReadAfterAck } from './sync/readAfterAck';
 import { CLOSE_CODES } from '@chat/contracts';
 
-const cfg = loadEdgeConfig();
-const log = pino({ level: cfg.LOG_LEVEL, base: { app: 'edge', edge: cfg.EDGE_ID } });
-const n = names(cfg.CHAT_NS);
+runApp(
+  'edge',
+  () => loadEdgeConfig(),
+  async ({ cfg, log }) => {
+    const n = names(cfg.CHAT_NS);
 
-const nats = await connectNats(cfg.NATS_URL, `edge-${cfg.EDGE_ID}`);
-const pool = createPool(cfg.DATABASE_URL, cfg.CHAT_PG_POOL);
-pool.on('error', (err) => log.warn({ err }, 'idle postgres connection failed'));
-const redis = createRedis(cfg.REDIS_URL, n.redisPrefix);
-const registry = new ConnectionRegistry(redis, cfg.CHAT_REGISTRY_TTL);
-const metrics = createMetrics(cfg.EDGE_ID);
-registerConsumerGauges(metrics.registry, nats.jsm, [n.streams.events, n.streams.delivery]);
+    const nats = await connectNats(cfg.NATS_URL, `edge-${cfg.EDGE_ID}`);
+    const pool = createPool(cfg.DATABASE_URL, cfg.CHAT_PG_POOL);
+    pool.on('error', (err) => log.warn({ err }, 'idle postgres connection failed'));
+    const redis = createRedis(cfg.REDIS_URL, n.redisPrefix);
+    const registry = new ConnectionRegistry(redis, cfg.CHAT_REGISTRY_TTL);
+    const metrics = createMetrics(cfg.EDGE_ID);
+    registerConsumerGauges(metrics.registry, nats.jsm, [n.streams.events, n.streams.delivery]);
 
-const edgeConsumer = edgeConsumerConfig(n, cfg.EDGE_ID);
-await ensureConsumer(nats.jsm, edgeConsumer.stream, edgeConsumer.config);
+    const edgeConsumer = edgeConsumerConfig(n, cfg.EDGE_ID);
+    await ensureConsumer(nats.jsm, edgeConsumer.stream, edgeConsumer.config);
 
-// Per-user limits shared by every edge (Redis token buckets; fail open onto a local bucket).
-let lastFallbackLog = 0;
-const onFallback = (err: unknown) => {
-  metrics.rateLimiterFallbacks.inc();
-  if (Date.now() - lastFallbackLog > 10_000) {
-    lastFallbackLog = Date.now();
-    log.warn({ err }, 'rate limiter: Redis unavailable, enforcing limits per edge');
-  }
-};
-const limiters = {
-  send: new SharedRateLimiter(redis, 'send', { perMinute: cfg.CHAT_SEND_RATE, burst: cfg.CHAT_SEND_BURST }, { onFallback }),
-  create: new SharedRateLimiter(redis, 'create', { perMinute: cfg.CHAT_CREATE_RATE, burst: cfg.CHAT_CREATE_BURST }, { onFallback }),
-};
-
-const framesIn = perLabel((type) => metrics.framesIn.labels({ type }));
-const commandOutcomes = perLabel((key) => {
-  const [type, outcome] = key.split('\u0000') as [string, string];
-  return metrics.commands.labels({ type, outcome });
-});
-const commandSeconds = perLabel((type) => metrics.commandSeconds.labels({ type }));
-
-const rm = new ReadModels(pool);
-// Sync waits (bounded) until the read model holds everything acknowledged before it arrived.
-const readAfterAck = new ReadAfterAck({
-  nc: nats.nc,
-  jsm: nats.jsm,
-  stream: n.streams.events,
-  positionSubject: n.subjects.projectorPosition,
-  readPosition: async () => (await rm.checkpoint(n.consumers.projMessages)) ?? 0,
-  maxWaitMs: cfg.CHAT_SYNC_WAIT,
-});
-readAfterAck.start();
-const inbox = new InboxReader(rm, n.consumers.projMessages);
-async function sync(userId: string, after: number, limit: number) {
-  const target = await readAfterAck.target();
-  await readAfterAck.reach(target);
-  const r = await inbox.read(userId, after, limit);
-  readAfterAck.observe(r.checkpoint);
-  // Past the wait the batch is still a correct prefix; hasMore makes the client ask again.
-  return { frames: r.frames, hasMore: r.hasMore || r.checkpoint < target };
-}
-const hub = new Hub();
-const gateway = new CommandGateway(nats.nc, n, cfg.EDGE_ID, cfg.CHAT_COMMAND_TIMEOUT, cfg.CHAT_COMMAND_PARTITIONS);
-gateway.start();
-
-// The oldest stream position still kept; cursors before it cannot be served (sync.reset).
-let firstSeq = { value: 0, at: 0 };
-async function oldestPosition(): Promise<number> {
-  if (Date.now() - firstSeq.at > 10_000) {
-    const si = await nats.jsm.streams.info(n.streams.events);
-    firstSeq = { value: si.state.first_seq, at: Date.now() };
-  }
-  return firstSeq.value;
-}
-
-let draining = false;
-// Browser Origins allowed on HTTP and WebSocket upgrades alike (CHAT_ALLOWED_ORIGINS; empty = any).
-const originAllowed = originPolicy(cfg.CHAT_ALLOWED_ORIGINS);
-const app = await createServer(log, metrics, {
-  async ready(): Promise<{ checks: Record<string, boolean>; problems?: string[] }> {
-    if (draining) return { checks: { accepting: false } };
-    const [natsOk, pgOk, redisOk, stream] = await Promise.all([
-      nats.nc.flush().then(() => true, () => false),
-      pool.query('SELECT 1').then(() => true, () => false),
-      redis.ping().then(() => true, () => false),
-      nats.jsm.streams.info(n.streams.events).then((si) => si.state.last_seq, () => null),
-    ]);
-    // A projection whose checkpoint is past the end of CHAT_EVENTS (the stream was re-created)
-    // refuses to run: sends would be acknowledged and nothing delivered or synced.
-    const pastEnd = pgOk && stream !== null ? await projectionsPastEnd(pool, n, stream).catch(() => []) : [];
-    const problems = pastEnd.length
-      ? [`projections past the end of ${n.streams.events} (last sequence ${stream}): ${pastEnd.map((p) => `${p.name} at ${p.position}`).join(', ')}; ${PAST_END_FIX}`]
-      : [];
-    return { checks: { nats: natsOk, postgres: pgOk, redis: redisOk, events: stream !== null, projections: pastEnd.length === 0 }, problems };
-  },
-}, { originAllowed });
-const verifier = new TokenVerifier(cfg.CHAT_JWT_SECRET);
-const wsGateway = registerGateway(app, {
-  edgeId: cfg.EDGE_ID,
-  log,
-  originAllowed,
-  verifier,
-  hub,
-  registry,
-  metrics,
-  heartbeatMs: cfg.CHAT_HEARTBEAT,
-  maxSocketBuffer: cfg.CHAT_MAX_SOCKET_BUFFER,
-  draining: () => draining,
-  maxConnectionsPerUser: cfg.CHAT_MAX_CONNECTIONS_PER_USER,
-  deps: {
-    frameRate: { perSecond: cfg.CHAT_FRAME_RATE, burst: cfg.CHAT_FRAME_BURST },
-    floodLimitPerMinute: cfg.CHAT_FLOOD_LIMIT,
-    limit: (kind, userId) => limiters[kind].take(userId),
-    onRateLimited: (kind) => metrics.rateLimited.inc({ kind }),
-    execute: (c) => gateway.execute(c),
-    meta: (u, d) => gateway.meta(u, d),
-    sync,
-    forwardable: (u, c, m) => rm.forwardable(u, c, m),
-    oldestPosition,
-    maxBadFramesPerMinute: cfg.CHAT_MAX_BAD_FRAMES,
-    now: Date.now,
-    onFrameIn: (type) => framesIn(type).inc(),
-    onCommand: (type, outcome, seconds) => {
-      commandOutcomes(`${type}\u0000${outcome}`).inc();
-      commandSeconds(type).observe(seconds);
-    },
-  },
-});
-// The client already prefixes every key with the namespace.
-const conversationList = new ConversationList({
-  cache: new ConversationListCache(redis),
-  loadFromSource: (userId) => rm.listEntriesAt(userId, n.consumers.projConversations),
-  pageFromSource: (userId, q) => rm.conversations(userId, q),
-  log,
-});
-registerHttpRoutes(app, verifier, rm, conversationList);
-
-const delivery = new DeliveryConsumer(nats.js, edgeConsumer.stream, edgeConsumer.config.durable_name, hub, log, (k) => metrics.deliveries.inc(k), { names: n });
-await delivery.start();
-
-// Heartbeat: keep this edge's device routes alive in the registry.
-const refresh = setInterval(() => {
-  const devices = hub.all().map((s) => ({ userId: s.userId, deviceId: s.deviceId, edgeId: cfg.EDGE_ID }));
-  registry
-    .refresh(devices)
-    .then((lost) => {
-      if (lost.length) log.warn({ devices: lost.length }, 'device routes were gone from the registry; asking those devices to sync');
-      for (const { userId, deviceId } of lost) {
-        for (const s of hub.devicesOf(userId)) if (s.deviceId === deviceId) s.send({ type: 'sync.required', reason: 'route re-created: live frames may have been missed' });
+    // Per-user limits shared by every edge (Redis token buckets; fail open onto a local bucket).
+    let lastFallbackLog = 0;
+    const onFallback = (err: unknown) => {
+      metrics.rateLimiterFallbacks.inc();
+      if (Date.now() - lastFallbackLog > 10_000) {
+        lastFallbackLog = Date.now();
+        log.warn({ err }, 'rate limiter: Redis unavailable, enforcing limits per edge');
       }
-    })
-    .catch((err) => log.warn({ err }, 'registry refresh failed'));
-}, Math.max(1000, Math.floor(cfg.CHAT_REGISTRY_TTL / 3)));
+    };
+    const limiters = {
+      send: new SharedRateLimiter(redis, 'send', { perMinute: cfg.CHAT_SEND_RATE, burst: cfg.CHAT_SEND_BURST }, { onFallback }),
+      create: new SharedRateLimiter(redis, 'create', { perMinute: cfg.CHAT_CREATE_RATE, burst: cfg.CHAT_CREATE_BURST }, { onFallback }),
+    };
 
-const address = await app.listen({ host: cfg.CHAT_EDGE_HOST, port: cfg.CHAT_EDGE_PORT, backlog: cfg.CHAT_EDGE_BACKLOG });
-log.info({ address, ws: `${address.replace('http', 'ws')}${WS_PATH}` }, 'edge listening');
+    const framesIn = perLabel((type) => metrics.framesIn.labels({ type }));
+    const commandOutcomes = perLabel((key) => {
+      const [type, outcome] = key.split('\u0000') as [string, string];
+      return metrics.commands.labels({ type, outcome });
+    });
+    const commandSeconds = perLabel((type) => metrics.commandSeconds.labels({ type }));
 
-/**
- * Graceful drain: refuse new connections (readyz and upgrades answer 503), tell every client
- * to move (`server.draining`), keep delivering to those still here for CHAT_DRAIN_GRACE, then
- * close the rest with 1001 and stop. Undelivered frames stay in this edge's consumer and the
- * inbox; the clients' sync on their new edge returns them.
- */
-async function shutdown(signal: string): Promise<void> {
-  if (draining) return;
-  draining = true;
-  const closeInMs = hub.size > 0 ? cfg.CHAT_DRAIN_GRACE : 0;
-  log.info({ signal, connections: hub.size, closeInMs }, 'edge draining');
-  for (const s of hub.all()) s.send({ type: 'server.draining', closeInMs });
-  const deadline = Date.now() + closeInMs;
-  while (hub.size > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
-  log.info({ remaining: hub.size }, 'edge stopping');
-  clearInterval(refresh);
-  wsGateway.stop();
-  for (const s of hub.all()) s.close(CLOSE_CODES.goingAway, 'server shutting down');
-  await app.close().catch(() => undefined);
-  await delivery.stop();
-  await gateway.stop();
-  await readAfterAck.stop();
-  await nats.nc.drain().catch(() => undefined);
-  await Promise.allSettled([pool.end(), redis.quit()]);
-  process.exit(0);
-}
-process.on('SIGTERM', () => void shutdown('SIGTERM'));
-process.on('SIGINT', () => void shutdown('SIGINT'));
+    const rm = new ReadModels(pool);
+    // Sync waits (bounded) until the read model holds everything acknowledged before it arrived.
+    const readAfterAck = new ReadAfterAck({
+      nc: nats.nc,
+      jsm: nats.jsm,
+      stream: n.streams.events,
+      positionSubject: n.subjects.projectorPosition,
+      readPosition: async () => (await rm.checkpoint(n.consumers.projMessages)) ?? 0,
+      maxWaitMs: cfg.CHAT_SYNC_WAIT,
+    });
+    readAfterAck.start();
+    const inbox = new InboxReader(rm, n.consumers.projMessages);
+    async function sync(userId: string, after: number, limit: number) {
+      const target = await readAfterAck.target();
+      await readAfterAck.reach(target);
+      const r = await inbox.read(userId, after, limit);
+      readAfterAck.observe(r.checkpoint);
+      // Past the wait the batch is still a correct prefix; hasMore makes the client ask again.
+      return { frames: r.frames, hasMore: r.hasMore || r.checkpoint < target };
+    }
+    const hub = new Hub();
+    const gateway = new CommandGateway(nats.nc, n, cfg.EDGE_ID, cfg.CHAT_COMMAND_TIMEOUT, cfg.CHAT_COMMAND_PARTITIONS);
+    gateway.start();
+
+    // The oldest stream position still kept; cursors before it cannot be served (sync.reset).
+    let firstSeq = { value: 0, at: 0 };
+    async function oldestPosition(): Promise<number> {
+      if (Date.now() - firstSeq.at > 10_000) {
+        const si = await nats.jsm.streams.info(n.streams.events);
+        firstSeq = { value: si.state.first_seq, at: Date.now() };
+      }
+      return firstSeq.value;
+    }
+
+    let draining = false;
+    // Browser Origins allowed on HTTP and WebSocket upgrades alike (CHAT_ALLOWED_ORIGINS; empty = any).
+    const originAllowed = originPolicy(cfg.CHAT_ALLOWED_ORIGINS);
+    const app = await createServer(log, metrics, {
+      async ready(): Promise<{ checks: Record<string, boolean>; problems?: string[] }> {
+        if (draining) return { checks: { accepting: false } };
+        const [natsOk, pgOk, redisOk, stream] = await Promise.all([
+          nats.nc.flush().then(() => true, () => false),
+          pool.query('SELECT 1').then(() => true, () => false),
+          redis.ping().then(() => true, () => false),
+          nats.jsm.streams.info(n.streams.events).then((si) => si.state.last_seq, () => null),
+        ]);
+        // A projection whose checkpoint is past the end of CHAT_EVENTS (the stream was re-created)
+        // refuses to run: sends would be acknowledged and nothing delivered or synced.
+        const pastEnd = pgOk && stream !== null ? await projectionsPastEnd(pool, n, stream).catch(() => []) : [];
+        const problems = pastEnd.length
+          ? [`projections past the end of ${n.streams.events} (last sequence ${stream}): ${pastEnd.map((p) => `${p.name} at ${p.position}`).join(', ')}; ${PAST_END_FIX}`]
+          : [];
+        return { checks: { nats: natsOk, postgres: pgOk, redis: redisOk, events: stream !== null, projections: pastEnd.length === 0 }, problems };
+      },
+    }, { originAllowed });
+    const verifier = new TokenVerifier(cfg.CHAT_JWT_SECRET);
+    const wsGateway = registerGateway(app, {
+      edgeId: cfg.EDGE_ID,
+      log,
+      originAllowed,
+      verifier,
+      hub,
+      registry,
+      metrics,
+      heartbeatMs: cfg.CHAT_HEARTBEAT,
+      maxSocketBuffer: cfg.CHAT_MAX_SOCKET_BUFFER,
+      draining: () => draining,
+      maxConnectionsPerUser: cfg.CHAT_MAX_CONNECTIONS_PER_USER,
+      deps: {
+        frameRate: { perSecond: cfg.CHAT_FRAME_RATE, burst: cfg.CHAT_FRAME_BURST },
+        floodLimitPerMinute: cfg.CHAT_FLOOD_LIMIT,
+        limit: (kind, userId) => limiters[kind].take(userId),
+        onRateLimited: (kind) => metrics.rateLimited.inc({ kind }),
+        execute: (c) => gateway.execute(c),
+        meta: (u, d) => gateway.meta(u, d),
+        sync,
+        forwardable: (u, c, m) => rm.forwardable(u, c, m),
+        oldestPosition,
+        maxBadFramesPerMinute: cfg.CHAT_MAX_BAD_FRAMES,
+        now: Date.now,
+        onFrameIn: (type) => framesIn(type).inc(),
+        onCommand: (type, outcome, seconds) => {
+          commandOutcomes(`${type}\u0000${outcome}`).inc();
+          commandSeconds(type).observe(seconds);
+        },
+      },
+    });
+    // The client already prefixes every key with the namespace.
+    const conversationList = new ConversationList({
+      cache: new ConversationListCache(redis),
+      loadFromSource: (userId) => rm.listEntriesAt(userId, n.consumers.projConversations),
+      pageFromSource: (userId, q) => rm.conversations(userId, q),
+      log,
+    });
+    registerHttpRoutes(app, verifier, rm, conversationList);
+
+    const delivery = new DeliveryConsumer(nats.js, edgeConsumer.stream, edgeConsumer.config.durable_name, hub, log, (k) => metrics.deliveries.inc(k), { names: n });
+    await delivery.start();
+
+    // Heartbeat: keep this edge's device routes alive in the registry.
+    const refresh = setInterval(() => {
+      const devices = hub.all().map((s) => ({ userId: s.userId, deviceId: s.deviceId, edgeId: cfg.EDGE_ID }));
+      registry
+        .refresh(devices)
+        .then((lost) => {
+          if (lost.length) log.warn({ devices: lost.length }, 'device routes were gone from the registry; asking those devices to sync');
+          for (const { userId, deviceId } of lost) {
+            for (const s of hub.devicesOf(userId)) if (s.deviceId === deviceId) s.send({ type: 'sync.required', reason: 'route re-created: live frames may have been missed' });
+          }
+        })
+        .catch((err) => log.warn({ err }, 'registry refresh failed'));
+    }, Math.max(1000, Math.floor(cfg.CHAT_REGISTRY_TTL / 3)));
+
+    const address = await app.listen({ host: cfg.CHAT_EDGE_HOST, port: cfg.CHAT_EDGE_PORT, backlog: cfg.CHAT_EDGE_BACKLOG });
+    log.info({ address, ws: `${address.replace('http', 'ws')}${WS_PATH}` }, 'edge listening');
+
+    /**
+     * Graceful drain: refuse new connections (readyz and upgrades answer 503), tell every client
+     * to move (`server.draining`), keep delivering to those still here for CHAT_DRAIN_GRACE, then
+     * close the rest with 1001 and stop. Undelivered frames stay in this edge's consumer and the
+     * inbox; the clients' sync on their new edge returns them.
+     */
+    async function drainAndStop(): Promise<void> {
+      draining = true;
+      const closeInMs = hub.size > 0 ? cfg.CHAT_DRAIN_GRACE : 0;
+      log.info({ connections: hub.size, closeInMs }, 'edge draining');
+      for (const s of hub.all()) s.send({ type: 'server.draining', closeInMs });
+      const deadline = Date.now() + closeInMs;
+      while (hub.size > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+      log.info({ remaining: hub.size }, 'edge stopping');
+      clearInterval(refresh);
+      wsGateway.stop();
+      for (const s of hub.all()) s.close(CLOSE_CODES.goingAway, 'server shutting down');
+      await app.close().catch(() => undefined);
+      await delivery.stop();
+      await gateway.stop();
+      await readAfterAck.stop();
+      await nats.nc.drain().catch(() => undefined);
+      await Promise.allSettled([pool.end(), redis.quit()]);
+    }
+    return { stop: drainAndStop, exitWhenStopped: true };
+  },
+  { base: (cfg) => ({ edge: cfg.EDGE_ID }) },
+);

@@ -1,6 +1,7 @@
 import { JetStreamApiCodes, JetStreamApiError } from '@nats-io/jetstream';
-import { pino, type Logger } from 'pino';
-import { loadConfig, names as namesFor, NotifierConfig, type Names } from '@chat/contracts';
+import type { Logger } from 'pino';
+import { runApp } from '@chat/app';
+import { names as namesFor, NotifierConfig, type Names } from '@chat/contracts';
 import { connectNats, pullLoop, type Nats, type PullLoop } from '@chat/nats';
 import { createPool } from '@chat/postgres';
 import { ConnectionRegistry, createRedis } from '@chat/redis';
@@ -26,9 +27,7 @@ async function ensureConsumers(nats: Nats, n: Names, log: Logger): Promise<void>
   }
 }
 
-async function main(): Promise<void> {
-  const cfg = loadConfig(NotifierConfig);
-  const log = pino({ level: cfg.LOG_LEVEL, base: { app: 'notifier', ns: cfg.CHAT_NS || undefined } });
+runApp('notifier', NotifierConfig, async ({ cfg, log, summary }) => {
   const n = namesFor(cfg.CHAT_NS);
   const nats = await connectNats(cfg.NATS_URL, 'notifier');
   await ensureConsumers(nats, n, log);
@@ -74,42 +73,21 @@ async function main(): Promise<void> {
     ),
   );
 
-  let last = { ...stats };
-  const summary = setInterval(() => {
-    const now = { ...stats };
-    const delta = Object.fromEntries(Object.entries(now).map(([k, v]) => [k, v - last[k as keyof NotifierStats]]));
-    last = now;
-    if (Object.values(delta).some((v) => v !== 0)) log.info({ ...delta, slots: worker.collapser.size }, 'notifications');
-  }, 60_000);
-  summary.unref();
-
-  let closing: Promise<void> | undefined;
-  const shutdown = (reason: string, code: number): Promise<void> =>
-    (closing ??= (async () => {
-      log.info({ reason }, 'shutting down');
-      clearInterval(summary);
-      await Promise.all(loops.map((l) => l.stop().catch((err) => log.warn({ err }, 'stopping a consumer failed'))));
-      await worker.close();
-      await nats.nc.drain().catch((err) => log.warn({ err }, 'nats drain failed'));
-      await pool.end().catch(() => undefined);
-      redis.disconnect();
-      log.info({ ...stats }, 'stopped');
-      process.exitCode = code;
-    })());
-  process.once('SIGTERM', () => void shutdown('SIGTERM', 0));
-  process.once('SIGINT', () => void shutdown('SIGINT', 0));
+  summary('notifications', () => ({ ...stats }), undefined, () => ({ slots: worker.collapser.size }));
 
   log.info(
     { push: cfg.CHAT_PUSH_URL ? new URL(cfg.CHAT_PUSH_URL).origin : null, preview: cfg.CHAT_PUSH_PREVIEW, collapseWindowMs: cfg.CHAT_PUSH_COLLAPSE_WINDOW, timeoutMs: cfg.CHAT_PUSH_TIMEOUT },
     'notifier started',
   );
-  await Promise.all(loops.map((l) => l.done)).catch(async (err) => {
-    log.fatal({ err }, 'a notifier consumer stopped');
-    await shutdown('consumer failed', 1);
-  });
-}
-
-main().catch((err) => {
-  console.error(err);
-  process.exit(1);
+  return {
+    done: Promise.all(loops.map((l) => l.done)),
+    stats: () => ({ ...stats }),
+    async stop() {
+      await Promise.all(loops.map((l) => l.stop().catch((err) => log.warn({ err }, 'stopping a consumer failed'))));
+      await worker.close();
+      await nats.nc.drain().catch((err) => log.warn({ err }, 'nats drain failed'));
+      await pool.end().catch(() => undefined);
+      redis.disconnect();
+    },
+  };
 });

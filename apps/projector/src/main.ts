@@ -1,5 +1,5 @@
-import { pino } from 'pino';
-import { configWarnings, loadConfig, names as namesFor, ProjectorConfig } from '@chat/contracts';
+import { runApp } from '@chat/app';
+import { names as namesFor, ProjectorConfig } from '@chat/contracts';
 import { connectNats, JetStreamPublisher } from '@chat/nats';
 import { createPool } from '@chat/postgres';
 import { ConnectionRegistry, ConversationListCache, createRedis } from '@chat/redis';
@@ -10,10 +10,7 @@ import { buildProjection, PROJECTION_KEYS } from './projections';
 import { Router } from './routing';
 import { Sweeper, sweepIntervalMs } from './sweeper';
 
-async function main(): Promise<void> {
-  const cfg = loadConfig(ProjectorConfig);
-  const log = pino({ level: cfg.LOG_LEVEL, base: { app: 'projector', ns: cfg.CHAT_NS || undefined } });
-  for (const w of configWarnings(cfg)) log.warn(w);
+runApp('projector', ProjectorConfig, async ({ cfg, log }) => {
   const names = namesFor(cfg.CHAT_NS);
 
   // CHAT_PROJECTOR_SYNC_COMMIT=off: a commit returns before its WAL is flushed. A Postgres crash
@@ -53,32 +50,16 @@ async function main(): Promise<void> {
     ? new Sweeper(pool, { maxAgeMs: cfg.CHAT_MAX_AGE, intervalMs: sweepIntervalMs(cfg.CHAT_MAX_AGE, cfg.CHAT_SWEEP_INTERVAL), cache, log })
     : null;
 
-  let closing: Promise<void> | undefined;
-  const shutdown = (reason: string, code: number): Promise<void> =>
-    (closing ??= (async () => {
-      log.info({ reason }, 'shutting down');
+  projector.start();
+  sweeper?.start();
+  log.info({ batch: cfg.CHAT_PROJECTOR_BATCH, retention: cfg.CHAT_RETENTION, maxAge: cfg.CHAT_MAX_AGE, syncCommit: cfg.CHAT_PROJECTOR_SYNC_COMMIT }, 'projector started');
+  return {
+    done: projector.done,
+    async stop() {
       await Promise.all([projector.stop(), sweeper?.stop()]);
       // drain flushes the acks of the last batches before closing.
       await nats.nc.drain().catch((err) => log.warn({ err }, 'nats drain failed'));
       await Promise.allSettled([pool.end(), redis.quit()]);
-      log.info('stopped');
-      process.exitCode = code;
-    })());
-
-  process.once('SIGTERM', () => void shutdown('SIGTERM', 0));
-  process.once('SIGINT', () => void shutdown('SIGINT', 0));
-
-  projector.start();
-  sweeper?.start();
-  log.info({ batch: cfg.CHAT_PROJECTOR_BATCH, retention: cfg.CHAT_RETENTION, maxAge: cfg.CHAT_MAX_AGE, syncCommit: cfg.CHAT_PROJECTOR_SYNC_COMMIT }, 'projector started');
-  await projector.done.catch(async (err) => {
-    log.fatal({ err }, 'projector stopped');
-    await shutdown('projector failed', 1);
-  });
-}
-
-main().catch((err) => {
-  // The logger may not exist yet (bad configuration): print plainly.
-  console.error(err);
-  process.exit(1);
+    },
+  };
 });
