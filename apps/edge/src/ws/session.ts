@@ -207,22 +207,14 @@ export class Session {
     const others = [...new Set(frame.members)].filter((m) => m !== this.userId);
     if (frame.kind === 'direct' && others.length !== 1) throw new ChatError('bad_request', 'a direct conversation has exactly one other member');
     const conversationId = frame.kind === 'direct' ? directConversationId(this.userId, others[0]!) : `g-${newId()}`;
-    const result = await this.command({
-      type: 'CreateConversation',
-      v: 1,
-      meta: this.deps.meta(this.userId, this.deviceId),
-      data: { conversationId, kind: frame.kind, members: [this.userId, ...others], ...(frame.title ? { title: frame.title } : {}) },
-    });
-    if (result.kind !== 'conversation.created') throw new ChatError('internal', 'unexpected answer');
+    const result = await this.ask('CreateConversation', { conversationId, kind: frame.kind, members: [this.userId, ...others], ...(frame.title ? { title: frame.title } : {}) }, 'conversation.created');
     this.send({ type: 'conversation.created', ref: frame.ref, conversationId: result.conversationId, kind: result.conversationKind, members: result.members });
   }
 
   private async sendMessage(frame: ClientFrameOf<'message.send'>): Promise<void> {
-    const result = await this.command({
-      type: 'SendMessage',
-      v: 1,
-      meta: this.deps.meta(this.userId, this.deviceId),
-      data: {
+    const { kind: _k, ...sent } = await this.ask(
+      'SendMessage',
+      {
         conversationId: frame.conversationId,
         messageId: newId(),
         clientMsgId: frame.clientMsgId,
@@ -230,49 +222,29 @@ export class Session {
         ...(frame.replyTo ? { replyTo: frame.replyTo } : {}),
         ...(frame.mentions ? { mentions: [...new Set(frame.mentions)] } : {}),
       },
-    });
-    this.sent(result);
-  }
-
-  private sent(result: CommandResult): void {
-    if (result.kind !== 'message.sent') throw new ChatError('internal', 'unexpected answer');
-    const { kind: _k, ...sent } = result;
+      'message.sent',
+    );
     this.send({ type: 'message.sent', ...sent });
   }
 
   /** The edge checks the user may see the source (read side), then sends a marked copy. */
   private async forward(frame: ClientFrameOf<'message.forward'>): Promise<void> {
     const body = await this.deps.forwardable(this.userId, frame.from.conversationId, frame.from.messageId);
-    const result = await this.command({
-      type: 'SendMessage',
-      v: 1,
-      meta: this.deps.meta(this.userId, this.deviceId),
-      data: { conversationId: frame.conversationId, messageId: newId(), clientMsgId: frame.clientMsgId, body, forwarded: frame.from },
-    });
-    this.sent(result);
+    const { kind: _k, ...sent } = await this.ask(
+      'SendMessage',
+      { conversationId: frame.conversationId, messageId: newId(), clientMsgId: frame.clientMsgId, body, forwarded: frame.from },
+      'message.sent',
+    );
+    this.send({ type: 'message.sent', ...sent });
   }
 
   private async edit(frame: ClientFrameOf<'message.edit'>): Promise<void> {
-    const result = await this.command({
-      type: 'EditMessage',
-      v: 1,
-      meta: this.deps.meta(this.userId, this.deviceId),
-      data: { conversationId: frame.conversationId, messageId: frame.messageId, body: frame.body },
-    });
-    if (result.kind !== 'message.edited') throw new ChatError('internal', 'unexpected answer');
-    const { kind: _k, ...edited } = result;
+    const { kind: _k, ...edited } = await this.ask('EditMessage', { conversationId: frame.conversationId, messageId: frame.messageId, body: frame.body }, 'message.edited');
     this.send({ type: 'message.edited', ...edited, ref: frame.ref });
   }
 
   private async delete(frame: ClientFrameOf<'message.delete'>): Promise<void> {
-    const result = await this.command({
-      type: 'DeleteMessage',
-      v: 1,
-      meta: this.deps.meta(this.userId, this.deviceId),
-      data: { conversationId: frame.conversationId, messageId: frame.messageId, scope: frame.scope },
-    });
-    if (result.kind !== 'message.deleted') throw new ChatError('internal', 'unexpected answer');
-    const { kind: _k, ...deleted } = result;
+    const { kind: _k, ...deleted } = await this.ask('DeleteMessage', { conversationId: frame.conversationId, messageId: frame.messageId, scope: frame.scope }, 'message.deleted');
     this.send({ type: 'message.deleted', ...deleted, ref: frame.ref });
   }
 
@@ -282,8 +254,8 @@ export class Session {
     type: T,
     data: Extract<Command, { type: T }>['data'],
   ): Promise<void> {
-    const result = await this.command({ type, v: 1, meta: this.deps.meta(this.userId, this.deviceId), data } as Command);
-    if (result.kind !== 'conversation.changed') throw new ChatError('internal', 'unexpected answer');
+    // (`data` belongs to `type`, but with T a union TypeScript cannot relate the two.)
+    const result = await this.ask(type, data as never, 'conversation.changed');
     const { kind: _k, conversationKind, ...rest } = result;
     this.send({
       type: 'conversation.updated',
@@ -297,24 +269,16 @@ export class Session {
 
   /** Push-notification mute for the caller (all of their devices), answered with the setting as it now is. */
   private async mute(frame: ClientFrameOf<'conversation.mute'>): Promise<void> {
-    const result = await this.command({
-      type: 'MuteConversation',
-      v: 1,
-      meta: this.deps.meta(this.userId, this.deviceId),
-      data: { conversationId: frame.conversationId, muted: frame.muted, ...(frame.until ? { until: frame.until } : {}) },
-    });
-    if (result.kind !== 'conversation.muted') throw new ChatError('internal', 'unexpected answer');
-    const { kind: _k, ...muted } = result;
+    const { kind: _k, ...muted } = await this.ask(
+      'MuteConversation',
+      { conversationId: frame.conversationId, muted: frame.muted, ...(frame.until ? { until: frame.until } : {}) },
+      'conversation.muted',
+    );
     this.send({ type: 'conversation.muted', ref: frame.ref, ...muted });
   }
 
   private async receipt(frame: ClientFrameOf<'message.delivered'> | ClientFrameOf<'message.read'>): Promise<void> {
-    await this.command({
-      type: frame.type === 'message.read' ? 'MarkRead' : 'MarkDelivered',
-      v: 1,
-      meta: this.deps.meta(this.userId, this.deviceId),
-      data: { conversationId: frame.conversationId, upToSeq: frame.upToSeq },
-    });
+    await this.ask(frame.type === 'message.read' ? 'MarkRead' : 'MarkDelivered', { conversationId: frame.conversationId, upToSeq: frame.upToSeq }, 'accepted');
   }
 
   private async sync(frame: ClientFrameOf<'sync'>): Promise<void> {
@@ -330,6 +294,17 @@ export class Session {
     const { frames, hasMore } = await this.deps.sync(this.userId, after, frame.limit ?? LIMITS.defaultSyncLimit);
     const cursor = frames.length ? (frames[frames.length - 1]!.cursor ?? frame.cursor) : frame.cursor;
     this.send({ type: 'sync.batch', ref: frame.ref, frames, cursor, hasMore });
+  }
+
+  /** Runs a command of this session's user and device; its answer must be of kind `expect`. */
+  private async ask<T extends Command['type'], K extends CommandResult['kind']>(
+    type: T,
+    data: Extract<Command, { type: T }>['data'],
+    expect: K,
+  ): Promise<Extract<CommandResult, { kind: K }>> {
+    const result = await this.command({ type, v: 1, meta: this.deps.meta(this.userId, this.deviceId), data } as Command);
+    if (result.kind !== expect) throw new ChatError('internal', `unexpected answer ${result.kind} to ${type}`);
+    return result as Extract<CommandResult, { kind: K }>;
   }
 
   private async command(command: Command): Promise<CommandResult> {
