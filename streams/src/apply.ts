@@ -85,6 +85,29 @@ export async function ensureSnapshots(jsm: JetStreamManager, n: Names, s: Pick<S
   return { name: b.name, action: 'created' };
 }
 
+/**
+ * ensureConsumer for an app starting beside `chatctl streams apply` (or before it): while the
+ * stream does not exist yet, waits and tries again (`onWait` is told once); any other error
+ * fails the start.
+ */
+export async function ensureConsumerWhenStreamExists(
+  jsm: JetStreamManager,
+  stream: string,
+  config: Partial<ConsumerConfig> & { durable_name: string },
+  onWait: (stream: string) => void = () => undefined,
+  retryMs = 2_000,
+): Promise<'created' | 'updated' | 'unchanged'> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await ensureConsumer(jsm, stream, config);
+    } catch (e) {
+      if (!(e instanceof JetStreamApiError && e.code === JetStreamApiCodes.StreamNotFound)) throw e;
+      if (attempt === 1) onWait(stream);
+      await new Promise((r) => setTimeout(r, retryMs));
+    }
+  }
+}
+
 /** Creates the consumer, or updates the fields that can change in place. */
 export async function ensureConsumer(
   jsm: JetStreamManager,

@@ -2,9 +2,11 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AckPolicy, RetentionPolicy, StorageType } from '@nats-io/jetstream';
 import { names } from '@chat/contracts';
 import { connectNats, type Nats } from '@chat/nats';
-import { applyStreams, nanos, resetConsumer, consumerConfigs, DELIVERY_POLICIES, DLQ_MAX_AGE_MS } from './index';
+import { applyStreams, nanos, resetConsumer, consumerConfigs, DELIVERY_POLICIES, DLQ_MAX_AGE_MS, edgeConsumerConfig, ensureConsumerWhenStreamExists } from './index';
 
 const n = names(`st${Math.random().toString(36).slice(2, 8)}`);
+/** A second namespace whose streams a test creates late. */
+const late = names(`sl${Math.random().toString(36).slice(2, 8)}`);
 const settings = { replicas: 1, maxAgeMs: 30 * 86_400_000 };
 let nats: Nats;
 
@@ -12,7 +14,9 @@ beforeAll(async () => {
   nats = await connectNats(process.env['NATS_URL'] ?? 'nats://127.0.0.1:4222', 'streams-test');
 });
 afterAll(async () => {
-  for (const s of Object.values(n.streams)) await nats.jsm.streams.delete(s).catch(() => undefined);
+  for (const ns of [n, late]) {
+    for (const s of [...Object.values(ns.streams), ...Object.values(ns.kv).map((b) => `KV_${b}`)]) await nats.jsm.streams.delete(s).catch(() => undefined);
+  }
   await nats.nc.close();
 });
 
@@ -132,5 +136,16 @@ describe('streams as code', () => {
     }
     expect(seqs).toEqual([2]);
     expect((await nats.jsm.consumers.info(n.streams.events, 'projector')).config.max_deliver).toBe(DELIVERY_POLICIES.projection.maxDeliver);
+  });
+
+  it('an app started before `chatctl streams apply` waits for its stream, then creates its consumer', async () => {
+    const { stream, config } = edgeConsumerConfig(late, 'e-late');
+    let waited!: () => void;
+    const waiting = new Promise<void>((r) => (waited = r));
+    const ensured = ensureConsumerWhenStreamExists(nats.jsm, stream, config, () => waited(), 50);
+    await waiting; // the marker: it found no stream and is waiting
+    await applyStreams(nats.jsm, late, settings);
+    expect(await ensured).toMatch(/^(created|unchanged)$/);
+    expect((await nats.jsm.consumers.info(stream, config.durable_name)).config.durable_name).toBe(config.durable_name);
   });
 });

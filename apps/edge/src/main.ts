@@ -3,7 +3,7 @@ import { loadEdgeConfig, names } from '@chat/contracts';
 import { connectNats } from '@chat/nats';
 import { createPool, PAST_END_FIX, projectionsPastEnd } from '@chat/postgres';
 import { ConnectionRegistry, ConversationListCache, SharedRateLimiter, createRedis } from '@chat/redis';
-import { edgeConsumerConfig, ensureConsumer } from '@chat/streams';
+import { edgeConsumerConfig, ensureConsumerWhenStreamExists } from '@chat/streams';
 import { TokenVerifier } from './auth';
 import { CommandGateway } from './commands';
 import { ConversationList } from './conversationList';
@@ -33,7 +33,9 @@ runApp(
     registerConsumerGauges(metrics.registry, nats.jsm, [n.streams.events, n.streams.delivery]);
 
     const edgeConsumer = edgeConsumerConfig(n, cfg.EDGE_ID);
-    await ensureConsumer(nats.jsm, edgeConsumer.stream, edgeConsumer.config);
+    await ensureConsumerWhenStreamExists(nats.jsm, edgeConsumer.stream, edgeConsumer.config, (stream) =>
+      log.warn({ stream }, 'waiting for the stream to be created (chatctl streams apply)'),
+    );
 
     // Per-user limits shared by every edge (Redis token buckets; fail open onto a local bucket).
     let lastFallbackLog = 0;

@@ -1,11 +1,10 @@
-import { JetStreamApiCodes, JetStreamApiError } from '@nats-io/jetstream';
 import type { Logger } from 'pino';
 import { runApp } from '@chat/app';
 import { names as namesFor, NotifierConfig, type Names } from '@chat/contracts';
 import { connectNats, pullLoop, type Nats, type PullLoop } from '@chat/nats';
 import { createPool } from '@chat/postgres';
 import { ConnectionRegistry, createRedis } from '@chat/redis';
-import { ensureConsumer, notifierConsumerConfigs, NOTIFIER_JOB_MAX_DELIVER } from '@chat/streams';
+import { ensureConsumerWhenStreamExists, notifierConsumerConfigs, NOTIFIER_JOB_MAX_DELIVER } from '@chat/streams';
 import { ProjectionGate } from './gate';
 import { newStats, type NotifierStats } from './stats';
 import { NotifierStore } from './store';
@@ -14,16 +13,7 @@ import { PushWorker } from './worker';
 /** The durables are part of the streams as code; ensured here so the notifier may start before `chatctl streams apply` finished. */
 async function ensureConsumers(nats: Nats, n: Names, log: Logger): Promise<void> {
   for (const { stream, config } of notifierConsumerConfigs(n)) {
-    for (let attempt = 1; ; attempt++) {
-      try {
-        await ensureConsumer(nats.jsm, stream, config);
-        break;
-      } catch (e) {
-        if (!(e instanceof JetStreamApiError && e.code === JetStreamApiCodes.StreamNotFound)) throw e;
-        if (attempt === 1) log.warn({ stream }, 'waiting for the stream to be created (chatctl streams apply)');
-        await new Promise((r) => setTimeout(r, 2_000));
-      }
-    }
+    await ensureConsumerWhenStreamExists(nats.jsm, stream, config, () => log.warn({ stream }, 'waiting for the stream to be created (chatctl streams apply)'));
   }
 }
 

@@ -15,7 +15,7 @@ beforeAll(async () => {
   await applyAll({ natsUrl, ns, settings: { replicas: 1, maxAgeMs: 86_400_000 } });
 });
 afterAll(async () => {
-  for (const s of [...Object.values(n.streams), `KV_${n.kv.commandOwners}`]) await nats.jsm.streams.delete(s).catch(() => undefined);
+  for (const s of [...Object.values(n.streams), ...Object.values(n.kv).map((b) => `KV_${b}`)]) await nats.jsm.streams.delete(s).catch(() => undefined);
   await nats.nc.close();
 });
 

@@ -17,7 +17,7 @@ beforeAll(async () => {
   nats = await connectNats(urls.natsUrl, 'ops-test');
 });
 afterAll(async () => {
-  for (const s of [...Object.values(n.streams), `KV_${n.kv.commandOwners}`]) await nats.jsm.streams.delete(s).catch(() => undefined);
+  for (const s of [...Object.values(n.streams), ...Object.values(n.kv).map((b) => `KV_${b}`)]) await nats.jsm.streams.delete(s).catch(() => undefined);
   await nats.nc.close();
   await dropDatabase(databaseUrl);
 });
