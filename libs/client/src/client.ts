@@ -1,4 +1,4 @@
-import type { ClientFrame, MessageBody, ServerFrame, ServerFrameOf, SyncedFrame, ConversationKind, Role } from '@chat/contracts';
+import { ChatError, type ClientFrame, type MessageBody, type ServerFrame, type ServerFrameOf, type SyncedFrame, type ConversationKind, type Role } from '@chat/contracts';
 import { Emitter } from './emitter';
 
 /** The subset of the WebSocket API the client uses (browser WebSocket and `ws` both fit). */
@@ -70,16 +70,6 @@ export type ChatEvents = {
   close: [{ code: number; reason: string }];
 };
 
-export class ChatError extends Error {
-  constructor(
-    readonly code: string,
-    message: string,
-    readonly retryAfterMs?: number,
-  ) {
-    super(message);
-    this.name = 'ChatError';
-  }
-}
 
 type DistributiveOmit<T, K extends PropertyKey> = T extends unknown ? Omit<T, K> : never;
 type Waiter = { resolve: (f: ServerFrame) => void; reject: (e: Error) => void; timer: ReturnType<typeof setTimeout> };
@@ -542,7 +532,7 @@ export class ChatClient extends Emitter<ChatEvents> {
         if (w && id) {
           this.waiters.delete(id);
           clearTimeout(w.timer);
-          w.reject(new ChatError(frame.code, frame.message, frame.retryAfterMs));
+          w.reject(new ChatError(frame.code, frame.message, frame.retryAfterMs !== undefined ? { retryAfterMs: frame.retryAfterMs } : undefined));
         } else this.emit('error', frame);
         return;
       }
