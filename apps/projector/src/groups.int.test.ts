@@ -179,11 +179,11 @@ describe('groups: read side', () => {
       expect(sys.map((f) => f.seq)).toEqual([2, 4, 6]);
       // Activity frames come with changes other than messages and reads (here: membership, roles,
       // metadata, edits, deletes), carrying the row as the batch left it.
-      const activity = a.filter((e) => e.frame['type'] === 'conversation.activity' && e.users[0] === 'alice').map((e) => ConversationActivityFrame.parse(e.frame));
+      const activity = a.filter((e) => (e.frame as Record<string, unknown>)['type'] === 'conversation.activity' && e.users[0] === 'alice').map((e) => ConversationActivityFrame.parse(e.frame));
       expect(activity.length).toBeGreaterThan(0);
       expect(activity.some((f) => f.conversationId === 'g1' && (f.lastMessage?.seq ?? 0) >= 6)).toBe(true);
       const d = (await drain('eB')).flat();
-      expect(d.filter((e) => e.frame['type'] === 'message.deleted').map((e) => [e.frame['seq'], e.frame['scope']])).toEqual([
+      expect(d.filter((e) => (e.frame as Record<string, unknown>)['type'] === 'message.deleted').map((e) => [(e.frame as Record<string, unknown>)['seq'], (e.frame as Record<string, unknown>)['scope']])).toEqual([
         [3, 'everyone'],
         [5, 'me'],
       ]);
@@ -206,8 +206,8 @@ describe('groups: read side', () => {
       expect(await cache.unreadCounts('dave')).toEqual({ g1: 0 });
       // dave's phone hears of the read made on his laptop as a `receipt` (no activity frame for a read).
       const toDave = (await drain('eB')).flat();
-      expect(toDave.filter((e) => e.frame['type'] === 'conversation.activity')).toEqual([]);
-      expect(toDave.filter((e) => e.frame['type'] === 'receipt').map((e) => [e.users, e.exceptDevice, e.frame['status'], e.frame['upToSeq']])).toEqual([
+      expect(toDave.filter((e) => (e.frame as Record<string, unknown>)['type'] === 'conversation.activity')).toEqual([]);
+      expect(toDave.filter((e) => (e.frame as Record<string, unknown>)['type'] === 'receipt').map((e) => [e.users, e.exceptDevice, (e.frame as Record<string, unknown>)['status'], (e.frame as Record<string, unknown>)['upToSeq']])).toEqual([
         [['dave'], { userId: 'dave', deviceId: 'd-laptop' }, 'read', 7],
       ]);
     } finally {
@@ -234,10 +234,10 @@ describe('groups: read side', () => {
       expect(r.conv.stats).toMatchObject({ batches: 1, publishes: 2 });
       const a = await drain('eA');
       expect(a).toHaveLength(2);
-      const msgPublish = a.find((p) => p.some((e) => e.frame['type'] === 'message.new'))!;
-      expect(msgPublish.map((e) => e.frame['type'])).toEqual(['conversation.updated', 'message.new', 'message.new']);
+      const msgPublish = a.find((p) => p.some((e) => (e.frame as Record<string, unknown>)['type'] === 'message.new'))!;
+      expect(msgPublish.map((e) => (e.frame as Record<string, unknown>)['type'])).toEqual(['conversation.updated', 'message.new', 'message.new']);
       expect(msgPublish[1]!.users).toHaveLength(512);
-      const actPublish = a.find((p) => p.some((e) => e.frame['type'] === 'conversation.activity'))!;
+      const actPublish = a.find((p) => p.some((e) => (e.frame as Record<string, unknown>)['type'] === 'conversation.activity'))!;
       expect(actPublish).toHaveLength(512);
       expect(await drain('eB')).toHaveLength(2);
       // Big groups list no members, just the count, and their rows keep no member list.
@@ -299,11 +299,11 @@ describe('groups: read side', () => {
       const got: DeliveryEnvelope[] = [];
       await waitFor(async () => {
         got.push(...(await drain('eA')).flat());
-        return got.some((e) => e.frame['type'] === 'receipt.batch');
+        return got.some((e) => (e.frame as Record<string, unknown>)['type'] === 'receipt.batch');
       }, 'the receipt.batch');
       await new Promise((res) => setTimeout(res, 400));
       got.push(...(await drain('eA')).flat());
-      const batches = got.filter((e) => e.frame['type'] === 'receipt.batch');
+      const batches = got.filter((e) => (e.frame as Record<string, unknown>)['type'] === 'receipt.batch');
       expect(batches).toHaveLength(1);
       expect([...batches[0]!.users].sort()).toEqual(['sa', 'sb']);
       const f = ReceiptBatchFrame.parse(batches[0]!.frame);
@@ -313,8 +313,8 @@ describe('groups: read side', () => {
         ['re', 'delivered', 1],
       ]);
       // The reader's laptop hears about the reads (not the phone that read), as `receipt`.
-      const own = got.filter((e) => e.frame['type'] === 'receipt');
-      expect(own.map((e) => [e.users, e.exceptDevice, e.frame['userId'], e.frame['status'], e.frame['upToSeq']])).toEqual([
+      const own = got.filter((e) => (e.frame as Record<string, unknown>)['type'] === 'receipt');
+      expect(own.map((e) => [e.users, e.exceptDevice, (e.frame as Record<string, unknown>)['userId'], (e.frame as Record<string, unknown>)['status'], (e.frame as Record<string, unknown>)['upToSeq']])).toEqual([
         [['rd'], { userId: 'rd', deviceId: 'rd-phone' }, 'rd', 'read', 1],
         [['rd'], { userId: 'rd', deviceId: 'rd-phone' }, 'rd', 'read', 3],
       ]);

@@ -77,10 +77,10 @@ describe('live routing (d)', () => {
       const envs: DeliveryEnvelope[] = [];
       await waitFor(async () => {
         envs.push(...(await drain()));
-        return envs.some((e) => e.frame['type'] === 'receipt.batch');
+        return envs.some((e) => (e.frame as Record<string, unknown>)['type'] === 'receipt.batch');
       }, 'the coalesced receipt');
       // Nothing for g2: neither carol nor dave has a device.
-      expect(envs.map((e) => e.frame['type'])).toEqual(['conversation.updated', 'message.new', 'receipt.batch']);
+      expect(envs.map((e) => (e.frame as Record<string, unknown>)['type'])).toEqual(['conversation.updated', 'message.new', 'receipt.batch']);
       const [conv, msg, rcpt] = envs as [DeliveryEnvelope, DeliveryEnvelope, DeliveryEnvelope];
 
       expect(conv.users).toEqual(['alice', 'bob']);
@@ -156,11 +156,11 @@ describe('live routing (d)', () => {
       await waitForCheckpoint(t.env.pool, names.consumers.projReceipts, seqs[2]!);
       expect((await t.env.pool.query("SELECT count(*)::int AS n FROM conversations WHERE id = 'g3'")).rows[0].n).toBe(0);
       const envs = await drain();
-      const rc = envs.filter((e) => e.frame['type'] === 'receipt');
+      const rc = envs.filter((e) => (e.frame as Record<string, unknown>)['type'] === 'receipt');
       expect(rc).toHaveLength(1);
       expect(rc[0]!.users).toEqual(['alice']);
       expect(rc[0]!.frame).toMatchObject({ conversationId: 'g3', status: 'delivered', upToSeq: 1 });
-      expect(envs.filter((e) => e.frame['type'] === 'message.new').map((e) => e.users)).toEqual([['alice', 'bob']]);
+      expect(envs.filter((e) => (e.frame as Record<string, unknown>)['type'] === 'message.new').map((e) => e.users)).toEqual([['alice', 'bob']]);
     } finally {
       await receipts.stop();
     }
@@ -202,7 +202,7 @@ describe('live routing (d)', () => {
       await waitForCheckpoint(pool, names.consumers.projMessages, s3!);
       await waitFor(async () => (await edge.info(false)).num_pending > 0, 'the new message to be routed');
       const envs = await drain();
-      expect(envs.map((e) => e.frame['seq'])).toEqual([3]);
+      expect(envs.map((e) => (e.frame as Record<string, unknown>)['seq'])).toEqual([3]);
       expect(frames).toHaveLength(1);
     } finally {
       await run.stop();

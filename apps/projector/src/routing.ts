@@ -40,7 +40,7 @@ export function envelopesByEdge(routes: readonly Route[], devices: ReadonlyMap<s
   for (const r of routes) {
     for (const [edgeId, users] of usersByEdge(r, devices)) {
       const list = out.get(edgeId) ?? [];
-      list.push({ users, ...(r.exceptDevice ? { exceptDevice: r.exceptDevice } : {}), frame: r.frame as Record<string, unknown> });
+      list.push({ users, ...(r.exceptDevice ? { exceptDevice: r.exceptDevice } : {}), frame: r.frame });
       out.set(edgeId, list);
     }
   }

@@ -37,7 +37,7 @@ describe('envelopesByEdge / packEnvelopes', () => {
     const routes: Route[] = [1, 2, 3].map((n) => ({ streamSeq: n, frame: { type: 'pong', ref: String(n) }, users }));
     const byEdge = envelopesByEdge(routes, devices);
     expect([...byEdge.keys()].sort()).toEqual(['e1', 'e2']);
-    expect(byEdge.get('e1')!.map((e) => e.frame['ref'])).toEqual(['1', '2', '3']);
+    expect(byEdge.get('e1')!.map((e) => (e.frame as Record<string, unknown>)['ref'])).toEqual(['1', '2', '3']);
     expect(byEdge.get('e1')![0]!.users).toHaveLength(512);
     expect(packEnvelopes(byEdge.get('e1')!, 1 << 20)).toHaveLength(1);
     const small = packEnvelopes(byEdge.get('e1')!, 100);

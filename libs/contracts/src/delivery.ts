@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { DeviceId, UserId } from './ids';
+import { ServerFrame } from './frames';
 
 /**
  * What a projector routes to one edge on chat.dlv.<edgeId>: one frame and the users whose
@@ -10,6 +11,7 @@ export const DeliveryEnvelope = z.object({
   users: z.array(UserId),
   /** The device that caused the frame (it already has it); skipped when pushing. */
   exceptDevice: z.object({ userId: UserId, deviceId: DeviceId }).optional(),
-  frame: z.record(z.string(), z.unknown()),
+  /** The frame as the devices get it. */
+  frame: ServerFrame,
 });
 export type DeliveryEnvelope = z.infer<typeof DeliveryEnvelope>;

@@ -1,6 +1,6 @@
 import type { Consumer, ConsumerMessages, JetStreamClient, JsMsg } from '@nats-io/jetstream';
 import type { Logger } from 'pino';
-import { DeliveryEnvelope, type Names, type ServerFrame, type ServerFrameOf } from '@chat/contracts';
+import { DeliveryEnvelope, type Names, type ServerFrameOf } from '@chat/contracts';
 import { deadLetterMessage, shouldDeadLetter } from '@chat/nats';
 import type { Hub } from '../ws/hub';
 
@@ -103,7 +103,7 @@ export class DeliveryConsumer {
   }
 
   deliver(env: DeliveryEnvelope): void {
-    const frame = env.frame as ServerFrame;
+    const frame = env.frame;
     const json = JSON.stringify(frame);
     // Group receipts: one `receipt.batch` to connections that asked for it, the same content as
     // standard `receipt` frames (one per member and status) to the others.
