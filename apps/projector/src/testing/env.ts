@@ -1,14 +1,11 @@
 import { afterAll, beforeAll } from 'vitest';
-import { readFile, readdir } from 'node:fs/promises';
-import { randomBytes } from 'node:crypto';
-import { fileURLToPath } from 'node:url';
 import type { JetStreamClient } from '@nats-io/jetstream';
 import { pino, type Logger } from 'pino';
 import { names as namesFor, type ChatEvent, type Names } from '@chat/contracts';
 import { connectNats, type Nats } from '@chat/nats';
 import { createPool, readCheckpoint, type Pool } from '@chat/postgres';
 import { createRedis, type Redis } from '@chat/redis';
-import { applyStreams } from '@chat/streams';
+import { createTestNamespace } from '@chat/testing';
 import type { AnyProjection } from '../pipeline/applier';
 import { Projector, type ProjectorOptions } from '../pipeline/projector';
 import type { LiveRouter } from '../live/liveRouter';
@@ -33,14 +30,6 @@ export interface TestEnv {
   dispose(): Promise<void>;
 }
 
-const MIGRATIONS = fileURLToPath(new URL('../../../../libs/postgres/migrations/', import.meta.url));
-
-function withDatabase(url: string, db: string): string {
-  const u = new URL(url);
-  u.pathname = `/${db}`;
-  return u.toString();
-}
-
 /**
  * The one setup of a projector integration test file: a throwaway namespace (database,
  * streams, Redis prefix) before its tests, removed after them. `env` is there once they run.
@@ -56,55 +45,35 @@ export function useTestEnv(): { readonly env: TestEnv } {
   return t;
 }
 
+/**
+ * The run's shared servers through libs/testing's namespace (its own database, migrated the
+ * way `npm start` migrates; its streams; its Redis prefix), plus the connections a projector
+ * test works with.
+ */
 export async function createTestEnv(): Promise<TestEnv> {
-  const ns = `t${randomBytes(5).toString('hex')}`;
-  const names = namesFor(ns);
-  const baseDb = process.env['DATABASE_URL'] ?? 'postgres://postgres@127.0.0.1:5432/chat';
-  const natsUrl = process.env['NATS_URL'] ?? 'nats://127.0.0.1:4222';
-  const redisUrl = process.env['REDIS_URL'] ?? 'redis://127.0.0.1:6379';
-  const dbName = `chat_${ns}`;
-  const databaseUrl = withDatabase(baseDb, dbName);
-
-  const admin = createPool(withDatabase(baseDb, 'postgres'), 1);
-  await admin.query(`CREATE DATABASE "${dbName}"`);
-  const pool = createPool(databaseUrl, 10);
+  const space = await createTestNamespace();
+  const names = namesFor(space.ns);
+  const pool = createPool(space.databaseUrl, 10);
   // dispose() drops the database WITH (FORCE), which may end connections still closing.
   pool.on('error', () => undefined);
-  for (const f of (await readdir(MIGRATIONS)).filter((x) => x.endsWith('.sql')).sort()) {
-    const sql = await readFile(MIGRATIONS + f, 'utf8');
-    await pool.query(sql.split('-- Down Migration')[0]!.replace('-- Up Migration', ''));
-  }
-
-  const nats = await connectNats(natsUrl, `projector-test-${ns}`);
-  await applyStreams(nats.jsm, names, { replicas: 1, maxAgeMs: 30 * 86_400_000 });
-  const redis = createRedis(redisUrl, names.redisPrefix);
+  const nats = await connectNats(space.natsUrl, `projector-test-${space.ns}`);
+  const redis = createRedis(space.redisUrl, names.redisPrefix);
   const log = pino({ level: process.env['TEST_LOG_LEVEL'] ?? 'silent' });
-
   return {
-    ns,
+    ns: space.ns,
     names,
-    databaseUrl,
-    natsUrl,
-    redisUrl,
+    databaseUrl: space.databaseUrl,
+    natsUrl: space.natsUrl,
+    redisUrl: space.redisUrl,
     pool,
     nats,
     redis,
     log,
     async dispose() {
       await pool.end().catch(() => undefined);
-      await admin.query(`DROP DATABASE IF EXISTS "${dbName}" WITH (FORCE)`).catch(() => undefined);
-      await admin.end();
-      for (const s of [...Object.values(names.streams), ...Object.values(names.kv).map((b) => `KV_${b}`)]) await nats.jsm.streams.delete(s).catch(() => undefined);
       await nats.nc.close();
-      const plain = createRedis(redisUrl);
-      let cursor = '0';
-      do {
-        const [next, keys] = await plain.scan(cursor, 'MATCH', `${names.redisPrefix}*`, 'COUNT', 500);
-        cursor = next;
-        if (keys.length) await plain.del(...keys);
-      } while (cursor !== '0');
-      plain.disconnect();
       redis.disconnect();
+      await space.dispose();
     },
   };
 }
