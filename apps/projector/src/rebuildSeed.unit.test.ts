@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { names as namesFor, type ChatEvent, type SnapshotOf, type StoredEvent } from '@chat/contracts';
-import { planRebuildSeed, scanRequests, SEED_DELETED_PREVIEW, SEED_EXPIRED_PREVIEW, snapshotKeyParser, type RebuildSnapshots, type StreamBounds } from '@chat/postgres';
+import { aggregateSubjectParser, names as namesFor, type ChatEvent, type SnapshotOf, type StoredEvent } from '@chat/contracts';
+import { planRebuildSeed, scanRequests, SEED_DELETED_PREVIEW, SEED_EXPIRED_PREVIEW, type RebuildSnapshots, type StreamBounds } from '@chat/postgres';
 import { conversationToSnapshot, evolveAll, initialState } from '@chat/domain';
 import { DELETED_PREVIEW } from './conversations/evolve';
 import { EXPIRED_PREVIEW } from './conversations/projection';
@@ -33,7 +33,7 @@ describe('rebuild seed (pure planning)', () => {
   });
 
   it('parses snapshot keys and leaves out the rest', () => {
-    const parse = snapshotKeyParser(n);
+    const parse = aggregateSubjectParser(n);
     expect(parse(n.subjects.evtConv('g1'))).toEqual({ kind: 'conversation', conversationId: 'g1' });
     expect(parse(n.subjects.evtRcpt('g1', 'a.b'))).toEqual({ kind: 'receipt', conversationId: 'g1', userId: 'a.b' });
     expect(parse(n.subjects.pref('g1', 'bob'))).toEqual({ kind: 'preference', conversationId: 'g1', userId: 'bob' });

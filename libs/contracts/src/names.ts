@@ -101,3 +101,37 @@ export function names(ns = ''): Names {
     redisPrefix: ns ? `${ns}:` : '',
   };
 }
+
+/**
+ * What an aggregate's subject (`chat.evt.conv.<id>`, `chat.evt.rcpt.<id>.<userId>`,
+ * `chat.pref.<id>.<userId>`; also a snapshot's key) names: the kind of aggregate and its ids, or
+ * null for any other subject.
+ */
+export function aggregateSubjectParser(names: Names): (subject: string) =>
+  | { kind: 'conversation'; conversationId: string }
+  | { kind: 'receipt' | 'preference'; conversationId: string; userId: string }
+  | null {
+  const s = names.subjects;
+  const conv = s.evtConvAll.slice(0, -1);
+  const rcpt = s.evtRcptAll.slice(0, -1);
+  const pref = s.prefAll.slice(0, -1);
+  const pair = (rest: string) => {
+    const dot = rest.indexOf('.');
+    return dot > 0 && dot < rest.length - 1 ? { conversationId: rest.slice(0, dot), userId: rest.slice(dot + 1) } : null;
+  };
+  return (key) => {
+    if (key.startsWith(conv)) {
+      const id = key.slice(conv.length);
+      return id && !id.includes('.') ? { kind: 'conversation', conversationId: id } : null;
+    }
+    if (key.startsWith(rcpt)) {
+      const p = pair(key.slice(rcpt.length));
+      return p ? { kind: 'receipt', ...p } : null;
+    }
+    if (key.startsWith(pref)) {
+      const p = pair(key.slice(pref.length));
+      return p ? { kind: 'preference', ...p } : null;
+    }
+    return null;
+  };
+}

@@ -1,7 +1,7 @@
 import { DeliverPolicy, JetStreamApiCodes, JetStreamApiError, type JetStreamClient, type JetStreamManager, type StreamState } from '@nats-io/jetstream';
-import { readStoredEvent, Snapshot, type Names, type StoredEvent } from '@chat/contracts';
+import { aggregateSubjectParser, readStoredEvent, Snapshot, type Names, type StoredEvent } from '@chat/contracts';
 import { snapshotsBucket } from '@chat/streams';
-import { emptyRebuildSeed, planRebuildSeed, scanRequests, snapshotKeyParser, type RebuildSeed, type RebuildSnapshots, type ScannedEvents, type StreamBounds } from '@chat/postgres';
+import { emptyRebuildSeed, planRebuildSeed, scanRequests, type RebuildSeed, type RebuildSnapshots, type ScannedEvents, type StreamBounds } from '@chat/postgres';
 
 /**
  * Reads what a rebuild restores besides CHAT_EVENTS (see rebuildSeed.ts): the snapshots in
@@ -35,7 +35,7 @@ export async function readSnapshots(js: JetStreamClient, jsm: JetStreamManager, 
   // rather than a KV get per key: a system has a snapshot per conversation and member.
   const { stream, prefix } = { stream: `KV_${bucket}`, prefix: `$KV.${bucket}.` };
   const out: RebuildSnapshots = { conversations: [], receipts: [], preferences: [], invalid: [] };
-  const parse = snapshotKeyParser(names);
+  const parse = aggregateSubjectParser(names);
   const s = names.subjects;
   // The last value of each key; a key written again while this reads arrives again (the later
   // value wins), one deleted meanwhile goes.

@@ -1,5 +1,5 @@
 import type pg from 'pg';
-import type { ConversationSnapshotState, Names, SnapshotOf, StoredEvent, ConversationKind } from '@chat/contracts';
+import type { ConversationSnapshotState, SnapshotOf, StoredEvent, ConversationKind } from '@chat/contracts';
 import { DEFAULT_STATE_LIMITS } from '@chat/domain';
 import { LIST_MEMBERS_MAX } from './conversationList';
 
@@ -132,35 +132,6 @@ export const emptyRebuildSeed = (stream: StreamBounds): RebuildSeed => ({
   stats: { snapshots: 0, conversationsInStream: 0, receiptsInStream: 0, invalid: 0 },
 });
 
-/** The subject prefixes of the snapshot kinds, and the ids in a key. */
-export function snapshotKeyParser(names: Names): (key: string) =>
-  | { kind: 'conversation'; conversationId: string }
-  | { kind: 'receipt' | 'preference'; conversationId: string; userId: string }
-  | null {
-  const s = names.subjects;
-  const conv = s.evtConvAll.slice(0, -1);
-  const rcpt = s.evtRcptAll.slice(0, -1);
-  const pref = s.prefAll.slice(0, -1);
-  const pair = (rest: string) => {
-    const dot = rest.indexOf('.');
-    return dot > 0 && dot < rest.length - 1 ? { conversationId: rest.slice(0, dot), userId: rest.slice(dot + 1) } : null;
-  };
-  return (key) => {
-    if (key.startsWith(conv)) {
-      const id = key.slice(conv.length);
-      return id && !id.includes('.') ? { kind: 'conversation', conversationId: id } : null;
-    }
-    if (key.startsWith(rcpt)) {
-      const p = pair(key.slice(rcpt.length));
-      return p ? { kind: 'receipt', ...p } : null;
-    }
-    if (key.startsWith(pref)) {
-      const p = pair(key.slice(pref.length));
-      return p ? { kind: 'preference', ...p } : null;
-    }
-    return null;
-  };
-}
 
 /**
  * Pure: the subjects whose events the planning needs from the stream, each with the stream

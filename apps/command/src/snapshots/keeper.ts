@@ -1,9 +1,9 @@
 import { DeliverPolicy, type ConsumerMessages, type JetStreamClient } from '@nats-io/jetstream';
 import type { KV } from '@nats-io/kv';
 import type { Logger } from 'pino';
-import type { Names, Snapshot } from '@chat/contracts';
+import { aggregateSubjectParser, type Names, type Snapshot } from '@chat/contracts';
 import type { Aggregates } from '../aggregates';
-import { conversation, preference, receipt, type AggregateKind } from '../kinds';
+import { KINDS, type AggregateKind } from '../kinds';
 
 /** The keeper's position in the snapshot bucket: every event at or below it is in a snapshot. */
 export const KEEPER_POSITION_KEY = 'keeper.position';
@@ -65,17 +65,11 @@ export class SnapshotKeeper {
   private checking?: Promise<void>;
   private lastSeen = 0;
   private stopped = true;
-  private readonly kinds: Array<[string, AggregateKind<unknown>]>;
+  private readonly parse: ReturnType<typeof aggregateSubjectParser>;
   private readonly now: () => number;
 
   constructor(private readonly o: KeeperOptions) {
-    const s = o.names.subjects;
-    const prefix = (wildcard: string) => wildcard.replace(/[*>]$/, '');
-    this.kinds = [
-      [prefix(s.evtConvAll), conversation as AggregateKind<unknown>],
-      [prefix(s.evtRcptAll), receipt as AggregateKind<unknown>],
-      [prefix(s.prefAll), preference as AggregateKind<unknown>],
-    ];
+    this.parse = aggregateSubjectParser(o.names);
     this.now = o.now ?? Date.now;
   }
 
@@ -94,11 +88,6 @@ export class SnapshotKeeper {
     await this.messages?.close().catch(() => undefined);
     await this.running;
     await this.checking;
-  }
-
-  /** Checks (and if need be writes) every noted subject now, whatever its age: for tests and shutdown. */
-  async checkAll(): Promise<void> {
-    await this.check(true);
   }
 
   private async run(): Promise<void> {
@@ -128,17 +117,17 @@ export class SnapshotKeeper {
     }
   }
 
-  private check(all = false): Promise<void> {
-    this.checking ??= this.checkDue(all)
+  private check(): Promise<void> {
+    this.checking ??= this.checkDue()
       .catch((err) => this.o.log.warn({ err }, 'snapshot keeper: check failed; retried'))
       .finally(() => (this.checking = undefined));
     return this.checking;
   }
 
-  private async checkDue(all: boolean): Promise<void> {
+  private async checkDue(): Promise<void> {
     const seenUpTo = this.lastSeen;
     const cutoff = this.now() - this.o.graceMs;
-    const due = [...this.pending].filter(([, p]) => all || p.firstAt <= cutoff);
+    const due = [...this.pending].filter(([, p]) => p.firstAt <= cutoff);
     const CONCURRENCY = 16;
     for (let i = 0; i < due.length; i += CONCURRENCY) {
       await Promise.all(due.slice(i, i + CONCURRENCY).map(([subject, p]) => this.ensure(subject, p)));
@@ -158,7 +147,8 @@ export class SnapshotKeeper {
     if ((await aggregates.snapshots.position(subject, last)) >= last) {
       this.stats.covered++;
     } else {
-      const kind = this.kinds.find(([prefix]) => subject.startsWith(prefix))?.[1];
+      const parsed = this.parse(subject);
+      const kind = parsed && (KINDS[parsed.kind] as AggregateKind<unknown>);
       if (!kind) {
         log.warn({ subject }, 'snapshot keeper: an event on a subject of no aggregate');
       } else {
