@@ -54,7 +54,6 @@ interface Entry {
   /** Events folded in since that snapshot, and since when (ms), while there are any. */
   dirtyEvents: number;
   dirtySince?: number;
-  flushing?: boolean;
 }
 
 /**
@@ -77,6 +76,8 @@ export class Aggregates {
   private readonly due = new Set<string>();
   /** Subjects with events not in their snapshot → since when, in that order. */
   private readonly dirty = new Map<string, number>();
+  /** Subjects whose snapshot is being written (one write per subject at a time). */
+  private readonly flushing = new Set<string>();
   private totalBytes = 0;
   private readonly now: () => number;
 
@@ -189,7 +190,7 @@ export class Aggregates {
         this.dirty.delete(subject); // gone from the cache (the keeper covers it) or clean
         continue;
       }
-      if (e.flushing) continue;
+      if (this.flushing.has(subject)) continue;
       writes.push(this.flush(subject, e));
       budget--;
     }
@@ -200,6 +201,7 @@ export class Aggregates {
     this.entries.clear();
     this.due.clear();
     this.dirty.clear();
+    this.flushing.clear();
     this.totalBytes = 0;
   }
 
@@ -229,7 +231,6 @@ export class Aggregates {
   private carryDirt(from: Entry, to: Entry): void {
     to.dirtyEvents = from.dirtyEvents;
     to.dirtySince = from.dirtySince;
-    to.flushing = from.flushing;
   }
 
   private markDirty(subject: string, e: Entry, events: number): void {
@@ -246,7 +247,7 @@ export class Aggregates {
 
   /** Writes the entry's snapshot; the state is copied before anything is awaited. */
   private async flush(subject: string, e: Entry): Promise<void> {
-    if (e.flushing || e.position <= e.snapshotPosition) return;
+    if (this.flushing.has(subject) || e.position <= e.snapshotPosition) return;
     const state = e.kind.toSnapshot(e.state);
     const position = e.position;
     if (state === undefined) {
@@ -256,11 +257,10 @@ export class Aggregates {
       return;
     }
     const snapshot = { v: 1, kind: e.kind.name, position, takenAt: new Date(this.now()).toISOString(), state } as Snapshot;
-    e.flushing = true;
+    this.flushing.add(subject);
     try {
       await this.snapshots.put(subject, snapshot);
       this.stats.snapshotsWritten++;
-      e.snapshotPosition = Math.max(e.snapshotPosition, position);
       // The entry may have moved on (or been replaced) while the write was in flight.
       const current = this.entries.get(subject) ?? e;
       current.snapshotPosition = Math.max(current.snapshotPosition, position);
@@ -280,9 +280,7 @@ export class Aggregates {
         this.dirty.set(subject, current.dirtySince);
       }
     } finally {
-      e.flushing = false;
-      const current = this.entries.get(subject);
-      if (current && current !== e) current.flushing = false;
+      this.flushing.delete(subject);
     }
   }
 }

@@ -124,7 +124,7 @@ describe('groups on the write side', () => {
     await b.aggregates.get(subject, conversation);
     const replies = collectReplies(t.env.nats.nc, t.env.names);
     t.closeLater(async () => replies.close());
-    
+
     const commands: Command[] = [];
     for (let i = 0; i < 120; i++) {
       commands.push(i % 6 === 0 ? conv('AddMembers', c, 'alice', { userIds: [`u${i}`] }) : send(c, i % 2 ? 'alice' : 'bob', `race-${i}`));

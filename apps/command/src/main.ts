@@ -38,7 +38,7 @@ async function openBuckets(nats: Nats, n: Names, replicas: number, log: Logger) 
 /** How long a cached state may hold events not in its snapshot: CHAT_SNAPSHOT_INTERVAL, else min(1 min, max age / 10). */
 export const snapshotIntervalMs = (maxAgeMs: number, configured?: number): number => configured ?? Math.min(60_000, Math.floor(maxAgeMs / 10));
 
-runApp('command', CommandConfig, async ({ cfg, log }) => {
+runApp('command', CommandConfig, async ({ cfg, log, summary }) => {
   const n = namesFor(cfg.CHAT_NS);
   const instanceId = `${hostname().replace(/[^A-Za-z0-9_-]/g, '-').slice(0, 32)}-${process.pid}-${randomBytes(3).toString('hex')}`;
   const nats = await connectNats(cfg.NATS_URL, `command-${instanceId}`);
@@ -92,6 +92,12 @@ runApp('command', CommandConfig, async ({ cfg, log }) => {
     },
   });
 
+  summary(
+    'commands',
+    () => ({ ...service.stats }),
+    undefined,
+    () => ({ cached: service.aggregates.size, cachedBytes: service.aggregates.bytes, aggregates: service.aggregates.stats, keeper: keeper.stats, partitions: service.partitionsTaken }),
+  );
   await leases.start();
   log.info(
     { instance: instanceId, partitions: cfg.CHAT_COMMAND_PARTITIONS, cacheBytes: cfg.CHAT_AGGREGATE_CACHE_BYTES, snapshotAfterMs, maxAge: cfg.CHAT_MAX_AGE, maxGroupMembers: cfg.CHAT_MAX_GROUP_MEMBERS },

@@ -21,7 +21,7 @@ describe('SendMessage', () => {
     await b.aggregates.get(subject, conversation);
     const replies = collectReplies(t.env.nats.nc, t.env.names);
     t.closeLater(async () => replies.close());
-    
+
     const commands = Array.from({ length: 200 }, (_, i) => send(conv, i % 2 ? 'alice' : 'bob', `race-${i}`));
     for (const c of commands) sendCommand(t.env.nats.nc, t.env.names, c);
     await replies.waitFor(200, 60_000);

@@ -1,7 +1,7 @@
 import type { JetStreamClient, JetStreamManager } from '@nats-io/jetstream';
 import type { Msg, NatsConnection, Subscription } from '@nats-io/transport-node';
 import type { Logger } from 'pino';
-import { isChatError, type Command, type CommandReply, type CommandResult, type Names } from '@chat/contracts';
+import { aggregateSubjectParser, isChatError, type Command, type CommandReply, type CommandResult, type Names } from '@chat/contracts';
 import { isConcurrencyError, partitionOf as partitionFor, type EventStore } from '@chat/nats';
 import { DEFAULT_RULES, type ConversationRules } from '@chat/domain';
 import { Aggregates } from './aggregates';
@@ -35,8 +35,6 @@ export interface CommandServiceOptions {
   snapshotAfterMs?: number;
   /** Group cap and edit/delete windows; unset ones take the defaults (LIMITS). */
   rules?: Partial<ConversationRules>;
-  /** Interval of the one-line activity summary; 0 turns it off. */
-  summaryEveryMs?: number;
 }
 
 export interface CommandStats {
@@ -81,13 +79,12 @@ export class CommandService {
   private readonly ctx: HandlerContext;
   private readonly subs = new Map<number, Subscription>();
   private readonly running = new Map<number, Set<Promise<void>>>();
-  private readonly prefixes: string[];
-  private summary?: NodeJS.Timeout;
+  private readonly parseSubject: ReturnType<typeof aggregateSubjectParser>;
   private snapshotTimer?: NodeJS.Timeout;
 
   constructor(private readonly opts: CommandServiceOptions) {
     const n = opts.names;
-    this.prefixes = [n.subjects.evtConvAll, n.subjects.evtRcptAll, n.subjects.prefAll].map((s) => s.replace(/[*>]$/, ''));
+    this.parseSubject = aggregateSubjectParser(n);
     this.aggregates = new Aggregates(
       fencedStore(opts.store, (subject) => !opts.owns(this.partitionOfSubject(subject))),
       opts.snapshots,
@@ -110,10 +107,8 @@ export class CommandService {
 
   /** The partition of an event subject's conversation (chat.evt.conv.<id>, chat.evt.rcpt.<id>.<user>, chat.pref.<id>.<user>). */
   private partitionOfSubject(subject: string): number {
-    const prefix = this.prefixes.find((p) => subject.startsWith(p));
-    if (!prefix) return -1;
-    const id = subject.slice(prefix.length).split('.')[0]!;
-    return partitionFor(id, this.opts.partitions);
+    const aggregate = this.parseSubject(subject);
+    return aggregate ? partitionFor(aggregate.conversationId, this.opts.partitions) : -1;
   }
 
   /** Runs one command in its queue (see COMMANDS: a conversation's commands one at a time; a member's receipts and preferences on their own key). */
@@ -123,23 +118,14 @@ export class CommandService {
   }
 
   start(): this {
-    const every = this.opts.summaryEveryMs ?? 60_000;
-    if (every > 0) {
-      let last = { ...this.stats };
-      this.summary = setInterval(() => {
-        const now = { ...this.stats };
-        const delta = Object.fromEntries(Object.entries(now).map(([k, v]) => [k, v - last[k as keyof CommandStats]]));
-        last = now;
-        this.opts.log.info(
-          { ...delta, cached: this.aggregates.size, cachedBytes: this.aggregates.bytes, aggregates: this.aggregates.stats, partitions: [...this.subs.keys()], perMs: every },
-          'commands',
-        );
-      }, every);
-      this.summary.unref();
-    }
     this.snapshotTimer = setInterval(() => void this.aggregates.flushDue(), SNAPSHOT_TICK_MS);
     this.snapshotTimer.unref();
     return this;
+  }
+
+  /** The partitions whose commands this process takes now. */
+  get partitionsTaken(): number[] {
+    return [...this.subs.keys()];
   }
 
   /** Starts taking a partition's commands (its lease was acquired). */
@@ -172,7 +158,6 @@ export class CommandService {
 
   /** Stops taking commands; running ones finish and answer; states not yet snapshotted are. */
   async stop(): Promise<void> {
-    clearInterval(this.summary);
     clearInterval(this.snapshotTimer);
     for (const p of [...this.subs.keys()]) this.drop(p);
     await Promise.allSettled([...this.running.values()].flatMap((s) => [...s]));

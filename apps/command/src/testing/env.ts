@@ -104,7 +104,6 @@ export async function createService(
     ...(opts.snapshotEvery !== undefined ? { snapshotEvery: opts.snapshotEvery } : {}),
     ...(opts.snapshotAfterMs !== undefined ? { snapshotAfterMs: opts.snapshotAfterMs } : {}),
     ...(opts.rules ? { rules: opts.rules } : {}),
-    summaryEveryMs: 0,
   }).start();
   return {
     service,
