@@ -60,9 +60,9 @@ interface Entry {
  * Aggregate states by subject: from the cache when present (the append's expected sequence
  * catches a stale entry), otherwise the subject's snapshot plus the events stored after it.
  *
- * States are mutated in place by evolve, so a state is only written back after its events are
- * durable, and an entry that may be half-updated is dropped (never snapshotted). The cache is
- * an LRU bounded in bytes (each kind estimates its states' size).
+ * States are immutable (evolve is pure): a command decides on the cached state and the cache
+ * takes the new state only once its events are durable, so a failed command leaves the entry as
+ * it was. The cache is an LRU bounded in bytes (each kind estimates its states' size).
  *
  * Snapshots are written from cached states, off the command path: at once when `snapshotEvery`
  * events are not in the snapshot yet, otherwise by `flushDue` once the oldest of them is
@@ -150,13 +150,6 @@ export class Aggregates {
     const entry = this.put(subject, kind, state, lastSubjectSeq, lastSubjectSeq, previous?.snapshotPosition ?? 0);
     if (previous) this.carryDirt(previous, entry);
     this.markDirty(subject, entry, appended);
-  }
-
-  /** Drops a state that may be half-updated (a failed command): it is not snapshotted (the keeper covers it). */
-  evict(subject: string): void {
-    this.drop(subject);
-    this.due.delete(subject);
-    this.dirty.delete(subject);
   }
 
   /**

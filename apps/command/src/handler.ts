@@ -43,27 +43,24 @@ const backoff = (attempt: number) => new Promise((r) => setTimeout(r, Math.rando
  */
 export async function handle<S, R>(ctx: HandlerContext, uc: UseCase<S, R>): Promise<R> {
   const { aggregates } = ctx;
-  try {
-    let agg = await aggregates.get(uc.subject, uc.kind);
-    for (let attempt = 1; ; attempt++) {
-      let events: StoredEvent[];
-      ({ agg, events } = await decideOnCurrent(ctx, uc, agg));
-      if (events.length === 0) return uc.answer(agg.state, []);
-      try {
-        const lastSubjectSeq = await aggregates.store.append(uc.subject, events, agg.lastSubjectSeq, uc.commandId);
-        const state = events.reduce((st: S, e) => uc.kind.evolve(st, e), agg.state);
-        aggregates.save(uc.subject, uc.kind, state, lastSubjectSeq, events.length);
-        return uc.answer(state, events);
-      } catch (e) {
-        if (!isConcurrencyError(e) || attempt >= MAX_ATTEMPTS) throw e;
-        ctx.stats.conflicts++;
-        await backoff(attempt);
-        agg = await aggregates.refresh(uc.subject, uc.kind, agg);
-      }
+  let agg = await aggregates.get(uc.subject, uc.kind);
+  for (let attempt = 1; ; attempt++) {
+    let events: StoredEvent[];
+    ({ agg, events } = await decideOnCurrent(ctx, uc, agg));
+    if (events.length === 0) return uc.answer(agg.state, []);
+    try {
+      const lastSubjectSeq = await aggregates.store.append(uc.subject, events, agg.lastSubjectSeq, uc.commandId);
+      const state = events.reduce((st: S, e) => uc.kind.evolve(st, e), agg.state);
+      aggregates.save(uc.subject, uc.kind, state, lastSubjectSeq, events.length);
+      return uc.answer(state, events);
+    } catch (e) {
+      // Any other failure leaves the cached state as it was (states are immutable); if the append
+      // did land after all, the next command's expected sequence finds out and reloads.
+      if (!isConcurrencyError(e) || attempt >= MAX_ATTEMPTS) throw e;
+      ctx.stats.conflicts++;
+      await backoff(attempt);
+      agg = await aggregates.refresh(uc.subject, uc.kind, agg);
     }
-  } catch (e) {
-    if (!isChatError(e)) aggregates.evict(uc.subject);
-    throw e;
   }
 }
 

@@ -72,15 +72,28 @@ describe('handle (given a conversation, when a send races, then …)', () => {
     expect(ctx.stats.conflicts).toBe(MAX_ATTEMPTS - 1);
   });
 
-  it('drops the cached state when an append fails unexpectedly', async () => {
+  it('keeps the cached state as it was when an append fails, whether or not the append landed', async () => {
     const { store, ctx } = await setup();
     await runConversationCommand(ctx, send('warm'));
-    expect(ctx.aggregates.peek(subject)).toBeDefined();
+    const before = ctx.aggregates.peek(subject)!;
     store.beforeAppend = () => {
       throw new Error('connection lost');
     };
     await expect(runConversationCommand(ctx, send('lost'))).rejects.toThrow('connection lost');
-    expect(ctx.aggregates.peek(subject)).toBeUndefined();
+    expect(ctx.aggregates.peek(subject)).toEqual(before);
+    // The next send decides on that state: seq 2, nothing of the failed one in it.
+    store.beforeAppend = undefined;
+    expect(await runConversationCommand(ctx, send('next'))).toMatchObject({ seq: 2, clientMsgId: 'next' });
+    // An append that landed but whose answer was lost: the expected sequence catches the stale entry.
+    store.beforeAppend = async () => {
+      store.beforeAppend = undefined;
+      const { lastSubjectSeq } = await store.load(subject);
+      await store.append(subject, [sentEvent(3, 'landed')], lastSubjectSeq, 'landed');
+      throw new Error('timeout');
+    };
+    await expect(runConversationCommand(ctx, send('landed'))).rejects.toThrow('timeout');
+    expect(await runConversationCommand(ctx, send('landed'))).toMatchObject({ seq: 3, clientMsgId: 'landed' });
+    expect(store.events(subject).map((e) => (e.type === 'MessageSent' ? e.clientMsgId : e.type))).toEqual(['ConversationCreated', 'warm', 'next', 'landed']);
   });
 
   it('answers a domain error without appending and keeps the cache', async () => {

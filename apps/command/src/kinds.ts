@@ -16,7 +16,7 @@ export interface AggregateKind<S> {
   /** The snapshot kind (see @chat/contracts' Snapshot). */
   name: SnapshotKind;
   initial(): S;
-  /** May mutate and return the state passed in. */
+  /** Pure: the state after the event (the one passed in is left as it was). */
   evolve(state: S, event: StoredEvent): S;
   /** What a snapshot holds of the state; undefined when there is nothing to keep (no conversation). */
   toSnapshot(state: S): Snapshot['state'] | undefined;

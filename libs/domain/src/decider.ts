@@ -14,7 +14,7 @@ import { decideReceipt, evolveReceipt, initialReceiptState, type ReceiptCommand,
 export interface Decider<State, Command, Event, Context> {
   initialState(): State;
   decide(command: Command, state: State, context: Context): Event[];
-  /** The state after the event. The conversation's reuses (mutates) the state it is given: see evolve.ts. */
+  /** Pure: the state after the event; the state passed in is left as it was. */
   evolve(state: State, event: Event): State;
 }
 

@@ -1,10 +1,12 @@
 import type { ConversationEvent } from '@chat/contracts';
-import type { ConversationState, MessageRecord, SentRecord } from './state';
+import { OrderedMap } from 'immutable';
+import { Recent } from './recent';
+import type { ActiveConversation, ConversationState } from './state';
 import { DEFAULT_STATE_LIMITS, sentKey, type StateLimits } from './state';
 
 /**
- * Folds one event into the state. For speed on long replays it reuses the previous state's
- * collections: treat the state passed in as consumed.
+ * Pure: the state after one event. The state passed in is left as it was; the new one shares
+ * its unchanged parts (see `Recent`), so a message costs O(log n) whatever the conversation's size.
  *
  * The timeline seq stays dense: MessageSent and the membership changes shown as system
  * messages (MembersAdded, MemberRemoved, MemberLeft) advance `lastSeq`; edits, deletes, hides,
@@ -24,66 +26,65 @@ export function evolve(state: ConversationState, event: ConversationEvent, limit
       ...(event.avatarUrl ? { avatarUrl: event.avatarUrl } : {}),
       createdBy: event.createdBy,
       createdAt: event.at,
-      members: new Map(event.members.map((m) => [m.userId, { role: m.role, joinedAfterSeq: 0 }])),
+      members: OrderedMap(event.members.map((m) => [m.userId, { role: m.role, joinedAfterSeq: 0 }])),
       lastSeq: 0,
       lastEventAt: event.at,
-      sent: new Map(),
-      messages: new Map(),
+      sent: Recent.empty(),
+      messages: Recent.empty(),
     };
   }
   if (state.status !== 'active') return state;
   switch (event.type) {
     case 'MessageSent': {
-      state.lastSeq = event.seq;
-      state.lastEventAt = event.sentAt;
-      state.sent.set(sentKey(event.senderId, event.clientMsgId), {
-        messageId: event.messageId,
-        seq: event.seq,
-        sentAt: event.sentAt,
-      });
       const sentAtMs = Date.parse(event.sentAt);
-      state.messages.set(event.messageId, { seq: event.seq, senderId: event.senderId, sentAtMs, deleted: false });
-      state.lastMessage = { messageId: event.messageId, seq: event.seq, senderId: event.senderId, sentAt: event.sentAt };
-      prune(state.sent, limits.maxSent, (r) => Date.parse(r.sentAt) < sentAtMs - limits.sentWindowMs);
-      prune(state.messages, limits.maxMessages, (r) => r.sentAtMs < sentAtMs - limits.messageWindowMs);
-      return state;
+      return {
+        ...state,
+        lastSeq: event.seq,
+        lastEventAt: event.sentAt,
+        lastMessage: { messageId: event.messageId, seq: event.seq, senderId: event.senderId, sentAt: event.sentAt },
+        sent: state.sent
+          .set(sentKey(event.senderId, event.clientMsgId), { messageId: event.messageId, seq: event.seq, sentAt: event.sentAt })
+          .trim(limits.maxSent, (r) => Date.parse(r.sentAt) < sentAtMs - limits.sentWindowMs),
+        messages: state.messages
+          .set(event.messageId, { seq: event.seq, senderId: event.senderId, sentAtMs, deleted: false })
+          .trim(limits.maxMessages, (r) => r.sentAtMs < sentAtMs - limits.messageWindowMs),
+      };
     }
-    case 'MembersAdded':
-      for (const m of event.members) state.members.set(m.userId, { role: m.role, joinedAfterSeq: event.seq - 1 });
-      state.lastSeq = event.seq;
-      state.lastEventAt = event.at;
-      return state;
+    case 'MembersAdded': {
+      const joined = { joinedAfterSeq: event.seq - 1 };
+      const members = state.members.withMutations((m) => {
+        for (const { userId, role } of event.members) m.set(userId, { role, ...joined });
+      });
+      return { ...state, members, lastSeq: event.seq, lastEventAt: event.at };
+    }
     case 'MemberRemoved':
     case 'MemberLeft':
-      state.members.delete(event.userId);
-      state.lastSeq = event.seq;
-      state.lastEventAt = event.at;
-      return state;
-    case 'RolesChanged':
-      for (const c of event.changes) {
-        const member = state.members.get(c.userId);
-        if (member) member.role = c.role;
-      }
-      state.lastEventAt = event.at;
-      return state;
-    case 'ConversationUpdated':
+      return { ...state, members: state.members.delete(event.userId), lastSeq: event.seq, lastEventAt: event.at };
+    case 'RolesChanged': {
+      const members = state.members.withMutations((m) => {
+        for (const c of event.changes) {
+          const member = m.get(c.userId);
+          if (member) m.set(c.userId, { ...member, role: c.role });
+        }
+      });
+      return { ...state, members, lastEventAt: event.at };
+    }
+    case 'ConversationUpdated': {
       // An empty string clears a field.
-      if (event.title !== undefined) setOrClear(state, 'title', event.title);
-      if (event.description !== undefined) setOrClear(state, 'description', event.description);
-      if (event.avatarUrl !== undefined) setOrClear(state, 'avatarUrl', event.avatarUrl);
-      state.lastEventAt = event.at;
-      return state;
+      let next: ActiveConversation = { ...state, lastEventAt: event.at };
+      if (event.title !== undefined) next = withField(next, 'title', event.title);
+      if (event.description !== undefined) next = withField(next, 'description', event.description);
+      if (event.avatarUrl !== undefined) next = withField(next, 'avatarUrl', event.avatarUrl);
+      return next;
+    }
     case 'MessageDeleted': {
       const rec = state.messages.get(event.messageId);
-      if (rec) rec.deleted = true;
-      state.lastEventAt = event.at;
-      return state;
+      return { ...state, ...(rec ? { messages: state.messages.set(event.messageId, { ...rec, deleted: true }) } : {}), lastEventAt: event.at };
     }
     case 'MessageEdited':
     case 'MessageHidden':
       // Nothing a later decision needs: edits change only the body, hides only one reader's view.
-      state.lastEventAt = event.at;
-      return state;
+      return { ...state, lastEventAt: event.at };
     default: {
       const never: never = event;
       return never;
@@ -91,17 +92,10 @@ export function evolve(state: ConversationState, event: ConversationEvent, limit
   }
 }
 
-function setOrClear(state: { title?: string; description?: string; avatarUrl?: string }, field: 'title' | 'description' | 'avatarUrl', value: string): void {
-  if (value === '') delete state[field];
-  else state[field] = value;
-}
-
-/** Drops records from the front (the oldest) while there are more than `max` or the oldest is `expired`. */
-function prune<R extends SentRecord | MessageRecord>(records: Map<string, R>, max: number, expired: (r: R) => boolean): void {
-  for (const [key, rec] of records) {
-    if (records.size <= max && !expired(rec)) break;
-    records.delete(key);
-  }
+function withField(state: ActiveConversation, field: 'title' | 'description' | 'avatarUrl', value: string): ActiveConversation {
+  if (value !== '') return { ...state, [field]: value };
+  const { [field]: _cleared, ...rest } = state;
+  return rest;
 }
 
 export function evolveAll(state: ConversationState, events: readonly ConversationEvent[], limits: StateLimits = DEFAULT_STATE_LIMITS): ConversationState {

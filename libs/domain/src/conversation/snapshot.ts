@@ -1,4 +1,6 @@
 import type { ConversationSnapshotState } from '@chat/contracts';
+import { OrderedMap } from 'immutable';
+import { Recent } from './recent';
 import type { ActiveConversation, ConversationState, MessageRecord, SentRecord } from './state';
 import { DEFAULT_STATE_LIMITS, sentKey, type StateLimits } from './state';
 
@@ -47,21 +49,22 @@ export function conversationFromSnapshot(s: ConversationSnapshotState): ActiveCo
     ...(s.avatarUrl !== undefined ? { avatarUrl: s.avatarUrl } : {}),
     createdBy: s.createdBy,
     createdAt: s.createdAt,
-    members: new Map(s.members.map((m) => [m.userId, { role: m.role, joinedAfterSeq: m.joinedAfterSeq }])),
+    members: OrderedMap(s.members.map((m) => [m.userId, { role: m.role, joinedAfterSeq: m.joinedAfterSeq }])),
     lastSeq: s.lastSeq,
     lastEventAt: s.lastEventAt,
     ...(s.lastMessage ? { lastMessage: { ...s.lastMessage } } : {}),
-    sent: new Map(s.sent.map((r): [string, SentRecord] => [sentKey(r.senderId, r.clientMsgId), { messageId: r.messageId, seq: r.seq, sentAt: r.sentAt }])),
-    messages: new Map(s.messages.map((r): [string, MessageRecord] => [r.messageId, { seq: r.seq, senderId: r.senderId, sentAtMs: r.sentAtMs, deleted: r.deleted }])),
+    sent: Recent.of(s.sent.map((r): [string, SentRecord] => [sentKey(r.senderId, r.clientMsgId), { messageId: r.messageId, seq: r.seq, sentAt: r.sentAt }])),
+    messages: Recent.of(s.messages.map((r): [string, MessageRecord] => [r.messageId, { seq: r.seq, senderId: r.senderId, sentAtMs: r.sentAtMs, deleted: r.deleted }])),
   };
 }
 
 /**
- * About how many bytes of memory a state takes (V8 maps and strings, measured roughly): what
+ * About how many bytes of memory a state takes (persistent maps and strings, measured roughly: a
+ * state with full windows of client ids and message records takes about 300 KB): what
  * the command service's cache counts against its byte budget. Constant time for a state whose
  * maps are bounded by StateLimits.
  */
 export function conversationStateBytes(state: ConversationState): number {
   if (state.status !== 'active') return 64;
-  return 600 + state.members.size * 160 + state.sent.size * 220 + state.messages.size * 200;
+  return 600 + state.members.size * 160 + state.sent.size * 240 + state.messages.size * 240;
 }

@@ -1,60 +1,67 @@
+import type { OrderedMap } from 'immutable';
 import { LIMITS, type Role, type ConversationKind } from '@chat/contracts';
+import type { Recent } from './recent';
 
 export interface SentRecord {
-  messageId: string;
-  seq: number;
-  sentAt: string;
+  readonly messageId: string;
+  readonly seq: number;
+  readonly sentAt: string;
 }
 
 export interface MemberRecord {
-  role: Role;
+  readonly role: Role;
   /**
    * The last seq before the member joined (0 for the members a conversation is created with).
    * A member sees seq > joinedAfterSeq: their own join (a system message) and everything after.
    */
-  joinedAfterSeq: number;
+  readonly joinedAfterSeq: number;
 }
 
 /** What decisions about one message need; never its body. */
 export interface MessageRecord {
-  seq: number;
-  senderId: string;
+  readonly seq: number;
+  readonly senderId: string;
   /** Epoch milliseconds of `sentAt`, for the edit and delete windows. */
-  sentAtMs: number;
+  readonly sentAtMs: number;
   /** Deleted for everyone. */
-  deleted: boolean;
+  readonly deleted: boolean;
 }
 
+/**
+ * A conversation as decisions need it. Immutable: `evolve` returns a new state that shares what
+ * did not change with the old one (persistent collections), so a state can be kept, compared or
+ * dropped after a failed append without copying it first.
+ */
 export interface ActiveConversation {
-  status: 'active';
-  conversationId: string;
-  kind: ConversationKind;
-  title?: string;
-  description?: string;
-  avatarUrl?: string;
-  createdBy: string;
+  readonly status: 'active';
+  readonly conversationId: string;
+  readonly kind: ConversationKind;
+  readonly title?: string;
+  readonly description?: string;
+  readonly avatarUrl?: string;
+  readonly createdBy: string;
   /** Time of ConversationCreated. */
-  createdAt: string;
-  members: Map<string, MemberRecord>;
+  readonly createdAt: string;
+  /** In the order members joined. */
+  readonly members: OrderedMap<string, MemberRecord>;
   /** Highest timeline seq (messages and system messages); seqs are dense from 1. */
-  lastSeq: number;
+  readonly lastSeq: number;
   /** Time of the newest event, used to age out idempotency records. */
-  lastEventAt: string;
+  readonly lastEventAt: string;
   /** The newest message (system messages aside): what a list row shows once the events are gone. */
-  lastMessage?: { messageId: string; seq: number; senderId: string; sentAt: string };
+  readonly lastMessage?: { messageId: string; seq: number; senderId: string; sentAt: string };
   /**
    * `${senderId}\u0000${clientMsgId}` → what the first send produced, kept for the idempotency
-   * window (24 h, at most `StateLimits.maxSent` entries). Insertion ordered, so ageing out is a
-   * walk from the front.
+   * window (24 h, at most `StateLimits.maxSent` entries), oldest first.
    */
-  sent: Map<string, SentRecord>;
+  readonly sent: Recent<SentRecord>;
   /**
    * messageId → its record, for replies, edits and deletes inside their windows (at most
    * `StateLimits.maxMessages`); an older message is looked up in the stream when a command
    * names it (see `decide`'s `referenced`). System messages (joins, leaves) have no messageId,
    * so they can never be edited or deleted.
    */
-  messages: Map<string, MessageRecord>;
+  readonly messages: Recent<MessageRecord>;
 }
 
 export type ConversationState = { status: 'none' } | ActiveConversation;
