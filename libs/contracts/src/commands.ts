@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { ClientMsgId, ConversationId, ConversationKind, DeviceId, MessageId, PositiveSeq, Role, UserId } from './ids';
 import { MessageBody } from './body';
 import { ERROR_CODES } from './errors';
+import { ConversationCreatedFrame, ConversationMutedFrame, ConversationUpdatedFrame, MessageDeletedFrame, MessageEditedFrame, MessageSentFrame } from './frames';
 
 /**
  * Every command carries who sent it, from where, and the time and id the edge assigned.
@@ -93,56 +94,25 @@ export type Command = z.infer<typeof Command>;
 export type CommandOf<T extends Command['type']> = Extract<Command, { type: T }>;
 
 // ---------------------------------------------------------------- replies (core NATS)
-export const ConversationCreatedResult = z.object({
+// A command's result is the answer frame the edge sends for it, without what the edge adds
+// (`type`, the client's `ref`, its `cursor`), tagged with `kind`. Where the frame's own `kind`
+// is the conversation's, the result names it `conversationKind`.
+export const ConversationCreatedResult = ConversationCreatedFrame.omit({ type: true, ref: true, kind: true }).extend({
   kind: z.literal('conversation.created'),
-  conversationId: ConversationId,
   conversationKind: ConversationKind,
-  members: z.array(UserId),
 });
-export const MessageSentResult = z.object({
-  kind: z.literal('message.sent'),
-  conversationId: ConversationId,
-  clientMsgId: ClientMsgId,
-  messageId: MessageId,
-  seq: PositiveSeq,
-  sentAt: z.string(),
-});
+export const MessageSentResult = MessageSentFrame.omit({ type: true }).extend({ kind: z.literal('message.sent') });
 export const AcceptedResult = z.object({ kind: z.literal('accepted') });
 /** Membership, role or metadata changed (or nothing to change): the conversation as it now is. */
-export const ConversationChangedResult = z.object({
+export const ConversationChangedResult = ConversationUpdatedFrame.pick({ conversationId: true, title: true, description: true, avatarUrl: true, members: true, changed: true }).extend({
   kind: z.literal('conversation.changed'),
-  conversationId: ConversationId,
   conversationKind: ConversationKind,
-  title: z.string().optional(),
-  description: z.string().optional(),
-  avatarUrl: z.string().optional(),
-  members: z.array(UserId),
   roles: z.record(z.string(), Role),
-  changed: z.array(z.string()),
 });
-export const MessageEditedResult = z.object({
-  kind: z.literal('message.edited'),
-  conversationId: ConversationId,
-  messageId: MessageId,
-  seq: PositiveSeq,
-  body: MessageBody,
-  editedAt: z.string(),
-});
-export const MessageDeletedResult = z.object({
-  kind: z.literal('message.deleted'),
-  conversationId: ConversationId,
-  messageId: MessageId,
-  seq: PositiveSeq,
-  scope: z.enum(['everyone', 'me']),
-  deletedAt: z.string(),
-});
+export const MessageEditedResult = MessageEditedFrame.omit({ type: true, ref: true, cursor: true }).extend({ kind: z.literal('message.edited') });
+export const MessageDeletedResult = MessageDeletedFrame.omit({ type: true, ref: true, cursor: true }).extend({ kind: z.literal('message.deleted') });
 /** The caller's mute setting for a conversation, as it now is. */
-export const ConversationMutedResult = z.object({
-  kind: z.literal('conversation.muted'),
-  conversationId: ConversationId,
-  muted: z.boolean(),
-  until: z.string().optional(),
-});
+export const ConversationMutedResult = ConversationMutedFrame.omit({ type: true, ref: true }).extend({ kind: z.literal('conversation.muted') });
 export const CommandResult = z.discriminatedUnion('kind', [
   ConversationCreatedResult,
   MessageSentResult,

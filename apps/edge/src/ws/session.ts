@@ -212,7 +212,8 @@ export class Session {
   }
 
   private async sendMessage(frame: ClientFrameOf<'message.send'>): Promise<void> {
-    const { kind: _k, ...sent } = await this.ask(
+    await this.relay(
+      undefined,
       'SendMessage',
       {
         conversationId: frame.conversationId,
@@ -224,28 +225,20 @@ export class Session {
       },
       'message.sent',
     );
-    this.send({ type: 'message.sent', ...sent });
   }
 
   /** The edge checks the user may see the source (read side), then sends a marked copy. */
   private async forward(frame: ClientFrameOf<'message.forward'>): Promise<void> {
     const body = await this.deps.forwardable(this.userId, frame.from.conversationId, frame.from.messageId);
-    const { kind: _k, ...sent } = await this.ask(
-      'SendMessage',
-      { conversationId: frame.conversationId, messageId: newId(), clientMsgId: frame.clientMsgId, body, forwarded: frame.from },
-      'message.sent',
-    );
-    this.send({ type: 'message.sent', ...sent });
+    await this.relay(undefined, 'SendMessage', { conversationId: frame.conversationId, messageId: newId(), clientMsgId: frame.clientMsgId, body, forwarded: frame.from }, 'message.sent');
   }
 
   private async edit(frame: ClientFrameOf<'message.edit'>): Promise<void> {
-    const { kind: _k, ...edited } = await this.ask('EditMessage', { conversationId: frame.conversationId, messageId: frame.messageId, body: frame.body }, 'message.edited');
-    this.send({ type: 'message.edited', ...edited, ref: frame.ref });
+    await this.relay(frame.ref, 'EditMessage', { conversationId: frame.conversationId, messageId: frame.messageId, body: frame.body }, 'message.edited');
   }
 
   private async delete(frame: ClientFrameOf<'message.delete'>): Promise<void> {
-    const { kind: _k, ...deleted } = await this.ask('DeleteMessage', { conversationId: frame.conversationId, messageId: frame.messageId, scope: frame.scope }, 'message.deleted');
-    this.send({ type: 'message.deleted', ...deleted, ref: frame.ref });
+    await this.relay(frame.ref, 'DeleteMessage', { conversationId: frame.conversationId, messageId: frame.messageId, scope: frame.scope }, 'message.deleted');
   }
 
   /** Membership, role and metadata commands, answered with the conversation as it now is. */
@@ -269,12 +262,7 @@ export class Session {
 
   /** Push-notification mute for the caller (all of their devices), answered with the setting as it now is. */
   private async mute(frame: ClientFrameOf<'conversation.mute'>): Promise<void> {
-    const { kind: _k, ...muted } = await this.ask(
-      'MuteConversation',
-      { conversationId: frame.conversationId, muted: frame.muted, ...(frame.until ? { until: frame.until } : {}) },
-      'conversation.muted',
-    );
-    this.send({ type: 'conversation.muted', ref: frame.ref, ...muted });
+    await this.relay(frame.ref, 'MuteConversation', { conversationId: frame.conversationId, muted: frame.muted, ...(frame.until ? { until: frame.until } : {}) }, 'conversation.muted');
   }
 
   private async receipt(frame: ClientFrameOf<'message.delivered'> | ClientFrameOf<'message.read'>): Promise<void> {
@@ -294,6 +282,16 @@ export class Session {
     const { frames, hasMore } = await this.deps.sync(this.userId, after, frame.limit ?? LIMITS.defaultSyncLimit);
     const cursor = frames.length ? (frames[frames.length - 1]!.cursor ?? frame.cursor) : frame.cursor;
     this.send({ type: 'sync.batch', ref: frame.ref, frames, cursor, hasMore });
+  }
+
+  /**
+   * Runs a command whose result is its answer frame as it is (see @chat/contracts' results) and
+   * sends that frame, with the client's `ref` where the frame has one.
+   */
+  private async relay<T extends Command['type'], K extends Relayed>(ref: string | undefined, type: T, data: Extract<Command, { type: T }>['data'], kind: K): Promise<void> {
+    // (`data` belongs to `type`, but with T generic TypeScript cannot relate the two.)
+    const { kind: _k, ...fields }: CommandResult = await this.ask(type, data as never, kind);
+    this.send({ type: kind, ...fields, ...(ref !== undefined ? { ref } : {}) } as ServerFrame);
   }
 
   /** Runs a command of this session's user and device; its answer must be of kind `expect`. */
@@ -345,6 +343,9 @@ export class Session {
 }
 
 type Correlation = { ref?: string; clientMsgId?: string };
+
+/** Results whose answer frame has the same fields (the frame's `type` is the result's `kind`). */
+type Relayed = 'message.sent' | 'message.edited' | 'message.deleted' | 'conversation.muted';
 
 /** The `ref` / `clientMsgId` of a frame, when present and sane, to tag its error answer. */
 function correlation(json: unknown): Correlation {
