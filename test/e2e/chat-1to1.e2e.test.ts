@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import WebSocket from 'ws';
 import type { ServerFrameOf } from '@chat/client';
+import { ConversationListPage, ErrorBody, HistoryPage, ReceiptsBody } from '@chat/contracts';
 import { eventually, nextEvent, percentile, startSystem, token, type RunningSystem } from '../support/system';
 import { harness, text, type Json } from '../support/harness';
 import { upgradeStatus } from '../support/upgrade';
@@ -224,6 +225,27 @@ describe('1:1 chat through JetStream', () => {
     expect(fwd).toMatchObject({ hasMore: false });
     expect(fwd.messages.map((m: { seq: number }) => m.seq)).toEqual([4, 5]);
     expect((await http(`/v1/conversations/${c1.conversationId}/messages?limit=1000`, u('alice9'))).status).toBe(400);
+  });
+
+  it('answers every HTTP endpoint with exactly the body its contract describes (docs/schemas/http-bodies.json)', async () => {
+    // Parsing strips what a schema does not know: equal after parsing means no field is missing,
+    // mistyped or extra.
+    const exactly = (schema: { parse(v: unknown): unknown }, body: unknown) => expect(schema.parse(body)).toEqual(body);
+    const [alice, bob] = [u('alice10'), u('bob10')];
+    const a = await connect(alice);
+    const { conversationId } = await a.createConversation({ kind: 'direct', members: [bob] });
+    const kept = await a.send({ conversationId, body: text('kept'), mentions: [bob] });
+    const gone = await a.send({ conversationId, body: text('gone') });
+    await a.delete(conversationId, gone.messageId, 'everyone');
+    const list = await eventually(() => getJson('/v1/conversations', bob), (l: J) => l.conversations?.[0]?.lastMessage?.deleted === true);
+    exactly(ConversationListPage, list);
+    const history = await getJson(`/v1/conversations/${conversationId}/messages`, bob);
+    expect(history.messages.map((m: J) => [m.seq, m.body])).toEqual([[1, text('kept')], [2, null]]);
+    exactly(HistoryPage, history);
+    exactly(ReceiptsBody, await getJson(`/v1/conversations/${conversationId}/messages/${kept.messageId}/receipts`, alice));
+    const refused = await http(`/v1/conversations/${conversationId}/messages`, u('mallory10'));
+    expect(refused.status).toBe(403);
+    exactly(ErrorBody, await refused.json());
   });
 
   it('serves health, readiness and Prometheus metrics', async () => {

@@ -3,6 +3,7 @@ import { ClientFrame, ServerFrame } from './frames';
 import { Command, CommandReply } from './commands';
 import { ChatEvent } from './events';
 import { DeliveryEnvelope } from './delivery';
+import { ConversationListPage, ErrorBody, HistoryPage, ReceiptsBody } from './http';
 
 /**
  * The protocol's JSON Schema, generated from the zod schemas (never written by hand):
@@ -17,5 +18,15 @@ export function protocolJsonSchemas(): Record<string, unknown> {
     'command-replies': gen(CommandReply, 'Command answers on chat.reply.<edgeId> (core NATS)'),
     events: gen(ChatEvent, 'Events on CHAT_EVENTS (chat.evt.>)'),
     delivery: gen(DeliveryEnvelope, 'Frames routed to one edge on CHAT_DELIVERY (chat.dlv.<edgeId>)'),
+    'http-bodies': {
+      title: 'HTTP API response bodies (GET /v1/conversations, …/messages, …/receipts; every error)',
+      $schema: 'https://json-schema.org/draft/2020-12/schema',
+      $defs: Object.fromEntries(
+        Object.entries({ ConversationListPage, HistoryPage, ReceiptsBody, ErrorBody }).map(([name, schema]) => {
+          const { $schema: _, ...def } = z.toJSONSchema(schema, { unrepresentable: 'any' });
+          return [name, def];
+        }),
+      ),
+    },
   };
 }

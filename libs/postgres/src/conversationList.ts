@@ -1,6 +1,6 @@
 import type pg from 'pg';
 import type { CachedConversation } from '@chat/redis';
-import type { ConversationKind } from '@chat/contracts';
+import type { ConversationKind, LastMessage } from '@chat/contracts';
 
 /** The conversation list names every member up to this many; bigger groups give `memberCount` only. */
 export const LIST_MEMBERS_MAX = 64;
@@ -17,7 +17,7 @@ export interface UserConversationRow {
    * list never shows them, so they are neither stored per row nor read).
    */
   members: string[] | null;
-  last_message: unknown;
+  last_message: LastMessage | null;
   unread_count: number;
   mention_count: number;
   last_activity_at: Date;

@@ -1,20 +1,8 @@
 import type { Redis } from 'ioredis';
-import type { ConversationKind } from '@chat/contracts';
+import type { ConversationListEntry } from '@chat/contracts';
 
-/** One conversation-list entry as cached (the same shape the edge's HTTP list returns). */
-export interface CachedConversation {
-  conversationId: string;
-  kind: ConversationKind;
-  title: string | null;
-  members: string[] | null;
-  memberCount: number;
-  lastMessage: unknown;
-  unreadCount: number;
-  mentionCount: number;
-  lastActivityAt: string;
-  description?: string;
-  avatarUrl?: string;
-}
+/** One conversation-list entry as cached: what the edge's HTTP list returns. */
+export type CachedConversation = ConversationListEntry;
 
 export interface VersionedEntry {
   /** CHAT_EVENTS stream sequence of the last event applied to the row (user_conversations.version). */

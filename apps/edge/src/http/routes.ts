@@ -1,6 +1,19 @@
-import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { z } from 'zod';
-import { ChatError, ConversationId, HTTP_STATUS, LIMITS, MessageId, isChatError, type ErrorCode } from '@chat/contracts';
+import {
+  ChatError,
+  ConversationListQuery,
+  ConversationParams,
+  HTTP_STATUS,
+  HistoryQuery,
+  MessageParams,
+  isChatError,
+  type ConversationListPage,
+  type ErrorBody,
+  type ErrorCode,
+  type HistoryPage,
+  type ReceiptsBody,
+} from '@chat/contracts';
 import { tokenFrom, type Principal, type TokenVerifier } from '../auth';
 import type { ReadModels } from '../queries';
 import type { ConversationList } from '../conversationList';
@@ -13,26 +26,12 @@ const CODE_OF_STATUS = new Map(Object.entries(HTTP_STATUS).map(([code, status]) 
  * code's status; fastify's own 4xx (a body too large, a bad content type, …) with the code of
  * their status (bad_request where the vocabulary has none); anything else 500 internal.
  */
-export function httpError(err: unknown): { status: number; body: { error: { code: ErrorCode; message: string } } } {
+export function httpError(err: unknown): { status: number; body: ErrorBody } {
   if (isChatError(err)) return { status: HTTP_STATUS[err.code], body: { error: { code: err.code, message: err.message } } };
   const status = (err as { statusCode?: number }).statusCode;
   if (status && status >= 400 && status < 500) return { status, body: { error: { code: CODE_OF_STATUS.get(status) ?? 'bad_request', message: (err as Error).message } } };
   return { status: 500, body: { error: { code: 'internal', message: 'internal error' } } };
 }
-
-const ListQuery = z.object({
-  limit: z.coerce.number().int().min(1).max(LIMITS.maxConversationPage).default(LIMITS.defaultConversationPage),
-  cursor: z.string().max(200).optional(),
-});
-const HistoryQuery = z
-  .object({
-    limit: z.coerce.number().int().min(1).max(LIMITS.maxHistoryLimit).default(LIMITS.defaultHistoryLimit),
-    beforeSeq: z.coerce.number().int().min(1).optional(),
-    afterSeq: z.coerce.number().int().min(0).optional(),
-  })
-  .refine((q) => q.beforeSeq === undefined || q.afterSeq === undefined, 'use beforeSeq or afterSeq, not both');
-const ConvParams = z.object({ id: ConversationId });
-const ReceiptParams = z.object({ id: ConversationId, messageId: MessageId });
 
 function parse<T extends z.ZodTypeAny>(schema: T, value: unknown): z.infer<T> {
   const r = schema.safeParse(value);
@@ -61,24 +60,24 @@ export function registerHttpRoutes(app: FastifyInstance, verifier: TokenVerifier
 
   const principal = async (req: FastifyRequest): Promise<Principal> => verifier.verify(tokenFrom(req.headers, req.query));
 
-  app.get('/v1/conversations', async (req: FastifyRequest, _reply: FastifyReply) => {
+  app.get('/v1/conversations', async (req: FastifyRequest): Promise<ConversationListPage> => {
     const { userId } = await principal(req);
-    const q = parse(ListQuery, req.query);
+    const q = parse(ConversationListQuery, req.query);
     const page = await list.page(userId, { limit: q.limit, ...(q.cursor ? { before: decodeListCursor(q.cursor) } : {}) });
     return { conversations: page.conversations, nextCursor: page.next ? encodeListCursor(page.next) : null };
   });
 
-  app.get('/v1/conversations/:id/messages', async (req: FastifyRequest) => {
+  app.get('/v1/conversations/:id/messages', async (req: FastifyRequest): Promise<HistoryPage> => {
     const { userId } = await principal(req);
-    const { id } = parse(ConvParams, req.params);
+    const { id } = parse(ConversationParams, req.params);
     const q = parse(HistoryQuery, req.query);
     const { joinedAfterSeq } = await rm.requireMember(id, userId);
     return rm.history(id, userId, joinedAfterSeq, q);
   });
 
-  app.get('/v1/conversations/:id/messages/:messageId/receipts', async (req: FastifyRequest) => {
+  app.get('/v1/conversations/:id/messages/:messageId/receipts', async (req: FastifyRequest): Promise<ReceiptsBody> => {
     const { userId } = await principal(req);
-    const { id, messageId } = parse(ReceiptParams, req.params);
+    const { id, messageId } = parse(MessageParams, req.params);
     const { joinedAfterSeq } = await rm.requireMember(id, userId);
     const r = await rm.receipts(id, messageId, joinedAfterSeq);
     if (!r) throw new ChatError('not_found', 'no such message');

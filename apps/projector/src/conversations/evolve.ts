@@ -1,17 +1,9 @@
 import type { StoredEvent } from '../projection';
 import { systemInfo, systemMessageId, systemText } from '../messages/evolve';
-import type { ConversationKind } from '@chat/contracts';
+import type { ConversationKind, LastMessage } from '@chat/contracts';
 
 export const PREVIEW_CHARS = 100;
 
-/** The `last_message` shown in the conversation list. */
-export interface LastMessage {
-  messageId: string;
-  seq: number;
-  senderId: string;
-  preview: string;
-  sentAt: string;
-}
 
 /** A user_conversations row created for one member. */
 export interface UserConversationRow {

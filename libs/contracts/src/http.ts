@@ -1,0 +1,93 @@
+import { z } from 'zod';
+import { ConversationId, ConversationKind, MessageId, PositiveSeq, UserId } from './ids';
+import { MessageBody } from './body';
+import { ERROR_CODES } from './errors';
+import { MessageNewFrame } from './frames';
+import { LIMITS } from './limits';
+
+// The HTTP API's requests and bodies (docs/protocol.md, "HTTP API"). Query strings arrive as
+// text: numbers are coerced.
+
+/** Every error answer (any status), in the protocol's one vocabulary of codes. */
+export const ErrorBody = z.object({
+  error: z.object({ code: z.enum(ERROR_CODES), message: z.string(), retryAfterMs: z.number().int().nonnegative().optional() }),
+});
+export type ErrorBody = z.infer<typeof ErrorBody>;
+
+// ---------------------------------------------------------------- GET /v1/conversations
+export const ConversationListQuery = z.object({
+  limit: z.coerce.number().int().min(1).max(LIMITS.maxConversationPage).default(LIMITS.defaultConversationPage),
+  cursor: z.string().max(200).optional(),
+});
+
+/** What a list row shows of the newest message (system messages included). */
+export const LastMessage = z.object({
+  messageId: z.string(),
+  seq: PositiveSeq,
+  senderId: UserId,
+  /** The start of the text; a fixed text once the message was deleted or its body expired. */
+  preview: z.string(),
+  sentAt: z.string(),
+  deleted: z.literal(true).optional(),
+  expired: z.literal(true).optional(),
+});
+export type LastMessage = z.infer<typeof LastMessage>;
+
+export const ConversationListEntry = z.object({
+  conversationId: ConversationId,
+  kind: ConversationKind,
+  title: z.string().nullable(),
+  /** Null for groups over 64 members; `memberCount` is always there. */
+  members: z.array(UserId).nullable(),
+  memberCount: z.number().int().nonnegative(),
+  lastMessage: LastMessage.nullable(),
+  unreadCount: z.number().int().nonnegative(),
+  mentionCount: z.number().int().nonnegative(),
+  lastActivityAt: z.string(),
+  description: z.string().optional(),
+  avatarUrl: z.string().optional(),
+});
+export type ConversationListEntry = z.infer<typeof ConversationListEntry>;
+
+export const ConversationListPage = z.object({
+  conversations: z.array(ConversationListEntry),
+  /** Pass as `cursor` for the next (older) page; null on the last page. */
+  nextCursor: z.string().nullable(),
+});
+export type ConversationListPage = z.infer<typeof ConversationListPage>;
+
+// ---------------------------------------------------------------- GET /v1/conversations/:id/messages
+export const HistoryQuery = z
+  .object({
+    limit: z.coerce.number().int().min(1).max(LIMITS.maxHistoryLimit).default(LIMITS.defaultHistoryLimit),
+    beforeSeq: z.coerce.number().int().min(1).optional(),
+    afterSeq: z.coerce.number().int().min(0).optional(),
+  })
+  .refine((q) => q.beforeSeq === undefined || q.afterSeq === undefined, 'use beforeSeq or afterSeq, not both');
+
+/** A `message.new` frame's fields; a message deleted for everyone or whose body expired has `body: null`. */
+export const HistoryMessage = MessageNewFrame.extend({
+  body: MessageBody.nullable(),
+  deletedAt: z.string().optional(),
+  expired: z.literal(true).optional(),
+  expiredAt: z.string().optional(),
+});
+export type HistoryMessage = z.infer<typeof HistoryMessage>;
+
+export const HistoryPage = z.object({
+  /** Oldest first. */
+  messages: z.array(HistoryMessage),
+  hasMore: z.boolean(),
+});
+export type HistoryPage = z.infer<typeof HistoryPage>;
+
+// ---------------------------------------------------------------- GET /v1/conversations/:id/messages/:messageId/receipts
+export const ConversationParams = z.object({ id: ConversationId });
+export const MessageParams = z.object({ id: ConversationId, messageId: MessageId });
+
+export const ReceiptsBody = z.object({
+  delivered: z.array(z.object({ userId: UserId, at: z.string().nullable(), devices: z.object({ delivered: z.number().int(), total: z.number().int() }) })),
+  read: z.array(z.object({ userId: UserId, at: z.string().nullable() })),
+  pending: z.array(UserId),
+});
+export type ReceiptsBody = z.infer<typeof ReceiptsBody>;
