@@ -14,4 +14,4 @@ export * from './json-schema';
 export * from './nats-server';
 export * from './notify';
 export * from './snapshots';
-export * from './http';
+export * from './httpApi';

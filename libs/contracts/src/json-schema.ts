@@ -3,7 +3,7 @@ import { ClientFrame, ServerFrame } from './frames';
 import { Command, CommandReply } from './commands';
 import { ChatEvent } from './events';
 import { DeliveryEnvelope } from './delivery';
-import { ConversationListPage, ErrorBody, HistoryPage, ReceiptsBody } from './http';
+import { ConversationListPage, ErrorBody, HistoryPage, ReceiptsBody } from './httpApi';
 
 /**
  * The protocol's JSON Schema, generated from the zod schemas (never written by hand):
