@@ -1,5 +1,5 @@
 import type { ChatEvent, MemberPreferenceEvent } from '@chat/contracts';
-import { inTransaction, LIVE_CHECKPOINT, sideEffectsCheckpoint, type Pool, type PoolClient } from '@chat/postgres';
+import { advanceCheckpoint, inTransaction, LIVE_CHECKPOINT, sideEffectsCheckpoint, type Pool, type PoolClient } from '@chat/postgres';
 import type { Projection, StoredEvent, StreamEvent } from '../projection';
 
 export { LIVE_CHECKPOINT, PROJECTOR_LOCK, sideEffectsCheckpoint } from '@chat/postgres';
@@ -80,6 +80,31 @@ export async function lockPositions(tx: PoolClient | Pool, projections: readonly
     sideEffects: new Map(projections.map((p) => [p.name, at.get(sideEffectsCheckpoint(p.name)) ?? 0])),
     live: at.get(LIVE_CHECKPOINT) ?? 0,
   };
+}
+
+/** Where reading resumes after `positions` were read, against the stream's last sequence. */
+export interface ResumePoint {
+  /** The lowest checkpoint. */
+  checkpoint: number;
+  /** The first sequence to read: right after the lowest checkpoint and side-effects position. */
+  start: number;
+  /** Checkpoints past the end of the stream (a new stream under the old name): nothing may be read. */
+  ahead: Array<{ name: string; at: number }>;
+}
+
+export function resumePoint(positions: Positions, projections: readonly AnyProjection[], streamLast: number): ResumePoint {
+  const checkpoints = [...positions.checkpoints].map(([name, at]) => ({ name, at }));
+  const marks = projections.filter((p) => p.plan).map((p) => positions.sideEffects.get(p.name) ?? 0);
+  const checkpoint = Math.min(...checkpoints.map((c) => c.at));
+  return { checkpoint, start: Math.min(checkpoint, ...marks) + 1, ahead: checkpoints.filter((c) => c.at > streamLast) };
+}
+
+/** Moves every projection's checkpoint and side-effects position onto `seq`, the next event, which is thereby skipped. */
+export async function skipEvent(pool: Pool, projections: readonly AnyProjection[], seq: number): Promise<void> {
+  for (const p of projections) {
+    await advanceCheckpoint(pool, p.name, seq);
+    if (p.plan) await advanceCheckpoint(pool, sideEffectsCheckpoint(p.name), seq);
+  }
 }
 
 /** Moves positions in one statement, each only from the value expected (compare-and-set). */

@@ -1,15 +1,20 @@
-import { JetStreamApiCodes, JetStreamApiError } from '@nats-io/jetstream';
 import type { JetStreamClient, JetStreamManager, JsMsg } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/transport-node';
 import type { Logger } from 'pino';
 import { readEvent, readPreferenceEvent, type Names } from '@chat/contracts';
-import { advanceCheckpoint, SessionLock, type Pool } from '@chat/postgres';
+import { SessionLock, type Pool } from '@chat/postgres';
 import { projectorConsumerConfig, PROJECTION_MAX_ACK_PENDING, type StreamSettings } from '@chat/streams';
-import { deadLetterMessage, shouldDeadLetter } from '@chat/nats';
-import { RetryLater, type StoredEvent, type StreamEvent } from '../projection';
+import { deadLetterMessage } from '@chat/nats';
+import type { StoredEvent, StreamEvent } from '../projection';
 import type { LiveRouter } from '../live/liveRouter';
-import { applyBatch, lockPositions, OutOfOrder, PROJECTOR_LOCK, sideEffectsCheckpoint, type AnyProjection, type Positions } from './applier';
+import { applyBatch, lockPositions, PROJECTOR_LOCK, resumePoint, skipEvent, type AnyProjection, type Positions } from './applier';
+import { CommitQueue, type Routed } from './commitQueue';
+import { FailurePolicy, pauseAfter, type Step } from './failurePolicy';
+import { LockLoop } from './lockLoop';
 import { OrderedConsumer, type OrderedConsumerOptions } from './orderedConsumer';
+import { isConsumerGone, isUnavailable, StallWatch } from './stallWatch';
+
+export { STALLED_CONSUMER_MS } from './stallWatch';
 
 export interface ProjectorOptions {
   pool: Pool;
@@ -57,30 +62,6 @@ export interface ProjectorStats {
 /** Why the projector does not apply anything (null while it runs): shown by /readyz and chatctl. */
 export type Refusal = { reason: string; fix: string } | null;
 
-const backoff = (failures: number, capMs: number, baseMs: number): number => Math.min(capMs, baseMs * 2 ** Math.max(0, failures - 1));
-
-/**
- * Events routed live and not yet committed, at most, in units of CHAT_PROJECTOR_BATCH. Counted
- * in events, not batches: under moderate load the linger makes small batches (a dozen events
- * every 5 ms), and a bound of four batches made live routing wait for nearly every commit.
- */
-const MAX_BATCHES_BEHIND = 4;
-
-/** A batch routed live (stage 1), waiting for its transaction (stage 2). */
-interface Routed {
-  msgs: JsMsg[];
-  events: Array<StoredEvent<StreamEvent>>;
-  /** The batch's live publishes, stored by JetStream once settled. */
-  delivering: Promise<void> | undefined;
-  started: number;
-}
-
-/** How long the consumer may stay stuck before it is re-created. */
-export const STALLED_CONSUMER_MS = 20_000;
-
-const isUnavailable = (e: unknown): boolean =>
-  (e instanceof JetStreamApiError && (e.status === 503 || e.code === 10008)) || (e instanceof Error && (e.name === 'TimeoutError' || /timeout|temporarily unavailable/i.test(e.message)));
-
 /**
  * The projector: reads CHAT_EVENTS once, in order, through one durable (`projector`), and for
  * each batch
@@ -94,6 +75,10 @@ const isUnavailable = (e: unknown): boolean =>
  * strictly in sequence (OrderedConsumer); on any anomaly or failure it is re-created at the
  * checkpoint + 1 and everything after arrives again. An event that fails alone on every
  * attempt (the consumer's max_deliver) is dead-lettered and skipped.
+ *
+ * Parts: LockLoop (the writer lock), OrderedConsumer (reads), CommitQueue (stage 2),
+ * applyBatch (the transaction), FailurePolicy (what a failure leads to), StallWatch (a stuck
+ * consumer).
  */
 export class Projector {
   readonly stats: ProjectorStats = { batches: 0, applied: 0, failures: 0, resets: 0, position: 0, deadLettered: 0, lockLosses: 0, lastBatch: { events: 0, ms: 0 } };
@@ -101,11 +86,11 @@ export class Projector {
   private readonly log: Logger;
   private readonly consumer: OrderedConsumer;
   private readonly prefPrefix: string;
-  private stopping = false;
-  private readonly stopSignal = new AbortController();
-  private lockLost = false;
+  private readonly lock: LockLoop;
+  private readonly commits: CommitQueue;
+  private readonly policy = new FailurePolicy();
+  private readonly stall: StallWatch;
   private running: Promise<void> | undefined;
-  private wake: (() => void) | undefined;
   /** Lowest checkpoint over the projections. */
   private position = 0;
   /** Live routing has covered the stream up to here (LIVE_CHECKPOINT). */
@@ -114,20 +99,8 @@ export class Projector {
   private positions: Positions | undefined;
   /** Side effects done since the last commit, recorded by the next batch's transaction. */
   private sideEffectsDone = new Map<string, number>();
-  /** After a failure, one event per batch until one succeeds, to find the failing one. */
-  private isolate = false;
-  private headFailures = { seq: 0, count: 0 };
+  /** The consumer is re-created at the checkpoint before the next read. */
   private needsOpen = true;
-  /** Routed batches waiting for stage 2, in order. */
-  private routed: Routed[] = [];
-  /** Stage 2 while it runs: commits whatever is routed, all of it in one transaction. */
-  private committing: Promise<void> | undefined;
-  /** Ends stage 2's wait for more routed batches (a full batch is there, or stopping). */
-  private commitWake: (() => void) | undefined;
-  /** The first stage-2 failure, handled by the next step. */
-  private failure: { msgs: JsMsg[]; err: unknown } | undefined;
-  private idleSince = 0;
-  private unavailableSince = 0;
 
   constructor(
     private readonly o: ProjectorOptions,
@@ -144,6 +117,22 @@ export class Projector {
       log: this.log,
       bufferSize: Math.min(PROJECTION_MAX_ACK_PENDING - this.batchSize, 2 * this.batchSize),
     });
+    this.lock = new LockLoop({
+      log: this.log,
+      acquire: (a) => SessionLock.acquire(o.pool, PROJECTOR_LOCK, a),
+      standbyRetryMs: o.standbyRetryMs,
+      onLost: () => {
+        this.stats.lockLosses++;
+        this.interrupt();
+      },
+    });
+    this.commits = new CommitQueue({
+      batchSize: this.batchSize,
+      intervalMs: o.commitIntervalMs ?? 0,
+      mayGather: () => !this.policy.isolating && this.lock.holding,
+      commit: (batch) => this.commit(batch),
+    });
+    this.stall = new StallWatch(o.stalledConsumerMs);
   }
 
   private get batchSize(): number {
@@ -161,46 +150,28 @@ export class Projector {
 
   /** Finishes the batch in hand, then stops. */
   async stop(): Promise<void> {
-    this.stopping = true;
-    this.stopSignal.abort();
+    this.lock.stop();
     this.interrupt();
     await this.running?.catch(() => undefined);
     await this.consumer.close();
     for (const p of this.projections) await p.close?.().catch((err: unknown) => this.log.warn({ err, projection: p.name }, 'projection close failed'));
   }
 
-  private async run(): Promise<void> {
-    while (!this.stopping) {
-      const lock = await SessionLock.acquire(this.o.pool, PROJECTOR_LOCK, {
-        standbyRetryMs: this.o.standbyRetryMs,
-        signal: this.stopSignal.signal,
-        onStandby: () => this.log.info('another projector is active; standing by'),
-        onError: (err) => this.log.warn({ err }, 'cannot take the projector lock; retrying'),
-      });
-      if (!lock) return;
-      this.log.info('projector lock acquired');
-      this.lockLost = false;
-      void lock.lost.then((err) => {
-        // Another instance may take over now: stop before writing again.
-        this.log.warn({ err }, 'projector lock lost; pausing until it is held again');
-        this.lockLost = true;
-        this.stats.lockLosses++;
-        this.interrupt();
-      });
+  private run(): Promise<void> {
+    return this.lock.run(async () => {
       try {
         this.needsOpen = true;
         await this.runLocked();
       } finally {
         await this.consumer.close();
-        await lock.release();
       }
-    }
+    });
   }
 
   private async runLocked(): Promise<void> {
     let failures = 0;
-    while (!this.stopping && !this.lockLost) {
-      let step: 'ok' | 'idle' | 'failed' | 'wait' | 'refused';
+    while (this.lock.holding) {
+      let step: Step;
       try {
         step = await this.step();
       } catch (e) {
@@ -212,28 +183,27 @@ export class Projector {
         failures = 0;
         continue;
       }
-      // Nothing in flight may commit after the consumer is re-read.
-      await this.drain();
-      this.failure = undefined;
+      // Nothing in flight may commit after the consumer is re-read (a failure among it is read again).
+      await this.commits.settle();
       this.needsOpen = true;
       failures++;
-      await this.sleep(step === 'refused' ? 5_000 : step === 'wait' ? backoff(failures, 2_000, 100) : backoff(failures, 10_000, 200));
+      await this.lock.pause(pauseAfter(step, failures));
     }
-    await this.drain();
+    await this.commits.drain();
   }
 
   private interrupt(): void {
-    this.wake?.();
-    this.commitWake?.();
+    this.commits.interrupt();
     this.consumer.interrupt();
   }
 
-  private async step(): Promise<'ok' | 'idle' | 'failed' | 'wait' | 'refused'> {
+  private async step(): Promise<Step> {
     if (this.needsOpen) {
       if (!(await this.open())) return 'refused';
     }
-    if (this.failure) return (await this.settle()) ?? 'failed';
-    const msgs = await this.consumer.take(this.isolate ? 1 : this.batchSize, this.o.idleWaitMs ?? 5_000, this.isolate ? 0 : (this.o.lingerMs ?? 0));
+    if (this.commits.failed) return (await this.settle()) ?? 'failed';
+    const isolating = this.policy.isolating;
+    const msgs = await this.consumer.take(isolating ? 1 : this.batchSize, this.o.idleWaitMs ?? 5_000, isolating ? 0 : (this.o.lingerMs ?? 0));
     if (this.consumer.broken) {
       const failed = await this.settle();
       if (failed) return failed;
@@ -246,7 +216,7 @@ export class Projector {
       if (failed) return failed;
       return (await this.healthy()) ? 'idle' : 'failed';
     }
-    this.idleSince = 0;
+    this.stall.delivered();
     return this.handle(msgs);
   }
 
@@ -259,11 +229,9 @@ export class Projector {
   private async open(): Promise<boolean> {
     const { pool, jsm, names } = this.o;
     const positions = await lockPositions(pool, this.projections, false);
-    const checkpoints = [...positions.checkpoints].map(([name, at]) => ({ name, at }));
-    const marks = this.projections.filter((p) => p.plan).map((p) => positions.sideEffects.get(p.name) ?? 0);
     this.liveMark = positions.live;
     const streamLast = (await jsm.streams.info(names.streams.events)).state.last_seq;
-    const ahead = checkpoints.filter((c) => c.at > streamLast);
+    const { checkpoint, start, ahead } = resumePoint(positions, this.projections, streamLast);
     if (ahead.length) {
       const reason = `checkpoint past the end of ${names.streams.events} (last sequence ${streamLast}): ${ahead.map((c) => `${c.name} at ${c.at}`).join(', ')}`;
       const fix = 'the stream was re-created; rebuild the read models from it (`npm run rebuild`), or start them empty for the new stream (`npx chatctl projections reset`)';
@@ -273,47 +241,35 @@ export class Projector {
     }
     this.refusal = null;
     this.positions = positions;
-    this.position = Math.min(...checkpoints.map((c) => c.at));
-    const start = Math.min(this.position, ...marks) + 1;
+    this.position = checkpoint;
     await this.consumer.open(start);
     this.needsOpen = false;
-    this.idleSince = 0;
-    this.unavailableSince = 0;
+    this.stall.opened();
     this.stats.resets++;
     this.stats.position = this.position;
     this.log.info({ checkpoint: this.position, start }, 'projector reading');
     return true;
   }
 
-  /**
-   * Called when a read found nothing: a consumer that has had events waiting (or has not
-   * answered) for STALLED_CONSUMER_MS while the stream answers is stuck (seen on clusters after
-   * a node missed its re-creation) and is re-created.
-   */
+  /** Called when a read found nothing: false when the consumer is gone or stuck (StallWatch) and is to be re-created. */
   private async healthy(): Promise<boolean> {
     const now = Date.now();
-    const limit = this.o.stalledConsumerMs ?? STALLED_CONSUMER_MS;
     try {
       const info = await this.consumer.info();
-      this.unavailableSince = 0;
-      if (info.num_pending === 0) {
-        this.idleSince = 0;
-        return true;
-      }
-      this.idleSince ||= now;
-      if (now - this.idleSince < limit) return true;
-      this.log.warn({ pending: info.num_pending, stalledMs: now - this.idleSince }, 'consumer delivers nothing though events wait; re-creating it');
+      const stalledMs = this.stall.answered(info.num_pending, now);
+      if (stalledMs === null) return true;
+      this.log.warn({ pending: info.num_pending, stalledMs }, 'consumer delivers nothing though events wait; re-creating it');
       return false;
     } catch (e) {
-      if (e instanceof JetStreamApiError && e.code === JetStreamApiCodes.ConsumerNotFound) {
+      if (isConsumerGone(e)) {
         this.log.warn('consumer is gone; re-creating it');
         return false;
       }
       if (!isUnavailable(e)) throw e;
-      this.unavailableSince ||= now;
-      if (now - this.unavailableSince < limit) return true;
+      const stalledMs = this.stall.unanswered(now);
+      if (stalledMs === null) return true;
       await this.o.jsm.streams.info(this.o.names.streams.events);
-      this.log.warn({ stalledMs: now - this.unavailableSince }, 'consumer unavailable while its stream answers; re-creating it');
+      this.log.warn({ stalledMs }, 'consumer unavailable while its stream answers; re-creating it');
       return false;
     }
   }
@@ -325,14 +281,13 @@ export class Projector {
 
   /**
    * Two stages, in stream order. Stage 1 (here, awaited): parse, fold into the membership
-   * cache, start publishing the live frames. Stage 2 (one at a time, behind): one transaction
-   * for everything stage 1 has routed since the last one (so under load a transaction holds
-   * several read batches), which commits only once their publishes are stored, then the side
-   * effects and the ack. Live delivery waits for a commit only when MAX_BATCHES_BEHIND ×
-   * CHAT_PROJECTOR_BATCH events wait for stage 2. Any failure stops both stages: the membership
-   * cache is dropped and the consumer is re-read from the checkpoint.
+   * cache, start publishing the live frames. Stage 2 (the CommitQueue, behind): one
+   * transaction for everything stage 1 has routed since the last one, which commits only once
+   * their publishes are stored, then the side effects and the ack. Live delivery waits for a
+   * commit only when the queue is behind. Any failure stops both stages: the membership cache
+   * is dropped and the consumer is re-read from the checkpoint.
    */
-  private async handle(msgs: JsMsg[]): Promise<'ok' | 'failed' | 'wait'> {
+  private async handle(msgs: JsMsg[]): Promise<Step> {
     const started = performance.now();
     const events: Array<StoredEvent<StreamEvent>> = [];
     let unreadable: unknown;
@@ -361,175 +316,96 @@ export class Projector {
         return (await this.settle()) ?? this.batchFailed(msgs, e);
       }
     }
-    this.routed.push({ msgs: msgs.slice(0, events.length), events, delivering, started });
-    if (this.commitWake && this.routedEvents() >= this.batchSize) this.commitWake();
-    this.committing ??= this.commitRouted().finally(() => (this.committing = undefined));
+    this.commits.push({ msgs: msgs.slice(0, events.length), events, delivering, started });
     // One event at a time while isolating a failure, and when the commits fall behind.
-    if (this.isolate || unreadable !== undefined || this.routedEvents() >= MAX_BATCHES_BEHIND * this.batchSize) {
+    if (this.policy.isolating || unreadable !== undefined || this.commits.behind) {
       const failed = await this.settle();
       if (failed) return failed;
     }
     if (unreadable !== undefined) {
-      this.isolate = true;
+      this.policy.isolate();
       return 'failed';
     }
     return 'ok';
   }
 
-  /** Stage 2 until nothing routed is left uncommitted (or one fails). */
-  private async commitRouted(): Promise<void> {
-    while (this.routed.length && !this.failure) {
-      await this.commitWindow();
-      const batch = this.routed;
-      this.routed = [];
-      const publishes = batch.map((b) => b.delivering).filter((d): d is Promise<void> => d !== undefined);
-      const delivering = publishes.length ? Promise.all(publishes).then(() => undefined) : undefined;
-      // Awaited by the transaction before COMMIT; a rejection must not go unhandled if it fails first.
-      delivering?.catch(() => undefined);
-      await this.commit(
-        batch.flatMap((b) => b.msgs),
-        batch.flatMap((b) => b.events),
-        delivering,
-        batch[0]!.started,
-      );
+  /** Stage 2 of routed batches: the transaction, the position, the side effects, the ack. */
+  private async commit({ msgs, events, delivering, started }: Routed): Promise<void> {
+    const res = await applyBatch(this.o.pool, this.projections, events, {
+      ...(delivering ? { beforeCommit: delivering } : {}),
+      sideEffectsDone: this.sideEffectsDone,
+      ...(this.o.live ? { liveRouted: events[events.length - 1]!.streamSeq } : {}),
+      ...(this.positions ? { positions: this.positions } : {}),
+    });
+    this.positions = res.after;
+    this.sideEffectsDone = new Map();
+    this.position = Math.max(this.position, res.last);
+    this.o.nc.publish(this.o.names.subjects.projectorPosition, JSON.stringify({ position: this.position }));
+    for (const [p, plan] of res.plans) {
+      await p.afterCommit?.(plan);
+      this.sideEffectsDone.set(p.name, res.last);
     }
-    // Whatever was routed after a failure is read again from the checkpoint.
-    if (this.failure) this.routed = [];
-  }
-
-  /**
-   * Lets routed batches gather for up to CHAT_PROJECTOR_COMMIT_INTERVAL after the oldest one
-   * before they are committed together, unless a full batch is waiting: live delivery has
-   * already happened, so this only delays the read models (and a sync waiting on them) by at
-   * most the interval, and at low rates it turns one transaction per few events into one per
-   * interval.
-   */
-  private async commitWindow(): Promise<void> {
-    const interval = this.o.commitIntervalMs ?? 0;
-    if (interval <= 0 || this.isolate) return;
-    const due = this.routed[0]!.started + interval;
-    while (!this.stopping && !this.lockLost && this.routedEvents() < this.batchSize) {
-      const wait = due - performance.now();
-      if (wait <= 0) return;
-      await new Promise<void>((resolve) => {
-        const done = () => {
-          clearTimeout(t);
-          this.commitWake = undefined;
-          resolve();
-        };
-        const t = setTimeout(done, wait);
-        this.commitWake = done;
-      });
-    }
-  }
-
-  private routedEvents(): number {
-    let n = 0;
-    for (const b of this.routed) n += b.events.length;
-    return n;
-  }
-
-  /** Waits for stage 2 to finish everything routed. */
-  private async drain(): Promise<void> {
-    while (this.committing) await this.committing;
+    this.consumer.ack(msgs[msgs.length - 1]!);
+    this.stats.batches++;
+    this.stats.applied += res.applied;
+    this.stats.position = this.position;
+    this.stats.lastBatch = { events: events.length, ms: performance.now() - started };
+    this.log.debug({ events: events.length, applied: res.applied, from: events[0]!.streamSeq, to: res.last, ms: Math.round(this.stats.lastBatch.ms) }, 'batch committed');
+    this.policy.recovered();
   }
 
   /** Waits for every commit in flight; a failure among them is handled (and returned) here. */
-  private async settle(): Promise<'ok' | 'failed' | 'wait' | undefined> {
-    await this.drain();
-    const f = this.failure;
-    if (!f) return undefined;
-    this.failure = undefined;
-    return this.batchFailed(f.msgs, f.err);
+  private async settle(): Promise<Step | undefined> {
+    const f = await this.commits.settle();
+    return f ? this.batchFailed(f.msgs, f.err) : undefined;
   }
 
-  /** Stage 2 of routed events; records a failure instead of throwing (the next step handles it). */
-  private async commit(msgs: JsMsg[], events: Array<StoredEvent<StreamEvent>>, delivering: Promise<void> | undefined, started: number): Promise<void> {
-    try {
-      const res = await applyBatch(this.o.pool, this.projections, events, {
-        ...(delivering ? { beforeCommit: delivering } : {}),
-        sideEffectsDone: this.sideEffectsDone,
-        ...(this.o.live ? { liveRouted: events[events.length - 1]!.streamSeq } : {}),
-        ...(this.positions ? { positions: this.positions } : {}),
-      });
-      this.positions = res.after;
-      this.sideEffectsDone = new Map();
-      this.position = Math.max(this.position, res.last);
-      this.o.nc.publish(this.o.names.subjects.projectorPosition, JSON.stringify({ position: this.position }));
-      for (const [p, plan] of res.plans) {
-        await p.afterCommit?.(plan);
-        this.sideEffectsDone.set(p.name, res.last);
-      }
-      this.consumer.ack(msgs[msgs.length - 1]!);
-      this.stats.batches++;
-      this.stats.applied += res.applied;
-      this.stats.position = this.position;
-      this.stats.lastBatch = { events: events.length, ms: performance.now() - started };
-      this.log.debug({ events: events.length, applied: res.applied, from: events[0]!.streamSeq, to: res.last, ms: Math.round(this.stats.lastBatch.ms) }, 'batch committed');
-      this.headFailures = { seq: 0, count: 0 };
-      this.isolate = false;
-    } catch (err) {
-      this.failure = { msgs, err };
-    }
-  }
-
-  private batchFailed(msgs: JsMsg[], e: unknown): Promise<'ok' | 'failed' | 'wait'> | 'ok' | 'failed' | 'wait' {
+  private batchFailed(msgs: readonly JsMsg[], err: unknown): Promise<Step> {
     // The cache may hold state that did not commit (this batch's, and any routed after it).
     this.o.live?.reset();
-    if (e instanceof RetryLater) {
-      this.log.info({ reason: e.message }, 'batch postponed');
-      return 'wait';
+    return this.failed(msgs, err);
+  }
+
+  /** A batch failed: carries out what the FailurePolicy decides. */
+  private async failed(msgs: readonly JsMsg[], err: unknown): Promise<Step> {
+    const head = msgs[0]!;
+    const action = this.policy.failed(err, head.seq, msgs.length, this.consumer.maxDeliver);
+    if (action.kind !== 'postpone' && action.kind !== 'reread') this.stats.failures++;
+    switch (action.kind) {
+      case 'postpone':
+        this.log.info({ reason: action.reason }, 'batch postponed');
+        return 'wait';
+      case 'reread':
+        this.log.warn({ err }, 'batch out of order; re-reading from the checkpoint');
+        return 'failed';
+      case 'isolate':
+        this.log.error({ err, from: head.seq, to: msgs[msgs.length - 1]!.seq }, 'batch failed; retrying one event at a time');
+        return 'failed';
+      case 'retry':
+        this.log.error({ err, seq: head.seq, attempts: action.attempts }, 'event failed; retrying');
+        return 'failed';
+      case 'deadLetter':
+        await this.deadLetter(head, err, action.attempts);
+        return 'ok';
+      default: {
+        const never: never = action;
+        throw new Error(`unknown failure action ${JSON.stringify(never)}`);
+      }
     }
-    if (e instanceof OutOfOrder) {
-      this.log.warn({ err: e }, 'batch out of order; re-reading from the checkpoint');
-      return 'failed';
-    }
-    return this.failed(msgs, e);
   }
 
   /**
-   * A batch failed. Retried one event at a time from the checkpoint; when the event at the
-   * head has failed alone as often as the consumer's max_deliver, it is kept in CHAT_DLQ
-   * (marked skipped) and every projection's checkpoint moves onto it, so the projector moves on;
+   * The event at the head failed alone on every attempt: it is kept in CHAT_DLQ (marked
+   * skipped) and every projection's checkpoint moves onto it, so the projector moves on;
    * `chatctl dlq list` shows it, and a rebuild after the fix applies it.
    */
-  private async failed(msgs: readonly JsMsg[], err: unknown): Promise<'ok' | 'failed'> {
-    this.stats.failures++;
-    const head = msgs[0]!;
-    if (!this.isolate || msgs.length !== 1) {
-      this.isolate = true;
-      this.log.error({ err, from: head.seq, to: msgs[msgs.length - 1]!.seq }, 'batch failed; retrying one event at a time');
-      return 'failed';
-    }
-    if (this.headFailures.seq !== head.seq) this.headFailures = { seq: head.seq, count: 0 };
-    const attempts = ++this.headFailures.count;
-    if (!shouldDeadLetter(attempts, this.consumer.maxDeliver)) {
-      this.log.error({ err, seq: head.seq, attempts }, 'event failed; retrying');
-      return 'failed';
-    }
+  private async deadLetter(head: JsMsg, err: unknown, attempts: number): Promise<void> {
     await deadLetterMessage(this.o.js, this.o.names, head, { consumer: this.o.names.consumers.projector, error: err, skipped: true, attempts });
     // It is the head (everything before it is applied): moving every checkpoint onto it skips exactly this event.
-    for (const p of this.projections) {
-      await advanceCheckpoint(this.o.pool, p.name, head.seq);
-      if (p.plan) await advanceCheckpoint(this.o.pool, sideEffectsCheckpoint(p.name), head.seq);
-    }
-    this.headFailures = { seq: 0, count: 0 };
+    await skipEvent(this.o.pool, this.projections, head.seq);
+    this.policy.recovered();
     this.stats.deadLettered++;
     this.log.error({ err, seq: head.seq, subject: head.subject, attempts }, 'event failed on every attempt: dead-lettered and skipped');
-    this.isolate = false;
     this.needsOpen = true;
-    return 'ok';
-  }
-
-  private sleep(ms: number): Promise<void> {
-    if (this.stopping || this.lockLost) return Promise.resolve();
-    return new Promise((resolve) => {
-      const t = setTimeout(done, ms);
-      function done() {
-        clearTimeout(t);
-        resolve();
-      }
-      this.wake = done;
-    });
   }
 }
