@@ -1,45 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import type { ClientFrame, ServerFrame } from '@chat/contracts';
-import { ChatClient, type WebSocketLike } from './client';
-
-/** A scripted socket: the test plays the server. */
-class FakeSocket implements WebSocketLike {
-  readyState = 0;
-  sent: ClientFrame[] = [];
-  onopen: WebSocketLike['onopen'] = null;
-  onclose: WebSocketLike['onclose'] = null;
-  onerror: WebSocketLike['onerror'] = null;
-  onmessage: WebSocketLike['onmessage'] = null;
-  send(data: string): void {
-    this.sent.push(JSON.parse(data) as ClientFrame);
-  }
-  close(code = 1000, reason = ''): void {
-    if (this.readyState === 3) return;
-    this.readyState = 3;
-    this.onclose?.({ code, reason });
-  }
-  serve(frame: ServerFrame): void {
-    this.onmessage?.({ data: JSON.stringify(frame) });
-  }
-  hello(): void {
-    this.readyState = 1;
-    this.serve({ type: 'hello', userId: 'u', deviceId: 'd', edgeId: 'e', serverTime: new Date().toISOString() });
-  }
-  ofType<T extends ClientFrame['type']>(type: T): Array<Extract<ClientFrame, { type: T }>> {
-    return this.sent.filter((f): f is Extract<ClientFrame, { type: T }> => f.type === type);
-  }
-}
-
-const message = (conversationId: string, seq: number, cursor = `c1_${seq}`): ServerFrame => ({
-  type: 'message.new',
-  conversationId,
-  messageId: `${conversationId}-${seq}`,
-  seq,
-  senderId: 'other',
-  body: { text: `m${seq}` },
-  sentAt: new Date(0).toISOString(),
-  cursor,
-});
+import { ChatClient } from './client';
+import { FakeSocket, messageNew as message } from './fakeSocket';
 
 let sockets: FakeSocket[];
 const client = (opts: Partial<ConstructorParameters<typeof ChatClient>[0]> = {}) =>

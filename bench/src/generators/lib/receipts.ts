@@ -1,5 +1,5 @@
 /**
- * Receipts as the SDK's autoAck sends them (libs/client: `queueAck` / `flushAcks`), for the
+ * Receipts as the SDK's autoAck sends them (libs/client/src/acks.ts: `DeliveredAcks`), for the
  * load generator: the receiver queues the highest seq received per conversation; the first
  * message after a flush starts one timer (100 ms by default) for the connection, and when it
  * fires one `message.delivered {conversationId, upToSeq}` goes out per conversation with that

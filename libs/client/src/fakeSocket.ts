@@ -1,0 +1,43 @@
+import type { ClientFrame, ServerFrame, ServerFrameOf } from '@chat/contracts';
+import type { WebSocketLike } from './connection';
+
+/** A scripted socket for unit tests: the test plays the server. */
+export class FakeSocket implements WebSocketLike {
+  readyState = 0;
+  sent: ClientFrame[] = [];
+  onopen: WebSocketLike['onopen'] = null;
+  onclose: WebSocketLike['onclose'] = null;
+  onerror: WebSocketLike['onerror'] = null;
+  onmessage: WebSocketLike['onmessage'] = null;
+  constructor(readonly url = '') {}
+  send(data: string): void {
+    this.sent.push(JSON.parse(data) as ClientFrame);
+  }
+  close(code = 1000, reason = ''): void {
+    if (this.readyState === 3) return;
+    this.readyState = 3;
+    this.onclose?.({ code, reason });
+  }
+  serve(frame: ServerFrame): void {
+    this.onmessage?.({ data: JSON.stringify(frame) });
+  }
+  hello(): void {
+    this.readyState = 1;
+    this.serve({ type: 'hello', userId: 'u', deviceId: 'd', edgeId: 'e', serverTime: new Date().toISOString() });
+  }
+  ofType<T extends ClientFrame['type']>(type: T): Array<Extract<ClientFrame, { type: T }>> {
+    return this.sent.filter((f): f is Extract<ClientFrame, { type: T }> => f.type === type);
+  }
+}
+
+/** A `message.new` frame of another user; its cursor defaults to one per seq. */
+export const messageNew = (conversationId: string, seq: number, cursor = `c1_${seq}`): ServerFrameOf<'message.new'> => ({
+  type: 'message.new',
+  conversationId,
+  messageId: `${conversationId}-${seq}`,
+  seq,
+  senderId: 'other',
+  body: { text: `m${seq}` },
+  sentAt: new Date(0).toISOString(),
+  cursor,
+});
