@@ -2,6 +2,8 @@ import { z } from 'zod';
 import { ClientMsgId, ConversationId, ConversationKind, DeviceId, MessageId, PositiveSeq, Role, UserId } from './ids';
 import { MessageBody } from './body';
 
+/** A member and their role, as membership and role events carry them. */
+export const MemberRole = z.object({ userId: UserId, role: Role });
 
 // Events on chat.evt.conv.<conversationId> (the conversation aggregate)
 export const ConversationCreated = z.object({
@@ -11,7 +13,7 @@ export const ConversationCreated = z.object({
   kind: ConversationKind,
   title: z.string().optional(),
   createdBy: UserId,
-  members: z.array(z.object({ userId: UserId, role: Role })),
+  members: z.array(MemberRole),
   at: z.string(),
   description: z.string().optional(),
   avatarUrl: z.string().optional(),
@@ -39,7 +41,7 @@ export const MembersAdded = z.object({
   conversationId: ConversationId,
   seq: PositiveSeq,
   by: UserId,
-  members: z.array(z.object({ userId: UserId, role: Role })),
+  members: z.array(MemberRole),
   at: z.string(),
 });
 export const MemberRemoved = z.object({
@@ -65,7 +67,7 @@ export const RolesChanged = z.object({
   v: z.literal(1),
   conversationId: ConversationId,
   by: UserId,
-  changes: z.array(z.object({ userId: UserId, role: Role })),
+  changes: z.array(MemberRole),
   at: z.string(),
 });
 export const ConversationUpdated = z.object({
