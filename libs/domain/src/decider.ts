@@ -1,6 +1,7 @@
 import type { ConversationEvent, MemberMuteChanged, ReceiptEvent } from '@chat/contracts';
-import { decide, DEFAULT_RULES, type ConversationCommand, type ConversationRules, type Referenced } from './conversation/decide';
+import { decide, type ConversationCommand } from './conversation/decide';
 import { evolve } from './conversation/evolve';
+import { DEFAULT_RULES, type ConversationRules, type Referenced } from './conversation/rules';
 import { initialState, type ConversationState } from './conversation/state';
 import { decideMute, evolveMute, initialMuteState, type MuteCommand, type MuteState } from './preferences/mute';
 import { decideReceipt, evolveReceipt, initialReceiptState, type ReceiptCommand, type ReceiptState } from './receipts/receipts';

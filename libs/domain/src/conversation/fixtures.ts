@@ -1,8 +1,13 @@
-/* Givens and commands for the conversation unit tests (not exported from the library). */
-import { expect } from 'vitest';
-import { ChatError, type CommandOf, type ConversationEvent, type ErrorCode, type EventOf, type Role } from '@chat/contracts';
-import { decide, DEFAULT_RULES, type ConversationCommand, type ConversationRules } from './decide';
+/*
+ * Givens and commands for the conversation unit tests. Not exported from the library's index;
+ * other packages' tests import it as `@chat/domain/fixtures` (for `messageSent`).
+ */
+import type { CommandOf, ConversationEvent, EventOf, Role } from '@chat/contracts';
+import { conversationDecider } from '../decider';
+import { checkDecider, type Then } from '../testing';
+import type { ConversationCommand } from './decide';
 import { evolveAll } from './evolve';
+import { DEFAULT_RULES, type ConversationRules } from './rules';
 import { initialState, type ConversationState } from './state';
 
 export const AT = '2025-01-01T00:00:00.000Z';
@@ -53,20 +58,35 @@ export const groupCreated = (owner: string, others: string[], admins: string[] =
   at: AT,
 });
 
-export const sent = (seq: number, by: string, id: string, extra: { at?: string; replyTo?: string; mentions?: string[] } = {}): EventOf<'MessageSent'> => ({
-  type: 'MessageSent',
-  v: 1,
-  conversationId: 'c1',
-  messageId: id,
-  seq,
-  senderId: by,
-  senderDeviceId: `${by}-phone`,
-  clientMsgId: `k-${id}`,
-  body: { text: `text of ${id}` },
-  ...(extra.replyTo ? { replyTo: extra.replyTo } : {}),
-  sentAt: extra.at ?? AT,
-  ...(extra.mentions ? { mentions: extra.mentions } : {}),
-});
+type MessageSentFields = Omit<EventOf<'MessageSent'>, 'type' | 'v'>;
+
+/**
+ * A MessageSent event: the one builder of them for every package's unit and integration
+ * tests. Only the seq and the sender are needed; every other field follows from them (in
+ * conversation c1, at AT) unless given. Optional fields are present only when given.
+ */
+export function messageSent(e: Pick<MessageSentFields, 'seq' | 'senderId'> & Partial<MessageSentFields>): EventOf<'MessageSent'> {
+  const conversationId = e.conversationId ?? 'c1';
+  const messageId = e.messageId ?? `m-${conversationId}-${e.seq}`;
+  return {
+    type: 'MessageSent',
+    v: 1,
+    conversationId,
+    messageId,
+    seq: e.seq,
+    senderId: e.senderId,
+    senderDeviceId: e.senderDeviceId ?? `${e.senderId}-phone`,
+    clientMsgId: e.clientMsgId ?? `k-${messageId}`,
+    body: e.body ?? { text: `text of ${messageId}` },
+    ...(e.replyTo !== undefined ? { replyTo: e.replyTo } : {}),
+    sentAt: e.sentAt ?? AT,
+    ...(e.mentions !== undefined ? { mentions: e.mentions } : {}),
+    ...(e.forwarded !== undefined ? { forwarded: e.forwarded } : {}),
+  };
+}
+
+export const sent = (seq: number, by: string, id: string, extra: { at?: string; replyTo?: string; mentions?: string[] } = {}): EventOf<'MessageSent'> =>
+  messageSent({ seq, senderId: by, messageId: id, replyTo: extra.replyTo, sentAt: extra.at, mentions: extra.mentions });
 
 export const added = (seq: number, by: string, userIds: string[], at = AT): EventOf<'MembersAdded'> => ({
   type: 'MembersAdded',
@@ -108,33 +128,19 @@ export const edited = (seq: number, by: string, id: string, text: string, at = A
 export const deleted = (seq: number, by: string, id: string, at = AT): EventOf<'MessageDeleted'> => ({ type: 'MessageDeleted', v: 1, conversationId: 'c1', messageId: id, seq, by, at });
 export const hidden = (seq: number, userId: string, id: string, at = AT): EventOf<'MessageHidden'> => ({ type: 'MessageHidden', v: 1, conversationId: 'c1', messageId: id, seq, userId, at });
 
+/** alice owns the group; olga is an admin; bob and carol are members. */
+export const group = (): EventOf<'ConversationCreated'> => groupCreated('alice', ['bob', 'carol'], ['olga']);
+
 export interface Case {
   name: string;
   given: ConversationEvent[];
   when: ConversationCommand;
-  then: ConversationEvent[] | { error: ErrorCode; message?: string | RegExp };
+  then: Then<ConversationEvent>;
+  /** Over DEFAULT_RULES. */
   rules?: Partial<ConversationRules>;
 }
 
-export function run(c: Pick<Case, 'given' | 'when' | 'rules'>): ConversationEvent[] | { error: ErrorCode; message: string } {
-  try {
-    return decide(c.when, evolveAll(initialState(), c.given), { ...DEFAULT_RULES, ...c.rules });
-  } catch (e) {
-    if (e instanceof ChatError) return { error: e.code, message: e.message };
-    throw e;
-  }
-}
-
-/** Compares events exactly; for an error its code, and its message when the case names one. */
-export function check(c: Case): void {
-  const got = run(c);
-  if ('error' in c.then && !Array.isArray(c.then)) {
-    const { error, message } = c.then;
-    expect(Array.isArray(got) ? got : got.error).toEqual(error);
-    if (message !== undefined && !Array.isArray(got)) expect(got.message).toMatch(message);
-    return;
-  }
-  expect(got).toEqual(c.then);
-}
+/** Runs a case through the conversation decider (see checkDecider). */
+export const check = (c: Case): void => checkDecider(conversationDecider, { ...c, context: { rules: { ...DEFAULT_RULES, ...c.rules } } });
 
 export const stateOf = (events: ConversationEvent[]): ConversationState => evolveAll(initialState(), events);

@@ -1,6 +1,7 @@
 import { ChatError, type CommandMeta } from '@chat/contracts';
 import { can, type Action } from './permissions';
-import type { ActiveConversation, ConversationState, MemberRecord } from './state';
+import type { Referenced } from './rules';
+import { canSee, type ActiveConversation, type ConversationState, type MemberRecord, type MessageRecord } from './state';
 
 /** The conversation, if it exists and the user is in it; otherwise not_found / forbidden. */
 export function requireMember(state: ConversationState, userId: string): ActiveConversation {
@@ -22,6 +23,18 @@ export function requireGroup(conv: ActiveConversation, message = 'direct convers
 
 export function requirePermission(actor: MemberRecord, action: Action, message: string): void {
   if (!can(actor.role, action)) throw new ChatError('forbidden', message);
+}
+
+/**
+ * The message, if the member can see it (sent after they joined); otherwise not_found. One the
+ * state no longer keeps comes as `referenced` (looked up in the stream; its `deleted` is not
+ * known there, so a second delete of it appends a second MessageDeleted, which the read models
+ * take as a no-op).
+ */
+export function visibleMessage(conv: ActiveConversation, member: MemberRecord, messageId: string, referenced: Referenced): MessageRecord {
+  const rec = conv.messages.get(messageId) ?? referenced;
+  if (!rec || !canSee(member, rec.seq)) throw new ChatError('not_found', 'no such message');
+  return rec;
 }
 
 /** The command's time (assigned by the edge) in epoch milliseconds. */

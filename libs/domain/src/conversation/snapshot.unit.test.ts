@@ -1,8 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import { ConversationSnapshotState, LIMITS } from '@chat/contracts';
-import { decide, DEFAULT_RULES } from './decide';
+import { decide } from './decide';
 import { evolve } from './evolve';
 import { after, cmd, groupCreated, MIN, sent, stateOf } from './fixtures';
+import { DEFAULT_RULES } from './rules';
 import { conversationFromSnapshot, conversationStateBytes, conversationToSnapshot } from './snapshot';
 import { DEFAULT_STATE_LIMITS, initialState, type ActiveConversation, type ConversationState } from './state';
 

@@ -1,75 +1,61 @@
 import { describe, expect, it } from 'vitest';
-import { ChatError, type ConversationEvent } from '@chat/contracts';
-import { evolveAll } from '../conversation/evolve';
-import { initialState } from '../conversation/state';
-import { decideMute, evolveMute, initialMuteState, isMuted, type MuteCommand, type MuteState } from './mute';
-
-const AT = '2025-01-01T00:00:00.000Z';
-const conversation = evolveAll(initialState(), [
-  {
-    type: 'ConversationCreated',
-    v: 1,
-    conversationId: 'c1',
-    kind: 'direct',
-    createdBy: 'alice',
-    members: [
-      { userId: 'alice', role: 'member' },
-      { userId: 'bob', role: 'member' },
-    ],
-    at: AT,
-  } satisfies ConversationEvent,
-]);
+import type { ConversationEvent, MemberMuteChanged } from '@chat/contracts';
+import { AT, directCreated, meta, stateOf } from '../conversation/fixtures';
+import { preferenceDecider } from '../decider';
+import { checkDecider, type Then } from '../testing';
+import { evolveMute, initialMuteState, isMuted, type MuteCommand } from './mute';
 
 const mute = (userId: string, muted: boolean, until?: string): MuteCommand => ({
   type: 'MuteConversation',
   v: 1,
-  meta: { commandId: 'cmd', requestId: 'req', userId, deviceId: 'phone', edgeId: 'edge-1', at: AT },
+  meta: meta(userId),
   data: { conversationId: 'c1', muted, ...(until ? { until } : {}) },
 });
 
-const code = (fn: () => unknown): string | undefined => {
-  try {
-    fn();
-    return undefined;
-  } catch (e) {
-    return e instanceof ChatError ? e.code : 'thrown';
-  }
-};
+const muteChanged = (userId: string, muted: boolean, until?: string): MemberMuteChanged => ({
+  type: 'MemberMuteChanged',
+  v: 1,
+  conversationId: 'c1',
+  userId,
+  muted,
+  ...(until ? { until } : {}),
+  at: AT,
+});
+
+interface Case {
+  name: string;
+  /** The conversation's events (alice and bob's direct conversation unless given): what the setting is decided against. */
+  conversation?: ConversationEvent[];
+  /** This member's preference events so far. */
+  given?: MemberMuteChanged[];
+  when: MuteCommand;
+  then: Then<MemberMuteChanged>;
+}
+
+const check = (c: Case): void =>
+  checkDecider(preferenceDecider, { ...c, given: c.given ?? [], context: { conversation: stateOf(c.conversation ?? [directCreated()]) } });
 
 describe('decideMute', () => {
-  it('mutes a member', () => {
-    expect(decideMute(mute('bob', true), initialMuteState(), conversation)).toEqual([
-      { type: 'MemberMuteChanged', v: 1, conversationId: 'c1', userId: 'bob', muted: true, at: AT },
-    ]);
-  });
+  it.each<Case>([
+    { name: 'mutes a member', when: mute('bob', true), then: [muteChanged('bob', true)] },
+    { name: 'mutes until a time, normalised to UTC', when: mute('bob', true, '2025-01-01T02:00:00+01:00'), then: [muteChanged('bob', true, '2025-01-01T01:00:00.000Z')] },
+    { name: 'the same setting (not muted): nothing', when: mute('bob', false), then: [] },
+    { name: 'the same setting (muted): nothing', given: [muteChanged('bob', true)], when: mute('bob', true), then: [] },
+    { name: 'unmutes a muted member', given: [muteChanged('bob', true)], when: mute('bob', false), then: [muteChanged('bob', false)] },
+  ])('$name', check);
 
-  it('mutes until a time, normalised to UTC', () => {
-    const [e] = decideMute(mute('bob', true, '2025-01-01T02:00:00+01:00'), initialMuteState(), conversation);
-    expect(e).toMatchObject({ muted: true, until: '2025-01-01T01:00:00.000Z' });
-  });
-
-  it('changes nothing when the setting is the same', () => {
-    expect(decideMute(mute('bob', false), initialMuteState(), conversation)).toEqual([]);
-    const muted: MuteState = { muted: true };
-    expect(decideMute(mute('bob', true), muted, conversation)).toEqual([]);
-    expect(decideMute(mute('bob', false), muted, conversation)).toHaveLength(1);
-  });
-
-  it('refuses non-members and unknown conversations', () => {
-    expect(code(() => decideMute(mute('carol', true), initialMuteState(), conversation))).toBe('forbidden');
-    expect(code(() => decideMute(mute('bob', true), initialMuteState(), initialState()))).toBe('not_found');
-  });
-
-  it('refuses an until in the past, unparseable, or without muting', () => {
-    expect(code(() => decideMute(mute('bob', true, '2024-12-31T23:00:00Z'), initialMuteState(), conversation))).toBe('bad_request');
-    expect(code(() => decideMute(mute('bob', true, 'tomorrow'), initialMuteState(), conversation))).toBe('bad_request');
-    expect(code(() => decideMute(mute('bob', false, '2025-02-01T00:00:00Z'), initialMuteState(), conversation))).toBe('bad_request');
-  });
+  it.each<Case>([
+    { name: 'a non-member', when: mute('carol', true), then: { error: 'forbidden' } },
+    { name: 'an unknown conversation', conversation: [], when: mute('bob', true), then: { error: 'not_found' } },
+    { name: 'an until in the past', when: mute('bob', true, '2024-12-31T23:00:00Z'), then: { error: 'bad_request' } },
+    { name: 'an unparseable until', when: mute('bob', true, 'tomorrow'), then: { error: 'bad_request' } },
+    { name: 'an until without muting', when: mute('bob', false, '2025-02-01T00:00:00Z'), then: { error: 'bad_request' } },
+  ])('refuses $name', check);
 });
 
 describe('isMuted', () => {
   it('ends a mute at until', () => {
-    const s = evolveMute(initialMuteState(), { type: 'MemberMuteChanged', v: 1, conversationId: 'c1', userId: 'bob', muted: true, until: '2025-01-01T01:00:00.000Z', at: AT });
+    const s = evolveMute(initialMuteState(), muteChanged('bob', true, '2025-01-01T01:00:00.000Z'));
     expect(isMuted(s, Date.parse('2025-01-01T00:59:59Z'))).toBe(true);
     expect(isMuted(s, Date.parse('2025-01-01T01:00:00Z'))).toBe(false);
     expect(isMuted({ muted: true }, Date.now())).toBe(true);

@@ -1,5 +1,5 @@
 import type { CommandOf, ReceiptEvent } from '@chat/contracts';
-import { requireMember } from '../conversation/decide';
+import { requireMember } from '../conversation/guards';
 import type { ConversationState } from '../conversation/state';
 
 /**

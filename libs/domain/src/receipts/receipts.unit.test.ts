@@ -1,170 +1,138 @@
 import { describe, expect, it } from 'vitest';
-import { ChatError, type ConversationEvent, type ErrorCode, type ReceiptEvent } from '@chat/contracts';
-import { evolveAll } from '../conversation/evolve';
-import { initialState } from '../conversation/state';
-import { decideReceipt, evolveReceipt, initialReceiptState, type ReceiptCommand, type ReceiptState } from './receipts';
+import type { ConversationEvent, ReceiptEvent } from '@chat/contracts';
+import { added, AT, directCreated, groupCreated, left, meta, removed, sent, stateOf } from '../conversation/fixtures';
+import { receiptDecider } from '../decider';
+import { checkDecider, type Then } from '../testing';
+import { evolveReceipt, initialReceiptState, type ReceiptCommand, type ReceiptState } from './receipts';
 
-const AT = '2025-01-01T00:00:00.000Z';
-
-const created: ConversationEvent = {
-  type: 'ConversationCreated',
-  v: 1,
-  conversationId: 'c1',
-  kind: 'direct',
-  createdBy: 'alice',
-  members: [
-    { userId: 'alice', role: 'member' },
-    { userId: 'bob', role: 'member' },
-  ],
-  at: AT,
-};
-
-/** The conversation with `n` messages (seq 1..n). */
-const withMessages = (n: number): ConversationEvent[] => [
-  created,
-  ...Array.from({ length: n }, (_, i): ConversationEvent => ({
-    type: 'MessageSent',
-    v: 1,
-    conversationId: 'c1',
-    messageId: `m${i + 1}`,
-    seq: i + 1,
-    senderId: 'alice',
-    senderDeviceId: 'alice-phone',
-    clientMsgId: `k${i + 1}`,
-    body: { text: 'hi' },
-    sentAt: AT,
-  })),
-];
-
+const messages = (n: number): ConversationEvent[] => Array.from({ length: n }, (_, i) => sent(i + 1, 'alice', `m${i + 1}`));
+/** The direct conversation of alice and bob with `n` messages (seq 1..n). */
+const withMessages = (n: number): ConversationEvent[] => [directCreated(), ...messages(n)];
 /** A group (alice owns it, bob is a member) with `n` messages. */
-const groupWithMessages = (n: number): ConversationEvent[] => [
-  { ...created, kind: 'group', members: [{ userId: 'alice', role: 'owner' }, { userId: 'bob', role: 'member' }] } as ConversationEvent,
-  ...withMessages(n).slice(1),
-];
+const groupWithMessages = (n: number): ConversationEvent[] => [groupCreated('alice', ['bob']), ...messages(n)];
 
-const mark = (type: ReceiptCommand['type'], userId: string, upToSeq: number): ReceiptCommand => ({
+const mark = (type: ReceiptCommand['type'], userId: string, upToSeq: number, deviceId = `${userId}-phone`): ReceiptCommand => ({
   type,
   v: 1,
-  meta: { commandId: 'cmd', requestId: 'req', userId, deviceId: `${userId}-phone`, edgeId: 'edge-1', at: AT },
+  meta: { ...meta(userId), deviceId },
   data: { conversationId: 'c1', upToSeq },
 });
 
-const receipt = (type: ReceiptEvent['type'], userId: string, upToSeq: number): ReceiptEvent => ({
+const receipt = (type: ReceiptEvent['type'], userId: string, upToSeq: number, deviceId = `${userId}-phone`): ReceiptEvent => ({
   type,
   v: 1,
   conversationId: 'c1',
   userId,
-  deviceId: `${userId}-phone`,
+  deviceId,
   upToSeq,
   at: AT,
 });
 
 interface Case {
   name: string;
-  /** The conversation's events and this member's receipt events so far. */
-  given: { conversation: ConversationEvent[]; receipts?: ReceiptEvent[] };
+  /** The conversation's events: what the receipt is decided against. */
+  conversation: ConversationEvent[];
+  /** This member's receipt events so far. */
+  given?: ReceiptEvent[];
   when: ReceiptCommand;
-  then: ReceiptEvent[] | { error: ErrorCode };
+  then: Then<ReceiptEvent>;
 }
 
-function run(c: Case): ReceiptEvent[] | { error: ErrorCode } {
-  const conversation = evolveAll(initialState(), c.given.conversation);
-  const state = (c.given.receipts ?? []).reduce(evolveReceipt, initialReceiptState());
-  try {
-    return decideReceipt(c.when, state, conversation);
-  } catch (e) {
-    if (e instanceof ChatError) return { error: e.code };
-    throw e;
-  }
-}
+const check = (c: Case): void => checkDecider(receiptDecider, { ...c, given: c.given ?? [], context: { conversation: stateOf(c.conversation) } });
 
 describe('decideReceipt', () => {
   it.each<Case>([
     {
       name: 'delivered up to a seq',
-      given: { conversation: withMessages(5) },
+      conversation: withMessages(5),
       when: mark('MarkDelivered', 'bob', 3),
       then: [receipt('MessagesDelivered', 'bob', 3)],
     },
     {
       name: 'read up to a seq',
-      given: { conversation: withMessages(5) },
+      conversation: withMessages(5),
       when: mark('MarkRead', 'bob', 5),
       then: [receipt('MessagesRead', 'bob', 5)],
     },
     {
       name: 'a watermark past the last message is clamped to it',
-      given: { conversation: withMessages(4) },
+      conversation: withMessages(4),
       when: mark('MarkRead', 'bob', 99),
       then: [receipt('MessagesRead', 'bob', 4)],
     },
     {
       name: 'delivered does not move back: nothing',
-      given: { conversation: withMessages(5), receipts: [receipt('MessagesDelivered', 'bob', 4)] },
+      conversation: withMessages(5),
+      given: [receipt('MessagesDelivered', 'bob', 4)],
       when: mark('MarkDelivered', 'bob', 2),
       then: [],
     },
     {
       name: 'delivered again at the same seq: nothing',
-      given: { conversation: withMessages(5), receipts: [receipt('MessagesDelivered', 'bob', 4)] },
+      conversation: withMessages(5),
+      given: [receipt('MessagesDelivered', 'bob', 4)],
       when: mark('MarkDelivered', 'bob', 4),
       then: [],
     },
     {
       name: 'read again at the same seq: nothing',
-      given: { conversation: withMessages(5), receipts: [receipt('MessagesRead', 'bob', 3)] },
+      conversation: withMessages(5),
+      given: [receipt('MessagesRead', 'bob', 3)],
       when: mark('MarkRead', 'bob', 3),
       then: [],
     },
     {
       name: 'delivered after read at the same seq: read implied it, nothing',
-      given: { conversation: withMessages(5), receipts: [receipt('MessagesRead', 'bob', 3)] },
+      conversation: withMessages(5),
+      given: [receipt('MessagesRead', 'bob', 3)],
       when: mark('MarkDelivered', 'bob', 3),
       then: [],
     },
     {
       name: 'read below the delivered watermark still moves read forward',
-      given: { conversation: withMessages(5), receipts: [receipt('MessagesDelivered', 'bob', 5)] },
+      conversation: withMessages(5),
+      given: [receipt('MessagesDelivered', 'bob', 5)],
       when: mark('MarkRead', 'bob', 2),
       then: [receipt('MessagesRead', 'bob', 2)],
     },
     {
       name: 'clamped to the last message and already there: nothing',
-      given: { conversation: withMessages(4), receipts: [receipt('MessagesDelivered', 'bob', 4)] },
+      conversation: withMessages(4),
+      given: [receipt('MessagesDelivered', 'bob', 4)],
       when: mark('MarkDelivered', 'bob', 10),
       then: [],
     },
     {
       name: 'a member added later acknowledges their join message (a system message seq)',
-      given: { conversation: [...groupWithMessages(2), { type: 'MembersAdded', v: 1, conversationId: 'c1', seq: 3, by: 'alice', members: [{ userId: 'carol', role: 'member' }], at: AT }] },
+      conversation: [...groupWithMessages(2), added(3, 'alice', ['carol'])],
       when: mark('MarkRead', 'carol', 3),
       then: [receipt('MessagesRead', 'carol', 3)],
     },
     {
       name: 'a conversation without messages: nothing to acknowledge',
-      given: { conversation: withMessages(0) },
+      conversation: withMessages(0),
       when: mark('MarkRead', 'bob', 1),
       then: [],
     },
-  ])('$name', (c) => expect(run(c)).toEqual(c.then));
+  ])('$name', check);
 
   it.each<Case>([
-    { name: 'a conversation that does not exist', given: { conversation: [] }, when: mark('MarkRead', 'bob', 1), then: { error: 'not_found' } },
-    { name: 'a user who is not a member (delivered)', given: { conversation: withMessages(3) }, when: mark('MarkDelivered', 'mallory', 1), then: { error: 'forbidden' } },
-    { name: 'a user who is not a member (read)', given: { conversation: withMessages(3) }, when: mark('MarkRead', 'mallory', 1), then: { error: 'forbidden' } },
+    { name: 'a conversation that does not exist', conversation: [], when: mark('MarkRead', 'bob', 1), then: { error: 'not_found' } },
+    { name: 'a user who is not a member (delivered)', conversation: withMessages(3), when: mark('MarkDelivered', 'mallory', 1), then: { error: 'forbidden' } },
+    { name: 'a user who is not a member (read)', conversation: withMessages(3), when: mark('MarkRead', 'mallory', 1), then: { error: 'forbidden' } },
     {
       name: 'a member who was removed',
-      given: { conversation: [...groupWithMessages(2), { type: 'MemberRemoved', v: 1, conversationId: 'c1', seq: 3, by: 'alice', userId: 'bob', at: AT }] },
+      conversation: [...groupWithMessages(2), removed(3, 'alice', 'bob')],
       when: mark('MarkRead', 'bob', 2),
       then: { error: 'forbidden' },
     },
     {
       name: 'a member who left (delivered)',
-      given: { conversation: [...groupWithMessages(2), { type: 'MemberLeft', v: 1, conversationId: 'c1', seq: 3, userId: 'bob', at: AT }] },
+      conversation: [...groupWithMessages(2), left(3, 'bob')],
       when: mark('MarkDelivered', 'bob', 2),
       then: { error: 'forbidden' },
     },
-  ])('rejects $name', (c) => expect(run(c)).toEqual(c.then));
+  ])('rejects $name', check);
 });
 
 describe('evolveReceipt', () => {
@@ -184,12 +152,21 @@ describe('evolveReceipt', () => {
 });
 
 describe('decideReceipt for a second device', () => {
-  it('records an acknowledgement that moves only that device, and nothing when neither moves', () => {
-    const conversation = evolveAll(initialState(), groupWithMessages(5));
-    const state: ReceiptState = { deliveredSeq: 5, readSeq: 0, devices: { 'bob-laptop': 5 } };
-    const phoneAck = { ...mark('MarkDelivered', 'bob', 5), meta: { ...mark('MarkDelivered', 'bob', 5).meta, deviceId: 'bob-phone' } };
-    expect(decideReceipt(phoneAck, state, conversation)).toMatchObject([{ type: 'MessagesDelivered', deviceId: 'bob-phone', upToSeq: 5 }]);
-    const laptopAgain = { ...mark('MarkDelivered', 'bob', 5), meta: { ...mark('MarkDelivered', 'bob', 5).meta, deviceId: 'bob-laptop' } };
-    expect(decideReceipt(laptopAgain, state, conversation)).toEqual([]);
-  });
+  const laptopDelivered = receipt('MessagesDelivered', 'bob', 5, 'bob-laptop');
+  it.each<Case>([
+    {
+      name: 'records an acknowledgement that moves only that device',
+      conversation: groupWithMessages(5),
+      given: [laptopDelivered],
+      when: mark('MarkDelivered', 'bob', 5),
+      then: [receipt('MessagesDelivered', 'bob', 5)],
+    },
+    {
+      name: 'records nothing when neither moves',
+      conversation: groupWithMessages(5),
+      given: [laptopDelivered],
+      when: mark('MarkDelivered', 'bob', 5, 'bob-laptop'),
+      then: [],
+    },
+  ])('$name', check);
 });
