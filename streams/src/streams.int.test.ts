@@ -1,4 +1,4 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { AckPolicy, RetentionPolicy, StorageType } from '@nats-io/jetstream';
 import { names } from '@chat/contracts';
 import { connectNats, type Nats } from '@chat/nats';
@@ -11,7 +11,7 @@ const settings = { replicas: 1, maxAgeMs: 30 * 86_400_000 };
 let nats: Nats;
 
 beforeAll(async () => {
-  nats = await connectNats(process.env['NATS_URL'] ?? 'nats://127.0.0.1:4222', 'streams-test');
+  nats = await connectNats(inject('chatEnv')['NATS_URL']!, 'streams-test');
 });
 afterAll(async () => {
   for (const ns of [n, late]) {

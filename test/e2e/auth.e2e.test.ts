@@ -168,11 +168,17 @@ describe('membership on every frame type and endpoint', () => {
     expect(results).toEqual(all.map(({ type }) => [type, 'forbidden']));
     expect(others.filter((f) => f.conversationId === convId)).toEqual([]);
 
-    // Nothing stored: the history, the members and the title are as they were.
-    await new Promise((r) => setTimeout(r, 500));
-    const after = await history();
-    expect(after.messages.map((x: Json) => [x.seq, x.body])).toEqual(before.messages.map((x: Json) => [x.seq, x.body]));
-    const list = await getJson('/v1/conversations', u('alice'));
+    // Nothing stored: the history, the members and the title are as they were. Alice's next
+    // message is the marker: it takes the seq after hers, and once it is in her history and
+    // her list, anything Mallory's frames had appended before it would be there too.
+    const marker = await alice.send({ conversationId: convId, body: text('after mallory') });
+    expect(marker.seq).toBe(sent.seq + 1);
+    const after = await eventually(history, (h: Json) => h.messages?.some((x: Json) => x.seq === marker.seq));
+    expect(after.messages.filter((x: Json) => x.seq !== marker.seq).map((x: Json) => [x.seq, x.body])).toEqual(before.messages.map((x: Json) => [x.seq, x.body]));
+    const list = await eventually(
+      () => getJson('/v1/conversations', u('alice')),
+      (l: Json) => l.conversations?.find((c: Json) => c.conversationId === convId)?.lastMessage?.seq === marker.seq,
+    );
     const entry = list.conversations.find((c: Json) => c.conversationId === convId);
     expect(entry).toMatchObject({ title: 'private' });
     expect(new Set(entry.members)).toEqual(new Set([u('alice'), u('bob')]));
@@ -205,12 +211,16 @@ describe('abuse limits', () => {
     expect(ok).toHaveLength(5); // CHAT_SEND_BURST, over both devices
     expect(limited).toHaveLength(3);
     for (const l of limited) expect(l).toMatchObject({ code: 'rate_limited', retryAfterMs: expect.any(Number) });
+    // The other member's message is the marker (the spammer's bucket is empty): the next seq
+    // after the five, and once it is in the history, any refused send stored before it would be.
+    const victim = await connect(u('victim'));
+    const marker = await victim.send({ conversationId, body: text('after the spam') });
+    expect(marker.seq).toBe(6);
     const history = await eventually(
       () => getJson(`/v1/conversations/${conversationId}/messages`, u('spammer')),
-      (h: Json) => h.messages?.length === 5,
+      (h: Json) => h.messages?.some((x: Json) => x.seq === marker.seq),
     );
-    await new Promise((r) => setTimeout(r, 300));
-    expect((await getJson(`/v1/conversations/${conversationId}/messages`, u('spammer'))).messages).toHaveLength(history.messages.length);
+    expect(history.messages.map((x: Json) => x.body.text).sort()).toEqual([...ok.map((o) => `spam ${outcomes.indexOf(o)}`), 'after the spam'].sort());
   });
 
   it('the rate_limited error frame carries retryAfterMs and the clientMsgId', async () => {

@@ -66,8 +66,11 @@ describe('group fan-out', () => {
       latencies.push(lastAt.get(sent.seq)! - t0);
       firstLatencies.push(firstAt.get(sent.seq)! - t0);
     }
-    // Let trailing list updates (conversation.activity) land before counting.
-    await new Promise((r) => setTimeout(r, 500));
+    // Trailing list updates (conversation.activity) are published after a batch commits and
+    // before the projector acknowledges it: once it has acknowledged the stream's last event,
+    // every publish for these messages is in CHAT_DELIVERY.
+    const lastEvent = (await nats.jsm.streams.info(n.streams.events)).state.last_seq;
+    await eventually(async () => (await nats.jsm.consumers.info(n.streams.events, n.consumers.projector)).ack_floor.stream_seq, (s) => s >= lastEvent, 30_000);
     const publishes = (await deliverySeq()) - publishesBefore;
 
     latencies.sort((a, b) => a - b);

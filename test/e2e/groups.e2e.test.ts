@@ -359,6 +359,8 @@ describe('history and message operations', () => {
     expect(got.some((f) => f.body.text === 'delete me')).toBe(false);
 
     // Windows: an admin may delete any time, the author may not edit or delete once the window passed.
+    // The edge stamps each command with its own clock, so here the window has to pass in real
+    // time: these sleeps wait for the (short, configured) window to expire, by design.
     await new Promise((r) => setTimeout(r, EDIT_WINDOW_MS + 200));
     await expect(owner.edit(conversationId, d.messageId, text('too late'))).rejects.toMatchObject({ code: 'forbidden' });
     const own = await memberPhone.send({ conversationId, body: text('mine, old soon') });

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import WebSocket from 'ws';
-import { startSystem, token, type RunningSystem } from '../support/system';
+import { eventually, startSystem, token, type RunningSystem } from '../support/system';
 
 /**
  * docs/protocol.md: a `sync` sent after a message was acknowledged (`message.sent` reached anyone)
@@ -37,6 +37,12 @@ async function socket(user: string): Promise<{ ws: WebSocket; send(f: Frame): vo
   return { ws, send: (f) => ws.send(JSON.stringify(f)), next, close: () => ws.close() };
 }
 
+/** `sync` frames the edge has received (chat_ws_frames_in_total on its /metrics). */
+async function syncFramesIn(): Promise<number> {
+  const metrics = await (await fetch(`${sys.httpUrl}/metrics`)).text();
+  return Number(/^chat_ws_frames_in_total\{[^}]*type="sync"[^}]*\} (\d+)/m.exec(metrics)?.[1] ?? 0);
+}
+
 beforeAll(async () => {
   sys = await startSystem(inject('chatEnv'));
 }, 60_000);
@@ -68,10 +74,12 @@ describe('read after ack', () => {
 
       // bob comes back and syncs from his cursor while the projector is still paused.
       const again = await socket(u('bob'));
+      const syncsBefore = await syncFramesIn();
       again.send({ type: 'sync', ref: 's1', cursor: first.cursor });
       const answer = again.next((f) => f['type'] === 'sync.batch' && f['ref'] === 's1');
-      // The sync is on the server, waiting; the projector resumes well within the edge's bound.
-      await new Promise((r) => setTimeout(r, 300));
+      // The edge has the sync (its frame counter moved), waiting; the projector resumes well
+      // within the edge's bound.
+      await eventually(syncFramesIn, (n) => n > syncsBefore);
       projector.child.kill('SIGCONT');
       const batch = (await answer) as { frames: Frame[]; hasMore: boolean };
       expect(batch.frames.filter((f) => f['type'] === 'message.new').map((f) => f['seq'])).toEqual([1, 2, 3]);

@@ -16,8 +16,6 @@ async function timeline(conversationId: string): Promise<Array<{ type: string; s
   );
 }
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
 describe('groups on the write side', () => {
   it('create → add → remove: the removed member can no longer send or acknowledge; seqs stay dense with system messages', async () => {
     const c = 'g-members';
@@ -84,22 +82,25 @@ describe('groups on the write side', () => {
     const m2 = send(c, 'bob', 'two');
     await a.execute(m1);
     await a.execute(m2);
-    const edit = (id: string, by = 'bob') => conv('EditMessage', c, by, { messageId: id, body: { text: 'edited' } });
-    const del = (id: string, by: string, scope: 'everyone' | 'me' = 'everyone') => conv('DeleteMessage', c, by, { messageId: id, scope });
+    // The windows run on command time (meta.at, stamped by the edge), so each command says how
+    // long after m1 was sent it arrives: no waiting, and no test-machine slowness in the result.
+    const sentAt = Date.parse(m1.meta.at);
+    const later = (ms: number) => new Date(sentAt + ms).toISOString();
+    const edit = (id: string, by: string, at: string) => conv('EditMessage', c, by, { messageId: id, body: { text: 'edited' } }, at);
+    const del = (id: string, by: string, at: string, scope: 'everyone' | 'me' = 'everyone') => conv('DeleteMessage', c, by, { messageId: id, scope }, at);
 
-    expect(await a.execute(edit(m1.data.messageId))).toMatchObject({ kind: 'message.edited', messageId: m1.data.messageId, seq: 1, body: { text: 'edited' } });
-    await expect(a.execute(edit(m1.data.messageId, 'alice'))).rejects.toMatchObject({ code: 'forbidden' });
-    await sleep(550);
-    await expect(a.execute(edit(m1.data.messageId))).rejects.toMatchObject({ code: 'forbidden', message: 'the edit window (500ms) has passed' });
-    expect(await a.execute(del(m1.data.messageId, 'bob'))).toMatchObject({ kind: 'message.deleted', seq: 1, scope: 'everyone' });
+    expect(await a.execute(edit(m1.data.messageId, 'bob', later(499)))).toMatchObject({ kind: 'message.edited', messageId: m1.data.messageId, seq: 1, body: { text: 'edited' } });
+    await expect(a.execute(edit(m1.data.messageId, 'alice', later(499)))).rejects.toMatchObject({ code: 'forbidden' });
+    await expect(a.execute(edit(m1.data.messageId, 'bob', later(550)))).rejects.toMatchObject({ code: 'forbidden', message: 'the edit window (500ms) has passed' });
+    expect(await a.execute(del(m1.data.messageId, 'bob', later(550)))).toMatchObject({ kind: 'message.deleted', seq: 1, scope: 'everyone' });
     // A repeat appends nothing.
-    expect(await a.execute(del(m1.data.messageId, 'bob'))).toMatchObject({ kind: 'message.deleted', seq: 1 });
-    await expect(a.execute(edit(m1.data.messageId))).rejects.toMatchObject({ code: 'not_found' });
-    await sleep(500);
-    await expect(a.execute(del(m2.data.messageId, 'bob'))).rejects.toMatchObject({ code: 'forbidden', message: 'the delete window (1s) has passed' });
-    await expect(a.execute(del(m2.data.messageId, 'carol'))).rejects.toMatchObject({ code: 'forbidden' });
-    expect(await a.execute(del(m2.data.messageId, 'carol', 'me'))).toMatchObject({ seq: 2, scope: 'me' });
-    expect(await a.execute(del(m2.data.messageId, 'alice'))).toMatchObject({ seq: 2, scope: 'everyone' });
+    expect(await a.execute(del(m1.data.messageId, 'bob', later(560)))).toMatchObject({ kind: 'message.deleted', seq: 1 });
+    await expect(a.execute(edit(m1.data.messageId, 'bob', later(560)))).rejects.toMatchObject({ code: 'not_found' });
+    const pastDelete = Date.parse(m2.meta.at) - sentAt + 1050;
+    await expect(a.execute(del(m2.data.messageId, 'bob', later(pastDelete)))).rejects.toMatchObject({ code: 'forbidden', message: 'the delete window (1s) has passed' });
+    await expect(a.execute(del(m2.data.messageId, 'carol', later(pastDelete)))).rejects.toMatchObject({ code: 'forbidden' });
+    expect(await a.execute(del(m2.data.messageId, 'carol', later(pastDelete), 'me'))).toMatchObject({ seq: 2, scope: 'me' });
+    expect(await a.execute(del(m2.data.messageId, 'alice', later(pastDelete)))).toMatchObject({ seq: 2, scope: 'everyone' });
     expect(await a.execute(send(c, 'carol', 'three'))).toMatchObject({ seq: 3 });
 
     const { events } = await t.store.load(t.env.names.subjects.evtConv(c));

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { names, type ChatEvent, type CommandOf } from '@chat/contracts';
 import { DEFAULT_RULES } from '@chat/domain';
+import { messageSent } from '@chat/domain/fixtures';
 import { ConcurrencyError, InMemoryEventStore } from '@chat/nats';
 import { Aggregates } from './aggregates';
 import { conversation } from './kinds';
@@ -14,18 +15,8 @@ const at = '2030-01-01T00:00:00.000Z';
 const conv = 'g1';
 const subject = n.subjects.evtConv(conv);
 const created: ChatEvent = { type: 'ConversationCreated', v: 1, conversationId: conv, kind: 'group', createdBy: 'a', members: [{ userId: 'a', role: 'owner' }], at };
-const sentEvent = (seq: number, clientMsgId: string): ChatEvent => ({
-  type: 'MessageSent',
-  v: 1,
-  conversationId: conv,
-  messageId: `m-${clientMsgId}`,
-  seq,
-  senderId: 'a',
-  senderDeviceId: 'd',
-  clientMsgId,
-  body: { text: 'x' },
-  sentAt: at,
-});
+const sentEvent = (seq: number, clientMsgId: string): ChatEvent =>
+  messageSent({ conversationId: conv, messageId: `m-${clientMsgId}`, seq, senderId: 'a', senderDeviceId: 'd', clientMsgId, body: { text: 'x' }, sentAt: at });
 let ids = 0;
 const send = (clientMsgId: string): CommandOf<'SendMessage'> => ({
   type: 'SendMessage',

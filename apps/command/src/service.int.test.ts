@@ -98,10 +98,12 @@ describe('command service over core NATS', () => {
     let owned = true;
     let release!: () => void;
     const held = new Promise<void>((r) => (release = r));
+    let loading!: () => void;
+    const loadStarted = new Promise<void>((r) => (loading = r));
     // A fresh instance loads the conversation first: the lease is lost while it does.
     const svc = await createService(t.env, {
       owns: () => owned,
-      store: (real) => ({ load: async (s, a) => (await held, real.load(s, a)), append: (...args) => real.append(...args) }),
+      store: (real) => ({ load: async (s, a) => (loading(), await held, real.load(s, a)), append: (...args) => real.append(...args) }),
     });
     t.closeLater(svc.close);
     await svc.takeAll();
@@ -110,7 +112,8 @@ describe('command service over core NATS', () => {
     const mid = { ...send(conv, 'alice', 'mid-flight') };
     mid.meta = { ...mid.meta, edgeId: 'edge-fence' };
     sendCommand(t.env.nats.nc, t.env.names, mid);
-    await new Promise((r) => setTimeout(r, 200));
+    // The command is running: its load has begun (and waits for `held`).
+    await loadStarted;
     owned = false;
     release();
     await replies.waitFor(1);

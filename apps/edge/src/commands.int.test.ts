@@ -1,4 +1,4 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { connectNats, type Nats } from '@chat/nats';
 import { names as namesFor, type Command, type CommandReply } from '@chat/contracts';
 import { createTestNamespace, type TestNamespace } from '@chat/testing';
@@ -9,7 +9,7 @@ let nats: Nats;
 const PARTITIONS = 4;
 
 beforeAll(async () => {
-  ns = await createTestNamespace();
+  ns = await createTestNamespace(inject('chatEnv'));
   nats = await connectNats(ns.natsUrl, `gateway-test-${ns.ns}`);
 });
 afterAll(async () => {

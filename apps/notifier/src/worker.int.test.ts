@@ -1,6 +1,6 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { afterAll, beforeAll, describe, expect, inject, it, vi } from 'vitest';
 import pino from 'pino';
 import { names as namesFor, notifyJobId, type NotifyJob } from '@chat/contracts';
 import { createPool, type Pool } from '@chat/postgres';
@@ -20,7 +20,7 @@ let gatewayUrl: string;
 const received: PushPayload[] = [];
 
 beforeAll(async () => {
-  ns = await createTestNamespace();
+  ns = await createTestNamespace(inject('chatEnv'));
   pool = createPool(ns.databaseUrl, 2);
   redis = createRedis(ns.redisUrl, namesFor(ns.ns).redisPrefix);
   gateway = createServer((req, res) => {

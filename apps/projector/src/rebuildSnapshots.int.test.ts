@@ -2,6 +2,7 @@ import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import type { ChatEvent, MemberMuteChanged, StoredEvent } from '@chat/contracts';
+import { messageSent } from '@chat/domain/fixtures';
 import { listEntries } from '@chat/postgres';
 import { nanos } from '@chat/streams';
 import { messagesProjection } from './messages/projection';
@@ -49,18 +50,8 @@ const created = (conversationId: string, kind: 'group' | 'direct', members: stri
   members: members.map((userId, i) => ({ userId, role: kind === 'group' && i === 0 ? 'owner' : 'member' })),
   at: now(),
 });
-const sent = (conversationId: string, seq: number, senderId: string): ChatEvent => ({
-  type: 'MessageSent',
-  v: 1,
-  conversationId,
-  messageId: `m-${conversationId}-${seq}`,
-  seq,
-  senderId,
-  senderDeviceId: `${senderId}-phone`,
-  clientMsgId: `c-${conversationId}-${seq}`,
-  body: { text: `message ${seq} in ${conversationId} from ${senderId}` },
-  sentAt: now(),
-});
+const sent = (conversationId: string, seq: number, senderId: string): ChatEvent =>
+  messageSent({ conversationId, seq, senderId, clientMsgId: `c-${conversationId}-${seq}`, body: { text: `message ${seq} in ${conversationId} from ${senderId}` }, sentAt: now() });
 const read = (conversationId: string, userId: string, upToSeq: number): ChatEvent => ({ type: 'MessagesRead', v: 1, conversationId, userId, deviceId: `${userId}-phone`, upToSeq, at: now() });
 const added = (conversationId: string, seq: number, by: string, userId: string): ChatEvent => ({
   type: 'MembersAdded',
@@ -104,8 +95,13 @@ async function project(): Promise<void> {
         await waitForCheckpoint(t.env.pool, name, state.last_seq);
       }
     } else {
-      await waitFor(async () => run.projector.stats.resets > 0, 'the projector to open its consumer');
-      await new Promise((r) => setTimeout(r, 500));
+      // Nothing to apply: done once the projector has opened its consumer past the checkpoint
+      // and its pull waits at the server with nothing pending or unacknowledged.
+      await waitFor(async () => {
+        if (run.projector.stats.resets === 0) return false;
+        const info = await t.env.nats.jsm.consumers.info(t.env.names.streams.events, t.env.names.consumers.projector);
+        return info.num_waiting > 0 && info.num_pending === 0 && info.num_ack_pending === 0;
+      }, 'the projector to read the empty stream');
     }
   } finally {
     await run.stop();

@@ -1,5 +1,5 @@
 import { createServer, type Server, type Socket } from 'node:net';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { MIN_NATS_SERVER_VERSION } from '@chat/contracts';
 import { connectNats } from './connect';
 
@@ -97,7 +97,7 @@ describe('connectNats and the minimum nats-server version', () => {
   });
 
   it('connects to the real server, which services.sh made sure is recent enough', async () => {
-    const nats = await connectNats(process.env['NATS_URL'] ?? 'nats://127.0.0.1:4222', 'version-test');
+    const nats = await connectNats(inject('chatEnv')['NATS_URL']!, 'version-test');
     try {
       expect(nats.nc.info?.version).toBeDefined();
       await nats.jsm.getAccountInfo();

@@ -1,6 +1,7 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { JetStreamApiCodes, JetStreamApiError, StorageType } from '@nats-io/jetstream';
 import { names, type ChatEvent, type StoredEvent } from '@chat/contracts';
+import { messageSent } from '@chat/domain/fixtures';
 import { connectNats, type Nats } from './connect';
 import { ConcurrencyError, JetStreamEventStore } from './eventStore';
 
@@ -9,7 +10,7 @@ let nats: Nats;
 let store: JetStreamEventStore;
 
 beforeAll(async () => {
-  nats = await connectNats(process.env['NATS_URL'] ?? 'nats://127.0.0.1:4222', 'event-store-test');
+  nats = await connectNats(inject('chatEnv')['NATS_URL']!, 'event-store-test');
   // The settings of CHAT_EVENTS this adapter relies on (streams/ owns the real definition;
   // importing it here would make streams and nats depend on each other).
   await nats.jsm.streams.add({
@@ -36,18 +37,8 @@ const created = (conversationId: string): ChatEvent => ({
   members: [{ userId: 'u1', role: 'owner' }],
   at,
 });
-const sent = (conversationId: string, seq: number): ChatEvent => ({
-  type: 'MessageSent',
-  v: 1,
-  conversationId,
-  messageId: `m${seq}`,
-  seq,
-  senderId: 'u1',
-  senderDeviceId: 'd1',
-  clientMsgId: `c${seq}`,
-  body: { text: `hello ${seq}` },
-  sentAt: at,
-});
+const sent = (conversationId: string, seq: number): ChatEvent =>
+  messageSent({ conversationId, messageId: `m${seq}`, seq, senderId: 'u1', senderDeviceId: 'd1', clientMsgId: `c${seq}`, body: { text: `hello ${seq}` }, sentAt: at });
 const seqsOf = (events: StoredEvent[]) => events.map((e) => (e.type === 'MessageSent' ? e.seq : 0));
 
 describe('JetStreamEventStore', () => {

@@ -1,13 +1,13 @@
 import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { names } from '@chat/contracts';
 import { connectNats, deadLetter, type Nats } from '@chat/nats';
-import { applyAll, listDeadLetters, loadOpsConfig, replayDeadLetters } from './index';
+import { applyAll, listDeadLetters, replayDeadLetters } from './index';
 
 const ns = `q${randomBytes(4).toString('hex')}`;
 const n = names(ns);
-const natsUrl = loadOpsConfig().NATS_URL;
+const natsUrl = inject('chatEnv')['NATS_URL']!;
 let nats: Nats;
 
 beforeAll(async () => {

@@ -1,15 +1,15 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { randomBytes } from 'node:crypto';
 import { readdirSync } from 'node:fs';
 import pg from 'pg';
 import { names } from '@chat/contracts';
 import { connectNats, type Nats } from '@chat/nats';
-import { applyAll, consumersReport, createDatabase, dropDatabase, loadOpsConfig, migrate, MIGRATIONS_DIR, readEvents, streamsReport, withDatabase } from './index';
+import { applyAll, consumersReport, createDatabase, dropDatabase, migrate, MIGRATIONS_DIR, readEvents, streamsReport, withDatabase } from './index';
 
 const ns = `o${randomBytes(4).toString('hex')}`;
 const n = names(ns);
-const cfg = loadOpsConfig();
-const urls = { natsUrl: cfg.NATS_URL, databaseUrl: cfg.DATABASE_URL };
+const env = inject('chatEnv');
+const urls = { natsUrl: env['NATS_URL']!, databaseUrl: env['DATABASE_URL']! };
 const databaseUrl = withDatabase(urls.databaseUrl, `chat_${ns}`);
 let nats: Nats;
 

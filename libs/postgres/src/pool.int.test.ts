@@ -1,10 +1,10 @@
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, inject, it } from 'vitest';
 import { createPool } from './pool';
 
-const url = new URL(process.env['DATABASE_URL'] ?? 'postgres://postgres@127.0.0.1:5432/chat');
-url.pathname = '/postgres';
-const plain = createPool(url.toString(), 1);
-const tuned = createPool(url.toString(), 2, { synchronous_commit: 'off' });
+// The run's database (libs/testing's global setup): session settings need no tables.
+const url = inject('chatEnv')['DATABASE_URL']!;
+const plain = createPool(url, 1);
+const tuned = createPool(url, 2, { synchronous_commit: 'off' });
 afterAll(async () => {
   await plain.end();
   await tuned.end();

@@ -1,17 +1,40 @@
 import { randomBytes } from 'node:crypto';
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, inject, it } from 'vitest';
+import type pg from 'pg';
 import { createPool } from './pool';
 import { SessionLock } from './sessionLock';
 
-// Advisory locks need no tables (the maintenance database will do), and the lock name is unique
-// to this run, so the test touches nothing else.
-const url = new URL(process.env['DATABASE_URL'] ?? 'postgres://postgres@127.0.0.1:5432/chat');
-url.pathname = '/postgres';
-const pool = createPool(url.toString(), 2);
+// Advisory locks need no tables (the run's database will do), and the lock name is unique to
+// this run, so the test touches nothing else.
+const pool = createPool(inject('chatEnv')['DATABASE_URL']!, 2);
 const name = `test-lock-${randomBytes(4).toString('hex')}`;
 afterAll(() => pool.end());
 
-const settled = (p: Promise<unknown>, ms: number) => Promise.race([p.then(() => true), new Promise((r) => setTimeout(() => r(false), ms))]);
+async function until(check: () => boolean, what: string, timeoutMs = 10_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!check()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
+
+/**
+ * The pool as SessionLock sees it, counting its tries: each one opens a session with the
+ * pool's options.
+ */
+function countingTries(real: pg.Pool): { pool: pg.Pool; tries: () => number } {
+  let tries = 0;
+  const pool = new Proxy(real, {
+    get(target, prop) {
+      if (prop === 'options') tries++;
+      return Reflect.get(target, prop, target) as unknown;
+    },
+  });
+  return { pool, tries: () => tries };
+}
+
+/** Whether `p` has settled by the time every callback queued so far has run. */
+const hasSettled = (p: Promise<unknown>) => Promise.race([p.then(() => true), new Promise<boolean>((r) => setImmediate(() => r(false)))]);
 
 describe('SessionLock', () => {
   it('is held by one session at a time, settles `lost` when its connection dies, and can be taken again', async () => {
@@ -21,8 +44,10 @@ describe('SessionLock', () => {
 
     // A standby waits, then gets it once the holder's connection is gone (as after a Postgres restart).
     let standby = 0;
-    const waiting = SessionLock.acquire(pool, name, { standbyRetryMs: 50, onStandby: () => standby++ });
-    await new Promise((r) => setTimeout(r, 200));
+    const counting = countingTries(pool);
+    const waiting = SessionLock.acquire(counting.pool, name, { standbyRetryMs: 50, onStandby: () => standby++ });
+    // Announced once per acquire, however often it tries.
+    await until(() => counting.tries() >= 3, 'the standby to try three times');
     expect(standby).toBe(1);
     const { rows } = await pool.query(
       `SELECT pg_terminate_backend(l.pid) AS ok FROM pg_locks l
@@ -33,21 +58,26 @@ describe('SessionLock', () => {
     expect((await first!.lost).message).toMatch(/terminat|connection/i);
     const second = await waiting;
     expect(second).not.toBeNull();
+    expect(standby).toBe(1);
 
-    // Released on purpose: not "lost", and free for the next one.
+    // Released on purpose: not "lost", and free for the next one. release() resolves once its
+    // connection has ended, the event `lost` listens for, so `lost` would have settled by now.
     await second!.release();
-    expect(await settled(second!.lost, 200)).toBe(false);
+    expect(await hasSettled(second!.lost)).toBe(false);
     const third = await SessionLock.tryAcquire(pool, name);
     expect(third).not.toBeNull();
     await third!.release();
     await first!.release();
   });
 
-  it('acquire gives up when its signal aborts', async () => {
+  it('acquire gives up as soon as its signal aborts, even in the middle of a standby pause', async () => {
     const holder = await SessionLock.tryAcquire(pool, `${name}-2`);
     const ac = new AbortController();
-    const waiting = SessionLock.acquire(pool, `${name}-2`, { standbyRetryMs: 10_000, signal: ac.signal });
-    await new Promise((r) => setTimeout(r, 100));
+    let stoodBy!: () => void;
+    const standingBy = new Promise<void>((r) => (stoodBy = r));
+    // A pause longer than the test's timeout: only the abort can end it.
+    const waiting = SessionLock.acquire(pool, `${name}-2`, { standbyRetryMs: 120_000, signal: ac.signal, onStandby: () => stoodBy() });
+    await standingBy;
     ac.abort();
     expect(await waiting).toBeNull();
     await holder!.release();

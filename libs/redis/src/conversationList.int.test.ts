@@ -1,9 +1,9 @@
 import { randomBytes } from 'node:crypto';
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, inject, it } from 'vitest';
 import { createRedis } from './client';
 import { ConversationListCache, type CachedConversation } from './conversationList';
 
-const redis = createRedis(process.env['REDIS_URL'] ?? 'redis://127.0.0.1:6379', `t${randomBytes(4).toString('hex')}:`);
+const redis = createRedis(inject('chatEnv')['REDIS_URL']!, `t${randomBytes(4).toString('hex')}:`);
 const cache = new ConversationListCache(redis, 'cl:');
 afterAll(async () => {
   await cache.clear();

@@ -1,10 +1,10 @@
 import { randomBytes } from 'node:crypto';
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, inject, it } from 'vitest';
 import { createRedis } from './client';
 import { SharedRateLimiter } from './rateLimiter';
 
 const prefix = `t${randomBytes(4).toString('hex')}:`;
-const url = process.env['REDIS_URL'] ?? 'redis://127.0.0.1:6379';
+const url = inject('chatEnv')['REDIS_URL']!;
 const redis = createRedis(url, prefix);
 const other = createRedis(url, prefix); // a second edge
 afterAll(async () => {
@@ -37,6 +37,7 @@ describe('SharedRateLimiter', () => {
     const l = new SharedRateLimiter(redis, 'fast', { perMinute: 60_000, burst: 2 }); // 1 per ms
     expect((await l.take('u')).allowed).toBe(true);
     expect((await l.take('u')).allowed).toBe(true);
+    // The bucket refills by the clock (Redis TIME): this sleep lets it refill, by design.
     await new Promise((r) => setTimeout(r, 20));
     expect((await l.take('u')).allowed).toBe(true);
   });

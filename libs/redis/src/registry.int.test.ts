@@ -1,10 +1,10 @@
 import { randomBytes } from 'node:crypto';
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, inject, it } from 'vitest';
 import { createRedis } from './client';
 import { ConnectionRegistry, connKey } from './registry';
 
 const prefix = `t${randomBytes(4).toString('hex')}:`;
-const redis = createRedis(process.env['REDIS_URL'] ?? 'redis://127.0.0.1:6379', prefix);
+const redis = createRedis(inject('chatEnv')['REDIS_URL']!, prefix);
 afterAll(async () => {
   const keys = await redis.keys(`${prefix}*`);
   if (keys.length) await redis.del(...keys.map((k) => k.slice(prefix.length)));

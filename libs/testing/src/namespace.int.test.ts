@@ -15,11 +15,11 @@ describe('the run-wide namespace from the global setup', () => {
 });
 
 describe('createTestNamespace', () => {
-  const nats = connectNats(process.env['NATS_URL'] ?? 'nats://127.0.0.1:4222', 'testing-test');
+  const nats = connectNats(inject('chatEnv')['NATS_URL']!, 'testing-test');
   afterAll(async () => (await nats).nc.close());
 
   it('creates a migrated database, the streams and a key prefix, and dispose removes them all', async () => {
-    const t = await createTestNamespace();
+    const t = await createTestNamespace(inject('chatEnv'));
     const n = names(t.ns);
     const { jsm } = await nats;
 

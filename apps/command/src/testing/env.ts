@@ -1,4 +1,4 @@
-import { afterAll, beforeAll } from 'vitest';
+import { afterAll, beforeAll, inject } from 'vitest';
 import { pino } from 'pino';
 import { CommandReply, names as namesFor, type Command, type CommandOf, type Names } from '@chat/contracts';
 import type { ConversationRules } from '@chat/domain';
@@ -10,7 +10,7 @@ import { CommandService } from '../service';
 import { StreamMessageLookup } from '../messageLookup';
 import { KvSnapshotStore, type SnapshotStore } from '../snapshots/store';
 
-/** A throwaway namespace (streams, consumers) on the real servers; dispose() removes it. */
+/** A throwaway namespace (streams, consumers) on the run's servers (libs/testing); dispose() removes it. */
 export interface TestEnv {
   names: Names;
   natsUrl: string;
@@ -19,7 +19,7 @@ export interface TestEnv {
 }
 
 export async function createTestEnv(): Promise<TestEnv> {
-  const ns = await createTestNamespace();
+  const ns = await createTestNamespace(inject('chatEnv'));
   const nats = await connectNats(ns.natsUrl, `command-test-${ns.ns}`);
   return {
     names: namesFor(ns.ns),

@@ -1,4 +1,4 @@
-import { afterAll, beforeAll } from 'vitest';
+import { afterAll, beforeAll, inject } from 'vitest';
 import type { JetStreamClient } from '@nats-io/jetstream';
 import { pino, type Logger } from 'pino';
 import { names as namesFor, type ChatEvent, type Names } from '@chat/contracts';
@@ -51,7 +51,7 @@ export function useTestEnv(): { readonly env: TestEnv } {
  * test works with.
  */
 export async function createTestEnv(): Promise<TestEnv> {
-  const space = await createTestNamespace();
+  const space = await createTestNamespace(inject('chatEnv'));
   const names = namesFor(space.ns);
   const pool = createPool(space.databaseUrl, 10);
   // dispose() drops the database WITH (FORCE), which may end connections still closing.
@@ -112,7 +112,7 @@ export async function waitForCheckpoint(pool: Pool, name: string, seq: number, t
 export function startProjections(
   env: TestEnv,
   build: (names: Names) => AnyProjection[],
-  opts: { batchSize?: number; live?: LiveRouter | null } & Partial<Pick<ProjectorOptions, 'delivery' | 'stalledConsumerMs' | 'idleWaitMs' | 'standbyRetryMs' | 'consumer'>> = {},
+  opts: { batchSize?: number; live?: LiveRouter | null } & Partial<Pick<ProjectorOptions, 'delivery' | 'stalledConsumerMs' | 'idleWaitMs' | 'standbyRetryMs' | 'consumer' | 'lingerMs'>> = {},
 ): { projector: Projector; stop(): Promise<void> } {
   const { batchSize, live, ...rest } = opts;
   const projector = new Projector(

@@ -1,4 +1,5 @@
 import type { ChatEvent, ConversationKind, Role } from '@chat/contracts';
+import { messageSent } from '@chat/domain/fixtures';
 
 /** Event builders for tests: deterministic ids and times. */
 const T0 = Date.parse('2024-05-01T10:00:00.000Z');
@@ -18,18 +19,15 @@ export function created(conversationId: string, members: string[], i = 0, kind: 
 }
 
 export function sent(conversationId: string, seq: number, senderId: string, opts: { device?: string; text?: string; i?: number } = {}): ChatEvent {
-  return {
-    type: 'MessageSent',
-    v: 1,
+  return messageSent({
     conversationId,
-    messageId: `m-${conversationId}-${seq}`,
     seq,
     senderId,
-    senderDeviceId: opts.device ?? `${senderId}-phone`,
+    senderDeviceId: opts.device,
     clientMsgId: `c-${conversationId}-${seq}`,
     body: { text: opts.text ?? `message ${seq} in ${conversationId}` },
     sentAt: at(opts.i ?? seq),
-  };
+  });
 }
 
 export function receipt(type: 'MessagesDelivered' | 'MessagesRead', conversationId: string, userId: string, upToSeq: number, opts: { device?: string; i?: number } = {}): ChatEvent {
@@ -39,7 +37,7 @@ export function receipt(type: 'MessagesDelivered' | 'MessagesRead', conversation
 
 export function sentWith(conversationId: string, seq: number, senderId: string, extra: { mentions?: string[]; forwarded?: { conversationId: string; messageId: string }; i?: number; device?: string; text?: string }): ChatEvent {
   const { mentions, forwarded, ...opts } = extra;
-  return { ...(sent(conversationId, seq, senderId, opts) as Extract<ChatEvent, { type: 'MessageSent' }>), ...(mentions ? { mentions } : {}), ...(forwarded ? { forwarded } : {}) };
+  return messageSent({ ...(sent(conversationId, seq, senderId, opts) as Extract<ChatEvent, { type: 'MessageSent' }>), mentions, forwarded });
 }
 
 export function added(conversationId: string, seq: number, by: string, userIds: string[], i = seq): ChatEvent {
