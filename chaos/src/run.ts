@@ -97,6 +97,12 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosSummary> {
       await sampler.stop();
       log('checking delivery (every device syncs)');
       const delivery = await checkDelivery(workload, topo.databaseUrl, o.quick ? 60_000 : 120_000);
+      // The devices' syncs made them acknowledge what they got (receipts are events too): close
+      // them and let the projector take the last of those in, so the live read models and the
+      // rebuild below cover the same stream.
+      workload.close();
+      const settled = await waitCaughtUp(nats, topo.names, o.quick ? 60_000 : 120_000);
+      if (!settled.ok) log(`WARNING: projections did not catch up after the delivery check: ${JSON.stringify(settled.pending)}`);
       log('rebuilding read models from the stream');
       const rebuild = await rebuildAndDiff(nats, topo.names, topo.adminDatabaseUrl, topo.databaseUrl);
       const stats = workload.devices.reduce(
