@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Makes NATS (with JetStream), Postgres and Redis reachable and writes the URLs to use into
-# $CHAT_DATA_DIR/env (default .data/env), which start.sh and test.sh source.
+# Makes NATS (with JetStream), Postgres, Redis and S3 storage for media reachable and writes the
+# URLs to use into $CHAT_DATA_DIR/env (default .data/env), which start.sh and test.sh source.
 #
 # For each service, in order:
 #   1. the URL already in the environment (NATS_URL, DATABASE_URL, REDIS_URL), if set: it
@@ -26,8 +26,14 @@
 # minimum for tools that start their own servers (the chaos cluster, the bench);
 # `bash scripts/services.sh nats-bin` prints it.
 #
+# S3 has no machine's server: S3_ENDPOINT from the environment must answer (its bucket is
+# created if missing), and then no S3_* is written to the env file (the environment that set
+# it, credentials included, carries them); otherwise a private s3rver (scripts/s3-local.mjs,
+# from the s3rver dev dependency) on 14570 with data in $CHAT_DATA_DIR/s3, and its S3_*
+# variables are written.
+#
 # Every port is overridable, which is also how the fallback path is tested without touching
-# the machine's services: CHAT_DEFAULT_{NATS,PG,REDIS}_PORT, CHAT_PRIVATE_{NATS,PG,REDIS}_PORT.
+# the machine's services: CHAT_DEFAULT_{NATS,PG,REDIS}_PORT, CHAT_PRIVATE_{NATS,PG,REDIS,S3}_PORT.
 
 chat_root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 CHAT_DATA_DIR="${CHAT_DATA_DIR:-$chat_root/.data}"
@@ -492,8 +498,68 @@ chat_redis_up() {
   chat_log "Redis: $REDIS_URL (private)"
 }
 
+# -------------------------------------------------------------------------------------- S3
+# s3rver's built-in account (its documented local default, no secret of this project).
+CHAT_S3_LOCAL_KEY=S3RVER
+CHAT_S3_PRIVATE=0
+
+# Exit status 0 when the S3_* of the environment reach a bucket (created if missing); the
+# reason on stderr otherwise.
+chat_s3_probe() {
+  (cd "$chat_root" && AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED=true node --import tsx scripts/check-s3.ts)
+}
+
+chat_s3_private_ok() {
+  S3_ENDPOINT=$1 S3_BUCKET=$2 S3_REGION=us-east-1 S3_FORCE_PATH_STYLE=true \
+    S3_ACCESS_KEY_ID=$CHAT_S3_LOCAL_KEY S3_SECRET_ACCESS_KEY=$CHAT_S3_LOCAL_KEY chat_s3_probe 2>/dev/null
+}
+
+# Anything answering HTTP on the URL (the quick check while s3rver starts).
+chat_s3_answers() {
+  local code
+  code=$(curl -s -o /dev/null -m 2 -w '%{http_code}' "$1/" 2>/dev/null) || true
+  [ -n "$code" ] && [ "$code" != 000 ]
+}
+
+# The private server's PID, when $CHAT_DATA_DIR/s3.pid names a live scripts/s3-local.mjs.
+chat_s3_private_pid() {
+  local pid
+  pid=$(cat "$CHAT_DATA_DIR/s3.pid" 2>/dev/null) || return 1
+  [ -n "$pid" ] && tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -q 's3-local\.mjs' || return 1
+  echo "$pid"
+}
+
+chat_s3_up() {
+  local port="${CHAT_PRIVATE_S3_PORT:-14570}"
+  local private="http://127.0.0.1:$port" bucket="${S3_BUCKET:-chat-media}" pid
+  CHAT_S3_PRIVATE=0
+  if [ -n "${S3_ENDPOINT:-}" ]; then
+    chat_s3_probe || { chat_log "S3_ENDPOINT=$S3_ENDPOINT is not reachable, or its bucket $bucket is missing and cannot be created (unset S3_ENDPOINT to use a local server)"; return 1; }
+    chat_log "S3: $S3_ENDPOINT, bucket $bucket (from the environment)"; return 0
+  fi
+  if ! chat_s3_private_ok "$private" "$bucket"; then
+    if chat_s3_answers "$private"; then
+      chat_log "S3: port $port is held by a server that is not a usable S3 with s3rver's account: stop it, or set CHAT_PRIVATE_S3_PORT to a free port"
+      return 1
+    fi
+    [ -f "$chat_root/node_modules/s3rver/package.json" ] || { chat_log "S3: the s3rver package is missing (a dev dependency: npm ci, or npm install without --omit=dev), or set S3_ENDPOINT"; return 1; }
+    mkdir -p "$CHAT_DATA_DIR/s3"
+    chat_log "S3: starting a private s3rver on $port (data in $CHAT_DATA_DIR/s3)"
+    setsid node "$chat_root/scripts/s3-local.mjs" --port "$port" --directory "$CHAT_DATA_DIR/s3" \
+      --pid-file "$CHAT_DATA_DIR/s3.pid" --bucket "$bucket" </dev/null >>"$CHAT_DATA_DIR/s3.log" 2>&1 &
+    { chat_wait "S3 on $port" chat_s3_answers "$private" && chat_s3_private_ok "$private" "$bucket"; } \
+      || { chat_log "see $CHAT_DATA_DIR/s3.log"; return 1; }
+    CHAT_SERVICES_STARTED="$CHAT_SERVICES_STARTED s3"
+  fi
+  CHAT_S3_PRIVATE=1
+  S3_ENDPOINT=$private S3_BUCKET=$bucket S3_REGION=us-east-1 S3_FORCE_PATH_STYLE=true
+  S3_ACCESS_KEY_ID=$CHAT_S3_LOCAL_KEY S3_SECRET_ACCESS_KEY=$CHAT_S3_LOCAL_KEY
+  pid=$(chat_s3_private_pid) || pid="not this checkout's"
+  chat_log "S3: $S3_ENDPOINT, bucket $S3_BUCKET (private s3rver, pid $pid)"
+}
+
 # ------------------------------------------------------------------------------------ stop
-# Stops private services by name (nats, postgres, redis); used by start.sh and `stop`.
+# Stops private services by name (nats, postgres, redis, s3); used by start.sh and `stop`.
 chat_services_stop() {
   local name pid pg_home
   for name in "$@"; do
@@ -504,7 +570,7 @@ chat_services_stop() {
         chat_log "stopping private Postgres"
         chat_pg_run "$(chat_pg_bindir)/pg_ctl" -D "$pg_home/pg" -m fast -w stop >/dev/null 2>&1 || true
         rm -f "$CHAT_DATA_DIR/postgres.pid" ;;
-      nats | redis)
+      nats | redis | s3)
         [ -f "$CHAT_DATA_DIR/$name.pid" ] || continue
         pid=$(cat "$CHAT_DATA_DIR/$name.pid")
         chat_log "stopping private $name (pid $pid)"
@@ -522,7 +588,7 @@ chat_services_up() {
   exec 9>"$CHAT_DATA_DIR/services.lock"
   flock 9
   local rc=0
-  chat_nats_up && chat_pg_up && chat_redis_up || rc=$?
+  chat_nats_up && chat_pg_up && chat_redis_up && chat_s3_up || rc=$?
   flock -u 9
   exec 9>&-
   [ "$rc" -eq 0 ] || return "$rc"
@@ -534,6 +600,17 @@ export REDIS_URL='$REDIS_URL'
 export NATS_SERVER_BIN='$CHAT_NATS_BIN'
 export NATS_SERVER_VERSION='$CHAT_NATS_BIN_VERSION'
 EOF
+  if [ "$CHAT_S3_PRIVATE" -eq 1 ]; then
+    cat >>"$CHAT_DATA_DIR/env" <<EOF
+export S3_ENDPOINT='$S3_ENDPOINT'
+export S3_BUCKET='$S3_BUCKET'
+export S3_REGION='$S3_REGION'
+export S3_ACCESS_KEY_ID='$S3_ACCESS_KEY_ID'
+export S3_SECRET_ACCESS_KEY='$S3_SECRET_ACCESS_KEY'
+export S3_FORCE_PATH_STYLE='$S3_FORCE_PATH_STYLE'
+EOF
+    export S3_ENDPOINT S3_BUCKET S3_REGION S3_ACCESS_KEY_ID S3_SECRET_ACCESS_KEY S3_FORCE_PATH_STYLE
+  fi
   NATS_SERVER_BIN=$CHAT_NATS_BIN
   NATS_SERVER_VERSION=$CHAT_NATS_BIN_VERSION
   export NATS_URL DATABASE_URL REDIS_URL NATS_SERVER_BIN NATS_SERVER_VERSION CHAT_SERVICES_STARTED
@@ -543,7 +620,7 @@ if [ "${BASH_SOURCE[0]}" = "$0" ]; then
   set -euo pipefail
   case "${1:-up}" in
     up) chat_services_up; cat "$CHAT_DATA_DIR/env" ;;
-    stop) chat_services_stop nats postgres redis ;;
+    stop) chat_services_stop nats postgres redis s3 ;;
     nats-bin) chat_nats_find_bin; echo "$CHAT_NATS_BIN" ;;
     *) echo "usage: $0 [up|stop|nats-bin]" >&2; exit 2 ;;
   esac

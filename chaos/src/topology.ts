@@ -407,6 +407,8 @@ async function startTopologyInner(opts: TopologyOptions): Promise<Topology> {
     CHAT_PG_POOL: '8',
     // The workload is many clients on one loopback host: far above any per-user limit.
     ...TEST_LIMITS,
+    // Media storage as scripts/services.sh chose it (the local S3 server unless S3_ENDPOINT is set).
+    ...Object.fromEntries(Object.entries(process.env).filter((e): e is [string, string] => e[0].startsWith('S3_') && e[1] !== undefined)),
   };
   const apps: AppSlot[] = [
     ...edgeIds.map((id, i): AppSlot => ({ id, kind: 'edge', env: { ...common, EDGE_ID: id, CHAT_EDGE_PORT: String(edgePort(i)) }, restarts: 0 })),

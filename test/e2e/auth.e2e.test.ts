@@ -97,8 +97,16 @@ describe('tokens', () => {
       expect(up.body?.error?.code).toBe('unauthorized');
       const viaHeader = await upgrade(sys.wsUrl, t ? { authorization: `Bearer ${t}` } : {});
       expect([name, 'header', viaHeader.status]).toEqual([name, 'header', 401]);
-      for (const path of ['/v1/conversations', '/v1/conversations/d-x/messages', '/v1/conversations/d-x/messages/m1/receipts']) {
-        const res = await fetch(`${sys.httpUrl}${path}`, { headers: t ? { authorization: `Bearer ${t}` } : {} });
+      const auth: Record<string, string> = t ? { authorization: `Bearer ${t}` } : {};
+      const requests: Array<[string, RequestInit]> = [
+        ...['/v1/conversations', '/v1/conversations/d-x/messages', '/v1/conversations/d-x/messages/m1/receipts', '/v1/media/x1', '/v1/media/x1/thumbnail'].map(
+          (path): [string, RequestInit] => [path, { headers: auth, redirect: 'manual' }],
+        ),
+        ['/v1/media', { method: 'POST', headers: { ...auth, 'content-type': 'application/json' }, body: JSON.stringify({ contentType: 'image/png', size: 1, sha256: '0'.repeat(64) }) }],
+        ['/v1/media/x1/complete', { method: 'POST', headers: auth }],
+      ];
+      for (const [path, init] of requests) {
+        const res = await fetch(`${sys.httpUrl}${path}`, init);
         expect([name, path, res.status]).toEqual([name, path, 401]);
         expect((await res.json()).error.code).toBe('unauthorized');
       }

@@ -251,7 +251,7 @@ describe('1:1 chat through JetStream', () => {
   it('serves health, readiness and Prometheus metrics', async () => {
     expect((await fetch(`${sys.httpUrl}/healthz`)).status).toBe(200);
     const ready = await (await fetch(`${sys.httpUrl}/readyz`)).json();
-    expect(ready).toEqual({ status: 'ready', checks: { nats: true, postgres: true, redis: true, events: true, projections: true } });
+    expect(ready).toEqual({ status: 'ready', checks: { nats: true, postgres: true, redis: true, events: true, projections: true, media: true } });
     const metrics = await (await fetch(`${sys.httpUrl}/metrics`)).text();
     expect(metrics).toMatch(/chat_ws_frames_in_total\{[^}]*type="message.send"/);
     expect(metrics).toMatch(/chat_ws_frames_out_total\{[^}]*type="message.sent"/);

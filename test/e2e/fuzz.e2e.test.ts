@@ -27,6 +27,8 @@ describe('fuzz (quick)', () => {
     });
     console.log(`fuzz (quick): ${JSON.stringify({ ...report, byKind: Object.fromEntries(Object.entries(report.byKind).map(([k, v]) => [k, { sent: v.sent, ...v.answers }])) })}`);
     expect(report.unexpected).toEqual({});
+    expect(report.media.unexpected).toEqual({});
+    expect(report.media.sent).toBeGreaterThanOrEqual(250);
     expect(report.totals.timeouts).toBe(0);
     expect(report.readyz.failures).toBe(0);
     expect(sys.edge.child.exitCode).toBeNull();

@@ -148,6 +148,12 @@ export function makeFrame(kind: Exclude<Kind, 'flood'>, rnd: () => number, n: nu
             () => ({ type: 'conversation.update', ref, conversationId: 'g-x' }),
             () => ({ type: 'conversation.update', ref, conversationId: 'g-x', avatarUrl: 'javascript:alert(1)' }),
             () => ({ __proto__: { type: 'ping' }, constructor: { prototype: { polluted: true } }, ref }),
+            // Media: only { mediaId } of a completed upload of the sender's; a client never describes media.
+            () => ({ type: 'message.send', clientMsgId: ref, conversationId: 'd-x', body: { media: { mediaId: str(8) } } }),
+            () => ({ type: 'message.send', clientMsgId: ref, conversationId: 'd-x', body: { media: { mediaId: 'm1', size: 1, sha256: 'a'.repeat(64), contentType: 'image/png' } } }),
+            () => ({ type: 'message.send', clientMsgId: ref, conversationId: 'd-x', body: { media: 'm1' } }),
+            () => ({ type: 'message.send', clientMsgId: ref, conversationId: 'd-x', body: { media: { mediaId: 'm1' }, text: '' } }),
+            () => ({ type: 'message.edit', ref, conversationId: 'd-x', messageId: 'm', body: { media: { mediaId: 'm1' } } }),
           ])(),
         ),
       };
@@ -203,6 +209,8 @@ export interface FuzzReport {
   readyz: { checks: number; failures: number };
   edgeRssKiB?: { before: number; peak: number; after: number; growth: number };
   wellBehaved: { sent: number; delivered: number; failed: number; p50Ms: number; p99Ms: number; maxMs: number };
+  /** The media endpoints (POST /v1/media, …/complete, GET …): requests by status; `unexpected`: statuses protocol.md does not list for them. */
+  media: { sent: number; byStatus: Record<number, number>; unexpected: Record<string, number> };
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -321,6 +329,46 @@ class Slot {
   }
 }
 
+/** Bad requests to the media endpoints, with a valid token: every one gets a 4xx the protocol lists (never a 5xx, never a redirect to something). */
+async function fuzzMedia(o: FuzzOptions, rnd: () => number, requests: number): Promise<FuzzReport['media']> {
+  const t = await token(`${o.run}-media`, { deviceId: 'fz' });
+  const int = (k: number) => Math.floor(rnd() * k);
+  const pick = <T>(xs: readonly T[]): T => xs[int(xs.length)]!;
+  const hex = (n: number) => Array.from({ length: n }, () => '0123456789abcdef'[int(16)]).join('');
+  const bodies: Array<() => string> = [
+    () => '{' + hex(int(20)),
+    () => JSON.stringify(null),
+    () => JSON.stringify({ contentType: 'image/png', size: 1 + int(1000), sha256: hex(63) }),
+    () => JSON.stringify({ contentType: 'image/png', size: -int(10), sha256: hex(64) }),
+    () => JSON.stringify({ contentType: 'image/png', size: 2 ** 53, sha256: hex(64) }),
+    () => JSON.stringify({ contentType: 'image/png', size: 1e12, sha256: hex(64) }),
+    () => JSON.stringify({ contentType: 'application/x-sh', size: 10, sha256: hex(64) }),
+    () => JSON.stringify({ contentType: 'image/png; charset=x', size: 10, sha256: hex(64) }),
+    () => JSON.stringify({ contentType: 'IMAGE/PNG', size: 10, sha256: hex(64).toUpperCase() }),
+    () => JSON.stringify({ contentType: 'image/png', size: 10, sha256: hex(64), owner: 'someone-else' }),
+    () => JSON.stringify({ contentType: ['image/png'], size: '10', sha256: hex(64) }),
+  ];
+  const ids = () => pick(['x', hex(26), '..%2F..%2Fetc', 'a'.repeat(65), '%00', encodeURIComponent('"<script>')]);
+  const allowed: Record<string, number[]> = { post: [400, 413], complete: [400, 404], get: [400, 404] };
+  const out: FuzzReport['media'] = { sent: 0, byStatus: {}, unexpected: {} };
+  for (let i = 0; i < requests; i++) {
+    const which = pick(['post', 'complete', 'get'] as const);
+    const auth = { authorization: `Bearer ${t}` };
+    const res =
+      which === 'post'
+        ? await fetch(`${o.httpUrl}/v1/media`, { method: 'POST', headers: { ...auth, 'content-type': 'application/json' }, body: pick(bodies)() })
+        : which === 'complete'
+          ? await fetch(`${o.httpUrl}/v1/media/${ids()}/complete`, { method: 'POST', headers: auth })
+          : await fetch(`${o.httpUrl}/v1/media/${ids()}${rnd() < 0.5 ? '/thumbnail' : ''}`, { headers: auth, redirect: 'manual' });
+    await res.arrayBuffer();
+    out.sent++;
+    out.byStatus[res.status] = (out.byStatus[res.status] ?? 0) + 1;
+    // 429: the edge's own limits are always acceptable.
+    if (!allowed[which]!.includes(res.status) && res.status !== 429) out.unexpected[`${which} → ${res.status}`] = (out.unexpected[`${which} → ${res.status}`] ?? 0) + 1;
+  }
+  return out;
+}
+
 export async function runFuzz(o: FuzzOptions): Promise<FuzzReport> {
   const log = o.log ?? (() => undefined);
   const rate = o.ratePerConnection ?? 40;
@@ -436,6 +484,7 @@ export async function runFuzz(o: FuzzOptions): Promise<FuzzReport> {
     }
     slot.close();
   });
+  const media = fuzzMedia(o, prng(o.seed ^ 0x5eed), Math.max(50, Math.round(o.frames / 20)));
   await Promise.all(slots);
   const seconds = (performance.now() - started) / 1000;
   fuzzing = false;
@@ -467,6 +516,7 @@ export async function runFuzz(o: FuzzOptions): Promise<FuzzReport> {
     unexpected,
     readyz,
     ...(rssBefore !== undefined && rssAfter !== undefined ? { edgeRssKiB: { before: rssBefore, peak: rssPeak, after: rssAfter, growth: rssAfter - rssBefore } } : {}),
+    media: await media,
     wellBehaved: {
       ...wb,
       p50Ms: latencies.length ? fix(percentile(latencies, 50)) : -1,

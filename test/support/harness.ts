@@ -13,7 +13,7 @@ export function harness(system: () => RunningSystem) {
   const run = Math.random().toString(36).slice(2, 8);
   const clients: ChatClient[] = [];
   const http = async (path: string, user: string | null, init: RequestInit = {}) => {
-    const headers: Record<string, string> = {};
+    const headers: Record<string, string> = { ...(init.headers as Record<string, string> | undefined) };
     if (user) headers['authorization'] = `Bearer ${await token(user)}`;
     return fetch(`${system().httpUrl}${path}`, { ...init, headers });
   };

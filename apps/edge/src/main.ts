@@ -17,6 +17,10 @@ import { Hub } from './ws/hub';
 import { InboxReader } from './sync/inboxReader';
 import { ReadAfterAck } from './sync/readAfterAck';
 import { CLOSE_CODES } from '@chat/contracts';
+import { MediaInspector, MediaStore } from '@chat/media';
+import { MediaRecords } from './media/records';
+import { registerMediaRoutes } from './media/routes';
+import { MediaService } from './media/service';
 
 runApp(
   'edge',
@@ -59,6 +63,10 @@ runApp(
     const commandSeconds = perLabel((type) => metrics.commandSeconds.labels({ type }));
 
     const rm = new ReadModels(pool);
+    // Media bytes go between clients and object storage; the edge presigns, checks and redirects.
+    const store = MediaStore.fromEnv(cfg, n.ns);
+    const inspector = new MediaInspector(store.config, { thumbnailPx: cfg.CHAT_MEDIA_THUMBNAIL });
+    const media = new MediaService({ store, inspector, records: new MediaRecords(pool), limits: cfg });
     // Sync waits (bounded) until the read model holds everything acknowledged before it arrived.
     const readAfterAck = new ReadAfterAck({
       nc: nats.nc,
@@ -98,11 +106,12 @@ runApp(
     const app = await createServer(log, metrics, {
       async ready(): Promise<{ checks: Record<string, boolean>; problems?: string[] }> {
         if (draining) return { checks: { accepting: false } };
-        const [natsOk, pgOk, redisOk, stream] = await Promise.all([
+        const [natsOk, pgOk, redisOk, stream, mediaOk] = await Promise.all([
           nats.nc.flush().then(() => true, () => false),
           pool.query('SELECT 1').then(() => true, () => false),
           redis.ping().then(() => true, () => false),
           nats.jsm.streams.info(n.streams.events).then((si) => si.state.last_seq, () => null),
+          store.ping().then(() => true, () => false),
         ]);
         // A projection whose checkpoint is past the end of CHAT_EVENTS (the stream was re-created)
         // refuses to run: sends would be acknowledged and nothing delivered or synced.
@@ -110,7 +119,7 @@ runApp(
         const problems = pastEnd.length
           ? [`projections past the end of ${n.streams.events} (last sequence ${stream}): ${pastEnd.map((p) => `${p.name} at ${p.position}`).join(', ')}; ${PAST_END_FIX}`]
           : [];
-        return { checks: { nats: natsOk, postgres: pgOk, redis: redisOk, events: stream !== null, projections: pastEnd.length === 0 }, problems };
+        return { checks: { nats: natsOk, postgres: pgOk, redis: redisOk, events: stream !== null, projections: pastEnd.length === 0, media: mediaOk }, problems };
       },
     }, { originAllowed });
     const verifier = new TokenVerifier(cfg.CHAT_JWT_SECRET);
@@ -135,6 +144,7 @@ runApp(
         meta: (u, d) => gateway.meta(u, d),
         sync,
         forwardable: (u, c, m) => rm.forwardable(u, c, m),
+        sendableMedia: (u, id) => media.sendable(u, id),
         oldestPosition,
         maxBadFramesPerMinute: cfg.CHAT_MAX_BAD_FRAMES,
         now: Date.now,
@@ -153,6 +163,7 @@ runApp(
       log,
     });
     registerHttpRoutes(app, verifier, rm, conversationList);
+    registerMediaRoutes(app, verifier, media);
 
     const delivery = new DeliveryConsumer(nats.js, edgeConsumer.stream, edgeConsumer.config.durable_name, hub, log, (k) => metrics.deliveries.inc(k), { names: n });
     await delivery.start();
@@ -196,6 +207,8 @@ runApp(
       await gateway.stop();
       await readAfterAck.stop();
       await nats.nc.drain().catch(() => undefined);
+      await inspector.close();
+      store.close();
       await Promise.allSettled([pool.end(), redis.quit()]);
     }
     return { stop: drainAndStop, exitWhenStopped: true };

@@ -9,6 +9,7 @@ import { Projector } from './pipeline/projector';
 import { buildProjection, PROJECTION_KEYS } from './projections';
 import { Router } from './routing';
 import { Sweeper, sweepIntervalMs } from './sweeper';
+import { MediaStore } from '@chat/media';
 
 runApp('projector', ProjectorConfig, async ({ cfg, log }) => {
   const names = namesFor(cfg.CHAT_NS);
@@ -47,7 +48,13 @@ runApp('projector', ProjectorConfig, async ({ cfg, log }) => {
 
   // The sweeper runs beside the projections; CHAT_SWEEP_INTERVAL=0 turns it off.
   const sweeper = cfg.CHAT_SWEEP_INTERVAL !== 0
-    ? new Sweeper(pool, { maxAgeMs: cfg.CHAT_MAX_AGE, intervalMs: sweepIntervalMs(cfg.CHAT_MAX_AGE, cfg.CHAT_SWEEP_INTERVAL), cache, log })
+    ? new Sweeper(pool, {
+        maxAgeMs: cfg.CHAT_MAX_AGE,
+        intervalMs: sweepIntervalMs(cfg.CHAT_MAX_AGE, cfg.CHAT_SWEEP_INTERVAL),
+        cache,
+        log,
+        media: { store: MediaStore.fromEnv(cfg, names.ns), uploadExpiryMs: cfg.CHAT_MEDIA_UPLOAD_EXPIRY, unsentTtlMs: cfg.CHAT_MEDIA_UNSENT_TTL },
+      })
     : null;
 
   projector.start();

@@ -168,7 +168,7 @@ describe('retention: sweeper', () => {
     expect(await q("SELECT user_id FROM member_receipts WHERE conversation_id = 's2'")).toHaveLength(1);
 
     const second = await sweep(t.env.pool, opts);
-    expect(second).toEqual({ messages: 0, inbox: 0, hidden: 0, senders: 0, previews: 0, deviceReceipts: 0, devices: 0 });
+    expect(second).toEqual({ messages: 0, inbox: 0, hidden: 0, senders: 0, previews: 0, deviceReceipts: 0, devices: 0, mediaUploads: 0, mediaObjects: 0 });
   });
 
   it('sweeps every min(1 minute, max age / 10) unless configured', () => {

@@ -2,6 +2,7 @@ import type { Logger } from 'pino';
 import type { Pool } from '@chat/postgres';
 import type { ConversationListCache } from '@chat/redis';
 import { EXPIRED_PREVIEW } from './conversations/projection';
+import { sweepMedia, type MediaSweepOptions } from './mediaSweep';
 
 export interface SweepOptions {
   /** CHAT_MAX_AGE: rows older than this are deleted. */
@@ -12,6 +13,8 @@ export interface SweepOptions {
   now?: () => Date;
   /** The Redis list cache: a user whose list preview expired is cleared, so the edge reloads it. */
   cache?: ConversationListCache | null;
+  /** Media clean-up (uploads and stored objects nothing needs), after the rows: see mediaSweep.ts. */
+  media?: Omit<MediaSweepOptions, 'now' | 'chunk'> | null;
 }
 
 export interface SweepResult {
@@ -22,6 +25,8 @@ export interface SweepResult {
   previews: number;
   deviceReceipts: number;
   devices: number;
+  mediaUploads: number;
+  mediaObjects: number;
 }
 
 /** The default sweep interval: min(1 minute, max age / 10), at least 100 ms. */
@@ -40,12 +45,14 @@ const DEFAULT_CHUNK = 500;
  *   EXPIRED_PREVIEW with `expired: true` (the row itself stays: the conversation is not gone);
  * - device watermarks that have not moved since the cutoff, and devices not seen since.
  *
+ * - with `media`: uploads and stored objects nothing needs any more (mediaSweep.ts).
+ *
  * member_receipts, conversations, members and list rows are not time-bound and stay.
  */
 export async function sweep(pool: Pool, opts: SweepOptions): Promise<SweepResult> {
   const cutoff = new Date((opts.now?.() ?? new Date()).getTime() - opts.maxAgeMs);
   const chunk = opts.chunk ?? DEFAULT_CHUNK;
-  const res: SweepResult = { messages: 0, inbox: 0, hidden: 0, senders: 0, previews: 0, deviceReceipts: 0, devices: 0 };
+  const res: SweepResult = { messages: 0, inbox: 0, hidden: 0, senders: 0, previews: 0, deviceReceipts: 0, devices: 0, mediaUploads: 0, mediaObjects: 0 };
 
   for (;;) {
     const { rows } = await pool.query<{ messages: string; inbox: string; hidden: string; senders: string }>(
@@ -112,6 +119,12 @@ export async function sweep(pool: Pool, opts: SweepOptions): Promise<SweepResult
     cutoff,
     chunk,
   );
+  if (opts.media) {
+    // After the messages: media that only expired messages carried goes in the same sweep.
+    const m = await sweepMedia(pool, { ...opts.media, chunk, ...(opts.now ? { now: opts.now } : {}) });
+    res.mediaUploads = m.uploads;
+    res.mediaObjects = m.objects;
+  }
   return res;
 }
 

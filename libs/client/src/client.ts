@@ -1,4 +1,4 @@
-import { ChatError, type ClientFrame, type MessageBody, type ServerFrame, type ServerFrameOf, type ConversationKind, type Role } from '@chat/contracts';
+import { ChatError, type ClientFrame, type SendBody, type TextBody, type ServerFrame, type ServerFrameOf, type ConversationKind, type Role } from '@chat/contracts';
 import { DeliveredAcks } from './acks';
 import { Connection, type ReconnectOption, type WebSocketFactory } from './connection';
 import { Emitter } from './emitter';
@@ -180,7 +180,7 @@ export class ChatClient extends Emitter<ChatEvents> {
    * Sends a message. With `reconnect`, the frame stays in the outbox until the server answers
    * and is re-sent (same clientMsgId, so stored once) after every reconnect.
    */
-  async send(input: { conversationId: string; body: MessageBody; clientMsgId?: string; replyTo?: string; mentions?: string[] }) {
+  async send(input: { conversationId: string; body: SendBody; clientMsgId?: string; replyTo?: string; mentions?: string[] }) {
     const clientMsgId = input.clientMsgId ?? newId('m');
     const frame = { type: 'message.send' as const, ...input, clientMsgId };
     if (!this.connection.reconnects) return this.stored(frame);
@@ -203,7 +203,8 @@ export class ChatClient extends Emitter<ChatEvents> {
     return sent;
   }
 
-  edit(conversationId: string, messageId: string, body: MessageBody) {
+  /** Replaces a message's text (a media message's caption; its media stays). */
+  edit(conversationId: string, messageId: string, body: TextBody) {
     return this.requests.request({ type: 'message.edit', ref: newId('e'), conversationId, messageId, body });
   }
 

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { ClientMsgId, ConversationId, ConversationKind, DeviceId, MessageId, PositiveSeq, Role, UserId } from './ids';
-import { MessageBody } from './body';
+import { MessageBody, TextBody } from './body';
 import { ERROR_CODES } from './errors';
 import { ConversationCreatedFrame, ConversationMutedFrame, ConversationUpdatedFrame, MessageDeletedFrame, MessageEditedFrame, MessageSentFrame } from './frames';
 
@@ -71,7 +71,7 @@ export const UpdateConversation = cmd('UpdateConversation', {
   description: z.string().optional(),
   avatarUrl: z.string().optional(),
 });
-export const EditMessage = cmd('EditMessage', { messageId: MessageId, body: MessageBody });
+export const EditMessage = cmd('EditMessage', { messageId: MessageId, body: TextBody });
 export const DeleteMessage = cmd('DeleteMessage', { messageId: MessageId, scope: z.enum(['everyone', 'me']) });
 /** Mutes (or unmutes) push notifications of one conversation for the caller; `until` (ISO) ends it by itself. */
 export const MuteConversation = cmd('MuteConversation', { muted: z.boolean(), until: z.string().optional() });

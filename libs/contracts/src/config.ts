@@ -49,6 +49,26 @@ const Bytes = z.string().transform((s, ctx) => {
   return Math.round(Number(m[1]) * unit);
 });
 
+const optional = <T extends z.ZodType>(t: T) => z.preprocess((v) => (v === '' ? undefined : v), t.optional());
+
+/** Media storage (docs/media.md): an S3-compatible bucket, shared by the edge (uploads, downloads) and the projector (clean-up). */
+const Media = z.object({
+  /** S3-compatible endpoint (MinIO, Ceph, a local server); unset = AWS S3 in S3_REGION. `npm start` starts a local server when unset. */
+  S3_ENDPOINT: optional(z.url({ protocol: /^https?$/ })),
+  S3_BUCKET: z.string().regex(/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/).default('chat-media'),
+  S3_REGION: z.string().default('us-east-1'),
+  /** Credentials; unset = the AWS SDK's default chain (environment, profile, instance role). */
+  S3_ACCESS_KEY_ID: optional(z.string().min(1)),
+  S3_SECRET_ACCESS_KEY: optional(z.string().min(1)),
+  /** Path-style URLs (`http://host/bucket/key`), which local servers and MinIO need; default: on when S3_ENDPOINT is set. */
+  S3_FORCE_PATH_STYLE: optional(z.stringbool()),
+  /** How long an upload URL (`POST /v1/media`) is valid; an upload not completed by then is removed. */
+  CHAT_MEDIA_UPLOAD_EXPIRY: Duration.prefault('15m'),
+  /** How long a completed upload that no message carries is kept (an app may upload before the user taps send). */
+  CHAT_MEDIA_UNSENT_TTL: Duration.prefault('24h'),
+});
+export type MediaConfig = z.infer<typeof Media>;
+
 export const StreamsConfig = z.object({
   /** JetStream replicas for every stream: 1 on one server, 3 in a cluster. */
   CHAT_STREAM_REPLICAS: z.coerce.number().int().min(1).max(5).default(1),
@@ -76,7 +96,7 @@ export const CommandConfig = Common.extend({
 });
 export type CommandConfig = z.infer<typeof CommandConfig>;
 
-export const ProjectorConfig = Common.extend({
+export const ProjectorConfig = Common.extend(Media.shape).extend({
   /** Most events applied per Postgres transaction (a batch is whatever arrived while the previous one was applied, up to this). */
   CHAT_PROJECTOR_BATCH: z.coerce.number().int().min(1).max(1000).default(500),
   /**
@@ -154,7 +174,21 @@ export const EdgeConfig = Common.extend({
     .default('')
     .transform((s) => s.split(',').map((o) => o.trim().replace(/\/+$/, '')).filter(Boolean))
     .pipe(z.array(z.url({ protocol: /^https?$/ }).or(z.literal('null')))),
-});
+  /** MIME types that may be uploaded (comma separated); anything else gets 400. `application/octet-stream` carries end-to-end encrypted media. */
+  CHAT_MEDIA_TYPES: z
+    .string()
+    .default('image/jpeg,image/png,image/webp,image/gif,video/mp4,video/webm,video/quicktime,audio/ogg,audio/mpeg,audio/mp4,audio/aac,audio/webm,application/pdf,application/zip,text/plain,application/octet-stream')
+    .transform((s) => s.split(',').map((t) => t.trim().toLowerCase()).filter(Boolean)),
+  /** Largest upload per kind (image/*, video/*, audio/*, anything else); over it: 413. */
+  CHAT_MEDIA_MAX_IMAGE: Bytes.prefault('16MiB'),
+  CHAT_MEDIA_MAX_VIDEO: Bytes.prefault('100MiB'),
+  CHAT_MEDIA_MAX_AUDIO: Bytes.prefault('16MiB'),
+  CHAT_MEDIA_MAX_FILE: Bytes.prefault('100MiB'),
+  /** How long a download URL (the 302 of `GET /v1/media/{id}`) is valid. */
+  CHAT_MEDIA_DOWNLOAD_EXPIRY: Duration.prefault('5m'),
+  /** Longest side of a server-made thumbnail, in pixels. */
+  CHAT_MEDIA_THUMBNAIL: z.coerce.number().int().min(16).max(2048).default(320),
+}).extend(Media.shape);
 export type EdgeConfig = z.infer<typeof EdgeConfig> & { CHAT_JWT_SECRET: string };
 
 export const NotifierConfig = Common.extend({

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { ClientMsgId, ConversationId, ConversationKind, DeviceId, MessageId, PositiveSeq, Role, Seq, UserId } from './ids';
-import { MessageBody, SystemInfo } from './body';
+import { MessageBody, SendBody, SystemInfo, TextBody } from './body';
 import { LIMITS } from './limits';
 import { ERROR_CODES } from './errors';
 
@@ -18,7 +18,8 @@ export const MessageSendFrame = z.object({
   type: z.literal('message.send'),
   clientMsgId: ClientMsgId,
   conversationId: ConversationId,
-  body: MessageBody,
+  /** Text, or an uploaded media object (by id) with an optional caption. */
+  body: SendBody,
   replyTo: MessageId.optional(),
   /** Members mentioned (@user); each must be a member. */
   mentions: z.array(UserId).min(1).max(LIMITS.maxMentions).optional(),
@@ -35,7 +36,8 @@ export const MessageEditFrame = z.object({
   ref: Ref,
   conversationId: ConversationId,
   messageId: MessageId,
-  body: MessageBody,
+  /** The new text (of a media message: its caption; the media stays). */
+  body: TextBody,
 });
 export const MessageDeleteFrame = z.object({
   type: z.literal('message.delete'),

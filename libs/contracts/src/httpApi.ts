@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { ConversationId, ConversationKind, MessageId, PositiveSeq, UserId } from './ids';
-import { MessageBody } from './body';
+import { ContentType, MediaId, MediaInfo, MessageBody, Sha256Hex } from './body';
 import { ERROR_CODES } from './errors';
 import { MessageNewFrame } from './frames';
 import { LIMITS } from './limits';
@@ -91,3 +91,31 @@ export const ReceiptsBody = z.object({
   pending: z.array(UserId),
 });
 export type ReceiptsBody = z.infer<typeof ReceiptsBody>;
+
+// ---------------------------------------------------------------- media (docs/media.md)
+/** `POST /v1/media`: what the client is about to upload. */
+export const MediaUploadRequest = z
+  .object({
+    contentType: ContentType,
+    size: z.number().int().positive(),
+    sha256: Sha256Hex,
+    /** Audio and video: the length, as the client knows it (the server does not decode media). */
+    durationMs: z.number().int().nonnegative().optional(),
+  })
+  .strict();
+export type MediaUploadRequest = z.infer<typeof MediaUploadRequest>;
+
+/** `201` to `POST /v1/media`: `PUT` the bytes to `uploadUrl` with exactly `uploadHeaders`, before `expiresAt`. */
+export const MediaUpload = z.object({
+  mediaId: MediaId,
+  uploadUrl: z.string(),
+  uploadHeaders: z.record(z.string(), z.string()),
+  expiresAt: z.string(),
+});
+export type MediaUpload = z.infer<typeof MediaUpload>;
+
+/** `200` to `POST /v1/media/{mediaId}/complete`: the upload checked and stored; send it in a message. */
+export const MediaReady = MediaInfo.extend({ status: z.literal('ready') });
+export type MediaReady = z.infer<typeof MediaReady>;
+
+export const MediaParams = z.object({ mediaId: MediaId });

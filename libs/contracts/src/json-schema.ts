@@ -3,7 +3,7 @@ import { ClientFrame, ServerFrame } from './frames';
 import { Command, CommandReply } from './commands';
 import { ChatEvent } from './events';
 import { DeliveryEnvelope } from './delivery';
-import { ConversationListPage, ErrorBody, HistoryPage, ReceiptsBody } from './httpApi';
+import { ConversationListPage, ErrorBody, HistoryPage, MediaReady, MediaUpload, MediaUploadRequest, ReceiptsBody } from './httpApi';
 
 /**
  * The protocol's JSON Schema, generated from the zod schemas (never written by hand):
@@ -19,10 +19,10 @@ export function protocolJsonSchemas(): Record<string, unknown> {
     events: gen(ChatEvent, 'Events on CHAT_EVENTS (chat.evt.>)'),
     delivery: gen(DeliveryEnvelope, 'Frames routed to one edge on CHAT_DELIVERY (chat.dlv.<edgeId>)'),
     'http-bodies': {
-      title: 'HTTP API response bodies (GET /v1/conversations, …/messages, …/receipts; every error)',
+      title: 'HTTP API bodies (GET /v1/conversations, …/messages, …/receipts; POST /v1/media and …/complete; every error)',
       $schema: 'https://json-schema.org/draft/2020-12/schema',
       $defs: Object.fromEntries(
-        Object.entries({ ConversationListPage, HistoryPage, ReceiptsBody, ErrorBody }).map(([name, schema]) => {
+        Object.entries({ ConversationListPage, HistoryPage, ReceiptsBody, MediaUploadRequest, MediaUpload, MediaReady, ErrorBody }).map(([name, schema]) => {
           const { $schema: _, ...def } = z.toJSONSchema(schema, { unrepresentable: 'any' });
           return [name, def];
         }),

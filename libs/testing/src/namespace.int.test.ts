@@ -1,6 +1,7 @@
 import { afterAll, describe, expect, inject, it } from 'vitest';
 import pg from 'pg';
 import { names } from '@chat/contracts';
+import { MediaStore, parseMediaEnv } from '@chat/media';
 import { connectNats } from '@chat/nats';
 import { createRedis } from '@chat/redis';
 import { createTestNamespace } from './namespace';
@@ -11,6 +12,9 @@ describe('the run-wide namespace from the global setup', () => {
     expect(env['CHAT_NS']).toMatch(/^t[0-9a-f]{8}$/);
     expect(env['DATABASE_URL']).toMatch(new RegExp(`/chat_${env['CHAT_NS']}$`));
     expect(env).toMatchObject({ LOG_LEVEL: 'warn', NATS_URL: expect.any(String), REDIS_URL: expect.any(String) });
+    // The media storage services.sh chose (scripts/s3-local.mjs unless S3_ENDPOINT was set).
+    expect(env).toMatchObject({ S3_ENDPOINT: expect.stringMatching(/^https?:\/\//), S3_BUCKET: expect.any(String), S3_REGION: expect.any(String) });
+    expect(Object.keys(env)).toEqual(expect.arrayContaining(['S3_ACCESS_KEY_ID', 'S3_SECRET_ACCESS_KEY', 'S3_FORCE_PATH_STYLE']));
   });
 });
 
@@ -18,7 +22,7 @@ describe('createTestNamespace', () => {
   const nats = connectNats(inject('chatEnv')['NATS_URL']!, 'testing-test');
   afterAll(async () => (await nats).nc.close());
 
-  it('creates a migrated database, the streams and a key prefix, and dispose removes them all', async () => {
+  it('creates a migrated database, the streams and key prefixes, and dispose removes them all', async () => {
     const t = await createTestNamespace(inject('chatEnv'));
     const n = names(t.ns);
     const { jsm } = await nats;
@@ -33,8 +37,13 @@ describe('createTestNamespace', () => {
     const redis = createRedis(t.redisUrl);
     await redis.set(`${n.redisPrefix}probe`, '1');
     await redis.set(`${n.redisPrefix}conn:{alice}`, '1');
+    const media = MediaStore.fromEnv(parseMediaEnv(t.env), t.ns);
+    await media.put(media.uploadKey('probe'), Buffer.from('probe'), 'text/plain');
 
     await t.dispose();
+
+    expect(await media.head(media.uploadKey('probe'))).toBeNull();
+    media.close();
 
     expect(await redis.exists(`${n.redisPrefix}probe`, `${n.redisPrefix}conn:{alice}`)).toBe(0);
     redis.disconnect();

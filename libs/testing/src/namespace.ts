@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { names } from '@chat/contracts';
+import { MediaStore, parseMediaEnv } from '@chat/media';
 import { createDatabase, dropDatabase, migrate, withDatabase, withNats } from '@chat/ops';
 import { createRedis } from '@chat/redis';
 import { applyStreams } from '@chat/streams';
@@ -13,8 +14,16 @@ export function serverUrls(env: Record<string, string | undefined> = process.env
   };
 }
 
+const S3_VARS = ['S3_ENDPOINT', 'S3_BUCKET', 'S3_REGION', 'S3_ACCESS_KEY_ID', 'S3_SECRET_ACCESS_KEY', 'S3_FORCE_PATH_STYLE'] as const;
+
+/** The media storage (S3_*, set from .data/env like the URLs) with the apps' defaults; '' = unset. */
+export function s3Env(env: Record<string, string | undefined> = process.env): Record<(typeof S3_VARS)[number], string> {
+  const parsed = parseMediaEnv(env);
+  return Object.fromEntries(S3_VARS.map((k) => [k, String(parsed[k] ?? '')])) as Record<(typeof S3_VARS)[number], string>;
+}
+
 export interface TestNamespace {
-  /** `t` + 8 hex chars: prefixes streams, subjects and Redis keys; names the database. */
+  /** `t` + 8 hex chars: prefixes streams, subjects, Redis keys and media keys; names the database. */
   ns: string;
   natsUrl: string;
   /** postgres://…/chat_<ns>, migrated. */
@@ -22,7 +31,7 @@ export interface TestNamespace {
   redisUrl: string;
   /** What an app process of this namespace needs in its environment. */
   env: Record<string, string>;
-  /** Drops the database, deletes the streams and the Redis keys of the namespace. */
+  /** Drops the database, deletes the streams, the Redis keys and the media objects of the namespace. */
   dispose(): Promise<void>;
 }
 
@@ -58,13 +67,14 @@ export async function createTestNamespace(env: Record<string, string | undefined
       NODE_ENV: 'test',
       CHAT_STREAM_REPLICAS: '1',
       CHAT_MAX_AGE: `${maxAgeMs}ms`,
+      ...s3Env(env),
     },
-    dispose: () => disposeNamespace(ns, base.natsUrl, databaseUrl, base.redisUrl),
+    dispose: () => disposeNamespace(ns, base.natsUrl, databaseUrl, base.redisUrl, env),
   };
 }
 
 /** Best effort on every part, then one error listing what failed. */
-async function disposeNamespace(ns: string, natsUrl: string, databaseUrl: string, redisUrl: string): Promise<void> {
+async function disposeNamespace(ns: string, natsUrl: string, databaseUrl: string, redisUrl: string, env: Record<string, string | undefined>): Promise<void> {
   const failures: unknown[] = [];
   const attempt = (p: Promise<unknown>) => p.catch((e: unknown) => void failures.push(e));
 
@@ -78,6 +88,8 @@ async function disposeNamespace(ns: string, natsUrl: string, databaseUrl: string
     }),
   );
   await attempt(deleteRedisKeys(redisUrl, `${names(ns).redisPrefix}*`));
+  // Without an endpoint the SDK would go looking for AWS credentials: nothing of the tests is there.
+  if (env['S3_ENDPOINT']) await attempt(deleteMedia(env, ns));
   if (failures.length) throw new AggregateError(failures, `disposing test namespace ${ns} failed`);
 }
 
@@ -92,5 +104,14 @@ async function deleteRedisKeys(url: string, pattern: string): Promise<void> {
     } while (cursor !== '0');
   } finally {
     redis.disconnect();
+  }
+}
+
+async function deleteMedia(env: Record<string, string | undefined>, ns: string): Promise<void> {
+  const store = MediaStore.fromEnv(parseMediaEnv(env), ns);
+  try {
+    await store.clear();
+  } finally {
+    store.close();
   }
 }

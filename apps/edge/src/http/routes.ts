@@ -33,7 +33,8 @@ export function httpError(err: unknown): { status: number; body: ErrorBody } {
   return { status: 500, body: { error: { code: 'internal', message: 'internal error' } } };
 }
 
-function parse<T extends z.ZodTypeAny>(schema: T, value: unknown): z.infer<T> {
+/** A request part parsed with its contract, or `bad_request` naming what is wrong. */
+export function parse<T extends z.ZodTypeAny>(schema: T, value: unknown): z.infer<T> {
   const r = schema.safeParse(value);
   if (!r.success) throw new ChatError('bad_request', r.error.issues.map((i) => `${i.path.join('.') || 'query'}: ${i.message}`).join('; '));
   return r.data;

@@ -12,6 +12,7 @@ import {
   type Command,
   type CommandResult,
   type Feature,
+  type MediaInfo,
   type MessageBody,
   type ServerFrame,
   type SyncedFrame,
@@ -25,6 +26,8 @@ export interface SessionDeps {
   sync(userId: string, afterStreamSeq: number, limit: number): Promise<{ frames: SyncedFrame[]; hasMore: boolean }>;
   /** The body of a message the user may see (for forwarding), or a ChatError. */
   forwardable(userId: string, conversationId: string, messageId: string): Promise<MessageBody>;
+  /** A `ready` media upload of the user's as messages carry it, or a ChatError (docs/media.md). */
+  sendableMedia(userId: string, mediaId: string): Promise<MediaInfo>;
   /** Oldest stream position the server still keeps; older cursors get `sync.reset`. */
   oldestPosition(): Promise<number>;
   maxBadFramesPerMinute: number;
@@ -212,6 +215,8 @@ export class Session {
   }
 
   private async sendMessage(frame: ClientFrameOf<'message.send'>): Promise<void> {
+    // Media by id: the edge fills in what recipients need from the user's completed upload.
+    const body: MessageBody = 'media' in frame.body ? { ...frame.body, media: await this.deps.sendableMedia(this.userId, frame.body.media.mediaId) } : frame.body;
     await this.relay(
       undefined,
       'SendMessage',
@@ -219,7 +224,7 @@ export class Session {
         conversationId: frame.conversationId,
         messageId: newId(),
         clientMsgId: frame.clientMsgId,
-        body: frame.body,
+        body,
         ...(frame.replyTo ? { replyTo: frame.replyTo } : {}),
         ...(frame.mentions ? { mentions: [...new Set(frame.mentions)] } : {}),
       },

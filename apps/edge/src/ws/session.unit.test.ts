@@ -18,6 +18,10 @@ function harness(over: Partial<SessionDeps> = {}) {
     meta: (userId, deviceId) => ({ commandId: 'c', requestId: 'r', userId, deviceId, edgeId: 'e', at: '2026-01-01T00:00:00.000Z' }),
     sync: async () => ({ frames: [], hasMore: false }),
     forwardable: async () => ({ text: 'forwarded text' }),
+    sendableMedia: async (userId, mediaId) => {
+      if (mediaId !== 'up1' || userId !== 'alice') throw new ChatError('bad_request', `media ${mediaId} is not an upload of yours`);
+      return { mediaId, contentType: 'image/png', size: 10, sha256: 'a'.repeat(64), width: 4, height: 2 };
+    },
     oldestPosition: async () => 1,
     maxBadFramesPerMinute: 3,
     now: () => clock,
@@ -67,6 +71,22 @@ describe('Session', () => {
     expect(h.closes).toEqual([]);
     await h.session.onText('x');
     expect(h.closes).toEqual([[1008, 'too many invalid frames']]);
+  });
+
+  it('sends media by id as the full media description, and refuses media that is not a ready upload of the sender', async () => {
+    const h = harness();
+    await h.session.onText(JSON.stringify({ type: 'message.send', clientMsgId: 'k1', conversationId: 'd-1', body: { media: { mediaId: 'up1' }, text: 'look' } }));
+    expect(h.commands).toEqual([
+      expect.objectContaining({ type: 'SendMessage', data: expect.objectContaining({ body: { media: { mediaId: 'up1', contentType: 'image/png', size: 10, sha256: 'a'.repeat(64), width: 4, height: 2 }, text: 'look' } }) }),
+    ]);
+    await h.session.onText(JSON.stringify({ type: 'message.send', clientMsgId: 'k2', conversationId: 'd-1', body: { media: { mediaId: 'other' } } }));
+    // A client cannot describe media itself: only { mediaId } is accepted.
+    await h.session.onText(JSON.stringify({ type: 'message.send', clientMsgId: 'k3', conversationId: 'd-1', body: { media: { mediaId: 'up1', size: 1 } } }));
+    expect(h.commands).toHaveLength(1);
+    expect(h.sent.slice(1)).toEqual([
+      expect.objectContaining({ type: 'error', code: 'bad_request', clientMsgId: 'k2' }),
+      expect.objectContaining({ type: 'error', code: 'bad_request', clientMsgId: 'k3' }),
+    ]);
   });
 
   it('closes with 1003 on a binary frame', () => {

@@ -1,6 +1,6 @@
 import type { StoredEvent } from '../projection';
 import { systemInfo, systemMessageId, systemText } from '../messages/evolve';
-import type { ConversationKind, LastMessage } from '@chat/contracts';
+import { isMediaBody, type ConversationKind, type LastMessage, type MessageBody } from '@chat/contracts';
 
 export const PREVIEW_CHARS = 100;
 
@@ -47,6 +47,16 @@ export function preview(text: string): string {
   return Array.from(text).slice(0, PREVIEW_CHARS).join('');
 }
 
+/** What the list shows for a media message without a caption, by the media's type. */
+export const MEDIA_PREVIEW = { image: '📷 Photo', video: '🎥 Video', audio: '🎤 Audio', file: '📎 File' } as const;
+
+/** A message's list preview: its text (a media message's caption), else what kind of media it is. */
+export function bodyPreview(body: MessageBody): string {
+  if (body.text !== undefined) return preview(body.text);
+  const kind = isMediaBody(body) ? body.media.contentType.split('/')[0] : undefined;
+  return kind === 'image' || kind === 'video' || kind === 'audio' ? MEDIA_PREVIEW[kind] : MEDIA_PREVIEW.file;
+}
+
 export function conversationsChange({ streamSeq, event: e }: StoredEvent): ConversationsChange | null {
   switch (e.type) {
     case 'ConversationCreated': {
@@ -73,7 +83,7 @@ export function conversationsChange({ streamSeq, event: e }: StoredEvent): Conve
         seq: e.seq,
         senderId: e.senderId,
         mentions: e.mentions?.length ? e.mentions.filter((u) => u !== e.senderId) : null,
-        lastMessage: { messageId: e.messageId, seq: e.seq, senderId: e.senderId, preview: preview(e.body.text), sentAt: e.sentAt },
+        lastMessage: { messageId: e.messageId, seq: e.seq, senderId: e.senderId, preview: bodyPreview(e.body), sentAt: e.sentAt },
         streamSeq,
       };
     case 'MessagesRead':
@@ -103,7 +113,7 @@ export function conversationsChange({ streamSeq, event: e }: StoredEvent): Conve
         streamSeq,
       };
     case 'MessageEdited':
-      return { kind: 'edit', conversationId: e.conversationId, seq: e.seq, preview: preview(e.body.text), streamSeq };
+      return { kind: 'edit', conversationId: e.conversationId, seq: e.seq, preview: bodyPreview(e.body), streamSeq };
     case 'MessageDeleted':
       return { kind: 'delete', conversationId: e.conversationId, seq: e.seq, streamSeq };
     case 'MessagesDelivered':

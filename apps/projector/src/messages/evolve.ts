@@ -1,4 +1,4 @@
-import { encodeCursor, type ChatEvent, type EventOf, type MessageNew, type ServerFrameOf, type SystemInfo, type ConversationKind, type Role } from '@chat/contracts';
+import { encodeCursor, isMediaBody, type ChatEvent, type EventOf, type MessageNew, type ServerFrameOf, type SystemInfo, type ConversationKind, type Role } from '@chat/contracts';
 import type { StoredEvent } from '../projection';
 import type { Route } from '../routing';
 
@@ -35,6 +35,8 @@ export interface MessageRow {
   system: SystemInfo | null;
   mentions: string[] | null;
   forwarded: boolean;
+  /** The media object the message carries (messages.media_id). */
+  mediaId: string | null;
 }
 export type MessageOp =
   | { op: 'edit'; conversationId: string; seq: number; streamSeq: number; body: unknown; at: string }
@@ -97,6 +99,7 @@ function systemMessage(e: MembershipEvent, streamSeq: number): MessageRow {
     system,
     mentions: null,
     forwarded: false,
+    mediaId: null,
   };
 }
 
@@ -138,6 +141,7 @@ export function messagesChanges({ streamSeq, event: e }: StoredEvent): MessagesC
             system: null,
             mentions: e.mentions?.length ? e.mentions : null,
             forwarded: e.forwarded !== undefined,
+            mediaId: isMediaBody(e.body) ? e.body.media.mediaId : null,
           },
         },
       ];

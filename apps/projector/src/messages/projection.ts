@@ -63,14 +63,14 @@ async function writeMessages(tx: PoolClient, changes: Array<Of<'message'>>): Pro
   await tx.query(
     `WITH t AS (
        SELECT * FROM unnest($1::text[], $2::int[], $3::text[], $4::text[], $5::text[], $6::text[], $7::jsonb[], $8::text[], $9::timestamptz[], $10::bigint[],
-                            $11::text[], $12::jsonb[], $13::jsonb[], $14::bool[])
+                            $11::text[], $12::jsonb[], $13::jsonb[], $14::bool[], $15::text[])
          AS t (conversation_id, seq, message_id, sender_id, sender_device_id, client_msg_id, body, reply_to, sent_at, stream_seq,
-               kind, system, mentions, forwarded)
+               kind, system, mentions, forwarded, media_id)
      ), m AS (
        INSERT INTO messages (conversation_id, seq, message_id, sender_id, sender_device_id, client_msg_id, body, reply_to, sent_at, stream_seq,
-                             kind, system, mentions, forwarded)
+                             kind, system, mentions, forwarded, media_id)
        SELECT t.conversation_id, t.seq, t.message_id, t.sender_id, t.sender_device_id, t.client_msg_id, t.body, t.reply_to, t.sent_at, t.stream_seq,
-              t.kind, t.system, CASE WHEN t.mentions IS NULL THEN NULL ELSE ARRAY(SELECT jsonb_array_elements_text(t.mentions)) END, t.forwarded
+              t.kind, t.system, CASE WHEN t.mentions IS NULL THEN NULL ELSE ARRAY(SELECT jsonb_array_elements_text(t.mentions)) END, t.forwarded, t.media_id
          FROM t
      ), i AS (
        INSERT INTO inbox (user_id, stream_seq, conversation_id, seq, kind, mentioned)
@@ -95,6 +95,7 @@ async function writeMessages(tx: PoolClient, changes: Array<Of<'message'>>): Pro
       m.map((r) => jsonOrNull(r.system)),
       mentions,
       m.map((r) => r.forwarded),
+      m.map((r) => r.mediaId),
     ],
   );
 }
@@ -135,7 +136,8 @@ async function writeOps(tx: PoolClient, changes: Array<Of<'op'>>): Promise<void>
   const e = [...edits.values()];
   if (e.length) {
     await tx.query(
-      `UPDATE messages m SET body = t.body, edited_at = t.at
+      // An edit replaces the text; a media message keeps its media (the edit's text is its caption).
+      `UPDATE messages m SET body = coalesce(m.body, '{}'::jsonb) || t.body, edited_at = t.at
          FROM unnest($1::text[], $2::int[], $3::jsonb[], $4::timestamptz[]) AS t (conversation_id, seq, body, at)
         WHERE m.conversation_id = t.conversation_id AND m.seq = t.seq AND m.deleted_at IS NULL`,
       [e.map((o) => o.conversationId), e.map((o) => o.seq), e.map((o) => JSON.stringify(o.body)), e.map((o) => o.at)],
@@ -144,7 +146,7 @@ async function writeOps(tx: PoolClient, changes: Array<Of<'op'>>): Promise<void>
   const d = ops.filter((o): o is Extract<MessageOp, { op: 'delete' }> => o.op === 'delete');
   if (d.length) {
     await tx.query(
-      `UPDATE messages m SET body = NULL, deleted_at = t.at
+      `UPDATE messages m SET body = NULL, media_id = NULL, deleted_at = t.at
          FROM unnest($1::text[], $2::int[], $3::timestamptz[]) AS t (conversation_id, seq, at)
         WHERE m.conversation_id = t.conversation_id AND m.seq = t.seq AND m.deleted_at IS NULL`,
       [d.map((o) => o.conversationId), d.map((o) => o.seq), d.map((o) => o.at)],

@@ -1,0 +1,3 @@
+export { MediaStore, parseMediaEnv, type MediaEnv, type MediaStoreConfig } from './store';
+export { MediaInspector } from './inspector';
+export type { Inspection } from './inspect';
