@@ -10,12 +10,15 @@ const startApp = (label: string, app: string, env: Record<string, string>): AppP
 
 async function waitReady(url: string, app: AppProcess, timeoutMs = 60_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
+  let last = 'no answer';
   while (Date.now() < deadline) {
     if (app.child.exitCode !== null) throw new Error(`${app.name} exited (${app.child.exitCode}):\n${app.output.join('')}`);
-    if (await fetch(`${url}/readyz`).then((r) => r.ok, () => false)) return;
+    const res = await fetch(`${url}/readyz`).catch(() => undefined);
+    if (res?.ok) return;
+    if (res) last = `${res.status} ${await res.text()}`;
     await new Promise((r) => setTimeout(r, 100));
   }
-  throw new Error(`timed out waiting for ${app.name} /readyz:\n${app.output.join('')}`);
+  throw new Error(`timed out waiting for ${app.name} /readyz (last answer: ${last}):\n${app.output.join('')}`);
 }
 
 /** Edge abuse limits turned off for load (0 = no limit). Recorded in each result's config. */

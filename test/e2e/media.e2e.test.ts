@@ -119,6 +119,11 @@ describe('media', () => {
     expect(await store.head(store.blobKey(sha256(bytes)))).toBeNull();
     // The upload is gone: completing again is 404, sending it is refused.
     expect((await post(`/v1/media/${declared.mediaId}/complete`, alice)).status).toBe(404);
+    // Opaque bytes (end-to-end encrypted media) are checked the same way and get no thumbnail.
+    const sealed = await upload(alice, bytes, 'application/octet-stream');
+    expect(sealed).toEqual({ mediaId: sealed.mediaId, status: 'ready', contentType: 'application/octet-stream', size: bytes.length, sha256: sha256(bytes) });
+    expect((await download(`/v1/media/${sealed.mediaId}/thumbnail`, alice)).status).toBe(404);
+    expect((await download(`/v1/media/${sealed.mediaId}`, alice)).bytes!.equals(bytes)).toBe(true);
 
     const tooBig = await post('/v1/media', alice, { contentType: 'image/png', size: 2 * 1024 * 1024, sha256: sha256(bytes) });
     expect([tooBig.status, tooBig.json.error.code]).toEqual([413, 'payload_too_large']);

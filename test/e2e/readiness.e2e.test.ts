@@ -2,7 +2,7 @@ import { spawnSync } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import pg from 'pg';
 import type { ServerFrameOf } from '@chat/client';
-import { connectClient, nextEvent, startApp, startSystem, type AppProcess, type RunningSystem } from '../support/system';
+import { connectClient, freePort, nextEvent, startApp, startSystem, type AppProcess, type RunningSystem } from '../support/system';
 
 /**
  * Found on a fresh NATS server with an existing database: every projection refused ("checkpoint
@@ -75,4 +75,24 @@ describe('readiness tells the truth', () => {
     alice.close();
     bob.close();
   }, 90_000);
+
+  it('an edge whose media bucket is missing fails /readyz and says which bucket', async () => {
+    const port = await freePort();
+    const bucket = `missing-${ns}`;
+    const edge = startApp('edge', { ...sys.env, EDGE_ID: `e${port}`, CHAT_EDGE_PORT: String(port), S3_BUCKET: bucket });
+    sys.apps.push(edge);
+    const url = `http://127.0.0.1:${port}/readyz`;
+    // Its HTTP server answering at all is the marker that it got past start-up.
+    let answer: { status: number; body: { checks: Record<string, boolean>; problems?: string[] } } | undefined;
+    const deadline = Date.now() + 30_000;
+    while (!answer && Date.now() < deadline) {
+      const r = await fetch(url).catch(() => undefined);
+      if (r) answer = { status: r.status, body: (await r.json()) as { checks: Record<string, boolean>; problems?: string[] } };
+      else await new Promise((res) => setTimeout(res, 100));
+    }
+    expect(answer?.status).toBe(503);
+    expect(answer?.body.checks).toMatchObject({ nats: true, postgres: true, redis: true, media: false });
+    expect(answer?.body.problems?.join('\n')).toContain(`bucket ${bucket} does not exist`);
+    await edge.stop();
+  }, 60_000);
 });

@@ -106,20 +106,21 @@ runApp(
     const app = await createServer(log, metrics, {
       async ready(): Promise<{ checks: Record<string, boolean>; problems?: string[] }> {
         if (draining) return { checks: { accepting: false } };
-        const [natsOk, pgOk, redisOk, stream, mediaOk] = await Promise.all([
+        const [natsOk, pgOk, redisOk, stream, mediaProblem] = await Promise.all([
           nats.nc.flush().then(() => true, () => false),
           pool.query('SELECT 1').then(() => true, () => false),
           redis.ping().then(() => true, () => false),
           nats.jsm.streams.info(n.streams.events).then((si) => si.state.last_seq, () => null),
-          store.ping().then(() => true, () => false),
+          store.ping().then(() => null, (e: unknown) => `media storage: ${e instanceof Error ? e.message : String(e)}`),
         ]);
         // A projection whose checkpoint is past the end of CHAT_EVENTS (the stream was re-created)
         // refuses to run: sends would be acknowledged and nothing delivered or synced.
         const pastEnd = pgOk && stream !== null ? await projectionsPastEnd(pool, n, stream).catch(() => []) : [];
-        const problems = pastEnd.length
-          ? [`projections past the end of ${n.streams.events} (last sequence ${stream}): ${pastEnd.map((p) => `${p.name} at ${p.position}`).join(', ')}; ${PAST_END_FIX}`]
-          : [];
-        return { checks: { nats: natsOk, postgres: pgOk, redis: redisOk, events: stream !== null, projections: pastEnd.length === 0, media: mediaOk }, problems };
+        const problems = [
+          ...(pastEnd.length ? [`projections past the end of ${n.streams.events} (last sequence ${stream}): ${pastEnd.map((p) => `${p.name} at ${p.position}`).join(', ')}; ${PAST_END_FIX}`] : []),
+          ...(mediaProblem ? [mediaProblem] : []),
+        ];
+        return { checks: { nats: natsOk, postgres: pgOk, redis: redisOk, events: stream !== null, projections: pastEnd.length === 0, media: mediaProblem === null }, problems };
       },
     }, { originAllowed });
     const verifier = new TokenVerifier(cfg.CHAT_JWT_SECRET);

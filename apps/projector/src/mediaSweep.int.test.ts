@@ -4,6 +4,7 @@ import { messageSent } from '@chat/domain/fixtures';
 import { MediaStore, parseMediaEnv } from '@chat/media';
 import { messagesProjection } from './messages/projection';
 import { sweepMedia, type MediaSweepOptions } from './mediaSweep';
+import { sweep } from './sweeper';
 import { at, created, deleted, publishEvents, startProjections, useTestEnv, waitForCheckpoint } from './testing/env';
 
 const t = useTestEnv();
@@ -80,6 +81,16 @@ describe('media clean-up', () => {
       expect([await exists(store.blobKey(x)), await exists(store.thumbKey(x))]).toEqual([false, false]);
       expect(await left()).toEqual([]);
       expect(await sweepMedia(t.env.pool, opts(24 * 60 + 1))).toEqual({ uploads: 0, objects: 0 });
+
+      // Retention: a message past CHAT_MAX_AGE goes with the sweep, and so does the media only it carried.
+      const old = randomBytes(3);
+      await media(t0, 'mZ', sha(old), { readyAt: 0, sentAt: 0 });
+      await store.put(store.blobKey(sha(old)), old, 'image/png');
+      const z = await publishEvents(t.env.nats.js, t.env.names, [carrying('g1', 3, 'mZ', sha(old))]);
+      await waitForCheckpoint(t.env.pool, t.env.names.consumers.projMessages, z[0]!);
+      const swept = await sweep(t.env.pool, { maxAgeMs: Date.now() - Date.parse(at(3)) - MIN, media: { store, uploadExpiryMs: 15 * MIN, unsentTtlMs: 24 * 60 * MIN }, now: () => new Date(t0 + 24 * 60 * MIN) });
+      expect(swept).toMatchObject({ messages: 3, mediaUploads: 1, mediaObjects: 1 });
+      expect(await exists(store.blobKey(sha(old)))).toBe(false);
     } finally {
       await run.stop();
     }

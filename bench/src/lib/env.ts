@@ -10,7 +10,7 @@ export function serverEnv(): Record<string, string> {
   const file = resolve(ROOT, '.data/env');
   if (existsSync(file)) {
     for (const line of readFileSync(file, 'utf8').split('\n')) {
-      const m = /^\s*export\s+([A-Z_]+)='?([^']*)'?\s*$/.exec(line);
+      const m = /^\s*export\s+([A-Z][A-Z0-9_]*)='?([^']*)'?\s*$/.exec(line);
       if (m) out[m[1]!] = m[2]!;
     }
   }
