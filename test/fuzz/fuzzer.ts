@@ -154,6 +154,12 @@ export function makeFrame(kind: Exclude<Kind, 'flood'>, rnd: () => number, n: nu
             () => ({ type: 'message.send', clientMsgId: ref, conversationId: 'd-x', body: { media: 'm1' } }),
             () => ({ type: 'message.send', clientMsgId: ref, conversationId: 'd-x', body: { media: { mediaId: 'm1' }, text: '' } }),
             () => ({ type: 'message.edit', ref, conversationId: 'd-x', messageId: 'm', body: { media: { mediaId: 'm1' } } }),
+            // Presence and typing.
+            () => ({ type: 'presence.subscribe', ref, userIds: Array.from({ length: 501 }, (_, i) => `u${i}`) }),
+            () => ({ type: 'presence.subscribe', ref, userIds: 'everyone' }),
+            () => ({ type: 'presence.subscribe', ref, userIds: [str(70)] }),
+            () => ({ type: 'typing', ref, conversationId: 'd-x', state: 'maybe' }),
+            () => ({ type: 'typing', ref, conversationId: 'bad id!', state: 'start' }),
           ])(),
         ),
       };
@@ -172,8 +178,13 @@ export function makeFrame(kind: Exclude<Kind, 'flood'>, rnd: () => number, n: nu
         ? { data: '['.repeat(depth) + ']'.repeat(depth) }
         : { ref, data: `{"type":"message.send","ref":"${ref}","body":${'{"a":'.repeat(depth / 4)}1${'}'.repeat(depth / 4)}}` };
     }
-    case 'non_member':
-      return { ref, data: JSON.stringify({ type: 'message.send', clientMsgId: ref, conversationId: `d-${str(0)}${Math.floor(rnd() * 1e9).toString(36)}`, body: { text: 'hi' } }) };
+    case 'non_member': {
+      const conversationId = `d-${str(0)}${Math.floor(rnd() * 1e9).toString(36)}`;
+      return rnd() < 0.8
+        ? { ref, data: JSON.stringify({ type: 'message.send', clientMsgId: ref, conversationId, body: { text: 'hi' } }) }
+        : // A typing frame has no ref of its own; the error carries the one the frame happens to hold.
+          { ref, data: JSON.stringify({ type: 'typing', ref, conversationId, state: 'start' }) };
+    }
     case 'invalid_utf8':
       return { data: Buffer.from([0x7b, 0x22, 0x74, 0xff, 0xfe, 0xc3, 0x28, 0x22, 0x7d]), binary: false };
     case 'binary':

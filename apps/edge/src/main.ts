@@ -2,7 +2,7 @@ import { runApp } from '@chat/app';
 import { loadEdgeConfig, names } from '@chat/contracts';
 import { connectNats } from '@chat/nats';
 import { createPool, PAST_END_FIX, projectionsPastEnd } from '@chat/postgres';
-import { ConnectionRegistry, ConversationListCache, SharedRateLimiter, createRedis } from '@chat/redis';
+import { ConnectionRegistry, ConversationListCache, PresenceStore, SharedRateLimiter, createRedis, type PresenceChange } from '@chat/redis';
 import { edgeConsumerConfig, ensureConsumerWhenStreamExists } from '@chat/streams';
 import { TokenVerifier } from './auth';
 import { CommandGateway } from './commands';
@@ -21,6 +21,9 @@ import { MediaInspector, MediaStore } from '@chat/media';
 import { MediaRecords } from './media/records';
 import { registerMediaRoutes } from './media/routes';
 import { MediaService } from './media/service';
+import { registerPresenceRoutes } from './presence/routes';
+import { TypingRelay, type TypingSignal } from './presence/typing';
+import { PresenceWatch } from './presence/watch';
 
 runApp(
   'edge',
@@ -87,6 +90,35 @@ runApp(
       return { frames: r.frames, hasMore: r.hasMore || r.checkpoint < target };
     }
     const hub = new Hub();
+    // Presence and typing travel over core NATS: best effort by design, nothing stored.
+    const presence = new PresenceWatch({
+      store: new PresenceStore(redis),
+      announce: (change) => nats.nc.publish(n.subjects.presence(change.userId), JSON.stringify(change)),
+      contactsAmong: (viewer, userIds) => rm.contactsAmong(viewer, userIds),
+      graceMs: cfg.CHAT_PRESENCE_GRACE,
+      now: Date.now,
+      onError: (err, what) => log.warn({ err }, `${what} failed`),
+    });
+    nats.nc.subscribe(n.subjects.presenceAll, {
+      callback: (err, msg) => {
+        if (!err) presence.heard(msg.json<PresenceChange>());
+      },
+    });
+    const typing = new TypingRelay({
+      memberIds: (conversationId) => rm.memberIds(conversationId),
+      usersByEdge: (userIds) => registry.usersByEdge(userIds),
+      publish: (edgeId, signal) => nats.nc.publish(n.subjects.typing(edgeId), JSON.stringify(signal)),
+      now: Date.now,
+      onDropped: (reason) => metrics.typingDropped.inc({ reason }),
+    });
+    nats.nc.subscribe(n.subjects.typing(cfg.EDGE_ID), {
+      callback: (err, msg) => {
+        if (err) return;
+        const { to, ...signal } = msg.json<TypingSignal>();
+        const json = JSON.stringify({ type: 'typing', ...signal });
+        for (const u of to) for (const s of hub.devicesOf(u)) s.sendRaw(json, 'typing');
+      },
+    });
     const gateway = new CommandGateway(nats.nc, n, cfg.EDGE_ID, cfg.CHAT_COMMAND_TIMEOUT, cfg.CHAT_COMMAND_PARTITIONS);
     gateway.start();
 
@@ -136,6 +168,7 @@ runApp(
       maxSocketBuffer: cfg.CHAT_MAX_SOCKET_BUFFER,
       draining: () => draining,
       maxConnectionsPerUser: cfg.CHAT_MAX_CONNECTIONS_PER_USER,
+      presence: { connected: (u) => presence.connected(u), left: (u) => presence.left(u), closed: (s) => presence.unsubscribe(s) },
       deps: {
         frameRate: { perSecond: cfg.CHAT_FRAME_RATE, burst: cfg.CHAT_FRAME_BURST },
         floodLimitPerMinute: cfg.CHAT_FLOOD_LIMIT,
@@ -146,6 +179,8 @@ runApp(
         sync,
         forwardable: (u, c, m) => rm.forwardable(u, c, m),
         sendableMedia: (u, id) => media.sendable(u, id),
+        watchPresence: (session, userIds) => presence.subscribe(session, userIds),
+        typing: async (u, c, state) => void (await typing.relay(u, c, state)),
         oldestPosition,
         maxBadFramesPerMinute: cfg.CHAT_MAX_BAD_FRAMES,
         now: Date.now,
@@ -165,6 +200,7 @@ runApp(
     });
     registerHttpRoutes(app, verifier, rm, conversationList);
     registerMediaRoutes(app, verifier, media);
+    registerPresenceRoutes(app, verifier, presence);
 
     const delivery = new DeliveryConsumer(nats.js, edgeConsumer.stream, edgeConsumer.config.durable_name, hub, log, (k) => metrics.deliveries.inc(k), { names: n });
     await delivery.start();
@@ -181,6 +217,7 @@ runApp(
           }
         })
         .catch((err) => log.warn({ err }, 'registry refresh failed'));
+      presence.recheck().catch((err: unknown) => log.warn({ err }, 'presence recheck failed'));
     }, Math.max(1000, Math.floor(cfg.CHAT_REGISTRY_TTL / 3)));
 
     const address = await app.listen({ host: cfg.CHAT_EDGE_HOST, port: cfg.CHAT_EDGE_PORT, backlog: cfg.CHAT_EDGE_BACKLOG });
@@ -203,6 +240,7 @@ runApp(
       clearInterval(refresh);
       wsGateway.stop();
       for (const s of hub.all()) s.close(CLOSE_CODES.goingAway, 'server shutting down');
+      await presence.stop();
       await app.close().catch(() => undefined);
       await delivery.stop();
       await gateway.stop();

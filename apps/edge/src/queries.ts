@@ -163,6 +163,24 @@ export class ReadModels {
     return m;
   }
 
+  /** Of `userIds`, those who share a conversation with `userId` (presence is shown only to them). */
+  async contactsAmong(userId: string, userIds: readonly string[]): Promise<Set<string>> {
+    if (userIds.length === 0) return new Set();
+    const { rows } = await this.pool.query<{ user_id: string }>(
+      `SELECT DISTINCT other.user_id
+         FROM conversation_members me JOIN conversation_members other ON other.conversation_id = me.conversation_id
+        WHERE me.user_id = $1 AND other.user_id = ANY($2::text[])`,
+      [userId, userIds],
+    );
+    return new Set(rows.map((r) => r.user_id));
+  }
+
+  /** A conversation's members (empty when there is no such conversation). */
+  async memberIds(conversationId: string): Promise<string[]> {
+    const { rows } = await this.pool.query<{ user_id: string }>('SELECT user_id FROM conversation_members WHERE conversation_id = $1', [conversationId]);
+    return rows.map((r) => r.user_id);
+  }
+
   /** A projection's checkpoint (null before it ever ran). */
   async checkpoint(name: string): Promise<number | null> {
     const { rows } = await this.pool.query<{ position: number }>('SELECT position FROM projection_checkpoints WHERE name = $1', [name]);

@@ -61,6 +61,10 @@ export type ChatEvents = {
   draining: [ServerFrameOf<'server.draining'>];
   /** The server no longer has the stored cursor: reload from the HTTP API. */
   reset: [{ reason: string }];
+  /** A watched user's presence changed (after `watchPresence`). */
+  presence: [ServerFrameOf<'presence'>];
+  /** Another member started or stopped typing; treat a `start` as ended after 5 s without another. */
+  typing: [ServerFrameOf<'typing'>];
   /** Every frame as it arrives, before de-duplication. */
   frame: [ServerFrame];
   close: [{ code: number; reason: string }];
@@ -249,6 +253,20 @@ export class ChatClient extends Emitter<ChatEvents> {
     this.connection.write({ type: 'message.read', conversationId, upToSeq });
   }
 
+  /**
+   * Watches these users' presence (at most 500; replaces the previous set; [] stops): resolves
+   * with the snapshot of those this user may see, then emits `presence` on every change. Not
+   * renewed by itself after a reconnect: call it again on `reconnected`.
+   */
+  async watchPresence(userIds: string[]): Promise<ServerFrameOf<'presence.snapshot'>['users']> {
+    return (await this.requests.request({ type: 'presence.subscribe', ref: newId('w'), userIds })).users;
+  }
+
+  /** Tells the conversation's other members this user is typing (send `start` again every 3 s while typing) or stopped. Best effort. */
+  typing(conversationId: string, state: 'start' | 'stop'): void {
+    this.connection.write({ type: 'typing', conversationId, state });
+  }
+
   async ping(): Promise<void> {
     await this.requests.request({ type: 'ping', ref: newId('p') });
   }
@@ -282,6 +300,10 @@ export class ChatClient extends Emitter<ChatEvents> {
         return this.emit('receipts', frame);
       case 'conversation.activity':
         return this.emit('activity', frame);
+      case 'presence':
+        return this.emit('presence', frame);
+      case 'typing':
+        return this.emit('typing', frame);
       case 'sync.required':
         // Live frames may have missed this device: catch up from the stored cursor, with a sync
         // that starts after this frame arrived.

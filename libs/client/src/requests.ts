@@ -18,8 +18,10 @@ type AnswerTypes = Answers<{
   'conversation.mute': 'conversation.muted';
   sync: 'sync.batch' | 'sync.reset';
   ping: 'pong';
+  'presence.subscribe': 'presence.snapshot';
   'message.delivered': never;
   'message.read': never;
+  typing: never;
 }>;
 type Answers<T extends Record<ClientFrame['type'], ServerFrame['type']>> = T;
 

@@ -28,11 +28,12 @@ describe('request → answer map', () => {
     expectTypeOf<AnswerOf<'message.forward'>>().toEqualTypeOf<ServerFrameOf<'message.sent'>>();
     expectTypeOf<AnswerOf<'sync'>>().toEqualTypeOf<ServerFrameOf<'sync.batch'> | ServerFrameOf<'sync.reset'>>();
     expectTypeOf<AnswerOf<'ping'>>().toEqualTypeOf<ServerFrameOf<'pong'>>();
+    expectTypeOf<AnswerOf<'presence.subscribe'>>().toEqualTypeOf<ServerFrameOf<'presence.snapshot'>>();
     expectTypeOf<AnsweredBy<'conversation.updated'>>().toEqualTypeOf<
       'conversation.members.add' | 'conversation.members.remove' | 'conversation.leave' | 'conversation.role.set' | 'conversation.update'
     >();
-    // Receipts are not answered: there is nothing to wait for.
-    expectTypeOf<Exclude<ClientFrame['type'], RequestType>>().toEqualTypeOf<'message.delivered' | 'message.read'>();
+    // Receipts and typing are not answered: there is nothing to wait for.
+    expectTypeOf<Exclude<ClientFrame['type'], RequestType>>().toEqualTypeOf<'message.delivered' | 'message.read' | 'typing'>();
   });
 });
 

@@ -146,6 +146,11 @@ export const EdgeConfig = Common.extend({
   CHAT_SYNC_WAIT: Duration.prefault('2s'),
   /** Interval between server pings; a peer that misses two is closed. */
   CHAT_HEARTBEAT: Duration.prefault('30s'),
+  /**
+   * How long after a user's last device went away they are shown offline (a reconnect within it
+   * shows nothing, so flapping connections do not become presence storms).
+   */
+  CHAT_PRESENCE_GRACE: Duration.prefault('5s'),
   /** Bad frames tolerated per minute before the socket is closed with 1008. */
   CHAT_MAX_BAD_FRAMES: z.coerce.number().int().min(1).default(20),
   /** Bytes queued on one socket before the edge gives up on it (close 1013). */

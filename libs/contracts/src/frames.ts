@@ -103,6 +103,21 @@ export const SyncFrame = z.object({
   limit: z.number().int().min(1).max(LIMITS.maxSyncLimit).optional(),
 });
 export const PingFrame = z.object({ type: z.literal('ping'), ref: Ref.optional() });
+/**
+ * Watch users' presence: answered with `presence.snapshot`, then a `presence` frame whenever one
+ * of them changes. A later subscribe replaces the set; an empty list stops watching.
+ */
+export const PresenceSubscribeFrame = z.object({
+  type: z.literal('presence.subscribe'),
+  ref: Ref,
+  userIds: z.array(UserId).max(LIMITS.maxPresenceSubscriptions),
+});
+/** The sender is typing in a conversation (or stopped). Best effort: not stored, not retried, never synced. */
+export const TypingFrame = z.object({
+  type: z.literal('typing'),
+  conversationId: ConversationId,
+  state: z.enum(['start', 'stop']),
+});
 
 export const ClientFrame = z.discriminatedUnion('type', [
   ConversationCreateFrame,
@@ -120,6 +135,8 @@ export const ClientFrame = z.discriminatedUnion('type', [
   RoleSetFrame,
   ConversationUpdateFrame,
   ConversationMuteFrame,
+  PresenceSubscribeFrame,
+  TypingFrame,
 ]);
 export type ClientFrame = z.infer<typeof ClientFrame>;
 export const CLIENT_FRAME_TYPES: string[] = [
@@ -138,6 +155,8 @@ export const CLIENT_FRAME_TYPES: string[] = [
   'conversation.role.set',
   'conversation.update',
   'conversation.mute',
+  'presence.subscribe',
+  'typing',
 ] satisfies ClientFrame['type'][];
 
 // ---------------------------------------------------------------- server → client
@@ -293,6 +312,27 @@ export const PongFrame = z.object({ type: z.literal('pong'), ref: Ref.optional()
  * Sockets still open after `closeInMs` are closed with 1001.
  */
 export const ServerDrainingFrame = z.object({ type: z.literal('server.draining'), closeInMs: z.number().int().nonnegative() });
+/**
+ * A user's presence as the viewer may see it: `online` while any of their devices is connected;
+ * `lastSeenAt` when their last device went away (null while online).
+ */
+export const PresenceInfo = z.object({
+  userId: UserId,
+  online: z.boolean(),
+  lastSeenAt: z.string().nullable(),
+});
+export type PresenceInfo = z.infer<typeof PresenceInfo>;
+/** The answer to `presence.subscribe`: the watched users the subscriber may see (those sharing a conversation with them). */
+export const PresenceSnapshotFrame = z.object({ type: z.literal('presence.snapshot'), ref: Ref, users: z.array(PresenceInfo) });
+/** One watched user's presence changed. */
+export const PresenceFrame = PresenceInfo.extend({ type: z.literal('presence') });
+/** Another member is typing (`start`: treat as ended after 5 s without another) or stopped. */
+export const TypingServerFrame = z.object({
+  type: z.literal('typing'),
+  conversationId: ConversationId,
+  userId: UserId,
+  state: z.enum(['start', 'stop']),
+});
 export const ErrorFrame = z.object({
   type: z.literal('error'),
   code: z.enum(ERROR_CODES),
@@ -320,6 +360,9 @@ export const ServerFrame = z.discriminatedUnion('type', [
   ConversationActivityFrame,
   ServerDrainingFrame,
   ConversationMutedFrame,
+  PresenceSnapshotFrame,
+  PresenceFrame,
+  TypingServerFrame,
 ]);
 export type ServerFrame = z.infer<typeof ServerFrame>;
 export type ServerFrameOf<T extends ServerFrame['type']> = Extract<ServerFrame, { type: T }>;

@@ -2,7 +2,7 @@ import { z } from 'zod';
 import { ConversationId, ConversationKind, MessageId, PositiveSeq, UserId } from './ids';
 import { ContentType, MediaId, MediaInfo, MessageBody, Sha256Hex } from './body';
 import { ERROR_CODES } from './errors';
-import { MessageNewFrame } from './frames';
+import { MessageNewFrame, PresenceInfo } from './frames';
 import { LIMITS } from './limits';
 
 // The HTTP API's requests and bodies (docs/protocol.md, "HTTP API"). Query strings arrive as
@@ -119,3 +119,9 @@ export const MediaReady = MediaInfo.extend({ status: z.literal('ready') });
 export type MediaReady = z.infer<typeof MediaReady>;
 
 export const MediaParams = z.object({ mediaId: MediaId });
+
+// ---------------------------------------------------------------- GET /v1/users/{userId}/presence
+/** A user's presence under the same rules as `presence.subscribe`; a user who shares no conversation with the caller is 404. */
+export const UserPresence = PresenceInfo;
+export type UserPresence = z.infer<typeof UserPresence>;
+export const UserParams = z.object({ userId: UserId });

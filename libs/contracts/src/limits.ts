@@ -32,4 +32,12 @@ export const LIMITS = {
    * longer of the two windows); an older message is looked up in the event stream.
    */
   recentMessageRecords: 256,
+  /** Users one connection may watch with `presence.subscribe`. */
+  maxPresenceSubscriptions: 500,
+  /** A `typing` start is forwarded at most once per user and conversation in this time… */
+  typingIntervalMs: 3_000,
+  /** …and not at all in conversations with more members than this. */
+  typingMaxMembers: 20,
+  /** A receiver treats a `typing` start as ended after this long without another. */
+  typingExpiresMs: 5_000,
 } as const;

@@ -31,6 +31,11 @@ export interface Names {
     replyAll(edgeId: string): string;
     /** Core NATS: the projector's checkpoint after each commit (edges wait on it for read-after-ack sync). */
     projectorPosition: string;
+    /** Core NATS: a user's presence changed (`chat.presence.<userId>`); every edge listens to all. */
+    presence(userId: string): string;
+    presenceAll: string;
+    /** Core NATS: typing signals for the users on one edge (`chat.typing.<edgeId>`). */
+    typing(edgeId: string): string;
     /** CHAT_DLQ: every dead letter, `chat.dlq.<consumer>`. */
     dlqAll: string;
     /** Dead letters of one consumer (projector, edge-<id>, …). */
@@ -85,6 +90,9 @@ export function names(ns = ''): Names {
       pref: (id, userId) => `${s}chat.pref.${id}.${userId}`,
       notifyAll: `${s}chat.notify.>`,
       notify: (userId) => `${s}chat.notify.${userId}`,
+      presence: (userId) => `${s}chat.presence.${userId}`,
+      presenceAll: `${s}chat.presence.>`,
+      typing: (edgeId) => `${s}chat.typing.${edgeId}`,
       dlqAll: `${s}chat.dlq.>`,
       dlq: (consumer) => `${s}chat.dlq.${consumer}`,
     },

@@ -42,6 +42,12 @@ export interface GatewayOptions {
   originAllowed(origin: string | undefined): boolean;
   /** Devices one user may have connected at once over all edges (registry); 0 = no limit. */
   maxConnectionsPerUser?: number;
+  /** Presence: told when a user's device registered, when their last device here left, and when a connection closed. */
+  presence?: {
+    connected(userId: string): void;
+    left(userId: string): void;
+    closed(session: Session): void;
+  };
 }
 
 /** A refused upgrade: the status, the JSON error body and extra headers. */
@@ -219,6 +225,7 @@ class Connection implements Outbound {
       return;
     }
     if (s.isClosed) return;
+    o.presence?.connected(s.userId);
     s.send({ type: 'hello', userId: s.userId, deviceId: s.deviceId, edgeId: o.edgeId, serverTime: new Date().toISOString(), ...(s.features.size ? { features: [...s.features] } : {}) });
     this.helloSent = true;
     // Live routing may have reached this edge before `hello`: those frames come right after it.
@@ -276,7 +283,12 @@ class Connection implements Outbound {
     const s = this.session;
     s.markClosed();
     this.g.closed(this);
-    if (o.hub.remove(s)) void o.registry.unregister(s.userId, s.deviceId, o.edgeId).catch(() => undefined);
+    o.presence?.closed(s);
+    if (!o.hub.remove(s)) return;
+    const unregistered = o.registry.unregister(s.userId, s.deviceId, o.edgeId).catch(() => undefined);
+    // The user's last device here: offline once its route is gone (unless live elsewhere by then).
+    const last = (): boolean => o.hub.devicesOf(s.userId)[Symbol.iterator]().next().done === true;
+    if (o.presence && last()) void unregistered.then(() => last() && o.presence!.left(s.userId));
   }
 
   onError(err: Error): void {

@@ -14,6 +14,7 @@ import {
   type Feature,
   type MediaInfo,
   type MessageBody,
+  type PresenceInfo,
   type ServerFrame,
   type SyncedFrame,
 } from '@chat/contracts';
@@ -28,6 +29,10 @@ export interface SessionDeps {
   forwardable(userId: string, conversationId: string, messageId: string): Promise<MessageBody>;
   /** A `ready` media upload of the user's as messages carry it, or a ChatError (docs/media.md). */
   sendableMedia(userId: string, mediaId: string): Promise<MediaInfo>;
+  /** Replaces the users this connection watches; answers with those it may see (docs/protocol.md, "Presence"). */
+  watchPresence(session: Session, userIds: string[]): Promise<PresenceInfo[]>;
+  /** Forwards a typing signal to the conversation's other members; a non-member gets `forbidden`. */
+  typing(userId: string, conversationId: string, state: 'start' | 'stop'): Promise<void>;
   /** Oldest stream position the server still keeps; older cursors get `sync.reset`. */
   oldestPosition(): Promise<number>;
   maxBadFramesPerMinute: number;
@@ -178,6 +183,13 @@ export class Session {
       }
       case 'conversation.mute':
         return this.run(ids, () => this.mute(frame));
+      case 'presence.subscribe':
+        return this.run(ids, async () => {
+          const users = await this.deps.watchPresence(this, frame.userIds);
+          this.send({ type: 'presence.snapshot', ref: frame.ref, users });
+        });
+      case 'typing':
+        return this.run(ids, () => this.deps.typing(this.userId, frame.conversationId, frame.state));
       default: {
         const never: never = frame;
         return never;

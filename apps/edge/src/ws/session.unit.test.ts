@@ -22,6 +22,10 @@ function harness(over: Partial<SessionDeps> = {}) {
       if (mediaId !== 'up1' || userId !== 'alice') throw new ChatError('bad_request', `media ${mediaId} is not an upload of yours`);
       return { mediaId, contentType: 'image/png', size: 10, sha256: 'a'.repeat(64), width: 4, height: 2 };
     },
+    watchPresence: async (_s, userIds) => userIds.filter((u) => u !== 'stranger').map((userId) => ({ userId, online: true, lastSeenAt: null })),
+    typing: async (_u, conversationId) => {
+      if (conversationId !== 'd-1') throw new ChatError('forbidden', 'not a member of this conversation');
+    },
     oldestPosition: async () => 1,
     maxBadFramesPerMinute: 3,
     now: () => clock,
@@ -184,5 +188,18 @@ describe('Session rate limits', () => {
       expect.objectContaining({ type: 'error', code: 'rate_limited', ref: 'r', retryAfterMs: 1234 }),
     ]);
     expect(h.closes).toEqual([]);
+  });
+
+  it('answers presence.subscribe with the snapshot of those it may see; typing from a non-member is forbidden, from a member answers nothing', async () => {
+    const h = harness();
+    await h.session.onText(JSON.stringify({ type: 'presence.subscribe', ref: 'p1', userIds: ['bob', 'stranger'] }));
+    await h.session.onText(JSON.stringify({ type: 'typing', conversationId: 'd-1', state: 'start' }));
+    await h.session.onText(JSON.stringify({ type: 'typing', conversationId: 'g-other', state: 'start' }));
+    await h.session.onText(JSON.stringify({ type: 'presence.subscribe', ref: 'p2', userIds: Array.from({ length: 501 }, (_, i) => `u${i}`) }));
+    expect(h.sent).toEqual([
+      { type: 'presence.snapshot', ref: 'p1', users: [{ userId: 'bob', online: true, lastSeenAt: null }] },
+      expect.objectContaining({ type: 'error', code: 'forbidden' }),
+      expect.objectContaining({ type: 'error', code: 'bad_request', ref: 'p2' }),
+    ]);
   });
 });

@@ -1,0 +1,163 @@
+import type { PresenceInfo, ServerFrame } from '@chat/contracts';
+import type { PresenceChange, PresenceState } from '@chat/redis';
+
+/** What the watch needs of a connection. */
+export interface Watcher {
+  readonly userId: string;
+  sendRaw(json: string, type: ServerFrame['type']): void;
+}
+
+export interface PresenceWatchDeps {
+  /** Announcements in Redis (PresenceStore). */
+  store: {
+    online(userId: string): Promise<PresenceChange | null>;
+    offline(userId: string, lastSeenAt: number): Promise<PresenceChange | null>;
+    read(userIds: readonly string[]): Promise<PresenceState[]>;
+  };
+  /** Tells every edge (core NATS, `chat.presence.<userId>`). */
+  announce(change: PresenceChange): void;
+  /** Of `userIds`, those who share a conversation with `viewerId`. */
+  contactsAmong(viewerId: string, userIds: readonly string[]): Promise<Set<string>>;
+  /** How long after a user's last device on this edge left they are announced offline. */
+  graceMs: number;
+  now(): number;
+  onError(err: unknown, what: string): void;
+}
+
+/**
+ * This edge's side of presence: announces its users' comings and goings, and forwards the
+ * announcements of every edge to the connections watching those users.
+ *
+ * - A user's first device announces `online`; when their last device here leaves, `offline` is
+ *   announced after `graceMs` unless a device (here or on another edge) is live by then — a
+ *   reconnect inside the grace shows nothing to anyone.
+ * - An announcement reaches each edge once (one subscription per edge); the edge serialises the
+ *   frame once and hands it to the connections watching that user. Versions order them: an
+ *   older announcement heard after a newer one is dropped.
+ * - `recheck` settles users announced online whose edge died (no live device on two checks in a
+ *   row, the checks further apart than the grace).
+ */
+export class PresenceWatch {
+  private readonly watchers = new Map<string, Set<Watcher>>();
+  private readonly watching = new Map<Watcher, string[]>();
+  /** The newest version heard per watched user. */
+  private readonly versions = new Map<string, number>();
+  private readonly leaving = new Map<string, { timer: NodeJS.Timeout; at: number }>();
+  private suspects = new Set<string>();
+
+  constructor(private readonly deps: PresenceWatchDeps) {}
+
+  /** A device of the user registered on this edge. */
+  connected(userId: string): void {
+    const pending = this.leaving.get(userId);
+    if (pending) {
+      clearTimeout(pending.timer);
+      this.leaving.delete(userId);
+    }
+    this.deps.store.online(userId).then(
+      (change) => change && this.deps.announce(change),
+      (err: unknown) => this.deps.onError(err, 'presence online'),
+    );
+  }
+
+  /** The user's last device on this edge left (and its route is gone). */
+  left(userId: string): void {
+    if (this.leaving.has(userId)) return;
+    const at = this.deps.now();
+    const timer = setTimeout(() => void this.announceOffline(userId, at), this.deps.graceMs);
+    timer.unref();
+    this.leaving.set(userId, { timer, at });
+  }
+
+  private async announceOffline(userId: string, at: number): Promise<void> {
+    this.leaving.delete(userId);
+    try {
+      const change = await this.deps.store.offline(userId, at);
+      if (change) this.deps.announce(change);
+    } catch (err) {
+      this.deps.onError(err, 'presence offline');
+    }
+  }
+
+  /**
+   * Replaces what the connection watches; returns the snapshot of those it may see (users who
+   * share a conversation with it).
+   */
+  async subscribe(w: Watcher, userIds: readonly string[]): Promise<PresenceInfo[]> {
+    const wanted = [...new Set(userIds)];
+    const visible = await this.deps.contactsAmong(w.userId, wanted);
+    const allowed = wanted.filter((u) => visible.has(u));
+    this.unsubscribe(w);
+    if (allowed.length === 0) return [];
+    this.watching.set(w, allowed);
+    for (const u of allowed) {
+      let set = this.watchers.get(u);
+      if (!set) this.watchers.set(u, (set = new Set()));
+      set.add(w);
+    }
+    const states = await this.deps.store.read(allowed);
+    return states.map(info);
+  }
+
+  /** One user's presence as `viewerId` may see it; null when they share no conversation. */
+  async view(viewerId: string, userId: string): Promise<PresenceInfo | null> {
+    if (!(await this.deps.contactsAmong(viewerId, [userId])).has(userId)) return null;
+    const [state] = await this.deps.store.read([userId]);
+    return state ? info(state) : null;
+  }
+
+  /** The connection closed (or subscribed again). */
+  unsubscribe(w: Watcher): void {
+    const users = this.watching.get(w);
+    if (!users) return;
+    this.watching.delete(w);
+    for (const u of users) {
+      const set = this.watchers.get(u);
+      set?.delete(w);
+      if (set?.size === 0) {
+        this.watchers.delete(u);
+        this.versions.delete(u);
+      }
+    }
+  }
+
+  /** An announcement from any edge. */
+  heard(change: PresenceChange): void {
+    const set = this.watchers.get(change.userId);
+    if (!set) return;
+    if ((this.versions.get(change.userId) ?? 0) >= change.v) return;
+    this.versions.set(change.userId, change.v);
+    const json = JSON.stringify({ type: 'presence', ...info(change) });
+    for (const w of set) w.sendRaw(json, 'presence');
+  }
+
+  /** Announces offline for watched users still announced online with no live device since the last recheck. */
+  async recheck(): Promise<void> {
+    const users = [...this.watchers.keys()];
+    const states = users.length ? await this.deps.store.read(users) : [];
+    const stale = new Set(states.filter((s) => s.stale).map((s) => s.userId));
+    const now = this.deps.now();
+    for (const u of stale) {
+      if (!this.suspects.has(u) || this.leaving.has(u)) continue;
+      const change = await this.deps.store.offline(u, now);
+      if (change) this.deps.announce(change);
+    }
+    this.suspects = stale;
+  }
+
+  /** Users watched by this edge's connections (metrics, tests). */
+  get watchedUsers(): number {
+    return this.watchers.size;
+  }
+
+  /** The edge stops: users inside their grace are settled now (those live elsewhere by then stay online). */
+  async stop(): Promise<void> {
+    const pending = [...this.leaving];
+    for (const [, { timer }] of pending) clearTimeout(timer);
+    await Promise.all(pending.map(([u, { at }]) => this.announceOffline(u, at)));
+  }
+}
+
+function info(s: { userId: string; online: boolean; lastSeenAt: number | null }): PresenceInfo {
+  return { userId: s.userId, online: s.online, lastSeenAt: s.lastSeenAt === null ? null : new Date(s.lastSeenAt).toISOString() };
+}

@@ -1,0 +1,141 @@
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import type { PresenceChange, PresenceState } from '@chat/redis';
+import { PresenceWatch, type Watcher } from './watch';
+
+/** A store twin with the PresenceStore's rules: versions grow, offline only when no device is live. */
+function twin() {
+  const live = new Set<string>();
+  const announced = new Map<string, { online: boolean; lastSeen: number | null; v: number }>();
+  const store = {
+    online: async (u: string): Promise<PresenceChange | null> => {
+      const a = announced.get(u);
+      if (a?.online) return null;
+      const v = (a?.v ?? 0) + 1;
+      announced.set(u, { online: true, lastSeen: a?.lastSeen ?? null, v });
+      return { userId: u, online: true, lastSeenAt: null, v };
+    },
+    offline: async (u: string, at: number): Promise<PresenceChange | null> => {
+      const a = announced.get(u);
+      if (live.has(u) || a?.online === false) return null;
+      const v = (a?.v ?? 0) + 1;
+      announced.set(u, { online: false, lastSeen: at, v });
+      return { userId: u, online: false, lastSeenAt: at, v };
+    },
+    read: async (users: readonly string[]): Promise<PresenceState[]> =>
+      users.map((u) => {
+        const a = announced.get(u);
+        const online = live.has(u) || a?.online === true;
+        return { userId: u, online, lastSeenAt: online ? null : (a?.lastSeen ?? null), stale: !live.has(u) && a?.online === true };
+      }),
+  };
+  return { live, store };
+}
+
+function watcher(userId: string): Watcher & { frames: unknown[] } {
+  const frames: unknown[] = [];
+  return { userId, frames, sendRaw: (json) => frames.push(JSON.parse(json)) };
+}
+
+function setup() {
+  const { live, store } = twin();
+  const announced: PresenceChange[] = [];
+  let clock = 1_700_000_000_000;
+  const contacts: Record<string, string[]> = { viewer: ['ann', 'bo'], other: ['ann'] };
+  const watch = new PresenceWatch({
+    store,
+    announce: (c) => {
+      announced.push(c);
+      watch.heard(c); // one edge: it hears its own announcements
+    },
+    contactsAmong: async (viewer, users) => new Set(users.filter((u) => contacts[viewer]?.includes(u))),
+    graceMs: 5_000,
+    now: () => clock,
+    onError: (err) => {
+      throw err;
+    },
+  });
+  return { watch, live, announced, tick: (ms: number) => (clock += ms), now: () => clock };
+}
+
+afterEach(() => {
+  vi.useRealTimers();
+});
+
+describe('PresenceWatch', () => {
+  it('shows only contacts, pushes their changes to the watchers, and a later subscribe replaces the set', async () => {
+    const s = setup();
+    const v = watcher('viewer');
+    expect(await s.watch.subscribe(v, ['ann', 'stranger', 'ann'])).toEqual([{ userId: 'ann', online: false, lastSeenAt: null }]);
+    s.live.add('ann');
+    s.watch.connected('ann');
+    s.live.add('stranger');
+    s.watch.connected('stranger');
+    await vi.waitFor(() => expect(s.announced).toHaveLength(2));
+    expect(v.frames).toEqual([{ type: 'presence', userId: 'ann', online: true, lastSeenAt: null }]);
+
+    expect(await s.watch.subscribe(v, ['bo'])).toEqual([{ userId: 'bo', online: false, lastSeenAt: null }]);
+    s.watch.heard({ userId: 'ann', online: false, lastSeenAt: 1, v: 9 });
+    expect(v.frames).toHaveLength(1);
+    expect(s.watch.watchedUsers).toBe(1);
+    s.watch.unsubscribe(v);
+    expect(s.watch.watchedUsers).toBe(0);
+  });
+
+  it('drops an announcement older than one already heard', async () => {
+    const s = setup();
+    const v = watcher('viewer');
+    await s.watch.subscribe(v, ['ann']);
+    s.watch.heard({ userId: 'ann', online: false, lastSeenAt: 5, v: 4 });
+    s.watch.heard({ userId: 'ann', online: true, lastSeenAt: null, v: 3 });
+    expect(v.frames).toEqual([{ type: 'presence', userId: 'ann', online: false, lastSeenAt: new Date(5).toISOString() }]);
+  });
+
+  it('announces offline after the grace, with the time the last device left; a reconnect inside the grace announces nothing', async () => {
+    vi.useFakeTimers();
+    const s = setup();
+    const v = watcher('viewer');
+    await s.watch.subscribe(v, ['ann']);
+    s.live.add('ann');
+    s.watch.connected('ann');
+    await vi.advanceTimersByTimeAsync(0);
+
+    // Flap: gone and back within the grace.
+    s.live.delete('ann');
+    s.watch.left('ann');
+    await vi.advanceTimersByTimeAsync(2_000);
+    s.live.add('ann');
+    s.watch.connected('ann');
+    await vi.advanceTimersByTimeAsync(10_000);
+    expect(v.frames).toEqual([{ type: 'presence', userId: 'ann', online: true, lastSeenAt: null }]);
+
+    s.live.delete('ann');
+    const leftAt = s.now();
+    s.watch.left('ann');
+    s.tick(5_000);
+    await vi.advanceTimersByTimeAsync(5_000);
+    expect(v.frames.at(-1)).toEqual({ type: 'presence', userId: 'ann', online: false, lastSeenAt: new Date(leftAt).toISOString() });
+    expect(s.announced.map((c) => c.online)).toEqual([true, false]);
+  });
+
+  it('recheck settles a user announced online whose devices are gone, on the second look', async () => {
+    const s = setup();
+    const v = watcher('viewer');
+    s.live.add('ann');
+    s.watch.connected('ann');
+    await vi.waitFor(() => expect(s.announced).toHaveLength(1));
+    await s.watch.subscribe(v, ['ann']);
+    s.live.delete('ann'); // its edge died: nobody calls left()
+
+    await s.watch.recheck();
+    expect(s.announced).toHaveLength(1);
+    await s.watch.recheck();
+    expect(s.announced.map((c) => c.online)).toEqual([true, false]);
+    expect(v.frames).toEqual([expect.objectContaining({ userId: 'ann', online: false })]);
+  });
+
+  it('view answers only for contacts', async () => {
+    const s = setup();
+    expect(await s.watch.view('other', 'ann')).toEqual({ userId: 'ann', online: false, lastSeenAt: null });
+    expect(await s.watch.view('other', 'bo')).toBeNull();
+  });
+});
