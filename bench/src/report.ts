@@ -129,6 +129,29 @@ export function evaluateTargets(r: R): TargetRow[] {
       met: !full ? null : v !== null && v <= TARGET.stormSeconds && s['lost'] === 0,
     };
   });
+  row('e2e-1to1', 'p99 typing sent → received at 1,000 msg/s', '< 50 ms', (s) => {
+    const st = stepAt(s, 1000);
+    const t = st?.typing;
+    if (!t) return { actual: 'no 1,000/s step with typing in this run', value: null, met: null };
+    return { actual: `${fmt(t.latencyMs.p99)} ms (${fmt(t.received)} of ${fmt(t.sent)} received)`, value: t.latencyMs.p99, met: t.latencyMs.p99 !== null && t.latencyMs.p99 < 50 && t.received >= t.sent };
+  });
+  row('presence-storm', 'p99 to the first correct presence frame, a fifth of the clients moving at once (back online; offline counted after the grace)', '< 500 ms', (s) => {
+    const back = s['back'] as { firstCorrectFrameMs?: { p99: number }; told?: number; expected?: number } | undefined;
+    const away = s['away'] as { afterGraceMs?: { p99: number }; told?: number; expected?: number } | undefined;
+    if (!back?.firstCorrectFrameMs || !away?.afterGraceMs) return { actual: 'not run', value: null, met: null };
+    const v = Math.max(back.firstCorrectFrameMs.p99, away.afterGraceMs.p99);
+    const all = back.told === back.expected && away.told === away.expected;
+    return {
+      actual: `online ${fmt(back.firstCorrectFrameMs.p99)} ms, offline ${fmt(away.afterGraceMs.p99)} ms after the grace; ${fmt(s['movers'])} of ${fmt(s['clients'])} moving${all ? '' : ', some watchers never told'}`,
+      value: v,
+      met: Number(s['clients']) >= 5000 ? v < 500 && all : null,
+    };
+  });
+  row('presence-storm', 'presence frames caused by a flap (drop and reconnect inside the grace)', '0', (s) => {
+    const flap = s['flap'] as { presenceFrames?: number } | undefined;
+    if (flap?.presenceFrames === undefined) return { actual: 'not run', value: null, met: null };
+    return { actual: fmt(flap.presenceFrames), value: flap.presenceFrames, met: flap.presenceFrames === 0 };
+  });
   // Rows a scenario returns itself.
   for (const s of r.scenarios) {
     const own = s['targets'];
@@ -182,6 +205,19 @@ function e2eTables(s: S, steps: E2eStep[]): string[] {
       out.push(
         `| ${fmt(st.offeredPerSec)} | ${fmt(rc?.deliveredSent)} | ${fmt(rc?.readSent)} | ${fmt(rc?.deliveredReceived)} | ${fmt(rc?.readReceived)} | ${rc ? fmt(Math.round(rc.coveredRatio * 10000) / 100) : '–'} | ${fmt(rl?.p50)} | ${fmt(rl?.p95)} | ${fmt(rl?.p99)} | ${fmt(rl?.max)} | ${fmt(rc?.unsolicitedErrors)} |`,
       );
+    }
+    out.push('');
+  }
+  if (steps.some((st) => st.typing)) {
+    out.push(
+      'Typing: a sender signals `typing` before a message at most every 3 s; starts sent and received in the step, and sent → received at the peer.',
+      '',
+      '| offered/s | typing sent | received | p50 ms | p95 ms | p99 ms | max ms |',
+      '|---:|---:|---:|---:|---:|---:|---:|',
+    );
+    for (const st of steps) {
+      const t = st.typing;
+      out.push(`| ${fmt(st.offeredPerSec)} | ${fmt(t?.sent)} | ${fmt(t?.received)} | ${fmt(t?.latencyMs.p50)} | ${fmt(t?.latencyMs.p95)} | ${fmt(t?.latencyMs.p99)} | ${fmt(t?.latencyMs.max)} |`);
     }
     out.push('');
   }

@@ -99,11 +99,23 @@ describe('tokens', () => {
       expect([name, 'header', viaHeader.status]).toEqual([name, 'header', 401]);
       const auth: Record<string, string> = t ? { authorization: `Bearer ${t}` } : {};
       const requests: Array<[string, RequestInit]> = [
-        ...['/v1/conversations', '/v1/conversations/d-x/messages', '/v1/conversations/d-x/messages/m1/receipts', '/v1/media/x1', '/v1/media/x1/thumbnail'].map(
+        ...[
+          '/v1/conversations',
+          '/v1/conversations/d-x/messages',
+          '/v1/conversations/d-x/messages/m1/receipts',
+          '/v1/media/x1',
+          '/v1/media/x1/thumbnail',
+          '/v1/users/x1/presence',
+          '/v1/me/settings',
+          '/v1/me/blocks',
+        ].map(
           (path): [string, RequestInit] => [path, { headers: auth, redirect: 'manual' }],
         ),
         ['/v1/media', { method: 'POST', headers: { ...auth, 'content-type': 'application/json' }, body: JSON.stringify({ contentType: 'image/png', size: 1, sha256: '0'.repeat(64) }) }],
         ['/v1/media/x1/complete', { method: 'POST', headers: auth }],
+        ['/v1/me/settings', { method: 'PATCH', headers: { ...auth, 'content-type': 'application/json' }, body: JSON.stringify({ lastSeen: 'nobody' }) }],
+        ['/v1/me/blocks/x1', { method: 'PUT', headers: auth }],
+        ['/v1/me/blocks/x1', { method: 'DELETE', headers: auth }],
       ];
       for (const [path, init] of requests) {
         const res = await fetch(`${sys.httpUrl}${path}`, init);
@@ -154,9 +166,10 @@ describe('membership on every frame type and endpoint', () => {
       'conversation.role.set': [{ type: 'conversation.role.set', ref: 'o1', conversationId: convId, userId: u('mallory'), role: 'owner' }],
       'conversation.update': [{ type: 'conversation.update', ref: 'u1', conversationId: convId, title: 'pwned' }],
       'conversation.mute': [{ type: 'conversation.mute', ref: 'mu1', conversationId: convId, muted: true }],
+      typing: [{ type: 'typing', conversationId: convId, state: 'start' }],
     };
-    // The frame types that do not target an existing conversation.
-    const untargeted = ['conversation.create', 'sync', 'ping'];
+    // The frame types that do not target an existing conversation (presence.subscribe names users: it shows only contacts).
+    const untargeted = ['conversation.create', 'sync', 'ping', 'presence.subscribe'];
     expect([...Object.keys(frames), ...untargeted].sort()).toEqual([...CLIENT_FRAME_TYPES].sort());
 
     const errors: Json[] = [];

@@ -29,6 +29,8 @@ describe('fuzz (quick)', () => {
     expect(report.unexpected).toEqual({});
     expect(report.media.unexpected).toEqual({});
     expect(report.media.sent).toBeGreaterThanOrEqual(250);
+    expect(report.users.unexpected).toEqual({});
+    expect(report.users.sent).toBeGreaterThanOrEqual(250);
     expect(report.totals.timeouts).toBe(0);
     expect(report.readyz.failures).toBe(0);
     expect(sys.edge.child.exitCode).toBeNull();

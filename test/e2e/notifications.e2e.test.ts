@@ -13,7 +13,7 @@ let sys: RunningSystem;
 let redis: Redis;
 let ns: TestNamespace;
 let nats: Nats;
-const { u, connect, closeAll } = harness(() => sys);
+const { u, connect, closeAll, http } = harness(() => sys);
 const WINDOW_MS = 1000;
 
 const pushesTo = (user: string) => gateway.pushesTo(user);
@@ -155,6 +155,22 @@ describe('push notifications for offline users', () => {
     await eventually(async () => pushesTo(gina), (p) => p.length >= 1);
     await settled();
     expect(pushesTo(gina).map((p) => p.status)).toEqual([400]);
+  });
+
+  it('sends nothing from a user the recipient blocks; others in the same group still push', async () => {
+    const [iris, carol, dave] = [u('iris'), u('carol'), u('dave')];
+    const owner = await connect(dave);
+    const { conversationId } = await owner.createConversation({ kind: 'group', title: 'blocked in a group', members: [iris, carol] });
+    expect((await http(`/v1/me/blocks/${carol}`, iris, { method: 'PUT' })).status).toBe(204);
+    await settled(); // the block is in the read model (the projector has applied every event)
+    const c = await connect(carol);
+    await c.send({ conversationId, body: text('from someone iris blocks') });
+    await settled();
+    expect(pushesTo(iris)).toEqual([]);
+
+    await owner.send({ conversationId, body: text('from dave') });
+    const [push] = await eventually(async () => delivered(iris), (p) => p.length >= 1);
+    expect(push!.body).toMatchObject({ data: { conversationId, senderId: dave } });
   });
 
   // Last: it stops and restarts the projector.

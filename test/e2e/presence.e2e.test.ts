@@ -1,7 +1,7 @@
 import WebSocket from 'ws';
 import { afterAll, afterEach, beforeAll, describe, expect, inject, it } from 'vitest';
 import type { ChatClient, ServerFrameOf } from '@chat/client';
-import { ErrorBody, UserPresence } from '@chat/contracts';
+import { BlockList, ErrorBody, UserPresence, UserSettings } from '@chat/contracts';
 import { eventually, nextEvent, startSystem, token, type RunningSystem } from '../support/system';
 import { harness } from '../support/harness';
 
@@ -16,7 +16,8 @@ let sys: RunningSystem;
 const { u, connect, http, closeAll } = harness(() => sys);
 
 beforeAll(async () => {
-  sys = await startSystem(inject('chatEnv'), { CHAT_HEARTBEAT: `${HEARTBEAT_MS}ms`, CHAT_PRESENCE_GRACE: `${GRACE_MS}ms` });
+  // Blocks and settings are read fresh (no edge cache): they apply as soon as the projector has them.
+  sys = await startSystem(inject('chatEnv'), { CHAT_HEARTBEAT: `${HEARTBEAT_MS}ms`, CHAT_PRESENCE_GRACE: `${GRACE_MS}ms`, CHAT_BLOCKS_CACHE: '0ms' });
 }, 60_000);
 afterEach(() => closeAll());
 afterAll(async () => {
@@ -149,5 +150,90 @@ describe('typing', () => {
     a.typing(conversationId, 'start');
     await eventually(async () => got.length, (n) => n === 1);
     expect(got).toEqual([{ type: 'typing', conversationId, userId: ann, state: 'start' }]);
+  });
+});
+
+const json = (body: unknown): RequestInit => ({ method: 'PATCH', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+
+describe('privacy', () => {
+  it('last seen "nobody" shows the user offline to everyone and pushes nothing about them; "contacts" shows them again', async () => {
+    const [viewer, ann, bo] = [u('pviewer'), u('pann'), u('pbo')];
+    const v = await connect(viewer);
+    await direct(v, ann);
+    await direct(v, bo);
+
+    expect(UserSettings.parse(await (await http('/v1/me/settings', ann)).json())).toEqual({ lastSeen: 'everyone' });
+    const bad = await http('/v1/me/settings', ann, json({ lastSeen: 'friends' }));
+    expect(bad.status).toBe(400);
+    const set = await http('/v1/me/settings', ann, json({ lastSeen: 'nobody' }));
+    expect([set.status, await set.json()]).toEqual([200, { lastSeen: 'nobody' }]);
+    await eventually(async () => UserSettings.parse(await (await http('/v1/me/settings', ann)).json()).lastSeen, (x) => x === 'nobody');
+
+    const frames = collect(v, 'presence');
+    await v.watchPresence([ann, bo]);
+    await connect(ann, 'phone');
+    const b = await connect(bo);
+    await eventually(async () => frames.length, (n) => n >= 1);
+    expect(await v.watchPresence([ann, bo])).toEqual([
+      { userId: ann, online: false, lastSeenAt: null },
+      { userId: bo, online: true, lastSeenAt: null },
+    ]);
+    expect((await (await http(`/v1/users/${ann}/presence`, viewer)).json()) as unknown).toEqual({ userId: ann, online: false, lastSeenAt: null });
+    const laptop = await connect(ann, 'laptop');
+    laptop.close();
+    await connect(ann, 'tablet');
+    // The marker: bo going away reaches the viewer; nothing about ann came before it.
+    b.close();
+    await eventually(async () => frames.length, (n) => n >= 2);
+    expect(frames.map((f) => [f.userId, f.online])).toEqual([
+      [bo, true],
+      [bo, false],
+    ]);
+
+    await http('/v1/me/settings', ann, json({ lastSeen: 'contacts' }));
+    await eventually(() => v.watchPresence([ann]), (users) => users[0]?.online === true);
+  });
+});
+
+describe('blocking', () => {
+  it('a blocked user cannot message or open a direct conversation with the blocker, sees none of their presence or typing; unblocking undoes it', async () => {
+    const [ann, bo, cy] = [u('bann'), u('bbo'), u('bcy')];
+    const a = await connect(ann);
+    const b = await connect(bo);
+    const c = await connect(cy);
+    const conversationId = await direct(b, ann);
+    const group = await a.createConversation({ kind: 'group', title: 'three', members: [bo, cy] });
+    await eventually(() => b.watchPresence([ann]), (users) => users.length === 1);
+
+    const put = await http(`/v1/me/blocks/${bo}`, ann, { method: 'PUT' });
+    expect(put.status).toBe(204);
+    expect((await http(`/v1/me/blocks/${ann}`, ann, { method: 'PUT' })).status).toBe(400); // not oneself
+    const list = await eventually(async () => BlockList.parse(await (await http('/v1/me/blocks', ann)).json()), (l) => l.blocks.length === 1);
+    expect(list.blocks).toEqual([{ userId: bo, at: expect.any(String) }]);
+
+    // Messages and a new direct conversation: forbidden, nothing stored.
+    await expect(b.send({ conversationId, body: { text: 'let me in' } })).rejects.toMatchObject({ code: 'forbidden' });
+    await expect(b.createConversation({ kind: 'direct', members: [ann] })).rejects.toMatchObject({ code: 'forbidden' });
+    const history = await (await http(`/v1/conversations/${conversationId}/messages`, ann)).json();
+    expect(history.messages).toEqual([]);
+    // The group still works (blocking is about the two of them, not about groups they share).
+    await b.send({ conversationId: group.conversationId, body: { text: 'hello group' } });
+
+    // Presence: ann is left out for bo.
+    expect(await b.watchPresence([ann, cy])).toEqual([{ userId: cy, online: true, lastSeenAt: null }]);
+    expect((await http(`/v1/users/${ann}/presence`, bo)).status).toBe(404);
+
+    // Typing: ann's reaches cy, not bo (one publish to this edge carries both, so cy's is the marker).
+    const onBo = collect(b, 'typing');
+    const onCy = collect(c, 'typing');
+    a.typing(group.conversationId, 'start');
+    await eventually(async () => onCy.length, (n) => n === 1);
+    expect(onBo).toEqual([]);
+
+    // Unblocked: bo may write again.
+    expect((await http(`/v1/me/blocks/${bo}`, ann, { method: 'DELETE' })).status).toBe(204);
+    await eventually(async () => BlockList.parse(await (await http('/v1/me/blocks', ann)).json()).blocks.length, (n) => n === 0);
+    const sent = await b.send({ conversationId, body: { text: 'friends again' } });
+    expect(sent.seq).toBeGreaterThan(0);
   });
 });

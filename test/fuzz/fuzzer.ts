@@ -222,6 +222,8 @@ export interface FuzzReport {
   wellBehaved: { sent: number; delivered: number; failed: number; p50Ms: number; p99Ms: number; maxMs: number };
   /** The media endpoints (POST /v1/media, …/complete, GET …): requests by status; `unexpected`: statuses protocol.md does not list for them. */
   media: { sent: number; byStatus: Record<number, number>; unexpected: Record<string, number> };
+  /** The same for a user's settings, blocks and presence (PATCH /v1/me/settings, PUT/DELETE /v1/me/blocks/{id}, GET /v1/users/{id}/presence). */
+  users: { sent: number; byStatus: Record<number, number>; unexpected: Record<string, number> };
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -380,6 +382,41 @@ async function fuzzMedia(o: FuzzOptions, rnd: () => number, requests: number): P
   return out;
 }
 
+/** Bad requests to a user's settings, blocks and presence: every one gets a status the protocol lists for it. */
+async function fuzzUsers(o: FuzzOptions, rnd: () => number, requests: number): Promise<FuzzReport['users']> {
+  const me = `${o.run}-users`;
+  const t = await token(me, { deviceId: 'fz' });
+  const int = (k: number) => Math.floor(rnd() * k);
+  const pick = <T>(xs: readonly T[]): T => xs[int(xs.length)]!;
+  const bodies: Array<() => string> = [
+    () => '{"lastSeen":',
+    () => JSON.stringify(null),
+    () => JSON.stringify({ lastSeen: 'friends' }),
+    () => JSON.stringify({ lastSeen: ['nobody'] }),
+    () => JSON.stringify({ lastSeen: 'nobody', admin: true }),
+    () => JSON.stringify({}),
+  ];
+  // Ids the router or the contract refuse (400 or 404), and the caller's own (400 to block).
+  const ids = () => pick(['..%2F..%2Fetc', 'a'.repeat(65), '%00', encodeURIComponent('"<script>'), 'a%20b', me]);
+  const allowed: Record<string, number[]> = { patch: [400], put: [400, 404], delete: [400, 404, 204], presence: [400, 404] };
+  const out: FuzzReport['users'] = { sent: 0, byStatus: {}, unexpected: {} };
+  for (let i = 0; i < requests; i++) {
+    const which = pick(['patch', 'put', 'delete', 'presence'] as const);
+    const auth = { authorization: `Bearer ${t}` };
+    const res =
+      which === 'patch'
+        ? await fetch(`${o.httpUrl}/v1/me/settings`, { method: 'PATCH', headers: { ...auth, 'content-type': 'application/json' }, body: pick(bodies)() })
+        : which === 'presence'
+          ? await fetch(`${o.httpUrl}/v1/users/${ids()}/presence`, { headers: auth })
+          : await fetch(`${o.httpUrl}/v1/me/blocks/${ids()}`, { method: which.toUpperCase(), headers: auth });
+    await res.arrayBuffer();
+    out.sent++;
+    out.byStatus[res.status] = (out.byStatus[res.status] ?? 0) + 1;
+    if (!allowed[which]!.includes(res.status) && res.status !== 429) out.unexpected[`${which} → ${res.status}`] = (out.unexpected[`${which} → ${res.status}`] ?? 0) + 1;
+  }
+  return out;
+}
+
 export async function runFuzz(o: FuzzOptions): Promise<FuzzReport> {
   const log = o.log ?? (() => undefined);
   const rate = o.ratePerConnection ?? 40;
@@ -496,6 +533,7 @@ export async function runFuzz(o: FuzzOptions): Promise<FuzzReport> {
     slot.close();
   });
   const media = fuzzMedia(o, prng(o.seed ^ 0x5eed), Math.max(50, Math.round(o.frames / 20)));
+  const users = fuzzUsers(o, prng(o.seed ^ 0xb10c), Math.max(50, Math.round(o.frames / 20)));
   await Promise.all(slots);
   const seconds = (performance.now() - started) / 1000;
   fuzzing = false;
@@ -528,6 +566,7 @@ export async function runFuzz(o: FuzzOptions): Promise<FuzzReport> {
     readyz,
     ...(rssBefore !== undefined && rssAfter !== undefined ? { edgeRssKiB: { before: rssBefore, peak: rssPeak, after: rssAfter, growth: rssAfter - rssBefore } } : {}),
     media: await media,
+    users: await users,
     wellBehaved: {
       ...wb,
       p50Ms: latencies.length ? fix(percentile(latencies, 50)) : -1,

@@ -1,9 +1,10 @@
-import type { Command, CommandOf, CommandResult } from '@chat/contracts';
-import type { ConversationCommand } from '@chat/domain';
+import type { Command, CommandOf, CommandResult, ConversationScopedCommand } from '@chat/contracts';
+import type { ConversationCommand, UserSettingsCommand } from '@chat/domain';
 import { runConversationCommand } from './conversationCommand';
 import type { HandlerContext } from './handler';
 import { muteConversation } from './preference';
 import { moveWatermark } from './receipt';
+import { runUserSettingsCommand } from './userSettings';
 
 /**
  * Every command the service takes, in one table: which queue it runs in (a conversation's
@@ -18,7 +19,9 @@ interface Route<C extends Command> {
 }
 
 const onConversation: Route<ConversationCommand> = { key: (c) => c.data.conversationId, run: runConversationCommand };
-const memberKey = (c: Command, what: string) => `${c.data.conversationId}\u0000${what}\u0000${c.meta.userId}`;
+const memberKey = (c: ConversationScopedCommand, what: string) => `${c.data.conversationId}\u0000${what}\u0000${c.meta.userId}`;
+
+const onUser: Route<UserSettingsCommand> = { key: (c) => `user\u0000${c.meta.userId}`, run: runUserSettingsCommand };
 
 export const COMMANDS: { [T in Command['type']]: Route<CommandOf<T>> } = {
   /** ConversationCreated on the new conversation's subject; the creator gets its id and members. */
@@ -49,4 +52,8 @@ export const COMMANDS: { [T in Command['type']]: Route<CommandOf<T>> } = {
   MarkRead: { key: (c) => memberKey(c, 'rcpt'), run: moveWatermark },
   /** MemberMuteChanged on the member's own subject. */
   MuteConversation: { key: (c) => memberKey(c, 'pref'), run: muteConversation },
+  /** PrivacyChanged, UserBlocked, UserUnblocked on the user's own subject (chat.pref.user.<userId>). */
+  SetPrivacy: onUser,
+  BlockUser: onUser,
+  UnblockUser: onUser,
 };

@@ -6,9 +6,11 @@ import {
   conversationToSnapshot,
   preferenceDecider,
   receiptDecider,
+  userSettingsDecider,
   type ConversationState,
   type MuteState,
   type ReceiptState,
+  type UserSettingsState,
 } from '@chat/domain';
 
 /** How one kind of aggregate is rebuilt from its subject's events (its decider's initial state and evolve), and snapshotted. */
@@ -84,4 +86,17 @@ export const preference: AggregateKind<MuteState> = kind({
   bytes: () => 160,
 });
 
-export const KINDS = { conversation, receipt, preference } as const;
+/** chat.pref.user.<userId> */
+export const user: AggregateKind<UserSettingsState> = kind({
+  name: 'user' as const,
+  initial: userSettingsDecider.initialState,
+  evolve(state, event) {
+    if (event.type !== 'PrivacyChanged' && event.type !== 'UserBlocked' && event.type !== 'UserUnblocked') throw new Error(`${event.type} on a user settings subject`);
+    return userSettingsDecider.evolve(state, event);
+  },
+  toSnapshot: (state) => ({ lastSeen: state.lastSeen, blocked: [...state.blocked].map(([userId, at]) => ({ userId, at })) }),
+  fromSnapshot: (s) => ({ lastSeen: s.lastSeen, blocked: new Map(s.blocked.map((b) => [b.userId, b.at])) }),
+  bytes: (state) => 160 + state.blocked.size * 120,
+});
+
+export const KINDS = { conversation, receipt, preference, user } as const;

@@ -1,7 +1,7 @@
 import type { JetStreamClient, JetStreamManager } from '@nats-io/jetstream';
 import type { Msg, NatsConnection, Subscription } from '@nats-io/transport-node';
 import type { Logger } from 'pino';
-import { aggregateSubjectParser, isChatError, type Command, type CommandReply, type CommandResult, type Names } from '@chat/contracts';
+import { aggregateSubjectParser, commandKey, isChatError, type Command, type CommandReply, type CommandResult, type Names } from '@chat/contracts';
 import { isConcurrencyError, partitionOf as partitionFor, type EventStore } from '@chat/nats';
 import { DEFAULT_RULES, type ConversationRules } from '@chat/domain';
 import { Aggregates } from './aggregates';
@@ -105,10 +105,11 @@ export class CommandService {
     };
   }
 
-  /** The partition of an event subject's conversation (chat.evt.conv.<id>, chat.evt.rcpt.<id>.<user>, chat.pref.<id>.<user>). */
+  /** The partition of an event subject's conversation (chat.evt.conv.<id>, chat.evt.rcpt.<id>.<user>, chat.pref.<id>.<user>), or of its user (chat.pref.user.<user>: see commandKey). */
   private partitionOfSubject(subject: string): number {
     const aggregate = this.parseSubject(subject);
-    return aggregate ? partitionFor(aggregate.conversationId, this.opts.partitions) : -1;
+    if (!aggregate) return -1;
+    return partitionFor(aggregate.kind === 'user' ? `user.${aggregate.userId}` : aggregate.conversationId, this.opts.partitions);
   }
 
   /** Runs one command in its queue (see COMMANDS: a conversation's commands one at a time; a member's receipts and preferences on their own key). */
@@ -176,7 +177,7 @@ export class CommandService {
       const body = msg.json<unknown>();
       commands = (Array.isArray(body) ? body : [body]) as Command[];
       for (const c of commands) {
-        if (typeof c?.type !== 'string' || typeof c.meta?.requestId !== 'string' || typeof c.data?.conversationId !== 'string') throw new Error('not a command');
+        if (typeof c?.type !== 'string' || typeof c.meta?.requestId !== 'string' || typeof c.meta?.userId !== 'string' || typeof c.data !== 'object' || c.data === null) throw new Error('not a command');
       }
     } catch (err) {
       this.stats.invalid++;
@@ -189,7 +190,7 @@ export class CommandService {
     const task: Promise<void> = Promise.all(
       commands.map((command): CommandReply | Promise<CommandReply> => {
         const { requestId } = command.meta;
-        if (!this.opts.owns(partition) || partitionFor(command.data.conversationId, this.opts.partitions) !== partition) {
+        if (!this.opts.owns(partition) || partitionFor(commandKey(command), this.opts.partitions) !== partition) {
           this.stats.moved++;
           return { requestId, ok: false, error: { code: 'unavailable', message: 'partition moving; resend' }, moved: true };
         }

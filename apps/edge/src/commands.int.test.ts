@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { connectNats, type Nats } from '@chat/nats';
-import { names as namesFor, type Command, type CommandReply } from '@chat/contracts';
+import { commandKey, names as namesFor, type Command, type CommandReply } from '@chat/contracts';
 import { createTestNamespace, type TestNamespace } from '@chat/testing';
 import { CommandGateway } from './commands';
 
@@ -77,7 +77,7 @@ describe('command gateway', () => {
       expect(gw.stats.resent).toBeGreaterThan(0);
       const r = await responder(n);
       expect(await answer).toEqual({ kind: 'accepted' });
-      expect(r.batches.flat().map((c) => c.data.conversationId)).toEqual(['c-late']);
+      expect(r.batches.flat().map((c) => commandKey(c))).toEqual(['c-late']);
       r.stop();
     } finally {
       await gw.stop();

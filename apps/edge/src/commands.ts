@@ -1,6 +1,6 @@
 import { newId } from './ids';
 import type { Msg, NatsConnection, Subscription } from '@nats-io/transport-node';
-import { ChatError, type Command, type CommandReply, type CommandResult, type Names } from '@chat/contracts';
+import { ChatError, commandKey, type Command, type CommandReply, type CommandResult, type Names } from '@chat/contracts';
 import { partitionOf } from '@chat/nats';
 
 interface Pending {
@@ -79,7 +79,7 @@ export class CommandGateway {
       const p: Pending = {
         command,
         payload: JSON.stringify(command),
-        partition: partitionOf(command.data.conversationId, this.partitions),
+        partition: partitionOf(commandKey(command), this.partitions),
         resolve,
         reject,
         deadline: Date.now() + this.timeoutMs,
@@ -135,7 +135,7 @@ export class CommandGateway {
    */
   private coveredDeliveredDropped(list: Pending[]): Pending[] {
     const reads = new Map<string, number>();
-    const key = (c: Command) => `${c.data.conversationId}\u0000${c.meta.userId}\u0000${c.meta.deviceId}`;
+    const key = (c: Command) => `${commandKey(c)}\u0000${c.meta.userId}\u0000${c.meta.deviceId}`;
     for (const p of list) if (p.command.type === 'MarkRead') reads.set(key(p.command), Math.max(reads.get(key(p.command)) ?? 0, p.command.data.upToSeq));
     if (reads.size === 0) return list;
     return list.filter((p) => {

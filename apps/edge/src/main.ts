@@ -24,6 +24,8 @@ import { MediaService } from './media/service';
 import { registerPresenceRoutes } from './presence/routes';
 import { TypingRelay, type TypingSignal } from './presence/typing';
 import { PresenceWatch } from './presence/watch';
+import { BlockDirectory } from './users/blocks';
+import { registerUserRoutes } from './users/routes';
 
 runApp(
   'edge',
@@ -90,8 +92,16 @@ runApp(
       return { frames: r.frames, hasMore: r.hasMore || r.checkpoint < target };
     }
     const hub = new Hub();
+    // Who blocks whom and who hides their presence, from the read model, kept CHAT_BLOCKS_CACHE.
+    const blocks = new BlockDirectory(
+      { blockedBy: (u) => rm.blockedBy(u), blocking: (u) => rm.blocking(u), hidesPresence: async (u) => (await rm.hidingPresence([u])).has(u) },
+      cfg.CHAT_BLOCKS_CACHE,
+    );
     // Presence and typing travel over core NATS: best effort by design, nothing stored.
     const presence = new PresenceWatch({
+      blockedBy: (u) => blocks.blockedBy(u),
+      blocking: (u) => blocks.blocking(u),
+      hidesPresence: (u) => blocks.hidesPresence(u),
       store: new PresenceStore(redis),
       announce: (change) => nats.nc.publish(n.subjects.presence(change.userId), JSON.stringify(change)),
       contactsAmong: (viewer, userIds) => rm.contactsAmong(viewer, userIds),
@@ -106,6 +116,7 @@ runApp(
     });
     const typing = new TypingRelay({
       memberIds: (conversationId) => rm.memberIds(conversationId),
+      blockedEitherWay: (u) => blocks.either(u),
       usersByEdge: (userIds) => registry.usersByEdge(userIds),
       publish: (edgeId, signal) => nats.nc.publish(n.subjects.typing(edgeId), JSON.stringify(signal)),
       now: Date.now,
@@ -179,6 +190,7 @@ runApp(
         sync,
         forwardable: (u, c, m) => rm.forwardable(u, c, m),
         sendableMedia: (u, id) => media.sendable(u, id),
+        blocks,
         watchPresence: (session, userIds) => presence.subscribe(session, userIds),
         typing: async (u, c, state) => void (await typing.relay(u, c, state)),
         oldestPosition,
@@ -201,6 +213,12 @@ runApp(
     registerHttpRoutes(app, verifier, rm, conversationList);
     registerMediaRoutes(app, verifier, media);
     registerPresenceRoutes(app, verifier, presence);
+    registerUserRoutes(app, verifier, {
+      execute: (c) => gateway.execute(c),
+      meta: (u, d) => gateway.meta(u, d),
+      lastSeenSetting: (u) => rm.lastSeenSetting(u),
+      blocks: (u) => rm.blocks(u),
+    });
 
     const delivery = new DeliveryConsumer(nats.js, edgeConsumer.stream, edgeConsumer.config.durable_name, hub, log, (k) => metrics.deliveries.inc(k), { names: n });
     await delivery.start();

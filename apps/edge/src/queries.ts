@@ -1,5 +1,5 @@
 import { listEntriesAt, toCachedConversation, USER_CONVERSATION_COLUMNS, type Pool, type UserConversationRow } from '@chat/postgres';
-import { ChatError, encodeCursor, type MessageBody, type MessageNew, type SyncedFrame } from '@chat/contracts';
+import { ChatError, encodeCursor, type LastSeenVisibility, type MessageBody, type MessageNew, type SyncedFrame } from '@chat/contracts';
 
 interface MessageRow {
   conversation_id: string;
@@ -172,6 +172,41 @@ export class ReadModels {
         WHERE me.user_id = $1 AND other.user_id = ANY($2::text[])`,
       [userId, userIds],
     );
+    return new Set(rows.map((r) => r.user_id));
+  }
+
+  /** Users who block `userId`. */
+  async blockedBy(userId: string): Promise<string[]> {
+    const { rows } = await this.pool.query<{ user_id: string }>({ name: 'edge-blocked-by', text: 'SELECT user_id FROM user_blocks WHERE blocked_user_id = $1', values: [userId] });
+    return rows.map((r) => r.user_id);
+  }
+
+  /** Whom `userId` blocks, newest first, with since when. */
+  async blocks(userId: string): Promise<Array<{ userId: string; at: string }>> {
+    const { rows } = await this.pool.query<{ blocked_user_id: string; at: Date }>({
+      name: 'edge-blocks',
+      text: 'SELECT blocked_user_id, at FROM user_blocks WHERE user_id = $1 ORDER BY at DESC, blocked_user_id',
+      values: [userId],
+    });
+    return rows.map((r) => ({ userId: r.blocked_user_id, at: r.at.toISOString() }));
+  }
+
+  /** A user's last-seen privacy (`everyone` until they set one). */
+  async lastSeenSetting(userId: string): Promise<LastSeenVisibility> {
+    const { rows } = await this.pool.query<{ last_seen: LastSeenVisibility }>('SELECT last_seen FROM user_settings WHERE user_id = $1', [userId]);
+    return rows[0]?.last_seen ?? 'everyone';
+  }
+
+  /** Users `userId` blocks (ids only). */
+  async blocking(userId: string): Promise<string[]> {
+    const { rows } = await this.pool.query<{ blocked_user_id: string }>({ name: 'edge-blocking', text: 'SELECT blocked_user_id FROM user_blocks WHERE user_id = $1', values: [userId] });
+    return rows.map((r) => r.blocked_user_id);
+  }
+
+  /** Of `userIds`, those who show their presence to nobody. */
+  async hidingPresence(userIds: readonly string[]): Promise<Set<string>> {
+    if (userIds.length === 0) return new Set();
+    const { rows } = await this.pool.query<{ user_id: string }>("SELECT user_id FROM user_settings WHERE user_id = ANY($1::text[]) AND last_seen = 'nobody'", [userIds]);
     return new Set(rows.map((r) => r.user_id));
   }
 

@@ -6,6 +6,8 @@ export interface NotifierStats {
   lagGaveUp: number;
   skippedOnline: number;
   skippedMuted: number;
+  /** Pushes only from senders the recipient blocks. */
+  skippedBlocked: number;
   pushed: number;
   collapsed: number;
   dropped: number;
@@ -13,4 +15,4 @@ export interface NotifierStats {
   rejected: number;
 }
 
-export const newStats = (): NotifierStats => ({ jobs: 0, mutes: 0, lagGaveUp: 0, skippedOnline: 0, skippedMuted: 0, pushed: 0, collapsed: 0, dropped: 0, retried: 0, rejected: 0 });
+export const newStats = (): NotifierStats => ({ jobs: 0, mutes: 0, lagGaveUp: 0, skippedOnline: 0, skippedMuted: 0, skippedBlocked: 0, pushed: 0, collapsed: 0, dropped: 0, retried: 0, rejected: 0 });

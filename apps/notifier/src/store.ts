@@ -29,6 +29,19 @@ export class NotifierStore {
     return new Set(rows.map((r) => pairKey({ userId: r.user_id, conversationId: r.conversation_id })));
   }
 
+  /** Of `userIds`, whom each blocks (user → blocked users); users who block nobody are left out. */
+  async blocks(userIds: readonly string[]): Promise<Map<string, Set<string>>> {
+    const out = new Map<string, Set<string>>();
+    if (userIds.length === 0) return out;
+    const { rows } = await this.pool.query<{ user_id: string; blocked_user_id: string }>({
+      name: 'notifier-blocks',
+      text: 'SELECT user_id, blocked_user_id FROM user_blocks WHERE user_id = ANY($1::text[])',
+      values: [[...new Set(userIds)]],
+    });
+    for (const r of rows) (out.get(r.user_id) ?? out.set(r.user_id, new Set()).get(r.user_id)!).add(r.blocked_user_id);
+    return out;
+  }
+
   /** The text of each message for a push preview, by `${conversationId} ${seq}` (none once deleted or expired). */
   async messageTexts(messages: ReadonlyArray<{ conversationId: string; seq: number }>): Promise<Map<string, string>> {
     const out = new Map<string, string>();

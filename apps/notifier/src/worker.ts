@@ -135,11 +135,15 @@ export class PushWorker {
       } else offline.push(q);
     }
     if (offline.length === 0) return;
-    const muted = await store.muted(offline.map((q) => q.c));
+    const [muted, blocks] = await Promise.all([store.muted(offline.map((q) => q.c)), store.blocks(offline.map((q) => q.c.userId))]);
     const due: Queued[] = [];
     for (const q of offline) {
       if (muted.has(pairKey(q.c))) {
         stats.skippedMuted++;
+        q.resolve({ kind: 'dropped' });
+      } else if (q.c.senders.every((s) => blocks.get(q.c.userId)?.has(s))) {
+        // Only from users the recipient blocks: no push (docs/protocol.md, "Blocking").
+        stats.skippedBlocked++;
         q.resolve({ kind: 'dropped' });
       } else due.push(q);
     }

@@ -26,7 +26,7 @@ try {
     return seed;
   });
   console.log(`${keys.join(', ')}: emptied; ${found}`);
-  if (report) console.log(`seeded: ${report.conversations} conversations, ${report.members} members, ${report.listRows} list rows, ${report.receipts} watermarks, ${report.mutes} mutes`);
+  if (report) console.log(`seeded: ${report.conversations} conversations, ${report.members} members, ${report.listRows} list rows, ${report.receipts} watermarks, ${report.mutes} mutes, ${report.userSettings} privacy settings, ${report.blocks} blocks`);
   // The Redis lists mirror the tables just rebuilt: they load again from Postgres.
   if (keys.includes('conversations')) await clearConversationCache(cfg);
   console.log('the projector re-applies the stream when it starts');

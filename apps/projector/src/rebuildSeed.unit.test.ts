@@ -15,7 +15,7 @@ function convSnapshot(events: ChatEvent[], position: number): { subject: string;
   return { subject: n.subjects.evtConv(state.conversationId), snapshot: { v: 1, kind: 'conversation', position, takenAt: new Date(T0).toISOString(), state } };
 }
 
-const snaps = (s: Partial<RebuildSnapshots>): RebuildSnapshots => ({ conversations: [], receipts: [], preferences: [], invalid: [], ...s });
+const snaps = (s: Partial<RebuildSnapshots>): RebuildSnapshots => ({ conversations: [], receipts: [], preferences: [], users: [], invalid: [], ...s });
 const receiptSnap = (conversationId: string, userId: string, deliveredSeq: number, readSeq: number, position: number): RebuildSnapshots['receipts'][number] => ({
   subject: n.subjects.evtRcpt(conversationId, userId),
   conversationId,

@@ -1,7 +1,7 @@
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import type { ChatEvent, MemberMuteChanged, StoredEvent } from '@chat/contracts';
+import type { ChatEvent, LastSeenVisibility, MemberMuteChanged, StoredEvent, UserSettingsEvent } from '@chat/contracts';
 import { messageSent } from '@chat/domain/fixtures';
 import { listEntries } from '@chat/postgres';
 import { nanos } from '@chat/streams';
@@ -14,6 +14,7 @@ import { PROJECTION_KEYS, rebuildProjections, type RebuildSeed } from './rebuild
 import { sweep } from './sweeper';
 import {
   publishEvent,
+  isPreferenceEvent,
   publishPreference,
   readModelSnapshot,
   snapshotsOf,
@@ -63,6 +64,8 @@ const added = (conversationId: string, seq: number, by: string, userId: string):
   at: now(),
 });
 const leftConv = (conversationId: string, seq: number, userId: string): ChatEvent => ({ type: 'MemberLeft', v: 1, conversationId, seq, userId, at: now() });
+const privacy = (userId: string, lastSeen: LastSeenVisibility): UserSettingsEvent => ({ type: 'PrivacyChanged', v: 1, userId, lastSeen, at: now() });
+const block = (userId: string, blockedUserId: string, on = true): UserSettingsEvent => ({ type: on ? 'UserBlocked' : 'UserUnblocked', v: 1, userId, blockedUserId, at: now() });
 const mute = (conversationId: string, userId: string, muted: boolean, until?: string): MemberMuteChanged => ({
   type: 'MemberMuteChanged',
   v: 1,
@@ -77,7 +80,7 @@ const mute = (conversationId: string, userId: string, muted: boolean, until?: st
 const stored: Array<{ streamSeq: number; event: StoredEvent }> = [];
 async function append(events: StoredEvent[]): Promise<number> {
   for (const event of events) {
-    const streamSeq = event.type === 'MemberMuteChanged' ? await publishPreference(t.env.nats.js, t.env.names, event) : await publishEvent(t.env.nats.js, t.env.names, event);
+    const streamSeq = isPreferenceEvent(event) ? await publishPreference(t.env.nats.js, t.env.names, event) : await publishEvent(t.env.nats.js, t.env.names, event);
     stored.push({ streamSeq, event });
   }
   return stored[stored.length - 1]!.streamSeq;
@@ -123,6 +126,8 @@ async function readState() {
     // A watermark only a snapshot knows has no time (NULL).
     receipts: await rows('SELECT conversation_id, user_id, delivered_seq, read_seq FROM member_receipts ORDER BY conversation_id, user_id'),
     mutes: await rows('SELECT * FROM notification_mutes ORDER BY user_id, conversation_id'),
+    settings: await rows('SELECT * FROM user_settings ORDER BY user_id'),
+    blocks: await rows('SELECT * FROM user_blocks ORDER BY user_id, blocked_user_id'),
   };
 }
 
@@ -183,6 +188,10 @@ describe('rebuild with snapshots', () => {
       read('d1', 'bob', 2),
       mute('d1', 'alice', true, new Date(Date.now() + 86_400_000).toISOString()),
       sent('d1', 4, 'alice'),
+      privacy('bob', 'nobody'),
+      block('alice', 'carol'),
+      block('alice', 'dave'),
+      block('alice', 'dave', false),
     ]);
     await project();
     const expectedUnread = { 'd1/alice': 1, 'd1/bob': 1, 'g1/alice': 4, 'g1/bob': 3, 'g1/carol': 1, 'g1/dave': 2 };
@@ -252,6 +261,9 @@ describe('rebuild with snapshots', () => {
       mute('g1', 'carol', false),
       sent('g1', 11, 'dave'),
       sent('d1', 5, 'bob'),
+      block('alice', 'carol', false),
+      block('alice', 'erin'),
+      privacy('bob', 'contacts'),
     ]);
     await project();
     const partialUnread = { 'd1/alice': 2, 'd1/bob': 1, 'g1/alice': 1, 'g1/carol': 2, 'g1/dave': 3, 'g1/erin': 1 };
@@ -273,7 +285,7 @@ describe('rebuild with snapshots', () => {
     const cli = await runRebuildCli();
     expect(cli.code, cli.output).toBe(0);
     expect(cli.output).toMatch(/2 conversation\(s\) restored from them/);
-    expect(cli.output).toMatch(/seeded: 2 conversations, 6 members, 6 list rows, 4 watermarks, 2 mutes/);
+    expect(cli.output).toMatch(/seeded: 2 conversations, 6 members, 6 list rows, 4 watermarks, 2 mutes, 1 privacy settings, 1 blocks/);
     await project();
     expect(await readState()).toEqual(mixed);
   }, 120_000);

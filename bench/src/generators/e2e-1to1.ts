@@ -42,6 +42,12 @@ export interface E2eArgs {
   readShare?: number;
   /** Receipt coalescing window, ms (default 100, the SDK's). */
   receiptWindowMs?: number;
+  /**
+   * A sender about to send signals typing first, at most once per this many ms per connection
+   * (a person typing: the protocol's throttle, 3 s); 0 = no typing. Default 0. Where the
+   * transport has no typing it is ignored.
+   */
+  typingEveryMs?: number;
   [k: string]: unknown;
 }
 
@@ -72,6 +78,10 @@ export interface StepRaw {
   receiptLatency: HistogramJSON;
   /** Error frames answering no request (refused receipts). */
   unsolicitedErrors: number;
+  /** Typing starts sent and received in the step's window, and typing sent → received at the peer. */
+  typingSent: number;
+  typingReceived: number;
+  typingLatency: HistogramJSON;
 }
 
 export interface E2eRaw {
@@ -101,6 +111,9 @@ interface StepState {
   receiptCovered: number;
   receiptLatency: Histogram;
   unsolicitedErrors: number;
+  typingSent: number;
+  typingReceived: number;
+  typingLatency: Histogram;
 }
 
 const newState = (): StepState => ({
@@ -120,6 +133,9 @@ const newState = (): StepState => ({
   receiptCovered: 0,
   receiptLatency: new Histogram(),
   unsolicitedErrors: 0,
+  typingSent: 0,
+  typingReceived: 0,
+  typingLatency: new Histogram(),
 });
 
 async function main(): Promise<E2eRaw> {
@@ -202,6 +218,25 @@ async function main(): Promise<E2eRaw> {
     });
   }
 
+  // Typing: when each connection last signalled; its peer's arrival gives the latency (one clock).
+  const typingEveryMs = conns[0]?.sendTyping ? (args.typingEveryMs ?? 0) : 0;
+  const typedAt = new Map<LoadConn, number>();
+  if (typingEveryMs > 0) {
+    for (const [a, b] of pairs) {
+      for (const [from, to] of [
+        [a, b],
+        [b, a],
+      ] as const) {
+        to.onTyping?.(() => {
+          const at = typedAt.get(from);
+          if (at === undefined || !current) return;
+          current.typingReceived++;
+          current.typingLatency.record(performance.now() - at);
+        });
+      }
+    }
+  }
+
   if (args.startAt && args.startAt > Date.now()) await new Promise((r) => setTimeout(r, args.startAt! - Date.now()));
 
   const results: StepRaw[] = [];
@@ -249,6 +284,11 @@ async function main(): Promise<E2eRaw> {
             continue;
           }
           const conn = conns[rr++ % conns.length]!;
+          if (typingEveryMs > 0 && now <= state.windowEnd && !(now - (typedAt.get(conn) ?? -Infinity) < typingEveryMs)) {
+            typedAt.set(conn, now);
+            conn.sendTyping!();
+            state.typingSent++;
+          }
           const head = `${k}:${intended.toFixed(3)}:`;
           state.inFlight++;
           const tracker = trackers.get(conn);
@@ -307,6 +347,9 @@ async function main(): Promise<E2eRaw> {
       receiptCovered: 0,
       receiptLatency: state.receiptLatency.toJSON(),
       unsolicitedErrors: 0,
+      typingSent: state.typingSent,
+      typingReceived: state.typingReceived,
+      typingLatency: state.typingLatency.toJSON(),
     };
     results.push(raw);
     const lat = state.latency.summary();

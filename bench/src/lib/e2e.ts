@@ -33,6 +33,8 @@ export interface E2eStep {
   receipts?: { deliveredSent: number; readSent: number; deliveredReceived: number; readReceived: number; coveredRatio: number; unsolicitedErrors: number };
   /** With receipts: scheduled send → the delivered receipt covering the message back at the sender. */
   receiptLatencyMs?: { p50: number | null; p95: number | null; p99: number | null; max: number | null };
+  /** With typing: typing starts sent and received in the step, and sent → received at the peer. */
+  typing?: { sent: number; received: number; latencyMs: { p50: number | null; p95: number | null; p99: number | null; max: number | null } };
   /** CPU % per process (100 = one core), µs of CPU per delivered message per process and all-in (the system: apps and servers), machine busy % (100 = every core). */
   cpu?: StepCpu | null;
   /** delivered ≥ 99 % of offered and p99 < 100 ms */
@@ -60,8 +62,8 @@ export const SUSTAINED = { deliveredRatio: 0.99, p99Ms: 100 };
 
 function mergeSteps(parts: StepRaw[]): StepRaw {
   const first = parts[0]!;
-  const h = (k: 'latency' | 'sentAck' | 'sendLag' | 'receiptLatency') => parts.reduce((acc, p) => (p[k] ? acc.merge(p[k]) : acc), new Histogram()).toJSON();
-  const sum = (k: 'offered' | 'acked' | 'ackedInWindow' | 'delivered' | 'deliveredInWindow' | 'errors' | 'dropped' | 'offeredPerSec' | 'receiptCovered' | 'unsolicitedErrors') => parts.reduce((a, p) => a + (p[k] ?? 0), 0);
+  const h = (k: 'latency' | 'sentAck' | 'sendLag' | 'receiptLatency' | 'typingLatency') => parts.reduce((acc, p) => (p[k] ? acc.merge(p[k]) : acc), new Histogram()).toJSON();
+  const sum = (k: 'offered' | 'acked' | 'ackedInWindow' | 'delivered' | 'deliveredInWindow' | 'errors' | 'dropped' | 'offeredPerSec' | 'receiptCovered' | 'unsolicitedErrors' | 'typingSent' | 'typingReceived') => parts.reduce((a, p) => a + (p[k] ?? 0), 0);
   const pair = (k: 'receiptsSent' | 'receiptsReceived') => ({ delivered: parts.reduce((a, p) => a + (p[k]?.delivered ?? 0), 0), read: parts.reduce((a, p) => a + (p[k]?.read ?? 0), 0) });
   return {
     offeredPerSec: sum('offeredPerSec'),
@@ -85,6 +87,9 @@ function mergeSteps(parts: StepRaw[]): StepRaw {
     receiptCovered: sum('receiptCovered'),
     receiptLatency: h('receiptLatency'),
     unsolicitedErrors: sum('unsolicitedErrors'),
+    typingSent: sum('typingSent'),
+    typingReceived: sum('typingReceived'),
+    typingLatency: h('typingLatency'),
   };
 }
 
@@ -99,6 +104,7 @@ export function summarizeE2e(raws: E2eRaw[], opts: { cpu?: CpuSampler; receipts?
     const deliveredRatio = s.offered ? round(s.delivered / s.offered, 4) : 0;
     const deliveredPerSec = round(s.deliveredInWindow / s.seconds, 1);
     const rl = Histogram.from(s.receiptLatency).summary();
+    const tl = Histogram.from(s.typingLatency).summary();
     steps.push({
       offeredPerSec: s.offeredPerSec,
       sentPerSec: round(s.ackedInWindow / s.seconds, 1),
@@ -124,6 +130,7 @@ export function summarizeE2e(raws: E2eRaw[], opts: { cpu?: CpuSampler; receipts?
             receiptLatencyMs: { p50: rl.p50, p95: rl.p95, p99: rl.p99, max: rl.max },
           }
         : {}),
+      ...(s.typingSent > 0 ? { typing: { sent: s.typingSent, received: s.typingReceived, latencyMs: { p50: tl.p50, p95: tl.p95, p99: tl.p99, max: tl.max } } } : {}),
       cpu: cpu?.step(s.startedAt, s.endedAt, deliveredPerSec, cpus().length) ?? null,
       sustained: deliveredRatio >= SUSTAINED.deliveredRatio && lat.p99 !== null && lat.p99 < SUSTAINED.p99Ms,
       seconds: s.seconds,
@@ -207,12 +214,18 @@ export function e2ePlan(quick: boolean): E2ePlan {
   };
 }
 
-/** Receipt settings of the receipts load: BENCH_READ_SHARE (default 0.5). */
-export function receiptPlan(receipts: boolean): { receipts: boolean; readShare?: number; receiptWindowMs?: number } {
+/**
+ * Receipt and typing settings of the realistic load: BENCH_READ_SHARE (default 0.5); a sender
+ * signals typing before a message at most every BENCH_TYPING_EVERY_MS (default 3000, the
+ * protocol's throttle; 0 = no typing).
+ */
+export function receiptPlan(receipts: boolean): { receipts: boolean; readShare?: number; receiptWindowMs?: number; typingEveryMs?: number } {
   if (!receipts) return { receipts: false };
   const share = process.env['BENCH_READ_SHARE'] ? Number(process.env['BENCH_READ_SHARE']) : 0.5;
   if (!(share >= 0 && share <= 1)) throw new Error(`BENCH_READ_SHARE must be 0..1, got ${process.env['BENCH_READ_SHARE']}`);
-  return { receipts: true, readShare: share, receiptWindowMs: 100 };
+  const typingEveryMs = process.env['BENCH_TYPING_EVERY_MS'] ? Number(process.env['BENCH_TYPING_EVERY_MS']) : 3000;
+  if (!(typingEveryMs >= 0)) throw new Error(`BENCH_TYPING_EVERY_MS must be ≥ 0, got ${process.env['BENCH_TYPING_EVERY_MS']}`);
+  return { receipts: true, readShare: share, receiptWindowMs: 100, typingEveryMs };
 }
 
 /**

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { ClientMsgId, ConversationId, ConversationKind, DeviceId, MessageId, PositiveSeq, Role, UserId } from './ids';
 import { MessageBody, TextBody } from './body';
+import { LastSeenVisibility } from './events';
 import { ERROR_CODES } from './errors';
 import { ConversationCreatedFrame, ConversationMutedFrame, ConversationUpdatedFrame, MessageDeletedFrame, MessageEditedFrame, MessageSentFrame } from './frames';
 
@@ -76,6 +77,12 @@ export const DeleteMessage = cmd('DeleteMessage', { messageId: MessageId, scope:
 /** Mutes (or unmutes) push notifications of one conversation for the caller; `until` (ISO) ends it by itself. */
 export const MuteConversation = cmd('MuteConversation', { muted: z.boolean(), until: z.string().optional() });
 
+/** A user's own settings (chat.pref.user.<userId>): no conversation; routed by the user. */
+const userCmd = <T extends string, D extends z.ZodRawShape>(type: T, data: D) => z.object({ type: z.literal(type), v: z.literal(1), meta: CommandMeta, data: z.object(data) });
+export const SetPrivacy = userCmd('SetPrivacy', { lastSeen: LastSeenVisibility });
+export const BlockUser = userCmd('BlockUser', { userId: UserId });
+export const UnblockUser = userCmd('UnblockUser', { userId: UserId });
+
 export const Command = z.discriminatedUnion('type', [
   CreateConversation,
   SendMessage,
@@ -89,8 +96,18 @@ export const Command = z.discriminatedUnion('type', [
   EditMessage,
   DeleteMessage,
   MuteConversation,
+  SetPrivacy,
+  BlockUser,
+  UnblockUser,
 ]);
 export type Command = z.infer<typeof Command>;
+/** Commands about one conversation (everything but a user's own settings). */
+export type ConversationScopedCommand = Extract<Command, { data: { conversationId: string } }>;
+/**
+ * What a command's partition and queue follow: its conversation, or for a user's own settings
+ * the user (`user.<userId>`; conversation ids have no dot, so the two never meet).
+ */
+export const commandKey = (c: Command): string => ('conversationId' in c.data ? c.data.conversationId : `user.${c.meta.userId}`);
 export type CommandOf<T extends Command['type']> = Extract<Command, { type: T }>;
 
 // ---------------------------------------------------------------- replies (core NATS)
@@ -113,6 +130,10 @@ export const MessageEditedResult = MessageEditedFrame.omit({ type: true, ref: tr
 export const MessageDeletedResult = MessageDeletedFrame.omit({ type: true, ref: true, cursor: true }).extend({ kind: z.literal('message.deleted') });
 /** The caller's mute setting for a conversation, as it now is. */
 export const ConversationMutedResult = ConversationMutedFrame.omit({ type: true, ref: true }).extend({ kind: z.literal('conversation.muted') });
+/** The caller's privacy settings as they now are. */
+export const SettingsResult = z.object({ kind: z.literal('settings'), lastSeen: LastSeenVisibility });
+/** Whether the caller now blocks `userId`. */
+export const BlockResult = z.object({ kind: z.literal('block'), userId: UserId, blocked: z.boolean() });
 export const CommandResult = z.discriminatedUnion('kind', [
   ConversationCreatedResult,
   MessageSentResult,
@@ -121,6 +142,8 @@ export const CommandResult = z.discriminatedUnion('kind', [
   MessageEditedResult,
   MessageDeletedResult,
   ConversationMutedResult,
+  SettingsResult,
+  BlockResult,
 ]);
 export type CommandResult = z.infer<typeof CommandResult>;
 

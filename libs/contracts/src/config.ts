@@ -151,6 +151,8 @@ export const EdgeConfig = Common.extend({
    * shows nothing, so flapping connections do not become presence storms).
    */
   CHAT_PRESENCE_GRACE: Duration.prefault('5s'),
+  /** How long the edge keeps who blocks whom and who hides their presence: a block or setting takes effect within it. */
+  CHAT_BLOCKS_CACHE: Duration.prefault('5s'),
   /** Bad frames tolerated per minute before the socket is closed with 1008. */
   CHAT_MAX_BAD_FRAMES: z.coerce.number().int().min(1).default(20),
   /** Bytes queued on one socket before the edge gives up on it (close 1013). */

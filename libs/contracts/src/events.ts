@@ -145,7 +145,30 @@ export const MemberMuteChanged = z.object({
   at: z.string(),
 });
 export type MemberMuteChanged = z.infer<typeof MemberMuteChanged>;
-export const MemberPreferenceEvent = z.discriminatedUnion('type', [MemberMuteChanged]);
+
+// Events on chat.pref.user.<userId> (one user's own settings: who sees their last seen, whom
+// they block). In CHAT_EVENTS like every event, snapshotted like every aggregate: they outlive
+// CHAT_MAX_AGE.
+/** Who may see the user's last seen (and, for `nobody`, whether they are online). */
+export const LastSeenVisibility = z.enum(['everyone', 'contacts', 'nobody']);
+export type LastSeenVisibility = z.infer<typeof LastSeenVisibility>;
+export const PrivacyChanged = z.object({
+  type: z.literal('PrivacyChanged'),
+  v: z.literal(1),
+  userId: UserId,
+  lastSeen: LastSeenVisibility,
+  at: z.string(),
+});
+export type PrivacyChanged = z.infer<typeof PrivacyChanged>;
+export const UserBlocked = z.object({ type: z.literal('UserBlocked'), v: z.literal(1), userId: UserId, blockedUserId: UserId, at: z.string() });
+export type UserBlocked = z.infer<typeof UserBlocked>;
+export const UserUnblocked = z.object({ type: z.literal('UserUnblocked'), v: z.literal(1), userId: UserId, blockedUserId: UserId, at: z.string() });
+export type UserUnblocked = z.infer<typeof UserUnblocked>;
+export const UserSettingsEvent = z.discriminatedUnion('type', [PrivacyChanged, UserBlocked, UserUnblocked]);
+export type UserSettingsEvent = z.infer<typeof UserSettingsEvent>;
+
+/** Every event on chat.pref.>: a member's preferences in a conversation, and a user's own settings. */
+export const MemberPreferenceEvent = z.discriminatedUnion('type', [MemberMuteChanged, PrivacyChanged, UserBlocked, UserUnblocked]);
 export type MemberPreferenceEvent = z.infer<typeof MemberPreferenceEvent>;
 
 /** The preference event as the system's own readers take it (see readEvent). */
@@ -155,7 +178,7 @@ export function readPreferenceEvent(json: unknown): MemberPreferenceEvent {
   return ours ? (json as MemberPreferenceEvent) : parsePreferenceEvent(json);
 }
 
-/** Parses an event stored on chat.pref.<conversationId>.<userId>. */
+/** Parses an event stored on chat.pref.<conversationId>.<userId> or chat.pref.user.<userId>. */
 export function parsePreferenceEvent(json: unknown): MemberPreferenceEvent {
   return MemberPreferenceEvent.parse(json);
 }

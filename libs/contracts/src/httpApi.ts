@@ -3,6 +3,7 @@ import { ConversationId, ConversationKind, MessageId, PositiveSeq, UserId } from
 import { ContentType, MediaId, MediaInfo, MessageBody, Sha256Hex } from './body';
 import { ERROR_CODES } from './errors';
 import { MessageNewFrame, PresenceInfo } from './frames';
+import { LastSeenVisibility } from './events';
 import { LIMITS } from './limits';
 
 // The HTTP API's requests and bodies (docs/protocol.md, "HTTP API"). Query strings arrive as
@@ -125,3 +126,13 @@ export const MediaParams = z.object({ mediaId: MediaId });
 export const UserPresence = PresenceInfo;
 export type UserPresence = z.infer<typeof UserPresence>;
 export const UserParams = z.object({ userId: UserId });
+
+// ---------------------------------------------------------------- /v1/me/settings, /v1/me/blocks
+/** GET /v1/me/settings, and the answer to PATCH. */
+export const UserSettings = z.object({ lastSeen: LastSeenVisibility });
+export type UserSettings = z.infer<typeof UserSettings>;
+/** PATCH /v1/me/settings. */
+export const UserSettingsPatch = z.object({ lastSeen: LastSeenVisibility }).strict();
+/** GET /v1/me/blocks: whom the caller blocks, newest first. */
+export const BlockList = z.object({ blocks: z.array(z.object({ userId: UserId, at: z.string() })) });
+export type BlockList = z.infer<typeof BlockList>;

@@ -3,7 +3,7 @@ import { ClientFrame, ServerFrame } from './frames';
 import { Command, CommandReply } from './commands';
 import { ChatEvent } from './events';
 import { DeliveryEnvelope } from './delivery';
-import { ConversationListPage, ErrorBody, HistoryPage, MediaReady, MediaUpload, MediaUploadRequest, ReceiptsBody, UserPresence } from './httpApi';
+import { ConversationListPage, ErrorBody, HistoryPage, MediaReady, MediaUpload, MediaUploadRequest, ReceiptsBody, UserPresence, UserSettings, UserSettingsPatch, BlockList } from './httpApi';
 
 /**
  * The protocol's JSON Schema, generated from the zod schemas (never written by hand):
@@ -22,7 +22,7 @@ export function protocolJsonSchemas(): Record<string, unknown> {
       title: 'HTTP API bodies (GET /v1/conversations, …/messages, …/receipts; POST /v1/media and …/complete; every error)',
       $schema: 'https://json-schema.org/draft/2020-12/schema',
       $defs: Object.fromEntries(
-        Object.entries({ ConversationListPage, HistoryPage, ReceiptsBody, MediaUploadRequest, MediaUpload, MediaReady, UserPresence, ErrorBody }).map(([name, schema]) => {
+        Object.entries({ ConversationListPage, HistoryPage, ReceiptsBody, MediaUploadRequest, MediaUpload, MediaReady, UserPresence, UserSettings, UserSettingsPatch, BlockList, ErrorBody }).map(([name, schema]) => {
           const { $schema: _, ...def } = z.toJSONSchema(schema, { unrepresentable: 'any' });
           return [name, def];
         }),

@@ -43,6 +43,8 @@ export interface Names {
     /** One member's preferences (mute) in one conversation; in CHAT_EVENTS, outside `chat.evt.>`. */
     prefAll: string;
     pref(conversationId: string, userId: string): string;
+    /** A user's own settings (privacy, blocks): `chat.pref.user.<userId>` (no conversation id is `user`: they start `d-` or `g-`). */
+    userPref(userId: string): string;
     /** Push-notification jobs (CHAT_NOTIFY), one subject per recipient. */
     notifyAll: string;
     notify(userId: string): string;
@@ -88,6 +90,7 @@ export function names(ns = ''): Names {
       projectorPosition: `${s}chat.projector.position`,
       prefAll: `${s}chat.pref.>`,
       pref: (id, userId) => `${s}chat.pref.${id}.${userId}`,
+      userPref: (userId) => `${s}chat.pref.user.${userId}`,
       notifyAll: `${s}chat.notify.>`,
       notify: (userId) => `${s}chat.notify.${userId}`,
       presence: (userId) => `${s}chat.presence.${userId}`,
@@ -118,6 +121,7 @@ export function names(ns = ''): Names {
 export function aggregateSubjectParser(names: Names): (subject: string) =>
   | { kind: 'conversation'; conversationId: string }
   | { kind: 'receipt' | 'preference'; conversationId: string; userId: string }
+  | { kind: 'user'; userId: string }
   | null {
   const s = names.subjects;
   const conv = s.evtConvAll.slice(0, -1);
@@ -135,6 +139,10 @@ export function aggregateSubjectParser(names: Names): (subject: string) =>
     if (key.startsWith(rcpt)) {
       const p = pair(key.slice(rcpt.length));
       return p ? { kind: 'receipt', ...p } : null;
+    }
+    if (key.startsWith(`${pref}user.`)) {
+      const userId = key.slice(pref.length + 'user.'.length);
+      return userId ? { kind: 'user', userId } : null;
     }
     if (key.startsWith(pref)) {
       const p = pair(key.slice(pref.length));

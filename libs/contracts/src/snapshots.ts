@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { ConversationId, ConversationKind, MessageId, Role, Seq, UserId } from './ids';
+import { LastSeenVisibility } from './events';
 
 /**
  * Snapshots of aggregate state in the CHAT_SNAPSHOTS key-value bucket (key = the aggregate's
@@ -49,6 +50,13 @@ export const PreferenceSnapshotState = z.object({
 });
 export type PreferenceSnapshotState = z.infer<typeof PreferenceSnapshotState>;
 
+export const UserSnapshotState = z.object({
+  lastSeen: LastSeenVisibility,
+  /** Whom the user blocks, and since when. */
+  blocked: z.array(z.object({ userId: UserId, at: Iso })),
+});
+export type UserSnapshotState = z.infer<typeof UserSnapshotState>;
+
 const envelope = <K extends string, S extends z.ZodTypeAny>(kind: K, state: S) =>
   z.object({
     v: z.literal(1),
@@ -64,6 +72,7 @@ export const Snapshot = z.discriminatedUnion('kind', [
   envelope('conversation', ConversationSnapshotState),
   envelope('receipt', ReceiptSnapshotState),
   envelope('preference', PreferenceSnapshotState),
+  envelope('user', UserSnapshotState),
 ]);
 export type Snapshot = z.infer<typeof Snapshot>;
 export type SnapshotKind = Snapshot['kind'];

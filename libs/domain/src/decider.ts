@@ -1,9 +1,10 @@
-import type { ConversationEvent, MemberMuteChanged, ReceiptEvent } from '@chat/contracts';
+import type { ConversationEvent, MemberMuteChanged, ReceiptEvent, UserSettingsEvent } from '@chat/contracts';
 import { decide, type ConversationCommand } from './conversation/decide';
 import { evolve } from './conversation/evolve';
 import { DEFAULT_RULES, type ConversationRules, type Referenced } from './conversation/rules';
 import { initialState, type ConversationState } from './conversation/state';
 import { decideMute, evolveMute, initialMuteState, type MuteCommand, type MuteState } from './preferences/mute';
+import { decideUserSettings, evolveUserSettings, initialUserSettings, type UserSettingsCommand, type UserSettingsState } from './preferences/user';
 import { decideReceipt, evolveReceipt, initialReceiptState, type ReceiptCommand, type ReceiptState } from './receipts/receipts';
 
 /**
@@ -38,4 +39,11 @@ export const preferenceDecider: Decider<MuteState, MuteCommand, MemberMuteChange
   initialState: initialMuteState,
   decide: (command, state, context) => decideMute(command, state, context.conversation),
   evolve: evolveMute,
+};
+
+/** chat.pref.user.<userId>: one user's own settings (last-seen privacy, blocks); needs nothing else. */
+export const userSettingsDecider: Decider<UserSettingsState, UserSettingsCommand, UserSettingsEvent, Record<string, never>> = {
+  initialState: initialUserSettings,
+  decide: (command, state) => decideUserSettings(command, state),
+  evolve: evolveUserSettings,
 };

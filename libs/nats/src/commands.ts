@@ -1,4 +1,4 @@
-import type { Command, Names } from '@chat/contracts';
+import { commandKey, type Command, type Names } from '@chat/contracts';
 
 /** 32-bit FNV-1a of a string's UTF-16 code units (deterministic, fast, well spread for ids). */
 export function fnv1a(s: string): number {
@@ -34,7 +34,7 @@ export const partitionOf = (conversationId: string, partitions: number): number 
  * of replies in the same order.
  */
 export function commandSubject(n: Names, command: Command, partitions: number): string {
-  return n.subjects.cmdPartition(partitionOf(command.data.conversationId, partitions));
+  return n.subjects.cmdPartition(partitionOf(commandKey(command), partitions));
 }
 
 

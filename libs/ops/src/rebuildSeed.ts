@@ -34,7 +34,7 @@ export async function readSnapshots(js: JetStreamClient, jsm: JetStreamManager, 
   // The bucket's stream is read directly (the last value of every key in one ordered pass)
   // rather than a KV get per key: a system has a snapshot per conversation and member.
   const { stream, prefix } = { stream: `KV_${bucket}`, prefix: `$KV.${bucket}.` };
-  const out: RebuildSnapshots = { conversations: [], receipts: [], preferences: [], invalid: [] };
+  const out: RebuildSnapshots = { conversations: [], receipts: [], preferences: [], users: [], invalid: [] };
   const parse = aggregateSubjectParser(names);
   const s = names.subjects;
   // The last value of each key; a key written again while this reads arrives again (the later
@@ -81,6 +81,7 @@ export async function readSnapshots(js: JetStreamClient, jsm: JetStreamManager, 
       out.conversations.push({ subject: key, snapshot: { ...snap, state: { ...snap.state, sent: [] } } });
     } else if (snap?.kind === 'receipt' && at.kind === 'receipt') out.receipts.push({ subject: key, conversationId: at.conversationId, userId: at.userId, snapshot: snap });
     else if (snap?.kind === 'preference' && at.kind === 'preference') out.preferences.push({ subject: key, conversationId: at.conversationId, userId: at.userId, snapshot: snap });
+    else if (snap?.kind === 'user' && at.kind === 'user') out.users.push({ subject: key, userId: at.userId, snapshot: snap });
     else out.invalid.push(key);
   }
   return out;

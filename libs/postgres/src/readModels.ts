@@ -17,7 +17,7 @@ export const PROJECTION_TABLES: Record<ProjectionKey, readonly string[]> = {
   messages: ['conversations', 'conversation_members', 'messages', 'inbox', 'hidden_messages'],
   receipts: ['member_receipts', 'device_receipts', 'user_devices'],
   conversations: ['user_conversations', 'conversation_senders'],
-  preferences: ['notification_mutes'],
+  preferences: ['notification_mutes', 'user_settings', 'user_blocks'],
 };
 
 /** A projection's checkpoint name (`projection_checkpoints.name`). */

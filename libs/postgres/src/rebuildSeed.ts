@@ -17,7 +17,8 @@ import { LIST_MEMBERS_MAX } from './conversationList';
  * - conversations: their members' `user_conversations` rows (kind, title, members, last message
  *   as an expired preview, read watermark, unread count, last activity);
  * - receipts: `member_receipts` watermarks that no event left in the stream re-establishes;
- * - preferences: every member's mute (`notification_mutes`).
+ * - preferences: every member's mute (`notification_mutes`), every user's last-seen privacy
+ *   (`user_settings`) and blocks (`user_blocks`).
  *
  * Not seeded: message bodies, the inbox, hidden messages, conversation_senders, device
  * watermarks and devices. Those of aged-out events are what the sweeper deletes from the live
@@ -50,6 +51,7 @@ export interface RebuildSnapshots {
   conversations: Array<{ subject: string; snapshot: SnapshotOf<'conversation'> }>;
   receipts: Array<{ subject: string; conversationId: string; userId: string; snapshot: SnapshotOf<'receipt'> }>;
   preferences: Array<{ subject: string; conversationId: string; userId: string; snapshot: SnapshotOf<'preference'> }>;
+  users: Array<{ subject: string; userId: string; snapshot: SnapshotOf<'user'> }>;
   /** Keys of a snapshot prefix whose value is not a valid snapshot of that subject. */
   invalid: string[];
 }
@@ -112,6 +114,10 @@ export interface RebuildSeed {
   conversations: SeedConversation[];
   receipts: SeedReceipt[];
   mutes: SeedMute[];
+  /** Users' last-seen privacy, at the snapshot's position (the projection keeps the newest by stream sequence). */
+  userSettings: Array<{ userId: string; lastSeen: string; streamSeq: number }>;
+  /** Blocks as of the snapshots: the replay of the events still in the stream applies the later ones in order on top. */
+  blocks: Array<{ userId: string; blockedUserId: string; at: string }>;
   /** What the snapshots held and what of it was left to the stream, for the report. */
   stats: {
     snapshots: number;
@@ -129,6 +135,8 @@ export const emptyRebuildSeed = (stream: StreamBounds): RebuildSeed => ({
   conversations: [],
   receipts: [],
   mutes: [],
+  userSettings: [],
+  blocks: [],
   stats: { snapshots: 0, conversationsInStream: 0, receiptsInStream: 0, invalid: 0 },
 });
 
@@ -168,7 +176,7 @@ const TIMELINE = new Set(['MessageSent', 'MembersAdded', 'MemberRemoved', 'Membe
  */
 export function planRebuildSeed(snaps: RebuildSnapshots, bounds: StreamBounds, scanned: ScannedEvents): RebuildSeed {
   const seed = emptyRebuildSeed(bounds);
-  seed.stats.snapshots = snaps.conversations.length + snaps.receipts.length + snaps.preferences.length;
+  seed.stats.snapshots = snaps.conversations.length + snaps.receipts.length + snaps.preferences.length + snaps.users.length;
   seed.stats.invalid = snaps.invalid.length;
   const key = (c: string, u: string) => `${c}\u0000${u}`;
   const receiptOf = new Map(snaps.receipts.map((r) => [key(r.conversationId, r.userId), r.snapshot]));
@@ -205,6 +213,13 @@ export function planRebuildSeed(snaps: RebuildSnapshots, bounds: StreamBounds, s
   // for every member, whatever the stream still has.
   for (const { conversationId, userId, snapshot } of snaps.preferences) {
     seed.mutes.push({ conversationId, userId, muted: snapshot.state.muted, until: snapshot.state.until ?? null, streamSeq: snapshot.position });
+  }
+  // The same for a user's own settings; blocks as the snapshot has them, the replay of the
+  // events still in the stream then applies every later block and unblock in order.
+  for (const { userId, snapshot } of snaps.users) {
+    // The projection keeps a row only for a setting other than the default.
+    if (snapshot.state.lastSeen !== 'everyone') seed.userSettings.push({ userId, lastSeen: snapshot.state.lastSeen, streamSeq: snapshot.position });
+    for (const b of snapshot.state.blocked) seed.blocks.push({ userId, blockedUserId: b.userId, at: b.at });
   }
   return seed;
 }
@@ -358,6 +373,8 @@ export interface SeedReport {
   listRows: number;
   receipts: number;
   mutes: number;
+  userSettings: number;
+  blocks: number;
 }
 
 /**
@@ -365,7 +382,7 @@ export interface SeedReport {
  * transaction (`seeds`: which projections' tables were emptied).
  */
 export async function writeRebuildSeed(tx: pg.PoolClient, seed: RebuildSeed, seeds: { messages: boolean; receipts: boolean; conversations: boolean; preferences: boolean }): Promise<SeedReport> {
-  const report: SeedReport = { conversations: 0, members: 0, listRows: 0, receipts: 0, mutes: 0 };
+  const report: SeedReport = { conversations: 0, members: 0, listRows: 0, receipts: 0, mutes: 0, userSettings: 0, blocks: 0 };
   const convs = seed.conversations;
   if (seeds.messages) {
     await chunked(convs, (c) =>
@@ -442,6 +459,22 @@ export async function writeRebuildSeed(tx: pg.PoolClient, seed: RebuildSeed, see
       ),
     );
     report.mutes = seed.mutes.length;
+    await chunked(seed.userSettings, (u) =>
+      tx.query(`INSERT INTO user_settings (user_id, last_seen, stream_seq) SELECT * FROM unnest($1::text[], $2::text[], $3::bigint[])`, [
+        u.map((x) => x.userId),
+        u.map((x) => x.lastSeen),
+        u.map((x) => x.streamSeq),
+      ]),
+    );
+    await chunked(seed.blocks, (b) =>
+      tx.query(`INSERT INTO user_blocks (user_id, blocked_user_id, at) SELECT * FROM unnest($1::text[], $2::text[], $3::timestamptz[])`, [
+        b.map((x) => x.userId),
+        b.map((x) => x.blockedUserId),
+        b.map((x) => x.at),
+      ]),
+    );
+    report.userSettings = seed.userSettings.length;
+    report.blocks = seed.blocks.length;
   }
   return report;
 }

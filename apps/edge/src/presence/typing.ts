@@ -10,6 +10,8 @@ export interface TypingSignal {
 
 export interface TypingRelayDeps {
   memberIds(conversationId: string): Promise<string[]>;
+  /** Users on either side of a block with the sender: they get none of each other's typing. */
+  blockedEitherWay(userId: string): Promise<Set<string>>;
   /** The users' live devices grouped by edge (the connection registry). */
   usersByEdge(userIds: readonly string[]): Promise<Map<string, string[]>>;
   publish(edgeId: string, signal: TypingSignal): void;
@@ -63,7 +65,8 @@ export class TypingRelay {
       this.lastStart.set(key, now);
       if (this.lastStart.size > MAX_CACHED) this.prune(now);
     }
-    const others = members.filter((m) => m !== userId);
+    const blocked = await this.deps.blockedEitherWay(userId);
+    const others = members.filter((m) => m !== userId && !blocked.has(m));
     for (const [edgeId, to] of await this.deps.usersByEdge(others)) this.deps.publish(edgeId, { conversationId, userId, state, to });
     return true;
   }

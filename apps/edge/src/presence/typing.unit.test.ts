@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { ChatError } from '@chat/contracts';
 import { TypingRelay, type TypingSignal } from './typing';
 
-function setup(members: Record<string, string[]>) {
+function setup(members: Record<string, string[]>, blocks: Array<[string, string]> = []) {
   let clock = 0;
   const published: Array<[string, TypingSignal]> = [];
   const dropped: string[] = [];
@@ -12,6 +12,7 @@ function setup(members: Record<string, string[]>) {
       reads++;
       return members[c] ?? [];
     },
+    blockedEitherWay: async (u) => new Set(blocks.flatMap(([a, b]) => (a === u ? [b] : b === u ? [a] : []))),
     // ann and bo on edge e1, everyone else on e2; cy is offline.
     usersByEdge: async (users) => {
       const out = new Map<string, string[]>();
@@ -69,5 +70,14 @@ describe('TypingRelay', () => {
     members.d1.push('zed');
     expect(await t.relay.relay('zed', 'd1', 'start')).toBe(true);
     expect(t.published).toHaveLength(2);
+  });
+
+  it('leaves out members on either side of a block with the sender', async () => {
+    const t = setup({ g1: ['ann', 'bo', 'di', 'ed'] }, [
+      ['ann', 'bo'], // ann blocks bo
+      ['ed', 'ann'], // ed blocks ann
+    ]);
+    await t.relay.relay('ann', 'g1', 'start');
+    expect(t.published).toEqual([['e2', { conversationId: 'g1', userId: 'ann', state: 'start', to: ['di'] }]]);
   });
 });

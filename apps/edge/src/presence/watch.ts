@@ -18,6 +18,12 @@ export interface PresenceWatchDeps {
   announce(change: PresenceChange): void;
   /** Of `userIds`, those who share a conversation with `viewerId`. */
   contactsAmong(viewerId: string, userIds: readonly string[]): Promise<Set<string>>;
+  /** Users who block `userId` (their presence is not shown to them). */
+  blockedBy(userId: string): Promise<Set<string>>;
+  /** Users `userId` blocks (not shown `userId`'s presence changes). */
+  blocking(userId: string): Promise<Set<string>>;
+  /** Whether the user shows their presence to nobody. */
+  hidesPresence(userId: string): Promise<boolean>;
   /** How long after a user's last device on this edge left they are announced offline. */
   graceMs: number;
   now(): number;
@@ -85,8 +91,8 @@ export class PresenceWatch {
    */
   async subscribe(w: Watcher, userIds: readonly string[]): Promise<PresenceInfo[]> {
     const wanted = [...new Set(userIds)];
-    const visible = await this.deps.contactsAmong(w.userId, wanted);
-    const allowed = wanted.filter((u) => visible.has(u));
+    const [visible, blockers] = await Promise.all([this.deps.contactsAmong(w.userId, wanted), this.deps.blockedBy(w.userId)]);
+    const allowed = wanted.filter((u) => visible.has(u) && !blockers.has(u));
     this.unsubscribe(w);
     if (allowed.length === 0) return [];
     this.watching.set(w, allowed);
@@ -95,13 +101,15 @@ export class PresenceWatch {
       if (!set) this.watchers.set(u, (set = new Set()));
       set.add(w);
     }
-    const states = await this.deps.store.read(allowed);
-    return states.map(info);
+    const [states, hiding] = await Promise.all([this.deps.store.read(allowed), Promise.all(allowed.map((u) => this.deps.hidesPresence(u)))]);
+    return states.map((s, i) => (hiding[i] ? hidden(s.userId) : info(s)));
   }
 
   /** One user's presence as `viewerId` may see it; null when they share no conversation. */
   async view(viewerId: string, userId: string): Promise<PresenceInfo | null> {
-    if (!(await this.deps.contactsAmong(viewerId, [userId])).has(userId)) return null;
+    const [visible, blockers] = await Promise.all([this.deps.contactsAmong(viewerId, [userId]), this.deps.blockedBy(viewerId)]);
+    if (!visible.has(userId) || blockers.has(userId)) return null;
+    if (await this.deps.hidesPresence(userId)) return hidden(userId);
     const [state] = await this.deps.store.read([userId]);
     return state ? info(state) : null;
   }
@@ -121,14 +129,24 @@ export class PresenceWatch {
     }
   }
 
-  /** An announcement from any edge. */
+  /**
+   * An announcement from any edge: to the connections watching that user, unless the user now
+   * shows their presence to nobody, and not to those the user blocks (both looked up per
+   * announced user, cached, so a setting or block made after a subscribe applies here too).
+   */
   heard(change: PresenceChange): void {
-    const set = this.watchers.get(change.userId);
-    if (!set) return;
-    if ((this.versions.get(change.userId) ?? 0) >= change.v) return;
-    this.versions.set(change.userId, change.v);
-    const json = JSON.stringify({ type: 'presence', ...info(change) });
-    for (const w of set) w.sendRaw(json, 'presence');
+    if (!this.watchers.has(change.userId)) return;
+    Promise.all([this.deps.hidesPresence(change.userId), this.deps.blocking(change.userId)]).then(
+      ([hides, blocks]) => {
+        const set = this.watchers.get(change.userId);
+        if (!set || hides) return;
+        if ((this.versions.get(change.userId) ?? 0) >= change.v) return;
+        this.versions.set(change.userId, change.v);
+        const json = JSON.stringify({ type: 'presence', ...info(change) });
+        for (const w of set) if (!blocks.has(w.userId)) w.sendRaw(json, 'presence');
+      },
+      (err: unknown) => this.deps.onError(err, 'presence delivery'),
+    );
   }
 
   /** Announces offline for watched users still announced online with no live device since the last recheck. */
@@ -157,6 +175,9 @@ export class PresenceWatch {
     await Promise.all(pending.map(([u, { at }]) => this.announceOffline(u, at)));
   }
 }
+
+/** What a user who shows their presence to nobody looks like. */
+const hidden = (userId: string): PresenceInfo => ({ userId, online: false, lastSeenAt: null });
 
 function info(s: { userId: string; online: boolean; lastSeenAt: number | null }): PresenceInfo {
   return { userId: s.userId, online: s.online, lastSeenAt: s.lastSeenAt === null ? null : new Date(s.lastSeenAt).toISOString() };

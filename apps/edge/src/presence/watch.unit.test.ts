@@ -36,7 +36,9 @@ function watcher(userId: string): Watcher & { frames: unknown[] } {
   return { userId, frames, sendRaw: (json) => frames.push(JSON.parse(json)) };
 }
 
-function setup() {
+function setup(o: { blocks?: Array<[string, string]>; hiding?: string[] } = {}) {
+  const blocks = o.blocks ?? [];
+  const hiding = new Set(o.hiding ?? []);
   const { live, store } = twin();
   const announced: PresenceChange[] = [];
   let clock = 1_700_000_000_000;
@@ -48,13 +50,16 @@ function setup() {
       watch.heard(c); // one edge: it hears its own announcements
     },
     contactsAmong: async (viewer, users) => new Set(users.filter((u) => contacts[viewer]?.includes(u))),
+    blockedBy: async (u) => new Set(blocks.filter(([, b]) => b === u).map(([a]) => a)),
+    blocking: async (u) => new Set(blocks.filter(([a]) => a === u).map(([, b]) => b)),
+    hidesPresence: async (u) => hiding.has(u),
     graceMs: 5_000,
     now: () => clock,
     onError: (err) => {
       throw err;
     },
   });
-  return { watch, live, announced, tick: (ms: number) => (clock += ms), now: () => clock };
+  return { watch, live, announced, hiding, tick: (ms: number) => (clock += ms), now: () => clock };
 }
 
 afterEach(() => {
@@ -71,6 +76,7 @@ describe('PresenceWatch', () => {
     s.live.add('stranger');
     s.watch.connected('stranger');
     await vi.waitFor(() => expect(s.announced).toHaveLength(2));
+    await vi.waitFor(() => expect(v.frames).toHaveLength(1));
     expect(v.frames).toEqual([{ type: 'presence', userId: 'ann', online: true, lastSeenAt: null }]);
 
     expect(await s.watch.subscribe(v, ['bo'])).toEqual([{ userId: 'bo', online: false, lastSeenAt: null }]);
@@ -87,7 +93,12 @@ describe('PresenceWatch', () => {
     await s.watch.subscribe(v, ['ann']);
     s.watch.heard({ userId: 'ann', online: false, lastSeenAt: 5, v: 4 });
     s.watch.heard({ userId: 'ann', online: true, lastSeenAt: null, v: 3 });
-    expect(v.frames).toEqual([{ type: 'presence', userId: 'ann', online: false, lastSeenAt: new Date(5).toISOString() }]);
+    s.watch.heard({ userId: 'ann', online: true, lastSeenAt: null, v: 5 }); // the marker: the two before it were handled
+    await vi.waitFor(() => expect(v.frames).toHaveLength(2));
+    expect(v.frames).toEqual([
+      { type: 'presence', userId: 'ann', online: false, lastSeenAt: new Date(5).toISOString() },
+      { type: 'presence', userId: 'ann', online: true, lastSeenAt: null },
+    ]);
   });
 
   it('announces offline after the grace, with the time the last device left; a reconnect inside the grace announces nothing', async () => {
@@ -107,6 +118,7 @@ describe('PresenceWatch', () => {
     s.watch.connected('ann');
     await vi.advanceTimersByTimeAsync(10_000);
     expect(v.frames).toEqual([{ type: 'presence', userId: 'ann', online: true, lastSeenAt: null }]);
+    expect(s.announced.map((c) => c.online)).toEqual([true]);
 
     s.live.delete('ann');
     const leftAt = s.now();
@@ -130,7 +142,34 @@ describe('PresenceWatch', () => {
     expect(s.announced).toHaveLength(1);
     await s.watch.recheck();
     expect(s.announced.map((c) => c.online)).toEqual([true, false]);
-    expect(v.frames).toEqual([expect.objectContaining({ userId: 'ann', online: false })]);
+    await vi.waitFor(() => expect(v.frames).toEqual([expect.objectContaining({ userId: 'ann', online: false })]));
+  });
+
+  it('a user who blocks the viewer is left out; one who hides their presence shows offline and is not pushed', async () => {
+    const s = setup({ blocks: [['bo', 'viewer']], hiding: ['ann'] });
+    const v = watcher('viewer');
+    expect(await s.watch.subscribe(v, ['ann', 'bo'])).toEqual([{ userId: 'ann', online: false, lastSeenAt: null }]);
+    expect(await s.watch.view('viewer', 'bo')).toBeNull();
+    s.live.add('ann');
+    s.watch.connected('ann');
+    await vi.waitFor(() => expect(s.announced).toHaveLength(1));
+    expect(await s.watch.view('viewer', 'ann')).toEqual({ userId: 'ann', online: false, lastSeenAt: null });
+    // ann shows her presence again: the next announcement reaches the viewer (the marker that the one before was dropped).
+    s.hiding.delete('ann');
+    s.watch.heard({ userId: 'ann', online: true, lastSeenAt: null, v: 7 });
+    await vi.waitFor(() => expect(v.frames).toHaveLength(1));
+    expect(v.frames).toEqual([{ type: 'presence', userId: 'ann', online: true, lastSeenAt: null }]);
+  });
+
+  it('the announcements of a user who blocks a watcher do not reach that watcher', async () => {
+    const s = setup({ blocks: [['ann', 'other']] });
+    const blocked = watcher('other');
+    const v = watcher('viewer');
+    await s.watch.subscribe(blocked, ['ann']); // subscribed before the block took effect here: still watching
+    await s.watch.subscribe(v, ['ann']);
+    s.watch.heard({ userId: 'ann', online: true, lastSeenAt: null, v: 1 });
+    await vi.waitFor(() => expect(v.frames).toHaveLength(1));
+    expect(blocked.frames).toEqual([]);
   });
 
   it('view answers only for contacts', async () => {

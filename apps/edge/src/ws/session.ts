@@ -29,6 +29,11 @@ export interface SessionDeps {
   forwardable(userId: string, conversationId: string, messageId: string): Promise<MessageBody>;
   /** A `ready` media upload of the user's as messages carry it, or a ChatError (docs/media.md). */
   sendableMedia(userId: string, mediaId: string): Promise<MediaInfo>;
+  /** Blocking (docs/protocol.md, "Blocking"): a send into a blocker's direct conversation, or creating one with a blocker, is `forbidden`. */
+  blocks: {
+    checkSend(userId: string, conversationId: string): Promise<void>;
+    checkCreateDirect(userId: string, otherId: string): Promise<void>;
+  };
   /** Replaces the users this connection watches; answers with those it may see (docs/protocol.md, "Presence"). */
   watchPresence(session: Session, userIds: string[]): Promise<PresenceInfo[]>;
   /** Forwards a typing signal to the conversation's other members; a non-member gets `forbidden`. */
@@ -221,12 +226,14 @@ export class Session {
   private async create(frame: ClientFrameOf<'conversation.create'>): Promise<void> {
     const others = [...new Set(frame.members)].filter((m) => m !== this.userId);
     if (frame.kind === 'direct' && others.length !== 1) throw new ChatError('bad_request', 'a direct conversation has exactly one other member');
+    if (frame.kind === 'direct') await this.deps.blocks.checkCreateDirect(this.userId, others[0]!);
     const conversationId = frame.kind === 'direct' ? directConversationId(this.userId, others[0]!) : `g-${newId()}`;
     const result = await this.ask('CreateConversation', { conversationId, kind: frame.kind, members: [this.userId, ...others], ...(frame.title ? { title: frame.title } : {}) }, 'conversation.created');
     this.send({ type: 'conversation.created', ref: frame.ref, conversationId: result.conversationId, kind: result.conversationKind, members: result.members });
   }
 
   private async sendMessage(frame: ClientFrameOf<'message.send'>): Promise<void> {
+    await this.deps.blocks.checkSend(this.userId, frame.conversationId);
     // Media by id: the edge fills in what recipients need from the user's completed upload.
     const body: MessageBody = 'media' in frame.body ? { ...frame.body, media: await this.deps.sendableMedia(this.userId, frame.body.media.mediaId) } : frame.body;
     await this.relay(
@@ -246,6 +253,7 @@ export class Session {
 
   /** The edge checks the user may see the source (read side), then sends a marked copy. */
   private async forward(frame: ClientFrameOf<'message.forward'>): Promise<void> {
+    await this.deps.blocks.checkSend(this.userId, frame.conversationId);
     const body = await this.deps.forwardable(this.userId, frame.from.conversationId, frame.from.messageId);
     await this.relay(undefined, 'SendMessage', { conversationId: frame.conversationId, messageId: newId(), clientMsgId: frame.clientMsgId, body, forwarded: frame.from }, 'message.sent');
   }

@@ -22,6 +22,14 @@ function harness(over: Partial<SessionDeps> = {}) {
       if (mediaId !== 'up1' || userId !== 'alice') throw new ChatError('bad_request', `media ${mediaId} is not an upload of yours`);
       return { mediaId, contentType: 'image/png', size: 10, sha256: 'a'.repeat(64), width: 4, height: 2 };
     },
+    blocks: {
+      checkSend: async (userId, conversationId) => {
+        if (conversationId === directConversationId(userId, 'blocker')) throw new ChatError('forbidden', 'this user does not accept your messages');
+      },
+      checkCreateDirect: async (_u, other) => {
+        if (other === 'blocker') throw new ChatError('forbidden', 'this user does not accept your messages');
+      },
+    },
     watchPresence: async (_s, userIds) => userIds.filter((u) => u !== 'stranger').map((userId) => ({ userId, online: true, lastSeenAt: null })),
     typing: async (_u, conversationId) => {
       if (conversationId !== 'd-1') throw new ChatError('forbidden', 'not a member of this conversation');
@@ -201,5 +209,16 @@ describe('Session rate limits', () => {
       expect.objectContaining({ type: 'error', code: 'forbidden' }),
       expect.objectContaining({ type: 'error', code: 'bad_request', ref: 'p2' }),
     ]);
+  });
+
+  it('a send to, or a direct conversation with, a user who blocks the sender is forbidden before any command', async () => {
+    const h = harness();
+    await h.session.onText(JSON.stringify({ type: 'message.send', clientMsgId: 'k1', conversationId: directConversationId('alice', 'blocker'), body: { text: 'hi' } }));
+    await h.session.onText(JSON.stringify({ type: 'conversation.create', ref: 'c1', kind: 'direct', members: ['blocker'] }));
+    expect(h.sent).toEqual([
+      expect.objectContaining({ type: 'error', code: 'forbidden', clientMsgId: 'k1' }),
+      expect.objectContaining({ type: 'error', code: 'forbidden', ref: 'c1' }),
+    ]);
+    expect(h.commands).toEqual([]);
   });
 });

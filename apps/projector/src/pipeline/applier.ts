@@ -57,7 +57,8 @@ export interface ApplyOptions {
   positions?: Positions;
 }
 
-const isPreference = (e: StoredEvent<StreamEvent>): e is StoredEvent<MemberPreferenceEvent> => e.event.type === 'MemberMuteChanged';
+const PREFERENCE_TYPES: ReadonlySet<string> = new Set(['MemberMuteChanged', 'PrivacyChanged', 'UserBlocked', 'UserUnblocked'] satisfies MemberPreferenceEvent['type'][]);
+export const isPreference = (e: StoredEvent<StreamEvent>): e is StoredEvent<MemberPreferenceEvent> => PREFERENCE_TYPES.has(e.event.type);
 
 /** The events a projection reads, from a batch of both kinds. */
 export function eventsFor(p: AnyProjection, batch: readonly StoredEvent<StreamEvent>[]): StoredEvent<StreamEvent>[] {

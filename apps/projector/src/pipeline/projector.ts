@@ -7,7 +7,7 @@ import { projectorConsumerConfig, PROJECTION_MAX_ACK_PENDING, type StreamSetting
 import { deadLetterMessage } from '@chat/nats';
 import type { StoredEvent, StreamEvent } from '../projection';
 import type { LiveRouter } from '../live/liveRouter';
-import { applyBatch, lockPositions, PROJECTOR_LOCK, resumePoint, skipEvent, type AnyProjection, type Positions } from './applier';
+import { applyBatch, isPreference, lockPositions, PROJECTOR_LOCK, resumePoint, skipEvent, type AnyProjection, type Positions } from './applier';
 import { CommitQueue, type Routed } from './commitQueue';
 import { FailurePolicy, pauseAfter, type Step } from './failurePolicy';
 import { LockLoop } from './lockLoop';
@@ -306,7 +306,7 @@ export class Projector {
     let delivering: Promise<void> | undefined;
     if (live) {
       try {
-        const chat = events.filter((e): e is StoredEvent => e.event.type !== 'MemberMuteChanged' && e.streamSeq > this.liveMark);
+        const chat = events.filter((e): e is StoredEvent => !isPreference(e) && e.streamSeq > this.liveMark);
         await live.prepare(this.o.pool, chat);
         delivering = live.deliver(live.plan(chat));
         // Settled by the transaction before COMMIT; a rejection must not go unhandled meanwhile.

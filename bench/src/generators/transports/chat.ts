@@ -1,7 +1,8 @@
 /**
  * The chat protocol as a PairTransport: raw `ws` (the SDK's de-duplication and outbox are not
  * what is measured), one direct conversation per pair, `message.send` → `message.sent` {seq};
- * `message.delivered` / `message.read` {conversationId, upToSeq} out, `receipt` frames in.
+ * `message.delivered` / `message.read` {conversationId, upToSeq} out, `receipt` frames in;
+ * `typing` start out and in.
  */
 import { SignJWT } from 'jose';
 import WebSocket from 'ws';
@@ -32,6 +33,7 @@ class ChatConn implements LoadConn {
   private cb: (text: string, seq: number) => void = () => undefined;
   private receiptCb: (status: ReceiptStatus, upToSeq: number) => void = () => undefined;
   private errorCb: (message: string) => void = () => undefined;
+  private typingCb: () => void = () => undefined;
   private closed = false;
 
   private constructor(
@@ -83,6 +85,9 @@ class ChatConn implements LoadConn {
       case 'receipt':
         // The peer's receipts about our messages (not our own, echoed to other devices).
         if (f['userId'] !== this.userId && f['conversationId'] === this.conversationId) this.receiptCb(f['status'] as ReceiptStatus, f['upToSeq'] as number);
+        return;
+      case 'typing':
+        if (f['userId'] !== this.userId && f['state'] === 'start') this.typingCb();
         return;
       case 'message.sent':
       case 'conversation.created':
@@ -136,6 +141,14 @@ class ChatConn implements LoadConn {
 
   onError(cb: (message: string) => void): void {
     this.errorCb = cb;
+  }
+
+  sendTyping(): void {
+    if (!this.closed) this.ws.send(JSON.stringify({ type: 'typing', conversationId: this.conversationId, state: 'start' }));
+  }
+
+  onTyping(cb: () => void): void {
+    this.typingCb = cb;
   }
 
   close(): Promise<void> {

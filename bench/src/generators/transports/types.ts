@@ -10,6 +10,10 @@ export interface LoadConn {
   sendReceipt(status: ReceiptStatus, upToSeq: number): void;
   /** Called for every receipt the peer's receipts produce for this connection (status, the peer's watermark). */
   onReceipt(cb: (status: ReceiptStatus, upToSeq: number) => void): void;
+  /** Tells the peer this user is typing (`typing` start; no answer). Absent where the protocol has no typing. */
+  sendTyping?(): void;
+  /** Called for every typing signal from the peer. */
+  onTyping?(cb: () => void): void;
   /** Called for an error the server sent that answers no request (e.g. a refused receipt). */
   onError?(cb: (message: string) => void): void;
   close(): Promise<void>;

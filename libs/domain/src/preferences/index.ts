@@ -1,1 +1,2 @@
 export * from './mute';
+export * from './user';

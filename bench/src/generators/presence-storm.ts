@@ -1,0 +1,163 @@
+/**
+ * Generator for the `presence-storm` scenario. `clients` users in groups of `watch + 1`, every
+ * one connected and watching the `watch` others of its group (`presence.subscribe`; a group is
+ * what makes them visible to each other). Then, with every `moverEvery`-th client a mover:
+ *
+ * 1. flap: the movers drop and reconnect at once (inside the presence grace), and each
+ *    subscribes again. Reports the time from the drop to each mover's snapshot showing all its
+ *    group online (its first correct frame) and the presence frames the others got meanwhile
+ *    (a reconnect inside the grace should show nothing).
+ * 2. away: the movers close. Reports, per watcher and mover, the time from the close to the
+ *    watcher's `presence` frame saying offline (the grace included), and the frames sent.
+ * 3. back: the movers connect again. The same for the `online` frames.
+ *
+ * Phase start and end times (epoch ms) are returned so the scenario can attribute CPU to them.
+ *
+ * args: { wsUrl, jwtSecret, clients, watch?, moverEvery?, graceMs, runId? }
+ */
+import type { ChatClient } from '@chat/client';
+import { makeClient, nowMs, pool, progress, readArgs, retry, runMain, signToken, sleep, summary } from './lib/common';
+
+interface Args {
+  wsUrl: string;
+  jwtSecret: string;
+  clients: number;
+  watch?: number;
+  moverEvery?: number;
+  /** The system's CHAT_PRESENCE_GRACE. */
+  graceMs: number;
+  runId?: string;
+}
+
+runMain(async () => {
+  const a = readArgs<Args>();
+  const watch = a.watch ?? 50;
+  const groupSize = watch + 1;
+  const groups = Math.max(1, Math.floor(a.clients / groupSize));
+  const N = groups * groupSize;
+  const moverEvery = a.moverEvery ?? 5;
+  const run = a.runId ?? Math.random().toString(36).slice(2, 8);
+  const userIds = Array.from({ length: N }, (_, i) => `ps${i}-${run}`);
+  const groupOf = (i: number) => Math.floor(i / groupSize);
+  const matesOf = (i: number) => userIds.slice(groupOf(i) * groupSize, (groupOf(i) + 1) * groupSize).filter((_, k) => k !== i % groupSize);
+  const tokens = await Promise.all(userIds.map((u) => signToken(a.jwtSecret, u, 'd1')));
+  const movers = userIds.map((_, i) => i).filter((i) => i % moverEvery === 0);
+  const isMover = new Set(movers.map((i) => userIds[i]!));
+
+  // Presence frames as they arrive: how many in all, and per (watcher, user) when and what they said.
+  const seen = { frames: 0 };
+  const arrivals = new Map<string, Array<{ at: number; online: boolean }>>();
+  const listen = (c: ChatClient, i: number) =>
+    c.on('presence', (f) => {
+      seen.frames++;
+      const k = `${i}\u0000${f.userId}`;
+      const list = arrivals.get(k) ?? [];
+      list.push({ at: nowMs(), online: f.online });
+      arrivals.set(k, list);
+    });
+  const connect = async (i: number) => {
+    const c = makeClient(a.wsUrl, tokens[i]!, { reconnect: false, autoAck: false, cursorSyncMs: 0 });
+    listen(c, i);
+    await retry(() => c.connect());
+    return c;
+  };
+
+  // Setup: connect, create the groups, subscribe (again until the read model has the groups).
+  const tSetup = nowMs();
+  const clients = await pool(userIds, 100, async (_, i) => {
+    const c = await connect(i);
+    if ((i + 1) % 1000 === 0) progress(`presence-storm: ${i + 1}/${N} connected`);
+    return c;
+  });
+  await pool(
+    Array.from({ length: groups }, (_, g) => g),
+    16,
+    (g) => clients[g * groupSize]!.createConversation({ kind: 'group', members: matesOf(g * groupSize), title: `presence ${g}` }),
+  );
+  await pool(clients, 100, async (c, i) => {
+    const mates = matesOf(i);
+    for (let attempt = 0; ; attempt++) {
+      const users = await c.watchPresence(mates);
+      if (users.length === mates.length && users.every((u) => u.online)) return;
+      if (attempt > 100) throw new Error(`client ${i} never saw its group online: ${users.length}/${mates.length}`);
+      await sleep(200);
+    }
+  });
+  const setupSeconds = (nowMs() - tSetup) / 1000;
+  progress(`presence-storm: ${N} clients in ${groups} groups, each watching ${watch} (${setupSeconds.toFixed(1)} s); ${movers.length} movers`);
+  await sleep(a.graceMs + 1_000); // nothing left of the setup in flight
+  const framesBefore = seen.frames;
+
+  // 1. Flap: drop and reconnect inside the grace; each mover subscribes again.
+  const tFlap = nowMs();
+  for (const i of movers) clients[i]!.close(1000, 'flap');
+  const snapshotMs: number[] = [];
+  let wrongSnapshots = 0;
+  await Promise.all(
+    movers.map(async (i) => {
+      const c = await connect(i);
+      clients[i] = c;
+      const mates = matesOf(i);
+      for (;;) {
+        const users = await c.watchPresence(mates);
+        if (users.length === mates.length && users.every((u) => u.online)) break;
+        wrongSnapshots++;
+        await sleep(100);
+      }
+      snapshotMs.push(nowMs() - tFlap);
+    }),
+  );
+  const tFlapDone = nowMs();
+  await sleep(a.graceMs + 1_000); // an offline the grace should have swallowed would arrive by now
+  const flapFrames = seen.frames - framesBefore;
+  progress(`presence-storm: flap done (${flapFrames} presence frames)`);
+
+  // 2. Away: the movers close for good; their group mates who stay are told.
+  arrivals.clear();
+  const framesAway = seen.frames;
+  const tAway = nowMs();
+  for (const i of movers) clients[i]!.close(1000, 'away');
+  const watchersOf = (i: number) => matesOf(i).filter((u) => !isMover.has(u)).map((u) => userIds.indexOf(u));
+  const pairs = movers.flatMap((m) => watchersOf(m).map((w) => ({ w, m })));
+  const expectFrames = (online: boolean, from: number, timeoutMs: number) => {
+    const deadline = Date.now() + timeoutMs;
+    return (async () => {
+      for (;;) {
+        const got = pairs.filter(({ w, m }) => arrivals.get(`${w}\u0000${userIds[m]}`)?.some((x) => x.online === online)).length;
+        if (got === pairs.length || Date.now() > deadline) return got;
+        await sleep(50);
+      }
+    })().then((got) => ({
+      got,
+      ms: pairs.flatMap(({ w, m }) => arrivals.get(`${w}\u0000${userIds[m]}`)?.filter((x) => x.online === online).slice(0, 1).map((x) => x.at - from) ?? []),
+    }));
+  };
+  const away = await expectFrames(false, tAway, a.graceMs + 30_000);
+  const tAwayDone = nowMs();
+  const awayFrames = seen.frames - framesAway;
+  progress(`presence-storm: away: ${away.got}/${pairs.length} watchers told`);
+
+  // 3. Back.
+  await sleep(500);
+  arrivals.clear();
+  const framesBack = seen.frames;
+  const tBack = nowMs();
+  await Promise.all(movers.map(async (i) => (clients[i] = await connect(i))));
+  const back = await expectFrames(true, tBack, 30_000);
+  const tBackDone = nowMs();
+  const backFrames = seen.frames - framesBack;
+  progress(`presence-storm: back: ${back.got}/${pairs.length} watchers told`);
+  for (const c of clients) c.close();
+
+  return {
+    clients: N,
+    groups,
+    watchPerClient: watch,
+    movers: movers.length,
+    graceMs: a.graceMs,
+    setupSeconds: Math.round(setupSeconds * 10) / 10,
+    flap: { presenceFrames: flapFrames, firstCorrectSnapshotMs: summary(snapshotMs), wrongSnapshots, phase: [tFlap, tFlapDone] },
+    away: { presenceFrames: awayFrames, expected: pairs.length, told: away.got, firstCorrectFrameMs: summary(away.ms), afterGraceMs: summary(away.ms.map((x) => x - a.graceMs)), phase: [tAway, tAwayDone] },
+    back: { presenceFrames: backFrames, expected: pairs.length, told: back.got, firstCorrectFrameMs: summary(back.ms), phase: [tBack, tBackDone] },
+  };
+});
