@@ -1,16 +1,10 @@
-import { randomBytes } from 'node:crypto';
-import { afterAll, describe, expect, inject, it } from 'vitest';
-import { createRedis } from './client';
+import { describe, expect, it } from 'vitest';
+import type { Redis } from 'ioredis';
+import { useTestRedis } from './testRedis';
 import { PresenceStore } from './presence';
 import { ConnectionRegistry } from './registry';
 
-const prefix = `t${randomBytes(4).toString('hex')}:`;
-const redis = createRedis(inject('chatEnv')['REDIS_URL']!, prefix);
-afterAll(async () => {
-  const keys = await redis.keys(`${prefix}*`);
-  if (keys.length) await redis.del(...keys.map((k) => k.slice(prefix.length)));
-  redis.disconnect();
-});
+const [redis] = useTestRedis() as [Redis];
 
 describe('PresenceStore', () => {
   it('announces online once per stretch of connected devices, and offline only when no device is live', async () => {

@@ -1,18 +1,11 @@
-import { randomBytes } from 'node:crypto';
-import { afterAll, describe, expect, inject, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
+import type { Redis } from 'ioredis';
 import { createRedis } from './client';
 import { SharedRateLimiter } from './rateLimiter';
+import { useTestRedis } from './testRedis';
 
-const prefix = `t${randomBytes(4).toString('hex')}:`;
-const url = inject('chatEnv')['REDIS_URL']!;
-const redis = createRedis(url, prefix);
-const other = createRedis(url, prefix); // a second edge
-afterAll(async () => {
-  const keys = await redis.keys(`${prefix}*`);
-  if (keys.length) await redis.del(...keys.map((k) => k.slice(prefix.length)));
-  redis.disconnect();
-  other.disconnect();
-});
+// Two clients on one prefix: two edges sharing the limits.
+const [redis, other] = useTestRedis(2) as [Redis, Redis];
 
 describe('SharedRateLimiter', () => {
   it('one bucket per user, shared by every edge, under ratelimit:<name>:{user} in the namespace', async () => {
@@ -43,7 +36,7 @@ describe('SharedRateLimiter', () => {
   });
 
   it('fails open onto a local bucket with the same spec when Redis is unreachable', async () => {
-    const dead = createRedis('redis://127.0.0.1:1', prefix);
+    const dead = createRedis('redis://127.0.0.1:1', 'unreachable:');
     dead.on('error', () => undefined);
     let fallbacks = 0;
     const l = new SharedRateLimiter(dead, 'send', { perMinute: 60, burst: 3 }, { timeoutMs: 100, onFallback: () => fallbacks++ });

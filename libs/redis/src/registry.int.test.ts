@@ -1,15 +1,9 @@
-import { randomBytes } from 'node:crypto';
-import { afterAll, describe, expect, inject, it } from 'vitest';
-import { createRedis } from './client';
+import { describe, expect, it } from 'vitest';
+import type { Redis } from 'ioredis';
+import { useTestRedis } from './testRedis';
 import { ConnectionRegistry, connKey } from './registry';
 
-const prefix = `t${randomBytes(4).toString('hex')}:`;
-const redis = createRedis(inject('chatEnv')['REDIS_URL']!, prefix);
-afterAll(async () => {
-  const keys = await redis.keys(`${prefix}*`);
-  if (keys.length) await redis.del(...keys.map((k) => k.slice(prefix.length)));
-  redis.disconnect();
-});
+const [redis] = useTestRedis() as [Redis];
 
 describe('ConnectionRegistry.refresh', () => {
   it('reports the devices whose route was gone or expired, so the edge can tell them to sync', async () => {
