@@ -92,16 +92,13 @@ runApp(
       return { frames: r.frames, hasMore: r.hasMore || r.checkpoint < target };
     }
     const hub = new Hub();
-    // Who blocks whom and who hides their presence, from the read model, kept CHAT_BLOCKS_CACHE.
-    const blocks = new BlockDirectory(
-      { blockedBy: (u) => rm.blockedBy(u), blocking: (u) => rm.blocking(u), hidesPresence: async (u) => (await rm.hidingPresence([u])).has(u) },
-      cfg.CHAT_BLOCKS_CACHE,
-    );
+    // Who blocks whom, from the read model, kept CHAT_BLOCKS_CACHE (checked on every send).
+    const blocks = new BlockDirectory({ blockedBy: (u) => rm.blockedBy(u), blocking: (u) => rm.blocking(u) }, cfg.CHAT_BLOCKS_CACHE);
     // Presence and typing travel over core NATS: best effort by design, nothing stored.
     const presence = new PresenceWatch({
       blockedBy: (u) => blocks.blockedBy(u),
-      blocking: (u) => blocks.blocking(u),
-      hidesPresence: (u) => blocks.hidesPresence(u),
+      blockingAmong: (users) => rm.blockingAmong(users),
+      hidingAmong: (users) => rm.hidingPresence(users),
       store: new PresenceStore(redis),
       announce: (change) => nats.nc.publish(n.subjects.presence(change.userId), JSON.stringify(change)),
       contactsAmong: (viewer, userIds) => rm.contactsAmong(viewer, userIds),

@@ -203,6 +203,15 @@ export class ReadModels {
     return rows.map((r) => r.blocked_user_id);
   }
 
+  /** Of `userIds`, whom each blocks (users who block nobody left out). */
+  async blockingAmong(userIds: readonly string[]): Promise<Map<string, Set<string>>> {
+    const out = new Map<string, Set<string>>();
+    if (userIds.length === 0) return out;
+    const { rows } = await this.pool.query<{ user_id: string; blocked_user_id: string }>('SELECT user_id, blocked_user_id FROM user_blocks WHERE user_id = ANY($1::text[])', [userIds]);
+    for (const r of rows) (out.get(r.user_id) ?? out.set(r.user_id, new Set()).get(r.user_id)!).add(r.blocked_user_id);
+    return out;
+  }
+
   /** Of `userIds`, those who show their presence to nobody. */
   async hidingPresence(userIds: readonly string[]): Promise<Set<string>> {
     if (userIds.length === 0) return new Set();

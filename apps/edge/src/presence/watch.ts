@@ -20,10 +20,10 @@ export interface PresenceWatchDeps {
   contactsAmong(viewerId: string, userIds: readonly string[]): Promise<Set<string>>;
   /** Users who block `userId` (their presence is not shown to them). */
   blockedBy(userId: string): Promise<Set<string>>;
-  /** Users `userId` blocks (not shown `userId`'s presence changes). */
-  blocking(userId: string): Promise<Set<string>>;
-  /** Whether the user shows their presence to nobody. */
-  hidesPresence(userId: string): Promise<boolean>;
+  /** Of `userIds`, whom each blocks (not shown their presence changes); users who block nobody left out. One query. */
+  blockingAmong(userIds: readonly string[]): Promise<Map<string, Set<string>>>;
+  /** Of `userIds`, those who show their presence to nobody. One query. */
+  hidingAmong(userIds: readonly string[]): Promise<Set<string>>;
   /** How long after a user's last device on this edge left they are announced offline. */
   graceMs: number;
   now(): number;
@@ -50,6 +50,8 @@ export class PresenceWatch {
   private readonly versions = new Map<string, number>();
   private readonly leaving = new Map<string, { timer: NodeJS.Timeout; at: number }>();
   private suspects = new Set<string>();
+  /** Announcements heard in this turn, delivered together (one lookup of settings and blocks for all of them). */
+  private heardQueue: PresenceChange[] = [];
 
   constructor(private readonly deps: PresenceWatchDeps) {}
 
@@ -101,15 +103,15 @@ export class PresenceWatch {
       if (!set) this.watchers.set(u, (set = new Set()));
       set.add(w);
     }
-    const [states, hiding] = await Promise.all([this.deps.store.read(allowed), Promise.all(allowed.map((u) => this.deps.hidesPresence(u)))]);
-    return states.map((s, i) => (hiding[i] ? hidden(s.userId) : info(s)));
+    const [states, hiding] = await Promise.all([this.deps.store.read(allowed), this.deps.hidingAmong(allowed)]);
+    return states.map((s) => (hiding.has(s.userId) ? hidden(s.userId) : info(s)));
   }
 
   /** One user's presence as `viewerId` may see it; null when they share no conversation. */
   async view(viewerId: string, userId: string): Promise<PresenceInfo | null> {
     const [visible, blockers] = await Promise.all([this.deps.contactsAmong(viewerId, [userId]), this.deps.blockedBy(viewerId)]);
     if (!visible.has(userId) || blockers.has(userId)) return null;
-    if (await this.deps.hidesPresence(userId)) return hidden(userId);
+    if ((await this.deps.hidingAmong([userId])).has(userId)) return hidden(userId);
     const [state] = await this.deps.store.read([userId]);
     return state ? info(state) : null;
   }
@@ -131,22 +133,36 @@ export class PresenceWatch {
 
   /**
    * An announcement from any edge: to the connections watching that user, unless the user now
-   * shows their presence to nobody, and not to those the user blocks (both looked up per
-   * announced user, cached, so a setting or block made after a subscribe applies here too).
+   * shows their presence to nobody, and not to those the user blocks. The announcements heard in
+   * one turn are looked up together (two queries), so a storm of them costs a few queries, not
+   * two per user; a setting or block made after a subscribe applies here too.
    */
   heard(change: PresenceChange): void {
     if (!this.watchers.has(change.userId)) return;
-    Promise.all([this.deps.hidesPresence(change.userId), this.deps.blocking(change.userId)]).then(
-      ([hides, blocks]) => {
-        const set = this.watchers.get(change.userId);
-        if (!set || hides) return;
-        if ((this.versions.get(change.userId) ?? 0) >= change.v) return;
-        this.versions.set(change.userId, change.v);
-        const json = JSON.stringify({ type: 'presence', ...info(change) });
-        for (const w of set) if (!blocks.has(w.userId)) w.sendRaw(json, 'presence');
-      },
-      (err: unknown) => this.deps.onError(err, 'presence delivery'),
-    );
+    this.heardQueue.push(change);
+    if (this.heardQueue.length === 1) setImmediate(() => void this.deliverHeard());
+  }
+
+  private async deliverHeard(): Promise<void> {
+    const batch = this.heardQueue;
+    this.heardQueue = [];
+    const users = [...new Set(batch.map((c) => c.userId))];
+    let hiding: Set<string>;
+    let blocks: Map<string, Set<string>>;
+    try {
+      [hiding, blocks] = await Promise.all([this.deps.hidingAmong(users), this.deps.blockingAmong(users)]);
+    } catch (err) {
+      return this.deps.onError(err, 'presence delivery');
+    }
+    for (const change of batch) {
+      const set = this.watchers.get(change.userId);
+      if (!set || hiding.has(change.userId)) continue;
+      if ((this.versions.get(change.userId) ?? 0) >= change.v) continue;
+      this.versions.set(change.userId, change.v);
+      const json = JSON.stringify({ type: 'presence', ...info(change) });
+      const blocked = blocks.get(change.userId);
+      for (const w of set) if (!blocked?.has(w.userId)) w.sendRaw(json, 'presence');
+    }
   }
 
   /** Announces offline for watched users still announced online with no live device since the last recheck. */

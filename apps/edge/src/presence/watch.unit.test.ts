@@ -51,8 +51,8 @@ function setup(o: { blocks?: Array<[string, string]>; hiding?: string[] } = {}) 
     },
     contactsAmong: async (viewer, users) => new Set(users.filter((u) => contacts[viewer]?.includes(u))),
     blockedBy: async (u) => new Set(blocks.filter(([, b]) => b === u).map(([a]) => a)),
-    blocking: async (u) => new Set(blocks.filter(([a]) => a === u).map(([, b]) => b)),
-    hidesPresence: async (u) => hiding.has(u),
+    blockingAmong: async (users) => new Map(users.map((u) => [u, new Set(blocks.filter(([a]) => a === u).map(([, b]) => b))])),
+    hidingAmong: async (users) => new Set(users.filter((u) => hiding.has(u))),
     graceMs: 5_000,
     now: () => clock,
     onError: (err) => {
@@ -125,7 +125,7 @@ describe('PresenceWatch', () => {
     s.watch.left('ann');
     s.tick(5_000);
     await vi.advanceTimersByTimeAsync(5_000);
-    expect(v.frames.at(-1)).toEqual({ type: 'presence', userId: 'ann', online: false, lastSeenAt: new Date(leftAt).toISOString() });
+    await vi.waitFor(() => expect(v.frames.at(-1)).toEqual({ type: 'presence', userId: 'ann', online: false, lastSeenAt: new Date(leftAt).toISOString() }));
     expect(s.announced.map((c) => c.online)).toEqual([true, false]);
   });
 

@@ -6,8 +6,6 @@ export interface BlockSource {
   blockedBy(userId: string): Promise<string[]>;
   /** Users `userId` blocks. */
   blocking(userId: string): Promise<string[]>;
-  /** Whether `userId` shows their presence to nobody (last seen: `nobody`). */
-  hidesPresence(userId: string): Promise<boolean>;
 }
 
 /** Entries kept at most (a bound on memory; the oldest half goes when full). */
@@ -37,11 +35,6 @@ export class BlockDirectory {
 
   blocking(userId: string): Promise<Set<string>> {
     return this.get(`of\u0000${userId}`, () => this.source.blocking(userId));
-  }
-
-  /** Whether the user shows their presence to nobody (kept like the blocks). */
-  hidesPresence(userId: string): Promise<boolean> {
-    return this.get(`hide\u0000${userId}`, async () => ((await this.source.hidesPresence(userId)) ? ['yes'] : [])).then((s) => s.size > 0);
   }
 
   /** Users on either side of a block with `userId`: they see none of each other's typing. */
