@@ -210,7 +210,7 @@ function e2eTables(s: S, steps: E2eStep[]): string[] {
   }
   if (steps.some((st) => st.typing)) {
     out.push(
-      'Typing: a sender signals `typing` before a message at most every 3 s; starts sent and received in the step, and sent → received at the peer.',
+      'Typing: a sender signals `typing` before a message at most every 4 s (BENCH_TYPING_EVERY_MS); starts sent and received in the step, and sent → received at the peer.',
       '',
       '| offered/s | typing sent | received | p50 ms | p95 ms | p99 ms | max ms |',
       '|---:|---:|---:|---:|---:|---:|---:|',

@@ -44,7 +44,7 @@ export interface E2eArgs {
   receiptWindowMs?: number;
   /**
    * A sender about to send signals typing first, at most once per this many ms per connection
-   * (a person typing: the protocol's throttle, 3 s); 0 = no typing. Default 0. Where the
+   * (a person typing: 4 s, as the SDK advises); 0 = no typing. Default 0. Where the
    * transport has no typing it is ignored.
    */
   typingEveryMs?: number;

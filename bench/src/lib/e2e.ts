@@ -216,14 +216,14 @@ export function e2ePlan(quick: boolean): E2ePlan {
 
 /**
  * Receipt and typing settings of the realistic load: BENCH_READ_SHARE (default 0.5); a sender
- * signals typing before a message at most every BENCH_TYPING_EVERY_MS (default 3000, the
- * protocol's throttle; 0 = no typing).
+ * signals typing before a message at most every BENCH_TYPING_EVERY_MS (default 4000, as the
+ * SDK advises: the server forwards one per 3 s; 0 = no typing).
  */
 export function receiptPlan(receipts: boolean): { receipts: boolean; readShare?: number; receiptWindowMs?: number; typingEveryMs?: number } {
   if (!receipts) return { receipts: false };
   const share = process.env['BENCH_READ_SHARE'] ? Number(process.env['BENCH_READ_SHARE']) : 0.5;
   if (!(share >= 0 && share <= 1)) throw new Error(`BENCH_READ_SHARE must be 0..1, got ${process.env['BENCH_READ_SHARE']}`);
-  const typingEveryMs = process.env['BENCH_TYPING_EVERY_MS'] ? Number(process.env['BENCH_TYPING_EVERY_MS']) : 3000;
+  const typingEveryMs = process.env['BENCH_TYPING_EVERY_MS'] ? Number(process.env['BENCH_TYPING_EVERY_MS']) : 4000;
   if (!(typingEveryMs >= 0)) throw new Error(`BENCH_TYPING_EVERY_MS must be ≥ 0, got ${process.env['BENCH_TYPING_EVERY_MS']}`);
   return { receipts: true, readShare: share, receiptWindowMs: 100, typingEveryMs };
 }

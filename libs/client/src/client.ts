@@ -262,7 +262,7 @@ export class ChatClient extends Emitter<ChatEvents> {
     return (await this.requests.request({ type: 'presence.subscribe', ref: newId('w'), userIds })).users;
   }
 
-  /** Tells the conversation's other members this user is typing (send `start` again every 3 s while typing) or stopped. Best effort. */
+  /** Tells the conversation's other members this user is typing (send `start` again every 4 s while typing: the server forwards one per 3 s, a receiver drops it after 5 s) or stopped. Best effort. */
   typing(conversationId: string, state: 'start' | 'stop'): void {
     this.connection.write({ type: 'typing', conversationId, state });
   }

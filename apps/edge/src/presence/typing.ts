@@ -30,7 +30,7 @@ const MAX_CACHED = 10_000;
  * Typing signals: from a member to the other members' connected devices, over core NATS (best
  * effort by design: not stored, not retried, never in sync). At most one `start` per user and
  * conversation per `intervalMs` (3 s) is forwarded — a client typing for longer sends `start`
- * again every 3 s — and none in conversations of more than `maxMembers` (20). The throttle is
+ * again every 4 s — and none in conversations of more than `maxMembers` (20). The throttle is
  * per edge: a user typing on two devices on two edges may get two through.
  */
 export class TypingRelay {
