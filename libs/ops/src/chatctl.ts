@@ -6,7 +6,8 @@ import { rebuildConversationCacheFromEnv } from './cache';
 import { createDatabase, databaseName } from './database';
 import { deadLetterIds, listDeadLetters, replayDeadLetters } from './dlq';
 import { migrate } from './migrate';
-import { applyAll, consumersReport, readEvents, streamSettings, streamsReport, withNats } from './streams';
+import { applyAll, consumersReport, readEvents, streamReport, streamSettings, streamsReport, withNats } from './streams';
+import { clusterCell, formatAgo } from './report';
 import { formatTable } from './table';
 import { mintToken } from './token';
 import { fixProjections, projectionsStatus } from './projections';
@@ -23,6 +24,21 @@ const positiveInt = (value: string): number => {
  * than the minimum is reported on stderr, and the command still runs. Those that change
  * something (streams apply, dlq replay) refuse it.
  */
+/** Runs `show` once, or with `--watch` again every few seconds (clearing the terminal) until interrupted. */
+async function repeat(watch: number | true | undefined, show: () => Promise<unknown>): Promise<void> {
+  if (watch === undefined) {
+    await show();
+    return;
+  }
+  const everyMs = (watch === true ? 2 : watch) * 1000;
+  for (;;) {
+    if (process.stdout.isTTY) process.stdout.write('\x1b[2J\x1b[H');
+    console.log(new Date().toISOString());
+    await show();
+    await new Promise((r) => setTimeout(r, everyMs));
+  }
+}
+
 const inspectOnly = { onOldServer: (message: string) => console.error(`chatctl: warning: ${message}`) };
 
 const program = new Command('chatctl')
@@ -79,6 +95,40 @@ streams
   });
 
 streams
+  .command('report', { isDefault: true })
+  .description('every stream of the namespace as `nats stream report` shows it (the default)')
+  .option('--json', 'one JSON array of objects')
+  .addOption(new Option('--watch [seconds]', 'print again every few seconds (default 2)').argParser(positiveInt))
+  .action(async (o: { json?: boolean; watch?: number | true }) => {
+    const cfg = loadOpsConfig();
+    await repeat(o.watch, () =>
+      withNats(cfg.NATS_URL, async (n) => {
+        const rows = await streamReport(n.jsm, names(cfg.CHAT_NS));
+        if (o.json) return console.log(JSON.stringify(rows));
+        if (!rows.length) return console.log(`no streams for namespace "${cfg.CHAT_NS}"; run: chatctl streams apply`);
+        console.log(
+          formatTable(
+            rows.map((r) => ({ ...r, first: r.firstTime ?? '-', last: r.lastTime ?? '-', clusterText: clusterCell(r.cluster) })),
+            [
+              ['stream', 'STREAM'],
+              ['storage', 'STORAGE'],
+              ['consumers', 'CONSUMERS'],
+              ['messages', 'MESSAGES'],
+              ['bytes', 'BYTES'],
+              ['lostMessages', 'LOST'],
+              ['deleted', 'DELETED'],
+              ['first', 'FIRST'],
+              ['last', 'LAST'],
+              ['replicas', 'R'],
+              ['clusterText', 'CLUSTER'],
+            ],
+          ),
+        );
+      }, inspectOnly),
+    );
+  });
+
+streams
   .command('info')
   .description('settings and state of every stream of the namespace')
   .action(async () => {
@@ -104,21 +154,45 @@ streams
 
 program
   .command('consumers')
-  .description('lag of every consumer of the namespace (like `nats consumer report`)')
-  .action(async () => {
+  .description('every consumer of the namespace as `nats consumer report` shows it; expected ones that do not exist are listed as missing')
+  .option('--json', 'one JSON array of objects (stream, consumer, ackPolicy, ackWaitMs, numAckPending, maxAckPending, numRedelivered, numPending, unprocessedPct, ackFloorStreamSeq, numWaiting, lastDeliveryAgoMs, lastAckAgoMs, cluster)')
+  .addOption(new Option('--watch [seconds]', 'print again every few seconds (default 2)').argParser(positiveInt))
+  .action(async (o: { json?: boolean; watch?: number | true }) => {
     const cfg = loadOpsConfig();
-    const rows = await withNats(cfg.NATS_URL, (n) => consumersReport(n.jsm, names(cfg.CHAT_NS)), inspectOnly);
-    if (!rows.length) return console.log(`no consumers for namespace "${cfg.CHAT_NS}"`);
-    console.log(
-      formatTable(rows, [
-        ['stream', 'STREAM'],
-        ['consumer', 'CONSUMER'],
-        ['pending', 'PENDING'],
-        ['ackPending', 'ACK PENDING'],
-        ['redelivered', 'REDELIVERED'],
-        ['lastDelivered', 'LAST DELIVERED SEQ'],
-        ['ackFloor', 'ACK FLOOR SEQ'],
-      ]),
+    await repeat(o.watch, () =>
+      withNats(cfg.NATS_URL, async (n) => {
+        const rows = await consumersReport(n.jsm, names(cfg.CHAT_NS));
+        if (o.json) return console.log(JSON.stringify(rows));
+        if (!rows.length) return console.log(`no consumers for namespace "${cfg.CHAT_NS}"`);
+        console.log(
+          formatTable(
+            rows.map((r) => ({
+              ...r,
+              consumer: r.missing ? `${r.consumer} (MISSING)` : r.consumer,
+              ackWait: r.ackWaitMs === null ? '-' : formatAgo(r.ackWaitMs),
+              ackPending: r.maxAckPending === null ? String(r.numAckPending) : `${r.numAckPending} / ${r.maxAckPending}`,
+              unprocessed: `${r.numPending} / ${r.unprocessedPct}%`,
+              lastDelivery: formatAgo(r.lastDeliveryAgoMs),
+              lastAck: formatAgo(r.lastAckAgoMs),
+              clusterText: clusterCell(r.cluster),
+            })),
+            [
+              ['stream', 'STREAM'],
+              ['consumer', 'CONSUMER'],
+              ['ackPolicy', 'ACK POLICY'],
+              ['ackWait', 'ACK WAIT'],
+              ['ackPending', 'ACK PENDING'],
+              ['numRedelivered', 'REDELIVERED'],
+              ['unprocessed', 'UNPROCESSED'],
+              ['ackFloorStreamSeq', 'ACK FLOOR'],
+              ['numWaiting', 'WAITING PULLS'],
+              ['lastDelivery', 'LAST DELIVERY'],
+              ['lastAck', 'LAST ACK'],
+              ['clusterText', 'CLUSTER'],
+            ],
+          ),
+        );
+      }, inspectOnly),
     );
   });
 

@@ -4,7 +4,9 @@ import { readdirSync } from 'node:fs';
 import pg from 'pg';
 import { names } from '@chat/contracts';
 import { connectNats, type Nats } from '@chat/nats';
-import { applyAll, consumersReport, createDatabase, dropDatabase, migrate, MIGRATIONS_DIR, readEvents, streamsReport, withDatabase } from './index';
+import { spawnSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { applyAll, consumersReport, createDatabase, dropDatabase, migrate, MIGRATIONS_DIR, readEvents, streamReport, streamsReport, withDatabase } from './index';
 
 const ns = `o${randomBytes(4).toString('hex')}`;
 const n = names(ns);
@@ -59,8 +61,33 @@ describe('streams', () => {
 
     await nats.js.publish(n.subjects.evtConv('c1'), JSON.stringify({ type: 'Probe' }));
     const lag = await consumersReport(nats.jsm, n);
-    expect(lag.find((c) => c.consumer === 'projector')).toMatchObject({ stream: n.streams.events, pending: 1, ackPending: 0, lastDelivered: 0 });
+    // One message in the stream, nothing delivered: all of it unprocessed.
+    expect(lag.find((c) => c.consumer === 'projector')).toMatchObject({
+      stream: n.streams.events,
+      ackPolicy: 'all',
+      numPending: 1,
+      unprocessedPct: 100,
+      numAckPending: 0,
+      ackFloorStreamSeq: 0,
+      lastDeliveryAgoMs: null,
+    });
     expect(lag.map((c) => c.consumer)).toContain('edge-e1');
+    expect(lag.some((c) => c.missing)).toBe(false);
+    expect((await streamReport(nats.jsm, n)).find((s) => s.stream === n.streams.events)).toMatchObject({ messages: 1, lostMessages: 0, firstSeq: 1, lastSeq: 1, firstTime: expect.any(String) });
+
+    // An expected consumer deleted (nothing would read its stream) is listed as missing, also by `chatctl consumers --json`.
+    await nats.jsm.consumers.delete(n.streams.notify, n.consumers.notifierJobs);
+    const cli = spawnSync(process.execPath, ['--import', 'tsx', 'libs/ops/src/chatctl.ts', 'consumers', '--json'], {
+      cwd: fileURLToPath(new URL('../../../', import.meta.url)),
+      env: { ...process.env, NATS_URL: urls.natsUrl, CHAT_NS: ns },
+      encoding: 'utf8',
+    });
+    expect(cli.status, cli.stderr).toBe(0);
+    const rows = JSON.parse(cli.stdout.trim().split('\n').at(-1)!) as Array<Record<string, unknown>>;
+    const keys = ['stream', 'consumer', 'ackPolicy', 'ackWaitMs', 'numAckPending', 'maxAckPending', 'numRedelivered', 'numPending', 'unprocessedPct', 'ackFloorStreamSeq', 'numWaiting', 'lastDeliveryAgoMs', 'lastAckAgoMs', 'cluster'];
+    for (const r of rows) expect(Object.keys(r)).toEqual(expect.arrayContaining(keys));
+    expect(rows.filter((r) => r['missing'] === true).map((r) => [r['stream'], r['consumer']])).toEqual([[n.streams.notify, n.consumers.notifierJobs]]);
+    await applyAll({ natsUrl: urls.natsUrl, ns, settings: { replicas: 1, maxAgeMs: 86_400_000 }, edgeIds: ['e1'] });
   });
 
   it('replays events in order from a sequence, filtered by subject, up to a limit', async () => {

@@ -1,7 +1,8 @@
 import { DeliverPolicy, type Consumer, type JetStreamClient, type JetStreamManager } from '@nats-io/jetstream';
 import { loadConfig, names as namesFor, StreamsConfig, type Names } from '@chat/contracts';
 import { connectNats, type ConnectOptions, type Nats } from '@chat/nats';
-import { applyStreams, type ApplyReport, type StreamSettings } from '@chat/streams';
+import { applyStreams, consumerConfigs, type ApplyReport, type StreamSettings } from '@chat/streams';
+import { consumerRow, missingConsumerRow, streamRow, type ConsumerReportRow, type StreamReportRow } from './report';
 
 /**
  * Connects, runs fn, and closes the connection whatever happens. A server older than
@@ -79,37 +80,35 @@ export async function streamsReport(jsm: JetStreamManager, n: Names): Promise<St
   return rows;
 }
 
-export interface ConsumerRow {
-  stream: string;
-  consumer: string;
-  /** Messages matching the filter not yet delivered: the consumer's lag. */
-  pending: number;
-  /** Delivered but not yet acknowledged. */
-  ackPending: number;
-  redelivered: number;
-  lastDelivered: number;
-  ackFloor: number;
-}
-
-/** What `nats consumer report` shows, for every stream of the namespace. */
-export async function consumersReport(jsm: JetStreamManager, n: Names): Promise<ConsumerRow[]> {
-  const rows: ConsumerRow[] = [];
-  for (const stream of await namespaceStreams(jsm, n)) {
+/**
+ * Every consumer of every stream of the namespace, as `nats consumer report` shows it, and
+ * the expected ones that do not exist (`missing`): the projector's and the notifier's
+ * (edges' consumers come and go with the edges).
+ */
+export async function consumersReport(jsm: JetStreamManager, n: Names, now = Date.now()): Promise<ConsumerReportRow[]> {
+  const rows: ConsumerReportRow[] = [];
+  const seen = new Set<string>();
+  const streams = await namespaceStreams(jsm, n);
+  for (const stream of streams) {
+    const { state } = await jsm.streams.info(stream);
     const infos = [];
     for await (const ci of jsm.consumers.list(stream)) infos.push(ci);
     infos.sort((a, b) => a.name.localeCompare(b.name));
     for (const ci of infos) {
-      rows.push({
-        stream,
-        consumer: ci.name,
-        pending: ci.num_pending,
-        ackPending: ci.num_ack_pending,
-        redelivered: ci.num_redelivered,
-        lastDelivered: ci.delivered.stream_seq,
-        ackFloor: ci.ack_floor.stream_seq,
-      });
+      seen.add(`${stream}\u0000${ci.name}`);
+      rows.push(consumerRow(ci, state.messages, now));
     }
   }
+  for (const { stream, config } of consumerConfigs(n)) {
+    if (streams.includes(stream) && !seen.has(`${stream}\u0000${config.durable_name}`)) rows.push(missingConsumerRow(stream, config.durable_name));
+  }
+  return rows;
+}
+
+/** Every stream of the namespace, as `nats stream report` shows it. */
+export async function streamReport(jsm: JetStreamManager, n: Names): Promise<StreamReportRow[]> {
+  const rows: StreamReportRow[] = [];
+  for (const name of await namespaceStreams(jsm, n)) rows.push(streamRow(await jsm.streams.info(name)));
   return rows;
 }
 
