@@ -27,6 +27,11 @@ describe('recovery in process', () => {
     const bob = await connect(u('bob'));
     const { conversationId } = await alice.createConversation({ kind: 'direct', members: [u('bob')] });
     await alice.send({ conversationId, body: text('before') });
+    const held = async () =>
+      (await admin.query(`SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = current_database() AND application_name = 'chat-lock'`)).rows[0].n as number;
+    // The projector holds its lock before it is taken away: it may still be waiting for it when
+    // the run's previous system (same database) let go of it only just now.
+    await eventually(held, (n) => n >= 1, 30_000);
 
     // What a Postgres restart does to this run's database: every session ends, the projector's
     // lock with them (the command processes hold no Postgres lock: their partitions are NATS KV leases).
@@ -42,8 +47,6 @@ describe('recovery in process', () => {
     expect(await incoming).toMatchObject({ conversationId, seq: 2, body: text('after') });
     for (const app of sys.apps) expect({ app: app.name, exit: app.child.exitCode }).toEqual({ app: app.name, exit: null });
     // The lock is held again.
-    const held = async () =>
-      (await admin.query(`SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = current_database() AND application_name = 'chat-lock'`)).rows[0].n as number;
     const before = rows.filter((r) => r.application_name === 'chat-lock').length;
     expect(await eventually(held, (n) => n === before, 20_000)).toBe(before);
   }, 60_000);
