@@ -93,7 +93,14 @@ runApp(
     }
     const hub = new Hub();
     // Who blocks whom, from the read model, kept CHAT_BLOCKS_CACHE (checked on every send).
-    const blocks = new BlockDirectory({ blockedBy: (u) => rm.blockedBy(u), blocking: (u) => rm.blocking(u) }, cfg.CHAT_BLOCKS_CACHE);
+    let lastBlockLookupLog = 0;
+    const blocks = new BlockDirectory({ blockedBy: (u) => rm.blockedBy(u), blocking: (u) => rm.blocking(u) }, cfg.CHAT_BLOCKS_CACHE, Date.now, (err) => {
+      metrics.blockLookupFailures.inc();
+      if (Date.now() - lastBlockLookupLog > 10_000) {
+        lastBlockLookupLog = Date.now();
+        log.warn({ err }, 'block lookup failed; sends go ahead unchecked until the read model is back');
+      }
+    });
     // Presence and typing travel over core NATS: best effort by design, nothing stored.
     const presence = new PresenceWatch({
       blockedBy: (u) => blocks.blockedBy(u),

@@ -42,6 +42,7 @@ export function createMetrics(edgeId: string) {
     }),
     rateLimiterFallbacks: new Counter({ name: 'chat_rate_limiter_fallbacks_total', help: 'Shared rate-limit checks answered by the local bucket because Redis failed', registers: [registry] }),
     originRefused: new Counter({ name: 'chat_origin_refused_total', help: 'Requests and upgrades refused for an Origin not in CHAT_ALLOWED_ORIGINS', registers: [registry] }),
+    blockLookupFailures: new Counter({ name: 'chat_block_lookup_failures_total', help: 'Sends and creates let through unchecked because the block lookup failed (read model unreachable)', registers: [registry] }),
     typingDropped: new Counter({
       name: 'chat_typing_dropped_total',
       help: 'Typing signals not forwarded, by reason (throttled: a start within 3 s of the last; large_group: over 20 members)',

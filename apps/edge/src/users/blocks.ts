@@ -27,6 +27,8 @@ export class BlockDirectory {
     private readonly source: BlockSource,
     private readonly ttlMs: number,
     private readonly now: () => number = Date.now,
+    /** A block lookup failed (the read model is unreachable): the send goes ahead (metrics, logs). */
+    private readonly onLookupFailed: (err: unknown) => void = () => undefined,
   ) {}
 
   blockedBy(userId: string): Promise<Set<string>> {
@@ -43,16 +45,29 @@ export class BlockDirectory {
     return new Set([...by, ...of]);
   }
 
-  /** A sender blocked by the other member of a direct conversation gets `forbidden`. */
+  /**
+   * A sender blocked by the other member of a direct conversation gets `forbidden`. The check
+   * fails open: with the read model unreachable (Postgres restarting) the send goes ahead, as
+   * every send did before blocks existed — Postgres is not on the send path's critical side.
+   */
   async checkSend(senderId: string, conversationId: string): Promise<void> {
     if (!conversationId.startsWith('d-')) return;
-    const by = await this.blockedBy(senderId);
+    const by = await this.blockersOrNone(senderId);
     for (const blocker of by) if (directConversationId(senderId, blocker) === conversationId) throw blockedError();
   }
 
-  /** Creating a direct conversation with someone who blocks the creator is `forbidden`. */
+  /** Creating a direct conversation with someone who blocks the creator is `forbidden` (failing open like checkSend). */
   async checkCreateDirect(creatorId: string, otherId: string): Promise<void> {
-    if ((await this.blockedBy(creatorId)).has(otherId)) throw blockedError();
+    if ((await this.blockersOrNone(creatorId)).has(otherId)) throw blockedError();
+  }
+
+  private async blockersOrNone(userId: string): Promise<Set<string>> {
+    try {
+      return await this.blockedBy(userId);
+    } catch (err) {
+      this.onLookupFailed(err);
+      return new Set();
+    }
   }
 
   private get(key: string, load: () => Promise<string[]>): Promise<Set<string>> {
