@@ -1,4 +1,4 @@
-import { ConversationEvent, type Snapshot, type SnapshotKind, type SnapshotOf, type StoredEvent } from '@chat/contracts';
+import { ConversationEvent, isUserSettingsEvent, type Snapshot, type SnapshotKind, type SnapshotOf, type StoredEvent } from '@chat/contracts';
 import {
   conversationDecider,
   conversationFromSnapshot,
@@ -7,6 +7,8 @@ import {
   preferenceDecider,
   receiptDecider,
   userSettingsDecider,
+  userSettingsFromSnapshot,
+  userSettingsToSnapshot,
   type ConversationState,
   type MuteState,
   type ReceiptState,
@@ -91,11 +93,11 @@ export const user: AggregateKind<UserSettingsState> = kind({
   name: 'user' as const,
   initial: userSettingsDecider.initialState,
   evolve(state, event) {
-    if (event.type !== 'PrivacyChanged' && event.type !== 'UserBlocked' && event.type !== 'UserUnblocked') throw new Error(`${event.type} on a user settings subject`);
+    if (!isUserSettingsEvent(event)) throw new Error(`${event.type} on a user settings subject`);
     return userSettingsDecider.evolve(state, event);
   },
-  toSnapshot: (state) => ({ lastSeen: state.lastSeen, blocked: [...state.blocked].map(([userId, at]) => ({ userId, at })) }),
-  fromSnapshot: (s) => ({ lastSeen: s.lastSeen, blocked: new Map(s.blocked.map((b) => [b.userId, b.at])) }),
+  toSnapshot: userSettingsToSnapshot,
+  fromSnapshot: userSettingsFromSnapshot,
   bytes: (state) => 160 + state.blocked.size * 120,
 });
 

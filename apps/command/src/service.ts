@@ -1,7 +1,7 @@
 import type { JetStreamClient, JetStreamManager } from '@nats-io/jetstream';
 import type { Msg, NatsConnection, Subscription } from '@nats-io/transport-node';
 import type { Logger } from 'pino';
-import { aggregateSubjectParser, commandKey, isChatError, type Command, type CommandReply, type CommandResult, type Names } from '@chat/contracts';
+import { aggregateSubjectParser, commandKey, isChatError, userCommandKey, type Command, type CommandReply, type CommandResult, type Names } from '@chat/contracts';
 import { isConcurrencyError, partitionOf as partitionFor, type EventStore } from '@chat/nats';
 import { DEFAULT_RULES, type ConversationRules } from '@chat/domain';
 import { Aggregates } from './aggregates';
@@ -109,7 +109,7 @@ export class CommandService {
   private partitionOfSubject(subject: string): number {
     const aggregate = this.parseSubject(subject);
     if (!aggregate) return -1;
-    return partitionFor(aggregate.kind === 'user' ? `user.${aggregate.userId}` : aggregate.conversationId, this.opts.partitions);
+    return partitionFor(aggregate.kind === 'user' ? userCommandKey(aggregate.userId) : aggregate.conversationId, this.opts.partitions);
   }
 
   /** Runs one command in its queue (see COMMANDS: a conversation's commands one at a time; a member's receipts and preferences on their own key). */

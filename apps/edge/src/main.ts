@@ -94,7 +94,7 @@ runApp(
     const hub = new Hub();
     // Who blocks whom, from the read model, kept CHAT_BLOCKS_CACHE (checked on every send).
     let lastBlockLookupLog = 0;
-    const blocks = new BlockDirectory({ blockedBy: (u) => rm.blockedBy(u), blocking: (u) => rm.blocking(u) }, cfg.CHAT_BLOCKS_CACHE, Date.now, (err) => {
+    const blocks = new BlockDirectory({ blockedBy: (u) => rm.blockedBy(u), blocking: async (u) => (await rm.blocks(u)).map((b) => b.userId) }, cfg.CHAT_BLOCKS_CACHE, Date.now, (err) => {
       metrics.blockLookupFailures.inc();
       if (Date.now() - lastBlockLookupLog > 10_000) {
         lastBlockLookupLog = Date.now();

@@ -1,4 +1,4 @@
-import { listEntriesAt, toCachedConversation, USER_CONVERSATION_COLUMNS, type Pool, type UserConversationRow } from '@chat/postgres';
+import { blockingAmong, listEntriesAt, toCachedConversation, USER_CONVERSATION_COLUMNS, type Pool, type UserConversationRow } from '@chat/postgres';
 import { ChatError, encodeCursor, type LastSeenVisibility, type MessageBody, type MessageNew, type SyncedFrame } from '@chat/contracts';
 
 interface MessageRow {
@@ -197,19 +197,9 @@ export class ReadModels {
     return rows[0]?.last_seen ?? 'everyone';
   }
 
-  /** Users `userId` blocks (ids only). */
-  async blocking(userId: string): Promise<string[]> {
-    const { rows } = await this.pool.query<{ blocked_user_id: string }>({ name: 'edge-blocking', text: 'SELECT blocked_user_id FROM user_blocks WHERE user_id = $1', values: [userId] });
-    return rows.map((r) => r.blocked_user_id);
-  }
-
   /** Of `userIds`, whom each blocks (users who block nobody left out). */
-  async blockingAmong(userIds: readonly string[]): Promise<Map<string, Set<string>>> {
-    const out = new Map<string, Set<string>>();
-    if (userIds.length === 0) return out;
-    const { rows } = await this.pool.query<{ user_id: string; blocked_user_id: string }>('SELECT user_id, blocked_user_id FROM user_blocks WHERE user_id = ANY($1::text[])', [userIds]);
-    for (const r of rows) (out.get(r.user_id) ?? out.set(r.user_id, new Set()).get(r.user_id)!).add(r.blocked_user_id);
-    return out;
+  blockingAmong(userIds: readonly string[]): Promise<Map<string, Set<string>>> {
+    return blockingAmong(this.pool, userIds);
   }
 
   /** Of `userIds`, those who show their presence to nobody. */

@@ -107,7 +107,9 @@ export type ConversationScopedCommand = Extract<Command, { data: { conversationI
  * What a command's partition and queue follow: its conversation, or for a user's own settings
  * the user (`user.<userId>`; conversation ids have no dot, so the two never meet).
  */
-export const commandKey = (c: Command): string => ('conversationId' in c.data ? c.data.conversationId : `user.${c.meta.userId}`);
+export const commandKey = (c: Command): string => ('conversationId' in c.data ? c.data.conversationId : userCommandKey(c.meta.userId));
+/** The key of a user's own settings (commands and their subject chat.pref.user.<userId> alike). */
+export const userCommandKey = (userId: string): string => `user.${userId}`;
 export type CommandOf<T extends Command['type']> = Extract<Command, { type: T }>;
 
 // ---------------------------------------------------------------- replies (core NATS)

@@ -166,6 +166,9 @@ export const UserUnblocked = z.object({ type: z.literal('UserUnblocked'), v: z.l
 export type UserUnblocked = z.infer<typeof UserUnblocked>;
 export const UserSettingsEvent = z.discriminatedUnion('type', [PrivacyChanged, UserBlocked, UserUnblocked]);
 export type UserSettingsEvent = z.infer<typeof UserSettingsEvent>;
+const USER_SETTINGS_EVENT_TYPES: ReadonlySet<string> = new Set(UserSettingsEvent.options.map((o) => o.shape.type.value));
+/** An event of a user's own settings (chat.pref.user.<userId>). */
+export const isUserSettingsEvent = (e: { type: string }): e is UserSettingsEvent => USER_SETTINGS_EVENT_TYPES.has(e.type);
 
 /** Every event on chat.pref.>: a member's preferences in a conversation, and a user's own settings. */
 export const MemberPreferenceEvent = z.discriminatedUnion('type', [MemberMuteChanged, PrivacyChanged, UserBlocked, UserUnblocked]);

@@ -3,3 +3,4 @@ export * from './projections';
 export * from './conversationList';
 export * from './sessionLock';
 export * from './readModels';
+export * from './userBlocks';

@@ -92,9 +92,7 @@ export class PresenceWatch {
    * share a conversation with it).
    */
   async subscribe(w: Watcher, userIds: readonly string[]): Promise<PresenceInfo[]> {
-    const wanted = [...new Set(userIds)];
-    const [visible, blockers] = await Promise.all([this.deps.contactsAmong(w.userId, wanted), this.deps.blockedBy(w.userId)]);
-    const allowed = wanted.filter((u) => visible.has(u) && !blockers.has(u));
+    const allowed = await this.visibleTo(w.userId, [...new Set(userIds)]);
     this.unsubscribe(w);
     if (allowed.length === 0) return [];
     this.watching.set(w, allowed);
@@ -103,17 +101,25 @@ export class PresenceWatch {
       if (!set) this.watchers.set(u, (set = new Set()));
       set.add(w);
     }
-    const [states, hiding] = await Promise.all([this.deps.store.read(allowed), this.deps.hidingAmong(allowed)]);
-    return states.map((s) => (hiding.has(s.userId) ? hidden(s.userId) : info(s)));
+    return this.snapshot(allowed);
   }
 
-  /** One user's presence as `viewerId` may see it; null when they share no conversation. */
+  /** One user's presence as `viewerId` may see it; null when they share no conversation (or the user blocks the viewer). */
   async view(viewerId: string, userId: string): Promise<PresenceInfo | null> {
-    const [visible, blockers] = await Promise.all([this.deps.contactsAmong(viewerId, [userId]), this.deps.blockedBy(viewerId)]);
-    if (!visible.has(userId) || blockers.has(userId)) return null;
-    if ((await this.deps.hidingAmong([userId])).has(userId)) return hidden(userId);
-    const [state] = await this.deps.store.read([userId]);
-    return state ? info(state) : null;
+    const allowed = await this.visibleTo(viewerId, [userId]);
+    return allowed.length ? (await this.snapshot(allowed))[0]! : null;
+  }
+
+  /** Of `userIds`, those `viewerId` may see: they share a conversation, and they do not block the viewer. */
+  private async visibleTo(viewerId: string, userIds: readonly string[]): Promise<string[]> {
+    const [contacts, blockers] = await Promise.all([this.deps.contactsAmong(viewerId, userIds), this.deps.blockedBy(viewerId)]);
+    return userIds.filter((u) => contacts.has(u) && !blockers.has(u));
+  }
+
+  /** The users' presence now, those who show it to nobody as offline. */
+  private async snapshot(userIds: readonly string[]): Promise<PresenceInfo[]> {
+    const [states, hiding] = await Promise.all([this.deps.store.read(userIds), this.deps.hidingAmong(userIds)]);
+    return states.map((s) => (hiding.has(s.userId) ? hidden(s.userId) : info(s)));
   }
 
   /** The connection closed (or subscribed again). */

@@ -1,4 +1,4 @@
-import type { ChatEvent, MemberPreferenceEvent } from '@chat/contracts';
+import { isUserSettingsEvent, type ChatEvent, type MemberPreferenceEvent } from '@chat/contracts';
 import { advanceCheckpoint, inTransaction, LIVE_CHECKPOINT, sideEffectsCheckpoint, type Pool, type PoolClient } from '@chat/postgres';
 import type { Projection, StoredEvent, StreamEvent } from '../projection';
 
@@ -57,8 +57,7 @@ export interface ApplyOptions {
   positions?: Positions;
 }
 
-const PREFERENCE_TYPES: ReadonlySet<string> = new Set(['MemberMuteChanged', 'PrivacyChanged', 'UserBlocked', 'UserUnblocked'] satisfies MemberPreferenceEvent['type'][]);
-export const isPreference = (e: StoredEvent<StreamEvent>): e is StoredEvent<MemberPreferenceEvent> => PREFERENCE_TYPES.has(e.event.type);
+export const isPreference = (e: StoredEvent<StreamEvent>): e is StoredEvent<MemberPreferenceEvent> => e.event.type === 'MemberMuteChanged' || isUserSettingsEvent(e.event);
 
 /** The events a projection reads, from a batch of both kinds. */
 export function eventsFor(p: AnyProjection, batch: readonly StoredEvent<StreamEvent>[]): StoredEvent<StreamEvent>[] {

@@ -1,13 +1,11 @@
 import type { JetStreamClient } from '@nats-io/jetstream';
 import { Kvm } from '@nats-io/kv';
-import type { ConversationEvent, MemberMuteChanged, MemberPreferenceEvent, Names, ReceiptEvent, Snapshot, StoredEvent, UserSettingsEvent } from '@chat/contracts';
-import { conversationToSnapshot, evolveAll, evolveMute, evolveReceipt, evolveUserSettings, initialMuteState, initialReceiptState, initialState, initialUserSettings } from '@chat/domain';
+import { isUserSettingsEvent, type ConversationEvent, type MemberMuteChanged, type MemberPreferenceEvent, type Names, type ReceiptEvent, type Snapshot, type StoredEvent, type UserSettingsEvent } from '@chat/contracts';
+import { conversationToSnapshot, evolveAll, evolveMute, evolveReceipt, evolveUserSettings, initialMuteState, initialReceiptState, initialState, initialUserSettings, userSettingsToSnapshot } from '@chat/domain';
 import { snapshotsBucket } from '@chat/streams';
 
-const USER_SETTINGS_TYPES: ReadonlySet<string> = new Set(['PrivacyChanged', 'UserBlocked', 'UserUnblocked'] satisfies UserSettingsEvent['type'][]);
-const isUserSettings = (e: StoredEvent): e is UserSettingsEvent => USER_SETTINGS_TYPES.has(e.type);
 /** An event of chat.pref.> (a member's mute, a user's own settings). */
-export const isPreferenceEvent = (e: StoredEvent): e is MemberPreferenceEvent => e.type === 'MemberMuteChanged' || isUserSettings(e);
+export const isPreferenceEvent = (e: StoredEvent): e is MemberPreferenceEvent => e.type === 'MemberMuteChanged' || isUserSettingsEvent(e);
 
 /** Appends a preference event (chat.pref.<conv>.<user> or chat.pref.user.<user>); returns the stream sequence. */
 export async function publishPreference(js: JetStreamClient, names: Names, e: MemberPreferenceEvent): Promise<number> {
@@ -17,7 +15,7 @@ export async function publishPreference(js: JetStreamClient, names: Names, e: Me
 /** The CHAT_EVENTS subject of a stored event (the aggregate's subject, the snapshot's key). */
 export function subjectOf(names: Names, e: StoredEvent): string {
   if (e.type === 'MemberMuteChanged') return names.subjects.pref(e.conversationId, e.userId);
-  if (isUserSettings(e)) return names.subjects.userPref(e.userId);
+  if (isUserSettingsEvent(e)) return names.subjects.userPref(e.userId);
   if (e.type === 'MessagesDelivered' || e.type === 'MessagesRead') return names.subjects.evtRcpt(e.conversationId, e.userId);
   return names.subjects.evtConv(e.conversationId);
 }
@@ -37,9 +35,9 @@ export function snapshotsOf(names: Names, stored: ReadonlyArray<{ streamSeq: num
   for (const [subject, list] of bySubject) {
     const position = list[list.length - 1]!.streamSeq;
     const first = list[0]!.event;
-    if (isUserSettings(first)) {
+    if (isUserSettingsEvent(first)) {
       const state = (list.map((x) => x.event) as UserSettingsEvent[]).reduce(evolveUserSettings, initialUserSettings());
-      out.set(subject, { v: 1, kind: 'user', position, takenAt, state: { lastSeen: state.lastSeen, blocked: [...state.blocked].map(([userId, at]) => ({ userId, at })) } });
+      out.set(subject, { v: 1, kind: 'user', position, takenAt, state: userSettingsToSnapshot(state) });
     } else if (first.type === 'MemberMuteChanged') {
       const state = (list.map((x) => x.event) as MemberMuteChanged[]).reduce(evolveMute, initialMuteState());
       out.set(subject, { v: 1, kind: 'preference', position, takenAt, state });

@@ -1,4 +1,4 @@
-import { ChatError, type CommandOf, type LastSeenVisibility, type UserSettingsEvent } from '@chat/contracts';
+import { ChatError, type CommandOf, type LastSeenVisibility, type UserSettingsEvent, type UserSnapshotState } from '@chat/contracts';
 
 /**
  * One user's own settings (subject chat.pref.user.<userId>): who may see their last seen, and
@@ -15,6 +15,10 @@ export type UserSettingsCommand = CommandOf<'SetPrivacy'> | CommandOf<'BlockUser
 export const MAX_BLOCKS = 10_000;
 
 export const initialUserSettings = (): UserSettingsState => ({ lastSeen: 'everyone', blocked: new Map() });
+
+/** What a snapshot keeps of the state (CHAT_SNAPSHOTS): the setting, and the blocks in the order they were made. */
+export const userSettingsToSnapshot = (state: UserSettingsState): UserSnapshotState => ({ lastSeen: state.lastSeen, blocked: [...state.blocked].map(([userId, at]) => ({ userId, at })) });
+export const userSettingsFromSnapshot = (s: UserSnapshotState): UserSettingsState => ({ lastSeen: s.lastSeen, blocked: new Map(s.blocked.map((b) => [b.userId, b.at])) });
 
 export function evolveUserSettings(state: UserSettingsState, event: UserSettingsEvent): UserSettingsState {
   switch (event.type) {
