@@ -362,22 +362,31 @@ async function fuzzMedia(o: FuzzOptions, rnd: () => number, requests: number): P
     () => JSON.stringify({ contentType: ['image/png'], size: '10', sha256: hex(64) }),
   ];
   const ids = () => pick(['x', hex(26), '..%2F..%2Fetc', 'a'.repeat(65), '%00', encodeURIComponent('"<script>')]);
-  const allowed: Record<string, number[]> = { post: [400, 413], complete: [400, 404], get: [400, 404] };
+  const auth = { authorization: `Bearer ${t}` };
+  return fuzzHttp(requests, pick, { post: [400, 413], complete: [400, 404], get: [400, 404] }, (which) =>
+    which === 'post'
+      ? fetch(`${o.httpUrl}/v1/media`, { method: 'POST', headers: { ...auth, 'content-type': 'application/json' }, body: pick(bodies)() })
+      : which === 'complete'
+        ? fetch(`${o.httpUrl}/v1/media/${ids()}/complete`, { method: 'POST', headers: auth })
+        : fetch(`${o.httpUrl}/v1/media/${ids()}${rnd() < 0.5 ? '/thumbnail' : ''}`, { headers: auth, redirect: 'manual' }),
+  );
+}
+
+/**
+ * `requests` requests, each to an endpoint picked from `allowed`'s keys and sent by `send`; the
+ * answers counted by status, and those whose status `allowed` does not list for the endpoint
+ * (429, the edge's own limits, is always acceptable).
+ */
+async function fuzzHttp<K extends string>(requests: number, pick: <T>(xs: readonly T[]) => T, allowed: Record<K, number[]>, send: (which: K) => Promise<Response>): Promise<FuzzReport['media']> {
+  const endpoints = Object.keys(allowed) as K[];
   const out: FuzzReport['media'] = { sent: 0, byStatus: {}, unexpected: {} };
   for (let i = 0; i < requests; i++) {
-    const which = pick(['post', 'complete', 'get'] as const);
-    const auth = { authorization: `Bearer ${t}` };
-    const res =
-      which === 'post'
-        ? await fetch(`${o.httpUrl}/v1/media`, { method: 'POST', headers: { ...auth, 'content-type': 'application/json' }, body: pick(bodies)() })
-        : which === 'complete'
-          ? await fetch(`${o.httpUrl}/v1/media/${ids()}/complete`, { method: 'POST', headers: auth })
-          : await fetch(`${o.httpUrl}/v1/media/${ids()}${rnd() < 0.5 ? '/thumbnail' : ''}`, { headers: auth, redirect: 'manual' });
+    const which = pick(endpoints);
+    const res = await send(which);
     await res.arrayBuffer();
     out.sent++;
     out.byStatus[res.status] = (out.byStatus[res.status] ?? 0) + 1;
-    // 429: the edge's own limits are always acceptable.
-    if (!allowed[which]!.includes(res.status) && res.status !== 429) out.unexpected[`${which} → ${res.status}`] = (out.unexpected[`${which} → ${res.status}`] ?? 0) + 1;
+    if (!allowed[which].includes(res.status) && res.status !== 429) out.unexpected[`${which} → ${res.status}`] = (out.unexpected[`${which} → ${res.status}`] ?? 0) + 1;
   }
   return out;
 }
@@ -398,23 +407,14 @@ async function fuzzUsers(o: FuzzOptions, rnd: () => number, requests: number): P
   ];
   // Ids the router or the contract refuse (400 or 404), and the caller's own (400 to block).
   const ids = () => pick(['..%2F..%2Fetc', 'a'.repeat(65), '%00', encodeURIComponent('"<script>'), 'a%20b', me]);
-  const allowed: Record<string, number[]> = { patch: [400], put: [400, 404], delete: [400, 404, 204], presence: [400, 404] };
-  const out: FuzzReport['users'] = { sent: 0, byStatus: {}, unexpected: {} };
-  for (let i = 0; i < requests; i++) {
-    const which = pick(['patch', 'put', 'delete', 'presence'] as const);
-    const auth = { authorization: `Bearer ${t}` };
-    const res =
-      which === 'patch'
-        ? await fetch(`${o.httpUrl}/v1/me/settings`, { method: 'PATCH', headers: { ...auth, 'content-type': 'application/json' }, body: pick(bodies)() })
-        : which === 'presence'
-          ? await fetch(`${o.httpUrl}/v1/users/${ids()}/presence`, { headers: auth })
-          : await fetch(`${o.httpUrl}/v1/me/blocks/${ids()}`, { method: which.toUpperCase(), headers: auth });
-    await res.arrayBuffer();
-    out.sent++;
-    out.byStatus[res.status] = (out.byStatus[res.status] ?? 0) + 1;
-    if (!allowed[which]!.includes(res.status) && res.status !== 429) out.unexpected[`${which} → ${res.status}`] = (out.unexpected[`${which} → ${res.status}`] ?? 0) + 1;
-  }
-  return out;
+  const auth = { authorization: `Bearer ${t}` };
+  return fuzzHttp(requests, pick, { patch: [400], put: [400, 404], delete: [400, 404, 204], presence: [400, 404] }, (which) =>
+    which === 'patch'
+      ? fetch(`${o.httpUrl}/v1/me/settings`, { method: 'PATCH', headers: { ...auth, 'content-type': 'application/json' }, body: pick(bodies)() })
+      : which === 'presence'
+        ? fetch(`${o.httpUrl}/v1/users/${ids()}/presence`, { headers: auth })
+        : fetch(`${o.httpUrl}/v1/me/blocks/${ids()}`, { method: which.toUpperCase(), headers: auth }),
+  );
 }
 
 export async function runFuzz(o: FuzzOptions): Promise<FuzzReport> {

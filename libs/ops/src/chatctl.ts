@@ -39,6 +39,35 @@ async function repeat(watch: number | true | undefined, show: () => Promise<unkn
   }
 }
 
+/**
+ * A read-only report command (`chatctl consumers`, `chatctl streams report`): the rows of the
+ * namespace as a table, or with `--json` as one JSON array, once or with `--watch` repeatedly.
+ */
+function reportCommand<R>(
+  cmd: Command,
+  jsonHelp: string,
+  load: (jsm: Nats['jsm'], n: ReturnType<typeof names>) => Promise<R[]>,
+  empty: (ns: string) => string,
+  table: (rows: R[]) => string,
+): void {
+  cmd
+    .option('--json', jsonHelp)
+    .addOption(new Option('--watch [seconds]', 'print again every few seconds (default 2)').argParser(positiveInt))
+    .action(async (o: { json?: boolean; watch?: number | true }) => {
+      const cfg = loadOpsConfig();
+      await repeat(o.watch, () =>
+        withNats(
+          cfg.NATS_URL,
+          async (nats) => {
+            const rows = await load(nats.jsm, names(cfg.CHAT_NS));
+            console.log(o.json ? JSON.stringify(rows) : rows.length ? table(rows) : empty(cfg.CHAT_NS));
+          },
+          inspectOnly,
+        ),
+      );
+    });
+}
+
 const inspectOnly = { onOldServer: (message: string) => console.error(`chatctl: warning: ${message}`) };
 
 const program = new Command('chatctl')
@@ -94,39 +123,29 @@ streams
     console.log(formatTable(rows, [['kind', 'KIND'], ['stream', 'STREAM'], ['name', 'NAME'], ['action', 'ACTION']]));
   });
 
-streams
-  .command('report', { isDefault: true })
-  .description('every stream of the namespace as `nats stream report` shows it (the default)')
-  .option('--json', 'one JSON array of objects')
-  .addOption(new Option('--watch [seconds]', 'print again every few seconds (default 2)').argParser(positiveInt))
-  .action(async (o: { json?: boolean; watch?: number | true }) => {
-    const cfg = loadOpsConfig();
-    await repeat(o.watch, () =>
-      withNats(cfg.NATS_URL, async (n) => {
-        const rows = await streamReport(n.jsm, names(cfg.CHAT_NS));
-        if (o.json) return console.log(JSON.stringify(rows));
-        if (!rows.length) return console.log(`no streams for namespace "${cfg.CHAT_NS}"; run: chatctl streams apply`);
-        console.log(
-          formatTable(
-            rows.map((r) => ({ ...r, first: r.firstTime ?? '-', last: r.lastTime ?? '-', clusterText: clusterCell(r.cluster) })),
-            [
-              ['stream', 'STREAM'],
-              ['storage', 'STORAGE'],
-              ['consumers', 'CONSUMERS'],
-              ['messages', 'MESSAGES'],
-              ['bytes', 'BYTES'],
-              ['lostMessages', 'LOST'],
-              ['deleted', 'DELETED'],
-              ['first', 'FIRST'],
-              ['last', 'LAST'],
-              ['replicas', 'R'],
-              ['clusterText', 'CLUSTER'],
-            ],
-          ),
-        );
-      }, inspectOnly),
-    );
-  });
+reportCommand(
+  streams.command('report', { isDefault: true }).description('every stream of the namespace as `nats stream report` shows it (the default)'),
+  'one JSON array of objects',
+  (jsm, n) => streamReport(jsm, n),
+  (ns) => `no streams for namespace "${ns}"; run: chatctl streams apply`,
+  (rows) =>
+    formatTable(
+      rows.map((r) => ({ ...r, first: r.firstTime ?? '-', last: r.lastTime ?? '-', clusterText: clusterCell(r.cluster) })),
+      [
+        ['stream', 'STREAM'],
+        ['storage', 'STORAGE'],
+        ['consumers', 'CONSUMERS'],
+        ['messages', 'MESSAGES'],
+        ['bytes', 'BYTES'],
+        ['lostMessages', 'LOST'],
+        ['deleted', 'DELETED'],
+        ['first', 'FIRST'],
+        ['last', 'LAST'],
+        ['replicas', 'R'],
+        ['clusterText', 'CLUSTER'],
+      ],
+    ),
+);
 
 streams
   .command('info')
@@ -152,49 +171,41 @@ streams
     );
   });
 
-program
-  .command('consumers')
-  .description('every consumer of the namespace as `nats consumer report` shows it; expected ones that do not exist are listed as missing')
-  .option('--json', 'one JSON array of objects (stream, consumer, ackPolicy, ackWaitMs, numAckPending, maxAckPending, numRedelivered, numPending, unprocessedPct, ackFloorStreamSeq, numWaiting, lastDeliveryAgoMs, lastAckAgoMs, cluster)')
-  .addOption(new Option('--watch [seconds]', 'print again every few seconds (default 2)').argParser(positiveInt))
-  .action(async (o: { json?: boolean; watch?: number | true }) => {
-    const cfg = loadOpsConfig();
-    await repeat(o.watch, () =>
-      withNats(cfg.NATS_URL, async (n) => {
-        const rows = await consumersReport(n.jsm, names(cfg.CHAT_NS));
-        if (o.json) return console.log(JSON.stringify(rows));
-        if (!rows.length) return console.log(`no consumers for namespace "${cfg.CHAT_NS}"`);
-        console.log(
-          formatTable(
-            rows.map((r) => ({
-              ...r,
-              consumer: r.missing ? `${r.consumer} (MISSING)` : r.consumer,
-              ackWait: r.ackWaitMs === null ? '-' : formatAgo(r.ackWaitMs),
-              ackPending: r.maxAckPending === null ? String(r.numAckPending) : `${r.numAckPending} / ${r.maxAckPending}`,
-              unprocessed: `${r.numPending} / ${r.unprocessedPct}%`,
-              lastDelivery: formatAgo(r.lastDeliveryAgoMs),
-              lastAck: formatAgo(r.lastAckAgoMs),
-              clusterText: clusterCell(r.cluster),
-            })),
-            [
-              ['stream', 'STREAM'],
-              ['consumer', 'CONSUMER'],
-              ['ackPolicy', 'ACK POLICY'],
-              ['ackWait', 'ACK WAIT'],
-              ['ackPending', 'ACK PENDING'],
-              ['numRedelivered', 'REDELIVERED'],
-              ['unprocessed', 'UNPROCESSED'],
-              ['ackFloorStreamSeq', 'ACK FLOOR'],
-              ['numWaiting', 'WAITING PULLS'],
-              ['lastDelivery', 'LAST DELIVERY'],
-              ['lastAck', 'LAST ACK'],
-              ['clusterText', 'CLUSTER'],
-            ],
-          ),
-        );
-      }, inspectOnly),
-    );
-  });
+reportCommand(
+  program
+    .command('consumers')
+    .description('every consumer of the namespace as `nats consumer report` shows it; expected ones that do not exist are listed as missing'),
+  'one JSON array of objects (stream, consumer, ackPolicy, ackWaitMs, numAckPending, maxAckPending, numRedelivered, numPending, unprocessedPct, ackFloorStreamSeq, numWaiting, lastDeliveryAgoMs, lastAckAgoMs, cluster)',
+  (jsm, n) => consumersReport(jsm, n),
+  (ns) => `no consumers for namespace "${ns}"`,
+  (rows) =>
+    formatTable(
+      rows.map((r) => ({
+        ...r,
+        consumer: r.missing ? `${r.consumer} (MISSING)` : r.consumer,
+        ackWait: r.ackWaitMs === null ? '-' : formatAgo(r.ackWaitMs),
+        ackPending: r.maxAckPending === null ? String(r.numAckPending) : `${r.numAckPending} / ${r.maxAckPending}`,
+        unprocessed: `${r.numPending} / ${r.unprocessedPct}%`,
+        lastDelivery: formatAgo(r.lastDeliveryAgoMs),
+        lastAck: formatAgo(r.lastAckAgoMs),
+        clusterText: clusterCell(r.cluster),
+      })),
+      [
+        ['stream', 'STREAM'],
+        ['consumer', 'CONSUMER'],
+        ['ackPolicy', 'ACK POLICY'],
+        ['ackWait', 'ACK WAIT'],
+        ['ackPending', 'ACK PENDING'],
+        ['numRedelivered', 'REDELIVERED'],
+        ['unprocessed', 'UNPROCESSED'],
+        ['ackFloorStreamSeq', 'ACK FLOOR'],
+        ['numWaiting', 'WAITING PULLS'],
+        ['lastDelivery', 'LAST DELIVERY'],
+        ['lastAck', 'LAST ACK'],
+        ['clusterText', 'CLUSTER'],
+      ],
+    ),
+);
 
 program
   .command('events')
