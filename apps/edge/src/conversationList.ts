@@ -25,16 +25,22 @@ export class ConversationList {
   constructor(private readonly deps: ConversationListDeps) {}
 
   async page(userId: string, q: { limit: number; before?: { at: string; id: string } }): Promise<ListPage> {
+    return (await this.cached(userId, q)) ?? this.deps.pageFromSource(userId, q);
+  }
+
+  /** The page from Redis (loading the list first if it is missing), or null when Postgres must answer. */
+  private async cached(userId: string, q: { limit: number; before?: { at: string; id: string } }): Promise<ListPage | null> {
     const { cache } = this.deps;
     try {
-      if (!(await cache.isLoaded(userId))) {
-        const { entries, position } = await this.deps.loadFromSource(userId);
-        if (!(await cache.load(userId, entries, position))) return this.deps.pageFromSource(userId, q);
-      }
+      const hit = await cache.page(userId, q);
+      if (hit) return hit;
+      const { entries, position } = await this.deps.loadFromSource(userId);
+      if (!(await cache.load(userId, entries, position))) return null;
+      // Null if the projector dropped it again between the load and this read.
       return await cache.page(userId, q);
     } catch (err) {
       this.deps.log.warn({ err, userId }, 'conversation list cache failed; reading Postgres');
-      return this.deps.pageFromSource(userId, q);
+      return null;
     }
   }
 }

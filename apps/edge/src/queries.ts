@@ -304,12 +304,12 @@ export class ReadModels {
     let after = '';
     if (q.before) {
       params.push(q.before.at, q.before.id);
-      after = 'AND (last_activity_at, conversation_id) < ($3::timestamptz, $4)';
+      after = 'AND (last_activity_at, conversation_id COLLATE "C") < ($3::timestamptz, $4)';
     }
     const { rows } = await this.pool.query<UserConversationRow>(
       `SELECT ${USER_CONVERSATION_COLUMNS}
          FROM user_conversations WHERE user_id = $1 ${after}
-        ORDER BY last_activity_at DESC, conversation_id DESC LIMIT $2`,
+        ORDER BY last_activity_at DESC, conversation_id COLLATE "C" DESC LIMIT $2`,
       params,
     );
     const page = rows.slice(0, q.limit);

@@ -193,9 +193,9 @@ describe('groups: read side', () => {
       // loaded again as an edge does, they hold the rows; carol's row is gone.
       for (const u of ['alice', 'carol', 'dave']) expect(await cache.isLoaded(u)).toBe(false);
       for (const u of ['alice', 'carol', 'dave']) await loadLikeAnEdge(u);
-      const alicePage = await cache.page('alice', { limit: 10 });
+      const alicePage = (await cache.page('alice', { limit: 10 }))!;
       expect(alicePage.conversations).toEqual((await listEntries(t.env.pool, 'alice')).map((x) => x.entry));
-      expect((await cache.page('carol', { limit: 10 })).conversations).toEqual([]);
+      expect((await cache.page('carol', { limit: 10 }))?.conversations).toEqual([]);
       expect(await cache.unreadCounts('dave')).toEqual({ g1: 1 });
 
       // Reading resets unread and mentions, exactly, whichever device read.
@@ -246,7 +246,7 @@ describe('groups: read side', () => {
       expect(await drain('eB')).toHaveLength(2);
       // Big groups list no members, just the count, and their rows keep no member list.
       await loadLikeAnEdge(members[5]!);
-      expect((await cache.page(members[5]!, { limit: 5 })).conversations[0]).toMatchObject({ members: null, memberCount: 1024, unreadCount: 2 });
+      expect((await cache.page(members[5]!, { limit: 5 }))!.conversations[0]).toMatchObject({ members: null, memberCount: 1024, unreadCount: 2 });
       expect(await rows("SELECT max(cardinality(members))::int AS most, min(member_count)::int AS n FROM user_conversations WHERE conversation_id = 'big'")).toEqual([{ most: 0, n: 1024 }]);
     } finally {
       await run.stop();
@@ -269,7 +269,7 @@ describe('groups: read side', () => {
       // 64 left: listed again, from the members the messages projection holds.
       expect(await row()).toEqual({ members: members.slice(0, 64), member_count: 64 });
       await loadLikeAnEdge('s01');
-      expect((await cache.page('s01', { limit: 5 })).conversations[0]).toMatchObject({ members: members.slice(0, 64), memberCount: 64 });
+      expect((await cache.page('s01', { limit: 5 }))!.conversations[0]).toMatchObject({ members: members.slice(0, 64), memberCount: 64 });
 
       const [last] = await publishEvents(t.env.nats.js, t.env.names, [added('shrink', 4, members[0]!, ['n1'])]);
       await waitAll(last!);

@@ -62,7 +62,7 @@ describe('conversation-list cache rebuild', () => {
     expect(await rebuildConversationCache({ pool, redis, checkpointName }, { userId: 'cu1' })).toEqual({ users: 1, entries: 2 });
     expect(await cache.isLoaded('cu1')).toBe(true);
     expect(await cache.isLoaded('cu2')).toBe(false);
-    expect((await cache.page('cu1', { limit: 10 })).conversations.map((c) => c.conversationId)).toEqual(['c2', 'c1']);
+    expect((await cache.page('cu1', { limit: 10 }))?.conversations.map((c) => c.conversationId)).toEqual(['c2', 'c1']);
     const all = await rebuildConversationCache({ pool, redis, checkpointName });
     expect(all.users).toBeGreaterThanOrEqual(2);
     expect(await cache.isLoaded('cu2')).toBe(true);

@@ -22,23 +22,30 @@ const entry = (id: string, at: string, over: Partial<CachedConversation> = {}): 
   lastActivityAt: at,
   ...over,
 });
+/** A page of a list the test loaded (never null). */
+const page = async (userId: string, q: Parameters<ConversationListCache['page']>[1]) => {
+  const p = await cache.page(userId, q);
+  if (!p) throw new Error(`${userId}'s list is not loaded`);
+  return p;
+};
 const T = (s: number) => new Date(Date.UTC(2024, 0, 1, 0, 0, s)).toISOString();
 
 describe('ConversationListCache', () => {
   it('caches a load unless the list was invalidated after the position it was read at', async () => {
     expect(await cache.load('u1', [{ version: 5, entry: entry('c1', T(1), { title: 'v5', unreadCount: 2 }) }], 10)).toBe(true);
     expect(await cache.isLoaded('u1')).toBe(true);
-    expect((await cache.page('u1', { limit: 10 })).conversations).toEqual([entry('c1', T(1), { title: 'v5', unreadCount: 2 })]);
+    expect((await page('u1', { limit: 10 })).conversations).toEqual([entry('c1', T(1), { title: 'v5', unreadCount: 2 })]);
     expect(await cache.unreadCounts('u1')).toEqual({ c1: 2 });
     // The projector changed the list at position 12: dropped, and a read from before 12 is refused.
     await cache.invalidate(['u1', 'u1b'], 12);
     expect(await cache.isLoaded('u1')).toBe(false);
-    expect((await cache.page('u1', { limit: 10 })).conversations).toEqual([]);
+    // Not an empty list: "not loaded", read in the same script as the page.
+    expect(await cache.page('u1', { limit: 10 })).toBeNull();
     expect(await cache.load('u1', [{ version: 5, entry: entry('c1', T(1), { title: 'stale' }) }], 11)).toBe(false);
     expect(await cache.isLoaded('u1')).toBe(false);
     // A read at or past it is cached; a load replaces the whole list.
     expect(await cache.load('u1', [{ version: 12, entry: entry('c2', T(2), { title: 'v12' }) }], 12)).toBe(true);
-    expect((await cache.page('u1', { limit: 10 })).conversations.map((c) => [c.conversationId, c.title])).toEqual([['c2', 'v12']]);
+    expect((await page('u1', { limit: 10 })).conversations.map((c) => [c.conversationId, c.title])).toEqual([['c2', 'v12']]);
     expect(await cache.load('u1b', [], 12)).toBe(true);
   });
 
@@ -72,15 +79,28 @@ describe('ConversationListCache', () => {
     const seen: string[] = [];
     let before: { at: string; id: string } | undefined;
     for (let i = 0; i < 10; i++) {
-      const p = await cache.page('u4', { limit: 2, ...(before ? { before } : {}) });
+      const p = await page('u4', { limit: 2, ...(before ? { before } : {}) });
       seen.push(...p.conversations.map((c) => c.conversationId));
       if (!p.next) break;
       before = p.next;
     }
     expect(seen).toEqual(['f', 'd', 'c', 'b', 'e', 'a']);
-    const first = await cache.page('u4', { limit: 6 });
+    const first = await page('u4', { limit: 6 });
     expect(first.next).toBeNull();
-    expect((await cache.page('u4', { limit: 5 })).next).toEqual({ at: T(3), id: 'e' });
-    expect((await cache.page('u4', { limit: 1, before: { at: T(5), id: 'c' } })).conversations.map((c) => c.conversationId)).toEqual(['b']);
+    expect((await page('u4', { limit: 5 })).next).toEqual({ at: T(3), id: 'e' });
+    expect((await page('u4', { limit: 1, before: { at: T(5), id: 'c' } })).conversations.map((c) => c.conversationId)).toEqual(['b']);
+  });
+
+  it('orders tied ids bytewise whatever the Redis server locale (as Postgres compares them with COLLATE "C")', async () => {
+    await cache.load('u5', ['B', 'a', 'Z', 'a0'].map((id, i) => ({ version: i + 1, entry: entry(id, T(7)) })), 4);
+    const seen: string[] = [];
+    let before: { at: string; id: string } | undefined;
+    for (let i = 0; i < 10; i++) {
+      const p = await page('u5', { limit: 1, ...(before ? { before } : {}) });
+      seen.push(...p.conversations.map((c) => c.conversationId));
+      if (!p.next) break;
+      before = p.next;
+    }
+    expect(seen).toEqual(['a0', 'a', 'Z', 'B']);
   });
 });

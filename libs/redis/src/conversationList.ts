@@ -39,6 +39,48 @@ for k = 1, 5 do redis.call('EXPIRE', KEYS[k], ttl) end
 return written
 `;
 
+/*
+ * KEYS: zset, conv hash, unread hash, loaded flag.
+ * ARGV: max score ('+inf' or the cursor's ms), the cursor's id ('' for none), how many.
+ * Nil when the list is not loaded; else entry JSON and unread count ('' if none) per entry,
+ * newest first. Entries tied with the cursor's score sort by id descending: those at or above
+ * the cursor's id were on earlier pages.
+ */
+const PAGE = `
+if redis.call('EXISTS', KEYS[4]) == 0 then return false end
+-- Bytewise a >= b (Lua's own string order follows the server's locale).
+local function geq(a, b)
+  for i = 1, math.min(#a, #b) do
+    local x, y = string.byte(a, i), string.byte(b, i)
+    if x ~= y then return x > y end
+  end
+  return #a >= #b
+end
+local want = tonumber(ARGV[3])
+local cursorMs = tonumber(ARGV[1])
+local cursorId = ARGV[2]
+local out = {}
+local found = 0
+local offset = 0
+while found < want do
+  local raw = redis.call('ZREVRANGEBYSCORE', KEYS[1], ARGV[1], '-inf', 'WITHSCORES', 'LIMIT', offset, want)
+  for i = 1, #raw, 2 do
+    local id = raw[i]
+    if found < want and not (cursorId ~= '' and tonumber(raw[i + 1]) == cursorMs and geq(id, cursorId)) then
+      local json = redis.call('HGET', KEYS[2], id)
+      if json then
+        out[#out + 1] = json
+        out[#out + 1] = redis.call('HGET', KEYS[3], id) or ''
+        found = found + 1
+      end
+    end
+  end
+  if #raw < want * 2 then break end
+  offset = offset + want
+end
+return out
+`;
+
 /**
  * The per-user conversation list in Redis (the hot path of the conversation-list query).
  *
@@ -56,11 +98,17 @@ return written
  * removed, so the script refuses it, and that request is answered from Postgres directly.
  */
 /** The script as an ioredis command: sent once, then run by SHA (EVALSHA), not re-sent per call. */
-type ScriptedRedis = Redis & { chatConvLoad(...args: Array<string | number>): Promise<number> };
+type ScriptedRedis = Redis & {
+  chatConvLoad(...args: Array<string | number>): Promise<number>;
+  chatConvPage(...args: Array<string | number>): Promise<string[] | null>;
+};
 
 function withScripts(redis: Redis): ScriptedRedis {
   const r = redis as ScriptedRedis;
-  if (typeof r.chatConvLoad !== 'function') redis.defineCommand('chatConvLoad', { numberOfKeys: 6, lua: LOAD });
+  if (typeof r.chatConvLoad !== 'function') {
+    redis.defineCommand('chatConvLoad', { numberOfKeys: 6, lua: LOAD });
+    redis.defineCommand('chatConvPage', { numberOfKeys: 4, lua: PAGE });
+  }
   return r;
 }
 
@@ -118,44 +166,29 @@ export class ConversationListCache {
   }
 
   /**
-   * Newest activity first, ties by conversationId descending (the order of the Postgres
-   * index `user_conversations_list`, for ids compared bytewise). `before` is the previous
-   * page's `next`: entries strictly after it in that order.
+   * One page of a loaded list, or null when the list is not loaded (never cached, or dropped by
+   * the projector): the flag and the page are read in one script, so an invalidation between
+   * "is it loaded?" and "read it" cannot answer an empty list. Newest activity first, ties by
+   * conversationId descending (the order of the Postgres index `user_conversations_list`, for ids
+   * compared bytewise). `before` is the previous page's `next`: entries strictly after it in
+   * that order.
    */
   async page(
     userId: string,
     opts: { limit: number; before?: { at: string; id: string } },
-  ): Promise<{ conversations: CachedConversation[]; next: { at: string; id: string } | null }> {
-    const [zset, conv, unread] = this.keys(userId);
+  ): Promise<{ conversations: CachedConversation[]; next: { at: string; id: string } | null } | null> {
+    const [zset, conv, unread, , loaded] = this.keys(userId);
     const limit = Math.max(1, opts.limit);
-    const ids: string[] = [];
-    const beforeMs = opts.before ? Date.parse(opts.before.at) : null;
-    const beforeId = opts.before?.id;
-    let offset = 0;
-    const chunk = limit + 1;
-    // Score ties with the cursor sort by id: skip those at or above the cursor's id.
-    for (;;) {
-      const raw = await this.redis.zrevrangebyscore(zset, beforeMs ?? '+inf', '-inf', 'WITHSCORES', 'LIMIT', offset, chunk);
-      for (let i = 0; i < raw.length && ids.length < limit + 1; i += 2) {
-        const id = raw[i]!;
-        const score = Number(raw[i + 1]);
-        if (beforeMs !== null && score === beforeMs && beforeId !== undefined && id >= beforeId) continue;
-        ids.push(id);
-      }
-      if (ids.length >= limit + 1 || raw.length < chunk * 2) break;
-      offset += chunk;
-    }
-    if (ids.length === 0) return { conversations: [], next: null };
-    const [jsons, counts] = await Promise.all([this.redis.hmget(conv, ...ids), this.redis.hmget(unread, ...ids)]);
+    const max = opts.before ? String(Date.parse(opts.before.at)) : '+inf';
+    const raw = await this.redis.chatConvPage(zset, conv, unread, loaded, max, opts.before?.id ?? '', limit + 1);
+    if (raw === null) return null;
     const all: CachedConversation[] = [];
-    ids.forEach((id, i) => {
-      const j = jsons[i];
-      if (!j) return;
-      const e = JSON.parse(j) as CachedConversation;
-      const n = counts[i];
-      if (n !== null && n !== undefined) e.unreadCount = Number(n);
+    for (let i = 0; i < raw.length; i += 2) {
+      const e = JSON.parse(raw[i]!) as CachedConversation;
+      const n = raw[i + 1];
+      if (n !== '') e.unreadCount = Number(n);
       all.push(e);
-    });
+    }
     const conversations = all.slice(0, limit);
     const last = conversations[conversations.length - 1];
     return { conversations, next: all.length > limit && last ? { at: last.lastActivityAt, id: last.conversationId } : null };
