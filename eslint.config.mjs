@@ -45,8 +45,8 @@ export default tseslint.config(
             {
               sourceTag: 'type:contracts',
               onlyDependOnLibsWithTags: ['type:contracts'],
-              // vitest: unit tests sit next to the schemas they test.
-              allowedExternalImports: ['zod', 'vitest'],
+              // vitest and the AsyncAPI parser: unit tests sit next to the schemas they test.
+              allowedExternalImports: ['zod', 'vitest', '@asyncapi/parser'],
             },
             {
               sourceTag: 'type:client',

@@ -13,7 +13,7 @@ export const ConversationCreateFrame = z.object({
   kind: ConversationKind,
   members: z.array(UserId).min(1).max(4096),
   title: z.string().min(1).max(200).optional(),
-});
+}).describe('Creates a direct conversation or a group; answered by `conversation.created`.');
 export const MessageSendFrame = z.object({
   type: z.literal('message.send'),
   clientMsgId: ClientMsgId,
@@ -23,14 +23,13 @@ export const MessageSendFrame = z.object({
   replyTo: MessageId.optional(),
   /** Members mentioned (@user); each must be a member. */
   mentions: z.array(UserId).min(1).max(LIMITS.maxMentions).optional(),
-});
-/** Copies a message the user can see into another conversation of theirs; answered by `message.sent`. */
+}).describe('Sends a message; answered by `message.sent` once the event is durable.');
 export const MessageForwardFrame = z.object({
   type: z.literal('message.forward'),
   clientMsgId: ClientMsgId,
   conversationId: ConversationId,
   from: z.object({ conversationId: ConversationId, messageId: MessageId }),
-});
+}).describe('Copies a message the user can see into another conversation of theirs; answered by `message.sent`.');
 export const MessageEditFrame = z.object({
   type: z.literal('message.edit'),
   ref: Ref,
@@ -38,7 +37,7 @@ export const MessageEditFrame = z.object({
   messageId: MessageId,
   /** The new text (of a media message: its caption; the media stays). */
   body: TextBody,
-});
+}).describe("Edits the text of one's own message within the edit window; answered by `message.edited`.");
 export const MessageDeleteFrame = z.object({
   type: z.literal('message.delete'),
   ref: Ref,
@@ -46,20 +45,20 @@ export const MessageDeleteFrame = z.object({
   messageId: MessageId,
   /** `everyone`: the body leaves every read model, a tombstone stays; `me`: hidden for this user only. */
   scope: z.enum(['everyone', 'me']),
-});
+}).describe('Deletes a message for everyone, or hides it for the caller; answered by `message.deleted`.');
 export const MembersAddFrame = z.object({
   type: z.literal('conversation.members.add'),
   ref: Ref,
   conversationId: ConversationId,
   members: z.array(UserId).min(1).max(4096),
-});
+}).describe('Adds members to a group (owner and admins); answered by `conversation.updated`.');
 export const MemberRemoveFrame = z.object({
   type: z.literal('conversation.members.remove'),
   ref: Ref,
   conversationId: ConversationId,
   userId: UserId,
-});
-export const LeaveFrame = z.object({ type: z.literal('conversation.leave'), ref: Ref, conversationId: ConversationId });
+}).describe('Removes a member from a group; answered by `conversation.updated`.');
+export const LeaveFrame = z.object({ type: z.literal('conversation.leave'), ref: Ref, conversationId: ConversationId }).describe('Leaves a group; answered by `conversation.updated` with `member: false`.');
 export const RoleSetFrame = z.object({
   type: z.literal('conversation.role.set'),
   ref: Ref,
@@ -67,7 +66,7 @@ export const RoleSetFrame = z.object({
   userId: UserId,
   /** Making someone `owner` hands ownership over: the previous owner becomes `admin`. */
   role: Role,
-});
+}).describe("Sets a member's role (owner only); answered by `conversation.updated`.");
 export const ConversationMetadata = z.object({
   title: z.string().min(1).max(200).optional(),
   description: z.string().max(2000).optional(),
@@ -76,8 +75,8 @@ export const ConversationMetadata = z.object({
 export const ConversationUpdateFrame = z
   .object({ type: z.literal('conversation.update'), ref: Ref, conversationId: ConversationId })
   .extend(ConversationMetadata.shape)
-  .refine((f) => f.title !== undefined || f.description !== undefined || f.avatarUrl !== undefined, 'set title, description or avatarUrl');
-/** Mutes push notifications of a conversation for the caller (all devices); answered by `conversation.muted`. */
+  .refine((f) => f.title !== undefined || f.description !== undefined || f.avatarUrl !== undefined, 'set title, description or avatarUrl')
+  .describe("Changes a group's title, description or avatar (at least one); answered by `conversation.updated`.");
 export const ConversationMuteFrame = z.object({
   type: z.literal('conversation.mute'),
   ref: Ref,
@@ -85,39 +84,34 @@ export const ConversationMuteFrame = z.object({
   muted: z.boolean(),
   /** The mute ends by itself at this time (ISO 8601 with offset, in the future). Only with `muted: true`. */
   until: z.iso.datetime({ offset: true }).optional(),
-});
+}).describe('Mutes push notifications of a conversation for the caller (all devices); answered by `conversation.muted`.');
 export const MessageDeliveredFrame = z.object({
   type: z.literal('message.delivered'),
   conversationId: ConversationId,
   upToSeq: PositiveSeq,
-});
+}).describe("This device received the conversation's messages up to `upToSeq`; no answer (an `error` if refused).");
 export const MessageReadFrame = z.object({
   type: z.literal('message.read'),
   conversationId: ConversationId,
   upToSeq: PositiveSeq,
-});
+}).describe("The user read the conversation's messages up to `upToSeq` (read implies delivered); no answer (an `error` if refused).");
 export const SyncFrame = z.object({
   type: z.literal('sync'),
   ref: Ref,
   cursor: z.string().max(128).nullable(),
   limit: z.number().int().min(1).max(LIMITS.maxSyncLimit).optional(),
-});
-export const PingFrame = z.object({ type: z.literal('ping'), ref: Ref.optional() });
-/**
- * Watch users' presence: answered with `presence.snapshot`, then a `presence` frame whenever one
- * of them changes. A later subscribe replaces the set; an empty list stops watching.
- */
+}).describe('Asks for every frame after `cursor` (null: from the start); answered by `sync.batch` or `sync.reset`.');
+export const PingFrame = z.object({ type: z.literal('ping'), ref: Ref.optional() }).describe('Answered by `pong`.');
 export const PresenceSubscribeFrame = z.object({
   type: z.literal('presence.subscribe'),
   ref: Ref,
   userIds: z.array(UserId).max(LIMITS.maxPresenceSubscriptions),
-});
-/** The sender is typing in a conversation (or stopped). Best effort: not stored, not retried, never synced. */
+}).describe("Watch users' presence: answered with `presence.snapshot`, then a `presence` frame whenever one of them changes. A later subscribe replaces the set; an empty list stops watching.");
 export const TypingFrame = z.object({
   type: z.literal('typing'),
   conversationId: ConversationId,
   state: z.enum(['start', 'stop']),
-});
+}).describe('The sender is typing in a conversation (or stopped). Best effort: not stored, not retried, never synced.');
 
 export const ClientFrame = z.discriminatedUnion('type', [
   ConversationCreateFrame,
@@ -180,14 +174,14 @@ export const HelloFrame = z.object({
   serverTime: z.string(),
   /** The optional frames this connection gets (extension; see FEATURES). */
   features: z.array(z.string()).optional(),
-});
+}).describe('The first frame on every connection, sent once the device is registered for live delivery.');
 export const ConversationCreatedFrame = z.object({
   type: z.literal('conversation.created'),
   ref: Ref,
   conversationId: ConversationId,
   kind: ConversationKind,
   members: z.array(UserId),
-});
+}).describe('Answer to `conversation.create`.');
 export const MessageSentFrame = z.object({
   type: z.literal('message.sent'),
   clientMsgId: ClientMsgId,
@@ -195,7 +189,7 @@ export const MessageSentFrame = z.object({
   messageId: MessageId,
   seq: PositiveSeq,
   sentAt: z.string(),
-});
+}).describe('Answer to `message.send` and `message.forward`: the message is stored.');
 export const MessageNewFrame = z.object({
   type: z.literal('message.new'),
   conversationId: ConversationId,
@@ -213,7 +207,7 @@ export const MessageNewFrame = z.object({
   system: SystemInfo.optional(),
   /** Set once the message was edited. */
   editedAt: z.string().optional(),
-});
+}).describe('A new message in a conversation, or a system message (a join, removal or leave).');
 export const MessageEditedFrame = z.object({
   type: z.literal('message.edited'),
   conversationId: ConversationId,
@@ -224,7 +218,7 @@ export const MessageEditedFrame = z.object({
   /** Present on the answer to the device that edited. */
   ref: Ref.optional(),
   cursor: z.string().optional(),
-});
+}).describe('A message was edited (also the answer to `message.edit`).');
 export const MessageDeletedFrame = z.object({
   type: z.literal('message.deleted'),
   conversationId: ConversationId,
@@ -234,16 +228,14 @@ export const MessageDeletedFrame = z.object({
   deletedAt: z.string(),
   ref: Ref.optional(),
   cursor: z.string().optional(),
-});
-/** Group receipts, coalesced per conversation over a short window (see docs/protocol.md). */
+}).describe('A message was deleted for everyone, or hidden for this user (also the answer to `message.delete`).');
 export const ReceiptBatchFrame = z.object({
   type: z.literal('receipt.batch'),
   conversationId: ConversationId,
   receipts: z.array(
     z.object({ userId: UserId, status: z.enum(['delivered', 'read']), upToSeq: Seq, at: z.string() }),
   ),
-});
-/** A conversation-list entry changed for this user (new message, read elsewhere). */
+}).describe('Group receipts, coalesced per conversation over a short window (see docs/protocol.md); only with `?features=receipt.batch`.');
 export const ConversationActivityFrame = z.object({
   type: z.literal('conversation.activity'),
   conversationId: ConversationId,
@@ -253,7 +245,7 @@ export const ConversationActivityFrame = z.object({
     .nullable(),
   unreadCount: z.number().int().nonnegative(),
   mentioned: z.boolean().optional(),
-});
+}).describe('A conversation-list entry changed for this user in a way its other frames do not show.');
 export const ReceiptFrame = z.object({
   type: z.literal('receipt'),
   conversationId: ConversationId,
@@ -261,7 +253,7 @@ export const ReceiptFrame = z.object({
   status: z.enum(['delivered', 'read']),
   upToSeq: Seq,
   at: z.string(),
-});
+}).describe("A member's delivered or read watermark moved.");
 export const ConversationUpdatedFrame = z.object({
   type: z.literal('conversation.updated'),
   conversationId: ConversationId,
@@ -281,15 +273,14 @@ export const ConversationUpdatedFrame = z.object({
   ref: Ref.optional(),
   /** false for a user who is no longer a member (removed or left). */
   member: z.boolean().optional(),
-});
-/** Answer to `conversation.mute`: the caller's setting as it now is. */
+}).describe("A conversation's members, roles or metadata changed (also the answer to the membership, role and update frames).");
 export const ConversationMutedFrame = z.object({
   type: z.literal('conversation.muted'),
   ref: Ref,
   conversationId: ConversationId,
   muted: z.boolean(),
   until: z.string().optional(),
-});
+}).describe("Answer to `conversation.mute`: the caller's setting as it now is.");
 /** Frames a sync batch can hold, in the order they happened. */
 export const SyncedFrame = z.discriminatedUnion('type', [MessageNewFrame, MessageEditedFrame, MessageDeletedFrame]);
 export type SyncedFrame = z.infer<typeof SyncedFrame>;
@@ -299,19 +290,11 @@ export const SyncBatchFrame = z.object({
   frames: z.array(SyncedFrame),
   cursor: z.string().nullable(),
   hasMore: z.boolean(),
-});
-export const SyncResetFrame = z.object({ type: z.literal('sync.reset'), ref: Ref, reason: z.string() });
-/**
- * Live frames may have missed this device (its route had to be re-created: Redis lost it, or
- * refreshes failed for longer than the TTL): `sync` from the stored cursor now.
- */
-export const SyncRequiredFrame = z.object({ type: z.literal('sync.required'), reason: z.string() });
-export const PongFrame = z.object({ type: z.literal('pong'), ref: Ref.optional() });
-/**
- * The edge is shutting down: reconnect now (to another edge) rather than wait for the close.
- * Sockets still open after `closeInMs` are closed with 1001.
- */
-export const ServerDrainingFrame = z.object({ type: z.literal('server.draining'), closeInMs: z.number().int().nonnegative() });
+}).describe('Answer to `sync`: frames in commit order, and the cursor to continue from.');
+export const SyncResetFrame = z.object({ type: z.literal('sync.reset'), ref: Ref, reason: z.string() }).describe('Answer to `sync` when the cursor is older than the retained history: reload from the HTTP API and sync from null.');
+export const SyncRequiredFrame = z.object({ type: z.literal('sync.required'), reason: z.string() }).describe('Live frames may have missed this device (its route had to be re-created: Redis lost it, or refreshes failed for longer than the TTL): `sync` from the stored cursor now.');
+export const PongFrame = z.object({ type: z.literal('pong'), ref: Ref.optional() }).describe('Answer to `ping`.');
+export const ServerDrainingFrame = z.object({ type: z.literal('server.draining'), closeInMs: z.number().int().nonnegative() }).describe('The edge is shutting down: reconnect now (to another edge) rather than wait for the close. Sockets still open after `closeInMs` are closed with 1001.');
 /**
  * A user's presence as the viewer may see it: `online` while any of their devices is connected;
  * `lastSeenAt` when their last device went away (null while online).
@@ -322,17 +305,14 @@ export const PresenceInfo = z.object({
   lastSeenAt: z.string().nullable(),
 });
 export type PresenceInfo = z.infer<typeof PresenceInfo>;
-/** The answer to `presence.subscribe`: the watched users the subscriber may see (those sharing a conversation with them). */
-export const PresenceSnapshotFrame = z.object({ type: z.literal('presence.snapshot'), ref: Ref, users: z.array(PresenceInfo) });
-/** One watched user's presence changed. */
-export const PresenceFrame = PresenceInfo.extend({ type: z.literal('presence') });
-/** Another member is typing (`start`: treat as ended after 5 s without another) or stopped. */
+export const PresenceSnapshotFrame = z.object({ type: z.literal('presence.snapshot'), ref: Ref, users: z.array(PresenceInfo) }).describe('The answer to `presence.subscribe`: the watched users the subscriber may see (those sharing a conversation with them).');
+export const PresenceFrame = PresenceInfo.extend({ type: z.literal('presence') }).describe("One watched user's presence changed.");
 export const TypingServerFrame = z.object({
   type: z.literal('typing'),
   conversationId: ConversationId,
   userId: UserId,
   state: z.enum(['start', 'stop']),
-});
+}).describe('Another member is typing (`start`: treat as ended after 5 s without another) or stopped.');
 export const ErrorFrame = z.object({
   type: z.literal('error'),
   code: z.enum(ERROR_CODES),
@@ -340,7 +320,7 @@ export const ErrorFrame = z.object({
   ref: z.string().optional(),
   clientMsgId: z.string().optional(),
   retryAfterMs: z.number().int().nonnegative().optional(),
-});
+}).describe('A frame was refused; `ref` or `clientMsgId` names the frame it answers.');
 
 export const ServerFrame = z.discriminatedUnion('type', [
   HelloFrame,

@@ -17,8 +17,8 @@ export type ErrorBody = z.infer<typeof ErrorBody>;
 
 // ---------------------------------------------------------------- GET /v1/conversations
 export const ConversationListQuery = z.object({
-  limit: z.coerce.number().int().min(1).max(LIMITS.maxConversationPage).default(LIMITS.defaultConversationPage),
-  cursor: z.string().max(200).optional(),
+  limit: z.coerce.number().int().min(1).max(LIMITS.maxConversationPage).default(LIMITS.defaultConversationPage).describe('Conversations per page'),
+  cursor: z.string().max(200).optional().describe("The previous page's `nextCursor`; absent: the newest page"),
 });
 
 /** What a list row shows of the newest message (system messages included). */
@@ -60,9 +60,9 @@ export type ConversationListPage = z.infer<typeof ConversationListPage>;
 // ---------------------------------------------------------------- GET /v1/conversations/:id/messages
 export const HistoryQuery = z
   .object({
-    limit: z.coerce.number().int().min(1).max(LIMITS.maxHistoryLimit).default(LIMITS.defaultHistoryLimit),
-    beforeSeq: z.coerce.number().int().min(1).optional(),
-    afterSeq: z.coerce.number().int().min(0).optional(),
+    limit: z.coerce.number().int().min(1).max(LIMITS.maxHistoryLimit).default(LIMITS.defaultHistoryLimit).describe('Messages per page'),
+    beforeSeq: z.coerce.number().int().min(1).optional().describe('The page ends just before this seq (paging back); absent: at the newest message'),
+    afterSeq: z.coerce.number().int().min(0).optional().describe('The page starts just after this seq (paging forward); not with beforeSeq'),
   })
   .refine((q) => q.beforeSeq === undefined || q.afterSeq === undefined, 'use beforeSeq or afterSeq, not both');
 
@@ -83,8 +83,8 @@ export const HistoryPage = z.object({
 export type HistoryPage = z.infer<typeof HistoryPage>;
 
 // ---------------------------------------------------------------- GET /v1/conversations/:id/messages/:messageId/receipts
-export const ConversationParams = z.object({ id: ConversationId });
-export const MessageParams = z.object({ id: ConversationId, messageId: MessageId });
+export const ConversationParams = z.object({ id: ConversationId.describe('The conversation') });
+export const MessageParams = z.object({ id: ConversationId.describe('The conversation'), messageId: MessageId.describe('The message') });
 
 export const ReceiptsBody = z.object({
   delivered: z.array(z.object({ userId: UserId, at: z.string().nullable(), devices: z.object({ delivered: z.number().int(), total: z.number().int() }) })),
@@ -119,13 +119,13 @@ export type MediaUpload = z.infer<typeof MediaUpload>;
 export const MediaReady = MediaInfo.extend({ status: z.literal('ready') });
 export type MediaReady = z.infer<typeof MediaReady>;
 
-export const MediaParams = z.object({ mediaId: MediaId });
+export const MediaParams = z.object({ mediaId: MediaId.describe('The media object') });
 
 // ---------------------------------------------------------------- GET /v1/users/{userId}/presence
 /** A user's presence under the same rules as `presence.subscribe`; a user who shares no conversation with the caller is 404. */
 export const UserPresence = PresenceInfo;
 export type UserPresence = z.infer<typeof UserPresence>;
-export const UserParams = z.object({ userId: UserId });
+export const UserParams = z.object({ userId: UserId.describe('The user') });
 
 // ---------------------------------------------------------------- /v1/me/settings, /v1/me/blocks
 /** GET /v1/me/settings, and the answer to PATCH. */

@@ -15,3 +15,6 @@ export * from './nats-server';
 export * from './notify';
 export * from './snapshots';
 export * from './httpApi';
+export * from './catalogue';
+export * from './asyncapi';
+export * from './openapi';
