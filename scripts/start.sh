@@ -63,10 +63,15 @@ run_app() {
   pids+=("$!")
 }
 # Command processes share the conversation partitions (one owner each; a survivor takes over).
-for ((i = 1; i <= ${CHAT_COMMAND_PROCESSES:-2}; i++)); do run_app command "command-$i"; done
+# Each process has its own ops port: command-1 the default (9471), command-i 9480+i.
+for ((i = 1; i <= ${CHAT_COMMAND_PROCESSES:-2}; i++)); do
+  if [ "$i" -eq 1 ]; then run_app command "command-$i"; else CHAT_OPS_PORT=$((9480 + i)) run_app command "command-$i"; fi
+done
 run_app projector
 run_app edge
 run_app notifier
+# The optional archive (docs/analytics.md): CHAT_EVENTS to S3 as hourly NDJSON objects.
+if [ "${CHAT_ARCHIVE:-0}" = 1 ]; then run_app archive; fi
 
 port=${CHAT_EDGE_PORT:-8080}
 host=${CHAT_EDGE_HOST:-127.0.0.1}

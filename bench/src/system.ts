@@ -79,10 +79,13 @@ export async function startBenchSystem(opts: StartOptions = {}): Promise<BenchSy
     }
     const edges = opts.edges ?? 1;
     const httpUrls: string[] = [];
+    const opsUrls: string[] = [];
     const waits: Promise<void>[] = [];
     for (let i = 0; i < edges; i++) {
       const port = await freePort();
-      const a = startApp(`edge-${i}`, 'edge', { ...env, EDGE_ID: `b${port}`, CHAT_EDGE_PORT: String(port) });
+      const opsPort = await freePort();
+      const a = startApp(`edge-${i}`, 'edge', { ...env, EDGE_ID: `b${port}`, CHAT_EDGE_PORT: String(port), CHAT_OPS_PORT: String(opsPort) });
+      opsUrls.push(`http://127.0.0.1:${opsPort}`);
       apps.push(a);
       pids[`edge-${i}`] = a.child.pid!;
       const url = `http://127.0.0.1:${port}`;
@@ -95,6 +98,7 @@ export async function startBenchSystem(opts: StartOptions = {}): Promise<BenchSy
     for (const a of apps) if (a.child.exitCode !== null) throw new Error(`${a.name} exited (${a.child.exitCode}):\n${a.output.join('')}`);
     return {
       httpUrl: httpUrls[0]!,
+      opsUrl: opsUrls[0]!,
       wsUrls: httpUrls.map((u) => `${u.replace('http', 'ws')}/v1/ws`),
       env,
       pids,

@@ -405,6 +405,8 @@ async function startTopologyInner(opts: TopologyOptions): Promise<Topology> {
     CHAT_SWEEP_INTERVAL: '0',
     CHAT_DRAIN_GRACE: '1s',
     CHAT_PG_POOL: '8',
+    // Several of each app on one host: each ops server on a free port.
+    CHAT_OPS_PORT: '0',
     // The workload is many clients on one loopback host: far above any per-user limit.
     ...TEST_LIMITS,
     // Media storage as scripts/services.sh chose it (the local S3 server unless S3_ENDPOINT is set).

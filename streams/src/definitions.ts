@@ -186,6 +186,14 @@ export function consumerConfigs(n: Names, s?: Pick<StreamSettings, 'delivery'>):
   ];
 }
 
+/**
+ * An edge's consumer is removed by the server once no edge has pulled from it this long: the
+ * edge of that id is gone (scaled down, renamed). Its frames are at most CHAT_DELIVERY's 5 min
+ * old anyway, and the devices it served got them through sync. An edge that comes back with
+ * the id creates it again.
+ */
+export const EDGE_CONSUMER_IDLE_MS = 60 * 60 * 1000;
+
 export function edgeConsumerConfig(n: Names, edgeId: string, s?: Pick<StreamSettings, 'delivery'>): { stream: string; config: Partial<ConsumerConfig> & { durable_name: string } } {
   return {
     stream: n.streams.delivery,
@@ -193,6 +201,7 @@ export function edgeConsumerConfig(n: Names, edgeId: string, s?: Pick<StreamSett
       description: `Frames for edge ${edgeId}`,
       ...deliveryFields(policy(s, 'edge')),
       max_ack_pending: 20_000,
+      inactive_threshold: nanos(EDGE_CONSUMER_IDLE_MS),
     }),
   };
 }

@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { AckPolicy, RetentionPolicy, StorageType } from '@nats-io/jetstream';
 import { names } from '@chat/contracts';
 import { connectNats, type Nats } from '@chat/nats';
-import { applyStreams, nanos, resetConsumer, consumerConfigs, DELIVERY_POLICIES, DLQ_MAX_AGE_MS, edgeConsumerConfig, ensureConsumerWhenStreamExists } from './index';
+import { applyStreams, nanos, resetConsumer, consumerConfigs, DELIVERY_POLICIES, DLQ_MAX_AGE_MS, EDGE_CONSUMER_IDLE_MS, edgeConsumerConfig, ensureConsumerWhenStreamExists } from './index';
 
 const n = names(`st${Math.random().toString(36).slice(2, 8)}`);
 /** A second namespace whose streams a test creates late. */
@@ -146,6 +146,9 @@ describe('streams as code', () => {
     await waiting; // the marker: it found no stream and is waiting
     await applyStreams(nats.jsm, late, settings);
     expect(await ensured).toMatch(/^(created|unchanged)$/);
-    expect((await nats.jsm.consumers.info(stream, config.durable_name)).config.durable_name).toBe(config.durable_name);
+    const info = await nats.jsm.consumers.info(stream, config.durable_name);
+    expect(info.config.durable_name).toBe(config.durable_name);
+    // Fleet hygiene: the consumer of an edge that is gone is removed by the server after an idle hour.
+    expect(info.config.inactive_threshold).toBe(nanos(EDGE_CONSUMER_IDLE_MS));
   });
 });

@@ -323,7 +323,7 @@ describe('abuse limits', () => {
   });
 
   it('counts refusals in /metrics', async () => {
-    const metrics = await (await fetch(`${sys.httpUrl}/metrics`)).text();
+    const metrics = await (await fetch(`${sys.ops.edge}/metrics`)).text();
     for (const kind of ['frame', 'send', 'create', 'connections']) expect(metrics).toMatch(new RegExp(`chat_rate_limited_total\\{[^}]*kind="${kind}"`));
     expect(metrics).toMatch(/chat_origin_refused_total\{[^}]*\} [1-9]/);
   });

@@ -248,15 +248,14 @@ describe('1:1 chat through JetStream', () => {
     exactly(ErrorBody, await refused.json());
   });
 
-  it('serves health, readiness and Prometheus metrics', async () => {
+  it('serves health and readiness on the client port, Prometheus metrics only on the ops port', async () => {
     expect((await fetch(`${sys.httpUrl}/healthz`)).status).toBe(200);
     const ready = await (await fetch(`${sys.httpUrl}/readyz`)).json();
     expect(ready).toEqual({ status: 'ready', checks: { nats: true, postgres: true, redis: true, events: true, projections: true, media: true } });
-    const metrics = await (await fetch(`${sys.httpUrl}/metrics`)).text();
+    const metrics = await (await fetch(`${sys.ops.edge}/metrics`)).text();
     expect(metrics).toMatch(/chat_ws_frames_in_total\{[^}]*type="message.send"/);
     expect(metrics).toMatch(/chat_ws_frames_out_total\{[^}]*type="message.sent"/);
     expect(metrics).toMatch(/chat_commands_total\{[^}]*type="SendMessage"/);
-    expect(metrics).toMatch(/chat_consumer_pending\{[^}]*consumer="projector"/);
-    expect(metrics).toMatch(/chat_consumer_pending\{[^}]*consumer="edge-/);
+    expect((await fetch(`${sys.httpUrl}/metrics`)).status).toBe(404);
   });
 });

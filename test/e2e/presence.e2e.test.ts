@@ -41,7 +41,7 @@ async function direct(a: ChatClient, b: string): Promise<string> {
 }
 
 async function metric(name: string, label: string): Promise<number> {
-  const text = await (await fetch(`${sys.httpUrl}/metrics`)).text();
+  const text = await (await fetch(`${sys.ops.edge}/metrics`)).text();
   const m = new RegExp(`^${name}\\{[^}]*${label}[^}]*\\} (\\d+)`, 'm').exec(text);
   return m ? Number(m[1]) : 0;
 }

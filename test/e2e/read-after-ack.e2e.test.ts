@@ -39,7 +39,7 @@ async function socket(user: string): Promise<{ ws: WebSocket; send(f: Frame): vo
 
 /** `sync` frames the edge has received (chat_ws_frames_in_total on its /metrics). */
 async function syncFramesIn(): Promise<number> {
-  const metrics = await (await fetch(`${sys.httpUrl}/metrics`)).text();
+  const metrics = await (await fetch(`${sys.ops.edge}/metrics`)).text();
   return Number(/^chat_ws_frames_in_total\{[^}]*type="sync"[^}]*\} (\d+)/m.exec(metrics)?.[1] ?? 0);
 }
 

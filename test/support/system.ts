@@ -9,6 +9,12 @@ export { freePort, type AppProcess };
 /** Starts one app (apps/<name>/src/main.ts) as its own process; TEST_APP_LOGS=1 echoes its logs. */
 export const startApp = (name: AppName, env: Record<string, string>): AppProcess => spawnApp(name, env, { echoEnv: 'TEST_APP_LOGS' });
 
+/** One app with its ops server on a port of its own (`opsUrl`). */
+export const startAppWithOps = async (name: AppName, env: Record<string, string>): Promise<AppProcess & { opsUrl: string }> => {
+  const a = startApp(name, { ...env, CHAT_OPS_PORT: String(await freePort()) });
+  return a as AppProcess & { opsUrl: string };
+};
+
 async function waitFor(check: () => Promise<boolean>, what: string, timeoutMs = 30_000, app?: AppProcess): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
@@ -25,6 +31,8 @@ export interface RunningSystem {
   wsUrl: string;
   apps: AppProcess[];
   edge: AppProcess;
+  /** Each app's ops server (`/metrics`, `/healthz`, `/readyz`). */
+  ops: Record<'command' | 'projector' | 'edge' | 'notifier', string>;
   stop(): Promise<void>;
 }
 
@@ -48,11 +56,11 @@ export const DEFAULT_LIMITS: Record<string, string> = {
 export async function startSystem(baseEnv: Record<string, string>, extra: Record<string, string> = {}): Promise<RunningSystem> {
   const port = await freePort();
   const env = { LOG_LEVEL: 'warn', ...TEST_LIMITS, ...baseEnv, EDGE_ID: `e${port}`, CHAT_EDGE_PORT: String(port), ...extra };
-  const command = startApp('command', env);
-  const projector = startApp('projector', env);
-  const edge = startApp('edge', env);
+  const command = await startAppWithOps('command', env);
+  const projector = await startAppWithOps('projector', env);
+  const edge = await startAppWithOps('edge', env);
   // Without CHAT_PUSH_URL (in `extra`) it only logs the pushes it would send.
-  const notifier = startApp('notifier', env);
+  const notifier = await startAppWithOps('notifier', env);
   const httpUrl = `http://127.0.0.1:${port}`;
   await waitFor(async () => (await fetch(`${httpUrl}/readyz`)).ok, 'edge /readyz', 30_000, edge);
   const apps = [command, projector, edge, notifier];
@@ -62,6 +70,7 @@ export async function startSystem(baseEnv: Record<string, string>, extra: Record
     wsUrl: `ws://127.0.0.1:${port}/v1/ws`,
     apps,
     edge,
+    ops: { command: command.opsUrl, projector: projector.opsUrl, edge: edge.opsUrl, notifier: notifier.opsUrl },
     async stop() {
       await Promise.all(apps.map((a) => a.stop()));
     },

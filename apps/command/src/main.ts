@@ -2,14 +2,15 @@ import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import { Kvm } from '@nats-io/kv';
 import type { Logger } from 'pino';
-import { runApp } from '@chat/app';
+import { Counter, Gauge, Histogram } from 'prom-client';
+import { registerJetStreamGauges, runApp } from '@chat/app';
 import { CommandConfig, names as namesFor, type Names } from '@chat/contracts';
 import { connectNats, JetStreamEventStore, publisherFor, type Nats } from '@chat/nats';
 import { commandOwnersBucket, ensureCommandOwners, ensureSnapshots, snapshotsBucket } from '@chat/streams';
 import { Aggregates } from './aggregates';
 import { StreamMessageLookup } from './messageLookup';
 import { PartitionLeases } from './partitions/leases';
-import { CommandService } from './service';
+import { CommandService, type CommandObserver } from './service';
 import { SnapshotKeeper } from './snapshots/keeper';
 import { KvSnapshotStore } from './snapshots/store';
 
@@ -38,16 +39,33 @@ async function openBuckets(nats: Nats, n: Names, replicas: number, log: Logger) 
 /** How long a cached state may hold events not in its snapshot: CHAT_SNAPSHOT_INTERVAL, else min(1 min, max age / 10). */
 export const snapshotIntervalMs = (maxAgeMs: number, configured?: number): number => configured ?? Math.min(60_000, Math.floor(maxAgeMs / 10));
 
-runApp('command', CommandConfig, async ({ cfg, log, summary }) => {
+runApp('command', CommandConfig, async ({ cfg, log, summary, metrics: registry }) => {
   const n = namesFor(cfg.CHAT_NS);
   const instanceId = `${hostname().replace(/[^A-Za-z0-9_-]/g, '-').slice(0, 32)}-${process.pid}-${randomBytes(3).toString('hex')}`;
-  const nats = await connectNats(cfg.NATS_URL, `command-${instanceId}`);
+  const nats = await connectNats(cfg.NATS_URL, `command-${instanceId}`, { security: cfg });
   const buckets = await openBuckets(nats, n, cfg.CHAT_STREAM_REPLICAS, log);
   const snapshots = new KvSnapshotStore(buckets.snapshots);
   const snapshotAfterMs = snapshotIntervalMs(cfg.CHAT_MAX_AGE, cfg.CHAT_SNAPSHOT_INTERVAL);
   const events = new JetStreamEventStore(nats.js, nats.jsm, n.streams.events, publisherFor(nats.nc));
 
+  const commands = new Counter({ name: 'chat_command_handled_total', help: 'Commands answered, by type and outcome (ok, rejected: a domain error, failed: answered unavailable, moved: partition changing hands)', labelNames: ['type', 'outcome'], registers: [registry] });
+  const commandSeconds = new Histogram({
+    name: 'chat_command_handle_duration_seconds',
+    help: 'Command received to answered (queue, decide, append until JetStream acknowledged), by type',
+    labelNames: ['type'],
+    buckets: [0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
+    registers: [registry],
+  });
+  const batchSize = new Histogram({ name: 'chat_command_batch_size', help: 'Commands per request from an edge', buckets: [1, 2, 5, 10, 20, 50, 100, 200], registers: [registry] });
+  const observer: CommandObserver = {
+    batch: (size) => batchSize.observe(size),
+    command(type, outcome, seconds) {
+      commands.inc({ type, outcome });
+      if (outcome !== 'moved') commandSeconds.observe({ type }, seconds);
+    },
+  };
   const service = new CommandService({
+    observer,
     nc: nats.nc,
     js: nats.js,
     jsm: nats.jsm,
@@ -92,6 +110,26 @@ runApp('command', CommandConfig, async ({ cfg, log, summary }) => {
     },
   });
 
+  new Gauge({
+    name: 'chat_command_partitions_owned',
+    help: 'Command partitions this process holds the writer lease of (the sum over processes is CHAT_COMMAND_PARTITIONS when all are owned)',
+    registers: [registry],
+    collect() {
+      this.set(service.partitionsTaken.length);
+    },
+  });
+  new Gauge({ name: 'chat_command_partitions_configured', help: 'CHAT_COMMAND_PARTITIONS', registers: [registry] }).set(cfg.CHAT_COMMAND_PARTITIONS);
+  new Gauge({
+    name: 'chat_command_aggregate_cache_bytes',
+    help: 'Estimated bytes of aggregate states cached (bounded by CHAT_AGGREGATE_CACHE_BYTES)',
+    registers: [registry],
+    collect() {
+      this.set(service.aggregates.bytes);
+    },
+  });
+  // The cluster's streams and consumers, exported by the one process holding partition 0.
+  registerJetStreamGauges(registry, nats.jsm, { streams: Object.values(n.streams), active: () => leases.owns(0) });
+
   summary(
     'commands',
     () => ({ ...service.stats }),
@@ -104,6 +142,7 @@ runApp('command', CommandConfig, async ({ cfg, log, summary }) => {
     'command service started',
   );
   return {
+    ready: async () => ({ checks: { nats: await nats.nc.flush().then(() => true, () => false) } }),
     stats: () => ({ ...service.stats, leases: leases.stats, aggregates: service.aggregates.stats, keeper: keeper.stats }),
     async stop() {
       // Partitions are handed over drained: the next owner takes them within a second.

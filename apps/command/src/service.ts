@@ -35,6 +35,15 @@ export interface CommandServiceOptions {
   snapshotAfterMs?: number;
   /** Group cap and edit/delete windows; unset ones take the defaults (LIMITS). */
   rules?: Partial<ConversationRules>;
+  /** Told of every batch of requests and every command answered (the metrics). */
+  observer?: CommandObserver;
+}
+
+export type CommandOutcome = 'ok' | 'rejected' | 'failed' | 'moved';
+
+export interface CommandObserver {
+  batch(size: number): void;
+  command(type: string, outcome: CommandOutcome, seconds: number): void;
 }
 
 export interface CommandStats {
@@ -185,6 +194,7 @@ export class CommandService {
       if (msg.reply) msg.respond(JSON.stringify([{ requestId: '', ok: false, error: { code: 'bad_request', message: 'not a command' } } satisfies CommandReply]));
       return;
     }
+    this.opts.observer?.batch(commands.length);
     let set = this.running.get(partition);
     if (!set) this.running.set(partition, (set = new Set()));
     const task: Promise<void> = Promise.all(
@@ -192,6 +202,7 @@ export class CommandService {
         const { requestId } = command.meta;
         if (!this.opts.owns(partition) || partitionFor(commandKey(command), this.opts.partitions) !== partition) {
           this.stats.moved++;
+          this.opts.observer?.command(command.type, 'moved', 0);
           return { requestId, ok: false, error: { code: 'unavailable', message: 'partition moving; resend' }, moved: true };
         }
         return this.run(command);
@@ -204,6 +215,14 @@ export class CommandService {
   }
 
   private async run(command: Command): Promise<CommandReply> {
+    const started = performance.now();
+    const reply = await this.answer(command);
+    const outcome: CommandOutcome = reply.ok ? 'ok' : reply.moved ? 'moved' : reply.error.code === 'unavailable' ? 'failed' : 'rejected';
+    this.opts.observer?.command(command.type, outcome, (performance.now() - started) / 1000);
+    return reply;
+  }
+
+  private async answer(command: Command): Promise<CommandReply> {
     const { requestId } = command.meta;
     try {
       const result = await this.execute(command);

@@ -1,4 +1,6 @@
-import { runApp } from '@chat/app';
+import { randomUUID } from 'node:crypto';
+import { hostname } from 'node:os';
+import { runApp, type Readiness } from '@chat/app';
 import { loadEdgeConfig, names } from '@chat/contracts';
 import { connectNats } from '@chat/nats';
 import { createPool, PAST_END_FIX, projectionsPastEnd } from '@chat/postgres';
@@ -9,9 +11,10 @@ import { CommandGateway } from './commands';
 import { ConversationList } from './conversationList';
 import { DeliveryConsumer } from './delivery/consumer';
 import { registerHttpRoutes } from './http/routes';
-import { createMetrics, perLabel, registerConsumerGauges } from './metrics';
+import { createMetrics, perLabel } from './metrics';
 import { ReadModels } from './queries';
-import { createServer, originPolicy } from './server';
+import { claimEdgeId } from './identity';
+import { createServer, originPolicy, type Probes } from './server';
 import { registerGateway, WS_PATH } from './ws/gateway';
 import { Hub } from './ws/hub';
 import { InboxReader } from './sync/inboxReader';
@@ -30,16 +33,25 @@ import { registerUserRoutes } from './users/routes';
 runApp(
   'edge',
   () => loadEdgeConfig(),
-  async ({ cfg, log }) => {
+  async ({ cfg, log, metrics: promRegistry }) => {
     const n = names(cfg.CHAT_NS);
 
-    const nats = await connectNats(cfg.NATS_URL, `edge-${cfg.EDGE_ID}`);
+    const nats = await connectNats(cfg.NATS_URL, `edge-${cfg.EDGE_ID}`, { security: cfg });
+    // Before anything of the id is touched: a second edge with a running edge's id fails here.
+    await claimEdgeId(nats.nc, n.subjects.edgeInstance(cfg.EDGE_ID), cfg.EDGE_ID, {
+      instance: randomUUID(),
+      host: hostname(),
+      pid: process.pid,
+      startedAt: Date.now(),
+    }).catch(async (e: unknown) => {
+      await nats.nc.close();
+      throw e;
+    });
     const pool = createPool(cfg.DATABASE_URL, cfg.CHAT_PG_POOL);
     pool.on('error', (err) => log.warn({ err }, 'idle postgres connection failed'));
     const redis = createRedis(cfg.REDIS_URL, n.redisPrefix);
     const registry = new ConnectionRegistry(redis, cfg.CHAT_REGISTRY_TTL);
-    const metrics = createMetrics(cfg.EDGE_ID);
-    registerConsumerGauges(metrics.registry, nats.jsm, [n.streams.events, n.streams.delivery]);
+    const metrics = createMetrics(promRegistry);
 
     const edgeConsumer = edgeConsumerConfig(n, cfg.EDGE_ID);
     await ensureConsumerWhenStreamExists(nats.jsm, edgeConsumer.stream, edgeConsumer.config, (stream) =>
@@ -150,8 +162,8 @@ runApp(
     let draining = false;
     // Browser Origins allowed on HTTP and WebSocket upgrades alike (CHAT_ALLOWED_ORIGINS; empty = any).
     const originAllowed = originPolicy(cfg.CHAT_ALLOWED_ORIGINS);
-    const app = await createServer(log, metrics, {
-      async ready(): Promise<{ checks: Record<string, boolean>; problems?: string[] }> {
+    const probes: Probes = {
+      async ready(): Promise<Readiness> {
         if (draining) return { checks: { accepting: false } };
         const [natsOk, pgOk, redisOk, stream, mediaProblem] = await Promise.all([
           nats.nc.flush().then(() => true, () => false),
@@ -169,7 +181,8 @@ runApp(
         ];
         return { checks: { nats: natsOk, postgres: pgOk, redis: redisOk, events: stream !== null, projections: pastEnd.length === 0, media: mediaProblem === null }, problems };
       },
-    }, { originAllowed });
+    };
+    const app = await createServer(log, metrics, probes, { originAllowed });
     const verifier = new TokenVerifier(cfg.CHAT_JWT_SECRET);
     const wsGateway = registerGateway(app, {
       edgeId: cfg.EDGE_ID,
@@ -272,7 +285,7 @@ runApp(
       store.close();
       await Promise.allSettled([pool.end(), redis.quit()]);
     }
-    return { stop: drainAndStop, exitWhenStopped: true };
+    return { stop: drainAndStop, ready: () => probes.ready(), exitWhenStopped: true };
   },
   { base: (cfg) => ({ edge: cfg.EDGE_ID }) },
 );

@@ -1,5 +1,4 @@
-import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
-import type { JetStreamManager } from '@nats-io/jetstream';
+import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
 
 export type EdgeMetrics = ReturnType<typeof createMetrics>;
 
@@ -16,10 +15,8 @@ export function perLabel<C>(make: (value: string) => C): (value: string) => C {
   };
 }
 
-export function createMetrics(edgeId: string) {
-  const registry = new Registry();
-  registry.setDefaultLabels({ edge: edgeId });
-  collectDefaultMetrics({ register: registry });
+/** The edge's metrics, in the registry its shell serves on the ops port (labelled app="edge", edge=EDGE_ID). */
+export function createMetrics(registry: Registry) {
   return {
     registry,
     framesIn: new Counter({ name: 'chat_ws_frames_in_total', help: 'WebSocket frames received, by type', labelNames: ['type'], registers: [registry] }),
@@ -53,35 +50,3 @@ export function createMetrics(edgeId: string) {
   };
 }
 
-/**
- * Consumer lag per durable consumer, read from the JetStream API at scrape time: the same
- * figures `nats consumer report` shows.
- */
-export function registerConsumerGauges(registry: Registry, jsm: JetStreamManager, streams: string[]): void {
-  const labels = ['stream', 'consumer'];
-  let inflight: Promise<void> | undefined;
-  // prom-client may collect metrics concurrently: the three gauges share one refresh.
-  const collect = async () => {
-    inflight ??= refresh().finally(() => (inflight = undefined));
-    await inflight;
-  };
-  const gauge = (name: string, help: string) => new Gauge({ name, help, labelNames: labels, registers: [registry], collect });
-  const pending = gauge('chat_consumer_pending', 'Messages not yet delivered to the consumer');
-  const ackPending = gauge('chat_consumer_ack_pending', 'Messages delivered but not acknowledged');
-  const redelivered = gauge('chat_consumer_redelivered', 'Messages redelivered and not yet acknowledged');
-  async function refresh(): Promise<void> {
-    for (const g of [pending, ackPending, redelivered]) g.reset();
-    for (const stream of streams) {
-      try {
-        for await (const ci of jsm.consumers.list(stream)) {
-          const l = { stream, consumer: ci.name };
-          pending.set(l, ci.num_pending);
-          ackPending.set(l, ci.num_ack_pending);
-          redelivered.set(l, ci.num_redelivered);
-        }
-      } catch {
-        // stream missing or NATS unreachable: report nothing for it rather than stale figures
-      }
-    }
-  }
-}

@@ -1,11 +1,12 @@
 import Fastify, { LogController, type FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import { LIMITS } from '@chat/contracts';
+import type { Readiness } from '@chat/app';
 import type { EdgeMetrics } from './metrics';
 
 export interface Probes {
-  /** Each dependency's check, and why a failing one fails (shown on /readyz). */
-  ready(): Promise<{ checks: Record<string, boolean>; problems?: string[] }>;
+  /** Each dependency's check, and why a failing one fails (shown on /readyz, here and on the ops port). */
+  ready(): Promise<Readiness>;
 }
 
 export interface ServerOptions {
@@ -23,7 +24,11 @@ export function originPolicy(allowed: readonly string[] = []): (origin: string |
   return (origin) => origins.size === 0 || origin === undefined || origins.has(origin);
 }
 
-/** The fastify instance with health, readiness and metrics; routes and the WebSocket gateway are added by the caller. */
+/**
+ * The fastify instance with health and readiness (for the load balancer in front of the
+ * clients' port); routes and the WebSocket gateway are added by the caller. Metrics are on the
+ * ops port only.
+ */
 export async function createServer(log: Logger, metrics: EdgeMetrics, probes: Probes, opts: ServerOptions = {}): Promise<FastifyInstance> {
   const app = Fastify({
     loggerInstance: log,
@@ -44,10 +49,6 @@ export async function createServer(log: Logger, metrics: EdgeMetrics, probes: Pr
     const { checks, problems } = await probes.ready();
     const ok = Object.values(checks).every(Boolean);
     return reply.code(ok ? 200 : 503).send({ status: ok ? 'ready' : 'unavailable', checks, ...(problems?.length ? { problems } : {}) });
-  });
-  app.get('/metrics', async (_req, reply) => {
-    reply.header('content-type', metrics.registry.contentType);
-    return metrics.registry.metrics();
   });
   return app as unknown as FastifyInstance;
 }

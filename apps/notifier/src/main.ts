@@ -1,5 +1,6 @@
 import type { Logger } from 'pino';
-import { runApp } from '@chat/app';
+import { Histogram } from 'prom-client';
+import { counterFrom, runApp } from '@chat/app';
 import { names as namesFor, NotifierConfig, type Names } from '@chat/contracts';
 import { connectNats, pullLoop, type Nats, type PullLoop } from '@chat/nats';
 import { createPool } from '@chat/postgres';
@@ -17,9 +18,9 @@ async function ensureConsumers(nats: Nats, n: Names, log: Logger): Promise<void>
   }
 }
 
-runApp('notifier', NotifierConfig, async ({ cfg, log, summary }) => {
+runApp('notifier', NotifierConfig, async ({ cfg, log, summary, metrics }) => {
   const n = namesFor(cfg.CHAT_NS);
-  const nats = await connectNats(cfg.NATS_URL, 'notifier');
+  const nats = await connectNats(cfg.NATS_URL, 'notifier', { security: cfg });
   await ensureConsumers(nats, n, log);
   const pool = createPool(cfg.DATABASE_URL, cfg.CHAT_PG_POOL);
   pool.on('error', (err) => log.warn({ err }, 'idle postgres connection failed'));
@@ -29,6 +30,33 @@ runApp('notifier', NotifierConfig, async ({ cfg, log, summary }) => {
   const store = new NotifierStore(pool);
   const stats: NotifierStats = newStats();
   if (!cfg.CHAT_PUSH_URL) log.warn('CHAT_PUSH_URL is not set: pushes are logged, not sent');
+
+  // The counts the notifier keeps anyway, read at scrape time.
+  const outcomes: Record<string, keyof NotifierStats> = {
+    pushed: 'pushed',
+    rejected: 'rejected',
+    retried: 'retried',
+    collapsed: 'collapsed',
+    logged_only: 'dropped',
+    skipped_online: 'skippedOnline',
+    skipped_muted: 'skippedMuted',
+    skipped_blocked: 'skippedBlocked',
+  };
+  counterFrom(
+    metrics,
+    'chat_push_results_total',
+    'Push jobs by result: pushed, rejected (given up), retried, collapsed into another push, logged_only (no CHAT_PUSH_URL), skipped (recipient online, muted, or blocking the sender)',
+    { label: 'result', values: Object.fromEntries(Object.entries(outcomes).map(([result, key]) => [result, () => stats[key]])) },
+  );
+  counterFrom(metrics, 'chat_push_jobs_total', 'Push jobs taken from CHAT_NOTIFY', () => stats.jobs);
+  counterFrom(metrics, 'chat_push_lag_gave_up_total', 'Pushes that waited CHAT_PUSH_LAG_WAIT for the read models and went ahead with what they held', () => stats.lagGaveUp);
+  const postSeconds = new Histogram({
+    name: 'chat_push_gateway_duration_seconds',
+    help: 'One POST to the push gateway, by result (ok, rejected, retry)',
+    labelNames: ['result'],
+    buckets: [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+    registers: [metrics],
+  });
 
   const readModels = [n.consumers.projMessages, n.consumers.projConversations];
   const gate = new ProjectionGate(() => store.projectionsPosition(readModels));
@@ -45,6 +73,7 @@ runApp('notifier', NotifierConfig, async ({ cfg, log, summary }) => {
     maxDeliver: NOTIFIER_JOB_MAX_DELIVER,
     gate,
     lagWaitMs: cfg.CHAT_PUSH_LAG_WAIT,
+    onPost: (result, seconds) => postSeconds.observe({ result }, seconds),
   });
 
   const loops: PullLoop[] = [];
@@ -71,6 +100,14 @@ runApp('notifier', NotifierConfig, async ({ cfg, log, summary }) => {
   );
   return {
     done: Promise.all(loops.map((l) => l.done)),
+    async ready() {
+      const [natsOk, pgOk, redisOk] = await Promise.all([
+        nats.nc.flush().then(() => true, () => false),
+        pool.query('SELECT 1').then(() => true, () => false),
+        redis.ping().then(() => true, () => false),
+      ]);
+      return { checks: { nats: natsOk, postgres: pgOk, redis: redisOk } };
+    },
     stats: () => ({ ...stats }),
     async stop() {
       await Promise.all(loops.map((l) => l.stop().catch((err) => log.warn({ err }, 'stopping a consumer failed'))));

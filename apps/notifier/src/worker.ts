@@ -27,6 +27,8 @@ export interface PushWorkerOptions {
   /** How long a push may wait at the gate before it goes ahead with what the read models hold (CHAT_PUSH_LAG_WAIT). */
   lagWaitMs?: number;
   clock?: Clock;
+  /** Told how long each POST to the push gateway took, with its result (the metrics). */
+  onPost?: (result: 'ok' | 'rejected' | 'retry', seconds: number) => void;
 }
 
 /** Pushes read and decided together at most (one Redis pipeline, one statement per read). */
@@ -86,6 +88,8 @@ export class PushWorker {
       msg.term();
       return;
     }
+    // A redelivered job (retried, or not acked before a restart) is counted again.
+    this.o.stats.jobs++;
     this.collapser.add(job, carrierOf(msg));
   }
 
@@ -188,11 +192,13 @@ export class PushWorker {
       stats.dropped++;
       return { kind: 'sent' };
     }
+    const started = performance.now();
     const res = await postPush(this.o.url, payload, {
       timeoutMs: this.o.timeoutMs,
       idempotencyKey: `${c.userId}:${c.conversationId}:${c.last.eventSeq}`,
       ...(this.o.token ? { token: this.o.token } : {}),
     });
+    this.o.onPost?.(res.kind, (performance.now() - started) / 1000);
     switch (res.kind) {
       case 'ok':
         stats.pushed++;

@@ -29,6 +29,7 @@ function startProjector(env: TestEnv, extra: Record<string, string> = {}): Proje
       LOG_LEVEL: 'debug',
       // The test events are dated 2024: the sweeper would expire them.
       CHAT_SWEEP_INTERVAL: '0',
+      CHAT_OPS_PORT: '0',
       ...extra,
     },
     stdio: ['ignore', 'pipe', 'pipe'],

@@ -1,4 +1,5 @@
 import { runApp } from '@chat/app';
+import { projectorBatchMetrics, registerProjectorMetrics } from './metrics';
 import { names as namesFor, ProjectorConfig } from '@chat/contracts';
 import { connectNats, JetStreamPublisher } from '@chat/nats';
 import { createPool } from '@chat/postgres';
@@ -11,7 +12,7 @@ import { Router } from './routing';
 import { Sweeper, sweepIntervalMs } from './sweeper';
 import { MediaStore } from '@chat/media';
 
-runApp('projector', ProjectorConfig, async ({ cfg, log }) => {
+runApp('projector', ProjectorConfig, async ({ cfg, log, metrics }) => {
   const names = namesFor(cfg.CHAT_NS);
 
   // CHAT_PROJECTOR_SYNC_COMMIT=off: a commit returns before its WAL is flushed. A Postgres crash
@@ -21,7 +22,7 @@ runApp('projector', ProjectorConfig, async ({ cfg, log }) => {
   pool.on('error', (err) => log.warn({ err }, 'idle postgres connection failed'));
   const redis = createRedis(cfg.REDIS_URL, names.redisPrefix);
   redis.on('error', (err) => log.warn({ err }, 'redis error'));
-  const nats = await connectNats(cfg.NATS_URL, 'projector');
+  const nats = await connectNats(cfg.NATS_URL, 'projector', { security: cfg });
   // Live frames and push jobs: a batch waits for all of them before its commit anyway, so a
   // server slow to store a burst (a reconnect storm's backlog) is waited for rather than failed
   // after the default 5 s, which would route the whole batch again.
@@ -32,6 +33,7 @@ runApp('projector', ProjectorConfig, async ({ cfg, log }) => {
 
   const projector = new Projector(
     {
+      onBatch: projectorBatchMetrics(metrics),
       pool,
       nc: nats.nc,
       js: nats.js,
@@ -57,11 +59,18 @@ runApp('projector', ProjectorConfig, async ({ cfg, log }) => {
       })
     : null;
 
+  registerProjectorMetrics(metrics, { projector, pool, jsm: nats.jsm, stream: names.streams.events });
+
   projector.start();
   sweeper?.start();
   log.info({ batch: cfg.CHAT_PROJECTOR_BATCH, retention: cfg.CHAT_RETENTION, maxAge: cfg.CHAT_MAX_AGE, syncCommit: cfg.CHAT_PROJECTOR_SYNC_COMMIT }, 'projector started');
   return {
     done: projector.done,
+    async ready() {
+      const [natsOk, pgOk] = await Promise.all([nats.nc.flush().then(() => true, () => false), pool.query('SELECT 1').then(() => true, () => false)]);
+      const refusal = projector.refusal;
+      return { checks: { nats: natsOk, postgres: pgOk, applying: refusal === null }, ...(refusal ? { problems: [`${refusal.reason}; ${refusal.fix}`] } : {}) };
+    },
     async stop() {
       await Promise.all([projector.stop(), sweeper?.stop()]);
       // drain flushes the acks of the last batches before closing.

@@ -14,7 +14,7 @@ const cfg = loadConfig(ProjectorConfig);
 // The projector's configuration has no replica count; the streams' (default 1) names the same bucket.
 const replicas = loadConfig(StreamsConfig.pick({ CHAT_STREAM_REPLICAS: true })).CHAT_STREAM_REPLICAS;
 const pool = createPool(cfg.DATABASE_URL, 2);
-const nats = await connectNats(cfg.NATS_URL, 'projector-rebuild');
+const nats = await connectNats(cfg.NATS_URL, 'projector-rebuild', { security: cfg });
 try {
   const names = namesFor(cfg.CHAT_NS);
   let found = '';

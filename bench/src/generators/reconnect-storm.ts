@@ -19,7 +19,7 @@
  *   (`nowMs`, comparable across processes); the shard then waits at the end barrier, so no
  *   client closes while another shard's are still catching up.
  *
- * args (setup): { role: 'setup', wsUrl, httpUrl, jwtSecret, natsUrl, ns, planFile, clients?, groupSize?, messagesPerClient?, inFlight?, runId?, localAddresses? }
+ * args (setup): { role: 'setup', wsUrl, opsUrl, jwtSecret, natsUrl, ns, planFile, clients?, groupSize?, messagesPerClient?, inFlight?, runId?, localAddresses? }
  * args (storm): { role: 'storm', wsUrl, jwtSecret, planFile, shard, shards, startDir, endDir, localAddresses?, catchUpTimeoutMs? }
  */
 import { readFileSync, writeFileSync } from 'node:fs';
@@ -32,7 +32,8 @@ import { barrier, makeClient, nowMs, pool, progress, readArgs, retry, round, run
 interface SetupArgs {
   role: 'setup';
   wsUrl: string;
-  httpUrl: string;
+  /** The edge's ops port (its /metrics). */
+  opsUrl: string;
   jwtSecret: string;
   natsUrl: string;
   ns: string;
@@ -88,9 +89,9 @@ export interface StormShardResult {
   startLoopMs: number;
 }
 
-async function edgeConnections(httpUrl: string): Promise<number | null> {
+async function edgeConnections(opsUrl: string): Promise<number | null> {
   try {
-    const m = /^chat_ws_connections(?:\{[^}]*\})?\s+(\d+)/m.exec(await (await fetch(`${httpUrl}/metrics`)).text());
+    const m = /^chat_ws_connections(?:\{[^}]*\})?\s+(\d+)/m.exec(await (await fetch(`${opsUrl}/metrics`)).text());
     return m ? Number(m[1]) : null;
   } catch {
     return null;
@@ -160,7 +161,7 @@ async function setup(a: SetupArgs) {
   first = [];
   const goneDeadline = Date.now() + 30_000;
   for (;;) {
-    const n = await edgeConnections(a.httpUrl);
+    const n = await edgeConnections(a.opsUrl);
     if (n === null || n <= G || Date.now() > goneDeadline) break;
     await sleep(100);
   }

@@ -28,9 +28,9 @@ const procStatus = (pid: number, field: string): number => {
 };
 
 /** The `chat_ws_connections` gauge from the edge's /metrics. */
-async function edgeConnections(httpUrl: string): Promise<number | null> {
+async function edgeConnections(opsUrl: string): Promise<number | null> {
   try {
-    const text = await (await fetch(`${httpUrl}/metrics`)).text();
+    const text = await (await fetch(`${opsUrl}/metrics`)).text();
     const m = /^chat_ws_connections(?:\{[^}]*\})?\s+(\d+)/m.exec(text);
     return m ? Number(m[1]) : null;
   } catch {
@@ -107,7 +107,7 @@ export const scenario: Scenario = {
       const rssAfter = procStatus(pid, 'VmRSS');
       const hwm = procStatus(pid, 'VmHWM');
       const fdsAfter = fdCount(pid);
-      const gauge = await edgeConnections(sys.httpUrl);
+      const gauge = await edgeConnections(sys.opsUrl);
       barrier.release(dir);
       const results = await Promise.all(shards);
       const bad = results.find((r) => r.error);

@@ -66,7 +66,7 @@ export const scenario: Scenario = {
       const setup = await ctx.runGenerator<Record<string, unknown> & { tDrop: number; error?: string }>('reconnect-storm', {
         role: 'setup',
         wsUrl: sys.wsUrls[0],
-        httpUrl: sys.httpUrl,
+        opsUrl: sys.opsUrl,
         jwtSecret,
         natsUrl: sys.env['NATS_URL'],
         ns: sys.env['CHAT_NS'] ?? '',

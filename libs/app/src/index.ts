@@ -1,1 +1,4 @@
 export * from './shell';
+export * from './ops';
+export * from './jetstreamMetrics';
+export * from './metrics';

@@ -1,6 +1,8 @@
 import { z } from 'zod';
 import { Duration } from './duration';
 
+const optional = <T extends z.ZodType>(t: T) => z.preprocess((v) => (v === '' ? undefined : v), t.optional());
+
 /**
  * One zod schema per app, built from the environment in one place. Every variable, its
  * default and its unit is listed here and in README.md ("Configuration").
@@ -27,7 +29,45 @@ const Common = z.object({
    * same on every process.
    */
   CHAT_REGISTRY_TTL: Duration.prefault('90s'),
+  /**
+   * NATS authentication, besides a `user:pass@` or token in NATS_URL: a credentials file (user
+   * JWT + NKey seed, as `nsc` and `nats context` make), an NKey seed file, a user and password, or
+   * a token. At most one kind; unset = none.
+   */
+  NATS_CREDS: optional(z.string().min(1)),
+  NATS_NKEY_SEED: optional(z.string().min(1)),
+  NATS_USER: optional(z.string().min(1)),
+  NATS_PASSWORD: optional(z.string().min(1)),
+  NATS_TOKEN: optional(z.string().min(1)),
+  /**
+   * NATS TLS (PEM files): the CA that signed the servers' certificates, and a client certificate
+   * and key for mutual TLS. Any of them (or a `tls://` URL) turns TLS on; then the servers must
+   * offer TLS or the connection fails.
+   */
+  NATS_TLS_CA: optional(z.string().min(1)),
+  NATS_TLS_CERT: optional(z.string().min(1)),
+  NATS_TLS_KEY: optional(z.string().min(1)),
+  /**
+   * The ops server (Prometheus `/metrics`, `/healthz`, `/readyz`): internal, never the client
+   * port. Each app has its own default CHAT_OPS_PORT (see `opsPort`); 0 = any free port (logged).
+   */
+  CHAT_OPS_HOST: z.string().default('127.0.0.1'),
 });
+
+type NatsSecurity = Partial<Record<'NATS_CREDS' | 'NATS_NKEY_SEED' | 'NATS_USER' | 'NATS_PASSWORD' | 'NATS_TOKEN' | 'NATS_TLS_CERT' | 'NATS_TLS_KEY', string | undefined>>;
+
+/** What is wrong with a configuration's NATS authentication settings taken together (loadConfig fails on any). */
+export function natsSecurityProblems(c: NatsSecurity): string[] {
+  const out: string[] = [];
+  const kinds = [c.NATS_CREDS, c.NATS_NKEY_SEED, c.NATS_USER ?? c.NATS_PASSWORD, c.NATS_TOKEN].filter((v) => v !== undefined);
+  if (kinds.length > 1) out.push('NATS_CREDS: set one of NATS_CREDS, NATS_NKEY_SEED, NATS_USER/NATS_PASSWORD, NATS_TOKEN');
+  if ((c.NATS_USER === undefined) !== (c.NATS_PASSWORD === undefined)) out.push('NATS_USER: NATS_USER and NATS_PASSWORD go together');
+  if ((c.NATS_TLS_CERT === undefined) !== (c.NATS_TLS_KEY === undefined)) out.push('NATS_TLS_CERT: NATS_TLS_CERT and NATS_TLS_KEY go together');
+  return out;
+}
+
+/** An app's ops port: the default differs per app so that one host can run them all (README, Configuration). */
+const opsPort = (port: number) => z.coerce.number().int().min(0).max(65535).default(port);
 
 /**
  * How long CHAT_EVENTS keeps events and the read models keep message bodies: 30 days at most,
@@ -48,8 +88,6 @@ const Bytes = z.string().transform((s, ctx) => {
   const unit = { B: 1, KiB: 1024, MiB: 1024 ** 2, GiB: 1024 ** 3, KB: 1e3, MB: 1e6, GB: 1e9 }[m[2] ?? 'B']!;
   return Math.round(Number(m[1]) * unit);
 });
-
-const optional = <T extends z.ZodType>(t: T) => z.preprocess((v) => (v === '' ? undefined : v), t.optional());
 
 /** Media storage (docs/media.md): an S3-compatible bucket, shared by the edge (uploads, downloads) and the projector (clean-up). */
 const Media = z.object({
@@ -77,6 +115,7 @@ export const StreamsConfig = z.object({
 });
 
 export const CommandConfig = Common.extend({
+  CHAT_OPS_PORT: opsPort(9471),
   /** Replicas of the partition lease bucket (as CHAT_STREAM_REPLICAS for the streams). */
   CHAT_STREAM_REPLICAS: z.coerce.number().int().min(1).max(5).default(1),
   /** Memory for aggregate states (LRU, by estimated size); 0 turns the cache off. */
@@ -97,6 +136,7 @@ export const CommandConfig = Common.extend({
 export type CommandConfig = z.infer<typeof CommandConfig>;
 
 export const ProjectorConfig = Common.extend(Media.shape).extend({
+  CHAT_OPS_PORT: opsPort(9472),
   /** Most events applied per Postgres transaction (a batch is whatever arrived while the previous one was applied, up to this). */
   CHAT_PROJECTOR_BATCH: z.coerce.number().int().min(1).max(1000).default(500),
   /**
@@ -129,6 +169,7 @@ export const ProjectorConfig = Common.extend(Media.shape).extend({
 export type ProjectorConfig = z.infer<typeof ProjectorConfig>;
 
 export const EdgeConfig = Common.extend({
+  CHAT_OPS_PORT: opsPort(9470),
   CHAT_EDGE_HOST: z.string().default('127.0.0.1'),
   CHAT_EDGE_PORT: z.coerce.number().int().min(0).max(65535).default(8080),
   /** Connections the kernel queues for accept (listen(2) backlog; capped by net.core.somaxconn). */
@@ -199,6 +240,7 @@ export const EdgeConfig = Common.extend({
 export type EdgeConfig = z.infer<typeof EdgeConfig> & { CHAT_JWT_SECRET: string };
 
 export const NotifierConfig = Common.extend({
+  CHAT_OPS_PORT: opsPort(9473),
   /** Push gateway (relay to APNs/FCM) the notifier POSTs to; unset = log the notification and drop it. */
   CHAT_PUSH_URL: z.preprocess((v) => (v === '' ? undefined : v), z.url({ protocol: /^https?$/ }).optional()),
   /** Put the message text in the push (`true`); default: a generic "New message from <sender>". */
@@ -228,10 +270,10 @@ export function configWarnings(cfg: { CHAT_MAX_AGE?: number }): string[] {
 
 export function loadConfig<T extends z.ZodTypeAny>(schema: T, env: Record<string, string | undefined> = process.env): z.infer<T> {
   const res = schema.safeParse(env);
-  if (!res.success) {
-    const lines = res.error.issues.map((i) => `  ${i.path.join('.')}: ${i.message}`);
-    throw new Error(`invalid configuration:\n${lines.join('\n')}`);
-  }
+  const fail = (lines: string[]) => new Error(`invalid configuration:\n${lines.map((l) => `  ${l}`).join('\n')}`);
+  if (!res.success) throw fail(res.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`));
+  const problems = natsSecurityProblems(res.data as NatsSecurity);
+  if (problems.length) throw fail(problems);
   return res.data;
 }
 
@@ -243,3 +285,29 @@ export function loadEdgeConfig(env: Record<string, string | undefined> = process
   }
   return cfg as EdgeConfig;
 }
+
+/**
+ * The optional archive (apps/archive, docs/analytics.md): CHAT_EVENTS written to S3 as hourly
+ * NDJSON objects, `<CHAT_ARCHIVE_PREFIX>/<CHAT_NS or "default">/events/YYYY/MM/DD/HH/<firstSeq>-<lastSeq>.ndjson.gz`.
+ * An object is written once it holds CHAT_ARCHIVE_MAX_EVENTS events or CHAT_ARCHIVE_MAX_BYTES,
+ * or its oldest event waited CHAT_ARCHIVE_MAX_DELAY; its events are acknowledged only then.
+ */
+export const ArchiveConfig = Common.extend(
+  Media.pick({ S3_ENDPOINT: true, S3_BUCKET: true, S3_REGION: true, S3_ACCESS_KEY_ID: true, S3_SECRET_ACCESS_KEY: true, S3_FORCE_PATH_STYLE: true }).shape,
+).extend({
+  CHAT_OPS_PORT: opsPort(9474),
+  /** The archive's bucket; unset = S3_BUCKET. */
+  CHAT_ARCHIVE_BUCKET: optional(z.string().regex(/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/)),
+  /** Key prefix inside the bucket: path segments of [A-Za-z0-9_.-], no leading or trailing '/'. */
+  CHAT_ARCHIVE_PREFIX: z
+    .string()
+    .regex(/^[A-Za-z0-9_.-]+(\/[A-Za-z0-9_.-]+)*$/, 'path segments of [A-Za-z0-9_.-] separated by /')
+    .default('archive'),
+  /** Most events in one object. Below the consumer's max_ack_pending (50,000): they are all held un-acked until written. */
+  CHAT_ARCHIVE_MAX_EVENTS: z.coerce.number().int().min(1).max(40_000).default(10_000),
+  /** Most NDJSON bytes (before gzip) in one object. */
+  CHAT_ARCHIVE_MAX_BYTES: Bytes.refine((n) => n >= 1024 && n <= 512 * 1024 ** 2, 'between 1KiB and 512MiB').prefault('16MiB'),
+  /** Longest an event waits before its object is written; under the consumer's 10 min ack wait. */
+  CHAT_ARCHIVE_MAX_DELAY: Duration.refine((ms) => ms >= 1_000 && ms <= 5 * 60_000, 'between 1s and 5m').prefault('60s'),
+});
+export type ArchiveConfig = z.infer<typeof ArchiveConfig>;

@@ -17,4 +17,13 @@ describe('configuration', () => {
     expect(loadConfig(CommandConfig, { CHAT_AGGREGATE_CACHE_BYTES: '0' }).CHAT_AGGREGATE_CACHE_BYTES).toBe(0);
     expect(() => loadConfig(CommandConfig, { CHAT_AGGREGATE_CACHE_BYTES: 'lots' })).toThrow(/invalid size/);
   });
+
+  it('NATS authentication: one kind at most, pairs together; CHAT_OPS_PORT per app', () => {
+    expect(loadConfig(CommandConfig, { NATS_CREDS: '/etc/chat/app.creds', NATS_TLS_CA: '/etc/chat/ca.pem' }).NATS_CREDS).toBe('/etc/chat/app.creds');
+    expect(() => loadConfig(CommandConfig, { NATS_CREDS: '/a.creds', NATS_TOKEN: 't' })).toThrow(/set one of NATS_CREDS, NATS_NKEY_SEED, NATS_USER\/NATS_PASSWORD, NATS_TOKEN/);
+    expect(() => loadConfig(CommandConfig, { NATS_USER: 'chat' })).toThrow(/NATS_USER and NATS_PASSWORD go together/);
+    expect(() => loadConfig(CommandConfig, { NATS_TLS_CERT: '/c.pem' })).toThrow(/NATS_TLS_CERT and NATS_TLS_KEY go together/);
+    expect([loadConfig(CommandConfig, {}).CHAT_OPS_PORT, loadConfig(ProjectorConfig, {}).CHAT_OPS_PORT]).toEqual([9471, 9472]);
+    expect(loadConfig(CommandConfig, { CHAT_OPS_PORT: '0' }).CHAT_OPS_PORT).toBe(0);
+  });
 });

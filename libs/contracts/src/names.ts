@@ -36,6 +36,8 @@ export interface Names {
     presenceAll: string;
     /** Core NATS: typing signals for the users on one edge (`chat.typing.<edgeId>`). */
     typing(edgeId: string): string;
+    /** Core NATS: the running edge of an id answers here (so that a second one with the same EDGE_ID refuses to start). */
+    edgeInstance(edgeId: string): string;
     /** CHAT_DLQ: every dead letter, `chat.dlq.<consumer>`. */
     dlqAll: string;
     /** Dead letters of one consumer (projector, edge-<id>, …). */
@@ -61,6 +63,8 @@ export interface Names {
     notifier: string;
     /** The notifier's push worker on CHAT_NOTIFY. */
     notifierJobs: string;
+    /** The optional archive's durable on CHAT_EVENTS (apps/archive). */
+    archive: string;
   };
   /** Redis key prefix (ioredis `keyPrefix`). */
   readonly redisPrefix: string;
@@ -96,6 +100,7 @@ export function names(ns = ''): Names {
       presence: (userId) => `${s}chat.presence.${userId}`,
       presenceAll: `${s}chat.presence.>`,
       typing: (edgeId) => `${s}chat.typing.${edgeId}`,
+      edgeInstance: (edgeId) => `${s}chat.edge.${edgeId}.instance`,
       dlqAll: `${s}chat.dlq.>`,
       dlq: (consumer) => `${s}chat.dlq.${consumer}`,
     },
@@ -108,6 +113,7 @@ export function names(ns = ''): Names {
       edge: (edgeId) => `edge-${edgeId}`,
       notifier: 'notifier',
       notifierJobs: 'notifier-jobs',
+      archive: 'archive',
     },
     redisPrefix: ns ? `${ns}:` : '',
   };

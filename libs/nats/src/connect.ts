@@ -1,4 +1,5 @@
-import { connect, type NatsConnection } from '@nats-io/transport-node';
+import { readFileSync } from 'node:fs';
+import { connect, credsAuthenticator, nkeyAuthenticator, type ConnectionOptions, type NatsConnection } from '@nats-io/transport-node';
 import { jetstream, jetstreamManager, type JetStreamClient, type JetStreamManager } from '@nats-io/jetstream';
 import { MIN_NATS_SERVER_REASON, MIN_NATS_SERVER_VERSION, natsServerSupported } from '@chat/contracts';
 
@@ -14,6 +15,41 @@ export interface ConnectOptions {
    * Only for tools that merely look (chatctl's reports); anything that runs the system refuses.
    */
   onOldServer?: (message: string) => void;
+  /** Authentication and TLS (the NATS_* settings of every app's configuration). */
+  security?: NatsSecurity;
+}
+
+/** The NATS_* authentication and TLS settings (libs/contracts config: at most one kind of authentication). */
+export interface NatsSecurity {
+  NATS_CREDS?: string | undefined;
+  NATS_NKEY_SEED?: string | undefined;
+  NATS_USER?: string | undefined;
+  NATS_PASSWORD?: string | undefined;
+  NATS_TOKEN?: string | undefined;
+  NATS_TLS_CA?: string | undefined;
+  NATS_TLS_CERT?: string | undefined;
+  NATS_TLS_KEY?: string | undefined;
+}
+
+/**
+ * nats.js options for the settings. Credentials and seed files are read again on every
+ * (re)connect, so a rotated file is picked up without a restart.
+ */
+export function securityOptions(s: NatsSecurity = {}): Partial<ConnectionOptions> {
+  const out: Partial<ConnectionOptions> = {};
+  const { NATS_CREDS: creds, NATS_NKEY_SEED: seed } = s;
+  if (creds) out.authenticator = credsAuthenticator(() => readFileSync(creds));
+  else if (seed) out.authenticator = nkeyAuthenticator(() => new TextEncoder().encode(readFileSync(seed, 'utf8').trim()));
+  else if (s.NATS_USER && s.NATS_PASSWORD) Object.assign(out, { user: s.NATS_USER, pass: s.NATS_PASSWORD });
+  else if (s.NATS_TOKEN) out.token = s.NATS_TOKEN;
+  if (s.NATS_TLS_CA || s.NATS_TLS_CERT) {
+    out.tls = {
+      ...(s.NATS_TLS_CA ? { caFile: s.NATS_TLS_CA } : {}),
+      ...(s.NATS_TLS_CERT ? { certFile: s.NATS_TLS_CERT } : {}),
+      ...(s.NATS_TLS_KEY ? { keyFile: s.NATS_TLS_KEY } : {}),
+    };
+  }
+  return out;
 }
 
 /** The URL without user and password, for messages. */
@@ -75,6 +111,7 @@ export async function connectNats(url: string, name: string, opts: ConnectOption
   const nc = await connect({
     servers: url.split(',').map((s) => s.trim()),
     name,
+    ...securityOptions(opts.security),
     maxReconnectAttempts: -1,
     reconnectTimeWait: 500,
     // A server that hangs without closing the socket (paused, partitioned) is given up after

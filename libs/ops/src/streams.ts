@@ -2,6 +2,7 @@ import { DeliverPolicy, type Consumer, type JetStreamClient, type JetStreamManag
 import { loadConfig, names as namesFor, StreamsConfig, type Names } from '@chat/contracts';
 import { connectNats, type ConnectOptions, type Nats } from '@chat/nats';
 import { applyStreams, consumerConfigs, type ApplyReport, type StreamSettings } from '@chat/streams';
+import { loadOpsConfig } from './config';
 import { consumerRow, missingConsumerRow, streamRow, type ConsumerReportRow, type StreamReportRow } from './report';
 
 /**
@@ -9,7 +10,8 @@ import { consumerRow, missingConsumerRow, streamRow, type ConsumerReportRow, typ
  * MIN_NATS_SERVER_VERSION is refused unless `opts.onOldServer` is given (read-only reports).
  */
 export async function withNats<T>(url: string, fn: (nats: Nats) => Promise<T>, opts: ConnectOptions = {}): Promise<T> {
-  const nats = await connectNats(url, 'chatctl', opts);
+  // Authentication and TLS as the apps have them (NATS_CREDS, NATS_TLS_CA, …).
+  const nats = await connectNats(url, 'chatctl', { security: loadOpsConfig(), ...opts });
   try {
     return await fn(nats);
   } finally {

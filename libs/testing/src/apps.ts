@@ -11,6 +11,8 @@ export type AppName = 'command' | 'projector' | 'edge' | 'notifier';
 export interface AppProcess {
   name: string;
   child: ChildProcess;
+  /** Its ops server (`/metrics`, `/healthz`, `/readyz`), when `CHAT_OPS_PORT` was given. */
+  opsUrl?: string;
   /** The last lines it printed (stdout and stderr), for error messages. */
   output: string[];
   /** Signals it (SIGTERM by default; SIGKILL after 10 s) and resolves with its exit code. */
@@ -21,14 +23,15 @@ export interface AppProcess {
  * One app (apps/<app>/src/main.ts) as its own process, exactly as `npm start` runs it
  * (`node --import tsx`). `CHAT_NODE_ARGS` (in `env` or the environment) adds node flags, e.g.
  * `--cpu-prof --cpu-prof-dir=/tmp/prof`; with the variable named by `echoEnv` set, its output
- * is echoed to stderr.
+ * is echoed to stderr. Without `CHAT_OPS_PORT` in `env` its ops server takes any free port
+ * (the apps' fixed defaults would collide between the systems of parallel tests).
  */
 export function startApp(app: AppName, env: Record<string, string>, opts: { label?: string; echoEnv?: string } = {}): AppProcess {
   const name = opts.label ?? app;
   const nodeArgs = (env['CHAT_NODE_ARGS'] ?? process.env['CHAT_NODE_ARGS'] ?? '').split(' ').filter(Boolean);
   const child = spawn(process.execPath, [...nodeArgs, '--import', 'tsx', resolve(REPO_ROOT, `apps/${app}/src/main.ts`)], {
     cwd: REPO_ROOT,
-    env: { ...process.env, ...env },
+    env: { ...process.env, CHAT_OPS_PORT: '0', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   const output: string[] = [];
@@ -41,9 +44,11 @@ export function startApp(app: AppName, env: Record<string, string>, opts: { labe
   child.stdout!.on('data', keep);
   child.stderr!.on('data', keep);
   const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
+  const opsPort = Number(env['CHAT_OPS_PORT'] ?? 0);
   return {
     name,
     child,
+    ...(opsPort > 0 ? { opsUrl: `http://127.0.0.1:${opsPort}` } : {}),
     output,
     async stop(signal: NodeJS.Signals = 'SIGTERM') {
       if (child.exitCode !== null || child.signalCode !== null) return child.exitCode;

@@ -41,6 +41,8 @@ export interface ProjectorOptions {
   delivery?: StreamSettings['delivery'];
   /** Builds the consumer reader (tests substitute one that loses or stalls deliveries). */
   consumer?: (o: OrderedConsumerOptions) => OrderedConsumer;
+  /** Told of every committed batch: its events and seconds from read to ack (the metrics). */
+  onBatch?: (events: number, seconds: number) => void;
 }
 
 export interface ProjectorStats {
@@ -133,6 +135,11 @@ export class Projector {
       commit: (batch) => this.commit(batch),
     });
     this.stall = new StallWatch(o.stalledConsumerMs);
+  }
+
+  /** Whether this instance holds the writer lock (the others stand by). */
+  get holding(): boolean {
+    return this.lock.holding;
   }
 
   private get batchSize(): number {
@@ -350,6 +357,7 @@ export class Projector {
     this.stats.applied += res.applied;
     this.stats.position = this.position;
     this.stats.lastBatch = { events: events.length, ms: performance.now() - started };
+    this.o.onBatch?.(events.length, this.stats.lastBatch.ms / 1000);
     this.log.debug({ events: events.length, applied: res.applied, from: events[0]!.streamSeq, to: res.last, ms: Math.round(this.stats.lastBatch.ms) }, 'batch committed');
     this.policy.recovered();
   }
