@@ -1,11 +1,10 @@
 import pg from 'pg';
 import { parseEvent, parsePreferenceEvent, type Names } from '@chat/contracts';
-import { createDatabase, dropDatabase, migrate, readEvents, withDatabase } from '@chat/ops';
+import { buildShadow, diffShadow, discardShadow, IGNORED_COLUMNS, readEvents } from '@chat/ops';
 import type { Nats } from '@chat/nats';
-import { createPool, ensureCheckpoint, PROJECTION_TABLES } from '@chat/postgres';
-import { applyBatch } from '../../apps/projector/src/pipeline/applier';
-import { buildProjection, PROJECTION_KEYS } from '../../apps/projector/src/projections';
-import type { StoredEvent, StreamEvent } from '../../apps/projector/src/projection';
+import { PROJECTION_KEYS } from '@chat/postgres';
+import { projectorApplier } from '../../apps/projector/src/shadow/applyStream';
+import type { StreamEvent } from '../../apps/projector/src/projection';
 import { log } from './topology';
 import { DEVICE_TRACE, type Device, type Workload } from './workload';
 
@@ -274,9 +273,9 @@ export interface RebuildResult {
   error?: string;
   /** Stream audit: MessageSent events sharing a (conversation, seq), and conversations whose stream seqs are not 1..N. */
   streamAudit: { duplicateSeqs: number; gaps: number; examples: string[] };
-  tables: Record<string, { live: number; rebuilt: number; onlyLive: number; onlyRebuilt: number }>;
+  tables: Record<string, { live: number; rebuilt: number; onlyLive: number; onlyRebuilt: number; different: number }>;
   diffs: number;
-  ignoredColumns: Record<string, string[]>;
+  ignoredColumns: Record<string, readonly string[]>;
   examples: string[];
 }
 
@@ -320,110 +319,46 @@ export class SeqAudit {
 }
 
 /**
- * Columns legitimately different between the live read models and a rebuild. The projections
- * take every value from the events (no now()), so nothing is ignored today; the list is here
- * for columns a future projection fills from the clock.
+ * Rebuilds every projection from all of CHAT_EVENTS alone (no snapshots: nothing ages out during
+ * a run) into the shadow schema of the live database with the projector's own apply code — the
+ * path of `chatctl rebuild --shadow` — diffs every projection table with the live one row by row
+ * and drops the shadow. Rebuilt to the stream's end, not the live position: a live projection
+ * short of the end is a difference too. The stream is read once more for the audit. `_adminUrl`
+ * is unused: the rebuild no longer needs a scratch database.
  */
-export const IGNORED_COLUMNS: Record<string, string[]> = {};
-
-/**
- * Rebuilds all three projections from CHAT_EVENTS into a scratch database (ordered consumer:
- * the live durable consumers are not touched), in-process with the projector's own
- * `applyBatch` (same transaction and checkpoint code), then diffs every projection table with
- * the live database row by row.
- */
-export async function rebuildAndDiff(nats: Nats, n: Names, adminUrl: string, liveUrl: string): Promise<RebuildResult> {
-  const scratchUrl = withDatabase(adminUrl, 'chat_chaos_rebuild');
-  await dropDatabase(scratchUrl);
-  await createDatabase(scratchUrl);
-  await migrate(scratchUrl);
-  const pool = createPool(scratchUrl, 2);
-  const projections = PROJECTION_KEYS.map((key) => buildProjection(key, n, null, { cache: null, retention: 'history' }));
+export async function rebuildAndDiff(nats: Nats, n: Names, liveUrl: string): Promise<RebuildResult> {
   let events = 0;
-  let error: string | undefined;
   const seqAudit = new SeqAudit();
-  try {
-    for (const p of projections) await ensureCheckpoint(pool, p.name);
-    let batch: Array<StoredEvent<StreamEvent>> = [];
-    const flush = async () => {
-      // The projector's own transaction code, every projection in its order.
-      if (batch.length) await applyBatch(pool, projections, batch);
-      batch = [];
-    };
-    for await (const rec of readEvents(nats.js, n)) {
-      events++;
-      const event: StreamEvent = rec.subject.startsWith(n.subjects.prefAll.slice(0, -1)) ? parsePreferenceEvent(rec.event) : parseEvent(rec.event);
-      seqAudit.add(rec.seq, event);
-      if (error) continue;
-      batch.push({ streamSeq: rec.seq, event });
-      if (batch.length >= 500) {
-        try {
-          await flush();
-        } catch (e) {
-          error = e instanceof Error ? e.message : String(e);
-          log(`rebuild failed at a batch before stream seq ${rec.seq}: ${error}`);
-        }
-      }
-    }
-    if (!error) {
-      try {
-        await flush();
-      } catch (e) {
-        error = e instanceof Error ? e.message : String(e);
-        log(`rebuild failed at the last batch: ${error}`);
-      }
-    }
-  } finally {
-    await pool.end();
+  for await (const rec of readEvents(nats.js, n)) {
+    events++;
+    seqAudit.add(rec.seq, rec.subject.startsWith(n.subjects.prefAll.slice(0, -1)) ? parsePreferenceEvent(rec.event) : parseEvent(rec.event));
   }
   const audit = seqAudit.result();
   if (audit.duplicateSeqs) log(`STREAM AUDIT: ${audit.duplicateSeqs} MessageSent events reuse a (conversation, seq): ${audit.examples.join(' | ')}`);
-  log(`rebuild: ${events} events applied to chat_chaos_rebuild; diffing`);
 
-  const tables = PROJECTION_KEYS.flatMap((k) => [...PROJECTION_TABLES[k]]);
-  const live = new pg.Client({ connectionString: liveUrl });
-  const scratch = new pg.Client({ connectionString: scratchUrl });
-  await live.connect();
-  await scratch.connect();
-  const result: RebuildResult = { events, ...(error ? { error } : {}), streamAudit: audit, tables: {}, diffs: error ? 1 : 0, ignoredColumns: IGNORED_COLUMNS, examples: [] };
+  const result: RebuildResult = { events, streamAudit: audit, tables: {}, diffs: 0, ignoredColumns: IGNORED_COLUMNS, examples: [] };
+  const deps = { databaseUrl: liveUrl, nats, names: n, apply: projectorApplier(nats, n, { retention: 'history' }) };
   try {
-    for (const t of tables) {
-      const rowsOf = async (c: pg.Client) => {
-        const { rows } = await c.query<{ r: Record<string, unknown> }>(`SELECT to_jsonb(x) AS r FROM ${t} x`);
-        const counts = new Map<string, number>();
-        for (const { r } of rows) {
-          for (const col of IGNORED_COLUMNS[t] ?? []) delete r[col];
-          const key = JSON.stringify(Object.fromEntries(Object.entries(r).sort(([a], [b]) => a.localeCompare(b))));
-          counts.set(key, (counts.get(key) ?? 0) + 1);
-        }
-        return { counts, total: rows.length };
-      };
-      const a = await rowsOf(live);
-      const b = await rowsOf(scratch);
-      let onlyLive = 0;
-      let onlyRebuilt = 0;
-      for (const [k, v] of a.counts) {
-        const d = v - (b.counts.get(k) ?? 0);
-        if (d > 0) {
-          onlyLive += d;
-          if (result.examples.length < 20) result.examples.push(`${t} live only: ${k}`);
-        }
-      }
-      for (const [k, v] of b.counts) {
-        const d = v - (a.counts.get(k) ?? 0);
-        if (d > 0) {
-          onlyRebuilt += d;
-          if (result.examples.length < 20) result.examples.push(`${t} rebuild only: ${k}`);
-        }
-      }
-      result.tables[t] = { live: a.total, rebuilt: b.total, onlyLive, onlyRebuilt };
-      result.diffs += onlyLive + onlyRebuilt;
+    const { state } = await nats.jsm.streams.info(n.streams.events);
+    const build = await buildShadow(deps, PROJECTION_KEYS, { seed: false, upTo: state.last_seq });
+    log(`rebuild: ${build.events} events applied to ${build.schema}; diffing`);
+    const diff = await diffShadow(deps);
+    if (!diff.consistent) {
+      result.diffs++;
+      result.examples.push(`live and rebuild compared at different positions: live ${JSON.stringify(diff.positions.live)}, rebuild ${diff.positions.shadow}`);
     }
+    for (const t of diff.tables) {
+      result.tables[t.table] = { live: t.live, rebuilt: t.shadow, onlyLive: t.onlyLive, onlyRebuilt: t.onlyShadow, different: t.different };
+      result.diffs += t.onlyLive + t.onlyShadow + t.different;
+      for (const e of t.examples) if (result.examples.length < 20) result.examples.push(`${t.table} ${e.kind}: ${JSON.stringify(e.key)}${e.columns ? ` ${JSON.stringify(e.columns)}` : ''}`);
+    }
+  } catch (e) {
+    result.error = e instanceof Error ? e.message : String(e);
+    result.diffs++;
+    log(`rebuild failed: ${result.error}`);
   } finally {
-    await live.end();
-    await scratch.end();
+    await discardShadow(liveUrl).catch((e: unknown) => log(`dropping the shadow failed: ${(e as Error).message}`));
   }
-  await dropDatabase(scratchUrl).catch(() => undefined);
   return result;
 }
 

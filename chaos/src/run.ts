@@ -104,7 +104,7 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosSummary> {
       const settled = await waitCaughtUp(nats, topo.names, o.quick ? 60_000 : 120_000);
       if (!settled.ok) log(`WARNING: projections did not catch up after the delivery check: ${JSON.stringify(settled.pending)}`);
       log('rebuilding read models from the stream');
-      const rebuild = await rebuildAndDiff(nats, topo.names, topo.adminDatabaseUrl, topo.databaseUrl);
+      const rebuild = await rebuildAndDiff(nats, topo.names, topo.databaseUrl);
       const stats = workload.devices.reduce(
         (s, d) => ({
           reconnects: s.reconnects + d.client.stats.reconnects,

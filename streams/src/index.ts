@@ -1,3 +1,4 @@
 export * from './definitions';
 export * from './apply';
 export * from './notifications';
+export * from './archive';

@@ -6,12 +6,14 @@ import { rebuildConversationCacheFromEnv } from './cache';
 import { createDatabase, databaseName } from './database';
 import { deadLetterIds, listDeadLetters, replayDeadLetters } from './dlq';
 import { migrate } from './migrate';
-import { applyAll, consumersReport, readEvents, streamReport, streamSettings, streamsReport, withNats } from './streams';
+import { applyAll, consumersReport, streamReport, streamSettings, streamsReport, withNats } from './streams';
+import { registerEventsCommand } from './events';
 import { clusterCell, formatAgo } from './report';
 import { formatTable } from './table';
 import { mintToken } from './token';
 import { fixProjections, projectionsStatus } from './projections';
 import { parseProjectionKeys } from '@chat/postgres';
+import { registerRebuildCommand } from './shadow';
 
 const positiveInt = (value: string): number => {
   const n = Number(value);
@@ -207,26 +209,7 @@ reportCommand(
     ),
 );
 
-program
-  .command('events')
-  .description('print CHAT_EVENTS as JSON lines {seq, subject, time, event}, oldest first')
-  .addOption(new Option('--from <seq>', 'first stream sequence').argParser(positiveInt).default(1))
-  .option('--subject <filter>', 'subject filter, e.g. chat.evt.conv.<id> or chat.evt.rcpt.>')
-  .addOption(new Option('--limit <n>', 'stop after n events').argParser(positiveInt))
-  .option('--follow', 'keep waiting for new events')
-  .action(async (o: { from: number; subject?: string; limit?: number; follow?: boolean }) => {
-    const cfg = loadOpsConfig();
-    const print = async (n: Nats) => {
-      const events = readEvents(n.js, names(cfg.CHAT_NS), {
-        fromSeq: o.from,
-        ...(o.subject ? { subject: o.subject } : {}),
-        ...(o.limit ? { limit: o.limit } : {}),
-        follow: o.follow === true,
-      });
-      for await (const e of events) process.stdout.write(`${JSON.stringify(e)}\n`);
-    };
-    await withNats(cfg.NATS_URL, print, inspectOnly);
-  });
+registerEventsCommand(program);
 
 program
   .command('cache')
@@ -280,6 +263,8 @@ for (const [how, what] of [
       console.log(`${how}: done; the projector applies the stream when it starts`);
     });
 }
+
+registerRebuildCommand(program);
 
 const dlq = program.command('dlq').description('dead letters (CHAT_DLQ): messages a consumer gave up on');
 

@@ -8,3 +8,5 @@ export * from './cache';
 export * from './dlq';
 export * from './projections';
 export * from './rebuildSeed';
+export * from './shadow';
+export * from './events';

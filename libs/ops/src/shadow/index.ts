@@ -1,0 +1,5 @@
+export * from './schema';
+export * from './diff';
+export * from './rebuild';
+export * from './format';
+export * from './command';
