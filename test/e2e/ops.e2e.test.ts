@@ -99,8 +99,9 @@ describe('the ops ports', () => {
     expect(settled.filter((x) => x.name === 'chat_projection_checkpoint').every((x) => x.value >= 4)).toBe(true);
 
     // carol is offline: her push job is taken (and only logged: no CHAT_PUSH_URL).
-    const notifier = await eventually(() => scrape('notifier'), (s) => (value(s, 'chat_push_jobs_total') ?? 0) >= 1);
-    expect(value(notifier, 'chat_push_results_total', { result: 'logged_only' })).toBeGreaterThanOrEqual(1);
+    const notifier = await eventually(() => scrape('notifier'), (s) => (value(s, 'chat_push_results_total', { result: 'logged_only' }) ?? 0) >= 1);
+    expect(value(notifier, 'chat_push_jobs_total')).toBeGreaterThanOrEqual(1);
+    expect(value(notifier, 'chat_push_gateway_duration_seconds_count', { result: 'ok' }) ?? 0).toBe(0);
   });
 
   it('exports the stream and consumer figures from exactly one process', async () => {

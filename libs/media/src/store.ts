@@ -27,6 +27,23 @@ export interface MediaEnv {
   S3_FORCE_PATH_STYLE?: boolean;
 }
 
+/** The S3 client settings of the S3_* variables. */
+export function s3ConfigFromEnv(env: {
+  S3_ENDPOINT?: string | undefined;
+  S3_REGION: string;
+  S3_ACCESS_KEY_ID?: string | undefined;
+  S3_SECRET_ACCESS_KEY?: string | undefined;
+  S3_FORCE_PATH_STYLE?: boolean | undefined;
+}): Omit<MediaStoreConfig, 'bucket' | 'prefix'> {
+  return {
+    ...(env.S3_ENDPOINT ? { endpoint: env.S3_ENDPOINT } : {}),
+    region: env.S3_REGION,
+    ...(env.S3_ACCESS_KEY_ID ? { accessKeyId: env.S3_ACCESS_KEY_ID } : {}),
+    ...(env.S3_SECRET_ACCESS_KEY ? { secretAccessKey: env.S3_SECRET_ACCESS_KEY } : {}),
+    ...(env.S3_FORCE_PATH_STYLE !== undefined ? { forcePathStyle: env.S3_FORCE_PATH_STYLE } : {}),
+  };
+}
+
 /**
  * MediaEnv from raw environment strings, with the apps' defaults (bucket chat-media, region
  * us-east-1), for scripts and tests; the apps parse theirs with the zod config.
@@ -67,15 +84,7 @@ export class MediaStore {
   }
 
   static fromEnv(env: MediaEnv, prefix: string): MediaStore {
-    return new MediaStore({
-      ...(env.S3_ENDPOINT ? { endpoint: env.S3_ENDPOINT } : {}),
-      bucket: env.S3_BUCKET,
-      region: env.S3_REGION,
-      ...(env.S3_ACCESS_KEY_ID ? { accessKeyId: env.S3_ACCESS_KEY_ID } : {}),
-      ...(env.S3_SECRET_ACCESS_KEY ? { secretAccessKey: env.S3_SECRET_ACCESS_KEY } : {}),
-      ...(env.S3_FORCE_PATH_STYLE !== undefined ? { forcePathStyle: env.S3_FORCE_PATH_STYLE } : {}),
-      prefix,
-    });
+    return new MediaStore({ ...s3ConfigFromEnv(env), bucket: env.S3_BUCKET, prefix });
   }
 
   /** Staging key of one upload (clients PUT here; never served). */

@@ -1,4 +1,5 @@
-import { S3Client } from '@aws-sdk/client-s3';
+import type { S3Client } from '@aws-sdk/client-s3';
+import { createS3Client, s3ConfigFromEnv } from '@chat/media';
 import { ArchiveConfig, loadConfig } from '@chat/contracts';
 
 /** The S3_* settings (libs/contracts config) an S3 client is made from. */
@@ -12,15 +13,7 @@ export interface S3Settings {
 
 /** An S3 client as the media store makes one: path-style for an endpoint, the SDK's credential chain unless keys are set. */
 export function createS3(s: S3Settings): S3Client {
-  return new S3Client({
-    region: s.S3_REGION,
-    ...(s.S3_ENDPOINT ? { endpoint: s.S3_ENDPOINT } : {}),
-    forcePathStyle: s.S3_FORCE_PATH_STYLE ?? Boolean(s.S3_ENDPOINT),
-    ...(s.S3_ACCESS_KEY_ID && s.S3_SECRET_ACCESS_KEY ? { credentials: { accessKeyId: s.S3_ACCESS_KEY_ID, secretAccessKey: s.S3_SECRET_ACCESS_KEY } } : {}),
-    // Not every S3-compatible server speaks the SDK's default CRC32 checksums.
-    requestChecksumCalculation: 'WHEN_REQUIRED',
-    responseChecksumValidation: 'WHEN_REQUIRED',
-  });
+  return createS3Client({ ...s3ConfigFromEnv(s), bucket: '', prefix: '' });
 }
 
 /** The S3 settings and the archive's default location, as the archive app reads them. */
