@@ -415,7 +415,8 @@ async function startTopologyInner(opts: TopologyOptions): Promise<Topology> {
   const apps: AppSlot[] = [
     ...edgeIds.map((id, i): AppSlot => ({ id, kind: 'edge', env: { ...common, EDGE_ID: id, CHAT_EDGE_PORT: String(edgePort(i)) }, restarts: 0 })),
     ...Array.from({ length: opts.commands ?? 2 }, (_, i): AppSlot => ({ id: `command-${i + 1}`, kind: 'command', env: common, restarts: 0 })),
-    { id: 'projector', kind: 'projector', env: common, restarts: 0 },
+    // The projector at info: its log then says from where it reads after every fault (checkpoint, start).
+    { id: 'projector', kind: 'projector', env: { ...common, LOG_LEVEL: 'info' }, restarts: 0 },
   ];
   const edgeHttpUrls = edgeIds.map((_, i) => `http://127.0.0.1:${edgePort(i)}`);
   const startApp = async (slot: AppSlot) => {

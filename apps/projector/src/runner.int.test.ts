@@ -9,6 +9,18 @@ const t = useTestEnv();
 
 const messagesOnly = (names: TestEnv['names']) => [messagesProjection(names)];
 
+/**
+ * The first time, the server's consumer starts three events later than the one asked for (as a
+ * consumer whose old state came back on a node that returned would): deliveries contiguous in
+ * the delivery sequence that jump over stored events.
+ */
+class SkippingConsumer extends OrderedConsumer {
+  opens = 0;
+  protected override recreate(startSeq: number): Promise<void> {
+    return super.recreate(++this.opens === 1 ? startSeq + 3 : startSeq);
+  }
+}
+
 /** Loses the third delivery it reads, as a pull that ended on our side only would. */
 class LossyConsumer extends OrderedConsumer {
   lost: number | undefined;
@@ -139,4 +151,20 @@ describe('Projector', () => {
     expect(stuck!.opens).toBe(2);
     expect(await inboxSeqs('b')).toEqual(Array.from({ length: 18 }, (_, i) => i + 1));
   }, 60_000);
+
+  it('deliveries that jump over stored events are noticed, and the consumer is read again from the checkpoint', async () => {
+    const { names, pool, nats } = t.env;
+    const seqs = await publishEvents(nats.js, names, Array.from({ length: 6 }, (_, i) => sent('r1', 19 + i, 'a')));
+    let skipping: SkippingConsumer | undefined;
+    const run = startProjections(t.env, messagesOnly, { consumer: (o) => (skipping = new SkippingConsumer(o)) });
+    try {
+      await waitForCheckpoint(pool, names.consumers.projMessages, seqs[seqs.length - 1]!);
+    } finally {
+      await run.stop();
+    }
+    expect(skipping!.opens).toBe(2);
+    expect(run.projector.stats.resets).toBe(2);
+    expect(await inboxSeqs('b')).toEqual(Array.from({ length: 24 }, (_, i) => i + 1));
+  }, 60_000);
 });
+

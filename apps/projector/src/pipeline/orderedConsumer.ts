@@ -1,4 +1,3 @@
-import { DeliverPolicy } from '@nats-io/jetstream';
 import type { ConsumerConfig, ConsumerInfo, ConsumerMessages, JetStreamClient, JetStreamManager, JsMsg } from '@nats-io/jetstream';
 import type { Logger } from 'pino';
 import { resetConsumer } from '@chat/streams';
@@ -50,12 +49,14 @@ export class OrderedConsumer {
    */
   async open(startSeq: number): Promise<void> {
     await this.close();
-    await resetConsumer(this.o.jsm, this.o.stream, this.o.config, startSeq);
+    await this.recreate(startSeq);
     const consumer = await this.o.js.consumers.get(this.o.stream, this.o.config.durable_name);
     const info = await consumer.info(true);
     this.maxDeliver = info.config.max_deliver ?? -1;
     this.lastDelivery = info.delivered.consumer_seq;
-    this.lastStreamSeq = info.config.deliver_policy === DeliverPolicy.StartSequence ? (info.config.opt_start_seq ?? 1) - 1 : 0;
+    // What was asked for, not what the server says it made: the first delivery must be startSeq
+    // (or the first event still stored after it).
+    this.lastStreamSeq = Math.max(0, startSeq - 1);
     this.broken = null;
     const messages = await consumer.consume({ max_messages: this.o.bufferSize });
     this.messages = messages;
@@ -66,6 +67,11 @@ export class OrderedConsumer {
           const d = m.info.deliverySequence;
           if (d !== this.lastDelivery + 1 || m.seq <= this.lastStreamSeq || m.info.redelivered) {
             this.broken = `delivery ${d} (stream ${m.seq}) after ${this.lastDelivery} (stream ${this.lastStreamSeq})${m.info.redelivered ? ', a redelivery' : ''}`;
+          } else if (m.seq !== this.lastStreamSeq + 1 && (await this.storedBetween(this.lastStreamSeq + 1, m.seq)) > 0) {
+            // Contiguous deliveries that jump over stored events: the server's consumer state
+            // does not match the one created (seen after a cluster node came back during a
+            // re-creation). Applying on would skip events for good.
+            this.broken = `stream ${m.seq} after ${this.lastStreamSeq}, with stored events between not delivered`;
           } else {
             this.lastDelivery = d;
             this.lastStreamSeq = m.seq;
@@ -142,6 +148,30 @@ export class OrderedConsumer {
       await this.reader?.catch(() => undefined);
     }
     this.reader = undefined;
+  }
+
+  /**
+   * How many events the stream holds in [from, to). The consumer's filters cover every subject
+   * of the stream, so each of them should have been delivered; a gap is legitimate only where
+   * events aged out (below the stream's first sequence) or were deleted.
+   */
+  async storedBetween(from: number, to: number): Promise<number> {
+    const { state } = await this.o.jsm.streams.info(this.o.stream);
+    const lo = Math.max(from, state.first_seq);
+    if (lo >= to) return 0;
+    if (!state.num_deleted) return to - lo;
+    let stored = 0;
+    // Interior deletes: look at each sequence (gaps are short: a skip is found at its first event).
+    for (let seq = lo; seq < to && seq < lo + 1_000; seq++) {
+      if (await this.o.jsm.streams.getMessage(this.o.stream, { seq }).catch(() => null)) stored++;
+      if (stored) break;
+    }
+    return stored;
+  }
+
+  /** Deletes and adds the durable so that it delivers from `startSeq`; tests override it to make a server that starts elsewhere. */
+  protected recreate(startSeq: number): Promise<void> {
+    return resetConsumer(this.o.jsm, this.o.stream, this.o.config, startSeq);
   }
 
   /** Whether a delivery reaches the checks at all; tests override it to lose one. */
