@@ -11,7 +11,8 @@ import { runWriters, writersDefaults } from '../../chaos/src/writers';
  */
 describe('overlapping writers (R3, leader changes)', () => {
   it('never stores two events at one conversation seq', async () => {
-    const summary = await runWriters({ ...writersDefaults(7), seconds: 15, minLeaderChanges: 4, writeResults: false });
+    // Ports (and run directory) apart from the chaos test's, whose app logs stay for a look after a failure.
+    const summary = await runWriters({ ...writersDefaults(7), seconds: 15, minLeaderChanges: 4, writeResults: false, portBase: 24100 });
     const { examples, ...head } = summary;
     console.log(`writers: ${JSON.stringify(head)}`);
     if (examples.length) console.log(examples.join('\n'));
