@@ -2,8 +2,9 @@ import { generateKeyPairSync } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { SignJWT, importPKCS8, type JWTPayload } from 'jose';
 import WebSocket from 'ws';
-import { CLIENT_FRAME_TYPES, DEV_JWT_SECRET } from '@chat/contracts';
-import { eventually, startSystem, token, type RunningSystem } from '../support/system';
+import { ChatClient, type ConnectionState } from '@chat/client';
+import { CLIENT_FRAME_TYPES, CLOSE_CODES, DEV_JWT_SECRET } from '@chat/contracts';
+import { eventually, nextEvent, startSystem, token, type RunningSystem } from '../support/system';
 import { harness, text, type Json } from '../support/harness';
 import { upgrade } from '../support/upgrade';
 
@@ -41,6 +42,30 @@ const exp = () => Math.floor(Date.now() / 1000) + 3600;
 const hs256 = (claims: JWTPayload, secret: string | Uint8Array = DEV_JWT_SECRET) =>
   new SignJWT(claims).setProtectedHeader({ alg: 'HS256' }).sign(typeof secret === 'string' ? new TextEncoder().encode(secret) : secret);
 
+/**
+ * A socket whose token is refused in-band: the upgrade's status (101), every frame before the
+ * close, and the close code and reason. A refusal over HTTP resolves with its status alone.
+ */
+function inBand(url: string, headers: Record<string, string> = {}): Promise<{ status: number; frames: Json[]; code: number; reason: string }> {
+  return new Promise((resolve) => {
+    const ws = new WebSocket(url, { headers });
+    const frames: Json[] = [];
+    let status = 0;
+    ws.on('upgrade', (res) => (status = res.statusCode ?? 0));
+    ws.on('message', (d) => frames.push(JSON.parse(String(d))));
+    ws.on('unexpected-response', (_req, res) => {
+      resolve({ status: res.statusCode ?? 0, frames, code: 0, reason: '' });
+      ws.terminate();
+    });
+    ws.on('close', (code, reason) => resolve({ status, frames, code, reason: reason.toString() }));
+    ws.on('error', () => undefined);
+  });
+}
+
+/** An SDK client over `ws` with these token options. */
+const sdk = (opts: Partial<ConstructorParameters<typeof ChatClient>[0]>) =>
+  new ChatClient({ url: sys.wsUrl, createSocket: (u) => new WebSocket(u), network: false, ...opts } as ConstructorParameters<typeof ChatClient>[0]);
+
 /** A raw socket that collects frames; resolves after `hello`. */
 async function rawSocket(user: string, device = 'raw'): Promise<{ ws: WebSocket; frames: Json[]; closed: Promise<number> }> {
   const t = await token(user, { deviceId: device });
@@ -58,7 +83,7 @@ async function rawSocket(user: string, device = 'raw'): Promise<{ ws: WebSocket;
 }
 
 describe('tokens', () => {
-  it('refuses every bad token with 401 on the upgrade and on HTTP', async () => {
+  it('refuses every bad token: in-band (error unauthorized, close 4401) from the query, 401 from the header and on HTTP', async () => {
     const { publicKey, privateKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
     const publicPem = publicKey.export({ type: 'spki', format: 'pem' }).toString();
     const rsaKey = await importPKCS8(privateKey.export({ type: 'pkcs8', format: 'pem' }).toString(), 'RS256');
@@ -92,11 +117,15 @@ describe('tokens', () => {
       overLong: `${b64({ alg: 'HS256' })}.${b64({ sub: 'eve', exp: exp(), pad: 'x'.repeat(5000) })}.sig`,
     };
     for (const [name, t] of Object.entries(bad)) {
-      const up = await upgrade(t ? `${sys.wsUrl}?access_token=${encodeURIComponent(t)}` : sys.wsUrl);
-      expect([name, up.status]).toEqual([name, 401]);
-      expect(up.body?.error?.code).toBe('unauthorized');
-      const viaHeader = await upgrade(sys.wsUrl, t ? { authorization: `Bearer ${t}` } : {});
+      // Browsers cannot read the status of a refused upgrade: the refusal comes on the socket.
+      const q = await inBand(t ? `${sys.wsUrl}?access_token=${encodeURIComponent(t)}` : sys.wsUrl);
+      expect([name, q.status, q.code]).toEqual([name, 101, CLOSE_CODES.unauthorized]);
+      expect([name, q.frames]).toEqual([name, [{ type: 'error', code: 'unauthorized', message: expect.any(String) }]]);
+      expect(q.reason).toBe(q.frames[0].message);
+      // A client that sends the header reads the status.
+      const viaHeader = await upgrade(sys.wsUrl, { authorization: `Bearer ${t}` });
       expect([name, 'header', viaHeader.status]).toEqual([name, 'header', 401]);
+      expect(viaHeader.body?.error?.code).toBe('unauthorized');
       const auth: Record<string, string> = t ? { authorization: `Bearer ${t}` } : {};
       const requests: Array<[string, RequestInit]> = [
         ...[
@@ -127,6 +156,87 @@ describe('tokens', () => {
     const ok = await upgrade(sys.wsUrl, { authorization: `Bearer ${await token('e'.repeat(64), { deviceId: 'd'.repeat(64) })}` });
     expect(ok.status).toBe(101);
     ok.ws?.close();
+  });
+
+  it('says why in-band: missing, expired and invalid tokens', async () => {
+    const expired = await token(u('late'), { expiresIn: Math.floor(Date.now() / 1000) - 60 });
+    const cases: Array<[string, string]> = [
+      [sys.wsUrl, 'missing token'],
+      [`${sys.wsUrl}?access_token=${expired}`, 'token expired'],
+      [`${sys.wsUrl}?access_token=abc.def.ghi`, 'invalid token'],
+    ];
+    for (const [url, message] of cases) {
+      const r = await inBand(url);
+      expect([r.code, r.frames[0]?.message, r.reason]).toEqual([CLOSE_CODES.unauthorized, message, message]);
+    }
+  });
+
+  it('closes a live connection with 4401 when its token expires, after an unauthorized error frame', async () => {
+    const user = u('expiring');
+    const t = await token(user, { deviceId: 'short', expiresIn: Math.floor(Date.now() / 1000) + 2 });
+    const ws = new WebSocket(`${sys.wsUrl}?access_token=${t}`);
+    const frames: Json[] = [];
+    ws.on('message', (d) => frames.push(JSON.parse(String(d))));
+    const closed = new Promise<[number, string]>((r) => ws.on('close', (code, reason) => r([code, reason.toString()])));
+    expect(await closed).toEqual([CLOSE_CODES.unauthorized, 'token expired']);
+    expect(frames.map((f) => f.type)).toEqual(['hello', 'error']);
+    expect(frames[1]).toEqual({ type: 'error', code: 'unauthorized', message: 'token expired' });
+    // A new token for the same device connects again.
+    const again = await upgrade(`${sys.wsUrl}?access_token=${await token(user, { deviceId: 'short' })}`);
+    expect(again.status).toBe(101);
+    await again.received!.next('hello');
+    again.ws?.close();
+  });
+});
+
+describe('the SDK and tokens', () => {
+  it('a live connection whose token expired: the SDK asks getToken again and reconnects with the new token', async () => {
+    const user = u('renewing');
+    const tokens = [await token(user, { deviceId: 'sdk', expiresIn: Math.floor(Date.now() / 1000) + 2 }), await token(user, { deviceId: 'sdk' })];
+    let calls = 0;
+    const c = sdk({ getToken: async () => tokens[Math.min(calls++, 1)]!, reconnect: { initialDelayMs: 100 } });
+    const states: ConnectionState[] = [];
+    c.on('state', (s) => states.push(s));
+    await c.connect();
+    const closed = nextEvent<{ code: number }>((f) => c.on('close', f), () => true, 15_000);
+    const reconnected = nextEvent<{ attempt: number }>((f) => c.on('reconnected', f), () => true, 15_000);
+    expect((await closed).code).toBe(CLOSE_CODES.unauthorized);
+    await reconnected;
+    expect(calls).toBe(2);
+    // The new connection works: a message to another user goes through.
+    const { conversationId } = await c.createConversation({ kind: 'direct', members: [u('renewing-peer')] });
+    await expect(c.send({ conversationId, body: { text: 'still here' } })).resolves.toMatchObject({ seq: 1 });
+    expect(states.slice(0, 3)).toEqual(['connecting', 'connected', 'connecting']);
+    c.close();
+  });
+
+  it('a fixed token refused: connect() rejects with unauthorized and the client stops (disconnected, no reconnect)', async () => {
+    const c = sdk({ token: await token(u('fixed'), { secret: 'not-the-secret' }), reconnect: true });
+    const reconnecting: unknown[] = [];
+    c.on('reconnecting', (r) => reconnecting.push(r));
+    const refused = nextEvent<Error>((f) => c.on('unauthorized', f));
+    await expect(c.connect()).rejects.toMatchObject({ name: 'ChatError', code: 'unauthorized', message: 'invalid token' });
+    expect((await refused).message).toBe('invalid token');
+    expect(c.state).toBe('disconnected');
+    expect(reconnecting).toEqual([]);
+  });
+
+  it('a renewed token refused again: getToken was asked twice, then the client stops and emits unauthorized once', async () => {
+    let calls = 0;
+    const expired = await token(u('stale'), { expiresIn: Math.floor(Date.now() / 1000) - 60 });
+    const c = sdk({
+      getToken: () => {
+        calls++;
+        return expired;
+      },
+      reconnect: { initialDelayMs: 100 },
+    });
+    const refusals: string[] = [];
+    c.on('unauthorized', (e) => refusals.push(e.message));
+    const stopped = nextEvent<Error>((f) => c.on('unauthorized', f));
+    await expect(c.connect()).rejects.toMatchObject({ code: 'unauthorized', message: 'token expired' });
+    await stopped;
+    expect([calls, refusals, c.state]).toEqual([2, ['token expired'], 'disconnected']);
   });
 });
 

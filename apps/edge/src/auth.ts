@@ -30,6 +30,15 @@ export class TokenVerifier {
   }
 
   verify(token: string | undefined): Principal {
+    return this.check(token).principal;
+  }
+
+  /** As verify, with when the token expires (ms since the epoch): a connection is closed then. */
+  verifyConnection(token: string | undefined): { principal: Principal; expiresAt: number } {
+    return this.check(token);
+  }
+
+  private check(token: string | undefined): { principal: Principal; expiresAt: number } {
     if (!token) throw new ChatError('unauthorized', 'missing token');
     if (token.length > 4096) throw new ChatError('unauthorized', 'token too long');
     const parts = token.split('.');
@@ -63,16 +72,22 @@ export class TokenVerifier {
     if (!sub.success) throw new ChatError('unauthorized', 'invalid sub claim');
     const did = DeviceId.safeParse(claims['did'] ?? 'default');
     if (!did.success) throw new ChatError('unauthorized', 'invalid did claim');
-    return { userId: sub.data, deviceId: did.data };
+    return { principal: { userId: sub.data, deviceId: did.data }, expiresAt: claims.exp * 1000 };
   }
 }
 
 const invalid = (cause?: unknown) => new ChatError('unauthorized', 'invalid token', cause === undefined ? undefined : { cause });
 
+/** The token of an `Authorization: Bearer …` header, if there is one. */
+export function bearerToken(headers: Record<string, string | string[] | undefined>): string | undefined {
+  const auth = headers['authorization'];
+  return typeof auth === 'string' && auth.startsWith('Bearer ') ? auth.slice(7).trim() : undefined;
+}
+
 /** The token from `Authorization: Bearer …` or, for browsers, `?access_token=…`. */
 export function tokenFrom(headers: Record<string, string | string[] | undefined>, query: unknown): string | undefined {
-  const auth = headers['authorization'];
-  if (typeof auth === 'string' && auth.startsWith('Bearer ')) return auth.slice(7).trim();
+  const bearer = bearerToken(headers);
+  if (bearer !== undefined) return bearer;
   const q = query as Record<string, unknown> | undefined;
   return typeof q?.['access_token'] === 'string' ? (q['access_token'] as string) : undefined;
 }

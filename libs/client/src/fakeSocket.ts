@@ -5,10 +5,10 @@ import type { WebSocketLike } from './connection';
 export class FakeSocket implements WebSocketLike {
   readyState = 0;
   sent: ClientFrame[] = [];
-  onopen: WebSocketLike['onopen'] = null;
-  onclose: WebSocketLike['onclose'] = null;
-  onerror: WebSocketLike['onerror'] = null;
-  onmessage: WebSocketLike['onmessage'] = null;
+  onopen: ((ev: unknown) => void) | null = null;
+  onclose: ((ev: { code: number; reason: string }) => void) | null = null;
+  onerror: ((ev: unknown) => void) | null = null;
+  onmessage: ((ev: { data: unknown }) => void) | null = null;
   constructor(readonly url = '') {}
   send(data: string): void {
     this.sent.push(JSON.parse(data) as ClientFrame);
@@ -24,6 +24,12 @@ export class FakeSocket implements WebSocketLike {
   hello(): void {
     this.readyState = 1;
     this.serve({ type: 'hello', userId: 'u', deviceId: 'd', edgeId: 'e', serverTime: new Date().toISOString() });
+  }
+  /** What the edge does with a refused or expired token: an `unauthorized` error, then close 4401. */
+  refuseToken(message = 'token expired'): void {
+    this.readyState = 1;
+    this.serve({ type: 'error', code: 'unauthorized', message });
+    this.close(4401, message);
   }
   ofType<T extends ClientFrame['type']>(type: T): Array<Extract<ClientFrame, { type: T }>> {
     return this.sent.filter((f): f is Extract<ClientFrame, { type: T }> => f.type === type);

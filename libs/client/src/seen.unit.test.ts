@@ -53,3 +53,31 @@ describe('SeenMessages', () => {
     expect(s.isAfterGap(at('b', 2))).toBe(false);
   });
 });
+
+describe('SeenMessages memory', () => {
+  it('remembers at most twice the window per conversation; older seqs count as seen', () => {
+    const s = new SeenMessages(100);
+    for (let seq = 1; seq <= 10_000; seq++) expect(s.markSeen('a', seq)).toBe(true);
+    expect(s.remembered('a')).toBeLessThanOrEqual(200);
+    expect(s.remembered('a')).toBeGreaterThanOrEqual(100);
+    expect(s.markSeen('a', 10_000)).toBe(false); // inside the window
+    expect(s.markSeen('a', 5)).toBe(false); // slid out: counts as seen
+    expect(s.isAfterGap(at('a', 10_001))).toBe(false);
+    expect(s.isAfterGap(at('a', 10_003))).toBe(true);
+  });
+
+  it('keeps the newest seqs when they arrive out of order, and the run continues past the window', () => {
+    const s = new SeenMessages(4);
+    // 1..20 with 10 missing, then 10 arrives late: still inside the window of the newest.
+    for (let seq = 1; seq <= 12; seq++) if (seq !== 10) s.markSeen('a', seq);
+    expect(s.markSeen('a', 10)).toBe(true);
+    expect(s.isAfterGap(at('a', 13))).toBe(false);
+    for (let seq = 13; seq <= 40; seq++) s.markSeen('a', seq);
+    expect(s.remembered('a')).toBeLessThanOrEqual(8);
+    expect(s.isAfterGap(at('a', 41))).toBe(false);
+  });
+
+  it('refuses a window that is not a positive integer', () => {
+    expect(() => new SeenMessages(0)).toThrow('seen window must be a positive integer');
+  });
+});

@@ -19,6 +19,12 @@ export interface TimelineDeps {
   stats: { duplicatesDropped: number; gapsRepaired: number };
   /** A sync this long after the last live message; 0 = none. */
   cursorSyncMs: number;
+  /** Seqs remembered per conversation for de-duplication (SeenMessages). */
+  seenWindow?: number;
+  /** The cursor moved (a sync batch): persist it. */
+  cursorMoved?(cursor: string): void;
+  /** A catch-up started (true) or ended (false); the quiet syncs after live traffic and for gaps are not reported. */
+  syncing?(active: boolean): void;
 }
 
 /** The frames a sync batch can hold, which this timeline orders and de-duplicates. */
@@ -32,8 +38,10 @@ export const isSyncedFrame = (f: ServerFrame): f is SyncedFrame => f.type === 'm
 export class Timeline {
   /** The last cursor everything has been processed up to. */
   cursor: string | null;
-  private readonly seen = new SeenMessages();
+  private readonly seen: SeenMessages;
   private syncing = false;
+  /** The running sync was reported through `deps.syncing`. */
+  private reported = false;
   /** Live messages that arrived during a sync: emitted after it, so order holds. */
   private heldBack: SyncedFrame[] = [];
   /** The sync in progress, if any. */
@@ -47,6 +55,7 @@ export class Timeline {
     cursor: string | null,
   ) {
     this.cursor = cursor;
+    this.seen = new SeenMessages(deps.seenWindow);
   }
 
   /** A live frame that answers no request of this client. */
@@ -56,7 +65,7 @@ export class Timeline {
       // seq N+2 after N: hold it, and let a sync from the cursor bring N+1 first.
       this.heldBack.push(frame);
       this.deps.stats.gapsRepaired++;
-      void this.catchUp();
+      void this.catchUp(false, true);
     } else {
       this.accept(frame);
       // The cursor only moves with sync batches: a live frame says nothing about frames
@@ -87,7 +96,7 @@ export class Timeline {
     if (ms <= 0) return;
     clearTimeout(this.cursorSyncTimer);
     this.cursorSyncTimer = setTimeout(() => {
-      if (this.deps.connected()) void this.catchUp();
+      if (this.deps.connected()) void this.catchUp(false, true);
     }, ms);
   }
 
@@ -108,10 +117,13 @@ export class Timeline {
     return this.nextSyncRun;
   }
 
-  /** Syncs until caught up; a reset is reported with the `reset` event. `fresh`: with a sync that starts after now. */
-  async catchUp(fresh = false): Promise<void> {
+  /**
+   * Syncs until caught up; a reset is reported with the `reset` event. `fresh`: with a sync that
+   * starts after now; `quiet`: not reported as a catch-up.
+   */
+  async catchUp(fresh = false, quiet = false): Promise<void> {
     try {
-      if ((await (fresh ? this.syncAfterCurrent() : this.syncAll())) === 'reset') this.deps.emit('reset', { reason: 'cursor older than the retained history' });
+      if ((await (fresh ? this.syncAfterCurrent() : this.syncAll(undefined, quiet))) === 'reset') this.deps.emit('reset', { reason: 'cursor older than the retained history' });
     } catch {
       // The connection dropped again: the next reconnect syncs.
     }
@@ -122,12 +134,20 @@ export class Timeline {
    * cursor advances batch by batch. Returns how many new messages were emitted, or 'reset'
    * when the server no longer has the cursor.
    */
-  syncAll(limit?: number): Promise<number | 'reset'> {
+  syncAll(limit?: number, quiet = false): Promise<number | 'reset'> {
+    if (!quiet && !this.reported) {
+      this.reported = true;
+      this.deps.syncing?.(true);
+    }
     // One sync at a time: a second one would end `syncing` while the first still runs, and
     // live frames would then move the cursor past what the first has not fetched yet.
     if (this.syncRun) return this.syncRun;
     const run = this.runSync(limit).finally(() => {
       if (this.syncRun === run) this.syncRun = undefined;
+      if (this.reported) {
+        this.reported = false;
+        this.deps.syncing?.(false);
+      }
     });
     this.syncRun = run;
     return run;
@@ -145,7 +165,10 @@ export class Timeline {
           break;
         }
         for (const f of r.frames) if (this.accept(f)) emitted++;
-        if (r.cursor) this.cursor = r.cursor;
+        if (r.cursor && r.cursor !== this.cursor) {
+          this.cursor = r.cursor;
+          this.deps.cursorMoved?.(r.cursor);
+        }
         if (!r.hasMore) {
           result = emitted;
           break;
@@ -156,7 +179,7 @@ export class Timeline {
       if (result !== undefined) emitted += this.releaseHeldBack();
       // A sync that failed says nothing about gaps: what it held stays held until one succeeds
       // (the reconnect's, or a retry while still connected).
-      else if (this.heldBack.length && this.deps.connected()) setTimeout(() => void this.catchUp(), 1_000);
+      else if (this.heldBack.length && this.deps.connected()) setTimeout(() => void this.catchUp(false, true), 1_000);
     }
     return result === 'reset' ? result : emitted;
   }
@@ -182,7 +205,7 @@ export class Timeline {
     }
     if (waiting.size) {
       this.deps.stats.gapsRepaired++;
-      setTimeout(() => void this.catchUp(), 0); // after this sync has ended
+      setTimeout(() => void this.catchUp(false, true), 0); // after this sync has ended
     }
     return n;
   }

@@ -38,6 +38,14 @@ export const CLOSE_CODES = {
   messageTooBig: 1009,
   internalError: 1011,
   tryAgainLater: 1013,
+  /** Replaced by a newer connection of the same user and device. */
+  replaced: 4001,
+  /**
+   * The token was missing, invalid or expired (sent after an `error` frame with code
+   * `unauthorized`), or a live connection's token expired. Browsers cannot read an HTTP 401 on
+   * an upgrade, so a token given in the query string is refused this way.
+   */
+  unauthorized: 4401,
 } as const;
 
 export class ChatError extends Error {

@@ -3,7 +3,7 @@ import type { Duplex } from 'node:stream';
 import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import { WebSocketServer, type WebSocket } from 'ws';
-import { CLOSE_CODES, LIMITS, parseFeatures, type Feature, type ServerFrame } from '@chat/contracts';
+import { CLOSE_CODES, LIMITS, parseFeatures, type Feature, type ServerFrame, type ServerFrameOf } from '@chat/contracts';
 import type { ConnectionRegistry } from '@chat/redis';
 import { tokenFrom, type Principal, type TokenVerifier } from '../auth';
 import { perLabel, type EdgeMetrics } from '../metrics';
@@ -18,7 +18,10 @@ export const WS_PATH = '/v1/ws';
 const MAX_FRAMES_BEFORE_HELLO = 256;
 
 /** Close code for a connection replaced by a newer one of the same user and device. */
-export const CLOSE_REPLACED = 4001;
+export const CLOSE_REPLACED = CLOSE_CODES.replaced;
+
+/** Longest delay a Node timer takes; a token that expires later is checked again then. */
+const MAX_TIMER_MS = 2 ** 31 - 1;
 
 /** Frames a connection may send before its registration finished; more is flooding (1008). */
 const MAX_EARLY_FRAMES = 512;
@@ -62,6 +65,14 @@ class Refusal {
 }
 
 /**
+ * A token from the query string that was missing, invalid or expired: browsers cannot read the
+ * status of a refused upgrade, so the upgrade is accepted and the refusal sent on the socket.
+ */
+class InBandRefusal {
+  constructor(readonly message: string) {}
+}
+
+/**
  * The WebSocket transport, on `ws` directly (not through the HTTP framework: a connection
  * lives for hours, and nothing of the upgrade request is kept once the socket is open).
  * Checks the upgrade (origin, path, draining, token, devices per user), registers the
@@ -98,19 +109,25 @@ export class Gateway {
     // Until `ws` takes the socket over, a reset must not become an unhandled error.
     socket.on('error', destroySocket);
     try {
-      const { principal, features } = await this.admit(req);
+      const { principal, expiresAt, features } = await this.admit(req);
       if (socket.destroyed) return;
       socket.removeListener('error', destroySocket);
-      this.wss.handleUpgrade(req, socket, head, (ws) => this.open(ws, principal, features));
+      this.wss.handleUpgrade(req, socket, head, (ws) => this.open(ws, principal, expiresAt, features));
     } catch (e) {
       if (e instanceof Refusal) return refuse(socket, e);
+      if (e instanceof InBandRefusal) {
+        if (socket.destroyed) return;
+        socket.removeListener('error', destroySocket);
+        this.wss.handleUpgrade(req, socket, head, (ws) => refuseInBand(ws, e.message));
+        return;
+      }
       this.o.log.error({ err: e }, 'websocket upgrade failed');
       refuse(socket, new Refusal(500, 'internal', 'upgrade failed'));
     }
   }
 
-  /** The checks an upgrade must pass, in order; throws a Refusal. */
-  private async admit(req: IncomingMessage): Promise<{ principal: Principal; features: ReadonlySet<Feature> }> {
+  /** The checks an upgrade must pass, in order; throws a Refusal, or an InBandRefusal for a bad token without the header. */
+  private async admit(req: IncomingMessage): Promise<{ principal: Principal; expiresAt: number; features: ReadonlySet<Feature> }> {
     const o = this.o;
     if (!o.originAllowed(req.headers.origin)) {
       o.metrics.originRefused.inc();
@@ -121,10 +138,13 @@ export class Gateway {
     if (o.draining()) throw new Refusal(503, 'unavailable', 'edge is draining; connect to another');
     const query = Object.fromEntries(url.searchParams);
     let principal: Principal;
+    let expiresAt: number;
     try {
-      principal = o.verifier.verify(tokenFrom(req.headers, query));
+      ({ principal, expiresAt } = o.verifier.verifyConnection(tokenFrom(req.headers, query)));
     } catch (e) {
-      throw new Refusal(401, 'unauthorized', (e as Error).message);
+      // A client that sends the header reads the status; a browser cannot (docs/protocol.md, Connecting).
+      if (req.headers.authorization !== undefined) throw new Refusal(401, 'unauthorized', (e as Error).message);
+      throw new InBandRefusal((e as Error).message);
     }
     const max = o.maxConnectionsPerUser ?? 0;
     if (max > 0) {
@@ -139,11 +159,11 @@ export class Gateway {
         throw new Refusal(429, 'rate_limited', `too many connections for this user (at most ${max} devices)`, { 'retry-after': '30' }, 30_000);
       }
     }
-    return { principal, features: parseFeatures(query['features']) };
+    return { principal, expiresAt, features: parseFeatures(query['features']) };
   }
 
-  private open(ws: WebSocket, principal: Principal, features: ReadonlySet<Feature>): void {
-    const c = new Connection(this, ws, principal, features, this.opened++ % HEARTBEAT_SLICES);
+  private open(ws: WebSocket, principal: Principal, expiresAt: number, features: ReadonlySet<Feature>): void {
+    const c = new Connection(this, ws, principal, features, this.opened++ % HEARTBEAT_SLICES, expiresAt);
     (ws as Tagged)[CONNECTION] = c;
     ws.on('message', onMessage);
     ws.on('pong', onPong);
@@ -190,6 +210,17 @@ function onError(this: WebSocket, err: Error): void {
 function destroySocket(this: Duplex): void {
   this.destroy();
 }
+function expireConnection(c: Connection): void {
+  c.expire();
+}
+
+/** The in-band answer to a refused token: an `unauthorized` error frame, then close 4401. */
+function refuseInBand(ws: WebSocket, message: string): void {
+  ws.on('error', () => ws.terminate());
+  const frame: ServerFrameOf<'error'> = { type: 'error', code: 'unauthorized', message };
+  ws.send(JSON.stringify(frame));
+  ws.close(CLOSE_CODES.unauthorized, message.slice(0, 120));
+}
 
 /** One open socket: the Session's transport, and what the socket needs until `hello`. */
 class Connection implements Outbound {
@@ -200,6 +231,7 @@ class Connection implements Outbound {
   private beforeHello: Array<[ServerFrame | string, ServerFrame['type']]> | undefined;
   /** Frames the client sent before its registration finished. */
   private early: Array<[Buffer, boolean]> | undefined = [];
+  private expiry?: NodeJS.Timeout;
 
   constructor(
     private readonly g: Gateway,
@@ -207,8 +239,30 @@ class Connection implements Outbound {
     principal: Principal,
     features: ReadonlySet<Feature>,
     readonly slice: number,
+    /** When the token expires (ms since the epoch): the connection is closed with 4401 then. */
+    private readonly expiresAt: number,
   ) {
     this.session = new Session(principal.userId, principal.deviceId, g.o.deps, this, features);
+    this.armExpiry();
+  }
+
+  private armExpiry(): void {
+    const ms = this.expiresAt - Date.now();
+    if (ms <= 0) return this.expire();
+    this.expiry = setTimeout(expireConnection, Math.min(ms, MAX_TIMER_MS), this);
+    this.expiry.unref();
+  }
+
+  /** The token expired: the same in-band refusal as a bad token at the upgrade. */
+  expire(): void {
+    this.expiry = undefined;
+    if (this.session.isClosed) return;
+    if (Date.now() < this.expiresAt) return this.armExpiry();
+    if (this.ws.readyState === this.ws.OPEN) {
+      const frame: ServerFrameOf<'error'> = { type: 'error', code: 'unauthorized', message: 'token expired' };
+      this.ws.send(JSON.stringify(frame));
+    }
+    this.session.close(CLOSE_CODES.unauthorized, 'token expired');
   }
 
   /** Registers the device (before anything the client sent runs, e.g. its sync), then `hello`. */
@@ -281,6 +335,7 @@ class Connection implements Outbound {
   onClose(): void {
     const { o } = this.g;
     const s = this.session;
+    clearTimeout(this.expiry);
     s.markClosed();
     this.g.closed(this);
     o.presence?.closed(s);
