@@ -70,6 +70,8 @@ done
 run_app projector
 run_app edge
 run_app notifier
+# The web client passes /v1 on to the edge this script runs.
+CHAT_WEB_EDGE_URL=${CHAT_WEB_EDGE_URL:-http://${CHAT_EDGE_HOST:-127.0.0.1}:${CHAT_EDGE_PORT:-8080}} run_app web
 # The optional archive (docs/analytics.md): CHAT_EVENTS to S3 as hourly NDJSON objects.
 if [ "${CHAT_ARCHIVE:-0}" = 1 ]; then run_app archive; fi
 
@@ -85,6 +87,7 @@ for _ in $(seq 1 300); do
   chat backend is up (namespace "${CHAT_NS:-}")
     HTTP       http://$host:$port
     WebSocket  ws://$host:$port/v1/ws
+    Web client http://${CHAT_WEB_HOST:-127.0.0.1}:${CHAT_WEB_PORT:-8090}     (sign in with any name)
     a token:   npx chatctl token alice     (then: Authorization: Bearer <token>, or ?access_token=<token>)
   Ctrl-C stops everything this command started.
 

@@ -311,3 +311,23 @@ export const ArchiveConfig = Common.extend(
   CHAT_ARCHIVE_MAX_DELAY: Duration.refine((ms) => ms >= 1_000 && ms <= 5 * 60_000, 'between 1s and 5m').prefault('60s'),
 });
 export type ArchiveConfig = z.infer<typeof ArchiveConfig>;
+
+/**
+ * The web client (apps/web): its page and static bundle, `/config.json`, the development-only
+ * `POST /dev/token` (404 with NODE_ENV=production), and `/v1/*` (HTTP and the WebSocket
+ * upgrade) passed through to the edge at CHAT_WEB_EDGE_URL, so the page talks to its own origin.
+ */
+export const WebConfig = Common.extend({
+  CHAT_OPS_PORT: opsPort(9475),
+  CHAT_WEB_HOST: z.string().default('127.0.0.1'),
+  CHAT_WEB_PORT: z.coerce.number().int().min(0).max(65535).default(8090),
+  /** The edge's HTTP origin (scheme, host, port; no path); its WebSocket is the same origin's `/v1/ws`. */
+  CHAT_WEB_EDGE_URL: z
+    .url({ protocol: /^https?$/ })
+    .refine((u) => !URL.canParse(u) || (new URL(u).pathname === '/' && !new URL(u).search), 'an origin such as http://127.0.0.1:8080, without a path')
+    .transform((u) => new URL(u).origin)
+    .default('http://127.0.0.1:8080'),
+  /** Signs the development tokens (as the edge verifies them); unset: the development secret. Not used with NODE_ENV=production. */
+  CHAT_JWT_SECRET: optional(z.string().min(1)),
+});
+export type WebConfig = z.infer<typeof WebConfig>;
