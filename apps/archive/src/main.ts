@@ -1,5 +1,4 @@
-import { Gauge } from 'prom-client';
-import { counterFrom, runApp } from '@chat/app';
+import { counterFrom, gaugeFrom, runApp } from '@chat/app';
 import { ArchiveConfig, names as namesFor } from '@chat/contracts';
 import { connectNats } from '@chat/nats';
 import { archiveEventsPrefix, createS3 } from '@chat/ops';
@@ -34,14 +33,7 @@ runApp('archive', ArchiveConfig, async ({ cfg, log, summary, metrics }) => {
   counter('chat_archive_objects_total', 'Archive objects written', () => worker.stats.objects);
   counter('chat_archive_bytes_total', 'Gzipped bytes written to the archive', () => worker.stats.bytes);
   counter('chat_archive_upload_failures_total', 'Archive object uploads that failed (and were retried)', () => worker.stats.uploadFailures);
-  new Gauge({
-    name: 'chat_archive_last_sequence',
-    help: 'Highest CHAT_EVENTS sequence this process wrote to the archive',
-    registers: [metrics],
-    collect() {
-      this.set(worker.stats.lastSeq);
-    },
-  });
+  gaugeFrom(metrics, 'chat_archive_last_sequence', 'Highest CHAT_EVENTS sequence this process wrote to the archive', () => worker.stats.lastSeq);
 
   summary('archive', () => ({ ...worker.stats }));
   log.info({ bucket, prefix: eventsPrefix, maxEvents: cfg.CHAT_ARCHIVE_MAX_EVENTS, maxBytes: cfg.CHAT_ARCHIVE_MAX_BYTES, maxDelayMs: cfg.CHAT_ARCHIVE_MAX_DELAY }, 'archive started');

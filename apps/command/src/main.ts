@@ -2,8 +2,8 @@ import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import { Kvm } from '@nats-io/kv';
 import type { Logger } from 'pino';
-import { Counter, Gauge, Histogram } from 'prom-client';
-import { registerJetStreamGauges, runApp } from '@chat/app';
+import { Counter, Histogram } from 'prom-client';
+import { gaugeFrom, registerJetStreamGauges, runApp } from '@chat/app';
 import { CommandConfig, names as namesFor, type Names } from '@chat/contracts';
 import { connectNats, JetStreamEventStore, publisherFor, type Nats } from '@chat/nats';
 import { commandOwnersBucket, ensureCommandOwners, ensureSnapshots, snapshotsBucket } from '@chat/streams';
@@ -110,23 +110,9 @@ runApp('command', CommandConfig, async ({ cfg, log, summary, metrics: registry }
     },
   });
 
-  new Gauge({
-    name: 'chat_command_partitions_owned',
-    help: 'Command partitions this process holds the writer lease of (the sum over processes is CHAT_COMMAND_PARTITIONS when all are owned)',
-    registers: [registry],
-    collect() {
-      this.set(service.partitionsTaken.length);
-    },
-  });
-  new Gauge({ name: 'chat_command_partitions_configured', help: 'CHAT_COMMAND_PARTITIONS', registers: [registry] }).set(cfg.CHAT_COMMAND_PARTITIONS);
-  new Gauge({
-    name: 'chat_command_aggregate_cache_bytes',
-    help: 'Estimated bytes of aggregate states cached (bounded by CHAT_AGGREGATE_CACHE_BYTES)',
-    registers: [registry],
-    collect() {
-      this.set(service.aggregates.bytes);
-    },
-  });
+  gaugeFrom(registry, 'chat_command_partitions_owned', 'Command partitions this process holds the writer lease of (the sum over processes is CHAT_COMMAND_PARTITIONS when all are owned)', () => service.partitionsTaken.length);
+  gaugeFrom(registry, 'chat_command_partitions_configured', 'CHAT_COMMAND_PARTITIONS', () => cfg.CHAT_COMMAND_PARTITIONS);
+  gaugeFrom(registry, 'chat_command_aggregate_cache_bytes', 'Estimated bytes of aggregate states cached (bounded by CHAT_AGGREGATE_CACHE_BYTES)', () => service.aggregates.bytes);
   // The cluster's streams and consumers, exported by the one process holding partition 0.
   registerJetStreamGauges(registry, nats.jsm, { streams: Object.values(n.streams), active: () => leases.owns(0) });
 

@@ -1,7 +1,7 @@
 import type { JetStreamManager } from '@nats-io/jetstream';
 import type { Pool } from 'pg';
 import { Gauge, Histogram, type Registry } from 'prom-client';
-import { counterFrom } from '@chat/app';
+import { counterFrom, gaugeFrom } from '@chat/app';
 import type { Projector } from './pipeline/projector';
 
 /**
@@ -19,22 +19,8 @@ export function registerProjectorMetrics(registry: Registry, o: { projector: Pro
   fromStats('chat_projector_dead_lettered_total', 'Events that failed on every attempt, kept in CHAT_DLQ and passed', () => projector.stats.deadLettered);
   fromStats('chat_projector_lock_losses_total', 'Times the writer lock\'s Postgres session failed (the projector paused and took it again)', () => projector.stats.lockLosses);
   fromStats('chat_projector_consumer_resets_total', 'Times the consumer was re-created at the checkpoint', () => projector.stats.resets);
-  new Gauge({
-    name: 'chat_projector_writer_lock',
-    help: '1 while this instance holds the projector writer lock (exactly one instance should)',
-    registers: [registry],
-    collect() {
-      this.set(projector.holding ? 1 : 0);
-    },
-  });
-  new Gauge({
-    name: 'chat_projector_refusing',
-    help: '1 while the projector refuses to run (a checkpoint past the end of the stream: see chatctl projections status)',
-    registers: [registry],
-    collect() {
-      this.set(projector.refusal ? 1 : 0);
-    },
-  });
+  gaugeFrom(registry, 'chat_projector_writer_lock', '1 while this instance holds the projector writer lock (exactly one instance should)', () => (projector.holding ? 1 : 0));
+  gaugeFrom(registry, 'chat_projector_refusing', '1 while the projector refuses to run (a checkpoint past the end of the stream: see chatctl projections status)', () => (projector.refusal ? 1 : 0));
   let inflight: Promise<void> | undefined;
   const collect = async () => {
     inflight ??= refresh().finally(() => (inflight = undefined));

@@ -1,4 +1,4 @@
-import { Counter, type Registry } from 'prom-client';
+import { Counter, Gauge, type Registry } from 'prom-client';
 
 /**
  * A Prometheus counter whose value is read at scrape time from a count the app keeps anyway
@@ -15,6 +15,18 @@ export function counterFrom(registry: Registry, name: string, help: string, read
       this.reset();
       if (typeof read === 'function') this.inc(read());
       else for (const [value, get] of Object.entries(read.values)) this.inc({ [read.label]: value }, get());
+    },
+  });
+}
+
+/** A Prometheus gauge whose value is read at scrape time. */
+export function gaugeFrom(registry: Registry, name: string, help: string, read: () => number): Gauge {
+  return new Gauge({
+    name,
+    help,
+    registers: [registry],
+    collect() {
+      this.set(read());
     },
   });
 }
