@@ -1,8 +1,10 @@
-import { DeliverPolicy, type Consumer, type JetStreamClient, type JetStreamManager } from '@nats-io/jetstream';
+import type { JetStreamClient, JetStreamManager } from '@nats-io/jetstream';
 import { loadConfig, names as namesFor, StreamsConfig, type Names } from '@chat/contracts';
 import { connectNats, type ConnectOptions, type Nats } from '@chat/nats';
 import { applyStreams, consumerConfigs, type ApplyReport, type StreamSettings } from '@chat/streams';
 import { loadOpsConfig } from './config';
+import { openLiveSource } from './events/live';
+import { IDLE } from './events/source';
 import { consumerRow, missingConsumerRow, streamRow, type ConsumerReportRow, type StreamReportRow } from './report';
 
 /**
@@ -133,46 +135,19 @@ export interface ReadEventsOptions {
 
 /**
  * Replays the events stream with an ordered consumer: ephemeral, flow controlled, never
- * acknowledging, so it cannot disturb the durable consumers.
+ * acknowledging, so it cannot disturb the durable consumers. The same reader as `chatctl
+ * events` (events/live.ts), with the event as stored (JSON, or the payload as text).
  */
 export async function* readEvents(js: JetStreamClient, n: Names, opts: ReadEventsOptions = {}): AsyncGenerator<EventRecord> {
-  const from = opts.fromSeq ?? 1;
   const limit = opts.limit ?? Infinity;
   let subject = opts.subject;
   if (subject && n.ns && !subject.startsWith(`${n.ns}.`)) subject = `${n.ns}.${subject}`;
-  const jsm = await js.jetstreamManager();
-  const last = (await jsm.streams.info(n.streams.events)).state.last_seq;
-  if (from > last && !opts.follow) return;
-  const consumer = await js.consumers.get(n.streams.events, {
-    ...(subject ? { filter_subjects: subject } : {}),
-    ...(from > 1 ? { deliver_policy: DeliverPolicy.StartSequence, opt_start_seq: from } : { deliver_policy: DeliverPolicy.All }),
-  });
-  try {
-    yield* pull(consumer, limit, opts.follow === true);
-  } finally {
-    // Ephemeral anyway; deleting it keeps `chatctl consumers` free of replay leftovers.
-    await consumer.delete().catch(() => undefined);
-  }
-}
-
-async function* pull(consumer: Consumer, limit: number, follow: boolean): AsyncGenerator<EventRecord> {
+  const source = await openLiveSource(js, await js.jetstreamManager(), n, { fromSeq: opts.fromSeq ?? 1, ...(subject ? { subjects: [subject] } : {}), signature: '' }, { after: 0, follow: opts.follow === true });
   let count = 0;
-  while (count < limit) {
-    const batch = await consumer.fetch({ max_messages: Math.min(256, limit - count), expires: 2000 });
-    let got = 0;
-    for await (const m of batch) {
-      got++;
-      count++;
-      let event: unknown;
-      try {
-        event = m.json();
-      } catch {
-        event = m.string();
-      }
-      yield { seq: m.seq, subject: m.subject, time: m.time.toISOString(), event };
-      if (count >= limit || (!follow && m.info.pending === 0)) return;
-    }
-    if (got === 0 && !follow) return;
+  for await (const e of source.events()) {
+    if (e === IDLE) continue;
+    yield { seq: e.seq, subject: e.subject, time: new Date(e.timeMs).toISOString(), event: 'json' in e.payload ? e.payload.json : new TextDecoder().decode(e.payload.notJson) };
+    if (++count >= limit) return;
   }
 }
 
