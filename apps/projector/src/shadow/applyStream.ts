@@ -1,6 +1,6 @@
-import { DeliverPolicy, type JetStreamClient, type JetStreamManager, type JsMsg } from '@nats-io/jetstream';
+import type { JetStreamClient, JetStreamManager } from '@nats-io/jetstream';
 import { readEvent, readPreferenceEvent, type Names } from '@chat/contracts';
-import type { ShadowApplier } from '@chat/ops';
+import { readEvents, type ShadowApplier } from '@chat/ops';
 import { advanceCheckpoint, type Pool } from '@chat/postgres';
 import { applyBatch, type AnyProjection } from '../pipeline/applier';
 import type { StoredEvent, StreamEvent } from '../projection';
@@ -55,44 +55,23 @@ export async function applyStream(
     events += batch.length;
     batch = [];
   };
-  for await (const m of readRange(nats.js, names, range)) {
+  // The projector's subjects are the whole stream: the replay every tool uses, bounded here.
+  for await (const m of readEvents(nats.js, names, { fromSeq: range.after + 1 })) {
+    if (m.seq > range.upTo) break;
     let event: StreamEvent;
     try {
-      const json = m.json();
-      event = m.subject.startsWith(prefPrefix) ? readPreferenceEvent(json) : readEvent(json);
+      event = m.subject.startsWith(prefPrefix) ? readPreferenceEvent(m.event) : readEvent(m.event);
     } catch (e) {
       throw new ApplyFailed(`event ${m.seq} (${m.subject}) cannot be read: ${(e as Error).message}`, { cause: e });
     }
     batch.push({ streamSeq: m.seq, event });
     if (batch.length >= batchSize) await flush();
+    if (m.seq >= range.upTo) break;
   }
   await flush();
   // The stream has nothing else up to `upTo` for these projections (deleted messages, say).
   for (const p of projections) await advanceCheckpoint(pool, p.name, range.upTo);
   return { events };
-}
-
-async function* readRange(js: JetStreamClient, names: Names, range: ApplyRange): AsyncGenerator<JsMsg> {
-  const start = range.after + 1;
-  const consumer = await js.consumers.get(names.streams.events, {
-    filter_subjects: [names.subjects.evtAll, names.subjects.prefAll],
-    ...(start > 1 ? { deliver_policy: DeliverPolicy.StartSequence, opt_start_seq: start } : { deliver_policy: DeliverPolicy.All }),
-  });
-  try {
-    if ((await consumer.info(true)).num_pending === 0) return;
-    const messages = await consumer.consume({ max_messages: 1000 });
-    try {
-      for await (const m of messages) {
-        if (m.seq > range.upTo) return;
-        yield m;
-        if (m.seq >= range.upTo || m.info.pending === 0) return;
-      }
-    } finally {
-      await messages.close();
-    }
-  } finally {
-    consumer.delete().catch(() => undefined);
-  }
 }
 
 /**
