@@ -1,11 +1,7 @@
 import type { JetStreamManager } from '@nats-io/jetstream';
 import { Gauge, type Registry } from 'prom-client';
+import { lastActiveMs } from '@chat/nats';
 
-/** `last_active` as the server sends it: an ISO time (nats.js types it as nanos), the zero time when never. */
-function lastActiveMs(v: unknown): number | null {
-  const t = typeof v === 'string' ? Date.parse(v) : Number.NaN;
-  return Number.isNaN(t) || t <= 0 ? null : t;
-}
 
 export interface JetStreamGaugesOptions {
   /** The streams to report (and whose consumers to report). */

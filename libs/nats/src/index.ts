@@ -5,3 +5,4 @@ export * from './pullLoop';
 export * from './commands';
 export * from './deadLetter';
 export * from './publisher';
+export * from './lastActive';

@@ -1,4 +1,5 @@
 import type { ClusterInfo, ConsumerInfo, StreamInfo } from '@nats-io/jetstream';
+import { lastActiveMs } from '@chat/nats';
 
 /**
  * What `nats consumer report` / `nats consumer info` and `nats stream report` show, read from
@@ -7,12 +8,9 @@ import type { ClusterInfo, ConsumerInfo, StreamInfo } from '@nats-io/jetstream';
  */
 
 const ms = (nanos: number | undefined): number | null => (nanos === undefined ? null : Math.round(nanos / 1e6));
-/** `last_active` as the server sends it: an ISO time (nats.js types it as nanos; the wire has the time). */
 const agoMs = (lastActive: unknown, now: number): number | null => {
-  if (typeof lastActive !== 'string' || !lastActive) return null;
-  const t = Date.parse(lastActive);
-  // The server reports a never-active consumer with the zero time (0001-01-01).
-  return Number.isNaN(t) || t <= 0 ? null : Math.max(0, now - t);
+  const t = lastActiveMs(lastActive);
+  return t === null ? null : Math.max(0, now - t);
 };
 
 export interface ReplicaState {
