@@ -28,6 +28,7 @@ import { connectNats } from '@chat/nats';
 import { names } from '@chat/contracts';
 import type { ChatClient } from '@chat/client';
 import { barrier, makeClient, nowMs, pool, progress, readArgs, retry, round, runMain, signToken, sleep } from './lib/common';
+import { edgeConnections } from '../lib/edgeMetrics';
 
 interface SetupArgs {
   role: 'setup';
@@ -87,15 +88,6 @@ export interface StormShardResult {
   releaseSeenMs: number;
   /** Creating the shard's clients: synchronous work before it could read a reply. */
   startLoopMs: number;
-}
-
-async function edgeConnections(opsUrl: string): Promise<number | null> {
-  try {
-    const m = /^chat_ws_connections(?:\{[^}]*\})?\s+(\d+)/m.exec(await (await fetch(`${opsUrl}/metrics`)).text());
-    return m ? Number(m[1]) : null;
-  } catch {
-    return null;
-  }
 }
 
 runMain(() => {

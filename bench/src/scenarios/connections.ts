@@ -16,6 +16,7 @@ import { DEV_JWT_SECRET } from '@chat/contracts';
 import type { BenchContext, Scenario } from '../context';
 import { barrier, loopbackAddresses, sleep } from '../generators/lib/common';
 import { fdCount, openFilesLimit, socketsLeft } from '../lib/fds';
+import { edgeConnections } from '../lib/edgeMetrics';
 
 const CEILING = Number(process.env['BENCH_CONNECTIONS'] ?? 50_000);
 const QUICK_TARGET = 2_000;
@@ -26,17 +27,6 @@ const procStatus = (pid: number, field: string): number => {
   if (!m) throw new Error(`no ${field} in /proc/${pid}/status`);
   return Number(m[1]) * 1024;
 };
-
-/** The `chat_ws_connections` gauge from the edge's /metrics. */
-async function edgeConnections(opsUrl: string): Promise<number | null> {
-  try {
-    const text = await (await fetch(`${opsUrl}/metrics`)).text();
-    const m = /^chat_ws_connections(?:\{[^}]*\})?\s+(\d+)/m.exec(text);
-    return m ? Number(m[1]) : null;
-  } catch {
-    return null;
-  }
-}
 
 interface ShardResult {
   shard: number;
