@@ -1,7 +1,7 @@
 import Fastify, { LogController, type FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import { LIMITS } from '@chat/contracts';
-import type { Readiness } from '@chat/app';
+import { readinessAnswer, type Readiness } from '@chat/app';
 import type { EdgeMetrics } from './metrics';
 
 export interface Probes {
@@ -46,9 +46,8 @@ export async function createServer(log: Logger, metrics: EdgeMetrics, probes: Pr
   }
   app.get('/healthz', async () => ({ status: 'ok' }));
   app.get('/readyz', async (_req, reply) => {
-    const { checks, problems } = await probes.ready();
-    const ok = Object.values(checks).every(Boolean);
-    return reply.code(ok ? 200 : 503).send({ status: ok ? 'ready' : 'unavailable', checks, ...(problems?.length ? { problems } : {}) });
+    const { code, body } = readinessAnswer(await probes.ready());
+    return reply.code(code).send(body);
   });
   return app as unknown as FastifyInstance;
 }

@@ -8,6 +8,12 @@ export interface Readiness {
   problems?: string[];
 }
 
+/** The HTTP answer to `/readyz` for a readiness (the ops port's and the edge's client port's). */
+export function readinessAnswer({ checks, problems }: Readiness): { code: 200 | 503; body: { status: 'ready' | 'unavailable'; checks: Record<string, boolean>; problems?: string[] } } {
+  const ok = Object.values(checks).every(Boolean);
+  return { code: ok ? 200 : 503, body: { status: ok ? 'ready' : 'unavailable', checks, ...(problems?.length ? { problems } : {}) } };
+}
+
 export interface OpsServerOptions {
   host: string;
   port: number;
@@ -49,9 +55,8 @@ export async function startOpsServer(o: OpsServerOptions): Promise<OpsServer> {
         case 'GET /readyz': {
           const pending = stopping ? undefined : o.ready();
           if (!pending) return send(503, JSON_TYPE, JSON.stringify({ status: stopping ? 'stopping' : 'starting', checks: {} }));
-          const { checks, problems } = await pending;
-          const ok = Object.values(checks).every(Boolean);
-          return send(ok ? 200 : 503, JSON_TYPE, JSON.stringify({ status: ok ? 'ready' : 'unavailable', checks, ...(problems?.length ? { problems } : {}) }));
+          const { code, body } = readinessAnswer(await pending);
+          return send(code, JSON_TYPE, JSON.stringify(body));
         }
         default:
           return send(404, JSON_TYPE, JSON.stringify({ error: { code: 'not_found', message: 'GET /metrics, /healthz or /readyz' } }));
