@@ -1,4 +1,4 @@
-import { DeliverPolicy, type ConsumerMessages, type JetStreamClient } from '@nats-io/jetstream';
+import { DeliverPolicy, type Consumer, type ConsumerMessages, type JetStreamClient } from '@nats-io/jetstream';
 import type { KV } from '@nats-io/kv';
 import type { Logger } from 'pino';
 import { aggregateSubjectParser, type Names, type Snapshot } from '@chat/contracts';
@@ -44,14 +44,27 @@ interface Pending {
   firstAt: number;
 }
 
+/** Events asked for per fetch at most (headers only: a few hundred bytes each). */
+const FETCH_MAX = 10_000;
+/** How long a fetch waits for events when the stream has nothing new (the check then ends). */
+const FETCH_EXPIRES_MS = 1_000;
+
 /**
  * Makes sure every event of CHAT_EVENTS is covered by its aggregate's snapshot before it can
- * age out, whatever happened to the process that appended it. It reads the stream in order
- * (an ordered consumer from its own position, no payloads parsed), notes each subject's
- * events, and once an event is `graceMs` old checks the subject's snapshot: covered (the usual
- * case: the owning command process snapshotted it), or else it loads the state (snapshot +
- * events) and writes the snapshot itself. Its position (the highest sequence below which every
- * event is covered) is kept in the snapshot bucket, so a restart resumes there.
+ * age out, whatever happened to the process that appended it. At every check (every quarter of
+ * `graceMs`) it reads what the stream got since the last one, in order and in bursts of up to
+ * 10,000 (an ordered consumer from its own position, headers only: it needs each event's
+ * subject, sequence and time, never its payload), notes each subject's events, and once an
+ * event is `graceMs` old checks the subject's snapshot: covered (the usual case: the owning
+ * command process snapshotted it), or else it loads the state (snapshot + events) and writes
+ * the snapshot itself. Its position (the highest sequence below which every event is covered)
+ * is kept in the snapshot bucket, so a restart resumes there.
+ *
+ * Reading in bursts rather than following the stream live matters on the hot path: a live
+ * consumer costs the server one delivery and the process one wake-up per event, all day; a
+ * burst every few seconds costs a few large socket writes. Nothing here needs the events
+ * sooner: an event is looked at only once it is `graceMs` old, and its age is the time the
+ * stream stored it, not the time the keeper read it.
  *
  * One keeper runs per system, in the command process that holds partition 0; two for a moment
  * during a handover are harmless (snapshot writes never move a snapshot backwards).
@@ -59,11 +72,14 @@ interface Pending {
 export class SnapshotKeeper {
   readonly stats: KeeperStats = { events: 0, covered: 0, repaired: 0, lost: 0, position: 0 };
   private readonly pending = new Map<string, Pending>();
-  private messages?: ConsumerMessages;
-  private running?: Promise<void>;
+  private consumer?: Consumer;
+  /** The fetch in progress (closed by `stop`). */
+  private fetching?: ConsumerMessages;
   private timer?: NodeJS.Timeout;
   private checking?: Promise<void>;
   private lastSeen = 0;
+  /** `lastSeen` was read from the bucket since the start. */
+  private positioned = false;
   private stopped = true;
   private readonly parse: ReturnType<typeof aggregateSubjectParser>;
   private readonly now: () => number;
@@ -76,44 +92,61 @@ export class SnapshotKeeper {
   start(): void {
     if (!this.stopped) return;
     this.stopped = false;
-    this.running = this.run().catch((err) => this.o.log.error({ err }, 'snapshot keeper stopped'));
+    this.consumer = undefined;
+    this.positioned = false;
     this.timer = setInterval(() => void this.check(), Math.max(50, Math.floor(this.o.graceMs / 4)));
     this.timer.unref();
+    void this.check();
   }
 
   async stop(): Promise<void> {
     if (this.stopped) return;
     this.stopped = true;
     clearInterval(this.timer);
-    await this.messages?.close().catch(() => undefined);
-    await this.running;
+    await this.fetching?.close().catch(() => undefined);
     await this.checking;
   }
 
-  private async run(): Promise<void> {
-    const { js, kv, names, log } = this.o;
-    const entry = await kv.get(KEEPER_POSITION_KEY);
-    const from = entry?.operation === 'PUT' ? Number(entry.string()) : 0;
-    this.stats.position = this.lastSeen = from;
+  /** The ordered consumer: after a start from the stored position, after a failed read from the last event seen. */
+  private async reader(): Promise<Consumer> {
+    if (this.consumer) return this.consumer;
+    if (!this.positioned) {
+      const entry = await this.o.kv.get(KEEPER_POSITION_KEY);
+      this.stats.position = this.lastSeen = entry?.operation === 'PUT' ? Number(entry.string()) : 0;
+      this.positioned = true;
+    }
+    const from = this.lastSeen;
+    this.consumer = await this.o.js.consumers.get(this.o.names.streams.events, {
+      headers_only: true,
+      ...(from > 0 ? { deliver_policy: DeliverPolicy.StartSequence, opt_start_seq: from + 1 } : { deliver_policy: DeliverPolicy.All }),
+    });
+    return this.consumer;
+  }
+
+  /**
+   * Reads every event stored since the last call. Each fetch asks for what the last message
+   * said was still pending (so it returns as soon as those arrive); a fetch that ends short
+   * waited FETCH_EXPIRES_MS for more: the stream had nothing newer.
+   */
+  private async readNew(): Promise<void> {
+    const consumer = await this.reader();
+    let want = 1_000;
     while (!this.stopped) {
-      try {
-        const consumer = await js.consumers.get(names.streams.events, {
-          ...(this.lastSeen > 0 ? { deliver_policy: DeliverPolicy.StartSequence, opt_start_seq: this.lastSeen + 1 } : { deliver_policy: DeliverPolicy.All }),
-        });
-        this.messages = await consumer.consume({ max_messages: 1000 });
-        if (this.stopped) await this.messages.close();
-        for await (const m of this.messages) {
-          this.stats.events++;
-          this.lastSeen = m.seq;
-          const p = this.pending.get(m.subject);
-          if (p) p.last = m.seq;
-          else this.pending.set(m.subject, { first: m.seq, last: m.seq, firstAt: m.info.timestampNanos / 1e6 });
-        }
-      } catch (err) {
-        if (this.stopped) break;
-        log.warn({ err }, 'snapshot keeper: reading CHAT_EVENTS failed; retrying');
-        await new Promise((r) => setTimeout(r, 1000));
+      const messages = (this.fetching = await consumer.fetch({ max_messages: want, expires: FETCH_EXPIRES_MS }));
+      let got = 0;
+      let pending = -1;
+      for await (const m of messages) {
+        got++;
+        pending = m.info.pending;
+        this.stats.events++;
+        this.lastSeen = m.seq;
+        const p = this.pending.get(m.subject);
+        if (p) p.last = m.seq;
+        else this.pending.set(m.subject, { first: m.seq, last: m.seq, firstAt: m.info.timestampNanos / 1e6 });
       }
+      this.fetching = undefined;
+      if (got < want || pending <= 0) return;
+      want = Math.min(FETCH_MAX, pending);
     }
   }
 
@@ -125,6 +158,15 @@ export class SnapshotKeeper {
   }
 
   private async checkDue(): Promise<void> {
+    if (this.stopped) return;
+    try {
+      await this.readNew();
+    } catch (err) {
+      // Read on from the last event seen at the next check, through a new consumer.
+      this.consumer = undefined;
+      this.o.log.warn({ err }, 'snapshot keeper: reading CHAT_EVENTS failed; retried at the next check');
+      return;
+    }
     const seenUpTo = this.lastSeen;
     const cutoff = this.now() - this.o.graceMs;
     const due = [...this.pending].filter(([, p]) => p.firstAt <= cutoff);

@@ -96,6 +96,9 @@ describe('snapshots (real JetStream and KV)', () => {
     expect((await snapshots.get(t.env.names.subjects.evtRcpt(id, 'bob')))?.state).toMatchObject({ readSeq: 5 });
     expect(keeper.stats.repaired).toBeGreaterThanOrEqual(2);
     expect(keeper.stats.lost).toBe(0);
+    // It reads headers only: the subject, sequence and time of each event, never a payload.
+    const readers = await t.env.nats.jsm.consumers.list(t.env.names.streams.events).next();
+    expect(readers.filter((c) => c.config.headers_only)).toHaveLength(1);
     expect(Number((await kv.get(KEEPER_POSITION_KEY))!.string())).toBe(keeper.stats.position);
     await keeper.stop();
 
