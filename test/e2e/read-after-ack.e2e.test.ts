@@ -5,7 +5,9 @@ import { eventually, startSystem, token, type RunningSystem } from '../support/s
 /**
  * docs/protocol.md: a `sync` sent after a message was acknowledged (`message.sent` reached anyone)
  * includes that message. The projector is paused (SIGSTOP) so that the read model is certainly
- * behind the acknowledgements when the sync arrives.
+ * behind the acknowledgements when the sync arrives. Its commit interval is a minute, far past
+ * the edge's wait (CHAT_SYNC_WAIT, 2 s): a sync gets what it needs only because the edge asks
+ * the projector to commit now (`chat.projector.commit`), not by waiting for the interval.
  */
 let sys: RunningSystem;
 const ns = `raa${Date.now().toString(36)}`;
@@ -44,7 +46,7 @@ async function syncFramesIn(): Promise<number> {
 }
 
 beforeAll(async () => {
-  sys = await startSystem(inject('chatEnv'));
+  sys = await startSystem(inject('chatEnv'), { CHAT_PROJECTOR_COMMIT_INTERVAL: '60s' });
 }, 60_000);
 
 afterAll(async () => {

@@ -90,6 +90,7 @@ runApp(
       jsm: nats.jsm,
       stream: n.streams.events,
       positionSubject: n.subjects.projectorPosition,
+      commitSubject: n.subjects.projectorCommit,
       readPosition: async () => (await rm.checkpoint(n.consumers.projMessages)) ?? 0,
       maxWaitMs: cfg.CHAT_SYNC_WAIT,
     });

@@ -183,6 +183,7 @@ describe('names', () => {
     expect(n.subjects.reply('e1', 'r1')).toBe('chat.reply.e1.r1');
     expect(n.subjects.replyAll('e1')).toBe('chat.reply.e1.*');
     expect(n.subjects.projectorPosition).toBe('chat.projector.position');
+    expect(n.subjects.projectorCommit).toBe('chat.projector.commit');
     expect(n.consumers.projector).toBe('projector');
     expect(n.consumers.edge('e1')).toBe('edge-e1');
     expect(n.redisPrefix).toBe('');

@@ -31,6 +31,8 @@ export interface Names {
     replyAll(edgeId: string): string;
     /** Core NATS: the projector's checkpoint after each commit (edges wait on it for read-after-ack sync). */
     projectorPosition: string;
+    /** Core NATS: a reader waits for the read models (a `sync` after an ack); the projector commits what it has routed now. */
+    projectorCommit: string;
     /** Core NATS: a user's presence changed (`chat.presence.<userId>`); every edge listens to all. */
     presence(userId: string): string;
     presenceAll: string;
@@ -92,6 +94,7 @@ export function names(ns = ''): Names {
       reply: (edgeId, requestId) => `${s}chat.reply.${edgeId}.${requestId}`,
       replyAll: (edgeId) => `${s}chat.reply.${edgeId}.*`,
       projectorPosition: `${s}chat.projector.position`,
+      projectorCommit: `${s}chat.projector.commit`,
       prefAll: `${s}chat.pref.>`,
       pref: (id, userId) => `${s}chat.pref.${id}.${userId}`,
       userPref: (userId) => `${s}chat.pref.user.${userId}`,

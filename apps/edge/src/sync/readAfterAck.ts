@@ -12,15 +12,20 @@ import type { NatsConnection, Subscription } from '@nats-io/transport-node';
  *   the one out may have been answered before its acks).
  * - `reach(target)`: resolves once the projector announced (core NATS, after each commit) a
  *   position ≥ target, or after `maxWaitMs`. The caller confirms against the read model itself
- *   (the checkpoint is read with the inbox), so an announcement is only a wake-up.
+ *   (the checkpoint is read with the inbox), so an announcement is only a wake-up. Before it
+ *   waits it asks the projector to commit what it has routed now (`commitSubject`, once per
+ *   higher target): the projector gathers routed batches for up to its commit interval, and a
+ *   sync should not wait for that.
  */
 export class ReadAfterAck {
   private position = 0;
   private waiters: Array<{ target: number; resolve: (ok: boolean) => void; timer: NodeJS.Timeout }> = [];
   private sub?: Subscription;
+  /** The highest target a commit was asked for. */
+  private asked = 0;
   private inFlight: Promise<number> | undefined;
   private next: Promise<number> | undefined;
-  readonly stats = { targets: 0, infoRequests: 0, waited: 0, timedOut: 0 };
+  readonly stats = { targets: 0, infoRequests: 0, waited: 0, timedOut: 0, commitsAsked: 0 };
 
   constructor(
     private readonly o: {
@@ -29,6 +34,8 @@ export class ReadAfterAck {
       stream: string;
       /** Core NATS subject the projector announces its position on. */
       positionSubject: string;
+      /** Core NATS subject that asks the projector to commit now. */
+      commitSubject: string;
       /** Reads the checkpoint from the read model (used when no announcement says enough). */
       readPosition(): Promise<number>;
       maxWaitMs: number;
@@ -95,6 +102,11 @@ export class ReadAfterAck {
     this.advance(await this.o.readPosition());
     if (this.position >= target) return true;
     this.stats.waited++;
+    if (target > this.asked) {
+      this.asked = target;
+      this.stats.commitsAsked++;
+      this.o.nc.publish(this.o.commitSubject);
+    }
     return new Promise<boolean>((resolve) => {
       const timer = setTimeout(() => {
         this.waiters = this.waiters.filter((w) => w.timer !== timer);

@@ -49,6 +49,8 @@ export class CommitQueue {
   /** Ends the wait for more routed batches (a full batch is there, or stopping). */
   private wake: (() => void) | undefined;
   private failure: CommitFailure | undefined;
+  /** A reader is waiting for the read models: the next gather does not wait. */
+  private hurried = false;
 
   constructor(private readonly o: CommitQueueOptions) {}
 
@@ -90,6 +92,16 @@ export class CommitQueue {
   }
 
   /**
+   * Someone waits for the read models (a `sync` after an ack): commit what is routed now, not
+   * at the end of the interval. When nothing is routed, the next batch is committed without
+   * gathering (it may be the one the reader waits for).
+   */
+  hurry(): void {
+    this.hurried = true;
+    this.wake?.();
+  }
+
+  /**
    * Commits until nothing routed is left (or one fails). `running` drops in the same turn as the
    * loop's last check, so a batch pushed at any later moment starts the next loop.
    */
@@ -119,16 +131,17 @@ export class CommitQueue {
 
   /**
    * Lets routed batches gather for up to the commit interval after the oldest one before they
-   * are committed together, unless a full batch is waiting: live delivery has already
-   * happened, so this only delays the read models (and a sync waiting on them) by at most the
-   * interval, and at low rates it turns one transaction per few events into one per interval.
+   * are committed together, unless a full batch is waiting or a reader asked for a commit
+   * (`hurry`): live delivery has already happened, so at rest this only delays the read models
+   * (a `sync` waiting on them asks for the commit instead of waiting for the interval), and it
+   * turns one transaction per few events into one per interval.
    */
   private async gather(): Promise<void> {
     if (this.o.intervalMs <= 0) return;
     const due = this.routed[0]!.started + this.o.intervalMs;
-    while (this.o.mayGather() && this.events() < this.o.batchSize) {
+    while (!this.hurried && this.o.mayGather() && this.events() < this.o.batchSize) {
       const wait = due - performance.now();
-      if (wait <= 0) return;
+      if (wait <= 0) break;
       await new Promise<void>((resolve) => {
         const done = () => {
           clearTimeout(t);
@@ -139,6 +152,7 @@ export class CommitQueue {
         this.wake = done;
       });
     }
+    this.hurried = false;
   }
 
   private events(): number {

@@ -169,4 +169,29 @@ describe('CommitQueue', () => {
     second.done.resolve();
     await q.settle();
   });
+  it('commits at once when a reader hurries it, and the next batch too when nothing was routed', async () => {
+    const { q, nextCommit } = queue({ intervalMs: 60_000 });
+    q.push(routed([1]));
+    await new Promise((r) => setTimeout(r, 10));
+    q.push(routed([2]));
+    q.hurry();
+    const first = await nextCommit(1);
+    expect(seqsOf(first.batch)).toEqual([1, 2]);
+    first.done.resolve();
+    await q.settle();
+    // Nothing routed when the reader asked: the next batch does not gather.
+    q.hurry();
+    q.push(routed([3]));
+    const second = await nextCommit(2);
+    expect(seqsOf(second.batch)).toEqual([3]);
+    second.done.resolve();
+    // After that the interval applies again.
+    q.push(routed([4]));
+    const third = nextCommit(3);
+    const outcome = await Promise.race([third.then(() => 'committed'), new Promise((r) => setTimeout(() => r('gathering'), 50))]);
+    expect(outcome).toBe('gathering');
+    q.hurry();
+    (await third).done.resolve();
+    await q.settle();
+  });
 });

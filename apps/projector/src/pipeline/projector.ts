@@ -1,5 +1,5 @@
 import type { JetStreamClient, JetStreamManager, JsMsg } from '@nats-io/jetstream';
-import type { NatsConnection } from '@nats-io/transport-node';
+import type { NatsConnection, Subscription } from '@nats-io/transport-node';
 import type { Logger } from 'pino';
 import { readEvent, readPreferenceEvent, type Names } from '@chat/contracts';
 import { SessionLock, type Pool } from '@chat/postgres';
@@ -103,6 +103,7 @@ export class Projector {
   private sideEffectsDone = new Map<string, number>();
   /** The consumer is re-created at the checkpoint before the next read. */
   private needsOpen = true;
+  private commitRequests: Subscription | undefined;
 
   constructor(
     private readonly o: ProjectorOptions,
@@ -147,6 +148,8 @@ export class Projector {
   }
 
   start(): this {
+    // A reader waiting for the read models (read after ack) asks for the commit now.
+    this.commitRequests ??= this.o.nc.subscribe(this.o.names.subjects.projectorCommit, { callback: () => this.commits.hurry() });
     this.running ??= this.run();
     return this;
   }
@@ -157,6 +160,7 @@ export class Projector {
 
   /** Finishes the batch in hand, then stops. */
   async stop(): Promise<void> {
+    this.commitRequests?.unsubscribe();
     this.lock.stop();
     this.interrupt();
     await this.running?.catch(() => undefined);
