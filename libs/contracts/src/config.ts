@@ -147,10 +147,12 @@ export const ProjectorConfig = Common.extend(Media.shape).extend({
   CHAT_PROJECTOR_LINGER: Duration.prefault('5ms'),
   /**
    * How long batches already routed live gather before they are written to Postgres in one
-   * transaction (unless CHAT_PROJECTOR_BATCH events are waiting). Delays the read models (and a
-   * `sync` waiting for them), never live delivery; at low rates it divides the transactions.
+   * transaction (unless CHAT_PROJECTOR_BATCH events are waiting, or an edge asks for the commit
+   * because a `sync` waits for it). Delays the read models as HTTP queries and the conversation
+   * activity frames see them, never live delivery nor a sync after an ack; it divides the
+   * transactions (and their ten or so statements) by the events they gather.
    */
-  CHAT_PROJECTOR_COMMIT_INTERVAL: Duration.prefault('25ms'),
+  CHAT_PROJECTOR_COMMIT_INTERVAL: Duration.prefault('200ms'),
   /**
    * `off`: a projector commit does not wait for its WAL flush. A Postgres crash may lose the last
    * few hundred ms of read-model writes with their checkpoint (one transaction), which the
