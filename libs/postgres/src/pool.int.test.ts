@@ -1,5 +1,5 @@
 import { afterAll, describe, expect, inject, it } from 'vitest';
-import { createPool, preparing, statementName } from './pool';
+import { createPool } from './pool';
 
 // The run's database (libs/testing's global setup): session settings need no tables.
 const url = inject('chatEnv')['DATABASE_URL']!;
@@ -21,24 +21,6 @@ describe('createPool', () => {
     } finally {
       a.release();
       b.release();
-    }
-  });
-});
-
-describe('preparing', () => {
-  it('sends parameterised statements as named ones, prepared once per connection, and the rest as they are', async () => {
-    const client = await plain.connect();
-    try {
-      const tx = preparing(client);
-      const text = 'SELECT $1::int + 1 AS n';
-      expect((await tx.query(text, [1])).rows[0].n).toBe(2);
-      expect((await tx.query(text, [41])).rows[0].n).toBe(42);
-      expect((await tx.query('SELECT 7 AS n')).rows[0].n).toBe(7);
-      const prepared = await client.query<{ name: string; statement: string }>('SELECT name, statement FROM pg_prepared_statements');
-      // One for the parameterised text (used twice), none for the statement without values.
-      expect(prepared.rows).toEqual([{ name: statementName(text), statement: text }]);
-    } finally {
-      client.release();
     }
   });
 });

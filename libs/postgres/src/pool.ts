@@ -1,4 +1,3 @@
-import { createHash } from 'node:crypto';
 import pg from 'pg';
 
 // bigint (int8) columns hold stream sequences, which stay far below 2^53.
@@ -39,37 +38,4 @@ export async function inTransaction<T>(pool: pg.Pool, fn: (c: pg.PoolClient) => 
     client.off('error', onError);
     client.release(broken);
   }
-}
-
-/** Statement names given out by `preparing`, by text; bounded so that a statement built per call cannot grow it without end. */
-const statementNames = new Map<string, string>();
-const MAX_STATEMENT_NAMES = 256;
-
-/** The name `preparing` gives a statement's text (the same text, the same name, in every connection), or undefined past the bound. */
-export function statementName(text: string): string | undefined {
-  let name = statementNames.get(text);
-  if (name === undefined && statementNames.size < MAX_STATEMENT_NAMES) {
-    name = `s${createHash('sha256').update(text).digest('hex').slice(0, 24)}`;
-    statementNames.set(text, name);
-  }
-  return name;
-}
-
-/**
- * The client with every parameterised `query(text, values)` sent as a named (prepared)
- * statement: parsed and planned once per connection, then only bound and run. For the
- * statements a process runs many times a second (the projector's per-batch writes); each
- * connection keeps the plans it prepared for as long as it lives.
- */
-export function preparing(client: pg.PoolClient): pg.PoolClient {
-  return new Proxy(client, {
-    get(target, prop, receiver) {
-      if (prop !== 'query') return Reflect.get(target, prop, receiver);
-      return (text: unknown, values?: unknown, ...rest: unknown[]) => {
-        const name = typeof text === 'string' && Array.isArray(values) ? statementName(text) : undefined;
-        if (name) return target.query({ name, text: text as string, values: values as unknown[] });
-        return (target.query as (...a: unknown[]) => unknown)(text, values, ...rest);
-      };
-    },
-  });
 }

@@ -1,5 +1,5 @@
 import { isUserSettingsEvent, type ChatEvent, type MemberPreferenceEvent } from '@chat/contracts';
-import { advanceCheckpoint, inTransaction, LIVE_CHECKPOINT, preparing, sideEffectsCheckpoint, type Pool, type PoolClient } from '@chat/postgres';
+import { advanceCheckpoint, inTransaction, LIVE_CHECKPOINT, sideEffectsCheckpoint, type Pool, type PoolClient } from '@chat/postgres';
 import type { Projection, StoredEvent, StreamEvent } from '../projection';
 
 export { LIVE_CHECKPOINT, PROJECTOR_LOCK, sideEffectsCheckpoint } from '@chat/postgres';
@@ -124,16 +124,14 @@ async function movePositions(tx: PoolClient, moves: ReadonlyArray<{ name: string
  * its checkpoint, plan the side effects of the events past its side-effects position, then one
  * statement moves every checkpoint to the batch's end and records the side effects done since
  * the last batch and the live routing (compare-and-set against the positions held). A
- * redelivered event is at or below the checkpoint and is never applied twice. The statements
- * are prepared ones (`preparing`): the same dozen texts run in every batch.
+ * redelivered event is at or below the checkpoint and is never applied twice.
  */
 export async function applyBatch(pool: Pool, projections: readonly AnyProjection[], batch: readonly StoredEvent<StreamEvent>[], o: ApplyOptions = {}): Promise<AppliedBatch> {
   for (let i = 1; i < batch.length; i++) {
     if (batch[i]!.streamSeq <= batch[i - 1]!.streamSeq) throw new OutOfOrder(`stream seq ${batch[i]!.streamSeq} after ${batch[i - 1]!.streamSeq}`);
   }
   const last = batch[batch.length - 1]?.streamSeq ?? 0;
-  return inTransaction(pool, async (client) => {
-    const tx = preparing(client);
+  return inTransaction(pool, async (tx) => {
     const before = o.positions ?? (await lockPositions(tx, projections));
     const plans = new Map<AnyProjection, unknown>();
     const lowest = Math.min(...before.checkpoints.values());
