@@ -1,6 +1,6 @@
 import WebSocket from 'ws';
 import { afterAll, afterEach, beforeAll, describe, expect, inject, it } from 'vitest';
-import type { ChatClient, ServerFrameOf } from '@chat/client';
+import type { ChatClient, ServerFrame, ServerFrameOf } from '@chat/client';
 import { BlockList, ErrorBody, UserPresence, UserSettings } from '@chat/contracts';
 import { eventually, nextEvent, startSystem, token, type RunningSystem } from '../support/system';
 import { harness } from '../support/harness';
@@ -132,6 +132,35 @@ describe('typing', () => {
     const o = await connect(outsider);
     const refused = nextEvent<ServerFrameOf<'error'>>((f) => o.on('error', f));
     o.typing(conversationId, 'start');
+    expect((await refused).code).toBe('forbidden');
+  });
+
+  it('a member removed from a group gets no more typing and is refused at once, though the edge keeps members for a minute', async () => {
+    const [ann, bo, cy] = [u('rann'), u('rbo'), u('rcy')];
+    const a = await connect(ann);
+    const g = await a.createConversation({ kind: 'group', title: 'three', members: [bo, cy] });
+    await eventually(() => http(`/v1/conversations/${g.conversationId}/messages`, ann).then((r) => r.status), (s) => s === 200);
+    const b = await connect(bo);
+    const c = await connect(cy);
+    const toBo = collect(b, 'typing');
+    const toCy = collect(c, 'typing');
+    a.typing(g.conversationId, 'start');
+    await eventually(async () => toBo.length + toCy.length, (n) => n === 2);
+
+    // The removal's conversation.updated reaches this edge (cy's own frame says so) and the
+    // edge's cached members follow it, before its one-minute lifetime is over.
+    const removed = nextEvent<ServerFrame>(
+      (f) => c.on('frame', f),
+      (f) => f.type === 'conversation.updated' && f.changed.includes('member_removed'),
+    ) as Promise<ServerFrameOf<'conversation.updated'>>;
+    await a.removeMember(g.conversationId, cy);
+    expect((await removed).members).not.toContain(cy);
+    a.typing(g.conversationId, 'stop');
+    // bo's stop is the same signal cy would be listed in.
+    await eventually(async () => toBo.length, (n) => n === 2);
+    expect(toCy.map((f) => f.state)).toEqual(['start']);
+    const refused = nextEvent<ServerFrameOf<'error'>>((f) => c.on('error', f));
+    c.typing(g.conversationId, 'start');
     expect((await refused).code).toBe('forbidden');
   });
 

@@ -238,7 +238,9 @@ runApp(
       blocks: (u) => rm.blocks(u),
     });
 
-    const delivery = new DeliveryConsumer(nats.js, edgeConsumer.stream, edgeConsumer.config.durable_name, hub, log, (k) => metrics.deliveries.inc(k), { names: n });
+    const delivery = new DeliveryConsumer(nats.js, edgeConsumer.stream, edgeConsumer.config.durable_name, hub, log, (k) => metrics.deliveries.inc(k), { names: n }, (c, members) =>
+      typing.membersChanged(c, members),
+    );
     await delivery.start();
 
     // Heartbeat: keep this edge's device routes alive in the registry.

@@ -51,6 +51,8 @@ export class DeliveryConsumer {
     private readonly log: Logger,
     private readonly onDelivered: (n: number) => void,
     private readonly deadLetters?: DeliveryDeadLetters,
+    /** A `conversation.updated` passed through this edge, with the conversation's members after the change. */
+    private readonly onConversationUpdated?: (conversationId: string, members: readonly string[]) => void,
   ) {}
 
   async start(): Promise<void> {
@@ -104,6 +106,7 @@ export class DeliveryConsumer {
 
   deliver(env: DeliveryEnvelope): void {
     const frame = env.frame;
+    if (frame.type === 'conversation.updated') this.onConversationUpdated?.(frame.conversationId, frame.members);
     const json = JSON.stringify(frame);
     // Group receipts: one `receipt.batch` to connections that asked for it, the same content as
     // standard `receipt` frames (one per member and status) to the others.

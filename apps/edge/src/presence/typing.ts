@@ -22,8 +22,15 @@ export interface TypingRelayDeps {
   maxMembers?: number;
 }
 
-/** Members are read again after this long (typing is frequent; membership changes are rare). */
-const MEMBERS_TTL_MS = 2_000;
+/**
+ * Members are read again after this long; a membership change that passes through this edge
+ * replaces them at once (`membersChanged`: every member connected here gets the
+ * `conversation.updated` with the new member list, the typist among them, and it is routed
+ * before the read model has it, so it is taken from the frame, not read again). Typing is
+ * frequent, membership changes are rare, and a direct conversation's never change: with a 2-s
+ * lifetime every resend of a typing signal (every 4 s) read the members from Postgres again.
+ */
+export const MEMBERS_TTL_MS = 60_000;
 const MAX_CACHED = 10_000;
 
 /**
@@ -35,7 +42,8 @@ const MAX_CACHED = 10_000;
  */
 export class TypingRelay {
   private readonly lastStart = new Map<string, number>();
-  private readonly members = new Map<string, { ids: string[]; at: number }>();
+  /** `framed`: taken from a `conversation.updated`, newer than the read model may be yet. */
+  private readonly members = new Map<string, { ids: string[]; at: number; framed: boolean }>();
   private readonly intervalMs: number;
   private readonly maxMembers: number;
 
@@ -46,9 +54,9 @@ export class TypingRelay {
 
   /** Forwards a member's signal; a non-member gets `forbidden`. Returns whether it went out. */
   async relay(userId: string, conversationId: string, state: 'start' | 'stop'): Promise<boolean> {
-    let members = await this.membersOf(conversationId);
-    // Just added? The cached list may predate it.
-    if (!members.includes(userId)) members = await this.membersOf(conversationId, true);
+    const cached = await this.membersOf(conversationId);
+    // Just added? A list read from the read model may predate it (one from a frame does not).
+    const members = cached.ids.includes(userId) || cached.framed ? cached.ids : (await this.membersOf(conversationId, true)).ids;
     if (!members.includes(userId)) throw new ChatError('forbidden', 'not a member of this conversation');
     if (members.length > this.maxMembers) {
       this.deps.onDropped('large_group');
@@ -71,14 +79,24 @@ export class TypingRelay {
     return true;
   }
 
-  private async membersOf(conversationId: string, fresh = false): Promise<string[]> {
+  /** The conversation's members as a `conversation.updated` passing through this edge gives them. */
+  membersChanged(conversationId: string, members: readonly string[]): void {
+    if (this.members.size >= MAX_CACHED) this.members.clear();
+    this.members.set(conversationId, { ids: [...members], at: this.deps.now(), framed: true });
+  }
+
+  private async membersOf(conversationId: string, fresh = false): Promise<{ ids: string[]; framed: boolean }> {
     const now = this.deps.now();
     const cached = this.members.get(conversationId);
-    if (cached && !fresh && now - cached.at < MEMBERS_TTL_MS) return cached.ids;
+    if (cached && !fresh && now - cached.at < MEMBERS_TTL_MS) return cached;
     const ids = await this.deps.memberIds(conversationId);
+    // A frame that came while the read was out is newer than what was read.
+    const meanwhile = this.members.get(conversationId);
+    if (meanwhile?.framed && meanwhile !== cached) return meanwhile;
     if (this.members.size >= MAX_CACHED) this.members.clear();
-    this.members.set(conversationId, { ids, at: now });
-    return ids;
+    const entry = { ids, at: now, framed: false };
+    this.members.set(conversationId, entry);
+    return entry;
   }
 
   private prune(now: number): void {

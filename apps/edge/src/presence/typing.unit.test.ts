@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { ChatError } from '@chat/contracts';
-import { TypingRelay, type TypingSignal } from './typing';
+import { MEMBERS_TTL_MS, TypingRelay, type TypingSignal } from './typing';
 
 function setup(members: Record<string, string[]>, blocks: Array<[string, string]> = []) {
   let clock = 0;
@@ -70,6 +70,28 @@ describe('TypingRelay', () => {
     members.d1.push('zed');
     expect(await t.relay.relay('zed', 'd1', 'start')).toBe(true);
     expect(t.published).toHaveLength(2);
+  });
+
+  it('keeps the members for a minute, and reads them again at once after a membership change passed through the edge', async () => {
+    const members = { g1: ['ann', 'bo', 'di'] };
+    const t = setup(members);
+    await t.relay.relay('ann', 'g1', 'start');
+    t.tick(MEMBERS_TTL_MS - 1);
+    await t.relay.relay('ann', 'g1', 'start');
+    expect(t.reads()).toBe(1);
+    // bo is removed: the conversation.updated reaches this edge before the read model has it.
+    t.relay.membersChanged('g1', ['ann', 'di']);
+    const before = t.published.length;
+    await t.relay.relay('ann', 'g1', 'stop');
+    expect(t.reads()).toBe(1);
+    expect(t.published.slice(before)).toEqual([['e2', { conversationId: 'g1', userId: 'ann', state: 'stop', to: ['di'] }]]);
+    // bo, removed, is refused without a read: the read model may still list him.
+    await expect(t.relay.relay('bo', 'g1', 'start')).rejects.toEqual(new ChatError('forbidden', 'not a member of this conversation'));
+    expect(t.reads()).toBe(1);
+    // A minute later they are read again.
+    t.tick(MEMBERS_TTL_MS);
+    await t.relay.relay('ann', 'g1', 'start');
+    expect(t.reads()).toBe(2);
   });
 
   it('leaves out members on either side of a block with the sender', async () => {
