@@ -167,6 +167,7 @@ export class SnapshotKeeper {
       this.o.log.warn({ err }, 'snapshot keeper: reading CHAT_EVENTS failed; retried at the next check');
       return;
     }
+    if (this.stopped) return;
     const seenUpTo = this.lastSeen;
     const cutoff = this.now() - this.o.graceMs;
     const due = [...this.pending].filter(([, p]) => p.firstAt <= cutoff);
