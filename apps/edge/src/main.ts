@@ -228,8 +228,12 @@ runApp(
       pageFromSource: (userId, q) => rm.conversations(userId, q),
       log,
     });
-    registerHttpRoutes(app, verifier, rm, conversationList);
-    registerMediaRoutes(app, verifier, media);
+    // Queries after an acknowledged write see it, as a sync does (bounded by CHAT_SYNC_WAIT).
+    const fresh = async () => {
+      await readAfterAck.reach(await readAfterAck.target());
+    };
+    registerHttpRoutes(app, verifier, rm, conversationList, fresh);
+    registerMediaRoutes(app, verifier, media, fresh);
     registerPresenceRoutes(app, verifier, presence);
     registerUserRoutes(app, verifier, {
       execute: (c) => gateway.execute(c),

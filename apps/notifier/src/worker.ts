@@ -54,8 +54,9 @@ const carrierOf = (msg: JsMsg): Carrier => ({
 /**
  * The push worker (`notifier-jobs` on CHAT_NOTIFY; the projector queues one job per recipient
  * with no connected device): collapses jobs per (user, conversation); right before pushing, checks
- * presence and then mute, waits until the read models hold the message (for the badge), adds the
- * badge (and, with CHAT_PUSH_PREVIEW, the text) and POSTs the payload. The pushes due in one turn
+ * presence, waits until the read models hold the message, then checks mutes and blocks (a mute
+ * made just before the message is in them by then), adds the badge (and, with
+ * CHAT_PUSH_PREVIEW, the text) and POSTs the payload. The pushes due in one turn
  * of the event loop are checked and read together (`pushBatch`).
  */
 export class PushWorker {
@@ -139,6 +140,26 @@ export class PushWorker {
       } else offline.push(q);
     }
     if (offline.length === 0) return;
+    // The read models must hold the messages, and so everything before them (a mute, a block
+    // the recipient made a moment earlier), before mutes, blocks, badges and texts are read.
+    const eventSeq = Math.max(...offline.map((q) => q.c.last.eventSeq));
+    const reached =
+      !this.o.gate ||
+      (await this.o.gate.reached(eventSeq, {
+        maxWaitMs: this.o.lagWaitMs ?? 300_000,
+        heartbeat: () => {
+          for (const q of offline) q.carrier.working?.();
+        },
+      }));
+    // Shutting down while it waited: the jobs go back to the stream for the next notifier.
+    if (this.closing) {
+      for (const q of offline) q.resolve({ kind: 'retry', delayMs: 0 });
+      return;
+    }
+    if (!reached) {
+      stats.lagGaveUp += offline.length;
+      log.warn({ pushes: offline.length, eventSeq }, 'read models still behind these messages; pushing with what they hold');
+    }
     const [muted, blocks] = await Promise.all([store.muted(offline.map((q) => q.c)), store.blocks(offline.map((q) => q.c.userId))]);
     const due: Queued[] = [];
     for (const q of offline) {
@@ -152,24 +173,6 @@ export class PushWorker {
       } else due.push(q);
     }
     if (due.length === 0) return;
-    const eventSeq = Math.max(...due.map((q) => q.c.last.eventSeq));
-    const reached =
-      !this.o.gate ||
-      (await this.o.gate.reached(eventSeq, {
-        maxWaitMs: this.o.lagWaitMs ?? 300_000,
-        heartbeat: () => {
-          for (const q of due) q.carrier.working?.();
-        },
-      }));
-    // Shutting down while it waited: the jobs go back to the stream for the next notifier.
-    if (this.closing) {
-      for (const q of due) q.resolve({ kind: 'retry', delayMs: 0 });
-      return;
-    }
-    if (!reached) {
-      stats.lagGaveUp += due.length;
-      log.warn({ pushes: due.length, eventSeq }, 'read models still behind these messages; pushing with what they hold');
-    }
     const badges = await store.totalUnread(due.map((q) => q.c.userId));
     const texts = this.o.preview ? await store.messageTexts(due.map((q) => ({ conversationId: q.c.conversationId, seq: q.c.last.seq }))) : undefined;
     await Promise.all(

@@ -17,8 +17,8 @@ async function registeredRoutes(): Promise<string[]> {
     }
   });
   const unused = {} as never;
-  registerHttpRoutes(app, unused, unused, unused);
-  registerMediaRoutes(app, unused, unused);
+  registerHttpRoutes(app, unused, unused, unused, unused);
+  registerMediaRoutes(app, unused, unused, unused);
   registerPresenceRoutes(app, unused, unused);
   registerUserRoutes(app, unused, unused);
   await app.ready();

@@ -51,8 +51,17 @@ function decodeListCursor(s: string): { at: string; id: string } {
   throw new ChatError('bad_request', 'invalid cursor');
 }
 
-/** The query API over the read models. Every conversation endpoint checks membership. */
-export function registerHttpRoutes(app: FastifyInstance, verifier: TokenVerifier, rm: ReadModels, list: ConversationList): void {
+/**
+ * Waits (bounded) until the read models hold what `CHAT_EVENTS` held when it was called: a
+ * query after an acknowledged write (a message sent, a message deleted for me) sees it.
+ */
+export type ReadAfterAckWait = () => Promise<void>;
+
+/**
+ * The query API over the read models. Every conversation endpoint checks membership; history
+ * and receipts are read after `fresh` (read after ack, as `sync`).
+ */
+export function registerHttpRoutes(app: FastifyInstance, verifier: TokenVerifier, rm: ReadModels, list: ConversationList, fresh: ReadAfterAckWait): void {
   app.setErrorHandler((err, req, reply) => {
     const { status, body } = httpError(err);
     if (status >= 500) req.log.error({ err }, 'request failed');
@@ -72,6 +81,7 @@ export function registerHttpRoutes(app: FastifyInstance, verifier: TokenVerifier
     const { userId } = await principal(req);
     const { id } = parse(ConversationParams, req.params);
     const q = parse(HistoryQuery, req.query);
+    await fresh();
     const { joinedAfterSeq } = await rm.requireMember(id, userId);
     return rm.history(id, userId, joinedAfterSeq, q);
   });
@@ -79,6 +89,7 @@ export function registerHttpRoutes(app: FastifyInstance, verifier: TokenVerifier
   app.get('/v1/conversations/:id/messages/:messageId/receipts', async (req: FastifyRequest): Promise<ReceiptsBody> => {
     const { userId } = await principal(req);
     const { id, messageId } = parse(MessageParams, req.params);
+    await fresh();
     const { joinedAfterSeq } = await rm.requireMember(id, userId);
     const r = await rm.receipts(id, messageId, joinedAfterSeq);
     if (!r) throw new ChatError('not_found', 'no such message');
