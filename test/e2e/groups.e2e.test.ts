@@ -181,8 +181,10 @@ describe('groups: receipts and the conversation list', () => {
     // A read on the phone reaches the laptop as the user's own receipt, and the badge drops.
     await eventually(async () => laptopReceipts.find((r) => r.userId === x && r.status === 'read' && r.upToSeq === 2), (r) => r !== undefined);
     await eventually(() => listEntry(x, conversationId), (e: Json) => e?.unreadCount === 1);
-    // Nor for reads: the own receipt above says it (the list has the exact count).
-    expect(laptopActivity).toEqual([]);
+    // Nor for reads: the own receipt above says it (the list has the exact count). (The group's
+    // creation has one, without a message, which may arrive after the collector started: its
+    // activity frames go out after the projector's commit.)
+    expect(laptopActivity.filter((a) => a.lastMessage !== null || a.unreadCount !== 0)).toEqual([]);
 
     const r2 = await eventually(
       () => getJson(`/v1/conversations/${conversationId}/messages/${sent[1]!.messageId}/receipts`, o),
