@@ -31,6 +31,13 @@ export interface TypingRelayDeps {
  * lifetime every resend of a typing signal (every 4 s) read the members from Postgres again.
  */
 export const MEMBERS_TTL_MS = 60_000;
+
+/** A conversation's members as cached; `framed`: taken from a `conversation.updated`, newer than the read model may be yet. */
+interface MembersEntry {
+  ids: string[];
+  at: number;
+  framed: boolean;
+}
 const MAX_CACHED = 10_000;
 
 /**
@@ -42,8 +49,7 @@ const MAX_CACHED = 10_000;
  */
 export class TypingRelay {
   private readonly lastStart = new Map<string, number>();
-  /** `framed`: taken from a `conversation.updated`, newer than the read model may be yet. */
-  private readonly members = new Map<string, { ids: string[]; at: number; framed: boolean }>();
+  private readonly members = new Map<string, MembersEntry>();
   private readonly intervalMs: number;
   private readonly maxMembers: number;
 
@@ -81,11 +87,10 @@ export class TypingRelay {
 
   /** The conversation's members as a `conversation.updated` passing through this edge gives them. */
   membersChanged(conversationId: string, members: readonly string[]): void {
-    if (this.members.size >= MAX_CACHED) this.members.clear();
-    this.members.set(conversationId, { ids: [...members], at: this.deps.now(), framed: true });
+    this.remember(conversationId, { ids: [...members], at: this.deps.now(), framed: true });
   }
 
-  private async membersOf(conversationId: string, fresh = false): Promise<{ ids: string[]; framed: boolean }> {
+  private async membersOf(conversationId: string, fresh = false): Promise<MembersEntry> {
     const now = this.deps.now();
     const cached = this.members.get(conversationId);
     if (cached && !fresh && now - cached.at < MEMBERS_TTL_MS) return cached;
@@ -93,8 +98,12 @@ export class TypingRelay {
     // A frame that came while the read was out is newer than what was read.
     const meanwhile = this.members.get(conversationId);
     if (meanwhile?.framed && meanwhile !== cached) return meanwhile;
+    return this.remember(conversationId, { ids, at: now, framed: false });
+  }
+
+  /** Caches a conversation's members (the cache is emptied when it holds MAX_CACHED). */
+  private remember(conversationId: string, entry: MembersEntry): MembersEntry {
     if (this.members.size >= MAX_CACHED) this.members.clear();
-    const entry = { ids, at: now, framed: false };
     this.members.set(conversationId, entry);
     return entry;
   }
