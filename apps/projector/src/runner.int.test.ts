@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { JetStreamApiError, type ConsumerInfo, type JsMsg } from '@nats-io/jetstream';
 import { inTransaction, readCheckpoint, resetProjectionTables } from '@chat/postgres';
+import { projectorConsumerConfig } from '@chat/streams';
 import { messagesProjection, MESSAGES_TABLES } from './messages/projection';
 import { OrderedConsumer } from './pipeline/orderedConsumer';
 import { created, publishEvents, sent, startProjections, waitFor, waitForCheckpoint, useTestEnv, type TestEnv } from './testing/env';
@@ -53,6 +54,32 @@ class StuckConsumer extends OrderedConsumer {
       throw new JetStreamApiError({ code: 503, err_code: 10008, description: 'JetStream system temporarily unavailable' });
     }
     return super.info();
+  }
+}
+
+/**
+ * Re-opens itself at `start` from inside its reader, at its `at`-th delivery: the old
+ * `consume()` is stopped while it is still handing out one socket read (as when a failed commit
+ * re-reads from the checkpoint while deliveries stream in). `unreadAtReopen`: how many
+ * deliveries of that read the stopped `consume()` still held.
+ */
+class ReopeningConsumer extends OrderedConsumer {
+  reopening: Promise<void> | undefined;
+  unreadAtReopen = 0;
+  private seen = 0;
+  constructor(
+    o: ConstructorParameters<typeof OrderedConsumer>[0],
+    private readonly start: number,
+    private readonly at: number,
+  ) {
+    super(o);
+  }
+  protected override accept(_m: JsMsg): boolean {
+    if (!this.reopening && ++this.seen === this.at) {
+      this.unreadAtReopen = this.messages?.getPending() ?? 0;
+      this.reopening = this.open(this.start);
+    }
+    return true;
   }
 }
 
@@ -168,3 +195,30 @@ describe('Projector', () => {
   }, 60_000);
 });
 
+describe('OrderedConsumer', () => {
+  it('after a re-open, takes only what the new durable delivers, none of the read the stopped one was still handing out', async () => {
+    const { names, nats, log } = t.env;
+    const seqs = await publishEvents(nats.js, names, Array.from({ length: 200 }, (_, i) => sent('r-reopen', i + 1, 'a')));
+    const { stream, config } = projectorConsumerConfig(names);
+    const durable = `${config.durable_name}-reopen`;
+    const consumer = new ReopeningConsumer({ js: nats.js, jsm: nats.jsm, stream, config: { ...config, durable_name: durable, name: durable }, log, bufferSize: 400 }, seqs[0]!, 5);
+    try {
+      await consumer.open(seqs[0]!);
+      await waitFor(async () => consumer.reopening !== undefined, 'the re-open from inside the reader');
+      await consumer.reopening;
+      const taken: number[] = [];
+      while (taken.length < seqs.length) {
+        const batch = await consumer.take(500, 5_000);
+        if (batch.length === 0) break;
+        taken.push(...batch.map((m) => m.seq));
+      }
+      // The stopped consume() still had deliveries of its read to hand out.
+      expect(consumer.unreadAtReopen).toBeGreaterThan(0);
+      expect(consumer.broken).toBeNull();
+      expect(taken).toEqual(seqs);
+    } finally {
+      await consumer.close();
+      await nats.jsm.consumers.delete(stream, durable).catch(() => undefined);
+    }
+  }, 60_000);
+});

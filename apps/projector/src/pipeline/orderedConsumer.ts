@@ -25,12 +25,20 @@ export interface OrderedConsumerOptions {
  * arrives again, in order. Failures are handled the same way: nothing is ever nak'ed.
  */
 export class OrderedConsumer {
-  private messages: ConsumerMessages | undefined;
+  /** The current `consume()` (protected: tests look at what it still holds). */
+  protected messages: ConsumerMessages | undefined;
   private reader: Promise<void> | undefined;
   private buffer: JsMsg[] = [];
   private waiter: (() => void) | undefined;
   private lastDelivery = 0;
   private lastStreamSeq = 0;
+  /**
+   * Which reader may fill the buffer: `close()` moves it on. A stopped `consume()` still yields
+   * the rest of the socket read it was handing out, and those deliveries belong to the durable
+   * that was deleted, from past the new start: in the new reader's buffer they would be applied
+   * first and move the checkpoint over everything the new durable then delivers.
+   */
+  private generation = 0;
   /** Why the stream of deliveries cannot be trusted any more (re-open before reading on). */
   broken: string | null = null;
   /** The durable's max_deliver (-1: unlimited), read when opened. */
@@ -60,17 +68,23 @@ export class OrderedConsumer {
     this.broken = null;
     const messages = await consumer.consume({ max_messages: this.o.bufferSize });
     this.messages = messages;
+    const generation = this.generation;
     this.reader = (async () => {
       try {
         for await (const m of messages) {
-          if (this.broken || !this.accept(m)) continue;
+          if (!this.accept(m)) continue;
+          if (generation !== this.generation) break;
+          if (this.broken) continue;
           const d = m.info.deliverySequence;
-          if (d !== this.lastDelivery + 1 || m.seq <= this.lastStreamSeq || m.info.redelivered) {
+          const outOfOrder = d !== this.lastDelivery + 1 || m.seq <= this.lastStreamSeq || m.info.redelivered;
+          // Contiguous deliveries that jump over stored events: the server's consumer state does
+          // not match the one created (seen after a cluster node came back during a
+          // re-creation). Applying on would skip events for good.
+          const jumped = !outOfOrder && m.seq !== this.lastStreamSeq + 1 && (await this.storedBetween(this.lastStreamSeq + 1, m.seq)) > 0;
+          if (generation !== this.generation) break;
+          if (outOfOrder) {
             this.broken = `delivery ${d} (stream ${m.seq}) after ${this.lastDelivery} (stream ${this.lastStreamSeq})${m.info.redelivered ? ', a redelivery' : ''}`;
-          } else if (m.seq !== this.lastStreamSeq + 1 && (await this.storedBetween(this.lastStreamSeq + 1, m.seq)) > 0) {
-            // Contiguous deliveries that jump over stored events: the server's consumer state
-            // does not match the one created (seen after a cluster node came back during a
-            // re-creation). Applying on would skip events for good.
+          } else if (jumped) {
             this.broken = `stream ${m.seq} after ${this.lastStreamSeq}, with stored events between not delivered`;
           } else {
             this.lastDelivery = d;
@@ -80,6 +94,7 @@ export class OrderedConsumer {
           this.wake();
         }
       } catch (err) {
+        if (generation !== this.generation) return;
         this.broken ??= `reading stopped: ${(err as Error).message}`;
         this.wake();
       }
@@ -142,6 +157,7 @@ export class OrderedConsumer {
   async close(): Promise<void> {
     const messages = this.messages;
     this.messages = undefined;
+    this.generation++;
     this.buffer = [];
     if (messages) {
       messages.stop();
