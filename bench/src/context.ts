@@ -13,10 +13,22 @@ export interface BenchContext {
   /** `commands` command processes (default BENCH_COMMANDS, else 2), projector, notifier and `edges` edges (default 1) as separate processes (same config as `npm start`) in a fresh namespace; `natsUrl` overrides NATS (e.g. a sync_interval=always server). */
   startSystem(opts?: { edges?: number; commands?: number; env?: Record<string, string>; natsUrl?: string }): Promise<BenchSystem>;
   /** Runs bench/src/generators/<name>.ts in a child process (node --import tsx, own process for load) with JSON args (argv or env); forwards its progress lines (stderr) to the progress display; resolves with the JSON object it prints as the LAST line of stdout. */
-  runGenerator<T>(name: string, args: unknown): Promise<T>;
+  runGenerator<T>(name: string, args: unknown, opts?: GeneratorOptions): Promise<T>;
   progress(line: string): void;
   /** A client token for user/device, signed with the system's secret. */
   token(userId: string, deviceId?: string): Promise<string>;
+}
+
+export interface GeneratorOptions {
+  /**
+   * The generator's scheduling priority (`nice`, 0–19): a storm's clients are thousands of
+   * sockets in a few processes on the system's own cores, and at the same priority they take
+   * CPU the system under test would use. A lower priority only delays the generator: its
+   * clocks start at a fixed release, so a starved generator can make a result worse, not better.
+   */
+  nice?: number;
+  /** Told the generator's PID once it runs (to measure its CPU). */
+  onSpawn?: (pid: number) => void;
 }
 
 export interface Scenario {

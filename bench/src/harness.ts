@@ -1,8 +1,9 @@
 import { spawn } from 'node:child_process';
+import { setPriority } from 'node:os';
 import { resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import { SignJWT } from 'jose';
-import type { BenchContext, BenchSystem } from './context';
+import type { BenchContext, BenchSystem, GeneratorOptions } from './context';
 import { ROOT } from './lib/env';
 import { startBenchSystem, topologyFromEnv } from './system';
 
@@ -17,7 +18,7 @@ export function say(line: string): void {
 }
 
 /** Runs bench/src/generators/<name>.ts as its own process; resolves with the JSON of its last stdout line. */
-export function runGenerator<T>(name: string, args: unknown, onProgress: (line: string) => void, opts: { nodeArgs?: string[]; onSpawn?: (pid: number) => void } = {}): Promise<T> {
+export function runGenerator<T>(name: string, args: unknown, onProgress: (line: string) => void, opts: GeneratorOptions & { nodeArgs?: string[] } = {}): Promise<T> {
   return new Promise((res, rej) => {
     // BENCH_GENERATOR_NODE_ARGS: node flags for the generators, e.g. `--cpu-prof --cpu-prof-dir=/tmp/prof`.
     const envArgs = (process.env['BENCH_GENERATOR_NODE_ARGS'] ?? '').split(' ').filter(Boolean);
@@ -26,6 +27,7 @@ export function runGenerator<T>(name: string, args: unknown, onProgress: (line: 
       env: { ...process.env, BENCH_ARGS: JSON.stringify(args) },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
+    if (child.pid && opts.nice) setPriority(child.pid, opts.nice);
     if (child.pid) opts.onSpawn?.(child.pid);
     let last = '';
     const errTail: string[] = [];
@@ -85,7 +87,7 @@ export function createContext(scenario: string, quick: boolean): HarnessContext 
       ctx.progress(`system up: ${sys.wsUrls.join(', ')} (ns ${sys.env['CHAT_NS']})`);
       return wrapped;
     },
-    runGenerator: <T>(name: string, args: unknown) => runGenerator<T>(name, args, (l) => ctx.progress(`${name}: ${l}`)),
+    runGenerator: <T>(name: string, args: unknown, opts?: GeneratorOptions) => runGenerator<T>(name, args, (l) => ctx.progress(`${name}: ${l}`), opts),
     async token(userId, deviceId = 'd1') {
       if (!ctx.secret) throw new Error('token(): start a system first');
       return new SignJWT({ did: deviceId })
