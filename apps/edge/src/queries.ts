@@ -243,14 +243,31 @@ export class ReadModels {
       if (row.r === 'c') checkpoint = Number(row.checkpoint ?? 0);
       else if (row.r === 'm') messages.set(`${row.conversation_id}\u0000${row.seq}`, row as MessageRow);
     }
-    const found: InboxRow[][] = requests.map(() => []);
+    const pages: InboxPage[] = requests.map(() => ({ frames: [], hasMore: false, checkpoint }));
+    // One frame object per (message, entry, position, hidden): the members of a group syncing
+    // together share it, and the session serialises it once for all of them (syncBatchJson).
+    const frames = new Map<string, SyncedFrame>();
     for (const row of rows) {
       if (row.r !== 'e') continue;
+      const key = `${row.conversation_id}\u0000${row.seq}`;
       // An entry whose message row is gone (it cannot be: both are written in one transaction) is skipped, as the join did.
-      const m = messages.get(`${row.conversation_id}\u0000${row.seq}`);
-      if (m) found[Number(row.idx) - 1]!.push({ ...m, entry: row.entry!, position: row.position!, hidden_at: row.hidden_at });
+      const m = messages.get(key);
+      if (!m) continue;
+      const i = Number(row.idx) - 1;
+      const page = pages[i]!;
+      if (page.frames.length === requests[i]!.limit) {
+        page.hasMore = true;
+        continue;
+      }
+      const frameKey = `${key}\u0000${row.entry}\u0000${row.position}\u0000${row.hidden_at?.getTime() ?? ''}`;
+      let frame = frames.get(frameKey);
+      if (!frame) {
+        frame = toSyncedFrame({ ...m, entry: row.entry!, position: row.position!, hidden_at: row.hidden_at });
+        frames.set(frameKey, frame);
+      }
+      page.frames.push(frame);
     }
-    return found.map((list, i) => ({ frames: list.slice(0, requests[i]!.limit).map(toSyncedFrame), hasMore: list.length > requests[i]!.limit, checkpoint }));
+    return pages;
   }
 
   /**

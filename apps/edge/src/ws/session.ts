@@ -306,7 +306,7 @@ export class Session {
     }
     const { frames, hasMore } = await this.deps.sync(this.userId, after, frame.limit ?? LIMITS.defaultSyncLimit);
     const cursor = frames.length ? (frames[frames.length - 1]!.cursor ?? frame.cursor) : frame.cursor;
-    this.send({ type: 'sync.batch', ref: frame.ref, frames, cursor, hasMore });
+    this.sendRaw(syncBatchJson(frame.ref, frames, cursor, hasMore), 'sync.batch');
   }
 
   /**
@@ -380,4 +380,20 @@ function correlation(json: unknown): Correlation {
   if (typeof o['ref'] === 'string' && o['ref'].length <= 64) out.ref = o['ref'];
   if (typeof o['clientMsgId'] === 'string' && o['clientMsgId'].length <= 64) out.clientMsgId = o['clientMsgId'];
   return out;
+}
+
+/** Each synced frame's JSON, made once however many sessions send it (the reads share frame objects). */
+const frameJson = new WeakMap<SyncedFrame, string>();
+
+/** A `sync.batch` frame as JSON, built from each frame's JSON made once. */
+export function syncBatchJson(ref: string, frames: readonly SyncedFrame[], cursor: string | null, hasMore: boolean): string {
+  const parts = frames.map((f) => {
+    let json = frameJson.get(f);
+    if (json === undefined) {
+      json = JSON.stringify(f);
+      frameJson.set(f, json);
+    }
+    return json;
+  });
+  return `{"type":"sync.batch","ref":${JSON.stringify(ref)},"frames":[${parts.join(',')}],"cursor":${JSON.stringify(cursor)},"hasMore":${hasMore}}`;
 }

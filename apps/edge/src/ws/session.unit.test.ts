@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { ChatError, encodeCursor, type Command, type CommandResult, type ServerFrame } from '@chat/contracts';
+import { ChatError, encodeCursor, ServerFrame, type Command, type CommandResult, type SyncedFrame } from '@chat/contracts';
 import { Session, directConversationId, type SessionDeps } from './session';
 
 function harness(over: Partial<SessionDeps> = {}) {
@@ -105,6 +105,26 @@ describe('Session', () => {
     const h = harness();
     h.session.onBinary();
     expect(h.closes[0]?.[0]).toBe(1003);
+  });
+
+  it('answers sync with its frames, the last cursor and hasMore, as the contract has it, each frame the same however often it is sent', async () => {
+    const message: SyncedFrame = { type: 'message.new', conversationId: 'd-1', messageId: 'm1', seq: 1, senderId: 'bob', body: { text: 'say "hi"\n\u2028' }, sentAt: '2026-01-01T00:00:00.000Z', cursor: encodeCursor(7) };
+    const deleted: SyncedFrame = { type: 'message.deleted', conversationId: 'd-1', messageId: 'm0', seq: 2, scope: 'me', deletedAt: '2026-01-01T00:00:01.000Z', cursor: encodeCursor(9) };
+    const pages = [
+      { frames: [message, deleted], hasMore: true },
+      { frames: [message], hasMore: false },
+      { frames: [], hasMore: false },
+    ];
+    const h = harness({ sync: async () => pages.shift()! });
+    await h.session.onText('{"type":"sync","ref":"s1","cursor":null}');
+    await h.session.onText(`{"type":"sync","ref":"s2","cursor":"${encodeCursor(3)}"}`);
+    await h.session.onText(`{"type":"sync","ref":"s3","cursor":"${encodeCursor(9)}"}`);
+    expect(h.sent).toEqual([
+      { type: 'sync.batch', ref: 's1', frames: [message, deleted], cursor: encodeCursor(9), hasMore: true },
+      { type: 'sync.batch', ref: 's2', frames: [message], cursor: encodeCursor(7), hasMore: false },
+      { type: 'sync.batch', ref: 's3', frames: [], cursor: encodeCursor(9), hasMore: false },
+    ]);
+    for (const f of h.sent) expect(ServerFrame.parse(f)).toEqual(f);
   });
 
   it('answers ping with pong carrying the ref', async () => {
