@@ -386,7 +386,7 @@ function correlation(json: unknown): Correlation {
 const frameJson = new WeakMap<SyncedFrame, string>();
 
 /** A `sync.batch` frame as JSON, built from each frame's JSON made once. */
-export function syncBatchJson(ref: string, frames: readonly SyncedFrame[], cursor: string | null, hasMore: boolean): string {
+function syncBatchJson(ref: string, frames: readonly SyncedFrame[], cursor: string | null, hasMore: boolean): string {
   const parts = frames.map((f) => {
     let json = frameJson.get(f);
     if (json === undefined) {
