@@ -105,15 +105,15 @@ runApp(
       return { frames: r.frames, hasMore: r.hasMore || r.checkpoint < target };
     }
     const hub = new Hub();
-    // Who blocks whom, from the read model, kept CHAT_BLOCKS_CACHE (checked on every send).
+    // Who blocks whom, from the read model, kept CHAT_BLOCKS_CACHE (checked on every send), read in batches.
     let lastBlockLookupLog = 0;
-    const blocks = new BlockDirectory({ blockedBy: (u) => rm.blockedBy(u), blocking: async (u) => (await rm.blocks(u)).map((b) => b.userId) }, cfg.CHAT_BLOCKS_CACHE, Date.now, (err) => {
+    const blocks = new BlockDirectory({ blockedByAmong: (u) => rm.blockedByAmong(u), blockingAmong: (u) => rm.blockingAmong(u) }, cfg.CHAT_BLOCKS_CACHE, Date.now, (err) => {
       metrics.blockLookupFailures.inc();
       if (Date.now() - lastBlockLookupLog > 10_000) {
         lastBlockLookupLog = Date.now();
         log.warn({ err }, 'block lookup failed; sends go ahead unchecked until the read model is back');
       }
-    });
+    }).start();
     // Presence and typing travel over core NATS: best effort by design, nothing stored.
     const presence = new PresenceWatch({
       blockedBy: (u) => blocks.blockedBy(u),
@@ -283,6 +283,7 @@ runApp(
       wsGateway.stop();
       for (const s of hub.all()) s.close(CLOSE_CODES.goingAway, 'server shutting down');
       await presence.stop();
+      blocks.stop();
       await app.close().catch(() => undefined);
       await delivery.stop();
       await gateway.stop();

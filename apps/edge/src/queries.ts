@@ -1,4 +1,4 @@
-import { blockingAmong, listEntriesAt, toCachedConversation, USER_CONVERSATION_COLUMNS, type Pool, type UserConversationRow } from '@chat/postgres';
+import { blockedByAmong, blockingAmong, listEntriesAt, toCachedConversation, USER_CONVERSATION_COLUMNS, type Pool, type UserConversationRow } from '@chat/postgres';
 import { ChatError, encodeCursor, type LastSeenVisibility, type MessageBody, type MessageNew, type SyncedFrame } from '@chat/contracts';
 
 interface MessageRow {
@@ -175,12 +175,6 @@ export class ReadModels {
     return new Set(rows.map((r) => r.user_id));
   }
 
-  /** Users who block `userId`. */
-  async blockedBy(userId: string): Promise<string[]> {
-    const { rows } = await this.pool.query<{ user_id: string }>({ name: 'edge-blocked-by', text: 'SELECT user_id FROM user_blocks WHERE blocked_user_id = $1', values: [userId] });
-    return rows.map((r) => r.user_id);
-  }
-
   /** Whom `userId` blocks, newest first, with since when. */
   async blocks(userId: string): Promise<Array<{ userId: string; at: string }>> {
     const { rows } = await this.pool.query<{ blocked_user_id: string; at: Date }>({
@@ -200,6 +194,11 @@ export class ReadModels {
   /** Of `userIds`, whom each blocks (users who block nobody left out). */
   blockingAmong(userIds: readonly string[]): Promise<Map<string, Set<string>>> {
     return blockingAmong(this.pool, userIds);
+  }
+
+  /** Of `userIds`, who blocks each (users nobody blocks left out). */
+  blockedByAmong(userIds: readonly string[]): Promise<Map<string, Set<string>>> {
+    return blockedByAmong(this.pool, userIds);
   }
 
   /** Of `userIds`, those who show their presence to nobody. */

@@ -1,42 +1,190 @@
 import { ChatError } from '@chat/contracts';
 import { directConversationId } from '../ws/session';
 
+/** Who blocks whom, read for many users in one statement each (`user_blocks`). */
 export interface BlockSource {
-  /** Users who block `userId`. */
-  blockedBy(userId: string): Promise<string[]>;
-  /** Users `userId` blocks. */
-  blocking(userId: string): Promise<string[]>;
+  /** Of `userIds`, who blocks each (users nobody blocks may be left out). */
+  blockedByAmong(userIds: readonly string[]): Promise<Map<string, Set<string>>>;
+  /** Of `userIds`, whom each blocks (users who block nobody may be left out). */
+  blockingAmong(userIds: readonly string[]): Promise<Map<string, Set<string>>>;
 }
 
 /** Entries kept at most (a bound on memory; the oldest half goes when full). */
 const MAX_ENTRIES = 50_000;
+/** Users per statement, for loads and refreshes. */
+const MAX_BATCH = 1_000;
+
+interface Entry {
+  loadedAt: number;
+  value: Set<string>;
+  /** Asked for since it was loaded: refreshed ahead of its expiry, or dropped at it. */
+  used: boolean;
+}
+
+/**
+ * One direction of the block relation for many users, cached for `ttlMs`:
+ * - a user asked for and not cached (or expired) waits for a load, and every such user of the
+ *   same event-loop turn is read in ONE statement;
+ * - a user asked for since their entry was loaded is refreshed in the background once the entry
+ *   is half its ttl old, all of them in one statement per check (every quarter ttl), so a
+ *   steady sender never waits and the read model sees a few statements a second, not one per
+ *   sender per ttl;
+ * - an entry not asked for goes at its expiry.
+ * An entry is never served older than `ttlMs`. With `ttlMs` 0 nothing is kept (each turn reads).
+ */
+class BlockCache {
+  private readonly entries = new Map<string, Entry>();
+  private pending = new Map<string, Array<{ resolve: (v: Set<string>) => void; reject: (e: unknown) => void }>>();
+  private flushScheduled = false;
+  private refreshing = false;
+  readonly stats = { statements: 0, loaded: 0, refreshed: 0 };
+
+  constructor(
+    private readonly load: (userIds: readonly string[]) => Promise<Map<string, Set<string>>>,
+    private readonly ttlMs: number,
+    private readonly now: () => number,
+    private readonly onRefreshFailed: (err: unknown) => void,
+  ) {}
+
+  get(userId: string): Promise<Set<string>> {
+    const e = this.entries.get(userId);
+    if (e && this.now() - e.loadedAt < this.ttlMs) {
+      e.used = true;
+      return Promise.resolve(e.value);
+    }
+    return new Promise((resolve, reject) => {
+      const waiters = this.pending.get(userId);
+      if (waiters) waiters.push({ resolve, reject });
+      else this.pending.set(userId, [{ resolve, reject }]);
+      if (!this.flushScheduled) {
+        this.flushScheduled = true;
+        setImmediate(() => void this.flush());
+      }
+    });
+  }
+
+  /** Loads every user asked for in this turn; a failed statement fails its waiters (and keeps nothing). */
+  private async flush(): Promise<void> {
+    this.flushScheduled = false;
+    const batch = this.pending;
+    this.pending = new Map();
+    const users = [...batch.keys()];
+    for (let i = 0; i < users.length; i += MAX_BATCH) {
+      const chunk = users.slice(i, i + MAX_BATCH);
+      const at = this.now();
+      try {
+        this.stats.statements++;
+        const found = await this.load(chunk);
+        for (const u of chunk) {
+          const value = found.get(u) ?? new Set<string>();
+          this.store(u, { loadedAt: at, value, used: false });
+          for (const w of batch.get(u)!) w.resolve(value);
+        }
+        this.stats.loaded += chunk.length;
+      } catch (err) {
+        for (const u of chunk) for (const w of batch.get(u)!) w.reject(err);
+      }
+    }
+  }
+
+  /** Refreshes the entries in use that are half their ttl old; drops the expired ones nobody asked for. */
+  async refresh(): Promise<void> {
+    if (this.refreshing || this.ttlMs <= 0) return;
+    this.refreshing = true;
+    try {
+      const now = this.now();
+      const due: string[] = [];
+      for (const [u, e] of this.entries) {
+        const age = now - e.loadedAt;
+        if (e.used && age >= this.ttlMs / 2) due.push(u);
+        else if (!e.used && age >= this.ttlMs) this.entries.delete(u);
+      }
+      for (let i = 0; i < due.length; i += MAX_BATCH) {
+        const chunk = due.slice(i, i + MAX_BATCH);
+        const at = this.now();
+        this.stats.statements++;
+        const found = await this.load(chunk);
+        for (const u of chunk) this.store(u, { loadedAt: at, value: found.get(u) ?? new Set(), used: false });
+        this.stats.refreshed += chunk.length;
+      }
+    } catch (err) {
+      // The entries keep their age: past the ttl a sender waits for a load (and fails open).
+      this.onRefreshFailed(err);
+    } finally {
+      this.refreshing = false;
+    }
+  }
+
+  private store(userId: string, entry: Entry): void {
+    if (this.ttlMs <= 0) return;
+    if (!this.entries.has(userId) && this.entries.size >= MAX_ENTRIES) {
+      let n = this.entries.size / 2;
+      for (const k of this.entries.keys()) {
+        if (n-- <= 0) break;
+        this.entries.delete(k);
+      }
+    }
+    this.entries.set(userId, entry);
+  }
+}
 
 /**
  * Who blocks whom, as the edge checks it: from the read model (`user_blocks`), kept per user for
- * `ttlMs` so a busy sender costs one lookup per `ttlMs`, not one per message. A block therefore
- * takes effect on every edge within `ttlMs` of the projector storing it.
+ * at most `ttlMs` (BlockCache), so a block takes effect on every edge within `ttlMs` of the
+ * projector storing it, and the edge reads the table a few times a second, not once per sender.
  *
  * A direct conversation's id is a hash of its two members (directConversationId), so "does the
  * other member block the sender?" needs no membership lookup: the ids of the sender's blockers'
  * direct conversations with them are computed and compared.
  */
 export class BlockDirectory {
-  private readonly cache = new Map<string, { at: number; value: Promise<Set<string>> }>();
+  private readonly by: BlockCache;
+  private readonly of: BlockCache;
+  private timer: NodeJS.Timeout | undefined;
 
   constructor(
-    private readonly source: BlockSource,
+    source: BlockSource,
     private readonly ttlMs: number,
-    private readonly now: () => number = Date.now,
+    now: () => number = Date.now,
     /** A block lookup failed (the read model is unreachable): the send goes ahead (metrics, logs). */
     private readonly onLookupFailed: (err: unknown) => void = () => undefined,
-  ) {}
+  ) {
+    this.by = new BlockCache((u) => source.blockedByAmong(u), ttlMs, now, onLookupFailed);
+    this.of = new BlockCache((u) => source.blockingAmong(u), ttlMs, now, onLookupFailed);
+  }
+
+  /** Starts the background refresh (every quarter ttl); without it entries are loaded when they expire. */
+  start(): this {
+    if (this.ttlMs > 0 && !this.timer) {
+      this.timer = setInterval(() => void this.refresh(), Math.max(10, this.ttlMs / 4));
+      this.timer.unref();
+    }
+    return this;
+  }
+
+  stop(): void {
+    clearInterval(this.timer);
+    this.timer = undefined;
+  }
+
+  /** One refresh round of both directions (the timer's; tests call it). */
+  async refresh(): Promise<void> {
+    await Promise.all([this.by.refresh(), this.of.refresh()]);
+  }
+
+  /** Statements read so far, and users loaded on demand and refreshed ahead. */
+  get stats(): { statements: number; loaded: number; refreshed: number } {
+    const a = this.by.stats;
+    const b = this.of.stats;
+    return { statements: a.statements + b.statements, loaded: a.loaded + b.loaded, refreshed: a.refreshed + b.refreshed };
+  }
 
   blockedBy(userId: string): Promise<Set<string>> {
-    return this.get(`by\u0000${userId}`, () => this.source.blockedBy(userId));
+    return this.by.get(userId);
   }
 
   blocking(userId: string): Promise<Set<string>> {
-    return this.get(`of\u0000${userId}`, () => this.source.blocking(userId));
+    return this.of.get(userId);
   }
 
   /** Users on either side of a block with `userId`: they see none of each other's typing. */
@@ -67,26 +215,6 @@ export class BlockDirectory {
     } catch (err) {
       this.onLookupFailed(err);
       return new Set();
-    }
-  }
-
-  private get(key: string, load: () => Promise<string[]>): Promise<Set<string>> {
-    const now = this.now();
-    const hit = this.cache.get(key);
-    if (hit && now - hit.at < this.ttlMs) return hit.value;
-    const value = load().then((ids) => new Set(ids));
-    // A failed lookup is not kept: the next call tries again.
-    value.catch(() => this.cache.get(key)?.value === value && this.cache.delete(key));
-    if (this.cache.size >= MAX_ENTRIES) this.evictOldest();
-    this.cache.set(key, { at: now, value });
-    return value;
-  }
-
-  private evictOldest(): void {
-    let n = this.cache.size / 2;
-    for (const k of this.cache.keys()) {
-      if (n-- <= 0) break;
-      this.cache.delete(k);
     }
   }
 }
