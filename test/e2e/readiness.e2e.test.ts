@@ -2,6 +2,7 @@ import { spawnSync } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import pg from 'pg';
 import type { ServerFrameOf } from '@chat/client';
+import { createTestNamespace, type TestNamespace } from '@chat/testing';
 import { connectClient, freePort, nextEvent, startApp, startSystem, type AppProcess, type RunningSystem } from '../support/system';
 
 /**
@@ -9,20 +10,26 @@ import { connectClient, freePort, nextEvent, startApp, startSystem, type AppProc
  * past the end of the stream") while /readyz stayed green and sends were acknowledged with
  * nothing delivered. A refusing projector must fail readiness with the reason and the fix, and
  * chatctl must offer the fix.
+ *
+ * The first test moves checkpoints past the end of the stream: it runs in a namespace of its
+ * own, so that a failure half-way cannot leave the shared one refusing for the files after it.
  */
+let testNs: TestNamespace;
 let sys: RunningSystem;
 let db: pg.Client;
 const ns = `rdy${Date.now().toString(36)}`;
 const u = (n: string) => `${n}-${ns}`;
 
 beforeAll(async () => {
-  sys = await startSystem(inject('chatEnv'));
+  testNs = await createTestNamespace(inject('chatEnv'));
+  sys = await startSystem(testNs.env);
   db = new pg.Client({ connectionString: sys.env['DATABASE_URL'] });
   await db.connect();
 }, 60_000);
 afterAll(async () => {
   await db?.end();
   await sys?.stop();
+  await testNs?.dispose();
 });
 
 const chatctl = (...args: string[]) => spawnSync(process.execPath, ['--import', 'tsx', 'libs/ops/src/chatctl.ts', ...args], { env: { ...process.env, ...sys.env }, encoding: 'utf8' });

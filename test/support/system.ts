@@ -15,14 +15,39 @@ export const startAppWithOps = async (name: AppName, env: Record<string, string>
   return a as AppProcess & { opsUrl: string };
 };
 
-async function waitFor(check: () => Promise<boolean>, what: string, timeoutMs = 30_000, app?: AppProcess): Promise<void> {
+/** A check that passes once `/readyz` answers 200, and otherwise says what it answered. */
+const readyz =
+  (httpUrl: string) =>
+  async (): Promise<true | string> => {
+    const r = await fetch(`${httpUrl}/readyz`);
+    return r.ok ? true : `${r.status} ${await r.text()}`;
+  };
+
+/** Polls `check` until it returns true; on timeout the error names the last answer and the app's output. */
+async function waitFor(check: () => Promise<boolean | string>, what: string, timeoutMs = 30_000, app?: AppProcess): Promise<void> {
   const deadline = Date.now() + timeoutMs;
+  let last: unknown = 'no answer';
   while (Date.now() < deadline) {
-    if (await check().catch(() => false)) return;
+    last = await check().catch((e: unknown) => (e instanceof Error ? e.message : String(e)));
+    if (last === true) return;
     if (app && app.child.exitCode !== null) throw new Error(`${app.name} exited (${app.child.exitCode}):\n${app.output.join('')}`);
     await new Promise((r) => setTimeout(r, 100));
   }
-  throw new Error(`timed out waiting for ${what}${app ? `:\n${app.output.join('')}` : ''}`);
+  throw new Error(`timed out waiting for ${what} (last answer: ${String(last)})${app ? `:\n${app.output.join('')}` : ''}`);
+}
+
+/**
+ * Runs `body`, which starts `apps`; if it fails, stops every one of them before rethrowing. A
+ * test whose system did not come up must not leave processes behind: a projector left running
+ * in a shared namespace holds its writer lock, and later files' projectors only stand by.
+ */
+async function untilReady<T>(apps: readonly AppProcess[], body: () => Promise<T>): Promise<T> {
+  try {
+    return await body();
+  } catch (e) {
+    await Promise.all(apps.map((a) => a.stop().catch(() => undefined)));
+    throw e;
+  }
 }
 
 export interface RunningSystem {
@@ -56,14 +81,19 @@ export const DEFAULT_LIMITS: Record<string, string> = {
 export async function startSystem(baseEnv: Record<string, string>, extra: Record<string, string> = {}): Promise<RunningSystem> {
   const port = await freePort();
   const env = { LOG_LEVEL: 'warn', ...TEST_LIMITS, ...baseEnv, EDGE_ID: `e${port}`, CHAT_EDGE_PORT: String(port), ...extra };
-  const command = await startAppWithOps('command', env);
-  const projector = await startAppWithOps('projector', env);
-  const edge = await startAppWithOps('edge', env);
-  // Without CHAT_PUSH_URL (in `extra`) it only logs the pushes it would send.
-  const notifier = await startAppWithOps('notifier', env);
+  const apps: AppProcess[] = [];
+  const start = async (name: AppName) => {
+    const a = await startAppWithOps(name, env);
+    apps.push(a);
+    return a;
+  };
   const httpUrl = `http://127.0.0.1:${port}`;
-  await waitFor(async () => (await fetch(`${httpUrl}/readyz`)).ok, 'edge /readyz', 30_000, edge);
-  const apps = [command, projector, edge, notifier];
+  const [command, projector, edge, notifier] = await untilReady(apps, async () => {
+    const started = [await start('command'), await start('projector'), await start('edge'), await start('notifier')] as const;
+    // Without CHAT_PUSH_URL (in `extra`) the notifier only logs the pushes it would send.
+    await waitFor(readyz(httpUrl), 'edge /readyz', 30_000, started[2]);
+    return started;
+  });
   return {
     env,
     httpUrl,
@@ -83,7 +113,7 @@ export async function startEdge(sys: RunningSystem, extra: Record<string, string
   const edgeId = `e${port}`;
   const edge = startApp('edge', { ...sys.env, EDGE_ID: edgeId, CHAT_EDGE_PORT: String(port), ...extra });
   const httpUrl = `http://127.0.0.1:${port}`;
-  await waitFor(async () => (await fetch(`${httpUrl}/readyz`)).ok, 'second edge /readyz', 30_000, edge);
+  await untilReady([edge], () => waitFor(readyz(httpUrl), 'second edge /readyz', 30_000, edge));
   sys.apps.push(edge);
   return { edge, edgeId, httpUrl, wsUrl: `ws://127.0.0.1:${port}/v1/ws` };
 }

@@ -1,4 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -62,13 +63,36 @@ export function startApp(app: AppName, env: Record<string, string>, opts: { labe
 }
 
 /** A TCP port nothing listens on right now. */
-export async function freePort(): Promise<number> {
-  return new Promise((res, rej) => {
+/** Where the kernel hands out local ports to outgoing connections (Linux); ports below it are never taken that way. */
+function ephemeralStart(): number {
+  try {
+    const [start] = readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').trim().split(/\s+/);
+    const n = Number(start);
+    if (Number.isInteger(n) && n > 2_000) return n;
+  } catch {
+    // not Linux: the IANA ephemeral range
+  }
+  return 49_152;
+}
+
+const tryListen = (port: number): Promise<boolean> =>
+  new Promise((res) => {
     const s = createServer();
-    s.listen(0, '127.0.0.1', () => {
-      const port = (s.address() as { port: number }).port;
-      s.close(() => res(port));
-    });
-    s.on('error', rej);
+    s.once('error', () => res(false));
+    s.listen(port, '127.0.0.1', () => s.close(() => res(true)));
   });
+
+/**
+ * A port that is free now, for an app to listen on a moment later. Chosen below the kernel's
+ * ephemeral range: a port taken from that range (listen on 0) was seen handed to an outgoing
+ * connection in the seconds an app takes to start, and the app then failed with EADDRINUSE.
+ */
+export async function freePort(): Promise<number> {
+  const top = ephemeralStart() - 1;
+  const bottom = Math.max(1_024, top - 20_000);
+  for (let attempt = 0; attempt < 50; attempt++) {
+    const port = bottom + Math.floor(Math.random() * (top - bottom + 1));
+    if (await tryListen(port)) return port;
+  }
+  throw new Error(`no free port found between ${bottom} and ${top}`);
 }
