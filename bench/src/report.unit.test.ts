@@ -45,6 +45,21 @@ describe('report', () => {
     expect(rows.find((r) => r.scenario === 'group-fanout')).toMatchObject({ actual: 'not run', met: null });
   });
 
+  it('judges the presence storm at its full size (4,998 clients in groups of 51), not at the quick one', () => {
+    const presence = (clients: number, onlineP99: number) => ({
+      name: 'presence-storm',
+      clients,
+      movers: clients / 5,
+      flap: { presenceFrames: 0 },
+      away: { afterGraceMs: { p99: 300 }, told: 10, expected: 10 },
+      back: { firstCorrectFrameMs: { p99: onlineP99 }, told: 10, expected: 10 },
+    });
+    const row = (s: Record<string, unknown>) => evaluateTargets(run({ scenarios: [s] })).find((r) => r.scenario === 'presence-storm' && r.metric.startsWith('p99'))!;
+    expect(row(presence(4998, 450)).met).toBe(true);
+    expect(row(presence(4998, 650))).toMatchObject({ value: 650, met: false });
+    expect(row(presence(510, 450)).met).toBeNull();
+  });
+
   it('says plainly when a run is not final', () => {
     expect(notFinalReasons(run())).toEqual([]);
     expect(notFinalReasons(run({ final: false, git: { dirty: true }, partial: ['--quick'] }))).toEqual(['dirty tree', 'partial run (--quick)']);
