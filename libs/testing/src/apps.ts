@@ -62,7 +62,6 @@ export function startApp(app: AppName, env: Record<string, string>, opts: { labe
   };
 }
 
-/** A TCP port nothing listens on right now. */
 /** Where the kernel hands out local ports to outgoing connections (Linux); ports below it are never taken that way. */
 function ephemeralStart(): number {
   try {

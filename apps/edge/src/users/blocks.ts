@@ -14,6 +14,11 @@ const MAX_ENTRIES = 50_000;
 /** Users per statement, for loads and refreshes. */
 const MAX_BATCH = 1_000;
 
+/** `users` in statements of at most MAX_BATCH. */
+function* chunks(users: readonly string[]): Generator<string[]> {
+  for (let i = 0; i < users.length; i += MAX_BATCH) yield users.slice(i, i + MAX_BATCH);
+}
+
 interface Entry {
   loadedAt: number;
   value: Set<string>;
@@ -68,23 +73,27 @@ class BlockCache {
     this.flushScheduled = false;
     const batch = this.pending;
     this.pending = new Map();
-    const users = [...batch.keys()];
-    for (let i = 0; i < users.length; i += MAX_BATCH) {
-      const chunk = users.slice(i, i + MAX_BATCH);
-      const at = this.now();
+    for (const chunk of chunks([...batch.keys()])) {
       try {
-        this.stats.statements++;
-        const found = await this.load(chunk);
-        for (const u of chunk) {
-          const value = found.get(u) ?? new Set<string>();
-          this.store(u, { loadedAt: at, value, used: false });
-          for (const w of batch.get(u)!) w.resolve(value);
-        }
+        const found = await this.read(chunk);
+        for (const u of chunk) for (const w of batch.get(u)!) w.resolve(found.get(u)!);
         this.stats.loaded += chunk.length;
       } catch (err) {
         for (const u of chunk) for (const w of batch.get(u)!) w.reject(err);
       }
     }
+  }
+
+  /** One statement for `chunk`; every user of it is stored (nobody blocks or is blocked: empty), as of before the read. */
+  private async read(chunk: readonly string[]): Promise<Map<string, Set<string>>> {
+    const at = this.now();
+    this.stats.statements++;
+    const found = await this.load(chunk);
+    for (const u of chunk) {
+      if (!found.has(u)) found.set(u, new Set());
+      this.store(u, { loadedAt: at, value: found.get(u)!, used: false });
+    }
+    return found;
   }
 
   /** Refreshes the entries in use that are half their ttl old; drops the expired ones nobody asked for. */
@@ -99,12 +108,8 @@ class BlockCache {
         if (e.used && age >= this.ttlMs / 2) due.push(u);
         else if (!e.used && age >= this.ttlMs) this.entries.delete(u);
       }
-      for (let i = 0; i < due.length; i += MAX_BATCH) {
-        const chunk = due.slice(i, i + MAX_BATCH);
-        const at = this.now();
-        this.stats.statements++;
-        const found = await this.load(chunk);
-        for (const u of chunk) this.store(u, { loadedAt: at, value: found.get(u) ?? new Set(), used: false });
+      for (const chunk of chunks(due)) {
+        await this.read(chunk);
         this.stats.refreshed += chunk.length;
       }
     } catch (err) {
