@@ -7,6 +7,7 @@ import { CLOSE_CODES, LIMITS, parseFeatures, type Feature, type ServerFrame, typ
 import type { ConnectionRegistry } from '@chat/redis';
 import { tokenFrom, type Principal, type TokenVerifier } from '../auth';
 import { perLabel, type EdgeMetrics } from '../metrics';
+import { TickCork } from './cork';
 import type { Hub } from './hub';
 import type { Outbound } from './outbound';
 import { Session, type SessionDeps } from './session';
@@ -88,6 +89,8 @@ export class Gateway {
   private readonly heartbeat: NodeJS.Timeout;
   private tick = 0;
   private opened = 0;
+  /** @internal Frames to one connection in one tick leave in one write. */
+  readonly cork = new TickCork();
   readonly framesOut: (type: ServerFrame['type']) => { inc(): void };
 
   constructor(
@@ -112,7 +115,7 @@ export class Gateway {
       const { principal, expiresAt, features } = await this.admit(req);
       if (socket.destroyed) return;
       socket.removeListener('error', destroySocket);
-      this.wss.handleUpgrade(req, socket, head, (ws) => this.open(ws, principal, expiresAt, features));
+      this.wss.handleUpgrade(req, socket, head, (ws) => this.open(ws, socket, principal, expiresAt, features));
     } catch (e) {
       if (e instanceof Refusal) return refuse(socket, e);
       if (e instanceof InBandRefusal) {
@@ -162,8 +165,8 @@ export class Gateway {
     return { principal, expiresAt, features: parseFeatures(query['features']) };
   }
 
-  private open(ws: WebSocket, principal: Principal, expiresAt: number, features: ReadonlySet<Feature>): void {
-    const c = new Connection(this, ws, principal, features, this.opened++ % HEARTBEAT_SLICES, expiresAt);
+  private open(ws: WebSocket, socket: Duplex, principal: Principal, expiresAt: number, features: ReadonlySet<Feature>): void {
+    const c = new Connection(this, ws, socket, principal, features, this.opened++ % HEARTBEAT_SLICES, expiresAt);
     (ws as Tagged)[CONNECTION] = c;
     ws.on('message', onMessage);
     ws.on('pong', onPong);
@@ -236,6 +239,8 @@ class Connection implements Outbound {
   constructor(
     private readonly g: Gateway,
     private readonly ws: WebSocket,
+    /** The socket under `ws` (its writes are corked per tick). */
+    private readonly socket: Duplex,
     principal: Principal,
     features: ReadonlySet<Feature>,
     readonly slice: number,
@@ -307,6 +312,7 @@ class Connection implements Outbound {
       this.session.close(CLOSE_CODES.tryAgainLater, 'too slow: reconnect and sync');
       return;
     }
+    this.g.cork.hold(this.socket);
     ws.send(typeof frame === 'string' ? frame : JSON.stringify(frame));
     this.g.framesOut(type).inc();
   }
