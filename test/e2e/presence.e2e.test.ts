@@ -24,11 +24,12 @@ afterAll(async () => {
   await sys?.stop();
 });
 
-/** Every frame of a type a client receives, in order. */
+/** Every presence change or typing signal a client is told of, in order (the SDK unpacks `presence.batch`). */
 function collect<T extends 'presence' | 'typing'>(c: ChatClient, type: T): Array<ServerFrameOf<T>> {
   const out: Array<ServerFrameOf<T>> = [];
   c.on('frame', (f) => {
     if (f.type === type) out.push(f as ServerFrameOf<T>);
+    if (type === 'presence' && f.type === 'presence.batch') for (const p of f.users) out.push({ type: 'presence', ...p } as ServerFrameOf<T>);
   });
   return out;
 }
@@ -82,6 +83,35 @@ describe('presence', () => {
     expect(hidden.status).toBe(404);
     expect(ErrorBody.parse(await hidden.json()).error.code).toBe('not_found');
     expect((await http(`/v1/users/${ann}/presence`, null)).status).toBe(401);
+  });
+
+  it('presence.batch for a client that asks for it (the SDK does), one presence frame per change for one that does not', async () => {
+    const [viewer, ann] = [u('pbviewer'), u('pbann')];
+    const v = await connect(viewer);
+    await direct(v, ann);
+    const raw: ServerFrame[] = [];
+    v.on('frame', (f) => raw.push(f));
+    await v.watchPresence([ann]);
+    expect(v.hello?.features).toEqual(expect.arrayContaining(['receipt.batch', 'presence.batch']));
+
+    // A client that knows only the base protocol, the same viewer on another device.
+    const bare = new WebSocket(`${sys.wsUrl}?access_token=${await token(viewer, { deviceId: 'bare' })}`);
+    const bareFrames: Array<{ type: string; [k: string]: unknown }> = [];
+    bare.on('message', (d) => bareFrames.push(JSON.parse(d.toString())));
+    await eventually(async () => bareFrames.find((f) => f.type === 'hello'), Boolean);
+    expect(bareFrames[0]).not.toHaveProperty('features');
+    bare.send(JSON.stringify({ type: 'presence.subscribe', ref: 'w1', userIds: [ann] }));
+    await eventually(async () => bareFrames.find((f) => f.type === 'presence.snapshot'), Boolean);
+
+    const a = await connect(ann);
+    await eventually(async () => bareFrames.filter((f) => f.type === 'presence').length, (n) => n === 1);
+    expect(bareFrames.filter((f) => f.type === 'presence')).toEqual([{ type: 'presence', userId: ann, online: true, lastSeenAt: null }]);
+    await eventually(async () => raw.filter((f) => f.type === 'presence.batch').length, (n) => n === 1);
+    expect(raw.filter((f) => f.type === 'presence' || f.type === 'presence.batch')).toEqual([
+      { type: 'presence.batch', users: [{ userId: ann, online: true, lastSeenAt: null }] },
+    ]);
+    a.close();
+    bare.close();
   });
 
   it('a device that stops answering pings is offline within two heartbeats and the grace', async () => {

@@ -561,6 +561,9 @@ export class ChatClient extends Emitter<ChatEvents> {
         return this.emit('activity', frame);
       case 'presence':
         return this.emit('presence', frame);
+      case 'presence.batch':
+        for (const u of frame.users) this.emit('presence', { type: 'presence', ...u });
+        return;
       case 'typing':
         return this.emit('typing', frame);
       case 'sync.required':

@@ -59,10 +59,14 @@ export function reconnectDelay(b: Backoff, attempt: number, random = Math.random
   return Math.round(step / 2 + random * (step / 2));
 }
 
-/** The URL to open: the token, and group receipts as one `receipt.batch` per window (emitted as `receipts`). */
+/**
+ * The URL to open: the token, group receipts as one `receipt.batch` per window (emitted as
+ * `receipts`) and presence changes heard together as one `presence.batch` (emitted as one
+ * `presence` per user).
+ */
 export function socketUrl(url: string, token: string): string {
   const sep = url.includes('?') ? '&' : '?';
-  return `${url}${sep}access_token=${encodeURIComponent(token)}&features=receipt.batch`;
+  return `${url}${sep}access_token=${encodeURIComponent(token)}&features=receipt.batch,presence.batch`;
 }
 
 const noop = () => undefined;

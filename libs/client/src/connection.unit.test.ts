@@ -65,9 +65,9 @@ describe('backoff', () => {
 });
 
 describe('socketUrl', () => {
-  it('adds the token and the receipt.batch feature to the query', () => {
-    expect(socketUrl('ws://a/v1/ws', 'a b&c')).toBe('ws://a/v1/ws?access_token=a%20b%26c&features=receipt.batch');
-    expect(socketUrl('ws://a/v1/ws?x=1', 't')).toBe('ws://a/v1/ws?x=1&access_token=t&features=receipt.batch');
+  it('adds the token and the batch features to the query', () => {
+    expect(socketUrl('ws://a/v1/ws', 'a b&c')).toBe('ws://a/v1/ws?access_token=a%20b%26c&features=receipt.batch,presence.batch');
+    expect(socketUrl('ws://a/v1/ws?x=1', 't')).toBe('ws://a/v1/ws?x=1&access_token=t&features=receipt.batch,presence.batch');
   });
 });
 

@@ -156,9 +156,10 @@ export const CLIENT_FRAME_TYPES: string[] = [
 // ---------------------------------------------------------------- server → client
 /**
  * Optional frames a client asks for when it connects (`/v1/ws?features=a,b`); unknown names
- * are ignored. Without `receipt.batch`, group receipts arrive as standard `receipt` frames.
+ * are ignored. Without `receipt.batch`, group receipts arrive as standard `receipt` frames;
+ * without `presence.batch`, presence changes arrive as one `presence` frame each.
  */
-export const FEATURES = ['receipt.batch'] as const;
+export const FEATURES = ['receipt.batch', 'presence.batch'] as const;
 export type Feature = (typeof FEATURES)[number];
 /** The known features named in a `features` query value (comma-separated). */
 export function parseFeatures(value: unknown): Set<Feature> {
@@ -307,6 +308,9 @@ export const PresenceInfo = z.object({
 export type PresenceInfo = z.infer<typeof PresenceInfo>;
 export const PresenceSnapshotFrame = z.object({ type: z.literal('presence.snapshot'), ref: Ref, users: z.array(PresenceInfo) }).describe('The answer to `presence.subscribe`: the watched users the subscriber may see (those sharing a conversation with them).');
 export const PresenceFrame = PresenceInfo.extend({ type: z.literal('presence') }).describe("One watched user's presence changed.");
+export const PresenceBatchFrame = z.object({ type: z.literal('presence.batch'), users: z.array(PresenceInfo).min(1) }).describe(
+  'Watched users whose presence changed, heard by the edge together (one entry per user, the newest); what separate `presence` frames would say, in one frame. Only with `?features=presence.batch`.',
+);
 export const TypingServerFrame = z.object({
   type: z.literal('typing'),
   conversationId: ConversationId,
@@ -342,6 +346,7 @@ export const ServerFrame = z.discriminatedUnion('type', [
   ConversationMutedFrame,
   PresenceSnapshotFrame,
   PresenceFrame,
+  PresenceBatchFrame,
   TypingServerFrame,
 ]);
 export type ServerFrame = z.infer<typeof ServerFrame>;

@@ -1,9 +1,11 @@
-import type { PresenceInfo, ServerFrame } from '@chat/contracts';
+import type { Feature, PresenceInfo, ServerFrame } from '@chat/contracts';
 import type { PresenceChange, PresenceState } from '@chat/redis';
 
 /** What the watch needs of a connection. */
 export interface Watcher {
   readonly userId: string;
+  /** Optional frames the connection asked for: with `presence.batch`, one frame per delivery. */
+  readonly features: ReadonlySet<Feature>;
   sendRaw(json: string, type: ServerFrame['type']): void;
 }
 
@@ -38,8 +40,10 @@ export interface PresenceWatchDeps {
  *   announced after `graceMs` unless a device (here or on another edge) is live by then — a
  *   reconnect inside the grace shows nothing to anyone.
  * - An announcement reaches each edge once (one subscription per edge); the edge serialises the
- *   frame once and hands it to the connections watching that user. Versions order them: an
- *   older announcement heard after a newer one is dropped.
+ *   change once and hands it to the connections watching that user, as one `presence.batch` per
+ *   connection and delivery to those that asked for it. Versions order them: an older
+ *   announcement heard after a newer one is dropped, and of those heard together only the
+ *   newest per user is delivered.
  * - `recheck` settles users announced online whose edge died (no live device on two checks in a
  *   row, the checks further apart than the grace).
  */
@@ -150,9 +154,11 @@ export class PresenceWatch {
   }
 
   private async deliverHeard(): Promise<void> {
-    const batch = this.heardQueue;
+    // Announcements heard together count once per user: the newest.
+    const newest = new Map<string, PresenceChange>();
+    for (const c of this.heardQueue) if ((newest.get(c.userId)?.v ?? 0) < c.v) newest.set(c.userId, c);
     this.heardQueue = [];
-    const users = [...new Set(batch.map((c) => c.userId))];
+    const users = [...newest.keys()];
     let hiding: Set<string>;
     let blocks: Map<string, Set<string>>;
     try {
@@ -160,15 +166,28 @@ export class PresenceWatch {
     } catch (err) {
       return this.deps.onError(err, 'presence delivery');
     }
-    for (const change of batch) {
+    // Each change is serialised once. A connection with `presence.batch` gets one frame with
+    // every change of this delivery it watches; the others one `presence` frame per change.
+    const batched = new Map<Watcher, string[]>();
+    for (const change of newest.values()) {
       const set = this.watchers.get(change.userId);
       if (!set || hiding.has(change.userId)) continue;
       if ((this.versions.get(change.userId) ?? 0) >= change.v) continue;
       this.versions.set(change.userId, change.v);
-      const json = JSON.stringify({ type: 'presence', ...info(change) });
+      const entry = JSON.stringify(info(change));
+      let single: string | undefined;
       const blocked = blocks.get(change.userId);
-      for (const w of set) if (!blocked?.has(w.userId)) w.sendRaw(json, 'presence');
+      for (const w of set) {
+        if (blocked?.has(w.userId)) continue;
+        if (!w.features.has('presence.batch')) w.sendRaw((single ??= `{"type":"presence",${entry.slice(1)}`), 'presence');
+        else {
+          const entries = batched.get(w);
+          if (entries) entries.push(entry);
+          else batched.set(w, [entry]);
+        }
+      }
     }
+    for (const [w, entries] of batched) w.sendRaw(`{"type":"presence.batch","users":[${entries.join(',')}]}`, 'presence.batch');
   }
 
   /** Announces offline for watched users still announced online with no live device since the last recheck. */

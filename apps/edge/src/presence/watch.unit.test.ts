@@ -1,4 +1,5 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
+import { ServerFrame, type Feature } from '@chat/contracts';
 import type { PresenceChange, PresenceState } from '@chat/redis';
 import { PresenceWatch, type Watcher } from './watch';
 
@@ -31,9 +32,9 @@ function twin() {
   return { live, store };
 }
 
-function watcher(userId: string): Watcher & { frames: unknown[] } {
+function watcher(userId: string, features: Feature[] = []): Watcher & { frames: unknown[] } {
   const frames: unknown[] = [];
-  return { userId, frames, sendRaw: (json) => frames.push(JSON.parse(json)) };
+  return { userId, features: new Set(features), frames, sendRaw: (json) => frames.push(JSON.parse(json)) };
 }
 
 function setup(o: { blocks?: Array<[string, string]>; hiding?: string[] } = {}) {
@@ -92,8 +93,11 @@ describe('PresenceWatch', () => {
     const v = watcher('viewer');
     await s.watch.subscribe(v, ['ann']);
     s.watch.heard({ userId: 'ann', online: false, lastSeenAt: 5, v: 4 });
+    await vi.waitFor(() => expect(v.frames).toHaveLength(1));
     s.watch.heard({ userId: 'ann', online: true, lastSeenAt: null, v: 3 });
-    s.watch.heard({ userId: 'ann', online: true, lastSeenAt: null, v: 5 }); // the marker: the two before it were handled
+    await new Promise((resolve) => setImmediate(resolve)); // delivered alone, in a turn of its own
+    s.watch.heard({ userId: 'bo', online: true, lastSeenAt: null, v: 1 }); // not watched: never queued
+    s.watch.heard({ userId: 'ann', online: true, lastSeenAt: null, v: 5 }); // the marker: the one before it was handled
     await vi.waitFor(() => expect(v.frames).toHaveLength(2));
     expect(v.frames).toEqual([
       { type: 'presence', userId: 'ann', online: false, lastSeenAt: new Date(5).toISOString() },
@@ -170,6 +174,29 @@ describe('PresenceWatch', () => {
     s.watch.heard({ userId: 'ann', online: true, lastSeenAt: null, v: 1 });
     await vi.waitFor(() => expect(v.frames).toHaveLength(1));
     expect(blocked.frames).toEqual([]);
+  });
+
+  it('announcements heard together: the newest per user, one presence.batch per connection that asked for it, one frame per change to the others', async () => {
+    const s = setup();
+    const plain = watcher('viewer');
+    const batching = watcher('viewer', ['presence.batch']);
+    const one = watcher('other', ['presence.batch']); // sees ann only
+    await s.watch.subscribe(plain, ['ann', 'bo']);
+    await s.watch.subscribe(batching, ['ann', 'bo']);
+    await s.watch.subscribe(one, ['ann', 'bo']);
+    s.watch.heard({ userId: 'ann', online: true, lastSeenAt: null, v: 1 });
+    s.watch.heard({ userId: 'bo', online: true, lastSeenAt: null, v: 1 });
+    s.watch.heard({ userId: 'ann', online: false, lastSeenAt: 7, v: 2 });
+    await vi.waitFor(() => expect(plain.frames).toHaveLength(2));
+    const annOffline = { userId: 'ann', online: false, lastSeenAt: new Date(7).toISOString() };
+    const boOnline = { userId: 'bo', online: true, lastSeenAt: null };
+    expect(plain.frames).toEqual([
+      { type: 'presence', ...annOffline },
+      { type: 'presence', ...boOnline },
+    ]);
+    expect(batching.frames).toEqual([{ type: 'presence.batch', users: [annOffline, boOnline] }]);
+    expect(one.frames).toEqual([{ type: 'presence.batch', users: [annOffline] }]);
+    for (const f of [...plain.frames, ...batching.frames]) expect(ServerFrame.parse(f)).toEqual(f);
   });
 
   it('view answers only for contacts', async () => {
