@@ -197,7 +197,7 @@ runApp(
       maxSocketBuffer: cfg.CHAT_MAX_SOCKET_BUFFER,
       draining: () => draining,
       maxConnectionsPerUser: cfg.CHAT_MAX_CONNECTIONS_PER_USER,
-      presence: { connected: (u) => presence.connected(u), left: (u) => presence.left(u), closed: (s) => presence.unsubscribe(s) },
+      presence: { connected: (u) => presence.connected(u), left: (u, at) => presence.left(u, at), closed: (s) => presence.unsubscribe(s) },
       deps: {
         frameRate: { perSecond: cfg.CHAT_FRAME_RATE, burst: cfg.CHAT_FRAME_BURST },
         floodLimitPerMinute: cfg.CHAT_FLOOD_LIMIT,

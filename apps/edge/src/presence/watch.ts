@@ -67,16 +67,18 @@ export class PresenceWatch {
       this.leaving.delete(userId);
     }
     this.deps.store.online(userId).then(
-      (change) => change && this.deps.announce(change),
+      (change) => change && this.publish(change),
       (err: unknown) => this.deps.onError(err, 'presence online'),
     );
   }
 
-  /** The user's last device on this edge left (and its route is gone). */
-  left(userId: string): void {
+  /**
+   * The user's last device on this edge left at `at` (its socket closed; called once its route
+   * is gone): offline is announced the grace after `at`.
+   */
+  left(userId: string, at = this.deps.now()): void {
     if (this.leaving.has(userId)) return;
-    const at = this.deps.now();
-    const timer = setTimeout(() => void this.announceOffline(userId, at), this.deps.graceMs);
+    const timer = setTimeout(() => void this.announceOffline(userId, at), Math.max(0, at + this.deps.graceMs - this.deps.now()));
     timer.unref();
     this.leaving.set(userId, { timer, at });
   }
@@ -85,10 +87,16 @@ export class PresenceWatch {
     this.leaving.delete(userId);
     try {
       const change = await this.deps.store.offline(userId, at);
-      if (change) this.deps.announce(change);
+      if (change) this.publish(change);
     } catch (err) {
       this.deps.onError(err, 'presence offline');
     }
+  }
+
+  /** Tells every edge; this edge's own watchers at once (its copy from NATS is then older than what they were shown, and dropped). */
+  private publish(change: PresenceChange): void {
+    this.deps.announce(change);
+    this.heard(change);
   }
 
   /**
@@ -154,10 +162,13 @@ export class PresenceWatch {
   }
 
   private async deliverHeard(): Promise<void> {
-    // Announcements heard together count once per user: the newest.
+    // Announcements heard together count once per user: the newest, if it is newer than what
+    // the watchers were shown (so an edge's own announcements, delivered here at once, cost
+    // nothing when NATS brings them back).
     const newest = new Map<string, PresenceChange>();
-    for (const c of this.heardQueue) if ((newest.get(c.userId)?.v ?? 0) < c.v) newest.set(c.userId, c);
+    for (const c of this.heardQueue) if ((newest.get(c.userId)?.v ?? this.versions.get(c.userId) ?? 0) < c.v) newest.set(c.userId, c);
     this.heardQueue = [];
+    if (newest.size === 0) return;
     const users = [...newest.keys()];
     let hiding: Set<string>;
     let blocks: Map<string, Set<string>>;
@@ -199,7 +210,7 @@ export class PresenceWatch {
     for (const u of stale) {
       if (!this.suspects.has(u) || this.leaving.has(u)) continue;
       const change = await this.deps.store.offline(u, now);
-      if (change) this.deps.announce(change);
+      if (change) this.publish(change);
     }
     this.suspects = stale;
   }

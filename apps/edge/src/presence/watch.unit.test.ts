@@ -37,7 +37,7 @@ function watcher(userId: string, features: Feature[] = []): Watcher & { frames: 
   return { userId, features: new Set(features), frames, sendRaw: (json) => frames.push(JSON.parse(json)) };
 }
 
-function setup(o: { blocks?: Array<[string, string]>; hiding?: string[] } = {}) {
+function setup(o: { blocks?: Array<[string, string]>; hiding?: string[]; echo?: boolean } = {}) {
   const blocks = o.blocks ?? [];
   const hiding = new Set(o.hiding ?? []);
   const { live, store } = twin();
@@ -48,7 +48,7 @@ function setup(o: { blocks?: Array<[string, string]>; hiding?: string[] } = {}) 
     store,
     announce: (c) => {
       announced.push(c);
-      watch.heard(c); // one edge: it hears its own announcements
+      if (o.echo !== false) watch.heard(c); // one edge: NATS brings its own announcements back
     },
     contactsAmong: async (viewer, users) => new Set(users.filter((u) => contacts[viewer]?.includes(u))),
     blockedBy: async (u) => new Set(blocks.filter(([, b]) => b === u).map(([a]) => a)),
@@ -131,6 +131,47 @@ describe('PresenceWatch', () => {
     await vi.advanceTimersByTimeAsync(5_000);
     await vi.waitFor(() => expect(v.frames.at(-1)).toEqual({ type: 'presence', userId: 'ann', online: false, lastSeenAt: new Date(leftAt).toISOString() }));
     expect(s.announced.map((c) => c.online)).toEqual([true, false]);
+  });
+
+  it("an edge's own announcements reach its watchers at once, and their copy from NATS is not shown again", async () => {
+    const quiet = setup({ echo: false });
+    const v = watcher('viewer');
+    await quiet.watch.subscribe(v, ['ann']);
+    quiet.live.add('ann');
+    quiet.watch.connected('ann');
+    await vi.waitFor(() => expect(v.frames).toEqual([{ type: 'presence', userId: 'ann', online: true, lastSeenAt: null }]));
+
+    const echoed = setup();
+    const w = watcher('viewer');
+    await echoed.watch.subscribe(w, ['ann']);
+    echoed.live.add('ann');
+    echoed.watch.connected('ann');
+    await vi.waitFor(() => expect(echoed.announced).toHaveLength(1));
+    echoed.watch.heard({ userId: 'ann', online: false, lastSeenAt: 3, v: 2 }); // the marker: everything before it was handled
+    await vi.waitFor(() => expect(w.frames).toHaveLength(2));
+    expect(w.frames.map((f) => (f as { online: boolean }).online)).toEqual([true, false]);
+  });
+
+  it('the grace counts from when the socket closed, not from when the edge got to it', async () => {
+    vi.useFakeTimers();
+    const s = setup();
+    const v = watcher('viewer');
+    await s.watch.subscribe(v, ['ann']);
+    s.live.add('ann');
+    s.watch.connected('ann');
+    await vi.advanceTimersByTimeAsync(0);
+    s.live.delete('ann');
+    const closedAt = s.now();
+    s.tick(2_000); // the route was removed 2 s after the close
+    s.watch.left('ann', closedAt);
+    await vi.advanceTimersByTimeAsync(2_999);
+    expect(s.announced.map((c) => c.online)).toEqual([true]);
+    s.tick(3_000);
+    await vi.advanceTimersByTimeAsync(1);
+    expect(s.announced.map((c) => [c.online, c.lastSeenAt])).toEqual([
+      [true, null],
+      [false, closedAt],
+    ]);
   });
 
   it('recheck settles a user announced online whose devices are gone, on the second look', async () => {

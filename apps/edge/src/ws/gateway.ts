@@ -49,7 +49,7 @@ export interface GatewayOptions {
   /** Presence: told when a user's device registered, when their last device here left, and when a connection closed. */
   presence?: {
     connected(userId: string): void;
-    left(userId: string): void;
+    left(userId: string, at: number): void;
     closed(session: Session): void;
   };
 }
@@ -346,10 +346,11 @@ class Connection implements Outbound {
     this.g.closed(this);
     o.presence?.closed(s);
     if (!o.hub.remove(s)) return;
+    const closedAt = Date.now();
     const unregistered = o.registry.unregister(s.userId, s.deviceId, o.edgeId).catch(() => undefined);
-    // The user's last device here: offline once its route is gone (unless live elsewhere by then).
+    // The user's last device here: offline the grace after the close, once its route is gone (unless live elsewhere by then).
     const last = (): boolean => o.hub.devicesOf(s.userId)[Symbol.iterator]().next().done === true;
-    if (o.presence && last()) void unregistered.then(() => last() && o.presence!.left(s.userId));
+    if (o.presence && last()) void unregistered.then(() => last() && o.presence!.left(s.userId, closedAt));
   }
 
   onError(err: Error): void {
