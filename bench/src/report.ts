@@ -138,7 +138,7 @@ export function evaluateTargets(r: R): TargetRow[] {
     if (!t) return { actual: 'no 1,000/s step with typing in this run', value: null, met: null };
     return { actual: `${fmt(t.latencyMs.p99)} ms (${fmt(t.received)} of ${fmt(t.sent)} received)`, value: t.latencyMs.p99, met: t.latencyMs.p99 !== null && t.latencyMs.p99 < 50 && t.received >= t.sent };
   });
-  row('presence-storm', 'p99 to the first correct presence frame, a fifth of the clients moving at once (back online; offline counted after the grace)', '< 500 ms', (s) => {
+  row('presence-storm', "p99 from a mover's close or connect to each watcher's first correct presence change, a fifth of the clients moving at once (back online; offline counted after the grace)", '< 500 ms', (s) => {
     const back = s['back'] as { firstCorrectFrameMs?: { p99: number }; told?: number; expected?: number } | undefined;
     const away = s['away'] as { afterGraceMs?: { p99: number }; told?: number; expected?: number } | undefined;
     if (!back?.firstCorrectFrameMs || !away?.afterGraceMs) return { actual: 'not run', value: null, met: null };

@@ -7,9 +7,13 @@
  *    subscribes again. Reports the time from the drop to each mover's snapshot showing all its
  *    group online (its first correct frame) and the presence frames the others got meanwhile
  *    (a reconnect inside the grace should show nothing).
- * 2. away: the movers close. Reports, per watcher and mover, the time from the close to the
- *    watcher's `presence` frame saying offline (the grace included), and the frames sent.
- * 3. back: the movers connect again. The same for the `online` frames.
+ * 2. away: the movers close. Reports, per watcher and mover, the time from the mover's close to
+ *    the watcher's being told offline (the grace included; `afterGraceFromStartMs`: counted from
+ *    the phase's start, the first mover's close, as before 2026-12-03), and the frames sent (the clients ask
+ *    for `presence.batch`, as the SDK does: `presenceFrames` counts frames on the wire,
+ *    `presenceChanges` the changes they carry).
+ * 3. back: the movers connect again. The same for the `online` frames, from each mover's
+ *    connect (`fromStartMs`: from the phase's start).
  *
  * Phase start and end times (epoch ms) are returned so the scenario can attribute CPU to them.
  *
@@ -48,15 +52,25 @@ runMain(async () => {
   // expected (watcher, mover) pair saying what the phase waits for. Counted as frames arrive, so
   // waiting for a phase costs the event loop nothing (a scan over 40,000 pairs every 50 ms would
   // delay the very frames it measures).
-  const seen = { frames: 0 };
-  let phase: { online: boolean; from: number; expected: ReadonlySet<string>; got: Map<string, number> } | undefined;
-  const listen = (c: ChatClient, i: number) =>
+  const seen = { frames: 0, changes: 0 };
+  // Per pair: ms from the mover's own close (or connect) and from the phase's start (the first
+  // mover's); the generator takes a while to close or connect 1,000 clients, and that time is its own.
+  let phase: { online: boolean; from: number; startedAt: Map<string, number>; expected: ReadonlySet<string>; got: Map<string, [number, number]> } | undefined;
+  const listen = (c: ChatClient, i: number) => {
+    // Frames on the wire (`presence`, or `presence.batch` with the changes heard together), and the changes they carry.
+    c.on('frame', (f) => {
+      if (f.type === 'presence' || f.type === 'presence.batch') seen.frames++;
+    });
     c.on('presence', (f) => {
-      seen.frames++;
+      seen.changes++;
       if (!phase || f.online !== phase.online) return;
       const k = `${i}\u0000${f.userId}`;
-      if (phase.expected.has(k) && !phase.got.has(k)) phase.got.set(k, nowMs() - phase.from);
+      if (phase.expected.has(k) && !phase.got.has(k)) {
+        const t = nowMs();
+        phase.got.set(k, [t - (phase.startedAt.get(f.userId) ?? phase.from), t - phase.from]);
+      }
     });
+  };
   const connect = async (i: number) => {
     const c = makeClient(a.wsUrl, tokens[i]!, { reconnect: false, autoAck: false, cursorSyncMs: 0 });
     listen(c, i);
@@ -89,6 +103,7 @@ runMain(async () => {
   progress(`presence-storm: ${N} clients in ${groups} groups, each watching ${watch} (${setupSeconds.toFixed(1)} s); ${movers.length} movers`);
   await sleep(a.graceMs + 1_000); // nothing left of the setup in flight
   const framesBefore = seen.frames;
+  const changesBefore = seen.changes;
 
   // 1. Flap: drop and reconnect inside the grace; each mover subscribes again.
   const tFlap = nowMs();
@@ -112,6 +127,7 @@ runMain(async () => {
   const tFlapDone = nowMs();
   await sleep(a.graceMs + 1_000); // an offline the grace should have swallowed would arrive by now
   const flapFrames = seen.frames - framesBefore;
+  const flapChanges = seen.changes - changesBefore;
   progress(`presence-storm: flap done (${flapFrames} presence frames)`);
 
   // 2. Away: the movers close for good; their group mates who stay are told.
@@ -120,26 +136,39 @@ runMain(async () => {
   const waitPhase = async (timeoutMs: number) => {
     const deadline = Date.now() + timeoutMs;
     while (phase!.got.size < expected.size && Date.now() < deadline) await sleep(50);
-    return { got: phase!.got.size, ms: [...phase!.got.values()] };
+    const pairs = [...phase!.got.values()];
+    return { got: phase!.got.size, ms: pairs.map(([own]) => own), fromStartMs: pairs.map(([, start]) => start) };
   };
   const framesAway = seen.frames;
+  const changesAway = seen.changes;
   const tAway = nowMs();
-  phase = { online: false, from: tAway, expected, got: new Map() };
-  for (const i of movers) clients[i]!.close(1000, 'away');
+  phase = { online: false, from: tAway, startedAt: new Map(), expected, got: new Map() };
+  for (const i of movers) {
+    phase.startedAt.set(userIds[i]!, nowMs());
+    clients[i]!.close(1000, 'away');
+  }
   const away = await waitPhase(a.graceMs + 30_000);
   const tAwayDone = nowMs();
   const awayFrames = seen.frames - framesAway;
+  const awayChanges = seen.changes - changesAway;
   progress(`presence-storm: away: ${away.got}/${expected.size} watchers told`);
 
   // 3. Back.
   await sleep(500);
   const framesBack = seen.frames;
+  const changesBack = seen.changes;
   const tBack = nowMs();
-  phase = { online: true, from: tBack, expected, got: new Map() };
-  await Promise.all(movers.map(async (i) => (clients[i] = await connect(i))));
+  phase = { online: true, from: tBack, startedAt: new Map(), expected, got: new Map() };
+  await Promise.all(
+    movers.map(async (i) => {
+      phase!.startedAt.set(userIds[i]!, nowMs());
+      clients[i] = await connect(i);
+    }),
+  );
   const back = await waitPhase(30_000);
   const tBackDone = nowMs();
   const backFrames = seen.frames - framesBack;
+  const backChanges = seen.changes - changesBack;
   progress(`presence-storm: back: ${back.got}/${expected.size} watchers told`);
   phase = undefined;
   for (const c of clients) c.close();
@@ -151,8 +180,8 @@ runMain(async () => {
     movers: movers.length,
     graceMs: a.graceMs,
     setupSeconds: Math.round(setupSeconds * 10) / 10,
-    flap: { presenceFrames: flapFrames, firstCorrectSnapshotMs: summary(snapshotMs), wrongSnapshots, phase: [tFlap, tFlapDone] },
-    away: { presenceFrames: awayFrames, expected: expected.size, told: away.got, firstCorrectFrameMs: summary(away.ms), afterGraceMs: summary(away.ms.map((x) => x - a.graceMs)), phase: [tAway, tAwayDone] },
-    back: { presenceFrames: backFrames, expected: expected.size, told: back.got, firstCorrectFrameMs: summary(back.ms), phase: [tBack, tBackDone] },
+    flap: { presenceFrames: flapFrames, presenceChanges: flapChanges, firstCorrectSnapshotMs: summary(snapshotMs), wrongSnapshots, phase: [tFlap, tFlapDone] },
+    away: { presenceFrames: awayFrames, presenceChanges: awayChanges, expected: expected.size, told: away.got, firstCorrectFrameMs: summary(away.ms), afterGraceMs: summary(away.ms.map((x) => x - a.graceMs)), afterGraceFromStartMs: summary(away.fromStartMs.map((x) => x - a.graceMs)), phase: [tAway, tAwayDone] },
+    back: { presenceFrames: backFrames, presenceChanges: backChanges, expected: expected.size, told: back.got, firstCorrectFrameMs: summary(back.ms), fromStartMs: summary(back.fromStartMs), phase: [tBack, tBackDone] },
   };
 });
