@@ -44,4 +44,15 @@ describe('ConnectionRegistry.register', () => {
     await registry.register('late', 'd1', 'e1');
     expect(await registry.devices('late')).toEqual([{ deviceId: 'd1', edgeId: 'e1' }]);
   });
+
+  it('calls `sent` once the registration is written: a command issued then runs after the route, in the same round trip', async () => {
+    const registry = new ConnectionRegistry(redis, 30_000);
+    const seen: Array<Promise<string | null>> = [];
+    // The command below is issued before the registration's reply: it must still find the route.
+    const registered = ['ord0', 'ord1', 'ord2'].map((u) => registry.register(u, 'd1', 'e1', () => seen.push(redis.hget(connKey(u), 'd1'))));
+    expect(seen).toHaveLength(0); // written in the turn's batch, not yet
+    await Promise.all(registered);
+    expect(seen).toHaveLength(3);
+    for (const v of await Promise.all(seen)) expect(v).toMatch(/^e1\|\d+$/);
+  });
 });

@@ -25,16 +25,18 @@ export class ConnectionRegistry {
   /**
    * Routes a device to an edge. Registrations asked for in one turn of the event loop go to
    * Redis as one pipeline: when thousands of devices connect at once, one write instead of
-   * one per device.
+   * one per device. `sent` is called as soon as the pipeline is written: a command issued then
+   * on this client (e.g. announcing the user online) reaches Redis after the route and shares
+   * its round trip.
    */
-  register(userId: string, deviceId: string, edgeId: string): Promise<void> {
+  register(userId: string, deviceId: string, edgeId: string, sent?: () => void): Promise<void> {
     return new Promise((resolve, reject) => {
-      this.registrations.push({ userId, deviceId, edgeId, resolve, reject });
+      this.registrations.push({ userId, deviceId, edgeId, sent, resolve, reject });
       if (this.registrations.length === 1) setImmediate(() => this.flushRegistrations());
     });
   }
 
-  private registrations: Array<{ userId: string; deviceId: string; edgeId: string; resolve(): void; reject(err: unknown): void }> = [];
+  private registrations: Array<{ userId: string; deviceId: string; edgeId: string; sent?: () => void; resolve(): void; reject(err: unknown): void }> = [];
 
   private flushRegistrations(): void {
     const batch = this.registrations;
@@ -55,6 +57,7 @@ export class ConnectionRegistry {
         }),
       (err: unknown) => batch.forEach((d) => d.reject(err)),
     );
+    for (const d of batch) d.sent?.();
   }
 
   /**

@@ -276,7 +276,9 @@ class Connection implements Outbound {
     const s = this.session;
     o.hub.add(s)?.close(CLOSE_REPLACED, 'replaced by a newer connection of this device');
     try {
-      await o.registry.register(s.userId, s.deviceId, o.edgeId);
+      // Online is announced in the registration's round trip, after the route in Redis's order
+      // (an offline check elsewhere sees the route, or runs first and is overtaken by this online).
+      await o.registry.register(s.userId, s.deviceId, o.edgeId, () => o.presence?.connected(s.userId));
     } catch (e) {
       o.log.error({ err: e }, 'device registration failed');
       s.send({ type: 'error', code: 'unavailable', message: 'registry unavailable; reconnect' });
@@ -284,7 +286,6 @@ class Connection implements Outbound {
       return;
     }
     if (s.isClosed) return;
-    o.presence?.connected(s.userId);
     s.send({ type: 'hello', userId: s.userId, deviceId: s.deviceId, edgeId: o.edgeId, serverTime: new Date().toISOString(), ...(s.features.size ? { features: [...s.features] } : {}) });
     this.helloSent = true;
     // Live routing may have reached this edge before `hello`: those frames come right after it.
