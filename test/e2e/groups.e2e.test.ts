@@ -211,7 +211,7 @@ describe('groups: receipts and the conversation list', () => {
     expect(tabletReceipts[0]).toEqual({ type: 'receipt', conversationId, userId: x, status: expect.any(String), upToSeq: expect.any(Number), at: expect.any(String) });
     expect(ownerTablet.frames.filter((f) => f.type === 'receipt.batch')).toEqual([]);
     expect(ownerTablet.frames[0]).not.toHaveProperty('features');
-    expect(owner.hello?.features).toEqual(['receipt.batch']);
+    expect(owner.hello?.features).toEqual(['receipt.batch', 'presence.batch']);
     ownerTablet.ws.close();
   });
 

@@ -92,7 +92,7 @@ describe('presence', () => {
     const raw: ServerFrame[] = [];
     v.on('frame', (f) => raw.push(f));
     await v.watchPresence([ann]);
-    expect(v.hello?.features).toEqual(expect.arrayContaining(['receipt.batch', 'presence.batch']));
+    expect(v.hello?.features).toEqual(['receipt.batch', 'presence.batch']);
 
     // A client that knows only the base protocol, the same viewer on another device.
     const bare = new WebSocket(`${sys.wsUrl}?access_token=${await token(viewer, { deviceId: 'bare' })}`);
