@@ -53,6 +53,8 @@ runMain(async () => {
   // waiting for a phase costs the event loop nothing (a scan over 40,000 pairs every 50 ms would
   // delay the very frames it measures).
   const seen = { frames: 0, changes: 0 };
+  /** What was seen since `mark` (a copy of `seen` taken earlier), as a phase reports it. */
+  const seenSince = (mark: typeof seen) => ({ presenceFrames: seen.frames - mark.frames, presenceChanges: seen.changes - mark.changes });
   // Per pair: ms from the mover's own close (or connect) and from the phase's start (the first
   // mover's); the generator takes a while to close or connect 1,000 clients, and that time is its own.
   let phase: { online: boolean; from: number; startedAt: Map<string, number>; expected: ReadonlySet<string>; got: Map<string, [number, number]> } | undefined;
@@ -102,8 +104,7 @@ runMain(async () => {
   const setupSeconds = (nowMs() - tSetup) / 1000;
   progress(`presence-storm: ${N} clients in ${groups} groups, each watching ${watch} (${setupSeconds.toFixed(1)} s); ${movers.length} movers`);
   await sleep(a.graceMs + 1_000); // nothing left of the setup in flight
-  const framesBefore = seen.frames;
-  const changesBefore = seen.changes;
+  const seenBefore = { ...seen };
 
   // 1. Flap: drop and reconnect inside the grace; each mover subscribes again.
   const tFlap = nowMs();
@@ -126,9 +127,8 @@ runMain(async () => {
   );
   const tFlapDone = nowMs();
   await sleep(a.graceMs + 1_000); // an offline the grace should have swallowed would arrive by now
-  const flapFrames = seen.frames - framesBefore;
-  const flapChanges = seen.changes - changesBefore;
-  progress(`presence-storm: flap done (${flapFrames} presence frames)`);
+  const flapSeen = seenSince(seenBefore);
+  progress(`presence-storm: flap done (${flapSeen.presenceFrames} presence frames)`);
 
   // 2. Away: the movers close for good; their group mates who stay are told.
   const watchersOf = (i: number) => matesOf(i).filter((u) => !isMover.has(u)).map((u) => userIds.indexOf(u));
@@ -139,8 +139,7 @@ runMain(async () => {
     const pairs = [...phase!.got.values()];
     return { got: phase!.got.size, ms: pairs.map(([own]) => own), fromStartMs: pairs.map(([, start]) => start) };
   };
-  const framesAway = seen.frames;
-  const changesAway = seen.changes;
+  const seenAway = { ...seen };
   const tAway = nowMs();
   phase = { online: false, from: tAway, startedAt: new Map(), expected, got: new Map() };
   for (const i of movers) {
@@ -149,14 +148,12 @@ runMain(async () => {
   }
   const away = await waitPhase(a.graceMs + 30_000);
   const tAwayDone = nowMs();
-  const awayFrames = seen.frames - framesAway;
-  const awayChanges = seen.changes - changesAway;
+  const awaySeen = seenSince(seenAway);
   progress(`presence-storm: away: ${away.got}/${expected.size} watchers told`);
 
   // 3. Back.
   await sleep(500);
-  const framesBack = seen.frames;
-  const changesBack = seen.changes;
+  const seenBack = { ...seen };
   const tBack = nowMs();
   phase = { online: true, from: tBack, startedAt: new Map(), expected, got: new Map() };
   await Promise.all(
@@ -167,8 +164,7 @@ runMain(async () => {
   );
   const back = await waitPhase(30_000);
   const tBackDone = nowMs();
-  const backFrames = seen.frames - framesBack;
-  const backChanges = seen.changes - changesBack;
+  const backSeen = seenSince(seenBack);
   progress(`presence-storm: back: ${back.got}/${expected.size} watchers told`);
   phase = undefined;
   for (const c of clients) c.close();
@@ -180,8 +176,8 @@ runMain(async () => {
     movers: movers.length,
     graceMs: a.graceMs,
     setupSeconds: Math.round(setupSeconds * 10) / 10,
-    flap: { presenceFrames: flapFrames, presenceChanges: flapChanges, firstCorrectSnapshotMs: summary(snapshotMs), wrongSnapshots, phase: [tFlap, tFlapDone] },
-    away: { presenceFrames: awayFrames, presenceChanges: awayChanges, expected: expected.size, told: away.got, firstCorrectFrameMs: summary(away.ms), afterGraceMs: summary(away.ms.map((x) => x - a.graceMs)), afterGraceFromStartMs: summary(away.fromStartMs.map((x) => x - a.graceMs)), phase: [tAway, tAwayDone] },
-    back: { presenceFrames: backFrames, presenceChanges: backChanges, expected: expected.size, told: back.got, firstCorrectFrameMs: summary(back.ms), fromStartMs: summary(back.fromStartMs), phase: [tBack, tBackDone] },
+    flap: { ...flapSeen, firstCorrectSnapshotMs: summary(snapshotMs), wrongSnapshots, phase: [tFlap, tFlapDone] },
+    away: { ...awaySeen, expected: expected.size, told: away.got, firstCorrectFrameMs: summary(away.ms), afterGraceMs: summary(away.ms.map((x) => x - a.graceMs)), afterGraceFromStartMs: summary(away.fromStartMs.map((x) => x - a.graceMs)), phase: [tAway, tAwayDone] },
+    back: { ...backSeen, expected: expected.size, told: back.got, firstCorrectFrameMs: summary(back.ms), fromStartMs: summary(back.fromStartMs), phase: [tBack, tBackDone] },
   };
 });
