@@ -183,6 +183,7 @@ export class PresenceWatch {
     for (const change of newest.values()) {
       const set = this.watchers.get(change.userId);
       if (!set || hiding.has(change.userId)) continue;
+      // Checked again: a delivery that started later may have shown a newer one during the lookups.
       if ((this.versions.get(change.userId) ?? 0) >= change.v) continue;
       this.versions.set(change.userId, change.v);
       const entry = JSON.stringify(info(change));
