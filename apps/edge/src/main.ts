@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
 import { runApp, type Readiness } from '@chat/app';
 import { loadEdgeConfig, names } from '@chat/contracts';
-import { connectNats } from '@chat/nats';
+import { connectNats, publisherFor } from '@chat/nats';
 import { createPool, PAST_END_FIX, projectionsPastEnd } from '@chat/postgres';
 import { ConnectionRegistry, ConversationListCache, PresenceStore, SharedRateLimiter, createRedis, type PresenceChange } from '@chat/redis';
 import { edgeConsumerConfig, ensureConsumerWhenStreamExists } from '@chat/streams';
@@ -17,6 +17,7 @@ import { claimEdgeId } from './identity';
 import { createServer, originPolicy, type Probes } from './server';
 import { registerGateway, WS_PATH } from './ws/gateway';
 import { Hub } from './ws/hub';
+import { HandedReceipts } from './receipts/handed';
 import { InboxReader } from './sync/inboxReader';
 import { ReadAfterAck } from './sync/readAfterAck';
 import { CLOSE_CODES } from '@chat/contracts';
@@ -149,6 +150,14 @@ runApp(
     });
     const gateway = new CommandGateway(nats.nc, n, cfg.EDGE_ID, cfg.CHAT_COMMAND_TIMEOUT, cfg.CHAT_COMMAND_PARTITIONS);
     gateway.start();
+    // Receipts for messages this edge handed over are appended here; the rest go to the command processes.
+    const publisher = publisherFor(nats.nc);
+    const receiptOutcomes = perLabel((outcome) => metrics.receipts.labels(outcome));
+    const receipts = new HandedReceipts({
+      subject: (c, u) => n.subjects.evtRcpt(c, u),
+      append: async (subject, json, msgId) => void (await publisher.publish(subject, json, { msgId })),
+      onOutcome: (outcome) => receiptOutcomes(outcome).inc(),
+    });
 
     // The oldest stream position still kept; cursors before it cannot be served (sync.reset).
     let firstSeq = { value: 0, at: 0 };
@@ -197,13 +206,14 @@ runApp(
       maxSocketBuffer: cfg.CHAT_MAX_SOCKET_BUFFER,
       draining: () => draining,
       maxConnectionsPerUser: cfg.CHAT_MAX_CONNECTIONS_PER_USER,
+      lastDeviceClosed: (u) => receipts.forget(u),
       presence: { connected: (u) => presence.connected(u), left: (u, at) => presence.left(u, at), closed: (s) => presence.unsubscribe(s) },
       deps: {
         frameRate: { perSecond: cfg.CHAT_FRAME_RATE, burst: cfg.CHAT_FRAME_BURST },
         floodLimitPerMinute: cfg.CHAT_FLOOD_LIMIT,
         limit: (kind, userId) => limiters[kind].take(userId),
         onRateLimited: (kind) => metrics.rateLimited.inc({ kind }),
-        execute: (c) => gateway.execute(c),
+        execute: (c) => receipts.mark(c) ?? gateway.execute(c),
         meta: (u, d) => gateway.meta(u, d),
         sync,
         forwardable: (u, c, m) => rm.forwardable(u, c, m),
@@ -242,9 +252,13 @@ runApp(
       blocks: (u) => rm.blocks(u),
     });
 
-    const delivery = new DeliveryConsumer(nats.js, edgeConsumer.stream, edgeConsumer.config.durable_name, hub, log, (k) => metrics.deliveries.inc(k), { names: n }, (c, members) =>
-      typing.membersChanged(c, members),
-    );
+    const delivery = new DeliveryConsumer(nats.js, edgeConsumer.stream, edgeConsumer.config.durable_name, hub, log, (k) => metrics.deliveries.inc(k), { names: n }, {
+      conversationUpdated: (frame, users) => {
+        typing.membersChanged(frame.conversationId, frame.members);
+        receipts.membershipChanged(frame, users);
+      },
+      handed: (u, c, seq) => receipts.handed(u, c, seq),
+    });
     await delivery.start();
 
     // Heartbeat: keep this edge's device routes alive in the registry.

@@ -30,6 +30,12 @@ export function createMetrics(registry: Registry) {
       buckets: [0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
       registers: [registry],
     }),
+    receipts: new Counter({
+      name: 'chat_edge_receipts_total',
+      help: 'Receipt frames by where they were decided: appended (by this edge), unchanged (nothing to append), forwarded (to a command process)',
+      labelNames: ['outcome'],
+      registers: [registry],
+    }),
     deliveries: new Counter({ name: 'chat_deliveries_total', help: 'Frames pushed from the delivery consumer to sockets', registers: [registry] }),
     rateLimited: new Counter({
       name: 'chat_rate_limited_total',

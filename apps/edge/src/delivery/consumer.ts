@@ -37,6 +37,14 @@ function envelopeOf(json: unknown): DeliveryEnvelope {
   return e as DeliveryEnvelope;
 }
 
+/** What the edge learns from the frames passing through it. */
+export interface DeliveryObserver {
+  /** A `conversation.updated` (members after the change), routed to `users`. */
+  conversationUpdated?(frame: ServerFrameOf<'conversation.updated'>, users: readonly string[]): void;
+  /** A `message.new` handed to at least one of the user's devices here. */
+  handed?(userId: string, conversationId: string, seq: number): void;
+}
+
 export class DeliveryConsumer {
   private maxDeliver = -1;
 
@@ -51,8 +59,7 @@ export class DeliveryConsumer {
     private readonly log: Logger,
     private readonly onDelivered: (n: number) => void,
     private readonly deadLetters?: DeliveryDeadLetters,
-    /** A `conversation.updated` passed through this edge, with the conversation's members after the change. */
-    private readonly onConversationUpdated?: (conversationId: string, members: readonly string[]) => void,
+    private readonly observe: DeliveryObserver = {},
   ) {}
 
   async start(): Promise<void> {
@@ -106,13 +113,15 @@ export class DeliveryConsumer {
 
   deliver(env: DeliveryEnvelope): void {
     const frame = env.frame;
-    if (frame.type === 'conversation.updated') this.onConversationUpdated?.(frame.conversationId, frame.members);
+    if (frame.type === 'conversation.updated') this.observe.conversationUpdated?.(frame, env.users);
+    const handed = frame.type === 'message.new' && this.observe.handed ? frame : undefined;
     const json = JSON.stringify(frame);
     // Group receipts: one `receipt.batch` to connections that asked for it, the same content as
     // standard `receipt` frames (one per member and status) to the others.
     let receipts: string[] | undefined;
     let n = 0;
     for (const userId of env.users) {
+      let here = false;
       for (const s of this.hub.devicesOf(userId)) {
         if (env.exceptDevice && env.exceptDevice.userId === userId && env.exceptDevice.deviceId === s.deviceId) continue;
         if (frame.type === 'receipt.batch' && !s.features.has('receipt.batch')) {
@@ -120,7 +129,9 @@ export class DeliveryConsumer {
           for (const r of receipts) s.sendRaw(r, 'receipt');
         } else s.sendRaw(json, frame.type);
         n++;
+        here = true;
       }
+      if (here && handed) this.observe.handed!(userId, handed.conversationId, handed.seq);
     }
     this.onDelivered(n);
   }

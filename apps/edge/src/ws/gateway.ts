@@ -46,6 +46,8 @@ export interface GatewayOptions {
   originAllowed(origin: string | undefined): boolean;
   /** Devices one user may have connected at once over all edges (registry); 0 = no limit. */
   maxConnectionsPerUser?: number;
+  /** Told at once when a user's last device here closed (what the edge remembers for them goes). */
+  lastDeviceClosed?(userId: string): void;
   /** Presence: told when a user's device registered, when their last device here left, and when a connection closed. */
   presence?: {
     connected(userId: string): void;
@@ -351,6 +353,7 @@ class Connection implements Outbound {
     const unregistered = o.registry.unregister(s.userId, s.deviceId, o.edgeId).catch(() => undefined);
     // The user's last device here: offline the grace after the close, once its route is gone (unless live elsewhere by then).
     const last = (): boolean => o.hub.devicesOf(s.userId)[Symbol.iterator]().next().done === true;
+    if (last()) o.lastDeviceClosed?.(s.userId);
     if (o.presence && last()) void unregistered.then(() => last() && o.presence!.left(s.userId, closedAt));
   }
 

@@ -48,15 +48,8 @@ export function evolveReceipt(state: ReceiptState, event: ReceiptEvent): Receipt
  */
 export function decideReceipt(command: ReceiptCommand, state: ReceiptState, conversation: ConversationState): ReceiptEvent[] {
   const conv = requireMember(conversation, command.meta.userId);
-  const upToSeq = Math.min(command.data.upToSeq, conv.lastSeq);
-  const base = {
-    v: 1 as const,
-    conversationId: conv.conversationId,
-    userId: command.meta.userId,
-    deviceId: command.meta.deviceId,
-    upToSeq,
-    at: command.meta.at,
-  };
+  const base = receiptBase(command, Math.min(command.data.upToSeq, conv.lastSeq));
+  const upToSeq = base.upToSeq;
   const movesDevice = upToSeq > (state.devices[command.meta.deviceId] ?? 0);
   switch (command.type) {
     case 'MarkDelivered':
@@ -69,4 +62,58 @@ export function decideReceipt(command: ReceiptCommand, state: ReceiptState, conv
       return never;
     }
   }
+}
+
+const receiptBase = (command: ReceiptCommand, upToSeq: number) => ({
+  v: 1 as const,
+  conversationId: command.data.conversationId,
+  userId: command.meta.userId,
+  deviceId: command.meta.deviceId,
+  upToSeq,
+  at: command.meta.at,
+});
+
+/** What one device's receipts have appended in one conversation through this writer (the edge's own record). */
+export interface DeviceMarks {
+  delivered: number;
+  read: number;
+}
+
+/**
+ * Pure: a receipt decided where the message was handed over, without the conversation's or the
+ * member's state (the edge; docs/architecture.md, "Receipts"). `handedUpTo` is the highest seq
+ * of the conversation routed live to the user: routing proves the message exists (so every seq
+ * below it does) and that the user was a member when it was sent, which is what `decideReceipt`
+ * checks against the conversation's state. Past it, or with nothing handed over, the answer is
+ * `undefined`: the command process decides. A position this device's receipts already reached
+ * through this writer (`marks`) appends nothing, as `decideReceipt` would append nothing.
+ *
+ * It may append where `decideReceipt` would not: the member's or device's watermark may
+ * already be there through another device, edge or the command process, and a read that moves
+ * only this device is appended as `MessagesRead` where `decideReceipt` appends
+ * `MessagesDelivered`. Watermarks only move forward (`evolveReceipt`, and the projector's
+ * GREATEST), so the state is the same either way.
+ */
+export function decideHandedReceipt(command: ReceiptCommand, handedUpTo: number, marks: DeviceMarks): ReceiptEvent[] | undefined {
+  const upToSeq = command.data.upToSeq;
+  if (upToSeq > handedUpTo) return undefined;
+  const base = receiptBase(command, upToSeq);
+  switch (command.type) {
+    case 'MarkDelivered':
+      return upToSeq > marks.delivered ? [{ type: 'MessagesDelivered', ...base }] : [];
+    case 'MarkRead':
+      return upToSeq > marks.read ? [{ type: 'MessagesRead', ...base }] : [];
+    default: {
+      const never: never = command;
+      return never;
+    }
+  }
+}
+
+/** Pure: a device's marks after one of its receipts was appended. */
+export function markAppended(marks: DeviceMarks, event: ReceiptEvent): DeviceMarks {
+  return {
+    delivered: Math.max(marks.delivered, event.upToSeq),
+    read: event.type === 'MessagesRead' ? Math.max(marks.read, event.upToSeq) : marks.read,
+  };
 }

@@ -3,7 +3,7 @@ import type { ConversationEvent, ReceiptEvent } from '@chat/contracts';
 import { added, AT, directCreated, groupCreated, left, meta, removed, sent, stateOf } from '../conversation/fixtures';
 import { receiptDecider } from '../decider';
 import { checkDecider, type Then } from '../testing';
-import { evolveReceipt, initialReceiptState, type ReceiptCommand, type ReceiptState } from './receipts';
+import { decideHandedReceipt, evolveReceipt, initialReceiptState, markAppended, type DeviceMarks, type ReceiptCommand, type ReceiptState } from './receipts';
 
 const messages = (n: number): ConversationEvent[] => Array.from({ length: n }, (_, i) => sent(i + 1, 'alice', `m${i + 1}`));
 /** The direct conversation of alice and bob with `n` messages (seq 1..n). */
@@ -169,4 +169,41 @@ describe('decideReceipt for a second device', () => {
       then: [],
     },
   ])('$name', check);
+});
+
+describe('decideHandedReceipt', () => {
+  const none = { delivered: 0, read: 0 };
+  it.each<{ name: string; when: ReceiptCommand; handedUpTo: number; marks?: DeviceMarks; then: ReceiptEvent[] | undefined }>([
+    { name: 'delivered up to a handed seq', when: mark('MarkDelivered', 'bob', 3), handedUpTo: 5, then: [receipt('MessagesDelivered', 'bob', 3)] },
+    { name: 'read up to the handed seq', when: mark('MarkRead', 'bob', 5), handedUpTo: 5, then: [receipt('MessagesRead', 'bob', 5)] },
+    { name: 'past the handed seq: the command process decides', when: mark('MarkRead', 'bob', 6), handedUpTo: 5, then: undefined },
+    { name: 'nothing handed over: the command process decides', when: mark('MarkDelivered', 'bob', 1), handedUpTo: 0, then: undefined },
+    { name: 'delivered where this device already is: nothing', when: mark('MarkDelivered', 'bob', 4), handedUpTo: 9, marks: { delivered: 4, read: 0 }, then: [] },
+    { name: 'delivered below what this device read: nothing', when: mark('MarkDelivered', 'bob', 3), handedUpTo: 9, marks: { delivered: 4, read: 4 }, then: [] },
+    { name: 'read past what this device delivered', when: mark('MarkRead', 'bob', 4), handedUpTo: 9, marks: { delivered: 4, read: 0 }, then: [receipt('MessagesRead', 'bob', 4)] },
+    { name: 'read where this device already read: nothing', when: mark('MarkRead', 'bob', 2), handedUpTo: 9, marks: { delivered: 4, read: 3 }, then: [] },
+  ])('$name', ({ when, handedUpTo, marks, then }) => {
+    expect(decideHandedReceipt(when, handedUpTo, marks ?? none)).toEqual(then);
+  });
+
+  it('leaves the same watermarks as decideReceipt where both append (read after another device read further)', () => {
+    // bob's laptop read up to 5; his phone then reads up to 3. decideReceipt appends a delivered
+    // for the phone, the edge a read: folded, both give the same state.
+    const laptop = receipt('MessagesRead', 'bob', 5, 'bob-laptop');
+    const given = evolveReceipt(initialReceiptState(), laptop);
+    const cmd = mark('MarkRead', 'bob', 3);
+    const byDecider = receiptDecider.decide(cmd, given, { conversation: stateOf(withMessages(5)) });
+    const byEdge = decideHandedReceipt(cmd, 5, none)!;
+    expect(byDecider.map((e) => e.type)).toEqual(['MessagesDelivered']);
+    expect(byEdge.map((e) => e.type)).toEqual(['MessagesRead']);
+    expect(byEdge.reduce(evolveReceipt, given)).toEqual(byDecider.reduce(evolveReceipt, given));
+  });
+
+  it('markAppended: a read moves both marks, a delivered only its own, never back', () => {
+    let m = markAppended(none, receipt('MessagesDelivered', 'bob', 4));
+    expect(m).toEqual({ delivered: 4, read: 0 });
+    m = markAppended(m, receipt('MessagesRead', 'bob', 6));
+    expect(m).toEqual({ delivered: 6, read: 6 });
+    expect(markAppended(m, receipt('MessagesDelivered', 'bob', 2))).toEqual(m);
+  });
 });

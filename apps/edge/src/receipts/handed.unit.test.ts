@@ -1,0 +1,117 @@
+import { describe, expect, it } from 'vitest';
+import { ChatError, type Command, type ServerFrameOf } from '@chat/contracts';
+import { HandedReceipts } from './handed';
+
+const AT = '2026-01-01T00:00:00.000Z';
+let ids = 0;
+
+function receipt(type: 'MarkDelivered' | 'MarkRead', upToSeq: number, userId = 'bob', deviceId = 'phone', conversationId = 'c1'): Command {
+  const id = `cmd${++ids}`;
+  return { type, v: 1, meta: { commandId: id, requestId: id, userId, deviceId, edgeId: 'e1', at: AT }, data: { conversationId, upToSeq } } as Command;
+}
+
+/** A writer whose appends are recorded, and resolve or fail as told. */
+function writer(fail?: () => Error) {
+  const appended: Array<{ subject: string; event: unknown; msgId: string }> = [];
+  const outcomes: string[] = [];
+  const receipts = new HandedReceipts({
+    subject: (c, u) => `chat.evt.rcpt.${c}.${u}`,
+    append: async (subject, json, msgId) => {
+      if (fail) throw fail();
+      appended.push({ subject, event: JSON.parse(json), msgId });
+    },
+    onOutcome: (o) => outcomes.push(o),
+  });
+  return { receipts, appended, outcomes };
+}
+
+const removed = (userId: string, members: string[]): ServerFrameOf<'conversation.updated'> => ({
+  type: 'conversation.updated',
+  conversationId: 'c1',
+  kind: 'group',
+  members,
+  changed: ['member_removed'],
+  roles: {},
+  userIds: [userId],
+  by: 'alice',
+});
+
+describe('HandedReceipts', () => {
+  it('appends a receipt up to a handed seq to the member’s subject, with the command’s id, and answers accepted once stored', async () => {
+    const { receipts, appended, outcomes } = writer();
+    receipts.handed('bob', 'c1', 3);
+    const cmd = receipt('MarkRead', 3);
+    await expect(receipts.mark(cmd)).resolves.toEqual({ kind: 'accepted' });
+    expect(appended).toEqual([
+      {
+        subject: 'chat.evt.rcpt.c1.bob',
+        event: { type: 'MessagesRead', v: 1, conversationId: 'c1', userId: 'bob', deviceId: 'phone', upToSeq: 3, at: AT },
+        msgId: `${cmd.meta.commandId}:0`,
+      },
+    ]);
+    expect(outcomes).toEqual(['appended']);
+  });
+
+  it('leaves to the command process: other commands, a seq past the handed one, a conversation or user with nothing handed', () => {
+    const { receipts, outcomes } = writer();
+    receipts.handed('bob', 'c1', 3);
+    expect(receipts.mark({ ...receipt('MarkRead', 1), type: 'SendMessage' } as Command)).toBeUndefined();
+    expect(receipts.mark(receipt('MarkRead', 4))).toBeUndefined();
+    expect(receipts.mark(receipt('MarkDelivered', 1, 'bob', 'phone', 'c2'))).toBeUndefined();
+    expect(receipts.mark(receipt('MarkDelivered', 1, 'carol'))).toBeUndefined();
+    expect(outcomes).toEqual(['forwarded', 'forwarded', 'forwarded']);
+  });
+
+  it('appends nothing where the device’s receipts already reached, per device', async () => {
+    const { receipts, appended, outcomes } = writer();
+    receipts.handed('bob', 'c1', 5);
+    await receipts.mark(receipt('MarkDelivered', 5));
+    await expect(receipts.mark(receipt('MarkDelivered', 4))).resolves.toEqual({ kind: 'accepted' });
+    await receipts.mark(receipt('MarkDelivered', 5, 'bob', 'laptop'));
+    expect(appended.map((a) => (a.event as { deviceId: string }).deviceId)).toEqual(['phone', 'laptop']);
+    expect(outcomes).toEqual(['appended', 'unchanged', 'appended']);
+  });
+
+  it('the handed seq only grows', async () => {
+    const { receipts } = writer();
+    receipts.handed('bob', 'c1', 5);
+    receipts.handed('bob', 'c1', 2);
+    await expect(receipts.mark(receipt('MarkRead', 5))).resolves.toEqual({ kind: 'accepted' });
+  });
+
+  it('forgets a member the conversation says was removed or left, and a user whose last device closed', async () => {
+    const { receipts } = writer();
+    receipts.handed('bob', 'c1', 3);
+    receipts.handed('carol', 'c1', 3);
+    receipts.handed('dave', 'c1', 3);
+    // The members' copy names bob as removed; carol's copy (member: false) is routed to her alone.
+    receipts.membershipChanged(removed('bob', ['alice', 'carol', 'dave']), ['alice', 'carol', 'dave']);
+    receipts.membershipChanged({ ...removed('carol', ['alice', 'dave']), member: false }, ['carol']);
+    expect(receipts.mark(receipt('MarkRead', 1, 'bob'))).toBeUndefined();
+    expect(receipts.mark(receipt('MarkRead', 1, 'carol'))).toBeUndefined();
+    expect(receipts.size).toBe(1);
+    await expect(receipts.mark(receipt('MarkRead', 1, 'dave'))).resolves.toEqual({ kind: 'accepted' });
+    receipts.forget('dave');
+    expect(receipts.mark(receipt('MarkRead', 2, 'dave'))).toBeUndefined();
+    expect(receipts.size).toBe(0);
+  });
+
+  it('a failed append is unavailable (the client retries) and records nothing', async () => {
+    const { receipts, outcomes } = writer(() => new Error('no stream'));
+    receipts.handed('bob', 'c1', 3);
+    const err = await receipts.mark(receipt('MarkRead', 3))!.catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(ChatError);
+    expect(err).toMatchObject({ code: 'unavailable' });
+    expect(outcomes).toEqual([]);
+  });
+
+  it('a user forgotten while an append was out is not remembered again by its answer', async () => {
+    const { receipts } = writer();
+    receipts.handed('bob', 'c1', 3);
+    const answer = receipts.mark(receipt('MarkRead', 3))!;
+    receipts.forget('bob');
+    await answer;
+    expect(receipts.size).toBe(0);
+    expect(receipts.mark(receipt('MarkRead', 3))).toBeUndefined();
+  });
+});

@@ -1,0 +1,136 @@
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import WebSocket from 'ws';
+import type { ServerFrameOf } from '@chat/client';
+import { eventually, nextEvent, startSystem, token, type RunningSystem } from '../support/system';
+import { harness, text, type Json } from '../support/harness';
+
+// Receipts for messages the edge handed over live are appended by the edge; the others go to a
+// command process (docs/architecture.md, "Receipts"). The edge's chat_edge_receipts_total
+// counts where each receipt frame was decided, which is how these tests tell the paths apart.
+
+let sys: RunningSystem;
+const { u, connect, getJson, closeAll } = harness(() => sys);
+
+beforeAll(async () => {
+  sys = await startSystem(inject('chatEnv'));
+}, 60_000);
+
+afterAll(async () => {
+  closeAll();
+  await sys?.stop();
+});
+
+type Outcomes = Record<'appended' | 'unchanged' | 'forwarded', number>;
+
+async function outcomes(): Promise<Outcomes> {
+  const metrics = await (await fetch(`${sys.ops.edge}/metrics`)).text();
+  const count = (o: string) => Number(new RegExp(`^chat_edge_receipts_total\\{[^}]*outcome="${o}"[^}]*\\} (\\d+)`, 'm').exec(metrics)?.[1] ?? 0);
+  return { appended: count('appended'), unchanged: count('unchanged'), forwarded: count('forwarded') };
+}
+
+const since = (before: Outcomes, now: Outcomes): Outcomes => ({
+  appended: now.appended - before.appended,
+  unchanged: now.unchanged - before.unchanged,
+  forwarded: now.forwarded - before.forwarded,
+});
+
+/** A raw socket that collects frames; resolves after `hello`. */
+async function rawSocket(user: string, device: string): Promise<{ ws: WebSocket; frames: Json[]; next(type: string): Promise<Json> }> {
+  const t = await token(user, { deviceId: device });
+  return new Promise((resolve, reject) => {
+    const ws = new WebSocket(`${sys.wsUrl}?access_token=${t}`);
+    const frames: Json[] = [];
+    const waiting: Array<{ type: string; resolve: (f: Json) => void }> = [];
+    ws.on('message', (d) => {
+      const f = JSON.parse(d.toString()) as Json;
+      frames.push(f);
+      const i = waiting.findIndex((w) => w.type === f.type);
+      if (i >= 0) waiting.splice(i, 1)[0]!.resolve(f);
+      if (f.type === 'hello') resolve({ ws, frames, next: (type) => new Promise((r) => waiting.push({ type, resolve: r })) });
+    });
+    ws.on('error', reject);
+  });
+}
+
+describe('receipts decided at the edge', () => {
+  it('a receipt for a message handed over live is appended by the edge; a repeat appends nothing', async () => {
+    const alice = await connect(u('alice'));
+    const bob = await connect(u('bob'));
+    const { conversationId } = await alice.createConversation({ kind: 'direct', members: [u('bob')] });
+    const incoming = nextEvent<ServerFrameOf<'message.new'>>((f) => bob.on('message', f));
+    const sent = await alice.send({ conversationId, body: text('hello') });
+    await incoming;
+
+    const before = await outcomes();
+    const delivered = nextEvent<ServerFrameOf<'receipt'>>((f) => alice.on('receipt', f), (r) => r.status === 'delivered');
+    bob.markDelivered(conversationId, 1);
+    expect(await delivered).toMatchObject({ conversationId, userId: u('bob'), status: 'delivered', upToSeq: 1 });
+    expect(since(before, await outcomes())).toEqual({ appended: 1, unchanged: 0, forwarded: 0 });
+
+    // The same position again, then a read: frames of one socket are decided in order, so once
+    // the read's receipt is back the repeat was decided too.
+    const read = nextEvent<ServerFrameOf<'receipt'>>((f) => alice.on('receipt', f), (r) => r.status === 'read');
+    bob.markDelivered(conversationId, 1);
+    bob.markRead(conversationId, 1);
+    expect(await read).toMatchObject({ conversationId, userId: u('bob'), status: 'read', upToSeq: 1 });
+    expect(since(before, await outcomes())).toEqual({ appended: 2, unchanged: 1, forwarded: 0 });
+
+    // The read models got them from the stream like any other receipt.
+    const receipts = await eventually(
+      () => getJson(`/v1/conversations/${conversationId}/messages/${sent.messageId}/receipts`, u('alice')),
+      (r: Json) => r.read?.length === 1,
+    );
+    expect(receipts).toMatchObject({ delivered: [{ userId: u('bob') }], read: [{ userId: u('bob') }], pending: [] });
+  });
+
+  it('a receipt past what the edge handed over (here: synced) goes to a command process, which clamps a forged position', async () => {
+    const alice = await connect(u('alice2'));
+    const { conversationId } = await alice.createConversation({ kind: 'direct', members: [u('bob2')] });
+    await alice.send({ conversationId, body: text('one') });
+    await alice.send({ conversationId, body: text('two') });
+    const bob = await connect(u('bob2'));
+    const synced: number[] = [];
+    bob.on('message', (m) => synced.push(m.seq));
+    await eventually(() => bob.syncAll().then(() => synced.length), (n) => n === 2);
+
+    const before = await outcomes();
+    const read2 = nextEvent<ServerFrameOf<'receipt'>>((f) => alice.on('receipt', f), (r) => r.status === 'read');
+    bob.markRead(conversationId, 2);
+    expect(await read2).toMatchObject({ userId: u('bob2'), status: 'read', upToSeq: 2 });
+    expect(since(before, await outcomes())).toEqual({ appended: 0, unchanged: 0, forwarded: 1 });
+
+    // A position no message has yet: not the edge's to decide; the command process clamps it to
+    // the last message (2), which moves nothing. The next read alice sees is for the next message.
+    const reads: number[] = [];
+    alice.on('receipt', (r) => r.status === 'read' && reads.push(r.upToSeq));
+    bob.markRead(conversationId, 999);
+    const incoming = nextEvent<ServerFrameOf<'message.new'>>((f) => bob.on('message', f));
+    await alice.send({ conversationId, body: text('three') });
+    expect((await incoming).seq).toBe(3);
+    const read3 = nextEvent<ServerFrameOf<'receipt'>>((f) => alice.on('receipt', f), (r) => r.status === 'read');
+    bob.markRead(conversationId, 3);
+    expect(await read3).toMatchObject({ upToSeq: 3 });
+    expect(reads).toEqual([3]);
+    expect(since(before, await outcomes())).toEqual({ appended: 1, unchanged: 0, forwarded: 2 });
+  });
+
+  it('a member removed from a group is not the edge’s to answer: the command process refuses their receipt', async () => {
+    const alice = await connect(u('alice3'));
+    const group = await alice.createConversation({ kind: 'group', title: 'g', members: [u('bob3'), u('carol3')] });
+    const bob = await rawSocket(u('bob3'), 'raw');
+    const handed = bob.next('message.new');
+    await alice.send({ conversationId: group.conversationId, body: text('hi all') });
+    const msg = await handed;
+
+    const gone = bob.next('conversation.updated');
+    await alice.removeMember(group.conversationId, u('bob3'));
+    expect(await gone).toMatchObject({ conversationId: group.conversationId, member: false });
+
+    const before = await outcomes();
+    const refused = bob.next('error');
+    bob.ws.send(JSON.stringify({ type: 'message.read', conversationId: group.conversationId, upToSeq: msg.seq, ref: 'r1' }));
+    expect(await refused).toMatchObject({ code: 'forbidden', ref: 'r1' });
+    expect(since(before, await outcomes())).toEqual({ appended: 0, unchanged: 0, forwarded: 1 });
+    bob.ws.close();
+  });
+});
