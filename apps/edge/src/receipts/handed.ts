@@ -20,12 +20,23 @@ interface Handed {
 
 const isReceipt = (c: Command): c is ReceiptCommand => c.type === 'MarkDelivered' || c.type === 'MarkRead';
 
+/** A receipt decided here, waiting for the end of the turn. */
+interface Queued {
+  command: ReceiptCommand;
+  /** The seq handed over when it was decided. */
+  handedUpTo: number;
+  resolve(r: CommandResult): void;
+  reject(e: unknown): void;
+}
+
 /**
  * Receipts appended by the edge itself, without a round trip to a command process
  * (docs/architecture.md, "Receipts"). The edge remembers, per user connected here and
  * conversation, the highest seq its delivery consumer handed to the user's devices; a
  * `message.delivered` or `message.read` up to that seq is decided here (`decideHandedReceipt`)
- * and appended to the member's receipt subject, answered `accepted` once stored. Anything else
+ * and appended to the member's receipt subject, answered `accepted` once stored; a device's
+ * receipts for one conversation in one turn are appended as at most one read and one delivered
+ * (a delivered that the read covers appends nothing, as the command gateway coalesces them too). Anything else
  * (a seq this edge did not hand over, e.g. one the device got by `sync` or on another edge)
  * goes to the command process as before, which decides against the conversation's state.
  *
@@ -38,6 +49,8 @@ const isReceipt = (c: Command): c is ReceiptCommand => c.type === 'MarkDelivered
  */
 export class HandedReceipts {
   private readonly users = new Map<string, Map<string, Handed>>();
+  /** This turn's receipts, by user, device and conversation. */
+  private turn = new Map<string, Queued[]>();
   /** appended: events stored; unchanged: answered with nothing to append; forwarded: left to the command process. */
   readonly stats: Record<Outcome, number> = { appended: 0, unchanged: 0, forwarded: 0 };
 
@@ -79,35 +92,66 @@ export class HandedReceipts {
 
   /**
    * The answer to a receipt this edge can decide, once durable; `undefined` for any other
-   * command, or a receipt for the command process.
+   * command, or a receipt for the command process. Decided here at once; appended at the end
+   * of the turn, together with the turn's other receipts of the same device and conversation.
    */
   mark(command: Command): Promise<CommandResult> | undefined {
     if (!isReceipt(command)) return undefined;
-    const { userId, deviceId } = command.meta;
-    const { conversationId } = command.data;
-    const h = this.users.get(userId)?.get(conversationId);
-    const marks = h?.marks.get(deviceId) ?? { delivered: 0, read: 0 };
-    const events = h ? decideHandedReceipt(command, h.seq, marks) : undefined;
-    if (!events) {
+    const h = this.users.get(command.meta.userId)?.get(command.data.conversationId);
+    if (!h || command.data.upToSeq > h.seq) {
       this.count('forwarded');
       return undefined;
     }
-    if (events.length === 0) {
-      this.count('unchanged');
-      return Promise.resolve({ kind: 'accepted' });
+    return new Promise((resolve, reject) => {
+      const key = `${command.meta.userId}\u0000${command.meta.deviceId}\u0000${command.data.conversationId}`;
+      const group = this.turn.get(key);
+      const item = { command, handedUpTo: h.seq, resolve, reject };
+      if (group) group.push(item);
+      else this.turn.set(key, [item]);
+      if (this.turn.size === 1 && !group) setImmediate(() => this.flush());
+    });
+  }
+
+  /**
+   * One device's receipts for one conversation from one turn: the highest read and the highest
+   * delivered are decided (the delivered against the marks the read leaves, so a delivered the
+   * read covers appends nothing: clients flush both at once), at most two events are appended,
+   * and every receipt of the group is answered once they are stored.
+   */
+  private flush(): void {
+    const turn = this.turn;
+    this.turn = new Map();
+    for (const group of turn.values()) {
+      const { userId, deviceId } = group[0]!.command.meta;
+      const { conversationId } = group[0]!.command.data;
+      const handedUpTo = Math.max(...group.map((g) => g.handedUpTo));
+      const highest = (type: ReceiptCommand['type']) =>
+        group.reduce<Queued | undefined>((best, g) => (g.command.type === type && (!best || g.command.data.upToSeq > best.command.data.upToSeq) ? g : best), undefined);
+      const read = highest('MarkRead');
+      const delivered = highest('MarkDelivered');
+      const marks = this.users.get(userId)?.get(conversationId)?.marks.get(deviceId) ?? { delivered: 0, read: 0 };
+      const readEvents = read ? decideHandedReceipt(read.command, handedUpTo, marks)! : [];
+      const deliveredEvents = delivered ? decideHandedReceipt(delivered.command, handedUpTo, readEvents.reduce(markAppended, marks))! : [];
+      const appends = [...(readEvents.length ? [{ by: read!, event: readEvents[0]! }] : []), ...(deliveredEvents.length ? [{ by: delivered!, event: deliveredEvents[0]! }] : [])];
+      for (const g of group) if (!appends.some((a) => a.by === g)) this.count('unchanged');
+      if (appends.length === 0) {
+        for (const g of group) g.resolve({ kind: 'accepted' });
+        continue;
+      }
+      const subject = this.deps.subject(conversationId, userId);
+      Promise.all(appends.map((a) => this.deps.append(subject, JSON.stringify(a.event), `${a.by.command.meta.commandId}:0`))).then(
+        () => {
+          appends.forEach(() => this.count('appended'));
+          // Still remembered (not forgotten or dropped meanwhile): record how far this device got.
+          const now = this.users.get(userId)?.get(conversationId);
+          if (now) now.marks.set(deviceId, appends.map((a) => a.event).reduce(markAppended, now.marks.get(deviceId) ?? { delivered: 0, read: 0 }));
+          for (const g of group) g.resolve({ kind: 'accepted' });
+        },
+        (err: unknown) => {
+          const e = new ChatError('unavailable', 'could not store the receipt; retry', { cause: err });
+          for (const g of group) g.reject(e);
+        },
+      );
     }
-    const event = events[0]!;
-    return this.deps.append(this.deps.subject(conversationId, userId), JSON.stringify(event), `${command.meta.commandId}:0`).then(
-      () => {
-        this.count('appended');
-        // Still remembered (not forgotten or dropped meanwhile): record how far this device got.
-        const now = this.users.get(userId)?.get(conversationId);
-        if (now) now.marks.set(deviceId, markAppended(now.marks.get(deviceId) ?? { delivered: 0, read: 0 }, event));
-        return { kind: 'accepted' as const };
-      },
-      (err: unknown) => {
-        throw new ChatError('unavailable', 'could not store the receipt; retry', { cause: err });
-      },
-    );
   }
 }

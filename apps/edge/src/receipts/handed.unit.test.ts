@@ -72,6 +72,28 @@ describe('HandedReceipts', () => {
     expect(outcomes).toEqual(['appended', 'unchanged', 'appended']);
   });
 
+  it('a device’s receipts of one turn: the highest read, and a delivered only where the read does not cover it', async () => {
+    const { receipts, appended, outcomes } = writer();
+    receipts.handed('bob', 'c1', 9);
+    const answers = [receipt('MarkDelivered', 3), receipt('MarkRead', 3), receipt('MarkDelivered', 2)].map((c) => receipts.mark(c));
+    await expect(Promise.all(answers)).resolves.toEqual([{ kind: 'accepted' }, { kind: 'accepted' }, { kind: 'accepted' }]);
+    expect(appended.map((a) => a.event)).toMatchObject([{ type: 'MessagesRead', upToSeq: 3 }]);
+    expect(outcomes.sort()).toEqual(['appended', 'unchanged', 'unchanged']);
+
+    // Delivered further than read: both go; the laptop's and another conversation's are their own.
+    appended.length = 0;
+    receipts.handed('bob', 'c2', 9);
+    const more = [receipt('MarkDelivered', 7), receipt('MarkRead', 5), receipt('MarkDelivered', 6), receipt('MarkDelivered', 4, 'bob', 'laptop'), receipt('MarkRead', 1, 'bob', 'phone', 'c2')];
+    await Promise.all(more.map((c) => receipts.mark(c)));
+    expect(appended.map((a) => [a.subject, a.event])).toMatchObject([
+      ['chat.evt.rcpt.c1.bob', { type: 'MessagesRead', upToSeq: 5, deviceId: 'phone' }],
+      ['chat.evt.rcpt.c1.bob', { type: 'MessagesDelivered', upToSeq: 7, deviceId: 'phone' }],
+      ['chat.evt.rcpt.c1.bob', { type: 'MessagesDelivered', upToSeq: 4, deviceId: 'laptop' }],
+      ['chat.evt.rcpt.c2.bob', { type: 'MessagesRead', upToSeq: 1 }],
+    ]);
+    expect(appended[1]!.msgId).toBe(`${more[0]!.meta.commandId}:0`);
+  });
+
   it('the handed seq only grows', async () => {
     const { receipts } = writer();
     receipts.handed('bob', 'c1', 5);
@@ -96,13 +118,15 @@ describe('HandedReceipts', () => {
     expect(receipts.size).toBe(0);
   });
 
-  it('a failed append is unavailable (the client retries) and records nothing', async () => {
+  it('a failed append is unavailable (the client retries) for every receipt of its turn, and records nothing', async () => {
     const { receipts, outcomes } = writer(() => new Error('no stream'));
     receipts.handed('bob', 'c1', 3);
-    const err = await receipts.mark(receipt('MarkRead', 3))!.catch((e: unknown) => e);
-    expect(err).toBeInstanceOf(ChatError);
-    expect(err).toMatchObject({ code: 'unavailable' });
-    expect(outcomes).toEqual([]);
+    const answers = [receipt('MarkDelivered', 3), receipt('MarkRead', 3)].map((c) => receipts.mark(c)!.catch((e: unknown) => e));
+    for (const err of await Promise.all(answers)) {
+      expect(err).toBeInstanceOf(ChatError);
+      expect(err).toMatchObject({ code: 'unavailable' });
+    }
+    expect(outcomes).toEqual(['unchanged']);
   });
 
   it('a user forgotten while an append was out is not remembered again by its answer', async () => {
