@@ -1,5 +1,5 @@
 import { ChatError, type Command, type CommandResult, type ServerFrameOf } from '@chat/contracts';
-import { decideHandedReceipt, markAppended, type DeviceMarks, type ReceiptCommand } from '@chat/domain';
+import { decideHandedReceipts, markAppended, type DeviceMarks, type ReceiptCommand } from '@chat/domain';
 
 export interface HandedReceiptsDeps {
   /** The member's receipt subject in CHAT_EVENTS (chat.evt.rcpt.<conversation>.<user>). */
@@ -33,12 +33,13 @@ interface Queued {
  * Receipts appended by the edge itself, without a round trip to a command process
  * (docs/architecture.md, "Receipts"). The edge remembers, per user connected here and
  * conversation, the highest seq its delivery consumer handed to the user's devices; a
- * `message.delivered` or `message.read` up to that seq is decided here (`decideHandedReceipt`)
- * and appended to the member's receipt subject, answered `accepted` once stored; a device's
- * receipts for one conversation in one turn are appended as at most one read and one delivered
- * (a delivered that the read covers appends nothing, as the command gateway coalesces them too). Anything else
- * (a seq this edge did not hand over, e.g. one the device got by `sync` or on another edge)
- * goes to the command process as before, which decides against the conversation's state.
+ * `message.delivered` or `message.read` up to that seq is decided here and appended to the
+ * member's receipt subject, answered `accepted` once stored. A device's receipts for one
+ * conversation in one turn are decided together (`decideHandedReceipts`): at most one read and
+ * one delivered, none for a delivered the read covers, as the command gateway coalesces them.
+ * Anything else (a seq this edge did not hand over, e.g. one the device got by `sync` or on
+ * another edge) goes to the command process as before, which decides against the
+ * conversation's state.
  *
  * Membership: a message is routed only to members, so a handed seq proves the user was a
  * member when it was sent. A `conversation.updated` that says a user left or was removed drops
@@ -112,34 +113,27 @@ export class HandedReceipts {
     });
   }
 
-  /**
-   * One device's receipts for one conversation from one turn: the highest read and the highest
-   * delivered are decided (the delivered against the marks the read leaves, so a delivered the
-   * read covers appends nothing: clients flush both at once), at most two events are appended,
-   * and every receipt of the group is answered once they are stored.
-   */
+  /** Each device's receipts for one conversation from this turn, decided together (`decideHandedReceipts`), answered once their events are stored. */
   private flush(): void {
     const turn = this.turn;
     this.turn = new Map();
     for (const group of turn.values()) {
       const { userId, deviceId } = group[0]!.command.meta;
       const { conversationId } = group[0]!.command.data;
-      const handedUpTo = Math.max(...group.map((g) => g.handedUpTo));
-      const highest = (type: ReceiptCommand['type']) =>
-        group.reduce<Queued | undefined>((best, g) => (g.command.type === type && (!best || g.command.data.upToSeq > best.command.data.upToSeq) ? g : best), undefined);
-      const read = highest('MarkRead');
-      const delivered = highest('MarkDelivered');
-      const marks = this.users.get(userId)?.get(conversationId)?.marks.get(deviceId) ?? { delivered: 0, read: 0 };
-      const readEvents = read ? decideHandedReceipt(read.command, handedUpTo, marks)! : [];
-      const deliveredEvents = delivered ? decideHandedReceipt(delivered.command, handedUpTo, readEvents.reduce(markAppended, marks))! : [];
-      const appends = [...(readEvents.length ? [{ by: read!, event: readEvents[0]! }] : []), ...(deliveredEvents.length ? [{ by: delivered!, event: deliveredEvents[0]! }] : [])];
-      for (const g of group) if (!appends.some((a) => a.by === g)) this.count('unchanged');
+      const handed = this.users.get(userId)?.get(conversationId);
+      const marks = handed?.marks.get(deviceId) ?? { delivered: 0, read: 0 };
+      const appends = decideHandedReceipts(
+        group.map((g) => g.command),
+        Math.max(...group.map((g) => g.handedUpTo)),
+        marks,
+      );
+      for (const g of group) if (!appends.some((a) => a.command === g.command)) this.count('unchanged');
       if (appends.length === 0) {
         for (const g of group) g.resolve({ kind: 'accepted' });
         continue;
       }
       const subject = this.deps.subject(conversationId, userId);
-      Promise.all(appends.map((a) => this.deps.append(subject, JSON.stringify(a.event), `${a.by.command.meta.commandId}:0`))).then(
+      Promise.all(appends.map((a) => this.deps.append(subject, JSON.stringify(a.event), `${a.command.meta.commandId}:0`))).then(
         () => {
           appends.forEach(() => this.count('appended'));
           // Still remembered (not forgotten or dropped meanwhile): record how far this device got.

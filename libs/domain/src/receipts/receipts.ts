@@ -110,6 +110,31 @@ export function decideHandedReceipt(command: ReceiptCommand, handedUpTo: number,
   }
 }
 
+/**
+ * Pure: one device's receipts for one conversation, taken together (those that arrived in one
+ * turn; clients flush a delivered and a read at once): the highest read and the highest
+ * delivered are decided, the delivered against the marks the read leaves, so a delivered the
+ * read covers appends nothing. Each event comes with the command that carries it (its id
+ * names the append); every other command appends nothing. All must be at or below
+ * `handedUpTo`.
+ */
+export function decideHandedReceipts<C extends ReceiptCommand>(commands: readonly C[], handedUpTo: number, marks: DeviceMarks): Array<{ command: C; event: ReceiptEvent }> {
+  const highest = (type: ReceiptCommand['type']) =>
+    commands.reduce<C | undefined>((best, c) => (c.type === type && (!best || c.data.upToSeq > best.data.upToSeq) ? c : best), undefined);
+  const out: Array<{ command: C; event: ReceiptEvent }> = [];
+  let after = marks;
+  for (const command of [highest('MarkRead'), highest('MarkDelivered')]) {
+    if (!command) continue;
+    const events = decideHandedReceipt(command, handedUpTo, after);
+    if (events === undefined) throw new Error(`receipt up to ${command.data.upToSeq} past the handed ${handedUpTo}`);
+    for (const event of events) {
+      out.push({ command, event });
+      after = markAppended(after, event);
+    }
+  }
+  return out;
+}
+
 /** Pure: a device's marks after one of its receipts was appended. */
 export function markAppended(marks: DeviceMarks, event: ReceiptEvent): DeviceMarks {
   return {

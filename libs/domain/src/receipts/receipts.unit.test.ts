@@ -3,7 +3,7 @@ import type { ConversationEvent, ReceiptEvent } from '@chat/contracts';
 import { added, AT, directCreated, groupCreated, left, meta, removed, sent, stateOf } from '../conversation/fixtures';
 import { receiptDecider } from '../decider';
 import { checkDecider, type Then } from '../testing';
-import { decideHandedReceipt, evolveReceipt, initialReceiptState, markAppended, type DeviceMarks, type ReceiptCommand, type ReceiptState } from './receipts';
+import { decideHandedReceipt, decideHandedReceipts, evolveReceipt, initialReceiptState, markAppended, type DeviceMarks, type ReceiptCommand, type ReceiptState } from './receipts';
 
 const messages = (n: number): ConversationEvent[] => Array.from({ length: n }, (_, i) => sent(i + 1, 'alice', `m${i + 1}`));
 /** The direct conversation of alice and bob with `n` messages (seq 1..n). */
@@ -205,5 +205,31 @@ describe('decideHandedReceipt', () => {
     m = markAppended(m, receipt('MessagesRead', 'bob', 6));
     expect(m).toEqual({ delivered: 6, read: 6 });
     expect(markAppended(m, receipt('MessagesDelivered', 'bob', 2))).toEqual(m);
+  });
+});
+
+describe('decideHandedReceipts', () => {
+  const none = { delivered: 0, read: 0 };
+  const seqsOf = (r: ReturnType<typeof decideHandedReceipts>) => r.map(({ command, event }) => [command.type, command.data.upToSeq, event.type, event.upToSeq]);
+
+  it('a delivered the read covers appends nothing; the read is carried by its own command', () => {
+    const cmds = [mark('MarkDelivered', 'bob', 3), mark('MarkRead', 'bob', 3), mark('MarkDelivered', 'bob', 2)];
+    expect(seqsOf(decideHandedReceipts(cmds, 9, none))).toEqual([['MarkRead', 3, 'MessagesRead', 3]]);
+  });
+
+  it('the highest of each kind: a delivered past the read goes too', () => {
+    const cmds = [mark('MarkDelivered', 'bob', 7), mark('MarkRead', 'bob', 5), mark('MarkDelivered', 'bob', 6), mark('MarkRead', 'bob', 4)];
+    expect(seqsOf(decideHandedReceipts(cmds, 9, none))).toEqual([
+      ['MarkRead', 5, 'MessagesRead', 5],
+      ['MarkDelivered', 7, 'MessagesDelivered', 7],
+    ]);
+  });
+
+  it('nothing where the device already is', () => {
+    expect(decideHandedReceipts([mark('MarkDelivered', 'bob', 6), mark('MarkRead', 'bob', 5)], 9, { delivered: 7, read: 5 })).toEqual([]);
+  });
+
+  it('refuses a receipt past the handed seq (the caller checks it first)', () => {
+    expect(() => decideHandedReceipts([mark('MarkRead', 'bob', 10)], 9, none)).toThrow(/past the handed 9/);
   });
 });
