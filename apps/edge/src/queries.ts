@@ -244,7 +244,7 @@ export class ReadModels {
     }
     const pages: InboxPage[] = requests.map(() => ({ frames: [], hasMore: false, checkpoint }));
     // One frame object per (message, entry, position, hidden): the members of a group syncing
-    // together share it, and the session serialises it once for all of them (syncBatchBytes).
+    // together share it, and the session serialises it once for all of them (syncBatchJson).
     const frames = new Map<string, SyncedFrame>();
     for (const row of rows) {
       if (row.r !== 'e') continue;

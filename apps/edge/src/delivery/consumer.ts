@@ -115,8 +115,7 @@ export class DeliveryConsumer {
     const frame = env.frame;
     if (frame.type === 'conversation.updated') this.observe.conversationUpdated?.(frame, env.users);
     const handed = frame.type === 'message.new' && this.observe.handed ? frame : undefined;
-    // Encoded once for every socket it goes to (a string would be encoded again per socket).
-    const json = Buffer.from(JSON.stringify(frame));
+    const json = JSON.stringify(frame);
     // Group receipts: one `receipt.batch` to connections that asked for it, the same content as
     // standard `receipt` frames (one per member and status) to the others.
     let receipts: string[] | undefined;

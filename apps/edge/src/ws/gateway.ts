@@ -24,9 +24,6 @@ export const CLOSE_REPLACED = CLOSE_CODES.replaced;
 /** Longest delay a Node timer takes; a token that expires later is checked again then. */
 const MAX_TIMER_MS = 2 ** 31 - 1;
 
-/** Pre-encoded frames (Buffers) are JSON text all the same: `ws` would send a Buffer as binary. */
-const TEXT = { binary: false } as const;
-
 /** Frames a connection may send before its registration finished; more is flooding (1008). */
 const MAX_EARLY_FRAMES = 512;
 
@@ -236,7 +233,7 @@ class Connection implements Outbound {
   alive = true;
   private helloSent = false;
   /** Live frames routed here before `hello` (its previous connection's route points here already). */
-  private beforeHello: Array<[ServerFrame | string | Buffer, ServerFrame['type']]> | undefined;
+  private beforeHello: Array<[ServerFrame | string, ServerFrame['type']]> | undefined;
   /** Frames the client sent before its registration finished. */
   private early: Array<[Buffer, boolean]> | undefined = [];
   private expiry?: NodeJS.Timeout;
@@ -298,13 +295,13 @@ class Connection implements Outbound {
     // were routed, so the sync the client runs after `hello` returns them.
     const held = this.beforeHello;
     this.beforeHello = undefined;
-    for (const [f, t] of held ?? []) s.sendRaw(typeof f === 'string' || Buffer.isBuffer(f) ? f : JSON.stringify(f), t);
+    for (const [f, t] of held ?? []) s.sendRaw(typeof f === 'string' ? f : JSON.stringify(f), t);
     const early = this.early!;
     this.early = undefined;
     for (const [d, b] of early) this.handle(d, b);
   }
 
-  send(frame: ServerFrame | string | Buffer, type: ServerFrame['type']): void {
+  send(frame: ServerFrame | string, type: ServerFrame['type']): void {
     if (!this.helloSent && type !== 'hello') {
       this.beforeHello ??= [];
       if (this.beforeHello.length < MAX_FRAMES_BEFORE_HELLO) this.beforeHello.push([frame, type]);
@@ -319,8 +316,7 @@ class Connection implements Outbound {
       return;
     }
     this.g.cork.hold(this.socket);
-    if (Buffer.isBuffer(frame)) ws.send(frame, TEXT);
-    else ws.send(typeof frame === 'string' ? frame : JSON.stringify(frame));
+    ws.send(typeof frame === 'string' ? frame : JSON.stringify(frame));
     this.g.framesOut(type).inc();
   }
 

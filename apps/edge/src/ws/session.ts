@@ -86,8 +86,8 @@ export class Session {
     if (!this.closed) this.out.send(frame, frame.type);
   }
 
-  /** A frame already serialised, as JSON text or its UTF-8 bytes (fan-out serialises once for many sockets). */
-  sendRaw(json: string | Buffer, type: ServerFrame['type']): void {
+  /** A frame already serialised (fan-out serialises once for many sockets). */
+  sendRaw(json: string, type: ServerFrame['type']): void {
     if (!this.closed) this.out.send(json, type);
   }
 
@@ -306,7 +306,7 @@ export class Session {
     }
     const { frames, hasMore } = await this.deps.sync(this.userId, after, frame.limit ?? LIMITS.defaultSyncLimit);
     const cursor = frames.length ? (frames[frames.length - 1]!.cursor ?? frame.cursor) : frame.cursor;
-    this.sendRaw(syncBatchBytes(frame.ref, frames, cursor, hasMore), 'sync.batch');
+    this.sendRaw(syncBatchJson(frame.ref, frames, cursor, hasMore), 'sync.batch');
   }
 
   /**
@@ -382,26 +382,18 @@ function correlation(json: unknown): Correlation {
   return out;
 }
 
-/** Each synced frame's JSON as UTF-8, made once however many sessions send it (the reads share frame objects). */
-const frameBytes = new WeakMap<SyncedFrame, Buffer>();
-const COMMA = Buffer.from(',');
+/** Each synced frame's JSON, made once however many sessions send it (the reads share frame objects). */
+const frameJson = new WeakMap<SyncedFrame, string>();
 
-/**
- * A `sync.batch` frame as UTF-8 JSON, copied together from each frame's bytes made once: in a
- * reconnect storm the members of a group get the same frames, and encoding them per session
- * was a large share of the edge's work.
- */
-export function syncBatchBytes(ref: string, frames: readonly SyncedFrame[], cursor: string | null, hasMore: boolean): Buffer {
-  const parts: Buffer[] = [Buffer.from(`{"type":"sync.batch","ref":${JSON.stringify(ref)},"frames":[`)];
-  frames.forEach((f, i) => {
-    let bytes = frameBytes.get(f);
-    if (bytes === undefined) {
-      bytes = Buffer.from(JSON.stringify(f));
-      frameBytes.set(f, bytes);
+/** A `sync.batch` frame as JSON, built from each frame's JSON made once. */
+function syncBatchJson(ref: string, frames: readonly SyncedFrame[], cursor: string | null, hasMore: boolean): string {
+  const parts = frames.map((f) => {
+    let json = frameJson.get(f);
+    if (json === undefined) {
+      json = JSON.stringify(f);
+      frameJson.set(f, json);
     }
-    if (i > 0) parts.push(COMMA);
-    parts.push(bytes);
+    return json;
   });
-  parts.push(Buffer.from(`],"cursor":${JSON.stringify(cursor)},"hasMore":${hasMore}}`));
-  return Buffer.concat(parts);
+  return `{"type":"sync.batch","ref":${JSON.stringify(ref)},"frames":[${parts.join(',')}],"cursor":${JSON.stringify(cursor)},"hasMore":${hasMore}}`;
 }

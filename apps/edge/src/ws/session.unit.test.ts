@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { ChatError, encodeCursor, ServerFrame, type Command, type CommandResult, type SyncedFrame } from '@chat/contracts';
-import { Session, directConversationId, syncBatchBytes, type SessionDeps } from './session';
+import { Session, directConversationId, type SessionDeps } from './session';
 
 function harness(over: Partial<SessionDeps> = {}) {
   const sent: ServerFrame[] = [];
@@ -42,7 +42,7 @@ function harness(over: Partial<SessionDeps> = {}) {
     ...over,
   };
   const session = new Session('alice', 'd1', deps, {
-    send: (f) => sent.push(typeof f === 'string' || Buffer.isBuffer(f) ? JSON.parse(f.toString()) : f),
+    send: (f) => sent.push(typeof f === 'string' ? JSON.parse(f) : f),
     close: (code, reason) => closes.push([code, reason]),
   });
   return { session, sent, closes, commands, tick: (ms: number) => (clock += ms) };
@@ -240,27 +240,5 @@ describe('Session rate limits', () => {
       expect.objectContaining({ type: 'error', code: 'forbidden', ref: 'c1' }),
     ]);
     expect(h.commands).toEqual([]);
-  });
-});
-
-describe('syncBatchBytes', () => {
-  const frame = (seq: number, text: string): SyncedFrame => ({
-    type: 'message.new',
-    conversationId: 'd-1',
-    messageId: `m${seq}`,
-    seq,
-    senderId: 'bob',
-    body: { text },
-    sentAt: '2026-01-01T00:00:00.000Z',
-    cursor: `c${seq}`,
-  });
-
-  it.each<[string, SyncedFrame[], string | null, boolean]>([
-    ['no frames', [], null, false],
-    ['one frame', [frame(1, 'hi')], 'c1', false],
-    ['frames with text outside ASCII', [frame(1, 'grüß dich 👋'), frame(2, '"quoted" \\ back\nslash'), frame(3, '中文')], 'c3', true],
-  ])('%s: the UTF-8 of the frame as JSON.stringify makes it', (_name, frames, cursor, hasMore) => {
-    const bytes = syncBatchBytes('r1', frames, cursor, hasMore);
-    expect(bytes.equals(Buffer.from(JSON.stringify({ type: 'sync.batch', ref: 'r1', frames, cursor, hasMore })))).toBe(true);
   });
 });
