@@ -9,7 +9,7 @@ import { harness, text, type Json } from '../support/harness';
 // counts where each receipt frame was decided, which is how these tests tell the paths apart.
 
 let sys: RunningSystem;
-const { u, connect, closeAll } = harness(() => sys);
+const { u, connect, getJson, closeAll } = harness(() => sys);
 
 beforeAll(async () => {
   sys = await startSystem(inject('chatEnv'));
@@ -82,7 +82,10 @@ describe('receipts decided at the edge', () => {
     const alice = await connect(u('alice2'));
     const { conversationId } = await alice.createConversation({ kind: 'direct', members: [u('bob2')] });
     await alice.send({ conversationId, body: text('one') });
-    await alice.send({ conversationId, body: text('two') });
+    const two = await alice.send({ conversationId, body: text('two') });
+    // Routed before bob connects (the projector routes a batch before it commits it, and the
+    // history answers once the read model has it), so bob gets them only by sync.
+    await eventually(() => getJson(`/v1/conversations/${conversationId}/messages`, u('alice2')), (h: Json) => h.messages?.some((m: Json) => m.messageId === two.messageId));
     const bob = await connect(u('bob2'));
     const synced: number[] = [];
     bob.on('message', (m) => synced.push(m.seq));

@@ -14,8 +14,9 @@ import type { NatsConnection, Subscription } from '@nats-io/transport-node';
  *   position ≥ target, or after `maxWaitMs`. The caller confirms against the read model itself
  *   (the checkpoint is read with the inbox), so an announcement is only a wake-up. Before it
  *   waits it asks the projector to commit what it has routed now (`commitSubject`, once per
- *   higher target): the projector gathers routed batches for up to its commit interval, and a
- *   sync should not wait for that.
+ *   higher target, and again after each announced commit that leaves a waiter short: the
+ *   projector may not have routed that far yet when first asked): the projector gathers routed
+ *   batches for up to its commit interval, and a sync should not wait for that.
  */
 export class ReadAfterAck {
   private position = 0;
@@ -104,8 +105,7 @@ export class ReadAfterAck {
     this.stats.waited++;
     if (target > this.asked) {
       this.asked = target;
-      this.stats.commitsAsked++;
-      this.o.nc.publish(this.o.commitSubject);
+      this.askCommit();
     }
     return new Promise<boolean>((resolve) => {
       const timer = setTimeout(() => {
@@ -129,5 +129,13 @@ export class ReadAfterAck {
       } else still.push(w);
     }
     this.waiters = still;
+    // A commit came and left a waiter short: the projector had not routed that far when it was
+    // asked. Ask again, or the rest would wait for its commit interval.
+    if (still.length) this.askCommit();
+  }
+
+  private askCommit(): void {
+    this.stats.commitsAsked++;
+    this.o.nc.publish(this.o.commitSubject);
   }
 }
