@@ -1,9 +1,10 @@
 /**
  * Micro-benchmark: the CPU a WebSocket server spends sending one frame to many sockets, given
  * as a string (`ws` measures it and the socket encodes it to UTF-8 again for every socket)
- * against UTF-8 bytes encoded once (a Buffer sent as a text frame, as the edge sends fan-out
- * frames and `sync.batch`). The clients run in a child process, so only the server's own CPU
- * is counted. After a warm-up round of each, runs alternate between the two forms.
+ * against UTF-8 bytes encoded once (a Buffer sent as a text frame: the form 827fa19 tried for
+ * fan-out frames and `sync.batch`, not kept; docs/performance.md, reconnect storm row 12). The
+ * clients run in a child process, so only the server's own CPU is counted. After a warm-up
+ * round of each, runs alternate between the two forms.
  *
  *   npx tsx bench/src/micro/ws-send.ts [clients=1000] [frames=20] [bytes=7000] [rounds=3]
  */

@@ -1,5 +1,5 @@
 import { ChatError, type Command, type CommandResult, type ServerFrameOf } from '@chat/contracts';
-import { decideHandedReceipts, markAppended, type DeviceMarks, type ReceiptCommand } from '@chat/domain';
+import { decideHandedReceipts, markAppended, NO_MARKS, type DeviceMarks, type ReceiptCommand } from '@chat/domain';
 
 export interface HandedReceiptsDeps {
   /** The member's receipt subject in CHAT_EVENTS (chat.evt.rcpt.<conversation>.<user>). */
@@ -121,7 +121,7 @@ export class HandedReceipts {
       const { userId, deviceId } = group[0]!.command.meta;
       const { conversationId } = group[0]!.command.data;
       const handed = this.users.get(userId)?.get(conversationId);
-      const marks = handed?.marks.get(deviceId) ?? { delivered: 0, read: 0 };
+      const marks = handed?.marks.get(deviceId) ?? NO_MARKS;
       const appends = decideHandedReceipts(
         group.map((g) => g.command),
         Math.max(...group.map((g) => g.handedUpTo)),
@@ -138,7 +138,7 @@ export class HandedReceipts {
           appends.forEach(() => this.count('appended'));
           // Still remembered (not forgotten or dropped meanwhile): record how far this device got.
           const now = this.users.get(userId)?.get(conversationId);
-          if (now) now.marks.set(deviceId, appends.map((a) => a.event).reduce(markAppended, now.marks.get(deviceId) ?? { delivered: 0, read: 0 }));
+          if (now) now.marks.set(deviceId, appends.map((a) => a.event).reduce(markAppended, now.marks.get(deviceId) ?? NO_MARKS));
           for (const g of group) g.resolve({ kind: 'accepted' });
         },
         (err: unknown) => {

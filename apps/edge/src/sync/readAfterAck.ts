@@ -49,7 +49,9 @@ export class ReadAfterAck {
         if (err) return;
         try {
           const p = Number((msg.json() as { position?: unknown }).position);
-          if (Number.isFinite(p)) this.advance(p);
+          // A commit that left a waiter short: the projector had not routed that far when it
+          // was asked. Ask again, or the rest would wait for its commit interval.
+          if (Number.isFinite(p) && this.advance(p) && this.waiters.length) this.askCommit();
         } catch {
           // not ours
         }
@@ -117,10 +119,11 @@ export class ReadAfterAck {
     });
   }
 
-  private advance(p: number): void {
-    if (p <= this.position) return;
+  /** Moves the known position forward and wakes the waiters it satisfies; false when it did not move. */
+  private advance(p: number): boolean {
+    if (p <= this.position) return false;
     this.position = p;
-    if (this.waiters.length === 0) return;
+    if (this.waiters.length === 0) return true;
     const still: typeof this.waiters = [];
     for (const w of this.waiters) {
       if (w.target <= p) {
@@ -129,9 +132,7 @@ export class ReadAfterAck {
       } else still.push(w);
     }
     this.waiters = still;
-    // A commit came and left a waiter short: the projector had not routed that far when it was
-    // asked. Ask again, or the rest would wait for its commit interval.
-    if (still.length) this.askCommit();
+    return true;
   }
 
   private askCommit(): void {

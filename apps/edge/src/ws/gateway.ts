@@ -353,8 +353,9 @@ class Connection implements Outbound {
     const unregistered = o.registry.unregister(s.userId, s.deviceId, o.edgeId).catch(() => undefined);
     // The user's last device here: offline the grace after the close, once its route is gone (unless live elsewhere by then).
     const last = (): boolean => o.hub.devicesOf(s.userId)[Symbol.iterator]().next().done === true;
-    if (last()) o.lastDeviceClosed?.(s.userId);
-    if (o.presence && last()) void unregistered.then(() => last() && o.presence!.left(s.userId, closedAt));
+    if (!last()) return;
+    o.lastDeviceClosed?.(s.userId);
+    if (o.presence) void unregistered.then(() => last() && o.presence!.left(s.userId, closedAt));
   }
 
   onError(err: Error): void {

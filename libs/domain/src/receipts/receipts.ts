@@ -79,6 +79,9 @@ export interface DeviceMarks {
   read: number;
 }
 
+/** A device none of whose receipts were appended yet. */
+export const NO_MARKS: DeviceMarks = Object.freeze({ delivered: 0, read: 0 });
+
 /**
  * Pure: a receipt decided where the message was handed over, without the conversation's or the
  * member's state (the edge; docs/architecture.md, "Receipts"). `handedUpTo` is the highest seq
