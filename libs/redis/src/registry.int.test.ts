@@ -56,3 +56,28 @@ describe('ConnectionRegistry.register', () => {
     for (const v of await Promise.all(seen)) expect(v).toMatch(/^e1\|\d+$/);
   });
 });
+
+describe('ConnectionRegistry.lookup', () => {
+  it('reads many users in script calls of at most 1,024: every route, expired fields left out, users without devices absent', async () => {
+    let now = 5_000_000;
+    const registry = new ConnectionRegistry(redis, 10_000, () => now);
+    const users = Array.from({ length: 2_500 }, (_, i) => `many${i}`);
+    await Promise.all(users.filter((_, i) => i % 5 !== 0).map((u, i) => registry.register(u, 'phone', `e${i % 4}`)));
+    // Under the client's key prefix, as every other command: the script's keys are prefixed too.
+    expect(await redis.hget(connKey('many1'), 'phone')).toMatch(/^e\d\|/);
+    now += 5_000;
+    await registry.register('many1', 'laptop', 'e9'); // expires 5 s after the phone
+    now += 6_000; // the phones have expired, the laptop has not
+    const afterExpiry = await registry.lookup(users);
+    expect([...afterExpiry]).toEqual([['many1', [{ deviceId: 'laptop', edgeId: 'e9' }]]]);
+
+    now -= 6_000;
+    const routes = await registry.lookup(users);
+    expect(routes.size).toBe(2_000);
+    users.forEach((u, i) => expect([u, routes.get(u)?.[0]?.edgeId]).toEqual([u, i % 5 === 0 ? undefined : expect.stringMatching(/^e\d$/)]));
+    expect(routes.get('many1')).toEqual(expect.arrayContaining([{ deviceId: 'phone', edgeId: expect.stringMatching(/^e\d$/) }, { deviceId: 'laptop', edgeId: 'e9' }]));
+    // The last chunk (users 2,048…2,499) is read too, in order.
+    expect(routes.get('many2499')?.[0]?.deviceId).toBe('phone');
+    expect(routes.has('many2495')).toBe(false);
+  });
+});
