@@ -99,6 +99,7 @@ runMain(async () => {
   let maxScheduleLagMs = 0;
   const load0 = loadavg()[0]!;
   const cpu0 = process.cpuUsage();
+  const windowFrom = Date.now();
   const tStart = nowMs();
   for (let i = 0; i < total; i++) {
     const due = tStart + i * intervalMs;
@@ -124,6 +125,7 @@ runMain(async () => {
   const seqs = [...sentAt.keys()].sort((x, y) => x - y);
   const complete = await Promise.all(seqs.map((s) => allReceived(s, a.drainTimeoutMs ?? 30_000)));
   const elapsedSec = (nowMs() - tStart) / 1000;
+  const windowTo = Date.now();
   const cpu = process.cpuUsage(cpu0);
   // Let trailing list updates (conversation.activity) land before counting publishes.
   await sleep(500);
@@ -166,6 +168,8 @@ runMain(async () => {
     maxScheduleLagMs: round(maxScheduleLagMs),
     /** Machine load (1-min average) before and after the measured window: other work on the machine skews the figures. */
     loadAvg1m: { before: round(load0, 2), after: round(loadavg()[0]!, 2) },
+    /** Epoch ms of the first send and of the last message's last delivery: the window the scenario's CPU figures cover. */
+    windowEpochMs: { from: windowFrom, to: windowTo },
     generatorCpuPercent: round(((cpu.user + cpu.system) / 1000 / (elapsedSec * 1000)) * 100),
   };
 });
