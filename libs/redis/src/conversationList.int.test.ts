@@ -49,6 +49,22 @@ describe('ConversationListCache', () => {
     expect(await cache.load('u1b', [], 12)).toBe(true);
   });
 
+  it('invalidates many users in calls of at most 1,024: every list dropped, every floor raised with a TTL, others untouched', async () => {
+    const users = Array.from({ length: 2_100 }, (_, i) => `inv${i}`);
+    await Promise.all([...users, 'bystander'].map((u) => cache.load(u, [{ version: 1, entry: entry('c1', T(1)) }], 20)));
+    await cache.invalidate([...users, 'inv0'], 30);
+    const loaded = await Promise.all(users.map((u) => cache.isLoaded(u)));
+    expect(loaded.filter(Boolean)).toEqual([]);
+    expect(await cache.isLoaded('bystander')).toBe(true);
+    // The last chunk's floor (users 2,048…2,099) was raised: a read from before 30 is refused.
+    expect(await cache.load('inv2099', [], 29)).toBe(false);
+    expect(await cache.load('inv0', [], 29)).toBe(false);
+    expect(await cache.load('inv1500', [], 30)).toBe(true);
+    const ttl = await redis.ttl('cl:convfloor:{inv2099}');
+    expect(ttl).toBeGreaterThan(6 * 86_400);
+    await cache.invalidate([], 31); // nothing to do
+  });
+
   it('marks a list loaded with a TTL on every key; clear(user) forgets it', async () => {
     expect(await cache.isLoaded('u2')).toBe(false);
     await cache.load('u2', [{ version: 1, entry: entry('c1', T(1)) }], 1);
