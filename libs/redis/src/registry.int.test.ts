@@ -28,16 +28,34 @@ describe('ConnectionRegistry.refresh', () => {
   });
 });
 
+describe('ConnectionRegistry.unregister', () => {
+  it("removes the edge's own route, not one another edge registered since (the device moved)", async () => {
+    const registry = new ConnectionRegistry(redis, 30_000);
+    await registry.register('mover', 'phone', 'e1');
+    await registry.register('mover', 'tablet', 'e1');
+    await registry.register('mover', 'phone', 'e2'); // moved to e2
+    await registry.unregister('mover', 'phone', 'e1'); // e1 learns of the old socket's close late
+    await registry.unregister('mover', 'tablet', 'e10'); // another edge whose id e1 is a prefix of
+    expect(await registry.devices('mover')).toEqual([
+      { deviceId: 'phone', edgeId: 'e2' },
+      { deviceId: 'tablet', edgeId: 'e1' },
+    ]);
+    await registry.unregister('mover', 'tablet', 'e1');
+    await registry.unregister('nobody', 'phone', 'e1');
+    expect(await registry.devices('mover')).toEqual([{ deviceId: 'phone', edgeId: 'e2' }]);
+  });
+});
+
 describe('ConnectionRegistry.register', () => {
   it('registrations asked for together all land (one pipeline per turn), each with its own route and a key TTL', async () => {
     const registry = new ConnectionRegistry(redis, 30_000);
-    const users = Array.from({ length: 500 }, (_, i) => `storm${i}`);
+    const users = Array.from({ length: 1_500 }, (_, i) => `storm${i}`);
     await Promise.all([...users.map((u, i) => registry.register(u, 'd1', `e${i % 3}`)), registry.register('storm0', 'd2', 'e9')]);
     const routes = await registry.lookup(users);
-    expect(routes.size).toBe(500);
+    expect(routes.size).toBe(1_500); // more than one script call's 1,024
     users.forEach((u, i) => expect([u, routes.get(u)?.find((r) => r.deviceId === 'd1')?.edgeId]).toEqual([u, `e${i % 3}`]));
     expect(routes.get('storm0')).toContainEqual({ deviceId: 'd2', edgeId: 'e9' });
-    const ttl = await redis.pttl(connKey('storm499'));
+    const ttl = await redis.pttl(connKey('storm1499'));
     expect(ttl).toBeGreaterThan(0);
     expect(ttl).toBeLessThanOrEqual(30_000);
     // A later turn starts a new batch.

@@ -12,21 +12,71 @@ import type { Redis } from 'ioredis';
  */
 export const connKey = (userId: string): string => `conn:{${userId}}`;
 
-/** Users per lookup call: bounds how long one call holds Redis (about 1.3 µs per user). */
-const LOOKUP_CHUNK = 1024;
+/** Users (or devices) per script call: bounds how long one call holds Redis (about 1.3 µs per user for a lookup). */
+const CHUNK = 1024;
 
 /** `HGETALL` of every key, in order, as one reply: a list of flat field/value lists. */
 const LOOKUP_LUA = `local out = {}
 for i, k in ipairs(KEYS) do out[i] = redis.call('HGETALL', k) end
 return out`;
 
-type LookupRedis = Redis & { chatConnLookup(numKeys: number, ...keys: string[]): Promise<string[][]> };
+/*
+ * KEYS: one user's key per device (repeated for a user's devices). ARGV: ttlSec, then per key
+ * its deviceId and route value. Writes every route and the key's TTL; with ARGV[2] = '1' it
+ * returns each device's route before the write ('' for none: the heartbeat's check).
+ */
+const WRITE_LUA = `local ttl = ARGV[1]
+local before = ARGV[2] == '1'
+local out = {}
+for i, k in ipairs(KEYS) do
+  local device, value = ARGV[2 * i + 1], ARGV[2 * i + 2]
+  if before then out[i] = redis.call('HGET', k, device) or '' end
+  redis.call('HSET', k, device, value)
+  redis.call('EXPIRE', k, ttl)
+end
+return out`;
 
-/** The script as an ioredis command: sent once, then run by SHA (EVALSHA). */
-function withLookup(redis: Redis): LookupRedis {
-  const r = redis as LookupRedis;
-  if (typeof r.chatConnLookup !== 'function') redis.defineCommand('chatConnLookup', { lua: LOOKUP_LUA });
+/* KEYS: the user's key. ARGV: deviceId, edgeId. Removes the route only while it is still this edge's. */
+const UNREGISTER_LUA = `local v = redis.call('HGET', KEYS[1], ARGV[1])
+if v and string.sub(v, 1, #ARGV[2] + 1) == ARGV[2] .. '|' then return redis.call('HDEL', KEYS[1], ARGV[1]) end
+return 0`;
+
+type RegistryRedis = Redis & {
+  chatConnLookup(numKeys: number, ...keys: string[]): Promise<string[][]>;
+  chatConnWrite(numKeys: number, ...args: Array<string | number>): Promise<string[]>;
+  chatConnUnregister(key: string, deviceId: string, edgeId: string): Promise<number>;
+};
+
+/** The scripts as ioredis commands: sent once, then run by SHA (EVALSHA). */
+function withScripts(redis: Redis): RegistryRedis {
+  const r = redis as RegistryRedis;
+  if (typeof r.chatConnLookup !== 'function') {
+    redis.defineCommand('chatConnLookup', { lua: LOOKUP_LUA });
+    redis.defineCommand('chatConnWrite', { lua: WRITE_LUA });
+    redis.defineCommand('chatConnUnregister', { numberOfKeys: 1, lua: UNREGISTER_LUA });
+  }
   return r;
+}
+
+/** Writes routes in calls of at most `CHUNK` devices; with `before`, each device's route before the write ('' for none). */
+async function writeRoutes(
+  redis: RegistryRedis,
+  devices: ReadonlyArray<{ userId: string; deviceId: string; edgeId: string }>,
+  expires: number,
+  ttlSec: number,
+  before: boolean,
+): Promise<string[]> {
+  const calls: Array<Promise<string[]>> = [];
+  for (let i = 0; i < devices.length; i += CHUNK) {
+    const keys: string[] = [];
+    const argv: Array<string | number> = [ttlSec, before ? '1' : '0'];
+    for (const d of devices.slice(i, i + CHUNK)) {
+      keys.push(connKey(d.userId));
+      argv.push(d.deviceId, `${d.edgeId}|${expires}`);
+    }
+    calls.push(redis.chatConnWrite(keys.length, ...keys, ...argv));
+  }
+  return (await Promise.all(calls)).flat();
 }
 
 export interface DeviceRoute {
@@ -35,18 +85,22 @@ export interface DeviceRoute {
 }
 
 export class ConnectionRegistry {
+  private readonly redis: RegistryRedis;
+
   constructor(
-    private readonly redis: Redis,
+    redis: Redis,
     private readonly ttlMs: number,
     private readonly now: () => number = Date.now,
-  ) {}
+  ) {
+    this.redis = withScripts(redis);
+  }
 
   /**
    * Routes a device to an edge. Registrations asked for in one turn of the event loop go to
-   * Redis as one pipeline: when thousands of devices connect at once, one write instead of
-   * one per device. `sent` is called as soon as the pipeline is written: a command issued then
-   * on this client (e.g. announcing the user online) reaches Redis after the route and shares
-   * its round trip.
+   * Redis as one script call: when thousands of devices connect at once, one write instead of
+   * one per device. `sent` is called as soon as the call is issued: a command issued then on
+   * this client (e.g. announcing the user online) reaches Redis after the route and shares its
+   * round trip.
    */
   register(userId: string, deviceId: string, edgeId: string, sent?: () => void): Promise<void> {
     return new Promise((resolve, reject) => {
@@ -60,20 +114,8 @@ export class ConnectionRegistry {
   private flushRegistrations(): void {
     const batch = this.registrations;
     this.registrations = [];
-    const expires = this.now() + this.ttlMs;
-    const ttlSec = Math.ceil(this.ttlMs / 1000);
-    const p = this.redis.pipeline();
-    for (const d of batch) {
-      p.hset(connKey(d.userId), d.deviceId, `${d.edgeId}|${expires}`);
-      p.expire(connKey(d.userId), ttlSec);
-    }
-    p.exec().then(
-      (res) =>
-        batch.forEach((d, i) => {
-          const err = res?.[2 * i]?.[0] ?? res?.[2 * i + 1]?.[0];
-          if (err) d.reject(err);
-          else d.resolve();
-        }),
+    writeRoutes(this.redis, batch, this.now() + this.ttlMs, Math.ceil(this.ttlMs / 1000), false).then(
+      () => batch.forEach((d) => d.resolve()),
       (err: unknown) => batch.forEach((d) => d.reject(err)),
     );
     for (const d of batch) d.sent?.();
@@ -88,29 +130,18 @@ export class ConnectionRegistry {
   async refresh(devices: Array<{ userId: string; deviceId: string; edgeId: string }>): Promise<Array<{ userId: string; deviceId: string }>> {
     if (devices.length === 0) return [];
     const now = this.now();
-    const expires = now + this.ttlMs;
-    const ttlSec = Math.ceil(this.ttlMs / 1000);
-    const p = this.redis.pipeline();
-    for (const d of devices) {
-      p.hget(connKey(d.userId), d.deviceId);
-      p.hset(connKey(d.userId), d.deviceId, `${d.edgeId}|${expires}`);
-      p.expire(connKey(d.userId), ttlSec);
-    }
-    const res = (await p.exec()) ?? [];
+    const before = await writeRoutes(this.redis, devices, now + this.ttlMs, Math.ceil(this.ttlMs / 1000), true);
     const lost: Array<{ userId: string; deviceId: string }> = [];
     devices.forEach((d, i) => {
-      const [err, before] = res[i * 3] ?? [];
-      if (err) return;
-      const [edgeId, exp] = typeof before === 'string' ? before.split('|') : [];
+      const [edgeId, exp] = (before[i] ?? '').split('|');
       if (edgeId !== d.edgeId || !(Number(exp) > now)) lost.push({ userId: d.userId, deviceId: d.deviceId });
     });
     return lost;
   }
 
-  /** Removes a device's route, unless another edge has registered it since (it moved). */
+  /** Removes a device's route, unless another edge has registered it since (it moved): checked and removed in one script. */
   async unregister(userId: string, deviceId: string, edgeId: string): Promise<void> {
-    const current = await this.redis.hget(connKey(userId), deviceId);
-    if (current && current.split('|')[0] === edgeId) await this.redis.hdel(connKey(userId), deviceId);
+    await this.redis.chatConnUnregister(connKey(userId), deviceId, edgeId);
   }
 
   async devices(userId: string): Promise<DeviceRoute[]> {
@@ -118,7 +149,7 @@ export class ConnectionRegistry {
   }
 
   /**
-   * Live routes of many users in one round trip: one script call per `LOOKUP_CHUNK` users
+   * Live routes of many users in one round trip: one script call per `CHUNK` users
    * (their `HGETALL`s run inside Redis), not one command per user. A 1,024-member group's
    * lookup cost the projector about 10 ms of CPU as a pipeline of 1,024 commands and about
    * 2 ms as one call (docs/performance.md, "Group fan-out: one registry call").
@@ -126,9 +157,9 @@ export class ConnectionRegistry {
   async lookup(userIds: readonly string[]): Promise<Map<string, DeviceRoute[]>> {
     const out = new Map<string, DeviceRoute[]>();
     if (userIds.length === 0) return out;
-    const r = withLookup(this.redis);
+    const r = this.redis;
     const chunks: Array<readonly string[]> = [];
-    for (let i = 0; i < userIds.length; i += LOOKUP_CHUNK) chunks.push(userIds.slice(i, i + LOOKUP_CHUNK));
+    for (let i = 0; i < userIds.length; i += CHUNK) chunks.push(userIds.slice(i, i + CHUNK));
     const replies = await Promise.all(chunks.map((c) => r.chatConnLookup(c.length, ...c.map(connKey))));
     const now = this.now();
     chunks.forEach((chunk, c) => {
