@@ -152,7 +152,7 @@ export class ConnectionRegistry {
    * Live routes of many users in one round trip: one script call per `CHUNK` users
    * (their `HGETALL`s run inside Redis), not one command per user. A 1,024-member group's
    * lookup cost the projector about 10 ms of CPU as a pipeline of 1,024 commands and about
-   * 2 ms as one call (docs/performance.md, "Group fan-out: one registry call").
+   * 2 ms as one call (docs/performance.md, "Group fan-out: one Redis call for many users").
    */
   async lookup(userIds: readonly string[]): Promise<Map<string, DeviceRoute[]>> {
     const out = new Map<string, DeviceRoute[]>();
