@@ -1,5 +1,6 @@
 import type { Redis } from 'ioredis';
 import type { ConversationListEntry } from '@chat/contracts';
+import { chunks } from './chunks';
 
 /** One conversation-list entry as cached: what the edge's HTTP list returns. */
 export type CachedConversation = ConversationListEntry;
@@ -110,9 +111,6 @@ end
 return #KEYS / 6
 `;
 
-/** Users per invalidation call: bounds how long one call holds Redis. */
-const INVALIDATE_CHUNK = 1024;
-
 /** The scripts as ioredis commands: sent once, then run by SHA (EVALSHA), not re-sent per call. */
 type ScriptedRedis = Redis & {
   chatConvLoad(...args: Array<string | number>): Promise<number>;
@@ -172,12 +170,10 @@ export class ConversationListCache {
    * cannot bring the old list back. One round trip for all of them.
    */
   async invalidate(userIds: Iterable<string>, position: number): Promise<void> {
-    const users = [...new Set(userIds)];
-    const calls: Array<Promise<number>> = [];
-    for (let i = 0; i < users.length; i += INVALIDATE_CHUNK) {
-      const keys = users.slice(i, i + INVALIDATE_CHUNK).flatMap((u) => this.keys(u));
-      calls.push(this.redis.chatConvInvalidate(keys.length, ...keys, position, this.ttlSec));
-    }
+    const calls = chunks([...new Set(userIds)]).map((part) => {
+      const keys = part.flatMap((u) => this.keys(u));
+      return this.redis.chatConvInvalidate(keys.length, ...keys, position, this.ttlSec);
+    });
     await Promise.all(calls);
   }
 

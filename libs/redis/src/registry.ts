@@ -1,4 +1,5 @@
 import type { Redis } from 'ioredis';
+import { chunks } from './chunks';
 
 /**
  * The connection registry: which edge each connected device of a user is on.
@@ -11,9 +12,6 @@ import type { Redis } from 'ioredis';
  * system connects to one Redis, not a cluster).
  */
 export const connKey = (userId: string): string => `conn:{${userId}}`;
-
-/** Users (or devices) per script call: bounds how long one call holds Redis (about 1.3 µs per user for a lookup). */
-const CHUNK = 1024;
 
 /** `HGETALL` of every key, in order, as one reply: a list of flat field/value lists. */
 const LOOKUP_LUA = `local out = {}
@@ -58,7 +56,7 @@ function withScripts(redis: Redis): RegistryRedis {
   return r;
 }
 
-/** Writes routes in calls of at most `CHUNK` devices; with `before`, each device's route before the write ('' for none). */
+/** Writes routes in calls of at most `SCRIPT_CHUNK` devices; with `before`, each device's route before the write ('' for none). */
 async function writeRoutes(
   redis: RegistryRedis,
   devices: ReadonlyArray<{ userId: string; deviceId: string; edgeId: string }>,
@@ -66,16 +64,15 @@ async function writeRoutes(
   ttlSec: number,
   before: boolean,
 ): Promise<string[]> {
-  const calls: Array<Promise<string[]>> = [];
-  for (let i = 0; i < devices.length; i += CHUNK) {
+  const calls = chunks(devices).map((part) => {
     const keys: string[] = [];
     const argv: Array<string | number> = [ttlSec, before ? '1' : '0'];
-    for (const d of devices.slice(i, i + CHUNK)) {
+    for (const d of part) {
       keys.push(connKey(d.userId));
       argv.push(d.deviceId, `${d.edgeId}|${expires}`);
     }
-    calls.push(redis.chatConnWrite(keys.length, ...keys, ...argv));
-  }
+    return redis.chatConnWrite(keys.length, ...keys, ...argv);
+  });
   return (await Promise.all(calls)).flat();
 }
 
@@ -149,7 +146,7 @@ export class ConnectionRegistry {
   }
 
   /**
-   * Live routes of many users in one round trip: one script call per `CHUNK` users
+   * Live routes of many users in one round trip: one script call per `SCRIPT_CHUNK` users
    * (their `HGETALL`s run inside Redis), not one command per user. A 1,024-member group's
    * lookup cost the projector about 10 ms of CPU as a pipeline of 1,024 commands and about
    * 2 ms as one call (docs/performance.md, "Group fan-out: one Redis call for many users").
@@ -157,22 +154,18 @@ export class ConnectionRegistry {
   async lookup(userIds: readonly string[]): Promise<Map<string, DeviceRoute[]>> {
     const out = new Map<string, DeviceRoute[]>();
     if (userIds.length === 0) return out;
-    const r = this.redis;
-    const chunks: Array<readonly string[]> = [];
-    for (let i = 0; i < userIds.length; i += CHUNK) chunks.push(userIds.slice(i, i + CHUNK));
-    const replies = await Promise.all(chunks.map((c) => r.chatConnLookup(c.length, ...c.map(connKey))));
+    // The chunks' replies in order: one flat field/value list per user, aligned with `userIds`.
+    const replies = (await Promise.all(chunks(userIds).map((c) => this.redis.chatConnLookup(c.length, ...c.map(connKey))))).flat(1);
     const now = this.now();
-    chunks.forEach((chunk, c) => {
-      chunk.forEach((u, i) => {
-        const flat = replies[c]![i];
-        if (!flat?.length) return;
-        const routes: DeviceRoute[] = [];
-        for (let f = 0; f + 1 < flat.length; f += 2) {
-          const [edgeId, exp] = flat[f + 1]!.split('|');
-          if (edgeId && Number(exp) > now) routes.push({ deviceId: flat[f]!, edgeId });
-        }
-        if (routes.length) out.set(u, routes);
-      });
+    userIds.forEach((u, i) => {
+      const flat = replies[i];
+      if (!flat?.length) return;
+      const routes: DeviceRoute[] = [];
+      for (let f = 0; f + 1 < flat.length; f += 2) {
+        const [edgeId, exp] = flat[f + 1]!.split('|');
+        if (edgeId && Number(exp) > now) routes.push({ deviceId: flat[f]!, edgeId });
+      }
+      if (routes.length) out.set(u, routes);
     });
     return out;
   }
