@@ -3,7 +3,7 @@ import type { ConversationEvent, ReceiptEvent } from '@chat/contracts';
 import { added, AT, directCreated, groupCreated, left, meta, removed, sent, stateOf } from '../conversation/fixtures';
 import { receiptDecider } from '../decider';
 import { checkDecider, type Then } from '../testing';
-import { decideHandedReceipt, decideHandedReceipts, evolveReceipt, initialReceiptState, markAppended, type DeviceMarks, type ReceiptCommand, type ReceiptState } from './receipts';
+import { decideHandedReceipt, decideHandedReceipts, evolveReceipt, initialReceiptState, markAppended, NO_MARKS, type DeviceMarks, type ReceiptCommand, type ReceiptState } from './receipts';
 
 const messages = (n: number): ConversationEvent[] => Array.from({ length: n }, (_, i) => sent(i + 1, 'alice', `m${i + 1}`));
 /** The direct conversation of alice and bob with `n` messages (seq 1..n). */
@@ -172,7 +172,6 @@ describe('decideReceipt for a second device', () => {
 });
 
 describe('decideHandedReceipt', () => {
-  const none = { delivered: 0, read: 0 };
   it.each<{ name: string; when: ReceiptCommand; handedUpTo: number; marks?: DeviceMarks; then: ReceiptEvent[] | undefined }>([
     { name: 'delivered up to a handed seq', when: mark('MarkDelivered', 'bob', 3), handedUpTo: 5, then: [receipt('MessagesDelivered', 'bob', 3)] },
     { name: 'read up to the handed seq', when: mark('MarkRead', 'bob', 5), handedUpTo: 5, then: [receipt('MessagesRead', 'bob', 5)] },
@@ -183,7 +182,7 @@ describe('decideHandedReceipt', () => {
     { name: 'read past what this device delivered', when: mark('MarkRead', 'bob', 4), handedUpTo: 9, marks: { delivered: 4, read: 0 }, then: [receipt('MessagesRead', 'bob', 4)] },
     { name: 'read where this device already read: nothing', when: mark('MarkRead', 'bob', 2), handedUpTo: 9, marks: { delivered: 4, read: 3 }, then: [] },
   ])('$name', ({ when, handedUpTo, marks, then }) => {
-    expect(decideHandedReceipt(when, handedUpTo, marks ?? none)).toEqual(then);
+    expect(decideHandedReceipt(when, handedUpTo, marks ?? NO_MARKS)).toEqual(then);
   });
 
   it('leaves the same watermarks as decideReceipt where both append (read after another device read further)', () => {
@@ -193,14 +192,14 @@ describe('decideHandedReceipt', () => {
     const given = evolveReceipt(initialReceiptState(), laptop);
     const cmd = mark('MarkRead', 'bob', 3);
     const byDecider = receiptDecider.decide(cmd, given, { conversation: stateOf(withMessages(5)) });
-    const byEdge = decideHandedReceipt(cmd, 5, none)!;
+    const byEdge = decideHandedReceipt(cmd, 5, NO_MARKS)!;
     expect(byDecider.map((e) => e.type)).toEqual(['MessagesDelivered']);
     expect(byEdge.map((e) => e.type)).toEqual(['MessagesRead']);
     expect(byEdge.reduce(evolveReceipt, given)).toEqual(byDecider.reduce(evolveReceipt, given));
   });
 
   it('markAppended: a read moves both marks, a delivered only its own, never back', () => {
-    let m = markAppended(none, receipt('MessagesDelivered', 'bob', 4));
+    let m = markAppended(NO_MARKS, receipt('MessagesDelivered', 'bob', 4));
     expect(m).toEqual({ delivered: 4, read: 0 });
     m = markAppended(m, receipt('MessagesRead', 'bob', 6));
     expect(m).toEqual({ delivered: 6, read: 6 });
@@ -209,17 +208,16 @@ describe('decideHandedReceipt', () => {
 });
 
 describe('decideHandedReceipts', () => {
-  const none = { delivered: 0, read: 0 };
   const seqsOf = (r: ReturnType<typeof decideHandedReceipts>) => r.map(({ command, event }) => [command.type, command.data.upToSeq, event.type, event.upToSeq]);
 
   it('a delivered the read covers appends nothing; the read is carried by its own command', () => {
     const cmds = [mark('MarkDelivered', 'bob', 3), mark('MarkRead', 'bob', 3), mark('MarkDelivered', 'bob', 2)];
-    expect(seqsOf(decideHandedReceipts(cmds, 9, none))).toEqual([['MarkRead', 3, 'MessagesRead', 3]]);
+    expect(seqsOf(decideHandedReceipts(cmds, 9, NO_MARKS))).toEqual([['MarkRead', 3, 'MessagesRead', 3]]);
   });
 
   it('the highest of each kind: a delivered past the read goes too', () => {
     const cmds = [mark('MarkDelivered', 'bob', 7), mark('MarkRead', 'bob', 5), mark('MarkDelivered', 'bob', 6), mark('MarkRead', 'bob', 4)];
-    expect(seqsOf(decideHandedReceipts(cmds, 9, none))).toEqual([
+    expect(seqsOf(decideHandedReceipts(cmds, 9, NO_MARKS))).toEqual([
       ['MarkRead', 5, 'MessagesRead', 5],
       ['MarkDelivered', 7, 'MessagesDelivered', 7],
     ]);
@@ -230,6 +228,6 @@ describe('decideHandedReceipts', () => {
   });
 
   it('refuses a receipt past the handed seq (the caller checks it first)', () => {
-    expect(() => decideHandedReceipts([mark('MarkRead', 'bob', 10)], 9, none)).toThrow(/past the handed 9/);
+    expect(() => decideHandedReceipts([mark('MarkRead', 'bob', 10)], 9, NO_MARKS)).toThrow(/past the handed 9/);
   });
 });
