@@ -1,8 +1,9 @@
 import WebSocket from 'ws';
 import { afterAll, afterEach, beforeAll, describe, expect, inject, it } from 'vitest';
 import type { ChatClient, ServerFrame, ServerFrameOf } from '@chat/client';
-import { BlockList, ErrorBody, UserPresence, UserSettings } from '@chat/contracts';
-import { eventually, nextEvent, startSystem, token, type RunningSystem } from '../support/system';
+import { BlockList, ErrorBody, names, UserPresence, UserSettings } from '@chat/contracts';
+import { connectNats } from '@chat/nats';
+import { eventually, nextEvent, startEdge, startSystem, token, type RunningSystem } from '../support/system';
 import { harness } from '../support/harness';
 
 /**
@@ -163,6 +164,38 @@ describe('typing', () => {
     const refused = nextEvent<ServerFrameOf<'error'>>((f) => o.on('error', f));
     o.typing(conversationId, 'start');
     expect((await refused).code).toBe('forbidden');
+  });
+
+  it('reaches members on this edge directly and members on another edge over NATS', async () => {
+    const [ann, bo, cy] = [u('eann'), u('ebo'), u('ecy')];
+    const other = await startEdge(sys, { CHAT_HEARTBEAT: `${HEARTBEAT_MS}ms`, CHAT_PRESENCE_GRACE: `${GRACE_MS}ms`, CHAT_BLOCKS_CACHE: '0ms' });
+    const a = await connect(ann);
+    const g = await a.createConversation({ kind: 'group', title: 'two edges', members: [bo, cy] });
+    await eventually(() => http(`/v1/conversations/${g.conversationId}/messages`, ann).then((r) => r.status), (s) => s === 200);
+    const here = await connect(bo);
+    const there = await connect(cy, 'd1', { url: other.wsUrl });
+    expect([here.hello?.edgeId, there.hello?.edgeId]).toEqual([a.hello?.edgeId, other.edgeId]);
+    // Every typing signal between edges, as NATS carries it.
+    const n = names(inject('chatEnv')['CHAT_NS'] ?? '');
+    const nats = await connectNats(inject('chatEnv')['NATS_URL']!, 'typing-test');
+    try {
+      const between: string[] = [];
+      const sub = nats.nc.subscribe(n.subjects.typing('*'), { callback: (_e, m) => void between.push(`${m.subject} ${m.json<{ to: string[] }>().to.join()}`) });
+      await nats.nc.flush();
+      const toHere = collect(here, 'typing');
+      const toThere = collect(there, 'typing');
+      a.typing(g.conversationId, 'start');
+      await eventually(async () => toHere.length + toThere.length, (n) => n === 2);
+      expect(toThere).toEqual([{ type: 'typing', conversationId: g.conversationId, userId: ann, state: 'start' }]);
+      expect(toHere).toEqual(toThere);
+      // One publish went out, for cy on the other edge; bo's signal never left the first edge.
+      // (Both were decided in one turn, so a publish for bo would have come before the flush's answer.)
+      await nats.nc.flush();
+      expect(between).toEqual([`${n.subjects.typing(other.edgeId)} ${cy}`]);
+      sub.unsubscribe();
+    } finally {
+      await nats.nc.close();
+    }
   });
 
   it('a member removed from a group gets no more typing and is refused at once, though the edge keeps members for a minute', async () => {

@@ -137,15 +137,18 @@ runApp(
       blockedEitherWay: (u) => blocks.either(u),
       usersByEdge: (userIds) => registry.usersByEdge(userIds),
       publish: (edgeId, signal) => nats.nc.publish(n.subjects.typing(edgeId), JSON.stringify(signal)),
+      edgeId: cfg.EDGE_ID,
+      deliverHere: typingHere,
       now: Date.now,
       onDropped: (reason) => metrics.typingDropped.inc({ reason }),
     });
+    function typingHere({ to, ...signal }: TypingSignal): void {
+      const json = JSON.stringify({ type: 'typing', ...signal });
+      for (const u of to) for (const s of hub.devicesOf(u)) s.sendRaw(json, 'typing');
+    }
     nats.nc.subscribe(n.subjects.typing(cfg.EDGE_ID), {
       callback: (err, msg) => {
-        if (err) return;
-        const { to, ...signal } = msg.json<TypingSignal>();
-        const json = JSON.stringify({ type: 'typing', ...signal });
-        for (const u of to) for (const s of hub.devicesOf(u)) s.sendRaw(json, 'typing');
+        if (!err) typingHere(msg.json<TypingSignal>());
       },
     });
     const gateway = new CommandGateway(nats.nc, n, cfg.EDGE_ID, cfg.CHAT_COMMAND_TIMEOUT, cfg.CHAT_COMMAND_PARTITIONS);

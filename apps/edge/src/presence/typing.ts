@@ -15,6 +15,10 @@ export interface TypingRelayDeps {
   /** The users' live devices grouped by edge (the connection registry). */
   usersByEdge(userIds: readonly string[]): Promise<Map<string, string[]>>;
   publish(edgeId: string, signal: TypingSignal): void;
+  /** This edge's id: signals for its own users are handed to `deliverHere`, not published to itself over NATS. */
+  edgeId: string;
+  /** Hands a signal to the listed users' devices on this edge (what the `chat.typing.<edgeId>` subscriber does). */
+  deliverHere(signal: TypingSignal): void;
   now(): number;
   /** A signal not forwarded, and why (metrics). */
   onDropped(reason: 'throttled' | 'large_group'): void;
@@ -81,7 +85,11 @@ export class TypingRelay {
     }
     const blocked = await this.deps.blockedEitherWay(userId);
     const others = members.filter((m) => m !== userId && !blocked.has(m));
-    for (const [edgeId, to] of await this.deps.usersByEdge(others)) this.deps.publish(edgeId, { conversationId, userId, state, to });
+    for (const [edgeId, to] of await this.deps.usersByEdge(others)) {
+      const signal: TypingSignal = { conversationId, userId, state, to };
+      if (edgeId === this.deps.edgeId) this.deps.deliverHere(signal);
+      else this.deps.publish(edgeId, signal);
+    }
     return true;
   }
 

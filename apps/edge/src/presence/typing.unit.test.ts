@@ -5,6 +5,7 @@ import { MEMBERS_TTL_MS, TypingRelay, type TypingSignal } from './typing';
 function setup(members: Record<string, string[]>, blocks: Array<[string, string]> = []) {
   let clock = 0;
   const published: Array<[string, TypingSignal]> = [];
+  const here: TypingSignal[] = [];
   const dropped: string[] = [];
   let reads = 0;
   const relay = new TypingRelay({
@@ -13,20 +14,22 @@ function setup(members: Record<string, string[]>, blocks: Array<[string, string]
       return members[c] ?? [];
     },
     blockedEitherWay: async (u) => new Set(blocks.flatMap(([a, b]) => (a === u ? [b] : b === u ? [a] : []))),
-    // ann and bo on edge e1, everyone else on e2; cy is offline.
+    // ann and bo on edge e1, fay on e3 (this relay's edge), everyone else on e2; cy is offline.
     usersByEdge: async (users) => {
       const out = new Map<string, string[]>();
       for (const u of users.filter((x) => x !== 'cy')) {
-        const e = ['ann', 'bo'].includes(u) ? 'e1' : 'e2';
+        const e = ['ann', 'bo'].includes(u) ? 'e1' : u === 'fay' ? 'e3' : 'e2';
         out.set(e, [...(out.get(e) ?? []), u]);
       }
       return out;
     },
     publish: (edgeId, signal) => published.push([edgeId, signal]),
+    edgeId: 'e3',
+    deliverHere: (signal) => here.push(signal),
     now: () => clock,
     onDropped: (r) => dropped.push(r),
   });
-  return { relay, published, dropped, tick: (ms: number) => (clock += ms), reads: () => reads };
+  return { relay, published, here, dropped, tick: (ms: number) => (clock += ms), reads: () => reads };
 }
 
 describe('TypingRelay', () => {
@@ -37,6 +40,13 @@ describe('TypingRelay', () => {
       ['e1', { conversationId: 'g1', userId: 'ann', state: 'start', to: ['bo'] }],
       ['e2', { conversationId: 'g1', userId: 'ann', state: 'start', to: ['di', 'ed'] }],
     ]);
+  });
+
+  it("hands the signal for this edge's own users to them directly, not through NATS", async () => {
+    const t = setup({ g1: ['ann', 'di', 'fay'] });
+    expect(await t.relay.relay('ann', 'g1', 'start')).toBe(true);
+    expect(t.here).toEqual([{ conversationId: 'g1', userId: 'ann', state: 'start', to: ['fay'] }]);
+    expect(t.published).toEqual([['e2', { conversationId: 'g1', userId: 'ann', state: 'start', to: ['di'] }]]);
   });
 
   it('forwards one start per user and conversation per 3 s; stops always go', async () => {
