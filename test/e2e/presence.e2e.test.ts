@@ -12,13 +12,15 @@ import { harness } from '../support/harness';
  */
 const HEARTBEAT_MS = 1_000;
 const GRACE_MS = 300;
+/** Every edge of these tests: short times, and blocks and settings read fresh (no edge cache). */
+const SETTINGS = { CHAT_HEARTBEAT: `${HEARTBEAT_MS}ms`, CHAT_PRESENCE_GRACE: `${GRACE_MS}ms`, CHAT_BLOCKS_CACHE: '0ms' };
 
 let sys: RunningSystem;
 const { u, connect, http, closeAll } = harness(() => sys);
 
 beforeAll(async () => {
   // Blocks and settings are read fresh (no edge cache): they apply as soon as the projector has them.
-  sys = await startSystem(inject('chatEnv'), { CHAT_HEARTBEAT: `${HEARTBEAT_MS}ms`, CHAT_PRESENCE_GRACE: `${GRACE_MS}ms`, CHAT_BLOCKS_CACHE: '0ms' });
+  sys = await startSystem(inject('chatEnv'), SETTINGS);
 }, 60_000);
 afterEach(() => closeAll());
 afterAll(async () => {
@@ -168,7 +170,7 @@ describe('typing', () => {
 
   it('reaches members on this edge directly and members on another edge over NATS', async () => {
     const [ann, bo, cy] = [u('eann'), u('ebo'), u('ecy')];
-    const other = await startEdge(sys, { CHAT_HEARTBEAT: `${HEARTBEAT_MS}ms`, CHAT_PRESENCE_GRACE: `${GRACE_MS}ms`, CHAT_BLOCKS_CACHE: '0ms' });
+    const other = await startEdge(sys, SETTINGS);
     const a = await connect(ann);
     const g = await a.createConversation({ kind: 'group', title: 'two edges', members: [bo, cy] });
     await eventually(() => http(`/v1/conversations/${g.conversationId}/messages`, ann).then((r) => r.status), (s) => s === 200);
@@ -176,11 +178,12 @@ describe('typing', () => {
     const there = await connect(cy, 'd1', { url: other.wsUrl });
     expect([here.hello?.edgeId, there.hello?.edgeId]).toEqual([a.hello?.edgeId, other.edgeId]);
     // Every typing signal between edges, as NATS carries it.
-    const n = names(inject('chatEnv')['CHAT_NS'] ?? '');
-    const nats = await connectNats(inject('chatEnv')['NATS_URL']!, 'typing-test');
+    const env = inject('chatEnv');
+    const { subjects } = names(env['CHAT_NS'] ?? '');
+    const nats = await connectNats(env['NATS_URL']!, 'typing-test');
     try {
       const between: string[] = [];
-      const sub = nats.nc.subscribe(n.subjects.typing('*'), { callback: (_e, m) => void between.push(`${m.subject} ${m.json<{ to: string[] }>().to.join()}`) });
+      const sub = nats.nc.subscribe(subjects.typing('*'), { callback: (_e, m) => void between.push(`${m.subject} ${m.json<{ to: string[] }>().to.join()}`) });
       await nats.nc.flush();
       const toHere = collect(here, 'typing');
       const toThere = collect(there, 'typing');
@@ -191,7 +194,7 @@ describe('typing', () => {
       // One publish went out, for cy on the other edge; bo's signal never left the first edge.
       // (Both were decided in one turn, so a publish for bo would have come before the flush's answer.)
       await nats.nc.flush();
-      expect(between).toEqual([`${n.subjects.typing(other.edgeId)} ${cy}`]);
+      expect(between).toEqual([`${subjects.typing(other.edgeId)} ${cy}`]);
       sub.unsubscribe();
     } finally {
       await nats.nc.close();
