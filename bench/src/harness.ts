@@ -70,7 +70,7 @@ export function createContext(scenario: string, quick: boolean): HarnessContext 
     progress: (line) => say(`[${scenario}] ${line}`),
     async startSystem(opts = {}) {
       const commands = opts.commands ?? topologyFromEnv().commands;
-      ctx.progress(`starting system (${commands} command process${commands > 1 ? 'es' : ''}, ${opts.edges ?? 1} edge${(opts.edges ?? 1) > 1 ? 's' : ''}${opts.natsUrl ? `, NATS ${opts.natsUrl}` : ''})`);
+      ctx.progress(`starting system (${commands === 0 ? 'commands hosted by the edges' : `${commands} command process${commands > 1 ? 'es' : ''}`}, ${opts.edges ?? 1} edge${(opts.edges ?? 1) > 1 ? 's' : ''}${opts.natsUrl ? `, NATS ${opts.natsUrl}` : ''})`);
       const sys = await startBenchSystem(opts);
       ctx.secret = sys.secret;
       const wrapped: BenchSystem = {

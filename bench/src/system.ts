@@ -29,19 +29,23 @@ export const BENCH_LIMITS: Record<string, string> = {
   CHAT_MAX_CONNECTIONS_PER_USER: '0',
 };
 
-/** Processes per system from the environment: BENCH_COMMANDS (default 2) command processes, BENCH_EDGES (default 1) edges (the 1:1 scenarios; the others choose their edges). */
+/**
+ * Processes per system from the environment: BENCH_COMMANDS (default 2) command processes, 0 =
+ * none, the edges host the command tier (CHAT_EDGE_COMMANDS=hosted); BENCH_EDGES (default 1)
+ * edges (the 1:1 scenarios; the others choose their edges).
+ */
 export function topologyFromEnv(): { edges: number; commands: number } {
-  const n = (k: string, d: number) => {
+  const n = (k: string, d: number, min: number) => {
     const v = process.env[k] ? Number(process.env[k]) : d;
-    if (!Number.isInteger(v) || v < 1) throw new Error(`${k} must be a positive integer, got ${process.env[k]}`);
+    if (!Number.isInteger(v) || v < min) throw new Error(`${k} must be an integer of at least ${min}, got ${process.env[k]}`);
     return v;
   };
-  return { edges: n('BENCH_EDGES', 1), commands: n('BENCH_COMMANDS', 2) };
+  return { edges: n('BENCH_EDGES', 1, 1), commands: n('BENCH_COMMANDS', 2, 0) };
 }
 
 export interface StartOptions {
   edges?: number;
-  /** Command service processes (default BENCH_COMMANDS, else 2): `command-1`, `command-2`, … */
+  /** Command service processes (default BENCH_COMMANDS, else 2): `command-1`, `command-2`, …; 0 = the edges host the command tier. */
   commands?: number;
   env?: Record<string, string>;
   natsUrl?: string;
@@ -84,7 +88,7 @@ export async function startBenchSystem(opts: StartOptions = {}): Promise<BenchSy
     for (let i = 0; i < edges; i++) {
       const port = await freePort();
       const opsPort = await freePort();
-      const a = startApp(`edge-${i}`, 'edge', { ...env, EDGE_ID: `b${port}`, CHAT_EDGE_PORT: String(port), CHAT_OPS_PORT: String(opsPort) });
+      const a = startApp(`edge-${i}`, 'edge', { ...env, EDGE_ID: `b${port}`, CHAT_EDGE_PORT: String(port), CHAT_OPS_PORT: String(opsPort), ...(commands === 0 ? { CHAT_EDGE_COMMANDS: 'hosted' } : {}) });
       opsUrls.push(`http://127.0.0.1:${opsPort}`);
       apps.push(a);
       pids[`edge-${i}`] = a.child.pid!;

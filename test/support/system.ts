@@ -76,11 +76,13 @@ export const DEFAULT_LIMITS: Record<string, string> = {
 
 /**
  * Command service, projector, one edge and the notifier, as separate processes, in the test
- * namespace. The edge gets TEST_LIMITS unless `extra` says otherwise.
+ * namespace. The edge gets TEST_LIMITS unless `extra` says otherwise. With
+ * `CHAT_EDGE_COMMANDS: 'hosted'` in `extra` no command process starts: the edge hosts the
+ * command tier (and `ops.command` is the edge's).
  */
 export async function startSystem(baseEnv: Record<string, string>, extra: Record<string, string> = {}): Promise<RunningSystem> {
   const port = await freePort();
-  const env = { LOG_LEVEL: 'warn', ...TEST_LIMITS, ...baseEnv, EDGE_ID: `e${port}`, CHAT_EDGE_PORT: String(port), ...extra };
+  const env: Record<string, string> = { LOG_LEVEL: 'warn', ...TEST_LIMITS, ...baseEnv, EDGE_ID: `e${port}`, CHAT_EDGE_PORT: String(port), ...extra };
   const apps: AppProcess[] = [];
   const start = async (name: AppName) => {
     const a = await startAppWithOps(name, env);
@@ -89,10 +91,11 @@ export async function startSystem(baseEnv: Record<string, string>, extra: Record
   };
   const httpUrl = `http://127.0.0.1:${port}`;
   const [command, projector, edge, notifier] = await untilReady(apps, async () => {
-    const started = [await start('command'), await start('projector'), await start('edge'), await start('notifier')] as const;
+    const command = env['CHAT_EDGE_COMMANDS'] === 'hosted' ? undefined : await start('command');
+    const rest = [await start('projector'), await start('edge'), await start('notifier')] as const;
     // Without CHAT_PUSH_URL (in `extra`) the notifier only logs the pushes it would send.
-    await waitFor(readyz(httpUrl), 'edge /readyz', 30_000, started[2]);
-    return started;
+    await waitFor(readyz(httpUrl), 'edge /readyz', 30_000, rest[1]);
+    return [command ?? rest[1], ...rest] as const;
   });
   return {
     env,
@@ -107,15 +110,16 @@ export async function startSystem(baseEnv: Record<string, string>, extra: Record
   };
 }
 
-/** One more edge in the same system, with its own id and port. */
-export async function startEdge(sys: RunningSystem, extra: Record<string, string> = {}): Promise<{ edge: AppProcess; edgeId: string; httpUrl: string; wsUrl: string }> {
+/** One more edge in the same system, with its own id, port and ops port. */
+export async function startEdge(sys: RunningSystem, extra: Record<string, string> = {}): Promise<{ edge: AppProcess; edgeId: string; httpUrl: string; wsUrl: string; opsUrl: string }> {
   const port = await freePort();
+  const opsPort = await freePort();
   const edgeId = `e${port}`;
-  const edge = startApp('edge', { ...sys.env, EDGE_ID: edgeId, CHAT_EDGE_PORT: String(port), ...extra });
+  const edge = startApp('edge', { ...sys.env, EDGE_ID: edgeId, CHAT_EDGE_PORT: String(port), CHAT_OPS_PORT: String(opsPort), ...extra });
   const httpUrl = `http://127.0.0.1:${port}`;
   await untilReady([edge], () => waitFor(readyz(httpUrl), 'second edge /readyz', 30_000, edge));
   sys.apps.push(edge);
-  return { edge, edgeId, httpUrl, wsUrl: `ws://127.0.0.1:${port}/v1/ws` };
+  return { edge, edgeId, httpUrl, wsUrl: `ws://127.0.0.1:${port}/v1/ws`, opsUrl: `http://127.0.0.1:${opsPort}` };
 }
 
 export async function token(userId: string, opts: { deviceId?: string; expiresIn?: string | number; secret?: string } = {}): Promise<string> {

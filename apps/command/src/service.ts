@@ -194,10 +194,21 @@ export class CommandService {
       if (msg.reply) msg.respond(JSON.stringify([{ requestId: '', ok: false, error: { code: 'bad_request', message: 'not a command' } } satisfies CommandReply]));
       return;
     }
+    void this.handle(partition, commands).then((replies) => {
+      if (msg.reply) msg.respond(JSON.stringify(replies));
+    });
+  }
+
+  /**
+   * Runs a batch of one partition's commands and answers each in order (different
+   * conversations run concurrently). A command for a partition this process does not own (or
+   * no longer) is answered `moved`: its sender resends it to the owner.
+   */
+  handle(partition: number, commands: readonly Command[]): Promise<CommandReply[]> {
     this.opts.observer?.batch(commands.length);
     let set = this.running.get(partition);
     if (!set) this.running.set(partition, (set = new Set()));
-    const task: Promise<void> = Promise.all(
+    const task = Promise.all(
       commands.map((command): CommandReply | Promise<CommandReply> => {
         const { requestId } = command.meta;
         if (!this.opts.owns(partition) || partitionFor(commandKey(command), this.opts.partitions) !== partition) {
@@ -207,11 +218,11 @@ export class CommandService {
         }
         return this.run(command);
       }),
-    ).then((replies) => {
-      if (msg.reply) msg.respond(JSON.stringify(replies));
-    });
-    set.add(task);
-    void task.finally(() => set.delete(task));
+    );
+    const running = task.then(() => undefined);
+    set.add(running);
+    void running.finally(() => set.delete(running));
+    return task;
   }
 
   private async run(command: Command): Promise<CommandReply> {

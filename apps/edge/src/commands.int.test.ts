@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { connectNats, type Nats } from '@chat/nats';
 import { commandKey, names as namesFor, type Command, type CommandReply } from '@chat/contracts';
 import { createTestNamespace, type TestNamespace } from '@chat/testing';
-import { CommandGateway } from './commands';
+import { CommandGateway, type LocalCommands } from './commands';
 
 let ns: TestNamespace;
 let nats: Nats;
@@ -108,6 +108,36 @@ describe('command gateway', () => {
       expect(gw.stats).toMatchObject({ badReplies: 1, resent: 1, timedOut: 0 });
     } finally {
       subs.forEach((sub) => sub.unsubscribe());
+      await gw.stop();
+    }
+  });
+
+  it('runs the partitions a hosted command tier holds in process, and sends a command it answers `moved` (its lease went) to the owner over NATS', async () => {
+    const n = namesFor(ns.ns);
+    const r = await responder(n);
+    let leaseHeld = true;
+    const ranHere: Command[][] = [];
+    const local: LocalCommands = {
+      owns: () => leaseHeld,
+      async handle(_partition, commands) {
+        ranHere.push([...commands]);
+        // The first batch runs here; then the lease is gone, as when another process took it.
+        const moved = ranHere.length > 1;
+        if (moved) leaseHeld = false;
+        return commands.map((c): CommandReply => (moved ? { requestId: c.meta.requestId, ok: false, error: { code: 'unavailable', message: 'partition moving; resend' }, moved: true } : { requestId: c.meta.requestId, ok: true, result: { kind: 'accepted' } }));
+      },
+    };
+    const gw = new CommandGateway(nats.nc, n, 'e5', 10_000, PARTITIONS, local);
+    gw.start();
+    try {
+      expect(await gw.execute(receipt(gw, 'MarkRead', 'c-here', 1))).toEqual({ kind: 'accepted' });
+      expect(r.batches).toEqual([]);
+      expect(await gw.execute(receipt(gw, 'MarkRead', 'c-moved', 2))).toEqual({ kind: 'accepted' });
+      expect(ranHere.map((b) => b.map((c) => commandKey(c)))).toEqual([['c-here'], ['c-moved']]);
+      expect(r.batches.map((b) => b.map((c) => commandKey(c)))).toEqual([['c-moved']]);
+      expect(gw.stats).toMatchObject({ local: 2, resent: 1, timedOut: 0 });
+    } finally {
+      r.stop();
       await gw.stop();
     }
   });

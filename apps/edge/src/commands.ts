@@ -5,7 +5,6 @@ import { partitionOf } from '@chat/nats';
 
 interface Pending {
   command: Command;
-  payload: string;
   partition: number;
   resolve: (r: CommandResult) => void;
   reject: (e: unknown) => void;
@@ -13,6 +12,16 @@ interface Pending {
   /** When to send it again (no owner for its partition right now), 0 = not waiting to. */
   resendAt: number;
   sends: number;
+}
+
+/**
+ * A command tier in this process (CHAT_EDGE_COMMANDS=hosted): the partitions whose lease it
+ * holds run here, without a NATS round trip; the rest go to their owner as before.
+ */
+export interface LocalCommands {
+  owns(partition: number): boolean;
+  /** The partition's commands, answered in order (`moved` if the lease went meanwhile: resent like a remote `moved`). */
+  handle(partition: number, commands: readonly Command[]): Promise<CommandReply[]>;
 }
 
 /** How often deadlines and resends are checked: one timer for every request in flight. */
@@ -28,6 +37,8 @@ const MAX_BATCH = 256;
  * with reply subject `chat.reply.<edgeId>.<batchId>`, answered by one array of replies in the
  * same order: under load a message and its receipts cost one NATS round trip per batch, not
  * per command. An answer comes only after the command's events are durable in CHAT_EVENTS.
+ * A partition whose lease the edge's own command tier holds (CHAT_EDGE_COMMANDS=hosted) runs
+ * in process instead, batched the same way: no publish, no reply, no JSON in between.
  *
  * While a partition has no owner (a process died and its lease has not run out, or it is being
  * handed over), the server answers "no responders" at once, or the old owner answers `moved`:
@@ -46,7 +57,7 @@ export class CommandGateway {
   private sub?: Subscription;
   private timer?: NodeJS.Timeout;
   /** `badReplies`: answers that were not a JSON array of replies (their commands are resent, and counted here, not lost to a timeout). */
-  readonly stats = { commands: 0, batches: 0, resent: 0, timedOut: 0, coalesced: 0, badReplies: 0 };
+  readonly stats = { commands: 0, batches: 0, local: 0, resent: 0, timedOut: 0, coalesced: 0, badReplies: 0 };
 
   constructor(
     private readonly nc: NatsConnection,
@@ -54,6 +65,8 @@ export class CommandGateway {
     private readonly edgeId: string,
     private readonly timeoutMs: number,
     private readonly partitions: number,
+    /** The command tier hosted by this process, if any (CHAT_EDGE_COMMANDS=hosted). */
+    private readonly local?: LocalCommands,
   ) {}
 
   start(): void {
@@ -78,7 +91,6 @@ export class CommandGateway {
     return new Promise<CommandResult>((resolve, reject) => {
       const p: Pending = {
         command,
-        payload: JSON.stringify(command),
         partition: partitionOf(commandKey(command), this.partitions),
         resolve,
         reject,
@@ -112,12 +124,20 @@ export class CommandGateway {
       for (let i = 0; i < list.length; i += MAX_BATCH) {
         const batch = list.slice(i, i + MAX_BATCH).filter((p) => this.pending.get(p.command.meta.requestId) === p);
         if (batch.length === 0) continue;
-        const batchId = newId();
-        this.batches.set(batchId, { sentAt: Date.now(), requests: batch });
         for (const p of batch) p.sends++;
         this.stats.batches++;
+        if (this.local?.owns(partition)) {
+          this.stats.local++;
+          this.local.handle(partition, batch.map((p) => p.command)).then(
+            (replies) => this.settle(batch, replies),
+            () => this.later(batch),
+          );
+          continue;
+        }
+        const batchId = newId();
+        this.batches.set(batchId, { sentAt: Date.now(), requests: batch });
         try {
-          this.nc.publish(this.n.subjects.cmdPartition(partition), `[${batch.map((p) => p.payload).join(',')}]`, { reply: this.n.subjects.reply(this.edgeId, batchId) });
+          this.nc.publish(this.n.subjects.cmdPartition(partition), `[${batch.map((p) => JSON.stringify(p.command)).join(',')}]`, { reply: this.n.subjects.reply(this.edgeId, batchId) });
         } catch {
           // Closed or draining: resent until the deadline like any other miss.
           this.batches.delete(batchId);
@@ -172,6 +192,11 @@ export class CommandGateway {
       this.stats.badReplies++;
       return this.later(batch);
     }
+    this.settle(batch, replies);
+  }
+
+  /** Answers each request of a batch from its reply (same order); a missing or `moved` one is resent. */
+  private settle(batch: readonly Pending[], replies: readonly CommandReply[]): void {
     batch.forEach((p, i) => {
       const reply = replies[i];
       const id = p.command.meta.requestId;

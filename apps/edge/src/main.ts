@@ -1,7 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
-import { runApp, type Readiness } from '@chat/app';
-import { loadEdgeConfig, names } from '@chat/contracts';
+import { gaugeFrom, runApp, type Readiness } from '@chat/app';
+import { CommandConfig, loadConfig, loadEdgeConfig, names } from '@chat/contracts';
+import { newInstanceId, startCommandTier, type CommandTier } from '@chat/command/tier';
 import { connectNats, publisherFor } from '@chat/nats';
 import { createPool, PAST_END_FIX, projectionsPastEnd } from '@chat/postgres';
 import { ConnectionRegistry, ConversationListCache, PresenceStore, SharedRateLimiter, createRedis, type PresenceChange } from '@chat/redis';
@@ -34,7 +35,7 @@ import { registerUserRoutes } from './users/routes';
 runApp(
   'edge',
   () => loadEdgeConfig(),
-  async ({ cfg, log, metrics: promRegistry }) => {
+  async ({ cfg, log, summary, metrics: promRegistry }) => {
     const n = names(cfg.CHAT_NS);
 
     const nats = await connectNats(cfg.NATS_URL, `edge-${cfg.EDGE_ID}`, { security: cfg });
@@ -151,8 +152,21 @@ runApp(
         if (!err) typingHere(msg.json<TypingSignal>());
       },
     });
-    const gateway = new CommandGateway(nats.nc, n, cfg.EDGE_ID, cfg.CHAT_COMMAND_TIMEOUT, cfg.CHAT_COMMAND_PARTITIONS);
+    // CHAT_EDGE_COMMANDS=hosted: a command tier in this process, holding leases like a command process.
+    const commandTier: CommandTier | undefined =
+      cfg.CHAT_EDGE_COMMANDS === 'hosted' ? await startCommandTier({ nats, cfg: loadConfig(CommandConfig), log: log.child({ part: 'commands' }), registry: promRegistry, instanceId: `${cfg.EDGE_ID}-${newInstanceId()}` }) : undefined;
+    const gateway = new CommandGateway(
+      nats.nc,
+      n,
+      cfg.EDGE_ID,
+      cfg.CHAT_COMMAND_TIMEOUT,
+      cfg.CHAT_COMMAND_PARTITIONS,
+      commandTier && { owns: (p) => commandTier.leases.owns(p), handle: (p, commands) => commandTier.service.handle(p, commands) },
+    );
     gateway.start();
+    gaugeFrom(promRegistry, 'chat_edge_command_batches', 'Command batches sent to a command process over NATS, since start', () => gateway.stats.batches - gateway.stats.local);
+    gaugeFrom(promRegistry, 'chat_edge_command_batches_hosted', 'Command batches run by the command tier this edge hosts (CHAT_EDGE_COMMANDS=hosted), with no NATS round trip, since start', () => gateway.stats.local);
+    if (commandTier) summary('commands', () => ({ ...commandTier.service.stats }), undefined, () => commandTier.stats());
     // Receipts for messages this edge handed over are appended here; the rest go to the command processes.
     const publisher = publisherFor(nats.nc);
     const receiptOutcomes = perLabel((outcome) => metrics.receipts.labels(outcome));
@@ -304,6 +318,7 @@ runApp(
       await app.close().catch(() => undefined);
       await delivery.stop();
       await gateway.stop();
+      await commandTier?.stop();
       await readAfterAck.stop();
       await nats.nc.drain().catch(() => undefined);
       await inspector.close();

@@ -183,6 +183,13 @@ export const EdgeConfig = Common.extend({
   /** How long the edge waits for the command service before answering `unavailable`. */
   CHAT_COMMAND_TIMEOUT: Duration.prefault('10s'),
   /**
+   * `remote`: commands go to the command processes over NATS. `hosted`: the edge also runs a
+   * command tier (the command app's settings apply to it) that competes for the partition
+   * leases like a command process; commands of the partitions it holds run in the edge, with
+   * no NATS round trip (docs/architecture.md, Where commands run).
+   */
+  CHAT_EDGE_COMMANDS: z.enum(['remote', 'hosted']).default('remote'),
+  /**
    * How long a `sync` waits for the read model to hold every event acknowledged before it
    * arrived; past it the batch holds what the read model has, with `hasMore: true`.
    */
