@@ -55,6 +55,8 @@ export default tseslint.config(
               bannedExternalImports: IO_LIBS.filter((lib) => lib !== 'ws'),
             },
             { sourceTag: 'type:adapter', onlyDependOnLibsWithTags: ['type:contracts', 'type:domain', 'type:adapter'] },
+            // A tier of the system an app shell hosts (the command tier: the command app or an edge); type:testing for its int tests' support (testing/).
+            { sourceTag: 'type:service', onlyDependOnLibsWithTags: ['type:contracts', 'type:domain', 'type:adapter', 'type:testing'] },
             { sourceTag: 'type:ops', onlyDependOnLibsWithTags: ['type:contracts', 'type:domain', 'type:adapter', 'type:ops'] },
             { sourceTag: 'type:testing', onlyDependOnLibsWithTags: ['type:contracts', 'type:domain', 'type:adapter', 'type:ops', 'type:testing'] },
             { sourceTag: 'type:app', notDependOnLibsWithTags: ['type:app'] },

@@ -10,7 +10,7 @@ export interface BenchSystem {
 
 export interface BenchContext {
   quick: boolean;
-  /** `commands` command processes (default BENCH_COMMANDS, else 2), projector, notifier and `edges` edges (default 1) as separate processes (same config as `npm start`) in a fresh namespace; `natsUrl` overrides NATS (e.g. a sync_interval=always server). */
+  /** `commands` command processes (default BENCH_COMMANDS, else 0: the edges host the command tier), projector, notifier and `edges` edges (default 1) as separate processes (same config as `npm start`) in a fresh namespace; `natsUrl` overrides NATS (e.g. a sync_interval=always server). */
   startSystem(opts?: { edges?: number; commands?: number; env?: Record<string, string>; natsUrl?: string }): Promise<BenchSystem>;
   /** Runs bench/src/generators/<name>.ts in a child process (node --import tsx, own process for load) with JSON args (argv or env); forwards its progress lines (stderr) to the progress display; resolves with the JSON object it prints as the LAST line of stdout. */
   runGenerator<T>(name: string, args: unknown, opts?: GeneratorOptions): Promise<T>;

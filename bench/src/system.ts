@@ -30,9 +30,9 @@ export const BENCH_LIMITS: Record<string, string> = {
 };
 
 /**
- * Processes per system from the environment: BENCH_COMMANDS (default 2) command processes, 0 =
- * none, the edges host the command tier (CHAT_EDGE_COMMANDS=hosted); BENCH_EDGES (default 1)
- * edges (the 1:1 scenarios; the others choose their edges).
+ * Processes per system from the environment: BENCH_COMMANDS command processes (default 0:
+ * none, the edges host the command tier, CHAT_EDGE_COMMANDS=hosted; docs/performance.md says
+ * why); BENCH_EDGES (default 1) edges (the 1:1 scenarios; the others choose their edges).
  */
 export function topologyFromEnv(): { edges: number; commands: number } {
   const n = (k: string, d: number, min: number) => {
@@ -40,12 +40,12 @@ export function topologyFromEnv(): { edges: number; commands: number } {
     if (!Number.isInteger(v) || v < min) throw new Error(`${k} must be an integer of at least ${min}, got ${process.env[k]}`);
     return v;
   };
-  return { edges: n('BENCH_EDGES', 1, 1), commands: n('BENCH_COMMANDS', 2, 0) };
+  return { edges: n('BENCH_EDGES', 1, 1), commands: n('BENCH_COMMANDS', 0, 0) };
 }
 
 export interface StartOptions {
   edges?: number;
-  /** Command service processes (default BENCH_COMMANDS, else 2): `command-1`, `command-2`, …; 0 = the edges host the command tier. */
+  /** Command service processes (default BENCH_COMMANDS, else 0): `command-1`, `command-2`, …; 0 = the edges host the command tier. */
   commands?: number;
   env?: Record<string, string>;
   natsUrl?: string;

@@ -19,7 +19,7 @@ const program = new Command('chaos')
   .option('--min-faults <n>', 'faults to inject at least')
   .option('--rate <n>', 'sends per second')
   .option('--port-base <n>', 'first of 20 consecutive ports to use (default 34000, moved up if busy)')
-  .option('--commands <n>', 'command-service instances (default 2)')
+  .option('--commands <n>', 'command-service instances (default 2); 0: the edges host the command tier (CHAT_EDGE_COMMANDS=hosted), command-kill is left out')
   .option('--keep-data', 'keep .data/chaos (NATS store, Postgres data dir) after the run')
   .option('--writers [n]', 'instead: the overlapping-writers experiment on an R3 stream across leader changes (n writers, default 4)')
   .option('--seconds <n>', 'with --writers: how long to write (default 60)')
@@ -62,7 +62,11 @@ if (opts.minFaults) o.minFaults = Number(opts.minFaults);
 if (opts.rate) o.rate = Number(opts.rate);
 if (opts.portBase) o.portBase = Number(opts.portBase);
 if (opts.keepData) o.keepData = true;
-if (opts.commands) o.commands = Number(opts.commands);
+if (opts.commands !== undefined) {
+  o.commands = Number(opts.commands);
+  // No command process to kill: an edge-kill takes the edge's command tier with it.
+  if (o.commands === 0) o.kinds = o.kinds.filter((k) => k !== 'command-kill');
+}
 if (!o.kinds.length) o.gapMs = [1e9, 1e9];
 
 const summary = await runChaos(o);

@@ -44,6 +44,8 @@ export interface ChaosSummary {
   durationSec: number;
   seed: number;
   quick: boolean;
+  /** Command processes (0: the edges host the command tier). */
+  commands: number;
   ok: boolean;
   details: Record<string, unknown>;
 }
@@ -54,7 +56,7 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosSummary> {
   const t0 = Date.now();
   log(`seed ${o.seed}, ${o.quick ? 'quick' : 'full'}: ${o.users} users, ≥ ${o.targetAcked} acked, ≥ ${o.minFaults} faults (${o.kinds.join(', ')})`);
   const r = rng(o.seed);
-  const topo = await startTopology({ ...(o.portBase ? { portBase: o.portBase } : {}), ...(o.keepData ? { keepData: true } : {}), ...(o.commands ? { commands: o.commands } : {}) });
+  const topo = await startTopology({ ...(o.portBase ? { portBase: o.portBase } : {}), ...(o.keepData ? { keepData: true } : {}), ...(o.commands !== undefined ? { commands: o.commands } : {}) });
   let workload: Workload | undefined;
   try {
     workload = new Workload({ urls: topo.edgeWsUrls, users: o.users, rate: o.rate, rng: r });
@@ -128,6 +130,7 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosSummary> {
         durationSec: Math.round((Date.now() - t0) / 1000),
         seed: o.seed,
         quick: o.quick,
+        commands: o.commands ?? 2,
         ok: false,
         details: {
           users: o.users,

@@ -413,7 +413,8 @@ async function startTopologyInner(opts: TopologyOptions): Promise<Topology> {
     ...Object.fromEntries(Object.entries(process.env).filter((e): e is [string, string] => e[0].startsWith('S3_') && e[1] !== undefined)),
   };
   const apps: AppSlot[] = [
-    ...edgeIds.map((id, i): AppSlot => ({ id, kind: 'edge', env: { ...common, EDGE_ID: id, CHAT_EDGE_PORT: String(edgePort(i)) }, restarts: 0 })),
+    // No command processes: the edges host the command tier and share its partitions.
+    ...edgeIds.map((id, i): AppSlot => ({ id, kind: 'edge', env: { ...common, EDGE_ID: id, CHAT_EDGE_PORT: String(edgePort(i)), ...(opts.commands === 0 ? { CHAT_EDGE_COMMANDS: 'hosted' } : {}) }, restarts: 0 })),
     ...Array.from({ length: opts.commands ?? 2 }, (_, i): AppSlot => ({ id: `command-${i + 1}`, kind: 'command', env: common, restarts: 0 })),
     // The projector at info: its log then says from where it reads after every fault (checkpoint, start).
     { id: 'projector', kind: 'projector', env: { ...common, LOG_LEVEL: 'info' }, restarts: 0 },

@@ -149,7 +149,7 @@ export function projectorConsumerConfig(n: Names, s?: Pick<StreamSettings, 'deli
 }
 
 /**
- * The command partition leases (apps/command/src/partitions/leases.ts): a KV bucket whose
+ * The command partition leases (libs/command-tier/src/partitions/leases.ts): a KV bucket whose
  * entries expire after the lease TTL, leaving a delete marker (nats-server 2.11) that tells the
  * other command processes at once.
  */

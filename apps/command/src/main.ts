@@ -1,7 +1,7 @@
 import { runApp } from '@chat/app';
 import { CommandConfig } from '@chat/contracts';
 import { connectNats } from '@chat/nats';
-import { newInstanceId, startCommandTier } from './tier';
+import { newInstanceId, startCommandTier } from '@chat/command-tier';
 
 runApp('command', CommandConfig, async ({ cfg, log, summary, metrics: registry }) => {
   const instanceId = newInstanceId();

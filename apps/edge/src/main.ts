@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
 import { gaugeFrom, runApp, type Readiness } from '@chat/app';
 import { CommandConfig, loadConfig, loadEdgeConfig, names } from '@chat/contracts';
-import { newInstanceId, startCommandTier, type CommandTier } from '@chat/command/tier';
+import { newInstanceId, startCommandTier, type CommandTier } from '@chat/command-tier';
 import { connectNats, publisherFor } from '@chat/nats';
 import { createPool, PAST_END_FIX, projectionsPastEnd } from '@chat/postgres';
 import { ConnectionRegistry, ConversationListCache, PresenceStore, SharedRateLimiter, createRedis, type PresenceChange } from '@chat/redis';

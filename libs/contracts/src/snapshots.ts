@@ -9,7 +9,7 @@ import { LastSeenVisibility } from './events';
  * events that made them. `position` is the CHAT_EVENTS sequence of the last event folded in:
  * the state is the snapshot plus the subject's events after `position`.
  *
- * Written by the command service (apps/command/src/snapshots), read by it on a cache miss and
+ * Written by the command service (libs/command-tier/src/snapshots), read by it on a cache miss and
  * by `npm run rebuild` to restore what the stream no longer holds.
  */
 
