@@ -5,6 +5,7 @@ import WebSocket from 'ws';
 import { ChatClient, type ConnectionState } from '@chat/client';
 import { CLIENT_FRAME_TYPES, CLOSE_CODES, DEV_JWT_SECRET } from '@chat/contracts';
 import { eventually, nextEvent, startSystem, token, type RunningSystem } from '../support/system';
+import { rawSocket as openRawSocket } from '../support/socket';
 import { harness, text, type Json } from '../support/harness';
 import { upgrade } from '../support/upgrade';
 
@@ -67,20 +68,7 @@ const sdk = (opts: Partial<ConstructorParameters<typeof ChatClient>[0]>) =>
   new ChatClient({ url: sys.wsUrl, createSocket: (u) => new WebSocket(u), network: false, ...opts } as ConstructorParameters<typeof ChatClient>[0]);
 
 /** A raw socket that collects frames; resolves after `hello`. */
-async function rawSocket(user: string, device = 'raw'): Promise<{ ws: WebSocket; frames: Json[]; closed: Promise<number> }> {
-  const t = await token(user, { deviceId: device });
-  return new Promise((resolve, reject) => {
-    const ws = new WebSocket(`${sys.wsUrl}?access_token=${t}`);
-    const frames: Json[] = [];
-    const closed = new Promise<number>((r) => ws.on('close', (code) => r(code)));
-    ws.on('message', (d) => {
-      const f = JSON.parse(d.toString()) as Json;
-      frames.push(f);
-      if (f.type === 'hello') resolve({ ws, frames, closed });
-    });
-    ws.on('error', reject);
-  });
-}
+const rawSocket = (user: string, device = 'raw') => openRawSocket(sys.wsUrl, user, device);
 
 describe('tokens', () => {
   it('refuses every bad token: in-band (error unauthorized, close 4401) from the query, 401 from the header and on HTTP', async () => {

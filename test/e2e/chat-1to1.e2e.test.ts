@@ -1,8 +1,8 @@
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import WebSocket from 'ws';
 import type { ServerFrameOf } from '@chat/client';
 import { ConversationListPage, ErrorBody, HistoryPage, ReceiptsBody } from '@chat/contracts';
 import { eventually, nextEvent, percentile, startSystem, token, type RunningSystem } from '../support/system';
+import { rawSocket as openRawSocket } from '../support/socket';
 import { harness, text, type Json } from '../support/harness';
 import { upgradeStatus } from '../support/upgrade';
 
@@ -10,22 +10,7 @@ let sys: RunningSystem;
 const { u, connect, http, getJson, closeAll } = harness(() => sys);
 type J = Json;
 
-function rawSocket(user: string): Promise<{ ws: WebSocket; frames: Array<Record<string, unknown>>; closed: Promise<number> }> {
-  return token(user).then(
-    (t) =>
-      new Promise((resolve, reject) => {
-        const ws = new WebSocket(`${sys.wsUrl}?access_token=${t}`);
-        const frames: Array<Record<string, unknown>> = [];
-        const closed = new Promise<number>((r) => ws.on('close', (code) => r(code)));
-        ws.on('message', (d) => {
-          const f = JSON.parse(d.toString()) as Record<string, unknown>;
-          frames.push(f);
-          if (f['type'] === 'hello') resolve({ ws, frames, closed });
-        });
-        ws.on('error', reject);
-      }),
-  );
-}
+const rawSocket = (user: string) => openRawSocket(sys.wsUrl, user);
 
 beforeAll(async () => {
   sys = await startSystem(inject('chatEnv'));

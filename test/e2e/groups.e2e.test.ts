@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import type { ChatClient, ServerFrameOf } from '@chat/client';
-import WebSocket from 'ws';
-import { eventually, startSystem, token, type RunningSystem } from '../support/system';
+import { eventually, startSystem, type RunningSystem } from '../support/system';
+import { rawSocket } from '../support/socket';
 import { harness, text, type Json } from '../support/harness';
 
 /** Short windows so that "too late" can be tested without waiting 15 minutes. */
@@ -32,13 +32,7 @@ const listEntry = async (user: string, conversationId: string): Promise<Json> =>
   (await getJson('/v1/conversations?limit=100', user)).conversations?.find((c: Json) => c.conversationId === conversationId);
 
 /** A client that knows only docs/protocol.md: a bare socket without `?features=`; collects what it gets. */
-async function contractOnly(user: string, deviceId: string): Promise<{ frames: Json[]; ws: WebSocket }> {
-  const ws = new WebSocket(`${sys.wsUrl}?access_token=${await token(user, { deviceId })}`);
-  const frames: Json[] = [];
-  ws.on('message', (d) => frames.push(JSON.parse(d.toString())));
-  await eventually(async () => frames.some((f) => f.type === 'hello'), Boolean);
-  return { frames, ws };
-}
+const contractOnly = (user: string, deviceId: string) => rawSocket(sys.wsUrl, user, deviceId);
 
 /** A group created by `owner` with the others as members; waits until the projection has it. */
 async function group(owner: ChatClient, ownerId: string, members: string[], title = 'team') {

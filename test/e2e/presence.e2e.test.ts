@@ -4,6 +4,7 @@ import type { ChatClient, ServerFrame, ServerFrameOf } from '@chat/client';
 import { BlockList, ErrorBody, names, UserPresence, UserSettings } from '@chat/contracts';
 import { connectNats } from '@chat/nats';
 import { eventually, nextEvent, startEdge, startSystem, token, type RunningSystem } from '../support/system';
+import { rawSocket } from '../support/socket';
 import { harness } from '../support/harness';
 
 /**
@@ -98,12 +99,10 @@ describe('presence', () => {
     expect(v.hello?.features).toEqual(['receipt.batch', 'presence.batch']);
 
     // A client that knows only the base protocol, the same viewer on another device.
-    const bare = new WebSocket(`${sys.wsUrl}?access_token=${await token(viewer, { deviceId: 'bare' })}`);
-    const bareFrames: Array<{ type: string; [k: string]: unknown }> = [];
-    bare.on('message', (d) => bareFrames.push(JSON.parse(d.toString())));
-    await eventually(async () => bareFrames.find((f) => f.type === 'hello'), Boolean);
+    const bare = await rawSocket(sys.wsUrl, viewer, 'bare');
+    const bareFrames = bare.frames;
     expect(bareFrames[0]).not.toHaveProperty('features');
-    bare.send(JSON.stringify({ type: 'presence.subscribe', ref: 'w1', userIds: [ann] }));
+    bare.send({ type: 'presence.subscribe', ref: 'w1', userIds: [ann] });
     await eventually(async () => bareFrames.find((f) => f.type === 'presence.snapshot'), Boolean);
 
     const a = await connect(ann);

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import WebSocket from 'ws';
-import { eventually, startSystem, token, type RunningSystem } from '../support/system';
+import { eventually, startSystem, type RunningSystem } from '../support/system';
+import { rawSocket as openRawSocket } from '../support/socket';
 
 /**
  * docs/protocol.md: a `sync` sent after a message was acknowledged (`message.sent` reached anyone)
@@ -15,29 +15,7 @@ const u = (name: string) => `${name}-${ns}`;
 
 type Frame = Record<string, unknown>;
 
-/** A raw socket with every frame it received, and a way to wait for the next matching one. */
-async function socket(user: string): Promise<{ ws: WebSocket; send(f: Frame): void; next(pick: (f: Frame) => boolean, timeoutMs?: number): Promise<Frame>; close(): void }> {
-  const ws = new WebSocket(`${sys.wsUrl}?access_token=${await token(user)}`);
-  const frames: Frame[] = [];
-  const waiters: Array<{ pick: (f: Frame) => boolean; resolve: (f: Frame) => void }> = [];
-  ws.on('message', (d) => {
-    const f = JSON.parse(d.toString()) as Frame;
-    const w = waiters.findIndex((x) => x.pick(f));
-    if (w >= 0) waiters.splice(w, 1)[0]!.resolve(f);
-    else frames.push(f);
-  });
-  const next = (pick: (f: Frame) => boolean, timeoutMs = 15_000) => {
-    const i = frames.findIndex(pick);
-    if (i >= 0) return Promise.resolve(frames.splice(i, 1)[0]!);
-    return new Promise<Frame>((resolve, reject) => {
-      const t = setTimeout(() => reject(new Error('timed out waiting for a frame')), timeoutMs);
-      waiters.push({ pick, resolve: (f) => (clearTimeout(t), resolve(f)) });
-    });
-  };
-  await new Promise((r, j) => (ws.once('open', r), ws.once('error', j)));
-  await next((f) => f['type'] === 'hello');
-  return { ws, send: (f) => ws.send(JSON.stringify(f)), next, close: () => ws.close() };
-}
+const socket = (user: string) => openRawSocket(sys.wsUrl, user);
 
 /** `sync` frames the edge has received (chat_ws_frames_in_total on its /metrics). */
 async function syncFramesIn(): Promise<number> {
