@@ -154,7 +154,7 @@ runApp(
     });
     // CHAT_EDGE_COMMANDS=hosted: a command tier in this process, holding leases like a command process.
     const commandTier: CommandTier | undefined =
-      cfg.CHAT_EDGE_COMMANDS === 'hosted' ? await startCommandTier({ nats, cfg: loadConfig(CommandConfig), log: log.child({ part: 'commands' }), registry: promRegistry, instanceId: `${cfg.EDGE_ID}-${newInstanceId()}` }) : undefined;
+      cfg.CHAT_EDGE_COMMANDS === 'hosted' ? await startCommandTier({ nats, cfg: loadConfig(CommandConfig), log: log.child({ part: 'commands' }), registry: promRegistry, instanceId: `${cfg.EDGE_ID}-${newInstanceId()}`, summary }) : undefined;
     const gateway = new CommandGateway(
       nats.nc,
       n,
@@ -166,7 +166,6 @@ runApp(
     gateway.start();
     gaugeFrom(promRegistry, 'chat_edge_command_batches', 'Command batches sent to a command process over NATS, since start', () => gateway.stats.batches - gateway.stats.local);
     gaugeFrom(promRegistry, 'chat_edge_command_batches_hosted', 'Command batches run by the command tier this edge hosts (CHAT_EDGE_COMMANDS=hosted), with no NATS round trip, since start', () => gateway.stats.local);
-    if (commandTier) summary('commands', () => ({ ...commandTier.service.stats }), undefined, () => commandTier.stats());
     // Receipts for messages this edge handed over are appended here; the rest go to the command processes.
     const publisher = publisherFor(nats.nc);
     const receiptOutcomes = perLabel((outcome) => metrics.receipts.labels(outcome));

@@ -3,7 +3,7 @@ import { hostname } from 'node:os';
 import { Kvm } from '@nats-io/kv';
 import type { Logger } from 'pino';
 import { Counter, Histogram, type Registry } from 'prom-client';
-import { gaugeFrom, registerJetStreamGauges } from '@chat/app';
+import { gaugeFrom, registerJetStreamGauges, type Shell } from '@chat/app';
 import { names as namesFor, type CommandConfig, type Names } from '@chat/contracts';
 import { JetStreamEventStore, publisherFor, type Nats } from '@chat/nats';
 import { commandOwnersBucket, ensureCommandOwners, ensureSnapshots, snapshotsBucket } from '@chat/streams';
@@ -49,7 +49,7 @@ export interface CommandTier {
   readonly instanceId: string;
   readonly service: CommandService;
   readonly leases: PartitionLeases;
-  /** The periodic summary line's counters and details. */
+  /** The service's counters with the leases', the cache's and the keeper's state. */
   stats(): Record<string, unknown>;
   /** Hands the partitions over drained, lets running commands answer, writes due snapshots. */
   stop(): Promise<void>;
@@ -61,7 +61,15 @@ export interface CommandTier {
  * CHAT_EDGE_COMMANDS=hosted (docs/architecture.md, Where commands run): either way it competes
  * for the same leases, so each partition has one writer whichever process holds it.
  */
-export async function startCommandTier(opts: { nats: Nats; cfg: CommandTierConfig; log: Logger; registry: Registry; instanceId: string }): Promise<CommandTier> {
+export async function startCommandTier(opts: {
+  nats: Nats;
+  cfg: CommandTierConfig;
+  log: Logger;
+  registry: Registry;
+  instanceId: string;
+  /** The host's summary line: the tier logs its own `commands` line through it. */
+  summary: Shell<unknown>['summary'];
+}): Promise<CommandTier> {
   const { nats, cfg, log, registry, instanceId } = opts;
   const n = namesFor(cfg.CHAT_NS);
   const buckets = await openBuckets(nats, n, cfg.CHAT_STREAM_REPLICAS, log);
@@ -137,6 +145,9 @@ export async function startCommandTier(opts: { nats: Nats; cfg: CommandTierConfi
   // The cluster's streams and consumers, exported by the one process holding partition 0.
   registerJetStreamGauges(registry, nats.jsm, { streams: Object.values(n.streams), active: () => leases.owns(0) });
 
+  const details = () => ({ leases: leases.stats, aggregates: service.aggregates.stats, keeper: keeper.stats, cached: service.aggregates.size, cachedBytes: service.aggregates.bytes, partitions: service.partitionsTaken });
+  opts.summary('commands', () => ({ ...service.stats }), undefined, details);
+
   await leases.start();
   log.info(
     { instance: instanceId, partitions: cfg.CHAT_COMMAND_PARTITIONS, cacheBytes: cfg.CHAT_AGGREGATE_CACHE_BYTES, snapshotAfterMs, maxAge: cfg.CHAT_MAX_AGE, maxGroupMembers: cfg.CHAT_MAX_GROUP_MEMBERS },
@@ -146,7 +157,7 @@ export async function startCommandTier(opts: { nats: Nats; cfg: CommandTierConfi
     instanceId,
     service,
     leases,
-    stats: () => ({ ...service.stats, leases: leases.stats, aggregates: service.aggregates.stats, keeper: keeper.stats, cached: service.aggregates.size, cachedBytes: service.aggregates.bytes, partitions: service.partitionsTaken }),
+    stats: () => ({ ...service.stats, ...details() }),
     async stop() {
       // Partitions are handed over drained: the next owner takes them within a second.
       await leases.stop().catch((err) => log.warn({ err }, 'handing partitions over failed'));
