@@ -10,7 +10,12 @@ export function createPool(databaseUrl: string, max = 10, settings: Record<strin
   // Session settings go in the startup packet (`options`), so every connection has them before
   // its first query.
   const options = Object.entries(settings).map(([k, v]) => `-c ${k}=${v}`).join(' ');
-  return new pg.Pool({ connectionString: databaseUrl, max, application_name: 'chat', ...(options ? { options } : {}) });
+  // Idle connections stay open (node-postgres closes them after 10 s by default): a process keeps
+  // at most `max`, and the bursts that need them most (presence lookups the grace after a wave of
+  // closes, a reconnect storm's syncs) come after quiet spells, when a closed pool would first
+  // have to connect again. One that dies while idle is reported on the pool's `error` and replaced.
+  // Idle connections do not keep a process alive (`allowExitOnIdle`): a tool that is done exits.
+  return new pg.Pool({ connectionString: databaseUrl, max, idleTimeoutMillis: 0, allowExitOnIdle: true, application_name: 'chat', ...(options ? { options } : {}) });
 }
 
 /**
