@@ -2,6 +2,7 @@
 export interface BenchSystem {
   httpUrl: string; // first edge
   opsUrl: string; // first edge's ops port (/metrics)
+  ops: Record<string, string>; // every app's ops port, by the names of `pids`
   wsUrls: string[]; // ws://…/v1/ws, one per edge
   env: Record<string, string>; // what the apps run with: NATS_URL, DATABASE_URL, REDIS_URL, CHAT_NS, CHAT_JWT_SECRET, …
   pids: Record<string, number>; // 'command-1', 'command-2', …, 'projector', 'notifier', 'edge-0', 'edge-1', …

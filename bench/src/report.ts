@@ -242,6 +242,24 @@ function e2eTables(s: S, steps: E2eStep[]): string[] {
     }
     out.push('');
   }
+  // Event loops: the worst second's delay and the GC time per app.
+  const loops = [...new Set(steps.flatMap((st) => Object.keys(st.loop ?? {})))];
+  if (loops.length) {
+    out.push(
+      'Event loops of the apps over each step (their ops ports, once a second): how late a 10-ms timer fired at worst in any second · the highest p99 of any second (ms; an idle loop reads 0), and GC in ms per second.',
+      '',
+      `| offered/s | ${loops.join(' | ')} |`,
+      `|---:|${loops.map(() => '---:').join('|')}|`,
+    );
+    for (const st of steps) {
+      const cell = (n: string) => {
+        const l = st.loop?.[n];
+        return l ? `${fmt(l.lagMaxMs)} · ${fmt(l.lagP99Ms)} · GC ${fmt(l.gcMsPerSec)}` : '–';
+      };
+      out.push(`| ${fmt(st.offeredPerSec)} | ${loops.map(cell).join(' | ')} |`);
+    }
+    out.push('');
+  }
   const missing = s['serversNotFound'];
   if (Array.isArray(missing) && missing.length) out.push(`Not in the CPU figures (server process not found): ${(missing as S[]).map((m) => `${String(m['name'])} ${String(m['url'])}${m['note'] ? ` (${String(m['note'])})` : ''}`).join('; ')}.`, '');
   return out;

@@ -76,10 +76,14 @@ export async function startBenchSystem(opts: StartOptions = {}): Promise<BenchSy
   try {
     const commands = opts.commands ?? topologyFromEnv().commands;
     const labels = [...Array.from({ length: commands }, (_, i) => [`command-${i + 1}`, 'command']), ['projector', 'projector'], ['notifier', 'notifier']];
+    const ops: Record<string, string> = {};
     for (const [label, app] of labels) {
-      const a = startApp(label!, app!, env);
+      // Each app its own ops port (the defaults are fixed, and a running system may hold them).
+      const opsPort = await freePort();
+      const a = startApp(label!, app!, { ...env, CHAT_OPS_PORT: String(opsPort) });
       apps.push(a);
       pids[label!] = a.child.pid!;
+      ops[label!] = `http://127.0.0.1:${opsPort}`;
     }
     const edges = opts.edges ?? 1;
     const httpUrls: string[] = [];
@@ -92,6 +96,7 @@ export async function startBenchSystem(opts: StartOptions = {}): Promise<BenchSy
       opsUrls.push(`http://127.0.0.1:${opsPort}`);
       apps.push(a);
       pids[`edge-${i}`] = a.child.pid!;
+      ops[`edge-${i}`] = `http://127.0.0.1:${opsPort}`;
       const url = `http://127.0.0.1:${port}`;
       httpUrls.push(url);
       waits.push(waitReady(url, a));
@@ -103,6 +108,7 @@ export async function startBenchSystem(opts: StartOptions = {}): Promise<BenchSy
     return {
       httpUrl: httpUrls[0]!,
       opsUrl: opsUrls[0]!,
+      ops,
       wsUrls: httpUrls.map((u) => `${u.replace('http', 'ws')}/v1/ws`),
       env,
       pids,

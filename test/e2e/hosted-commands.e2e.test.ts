@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { metricValue as metric } from '@chat/testing';
 import type { ServerFrameOf } from '@chat/client';
 import { connectClient, nextEvent, startEdge, startSystem, type RunningSystem } from '../support/system';
 import { harness, text } from '../support/harness';
@@ -19,11 +20,6 @@ afterAll(async () => {
   closeAll();
   await sys?.stop();
 });
-
-const metric = async (opsUrl: string, name: string): Promise<number> => {
-  const text = await (await fetch(`${opsUrl}/metrics`)).text();
-  return Number(new RegExp(`^${name}(?:\\{[^}]*\\})? (\\d+(?:\\.\\d+)?)$`, 'm').exec(text)?.[1] ?? NaN);
-};
 
 describe('an edge hosting the command tier', () => {
   it('holds every partition, and sends, delivers and answers with no command process running', async () => {

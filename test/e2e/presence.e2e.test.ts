@@ -3,6 +3,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, inject, it } from 'vi
 import type { ChatClient, ServerFrame, ServerFrameOf } from '@chat/client';
 import { BlockList, ErrorBody, names, UserPresence, UserSettings } from '@chat/contracts';
 import { connectNats } from '@chat/nats';
+import { metricValue } from '@chat/testing';
 import { eventually, nextEvent, startEdge, startSystem, token, type RunningSystem } from '../support/system';
 import { rawSocket } from '../support/socket';
 import { harness } from '../support/harness';
@@ -45,11 +46,7 @@ async function direct(a: ChatClient, b: string): Promise<string> {
   return conversationId;
 }
 
-async function metric(name: string, label: string): Promise<number> {
-  const text = await (await fetch(`${sys.ops.edge}/metrics`)).text();
-  const m = new RegExp(`^${name}\\{[^}]*${label}[^}]*\\} (\\d+)`, 'm').exec(text);
-  return m ? Number(m[1]) : 0;
-}
+const metric = (name: string, labels: Record<string, string>): Promise<number> => metricValue(sys.ops.edge, name, labels);
 
 describe('presence', () => {
   it('online while any device is connected, last seen when the last one left; only contacts are shown', async () => {
@@ -153,9 +150,9 @@ describe('typing', () => {
     await eventually(async () => onPhone.length + onLaptop.length, (n) => n === 2);
     expect(onPhone).toEqual([{ type: 'typing', conversationId, userId: ann, state: 'start' }]);
 
-    const throttled = await metric('chat_typing_dropped_total', 'reason="throttled"');
+    const throttled = await metric('chat_typing_dropped_total', { reason: 'throttled' });
     a.typing(conversationId, 'start');
-    await eventually(() => metric('chat_typing_dropped_total', 'reason="throttled"'), (n) => n === throttled + 1);
+    await eventually(() => metric('chat_typing_dropped_total', { reason: 'throttled' }), (n) => n === throttled + 1);
     a.typing(conversationId, 'stop');
     await eventually(async () => onPhone.length, (n) => n === 2);
     expect(onPhone.map((f) => f.state)).toEqual(['start', 'stop']);
@@ -238,9 +235,9 @@ describe('typing', () => {
     const b = await connect(bo);
     const got = collect(b, 'typing');
 
-    const dropped = await metric('chat_typing_dropped_total', 'reason="large_group"');
+    const dropped = await metric('chat_typing_dropped_total', { reason: 'large_group' });
     a.typing(big.conversationId, 'start');
-    await eventually(() => metric('chat_typing_dropped_total', 'reason="large_group"'), (n) => n === dropped + 1);
+    await eventually(() => metric('chat_typing_dropped_total', { reason: 'large_group' }), (n) => n === dropped + 1);
     a.typing(conversationId, 'start');
     await eventually(async () => got.length, (n) => n === 1);
     expect(got).toEqual([{ type: 'typing', conversationId, userId: ann, state: 'start' }]);

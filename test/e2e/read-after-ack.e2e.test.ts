@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { metricValue } from '@chat/testing';
 import { eventually, startSystem, type RunningSystem } from '../support/system';
 import { rawSocket as openRawSocket } from '../support/socket';
 
@@ -18,10 +19,7 @@ type Frame = Record<string, unknown>;
 const socket = (user: string) => openRawSocket(sys.wsUrl, user);
 
 /** `sync` frames the edge has received (chat_ws_frames_in_total on its /metrics). */
-async function syncFramesIn(): Promise<number> {
-  const metrics = await (await fetch(`${sys.ops.edge}/metrics`)).text();
-  return Number(/^chat_ws_frames_in_total\{[^}]*type="sync"[^}]*\} (\d+)/m.exec(metrics)?.[1] ?? 0);
-}
+const syncFramesIn = (): Promise<number> => metricValue(sys.ops.edge, 'chat_ws_frames_in_total', { type: 'sync' });
 
 beforeAll(async () => {
   sys = await startSystem(inject('chatEnv'), { CHAT_PROJECTOR_COMMIT_INTERVAL: '60s' });

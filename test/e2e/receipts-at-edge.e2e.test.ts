@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { metricSum, scrapeMetrics } from '@chat/testing';
 import type { ServerFrameOf } from '@chat/client';
 import { eventually, nextEvent, startSystem, type RunningSystem } from '../support/system';
 import { rawSocket as openRawSocket } from '../support/socket';
@@ -23,8 +24,8 @@ afterAll(async () => {
 type Outcomes = Record<'appended' | 'unchanged' | 'forwarded', number>;
 
 async function outcomes(): Promise<Outcomes> {
-  const metrics = await (await fetch(`${sys.ops.edge}/metrics`)).text();
-  const count = (o: string) => Number(new RegExp(`^chat_edge_receipts_total\\{[^}]*outcome="${o}"[^}]*\\} (\\d+)`, 'm').exec(metrics)?.[1] ?? 0);
+  const metrics = await scrapeMetrics(sys.ops.edge);
+  const count = (outcome: string) => metricSum(metrics, 'chat_edge_receipts_total', { outcome });
   return { appended: count('appended'), unchanged: count('unchanged'), forwarded: count('forwarded') };
 }
 

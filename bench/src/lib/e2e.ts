@@ -11,6 +11,7 @@ import type { E2eArgs, E2eRaw, StepRaw } from '../generators/e2e-1to1';
 import { runGenerator } from '../harness';
 import { BENCH_LIMITS, topologyFromEnv } from '../system';
 import { CpuSampler, type StepCpu } from './cpu';
+import { LoopSampler, type StepLoop } from './loop';
 import { Histogram, round } from './histogram';
 
 export interface E2eStep {
@@ -37,6 +38,8 @@ export interface E2eStep {
   typing?: { sent: number; received: number; latencyMs: { p50: number | null; p95: number | null; p99: number | null; max: number | null } };
   /** CPU % per process (100 = one core), µs of CPU per delivered message per process and all-in (the system: apps and servers), machine busy % (100 = every core). */
   cpu?: StepCpu | null;
+  /** Per Node.js app of the system: its worst event-loop delay and GC time in the step (lib/loop.ts). */
+  loop?: Record<string, StepLoop>;
   /** delivered ≥ 99 % of offered and p99 < 100 ms */
   sustained: boolean;
   seconds: number;
@@ -93,8 +96,8 @@ function mergeSteps(parts: StepRaw[]): StepRaw {
   };
 }
 
-export function summarizeE2e(raws: E2eRaw[], opts: { cpu?: CpuSampler; receipts?: boolean; readShare?: number } = {}): E2eResult {
-  const { cpu, receipts = false } = opts;
+export function summarizeE2e(raws: E2eRaw[], opts: { cpu?: CpuSampler; loop?: LoopSampler; receipts?: boolean; readShare?: number } = {}): E2eResult {
+  const { cpu, loop, receipts = false } = opts;
   const n = Math.min(...raws.map((r) => r.steps.length));
   const steps: E2eStep[] = [];
   for (let k = 0; k < n; k++) {
@@ -132,6 +135,7 @@ export function summarizeE2e(raws: E2eRaw[], opts: { cpu?: CpuSampler; receipts?
         : {}),
       ...(s.typingSent > 0 ? { typing: { sent: s.typingSent, received: s.typingReceived, latencyMs: { p50: tl.p50, p95: tl.p95, p99: tl.p99, max: tl.max } } } : {}),
       cpu: cpu?.step(s.startedAt, s.endedAt, deliveredPerSec, cpus().length) ?? null,
+      ...(loop ? { loop: loop.step(s.startedAt, s.endedAt) } : {}),
       sustained: deliveredRatio >= SUSTAINED.deliveredRatio && lat.p99 !== null && lat.p99 < SUSTAINED.p99Ms,
       seconds: s.seconds,
     });
@@ -157,16 +161,19 @@ export type LoadOptions = E2eArgs & {
   pids?: Record<string, number>;
   /** The servers the system uses: their processes are found by port and sampled too. */
   servers?: { nats?: string; postgres?: string; redis?: string };
+  /** The system's apps' ops ports (name → URL): their event loops and GC are sampled. */
+  ops?: Record<string, string>;
   /** Generator processes (default 1): pairs and rates are split between them. */
   generators?: number;
 };
 
 export async function runE2eLoad(ctx: BenchContext, o: LoadOptions): Promise<E2eResult> {
-  const { pids, servers, generators: g = 1, ...rest } = o;
+  const { pids, servers, ops, generators: g = 1, ...rest } = o;
   const args = rest as E2eArgs;
   const cpu = new CpuSampler({ apps: pids ?? {}, ...(servers ? { servers } : {}) });
   for (const s of cpu.servers) ctx.progress(s.pid === null ? `CPU: ${s.name} (${s.url}) not found: ${s.note ?? ''}` : `CPU: ${s.name} ${s.url} is pid ${s.pid}${s.withChildren ? ' (with its children)' : ''}`);
   cpu.start();
+  const loop = ops ? new LoopSampler(ops).start() : undefined;
   try {
     const prefix = `b${Date.now().toString(36)}`;
     // Several processes start their first step together, once all have connected (a generous estimate).
@@ -186,9 +193,11 @@ export async function runE2eLoad(ctx: BenchContext, o: LoadOptions): Promise<E2e
       }),
     );
     cpu.stop();
-    return summarizeE2e(raws, { cpu, receipts: args.receipts === true, ...(args.readShare !== undefined ? { readShare: args.readShare } : {}) });
+    await loop?.stop();
+    return summarizeE2e(raws, { cpu, ...(loop ? { loop } : {}), receipts: args.receipts === true, ...(args.readShare !== undefined ? { readShare: args.readShare } : {}) });
   } finally {
     cpu.stop();
+    await loop?.stop();
   }
 }
 
@@ -246,6 +255,7 @@ export async function runE2eScenario(ctx: BenchContext, o: { receipts: boolean; 
       ...plan,
       ...receipts,
       pids: sys.pids,
+      ops: sys.ops,
       servers: { nats: sys.env['NATS_URL'], postgres: sys.env['DATABASE_URL'], redis: sys.env['REDIS_URL'] },
       generators: Number(process.env['BENCH_GENERATORS'] ?? 1),
     });

@@ -1,3 +1,4 @@
 export * from './namespace';
 export * from './apps';
 export * from './limits';
+export * from './metrics';
