@@ -7,7 +7,8 @@
  * went to GC. Together with the CPU per process (cpu.ts) this tells a tail that comes from one
  * app's stalls from one that comes from the machine's cores being shared.
  *
- * The scrape itself costs each app a few hundred µs a second.
+ * The scrape costs each app the rendering of its `/metrics` once a second (the edge's is about
+ * 33 KB; at 1,000 msg/s a scrape took 13–33 ms of wall time, most of it waiting for the loop).
  */
 import { metricSum, scrapeMetrics, type MetricSample } from '@chat/testing';
 
