@@ -243,7 +243,7 @@ function e2eTables(s: S, steps: E2eStep[]): string[] {
     out.push('');
   }
   // Event loops: the worst second's delay and the GC time per app.
-  const loops = [...new Set(steps.flatMap((st) => Object.keys(st.loop ?? {})))];
+  const loops = [...new Set(steps.flatMap((st) => Object.keys(st.loop ?? {})))].sort();
   if (loops.length) {
     out.push(
       'Event loops of the apps over each step (their ops ports, once a second): how late a 10-ms timer fired at worst in any second · the highest p99 of any second (ms; an idle loop reads 0), and GC in ms per second.',

@@ -77,9 +77,10 @@ describe('report', () => {
   });
 
   it('prints each app’s event loop per step when the run sampled them', () => {
-    const withLoop = { ...step(1000, 20, true, 400), loop: { 'edge-0': { lagMaxMs: 41.2, lagP99Ms: 18.5, gcMsPerSec: 17.3 }, projector: { lagMaxMs: 12, lagP99Ms: 9.1, gcMsPerSec: null } } };
+    const withLoop = { ...step(1000, 20, true, 400), loop: { projector: { lagMaxMs: 12, lagP99Ms: 9.1, gcMsPerSec: null }, 'edge-0': { lagMaxMs: 41.2, lagP99Ms: 18.5, gcMsPerSec: 17.3 } } };
     const r = run({ scenarios: [{ name: 'e2e-1to1', receipts: true, readShare: 0.5, maxSustainedPerSec: 1000, steps: [withLoop] }] });
     const md = renderMarkdown({ ...r, targets: evaluateTargets(r) });
+    // Apps in name order, whichever answered first.
     expect(md).toContain('| offered/s | edge-0 | projector |');
     expect(md).toContain('| 1,000 | 41.2 · 18.5 · GC 17.3 | 12 · 9.1 · GC – |');
     // A run without samples prints no such table.
