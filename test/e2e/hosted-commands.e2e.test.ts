@@ -1,23 +1,29 @@
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { metricValue as metric } from '@chat/testing';
+import { decodeCursor, HANDED_BY_HEADER, names } from '@chat/contracts';
+import { connectNats, type Nats } from '@chat/nats';
+import { metricSum, metricValue as metric, scrapeMetrics } from '@chat/testing';
 import type { ServerFrameOf } from '@chat/client';
-import { connectClient, nextEvent, startEdge, startSystem, type RunningSystem } from '../support/system';
-import { harness, text } from '../support/harness';
+import { connectClient, eventually, nextEvent, startEdge, startSystem, type RunningSystem } from '../support/system';
+import { rawSocket } from '../support/socket';
+import { harness, text, type Json } from '../support/harness';
 
 // CHAT_EDGE_COMMANDS=hosted: the edge runs the command tier itself and no command process is
 // started. Commands of the partitions it holds run in the edge; another edge's commands reach
 // it over NATS as they would reach a command process (docs/architecture.md, Where commands run).
 
 let sys: RunningSystem;
+let nats: Nats;
 const { u, connect, closeAll } = harness(() => sys);
 const PARTITIONS = 8;
 
 beforeAll(async () => {
   sys = await startSystem(inject('chatEnv'), { CHAT_EDGE_COMMANDS: 'hosted', CHAT_COMMAND_PARTITIONS: String(PARTITIONS) });
+  nats = await connectNats(sys.env['NATS_URL']!, 'hosted-commands-test');
 }, 60_000);
 
 afterAll(async () => {
   closeAll();
+  await nats?.nc.close();
   await sys?.stop();
 });
 
@@ -52,6 +58,49 @@ describe('an edge hosting the command tier', () => {
       expect(await metric(other.opsUrl, 'chat_edge_command_batches')).toBeGreaterThanOrEqual(2);
     } finally {
       carol.close();
+    }
+  });
+
+  it("hands a message to the devices on the hosting edge at the append, and the projector routes it to the other edges only", async () => {
+    const n = names(sys.env['CHAT_NS'] ?? '');
+    const other = await startEdge(sys, { CHAT_EDGE_COMMANDS: 'remote' });
+    const alice = await connect(u('erin'));
+    // Bob has one device on each edge; bare sockets, so that a duplicate would show.
+    const here = await rawSocket(sys.wsUrl, u('frank'), 'f-here');
+    const there = await rawSocket(other.wsUrl, u('frank'), 'f-there');
+    try {
+      const { conversationId } = await alice.createConversation({ kind: 'direct', members: [u('frank')] });
+      const claimedBefore = await metric(sys.ops.edge, 'chat_edge_handover_claimed');
+      const isNew = (seq: number) => (f: Json) => f.type === 'message.new' && f.conversationId === conversationId && f.seq === seq;
+      const streamSeqs: number[] = [];
+      for (const seq of [1, 2, 3]) {
+        const sent = await alice.send({ conversationId, body: text(`m${seq}`) });
+        const [a, b] = await Promise.all([here.next(isNew(seq)), there.next(isNew(seq))]);
+        expect(a).toMatchObject({ messageId: sent.messageId, senderId: u('erin'), body: text(`m${seq}`) });
+        expect(b).toEqual(a);
+        streamSeqs.push(decodeCursor(a.cursor)!);
+      }
+      // The first message may have been left to the projector (nothing here had been routed
+      // that far yet); the second and third follow a frame this edge has handed out.
+      expect(await metric(sys.ops.edge, 'chat_edge_handover_claimed')).toBeGreaterThanOrEqual(claimedBefore + 2);
+      const last = streamSeqs[2]!;
+      const stored = await nats.jsm.streams.getMessage(n.streams.events, { seq: last });
+      expect(stored?.header.get(HANDED_BY_HEADER)).toBe(sys.env['EDGE_ID']);
+
+      // Nothing more reaches the device here: the projector has committed (so routed) past the
+      // last message, and this edge's delivery consumer has nothing left to hand out.
+      await eventually(async () => metricSum(await scrapeMetrics(sys.ops.projector), 'chat_projection_checkpoint', { projection: n.consumers.projMessages }), (p) => p >= last);
+      await eventually(
+        () => nats.jsm.consumers.info(n.streams.delivery, n.consumers.edge(sys.env['EDGE_ID']!)),
+        (ci) => ci.num_pending === 0 && ci.num_ack_pending === 0,
+      );
+      for (const socket of [here, there]) {
+        const seqs = socket.frames.filter((f) => f.type === 'message.new' && f.conversationId === conversationId).map((f) => f.seq);
+        expect(seqs).toEqual([1, 2, 3]);
+      }
+    } finally {
+      here.close();
+      there.close();
     }
   });
 });

@@ -11,6 +11,8 @@ import { TokenVerifier } from './auth';
 import { CommandGateway } from './commands';
 import { ConversationList } from './conversationList';
 import { DeliveryConsumer } from './delivery/consumer';
+import { HubFanOut } from './delivery/fanOut';
+import { HandOverHere } from './delivery/handOver';
 import { registerHttpRoutes } from './http/routes';
 import { createMetrics, perLabel } from './metrics';
 import { ReadModels } from './queries';
@@ -152,9 +154,51 @@ runApp(
         if (!err) typingHere(msg.json<TypingSignal>());
       },
     });
-    // CHAT_EDGE_COMMANDS=hosted: a command tier in this process, holding leases like a command process.
+    // Receipts for messages this edge handed over are appended here; the rest go to the command processes.
+    const publisher = publisherFor(nats.nc);
+    const receiptOutcomes = perLabel((outcome) => metrics.receipts.labels(outcome));
+    const receipts = new HandedReceipts({
+      subject: (c, u) => n.subjects.evtRcpt(c, u),
+      append: async (subject, json, msgId) => void (await publisher.publish(subject, json, { msgId })),
+      onOutcome: (outcome) => receiptOutcomes(outcome).inc(),
+    });
+    // Every frame for the sockets here goes through one fan-out: routed by the projector, or handed over at the append.
+    const fanOut = new HubFanOut(hub, (k) => metrics.deliveries.inc(k), {
+      conversationUpdated: (frame, users) => {
+        typing.membersChanged(frame.conversationId, frame.members);
+        receipts.membershipChanged(frame, users);
+      },
+      handed: (u, c, seq) => receipts.handed(u, c, seq),
+    });
+    // CHAT_EDGE_COMMANDS=hosted: a command tier in this process, holding leases like a command process,
+    // which hands the messages it appends to the devices here (CHAT_EDGE_HANDOVER).
+    const handOver =
+      cfg.CHAT_EDGE_COMMANDS === 'hosted' && cfg.CHAT_EDGE_HANDOVER
+        ? new HandOverHere({
+            edgeId: cfg.EDGE_ID,
+            deliver: (env) => fanOut.deliver(env),
+            syncRequired: (users) => {
+              for (const u of users) for (const s of hub.devicesOf(u)) s.send({ type: 'sync.required', reason: 'a message may have been stored without its live frame' });
+            },
+          })
+        : undefined;
+    if (handOver) {
+      gaugeFrom(promRegistry, 'chat_edge_handover_claimed', 'Messages this edge appended and handed to its own devices at the append (the projector routes them to the other edges only), since start', () => handOver.stats.claimed);
+      gaugeFrom(promRegistry, 'chat_edge_handover_declined', 'Messages this edge appended and left to the projector (a frame of the conversation it routed may still be on its way here), since start', () => handOver.stats.declined);
+      gaugeFrom(promRegistry, 'chat_edge_handover_unsure', 'Claimed appends that failed without proving they were not stored; the members here were asked to sync, since start', () => handOver.stats.unsure);
+    }
     const commandTier: CommandTier | undefined =
-      cfg.CHAT_EDGE_COMMANDS === 'hosted' ? await startCommandTier({ nats, cfg: loadConfig(CommandConfig), log: log.child({ part: 'commands' }), registry: promRegistry, instanceId: `${cfg.EDGE_ID}-${newInstanceId()}`, summary }) : undefined;
+      cfg.CHAT_EDGE_COMMANDS === 'hosted'
+        ? await startCommandTier({
+            nats,
+            cfg: loadConfig(CommandConfig),
+            log: log.child({ part: 'commands' }),
+            registry: promRegistry,
+            instanceId: `${cfg.EDGE_ID}-${newInstanceId()}`,
+            summary,
+            ...(handOver ? { handOver } : {}),
+          })
+        : undefined;
     const gateway = new CommandGateway(
       nats.nc,
       n,
@@ -166,14 +210,6 @@ runApp(
     gateway.start();
     gaugeFrom(promRegistry, 'chat_edge_command_batches', 'Command batches sent to a command process over NATS, since start', () => gateway.stats.batches - gateway.stats.local);
     gaugeFrom(promRegistry, 'chat_edge_command_batches_hosted', 'Command batches run by the command tier this edge hosts (CHAT_EDGE_COMMANDS=hosted), with no NATS round trip, since start', () => gateway.stats.local);
-    // Receipts for messages this edge handed over are appended here; the rest go to the command processes.
-    const publisher = publisherFor(nats.nc);
-    const receiptOutcomes = perLabel((outcome) => metrics.receipts.labels(outcome));
-    const receipts = new HandedReceipts({
-      subject: (c, u) => n.subjects.evtRcpt(c, u),
-      append: async (subject, json, msgId) => void (await publisher.publish(subject, json, { msgId })),
-      onOutcome: (outcome) => receiptOutcomes(outcome).inc(),
-    });
 
     // The oldest stream position still kept; cursors before it cannot be served (sync.reset).
     let firstSeq = { value: 0, at: 0 };
@@ -268,13 +304,7 @@ runApp(
       blocks: (u) => rm.blocks(u),
     });
 
-    const delivery = new DeliveryConsumer(nats.js, edgeConsumer.stream, edgeConsumer.config.durable_name, hub, log, (k) => metrics.deliveries.inc(k), { names: n }, {
-      conversationUpdated: (frame, users) => {
-        typing.membersChanged(frame.conversationId, frame.members);
-        receipts.membershipChanged(frame, users);
-      },
-      handed: (u, c, seq) => receipts.handed(u, c, seq),
-    });
+    const delivery = new DeliveryConsumer(nats.js, edgeConsumer.stream, edgeConsumer.config.durable_name, fanOut, log, { names: n }, (seq) => handOver?.routedThrough(seq));
     await delivery.start();
 
     // Heartbeat: keep this edge's device routes alive in the registry.

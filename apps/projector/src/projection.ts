@@ -8,6 +8,8 @@ export type StreamEvent = ChatEvent | MemberPreferenceEvent;
 export interface StoredEvent<E extends StreamEvent = ChatEvent> {
   streamSeq: number;
   event: E;
+  /** The edge that handed the event's `message.new` to its own devices at the append (HANDED_BY_HEADER). */
+  handedBy?: string;
 }
 
 /**

@@ -1,6 +1,6 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import type { Consumer } from '@nats-io/jetstream';
-import { decodeCursor, DeliveryEnvelope, MessageNewFrame, type Names } from '@chat/contracts';
+import { decodeCursor, DeliveryEnvelope, HANDED_BY_HEADER, MessageNewFrame, ROUTED_THROUGH_HEADER, type Names } from '@chat/contracts';
 import { ConnectionRegistry } from '@chat/redis';
 import { publisherFor } from '@chat/nats';
 import { edgeConsumerConfig, ensureConsumer } from '@chat/streams';
@@ -11,7 +11,7 @@ import { messagesProjection } from './messages/projection';
 import { receiptsProjection } from './receipts/projection';
 import { Router } from './routing';
 import { rebuildProjections } from './rebuild';
-import { created, publishEvents, receipt, sent, startProjections, waitFor, waitForCheckpoint, useTestEnv } from './testing/env';
+import { created, publishEvent, publishEvents, receipt, sent, startProjections, waitFor, waitForCheckpoint, useTestEnv } from './testing/env';
 
 const t = useTestEnv();
 let edge: Consumer;
@@ -29,13 +29,14 @@ beforeAll(async () => {
   router = new Router(publisherFor(t.env.nats.nc), t.env.names, registry);
 });
 
-/** Everything routed to edge eX so far (waits briefly for stragglers). */
-async function drain(): Promise<DeliveryEnvelope[]> {
+/** Everything routed to edge eX so far (waits briefly for stragglers); `through` collects each publish's ROUTED_THROUGH_HEADER. */
+async function drain(through: Array<string | undefined> = []): Promise<DeliveryEnvelope[]> {
   const out: DeliveryEnvelope[] = [];
   for (;;) {
     const info = await edge.info(false);
     if (info.num_pending === 0) return out;
     for await (const m of await edge.fetch({ max_messages: info.num_pending, expires: 1000 })) {
+      through.push(m.headers?.get(ROUTED_THROUGH_HEADER) || undefined);
       const body = m.json<unknown>();
       for (const e of Array.isArray(body) ? body : [body]) out.push(DeliveryEnvelope.parse(e));
       m.ack();
@@ -108,6 +109,35 @@ describe('live routing (d)', () => {
       expect(jobs.every((j) => j.text === undefined)).toBe(true);
     } finally {
       await run.stop();
+    }
+  }, 60_000);
+
+  it("routes a message handed over at the append (HANDED_BY_HEADER) to every edge but the one that handed it, and tells each edge how far it has routed", async () => {
+    const { names, pool, nats } = t.env;
+    const registry = new ConnectionRegistry(t.env.redis, 60_000);
+    await registry.register('erin', 'e-phone', 'eY');
+    const run = startProjections(t.env, (n) => [messagesProjection(n)], { live: live() });
+    try {
+      const [c] = await publishEvents(nats.js, names, [created('h1', ['alice', 'erin'], 0, 'direct')]);
+      await waitForCheckpoint(pool, names.consumers.projMessages, c!);
+      await drain();
+      // Handed over by eX: erin's device on eY gets it from the projector, alice's devices on eX do not.
+      const handed = await publishEvent(nats.js, names, sent('h1', 1, 'erin', { device: 'e-phone' }), { [HANDED_BY_HEADER]: 'eX' });
+      const routed = await publishEvent(nats.js, names, sent('h1', 2, 'erin', { device: 'e-phone' }));
+      await waitForCheckpoint(pool, names.consumers.projMessages, routed);
+      const through: Array<string | undefined> = [];
+      const envs = await drain(through);
+      expect(envs.map((e) => MessageNewFrame.parse(e.frame).seq)).toEqual([2]);
+      expect(decodeCursor(MessageNewFrame.parse(envs[0]!.frame).cursor)).toBe(routed);
+      // Every publish to eX names the last event its batch routed (one batch or two).
+      expect(through.length).toBeGreaterThan(0);
+      expect(through.every((v) => Number(v) >= handed)).toBe(true);
+      expect(Number(through.at(-1))).toBe(routed);
+      // No push for alice: she has devices (on eX), the hand-over reached them.
+      expect((await pushJobs()).filter((j) => j.conversationId === 'h1')).toEqual([]);
+    } finally {
+      await run.stop();
+      await registry.unregister('erin', 'e-phone', 'eY');
     }
   }, 60_000);
 

@@ -1,5 +1,5 @@
 import type { JetStreamPublisher } from '@chat/nats';
-import type { DeliveryEnvelope, Names, ServerFrame } from '@chat/contracts';
+import { ROUTED_THROUGH_HEADER, type DeliveryEnvelope, type Names, type ServerFrame } from '@chat/contracts';
 import type { ConnectionRegistry, DeviceRoute } from '@chat/redis';
 
 /** One frame for the connected devices of some users. */
@@ -10,11 +10,14 @@ export interface Route {
   users: readonly string[];
   /** The device that caused the event: it already knows. */
   exceptDevice?: { userId: string; deviceId: string };
+  /** The edge that handed the frame to its own devices at the append (HANDED_BY_HEADER): not routed there. */
+  skipEdge?: string;
 }
 
 /**
  * Pure: which users of a route to name in the envelope for each edge. A user whose only
- * device on an edge is the excepted one is left out, and an edge left with nobody gets nothing.
+ * device on an edge is the excepted one is left out, the route's `skipEdge` gets nobody, and an
+ * edge left with nobody gets nothing.
  */
 export function usersByEdge(route: Route, devices: ReadonlyMap<string, readonly DeviceRoute[]>): Map<string, string[]> {
   const byEdge = new Map<string, string[]>();
@@ -22,6 +25,7 @@ export function usersByEdge(route: Route, devices: ReadonlyMap<string, readonly 
   for (const userId of new Set(route.users)) {
     const edges = new Set<string>();
     for (const d of devices.get(userId) ?? []) {
+      if (d.edgeId === route.skipEdge) continue;
       if (ex && ex.userId === userId && ex.deviceId === d.deviceId) continue;
       edges.add(d.edgeId);
     }
@@ -116,9 +120,11 @@ export class Router {
   /**
    * Publishes routes to the edges where `devices` says the users are; resolves once JetStream
    * stored every publish. `tag` names the caller in the dedupe id (stream seqs of different
-   * callers overlap).
+   * callers overlap). `through`: every event up to this stream sequence is routed by this call
+   * or an earlier one (live routing, in stream order), sent to each edge as
+   * ROUTED_THROUGH_HEADER.
    */
-  async send(routes: readonly Route[], devices: ReadonlyMap<string, readonly DeviceRoute[]>, tag = 'evt'): Promise<number> {
+  async send(routes: readonly Route[], devices: ReadonlyMap<string, readonly DeviceRoute[]>, tag = 'evt', through?: number): Promise<number> {
     if (routes.length === 0 || devices.size === 0) return 0;
     // A loop, not Math.min(...): a big batch can hold more routes than a call has arguments.
     let lo = Infinity;
@@ -132,8 +138,11 @@ export class Router {
     let envelopes = 0;
     for (const [edgeId, list] of envelopesByEdge(routes, devices)) {
       envelopes += list.length;
-      packEnvelopes(list, this.maxBytes).forEach((payload, chunk) => {
-        acks.push(this.publisher.publish(this.names.subjects.dlv(edgeId), payload, { msgId: `${id}-${edgeId}-${chunk}` }));
+      const chunks = packEnvelopes(list, this.maxBytes);
+      chunks.forEach((payload, chunk) => {
+        // The last chunk for the edge says how far the routing has got (ROUTED_THROUGH_HEADER).
+        const headers = through !== undefined && chunk === chunks.length - 1 ? { headers: { [ROUTED_THROUGH_HEADER]: String(through) } } : {};
+        acks.push(this.publisher.publish(this.names.subjects.dlv(edgeId), payload, { msgId: `${id}-${edgeId}-${chunk}`, ...headers }));
       });
     }
     await Promise.all(acks);

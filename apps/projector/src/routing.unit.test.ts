@@ -1,6 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { runs } from './projection';
-import { envelopesByEdge, packEnvelopes, usersByEdge, type Route } from './routing';
+import { names, ROUTED_THROUGH_HEADER } from '@chat/contracts';
+import type { PublishOptions } from '@chat/nats';
+import { envelopesByEdge, packEnvelopes, Router, usersByEdge, type Route } from './routing';
 
 const frame = { type: 'pong' } as const;
 
@@ -21,6 +23,31 @@ describe('usersByEdge', () => {
   it('leaves out an edge whose only device for a user is the excepted one', () => {
     const route: Route = { streamSeq: 1, frame, users: ['alice', 'bob'], exceptDevice: { userId: 'alice', deviceId: 'a2' } };
     expect([...usersByEdge(route, devices)]).toEqual([['e1', ['alice', 'bob']]]);
+  });
+
+  it('leaves out the edge that handed the frame over at the append', () => {
+    const route: Route = { streamSeq: 1, frame, users: ['alice', 'bob'], skipEdge: 'e1' };
+    expect([...usersByEdge(route, devices)]).toEqual([['e2', ['alice']]]);
+  });
+});
+
+describe('Router.send', () => {
+  it("tells each edge, on its last publish of the batch, how far the routing has got", async () => {
+    const published: Array<{ subject: string; payload: string; headers: Record<string, string> | undefined }> = [];
+    const publisher = { publish: async (subject: string, payload: string | Uint8Array, o: PublishOptions = {}) => (published.push({ subject, payload: String(payload), headers: o.headers }), { seq: published.length, duplicate: false, stream: 'd' }) };
+    const router = new Router(publisher as never, names(''), {} as never, 60);
+    const devices = new Map([
+      ['alice', [{ deviceId: 'a1', edgeId: 'e1' }]],
+      ['bob', [{ deviceId: 'b1', edgeId: 'e2' }]],
+    ]);
+    const routes: Route[] = [1, 2, 3].map((n) => ({ streamSeq: n, frame: { type: 'pong', ref: String(n) }, users: ['alice', 'bob'] }));
+    await router.send(routes, devices, 'live', 7);
+    const e1 = published.filter((p) => p.subject.endsWith('.e1'));
+    expect(e1.length).toBeGreaterThan(1);
+    expect(e1.map((p) => p.headers?.[ROUTED_THROUGH_HEADER])).toEqual([...e1.slice(1).map(() => undefined), '7']);
+    published.length = 0;
+    await router.send(routes, devices, 'rcpt');
+    expect(published.every((p) => p.headers === undefined)).toBe(true);
   });
 });
 

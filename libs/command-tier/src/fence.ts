@@ -13,7 +13,7 @@ export class Fenced extends Error {
 export function fencedStore(store: EventStore, isFenced: (subject: string) => boolean): EventStore {
   return {
     load: (subject, afterSeq) => store.load(subject, afterSeq),
-    append: (subject, events, expected, commandId) =>
-      isFenced(subject) ? Promise.reject(new Fenced(`${subject}: partition not owned; not appending`)) : store.append(subject, events, expected, commandId),
+    append: (subject, events, expected, commandId, headers) =>
+      isFenced(subject) ? Promise.reject(new Fenced(`${subject}: partition not owned; not appending`)) : store.append(subject, events, expected, commandId, headers),
   };
 }

@@ -6,7 +6,8 @@ import { ConcurrencyError, InMemoryEventStore } from '@chat/nats';
 import { Aggregates } from './aggregates';
 import { conversation } from './kinds';
 import { InMemorySnapshotStore } from './snapshots/store';
-import { MAX_ATTEMPTS, type HandlerContext } from './handler';
+import { MAX_ATTEMPTS, type HandlerContext, type HandOver } from './handler';
+import { Fenced } from './fence';
 import { KeyedQueue } from './keyedQueue';
 import { runConversationCommand } from './conversationCommand';
 
@@ -93,6 +94,67 @@ describe('handle (given a conversation, when a send races, then …)', () => {
     await expect(runConversationCommand(ctx, intruder)).rejects.toMatchObject({ code: 'forbidden' });
     expect(store.events(subject)).toHaveLength(1);
     expect(ctx.aggregates.peek(subject)).toBeDefined();
+  });
+});
+
+describe('handle with a HandOver (an edge hosting the tier)', () => {
+  function recording(claimWhen: (expected: number) => boolean) {
+    const calls: string[] = [];
+    const handOver: HandOver = {
+      claim: (conversationId, expected) => (calls.push(`claim ${conversationId} ${expected}`), claimWhen(expected) ? { 'Chat-Handed-By': 'e1' } : undefined),
+      stored: (event, streamSeq, members) => void calls.push(`stored ${event.clientMsgId} ${streamSeq} ${members.join(',')}`),
+      unsure: (conversationId, members) => void calls.push(`unsure ${conversationId} ${members.join(',')}`),
+    };
+    return { calls, handOver };
+  }
+
+  it('claims a message before its append, stamps the append and hands it over once stored', async () => {
+    const { store, ctx } = await setup();
+    const { calls, handOver } = recording(() => true);
+    ctx.handOver = handOver;
+    expect(await runConversationCommand(ctx, send('one'))).toMatchObject({ seq: 1 });
+    expect(calls).toEqual(['claim g1 1', 'stored one 2 a']);
+    expect(store.headers(subject)).toEqual([undefined, { 'Chat-Handed-By': 'e1' }]);
+  });
+
+  it('appends unstamped and hands nothing over when the host declines, and never claims what is not a message', async () => {
+    const { store, ctx } = await setup();
+    const { calls, handOver } = recording(() => false);
+    ctx.handOver = handOver;
+    await runConversationCommand(ctx, send('one'));
+    const rename: CommandOf<'UpdateConversation'> = { type: 'UpdateConversation', v: 1, meta: { ...send('x').meta }, data: { conversationId: conv, title: 'renamed' } };
+    await runConversationCommand(ctx, rename);
+    expect(calls).toEqual(['claim g1 1']);
+    expect(store.headers(subject)).toEqual([undefined, undefined, undefined]);
+  });
+
+  it('claims again on the reloaded state after a race, and reports an append that may have landed as unsure', async () => {
+    const { store, ctx } = await setup();
+    const { calls, handOver } = recording(() => true);
+    ctx.handOver = handOver;
+    await runConversationCommand(ctx, send('warm'));
+    let raced = false;
+    store.beforeAppend = async () => {
+      if (raced) return;
+      raced = true;
+      const { lastSubjectSeq } = await store.load(subject);
+      await store.append(subject, [sentEvent(2, 'other')], lastSubjectSeq, 'elsewhere');
+    };
+    await runConversationCommand(ctx, send('mine'));
+    // A lost race proves nothing was stored: claimed again on the new state, no unsure.
+    expect(calls).toEqual(['claim g1 1', 'stored warm 2 a', 'claim g1 2', 'claim g1 3', 'stored mine 4 a']);
+    calls.length = 0;
+    store.beforeAppend = () => {
+      throw new Error('timeout');
+    };
+    await expect(runConversationCommand(ctx, send('lost'))).rejects.toThrow('timeout');
+    expect(calls).toEqual(['claim g1 4', 'unsure g1 a']);
+    calls.length = 0;
+    store.beforeAppend = () => {
+      throw new Fenced('not owned');
+    };
+    await expect(runConversationCommand(ctx, send('fenced'))).rejects.toBeInstanceOf(Fenced);
+    expect(calls).toEqual(['claim g1 4']);
   });
 });
 

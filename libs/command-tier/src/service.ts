@@ -5,7 +5,7 @@ import { aggregateSubjectParser, commandKey, isChatError, userCommandKey, type C
 import { isConcurrencyError, partitionOf as partitionFor, type EventStore } from '@chat/nats';
 import { DEFAULT_RULES, type ConversationRules } from '@chat/domain';
 import { Aggregates } from './aggregates';
-import type { HandlerContext } from './handler';
+import type { HandlerContext, HandOver } from './handler';
 import { KeyedQueue } from './keyedQueue';
 import { COMMANDS } from './commands';
 import { Fenced, fencedStore } from './fence';
@@ -37,6 +37,8 @@ export interface CommandServiceOptions {
   rules?: Partial<ConversationRules>;
   /** Told of every batch of requests and every command answered (the metrics). */
   observer?: CommandObserver;
+  /** Hands new messages to the host's own devices after their append (an edge hosting the tier). */
+  handOver?: HandOver;
 }
 
 export type CommandOutcome = 'ok' | 'rejected' | 'failed' | 'moved';
@@ -111,6 +113,7 @@ export class CommandService {
       rules: { ...DEFAULT_RULES, ...opts.rules },
       ...(opts.messages ? { messages: opts.messages } : {}),
       exclusive: (conversationId, task) => this.queue.run(conversationId, task),
+      ...(opts.handOver ? { handOver: opts.handOver } : {}),
     };
   }
 

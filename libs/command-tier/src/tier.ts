@@ -10,6 +10,7 @@ import { commandOwnersBucket, ensureCommandOwners, ensureSnapshots, snapshotsBuc
 import { Aggregates } from './aggregates';
 import { StreamMessageLookup } from './messageLookup';
 import { PartitionLeases } from './partitions/leases';
+import type { HandOver } from './handler';
 import { CommandService, type CommandObserver } from './service';
 import { SnapshotKeeper } from './snapshots/keeper';
 import { KvSnapshotStore } from './snapshots/store';
@@ -69,6 +70,8 @@ export async function startCommandTier(opts: {
   instanceId: string;
   /** The host's summary line: the tier logs its own `commands` line through it. */
   summary: Shell<unknown>['summary'];
+  /** An edge hosting the tier: hands new messages to its own devices after their append. */
+  handOver?: HandOver;
 }): Promise<CommandTier> {
   const { nats, cfg, log, registry, instanceId } = opts;
   const n = namesFor(cfg.CHAT_NS);
@@ -109,6 +112,7 @@ export async function startCommandTier(opts: {
     snapshotEvery: cfg.CHAT_SNAPSHOT_EVERY,
     snapshotAfterMs,
     rules: { maxGroupMembers: cfg.CHAT_MAX_GROUP_MEMBERS, editWindowMs: cfg.CHAT_EDIT_WINDOW, deleteWindowMs: cfg.CHAT_DELETE_WINDOW },
+    ...(opts.handOver ? { handOver: opts.handOver } : {}),
   }).start();
   // One keeper per system: in the process holding partition 0. It writes what the owners'
   // snapshots missed (a crash) well before CHAT_MAX_AGE: after twice the snapshot interval.

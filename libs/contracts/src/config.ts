@@ -190,6 +190,13 @@ export const EdgeConfig = Common.extend({
    */
   CHAT_EDGE_COMMANDS: z.enum(['remote', 'hosted']).default('remote'),
   /**
+   * With CHAT_EDGE_COMMANDS=hosted: the edge hands a message it appended to the members'
+   * devices connected to it as soon as the append is acknowledged, and the projector routes it
+   * only to the other edges (docs/architecture.md, Hand-over at the append). `false` leaves every
+   * frame to the projector.
+   */
+  CHAT_EDGE_HANDOVER: z.stringbool().default(true),
+  /**
    * How long a `sync` waits for the read model to hold every event acknowledged before it
    * arrived; past it the batch holds what the read model has, with `hasMore: true`.
    */

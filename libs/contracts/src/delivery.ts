@@ -1,6 +1,8 @@
 import { z } from 'zod';
 import { DeviceId, UserId } from './ids';
-import { ServerFrame } from './frames';
+import { ServerFrame, type MessageNew } from './frames';
+import { encodeCursor } from './cursor';
+import type { EventOf } from './events';
 
 /**
  * What a projector routes to one edge on chat.dlv.<edgeId>: one frame and the users whose
@@ -15,3 +17,34 @@ export const DeliveryEnvelope = z.object({
   frame: ServerFrame,
 });
 export type DeliveryEnvelope = z.infer<typeof DeliveryEnvelope>;
+
+/**
+ * Header of an event in CHAT_EVENTS whose `message.new` the appending edge handed to its own
+ * connected devices right after the append's acknowledgement (an edge hosting the command
+ * tier): its value is that edge's id, and the projector routes the frame to every other edge.
+ */
+export const HANDED_BY_HEADER = 'Chat-Handed-By';
+
+/**
+ * Header of a publish on chat.dlv.<edgeId> by the projector's live routing: every event up to
+ * this CHAT_EVENTS sequence has been routed, and what it routed to this edge is in this publish
+ * or an earlier one. An edge that has delivered it knows no older frame is still on its way.
+ */
+export const ROUTED_THROUGH_HEADER = 'Chat-Routed-Through';
+
+/** The live frame for a message; its cursor is the event's stream sequence, like the inbox row's. */
+export function messageNewFrame(e: EventOf<'MessageSent'>, streamSeq: number): MessageNew {
+  return {
+    type: 'message.new',
+    conversationId: e.conversationId,
+    messageId: e.messageId,
+    seq: e.seq,
+    senderId: e.senderId,
+    body: e.body,
+    sentAt: e.sentAt,
+    ...(e.replyTo !== undefined ? { replyTo: e.replyTo } : {}),
+    cursor: encodeCursor(streamSeq),
+    ...(e.mentions?.length ? { mentions: e.mentions } : {}),
+    ...(e.forwarded ? { forwarded: true as const } : {}),
+  };
+}

@@ -1,7 +1,14 @@
 import { DeliverPolicy, JetStreamApiCodes, JetStreamApiError } from '@nats-io/jetstream';
 import type { JetStreamClient, JetStreamManager } from '@nats-io/jetstream';
 import { readStoredEvent, type StoredEvent } from '@chat/contracts';
+import { headers as natsHeaders, type MsgHdrs } from '@nats-io/transport-node';
 import { PublishError, type JetStreamPublisher } from './publisher';
+
+function natsHeadersOf(headers: Readonly<Record<string, string>>): MsgHdrs {
+  const h = natsHeaders();
+  for (const [k, v] of Object.entries(headers)) h.set(k, v);
+  return h;
+}
 
 /**
  * The subject moved on since the caller read it (JetStream error 10071), or the events were
@@ -36,9 +43,10 @@ export interface EventStore {
    * Appends `events` if the subject's last stream sequence is still `expectedLastSubjectSeq`;
    * resolves with the new last sequence once JetStream has acknowledged every event. Throws
    * ConcurrencyError when the subject moved on. `commandId` makes a retried append of the same
-   * command a no-op within the stream's duplicate window.
+   * command a no-op within the stream's duplicate window. `headers` go on every event's message
+   * (e.g. HANDED_BY_HEADER).
    */
-  append(subject: string, events: readonly StoredEvent[], expectedLastSubjectSeq: number, commandId: string): Promise<number>;
+  append(subject: string, events: readonly StoredEvent[], expectedLastSubjectSeq: number, commandId: string, headers?: Readonly<Record<string, string>>): Promise<number>;
 }
 
 /**
@@ -112,7 +120,7 @@ export class JetStreamEventStore implements EventStore {
     return position;
   }
 
-  async append(subject: string, events: readonly StoredEvent[], expectedLastSubjectSeq: number, commandId: string): Promise<number> {
+  async append(subject: string, events: readonly StoredEvent[], expectedLastSubjectSeq: number, commandId: string, headers?: Readonly<Record<string, string>>): Promise<number> {
     let expected = expectedLastSubjectSeq;
     for (const [i, event] of events.entries()) {
       let ack;
@@ -120,8 +128,8 @@ export class JetStreamEventStore implements EventStore {
         const data = JSON.stringify(event);
         const msgId = `${commandId}:${i}`;
         ack = this.publisher
-          ? await this.publisher.publish(subject, data, { msgId, expectLastSubjectSeq: expected })
-          : await this.js.publish(subject, data, { msgID: msgId, expect: { lastSubjectSequence: expected } });
+          ? await this.publisher.publish(subject, data, { msgId, expectLastSubjectSeq: expected, ...(headers ? { headers: { ...headers } } : {}) })
+          : await this.js.publish(subject, data, { msgID: msgId, expect: { lastSubjectSequence: expected }, ...(headers ? { headers: natsHeadersOf(headers) } : {}) });
       } catch (e) {
         if (isWrongLastSequence(e)) throw new ConcurrencyError(subject, expected, 'wrong-last-sequence', { cause: e });
         throw e;

@@ -4,6 +4,7 @@ import { ConcurrencyError, type EventStore, type LoadedEvents } from './eventSto
 interface Stored {
   seq: number;
   event: StoredEvent;
+  headers?: Record<string, string>;
 }
 
 /**
@@ -27,7 +28,7 @@ export class InMemoryEventStore implements EventStore {
     return { events: mine.slice(i).map((r) => structuredClone(r.event)), lastSubjectSeq: last };
   }
 
-  async append(subject: string, events: readonly StoredEvent[], expectedLastSubjectSeq: number, commandId: string): Promise<number> {
+  async append(subject: string, events: readonly StoredEvent[], expectedLastSubjectSeq: number, commandId: string, headers?: Readonly<Record<string, string>>): Promise<number> {
     await this.beforeAppend?.(subject);
     let expected = expectedLastSubjectSeq;
     let mine = this.subjects.get(subject);
@@ -38,7 +39,7 @@ export class InMemoryEventStore implements EventStore {
       const last = mine.at(-1)?.seq ?? 0;
       if (last !== expected) throw new ConcurrencyError(subject, expected, 'wrong-last-sequence');
       this.seq += 1;
-      mine.push({ seq: this.seq, event: structuredClone(event) });
+      mine.push({ seq: this.seq, event: structuredClone(event), ...(headers ? { headers: { ...headers } } : {}) });
       this.ids.set(id, this.seq);
       expected = this.seq;
     }
@@ -48,5 +49,10 @@ export class InMemoryEventStore implements EventStore {
   /** Every stored event of a subject, oldest first. */
   events(subject: string): StoredEvent[] {
     return (this.subjects.get(subject) ?? []).map((r) => r.event);
+  }
+
+  /** The headers each stored event of a subject was appended with, oldest first. */
+  headers(subject: string): Array<Record<string, string> | undefined> {
+    return (this.subjects.get(subject) ?? []).map((r) => r.headers);
   }
 }

@@ -1,14 +1,14 @@
 import type { Consumer, ConsumerMessages, JetStreamClient, JsMsg } from '@nats-io/jetstream';
 import type { Logger } from 'pino';
-import { DeliveryEnvelope, type Names, type ServerFrameOf } from '@chat/contracts';
+import { DeliveryEnvelope, ROUTED_THROUGH_HEADER, type Names } from '@chat/contracts';
 import { deadLetterMessage, shouldDeadLetter } from '@chat/nats';
-import type { Hub } from '../ws/hub';
+import type { HubFanOut } from './fanOut';
 
 /**
  * Pushes frames routed to this edge (chat.dlv.<edgeId>, consumer edge-<edgeId>) to the local
- * sockets of the users they name. Each frame is serialised once for all its sockets. A device
- * that is not here any more simply misses it: it was committed before routing, so its next
- * `sync` returns it.
+ * sockets of the users they name (through the HubFanOut). A device that is not here any more
+ * simply misses it: its next `sync` returns it. A publish's ROUTED_THROUGH_HEADER is reported
+ * once its envelopes are out (`onRoutedThrough`): the hand-over at the append relies on it.
  *
  * With `deadLetters` set, an envelope that fails is kept in CHAT_DLQ (`chat.dlq.edge-<id>`) and
  * termed: at once when it can never succeed (not JSON, not an envelope), otherwise naked and
@@ -23,11 +23,6 @@ export interface DeliveryDeadLetters {
   nakDelayMs?: number;
 }
 
-/** A `receipt.batch` as the standard `receipt` frames docs/protocol.md defines. */
-export function receiptFrames(batch: ServerFrameOf<'receipt.batch'>): Array<ServerFrameOf<'receipt'>> {
-  return batch.receipts.map((r) => ({ type: 'receipt', conversationId: batch.conversationId, userId: r.userId, status: r.status, upToSeq: r.upToSeq, at: r.at }));
-}
-
 /** An envelope as the projector writes it, or an error (no redelivery can fix it). */
 function envelopeOf(json: unknown): DeliveryEnvelope {
   const e = json as Partial<DeliveryEnvelope> | null;
@@ -35,14 +30,6 @@ function envelopeOf(json: unknown): DeliveryEnvelope {
     return DeliveryEnvelope.parse(json);
   }
   return e as DeliveryEnvelope;
-}
-
-/** What the edge learns from the frames passing through it. */
-export interface DeliveryObserver {
-  /** A `conversation.updated` (members after the change), routed to `users`. */
-  conversationUpdated?(frame: ServerFrameOf<'conversation.updated'>, users: readonly string[]): void;
-  /** A `message.new` handed to at least one of the user's devices here. */
-  handed?(userId: string, conversationId: string, seq: number): void;
 }
 
 export class DeliveryConsumer {
@@ -55,11 +42,11 @@ export class DeliveryConsumer {
     private readonly js: JetStreamClient,
     private readonly stream: string,
     private readonly consumerName: string,
-    private readonly hub: Hub,
+    private readonly fanOut: HubFanOut,
     private readonly log: Logger,
-    private readonly onDelivered: (n: number) => void,
     private readonly deadLetters?: DeliveryDeadLetters,
-    private readonly observe: DeliveryObserver = {},
+    /** Every routed frame up to this CHAT_EVENTS sequence has been handed to the sockets here. */
+    private readonly onRoutedThrough?: (streamSeq: number) => void,
   ) {}
 
   async start(): Promise<void> {
@@ -80,8 +67,10 @@ export class DeliveryConsumer {
           continue;
         }
         try {
-          for (const env of envelopes) this.deliver(env);
+          for (const env of envelopes) this.fanOut.deliver(env);
           m.ack();
+          const through = Number(m.headers?.get(ROUTED_THROUGH_HEADER));
+          if (through > 0) this.onRoutedThrough?.(through);
         } catch (e) {
           await this.fail(m, e, false);
         }
@@ -109,31 +98,6 @@ export class DeliveryConsumer {
       this.log.error({ err: e, seq: m.seq }, 'dead-lettering an envelope failed');
       m.nak(dl.nakDelayMs ?? 1_000);
     }
-  }
-
-  deliver(env: DeliveryEnvelope): void {
-    const frame = env.frame;
-    if (frame.type === 'conversation.updated') this.observe.conversationUpdated?.(frame, env.users);
-    const handed = frame.type === 'message.new' && this.observe.handed ? frame : undefined;
-    const json = JSON.stringify(frame);
-    // Group receipts: one `receipt.batch` to connections that asked for it, the same content as
-    // standard `receipt` frames (one per member and status) to the others.
-    let receipts: string[] | undefined;
-    let n = 0;
-    for (const userId of env.users) {
-      let here = false;
-      for (const s of this.hub.devicesOf(userId)) {
-        if (env.exceptDevice && env.exceptDevice.userId === userId && env.exceptDevice.deviceId === s.deviceId) continue;
-        if (frame.type === 'receipt.batch' && !s.features.has('receipt.batch')) {
-          receipts ??= receiptFrames(frame).map((r) => JSON.stringify(r));
-          for (const r of receipts) s.sendRaw(r, 'receipt');
-        } else s.sendRaw(json, frame.type);
-        n++;
-        here = true;
-      }
-      if (here && handed) this.observe.handed!(userId, handed.conversationId, handed.seq);
-    }
-    this.onDelivered(n);
   }
 
   async stop(): Promise<void> {

@@ -15,6 +15,8 @@ export interface LivePlan {
   messages: Array<{ streamSeq: number; event: EventOf<'MessageSent'>; recipients: string[]; conversation: ConversationInfo | undefined }>;
   /** Conversations whose cached state this batch changed (dropped if the batch does not commit). */
   touched: Set<string>;
+  /** The batch's last stream sequence: every event up to it is routed once this plan is (ROUTED_THROUGH_HEADER). */
+  through: number;
 }
 
 export interface LiveStats {
@@ -32,7 +34,8 @@ const isReceipt = (e: StoredEvent): e is StoredEvent<ReceiptEvent> => e.event.ty
  * a message reaches the recipients' edges as soon as the projector has read it.
  *
  * - message.new, message.edited / deleted, conversation.updated: as `messageRoutes` says, to the
- *   members at that event, never back to the sending device;
+ *   members at that event, never back to the sending device, and a message's `message.new` not
+ *   to the edge that handed it over at the append (`handedBy`);
  * - receipts in direct conversations: to both members; in groups, a read to the reader's other
  *   devices (group receipts to the senders are coalesced after commit by proj-receipts);
  * - a push job on CHAT_NOTIFY for each recipient of a MessageSent with no device anywhere
@@ -87,11 +90,14 @@ export class LiveRouter {
     }
     const routes = messageRoutes(convEvents, after, info);
     const messages: LivePlan['messages'] = [];
-    const sent = new Map<number, EventOf<'MessageSent'>>();
-    for (const c of convEvents) if (c.event.type === 'MessageSent') sent.set(c.streamSeq, c.event);
+    const sent = new Map<number, StoredEvent<EventOf<'MessageSent'>>>();
+    for (const c of convEvents) if (c.event.type === 'MessageSent') sent.set(c.streamSeq, c as StoredEvent<EventOf<'MessageSent'>>);
     for (const r of routes) {
-      const e = r.frame.type === 'message.new' && !r.frame.system ? sent.get(r.streamSeq) : undefined;
-      if (!e) continue;
+      const stored = r.frame.type === 'message.new' && !r.frame.system ? sent.get(r.streamSeq) : undefined;
+      if (!stored) continue;
+      // Handed to the devices on the appending edge already: routed to the other edges only.
+      if (stored.handedBy) r.skipEdge = stored.handedBy;
+      const e = stored.event;
       messages.push({ streamSeq: r.streamSeq, event: e, recipients: r.users.filter((u) => u !== e.senderId), conversation: info.get(e.conversationId) });
     }
     const direct = receipts.filter((r) => info.get(r.event.conversationId)?.kind !== 'group');
@@ -103,7 +109,7 @@ export class LiveRouter {
       }
     }
     routes.sort((a, b) => a.streamSeq - b.streamSeq);
-    return { routes, messages, touched };
+    return { routes, messages, touched, through: events[events.length - 1]?.streamSeq ?? 0 };
   }
 
   /** Drops the cached state: some of it may have been folded from batches that did not commit. */
@@ -139,7 +145,7 @@ export class LiveRouter {
         jobs.push(publisher.publish(names.subjects.notify(userId), JSON.stringify(job), { msgId: job.jobId }));
       }
     }
-    const [publishes] = await Promise.all([router.send(plan.routes, devices, 'live'), ...jobs]);
+    const [publishes] = await Promise.all([router.send(plan.routes, devices, 'live', plan.through), ...jobs]);
     this.stats.batches++;
     this.stats.routes += plan.routes.length;
     this.stats.publishes += publishes as number;

@@ -1,4 +1,4 @@
-import { encodeCursor, isMediaBody, type ChatEvent, type EventOf, type MessageNew, type ServerFrameOf, type SystemInfo, type ConversationKind, type Role } from '@chat/contracts';
+import { encodeCursor, isMediaBody, messageNewFrame, type ChatEvent, type EventOf, type MessageNew, type ServerFrameOf, type SystemInfo, type ConversationKind, type Role } from '@chat/contracts';
 import type { StoredEvent } from '../projection';
 import type { Route } from '../routing';
 
@@ -187,23 +187,6 @@ export function messagesChanges({ streamSeq, event: e }: StoredEvent): MessagesC
       return never;
     }
   }
-}
-
-/** The live frame for a message; its cursor is the event's stream sequence, like the inbox row's. */
-export function messageNewFrame(e: EventOf<'MessageSent'>, streamSeq: number): MessageNew {
-  return {
-    type: 'message.new',
-    conversationId: e.conversationId,
-    messageId: e.messageId,
-    seq: e.seq,
-    senderId: e.senderId,
-    body: e.body,
-    sentAt: e.sentAt,
-    ...(e.replyTo !== undefined ? { replyTo: e.replyTo } : {}),
-    cursor: encodeCursor(streamSeq),
-    ...(e.mentions?.length ? { mentions: e.mentions } : {}),
-    ...(e.forwarded ? { forwarded: true as const } : {}),
-  };
 }
 
 export function systemMessageFrame(e: MembershipEvent, streamSeq: number): MessageNew {

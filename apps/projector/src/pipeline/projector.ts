@@ -1,7 +1,7 @@
 import type { JetStreamClient, JetStreamManager, JsMsg } from '@nats-io/jetstream';
 import type { NatsConnection, Subscription } from '@nats-io/transport-node';
 import type { Logger } from 'pino';
-import { readEvent, readPreferenceEvent, type Names } from '@chat/contracts';
+import { HANDED_BY_HEADER, readEvent, readPreferenceEvent, type Names } from '@chat/contracts';
 import { SessionLock, type Pool } from '@chat/postgres';
 import { projectorConsumerConfig, PROJECTION_MAX_ACK_PENDING, type StreamSettings } from '@chat/streams';
 import { deadLetterMessage } from '@chat/nats';
@@ -287,7 +287,8 @@ export class Projector {
 
   private parse(m: JsMsg): StoredEvent<StreamEvent> {
     const json = m.json();
-    return { streamSeq: m.seq, event: m.subject.startsWith(this.prefPrefix) ? readPreferenceEvent(json) : readEvent(json) };
+    const handedBy = m.headers?.get(HANDED_BY_HEADER);
+    return { streamSeq: m.seq, event: m.subject.startsWith(this.prefPrefix) ? readPreferenceEvent(json) : readEvent(json), ...(handedBy ? { handedBy } : {}) };
   }
 
   /**

@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, inject } from 'vitest';
 import type { JetStreamClient } from '@nats-io/jetstream';
+import { headers as natsHeaders, type MsgHdrs } from '@nats-io/transport-node';
 import { pino, type Logger } from 'pino';
 import { names as namesFor, type ChatEvent, type Names } from '@chat/contracts';
 import { connectNats, type Nats } from '@chat/nats';
@@ -79,10 +80,15 @@ export async function createTestEnv(): Promise<TestEnv> {
 }
 
 /** Appends an event to its CHAT_EVENTS subject; returns the stream sequence. */
-export async function publishEvent(js: JetStreamClient, names: Names, e: ChatEvent): Promise<number> {
+export async function publishEvent(js: JetStreamClient, names: Names, e: ChatEvent, hdrs?: Record<string, string>): Promise<number> {
   const subject =
     e.type === 'MessagesDelivered' || e.type === 'MessagesRead' ? names.subjects.evtRcpt(e.conversationId, e.userId) : names.subjects.evtConv(e.conversationId);
-  return (await js.publish(subject, JSON.stringify(e))).seq;
+  let h: MsgHdrs | undefined;
+  if (hdrs) {
+    h = natsHeaders();
+    for (const [k, v] of Object.entries(hdrs)) h.set(k, v);
+  }
+  return (await js.publish(subject, JSON.stringify(e), h ? { headers: h } : {})).seq;
 }
 
 /** Publishes many events in order without waiting for each ack; returns their sequences. */

@@ -1,0 +1,68 @@
+import { describe, expect, it } from 'vitest';
+import { decodeCursor, HANDED_BY_HEADER, type DeliveryEnvelope, type EventOf } from '@chat/contracts';
+import { messageSent } from '@chat/domain/fixtures';
+import { HandOverHere } from './handOver';
+
+const at = '2030-01-01T00:00:00.000Z';
+const message = (conversationId: string, seq: number): EventOf<'MessageSent'> =>
+  messageSent({ conversationId, messageId: `m${seq}`, seq, senderId: 'alice', senderDeviceId: 'a1', clientMsgId: `c${seq}`, body: { text: 'x' }, sentAt: at }) as EventOf<'MessageSent'>;
+
+function setup(maxTails?: number) {
+  const delivered: DeliveryEnvelope[] = [];
+  const syncs: string[][] = [];
+  const h = new HandOverHere({ edgeId: 'e1', deliver: (env) => delivered.push(env), syncRequired: (users) => syncs.push([...users]), ...(maxTails ? { maxTails } : {}) });
+  return { h, delivered, syncs };
+}
+
+describe('HandOverHere (given what the projector routed here, when a message is appended, then …)', () => {
+  it('declines while a frame the projector routed for an older event may still be on its way, and claims once the delivery consumer is past it', () => {
+    const { h } = setup();
+    expect(h.claim('c1', 10)).toBeUndefined();
+    h.routedThrough(9);
+    expect(h.claim('c1', 10)).toBeUndefined();
+    h.routedThrough(12);
+    expect(h.claim('c1', 10)).toEqual({ [HANDED_BY_HEADER]: 'e1' });
+    // The horizon never moves back (a re-routed older batch).
+    h.routedThrough(5);
+    expect(h.claim('c1', 12)).toBeDefined();
+    expect(h.stats).toMatchObject({ claimed: 2, declined: 2 });
+  });
+
+  it("claims the message after one it handed over itself in that conversation, not after another's event", () => {
+    const { h } = setup();
+    h.stored(message('c1', 1), 20, ['alice', 'bob']);
+    expect(h.claim('c1', 20)).toBeDefined();
+    // The conversation moved on by an event this edge did not hand over (an edit, another owner's message).
+    expect(h.claim('c1', 21)).toBeUndefined();
+    expect(h.claim('c2', 20)).toBeUndefined();
+  });
+
+  it('hands a stored message to the members here, but the sending device, with the cursor of its stream sequence', () => {
+    const { h, delivered } = setup();
+    h.stored(message('c1', 3), 42, ['alice', 'bob']);
+    expect(delivered).toHaveLength(1);
+    expect(delivered[0]).toMatchObject({ users: ['alice', 'bob'], exceptDevice: { userId: 'alice', deviceId: 'a1' }, frame: { type: 'message.new', conversationId: 'c1', seq: 3, messageId: 'm3', senderId: 'alice' } });
+    expect(decodeCursor((delivered[0]!.frame as { cursor: string }).cursor)).toBe(42);
+    expect(h.stats.handed).toBe(1);
+  });
+
+  it('asks the members here to sync after an append that may have landed unhanded, and no longer claims after it', () => {
+    const { h, syncs } = setup();
+    h.stored(message('c1', 1), 20, ['alice', 'bob']);
+    h.unsure('c1', ['alice', 'bob']);
+    expect(syncs).toEqual([['alice', 'bob']]);
+    expect(h.claim('c1', 20)).toBeUndefined();
+    expect(h.stats.unsure).toBe(1);
+  });
+
+  it('remembers at most maxTails conversations, forgetting the one handed over least recently', () => {
+    const { h } = setup(2);
+    h.stored(message('c1', 1), 1, ['alice']);
+    h.stored(message('c2', 1), 2, ['alice']);
+    h.stored(message('c1', 2), 3, ['alice']);
+    h.stored(message('c3', 1), 4, ['alice']);
+    expect(h.claim('c2', 2)).toBeUndefined();
+    expect(h.claim('c1', 3)).toBeDefined();
+    expect(h.claim('c3', 4)).toBeDefined();
+  });
+});
