@@ -94,6 +94,8 @@ describe('an edge hosting the command tier', () => {
         () => nats.jsm.consumers.info(n.streams.delivery, n.consumers.edge(sys.env['EDGE_ID']!)),
         (ci) => ci.num_pending === 0 && ci.num_ack_pending === 0,
       );
+      // The other edge's three came from the projector: three envelopes at least.
+      expect(await metric(sys.ops.projector, 'chat_projector_delivery_envelopes_total')).toBeGreaterThanOrEqual(3);
       for (const socket of [here, there]) {
         const seqs = socket.frames.filter((f) => f.type === 'message.new' && f.conversationId === conversationId).map((f) => f.seq);
         expect(seqs).toEqual([1, 2, 3]);

@@ -59,7 +59,7 @@ runApp('projector', ProjectorConfig, async ({ cfg, log, metrics }) => {
       })
     : null;
 
-  registerProjectorMetrics(metrics, { projector, pool, jsm: nats.jsm, stream: names.streams.events });
+  registerProjectorMetrics(metrics, { projector, router, pool, jsm: nats.jsm, stream: names.streams.events });
 
   projector.start();
   sweeper?.start();

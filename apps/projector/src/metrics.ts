@@ -3,6 +3,7 @@ import type { Pool } from 'pg';
 import { Gauge, Histogram, type Registry } from 'prom-client';
 import { counterFrom, gaugeFrom } from '@chat/app';
 import type { Projector } from './pipeline/projector';
+import type { Router } from './routing';
 
 /**
  * The projector's metrics. Counters the projector keeps anyway (stats) are read at scrape time;
@@ -10,7 +11,7 @@ import type { Projector } from './pipeline/projector';
  * projection's checkpoint (events), and the age of the oldest event not yet applied (seconds;
  * 0 when caught up).
  */
-export function registerProjectorMetrics(registry: Registry, o: { projector: Projector; pool: Pool; jsm: JetStreamManager; stream: string }): void {
+export function registerProjectorMetrics(registry: Registry, o: { projector: Projector; router?: Router; pool: Pool; jsm: JetStreamManager; stream: string }): void {
   const { projector } = o;
   const fromStats = (name: string, help: string, read: () => number) => counterFrom(registry, name, help, read);
   fromStats('chat_projector_events_applied_total', 'Events applied to the read models', () => projector.stats.applied);
@@ -19,6 +20,11 @@ export function registerProjectorMetrics(registry: Registry, o: { projector: Pro
   fromStats('chat_projector_dead_lettered_total', 'Events that failed on every attempt, kept in CHAT_DLQ and passed', () => projector.stats.deadLettered);
   fromStats('chat_projector_lock_losses_total', 'Times the writer lock\'s Postgres session failed (the projector paused and took it again)', () => projector.stats.lockLosses);
   fromStats('chat_projector_consumer_resets_total', 'Times the consumer was re-created at the checkpoint', () => projector.stats.resets);
+  const router = o.router;
+  if (router) {
+    fromStats('chat_projector_delivery_publishes_total', 'Publishes to CHAT_DELIVERY (one per edge per routed batch, more only past 512 KiB)', () => router.stats.publishes);
+    fromStats('chat_projector_delivery_envelopes_total', 'Frame envelopes in those publishes (one per frame and edge)', () => router.stats.envelopes);
+  }
   gaugeFrom(registry, 'chat_projector_writer_lock', '1 while this instance holds the projector writer lock (exactly one instance should)', () => (projector.holding ? 1 : 0));
   gaugeFrom(registry, 'chat_projector_refusing', '1 while the projector refuses to run (a checkpoint past the end of the stream: see chatctl projections status)', () => (projector.refusal ? 1 : 0));
   let inflight: Promise<void> | undefined;

@@ -11,7 +11,7 @@ export interface HandOverStats {
   declined: number;
   /** Claimed messages stored and handed to the devices here. */
   handed: number;
-  /** Claimed appends that failed without proving they were not stored (the members here were asked to sync). */
+  /** Claimed appends that failed without proving they were not stored, and hand-overs that failed (the members here were asked to sync). */
   unsure: number;
 }
 
@@ -77,7 +77,12 @@ export class HandOverHere implements HandOver {
     tails.set(event.conversationId, streamSeq);
     if (tails.size > (this.o.maxTails ?? DEFAULT_MAX_TAILS)) tails.delete(tails.keys().next().value!);
     this.stats.handed++;
-    this.o.deliver({ users: [...members], exceptDevice: { userId: event.senderId, deviceId: event.senderDeviceId }, frame: messageNewFrame(event, streamSeq) });
+    try {
+      this.o.deliver({ users: [...members], exceptDevice: { userId: event.senderId, deviceId: event.senderDeviceId }, frame: messageNewFrame(event, streamSeq) });
+    } catch {
+      // The message is stored and answered whatever happens here; the devices catch up by sync.
+      this.unsure(event.conversationId, members);
+    }
   }
 
   unsure(conversationId: string, members: readonly string[]): void {

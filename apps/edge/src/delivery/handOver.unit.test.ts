@@ -55,6 +55,20 @@ describe('HandOverHere (given what the projector routed here, when a message is 
     expect(h.stats.unsure).toBe(1);
   });
 
+  it('asks the members here to sync when handing a stored message over fails, and does not throw into the command', () => {
+    const syncs: string[][] = [];
+    const h = new HandOverHere({
+      edgeId: 'e1',
+      deliver: () => {
+        throw new Error('socket gone');
+      },
+      syncRequired: (users) => syncs.push([...users]),
+    });
+    expect(() => h.stored(message('c1', 1), 20, ['alice', 'bob'])).not.toThrow();
+    expect(syncs).toEqual([['alice', 'bob']]);
+    expect(h.claim('c1', 20)).toBeUndefined();
+  });
+
   it('remembers at most maxTails conversations, forgetting the one handed over least recently', () => {
     const { h } = setup(2);
     h.stored(message('c1', 1), 1, ['alice']);
