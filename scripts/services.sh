@@ -533,7 +533,9 @@ chat_s3_up() {
   local port="${CHAT_PRIVATE_S3_PORT:-14570}"
   local private="http://127.0.0.1:$port" bucket="${S3_BUCKET:-chat-media}" pid
   CHAT_S3_PRIVATE=0
-  if [ -n "${S3_ENDPOINT:-}" ]; then
+  # The private server's own address (a shell that sourced the env file) is the private server,
+  # so the env file keeps its lines.
+  if [ -n "${S3_ENDPOINT:-}" ] && [ "$S3_ENDPOINT" != "$private" ]; then
     chat_s3_probe || { chat_log "S3_ENDPOINT=$S3_ENDPOINT is not reachable, or its bucket $bucket is missing and cannot be created (unset S3_ENDPOINT to use a local server)"; return 1; }
     chat_log "S3: $S3_ENDPOINT, bucket $bucket (from the environment)"; return 0
   fi
