@@ -198,5 +198,12 @@ function writeResults(s: ChaosSummary): void {
   const json = `${JSON.stringify(s, null, 2)}\n`;
   const stamp = new Date().toISOString().replace(/[:.]/g, '-');
   writeFileSync(resolve(dir, `${stamp}${s.quick ? '-quick' : ''}.json`), json);
-  writeFileSync(resolve(dir, s.quick ? 'latest-quick.json' : 'latest.json'), json);
+  writeFileSync(resolve(dir, latestName(s)), json);
+}
+
+/** The committed file a run replaces: quick runs, runs with edges hosting the command tier
+ * (`--commands 0`) and runs with command processes each keep their own latest. */
+function latestName(s: ChaosSummary): string {
+  if (s.quick) return 'latest-quick.json';
+  return s.commands === 0 ? 'latest-hosted.json' : 'latest.json';
 }
