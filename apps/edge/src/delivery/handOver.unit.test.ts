@@ -7,6 +7,9 @@ const at = '2030-01-01T00:00:00.000Z';
 const message = (conversationId: string, seq: number): EventOf<'MessageSent'> =>
   messageSent({ conversationId, messageId: `m${seq}`, seq, senderId: 'alice', senderDeviceId: 'a1', clientMsgId: `c${seq}`, body: { text: 'x' }, sentAt: at }) as EventOf<'MessageSent'>;
 
+/** Resolves after this turn's continuations and nextTicks (a macrotask later). */
+const endOfTurn = () => new Promise((r) => setImmediate(r));
+
 function setup(maxTails?: number) {
   const delivered: DeliveryEnvelope[] = [];
   const syncs: string[][] = [];
@@ -37,9 +40,10 @@ describe('HandOverHere (given what the projector routed here, when a message is 
     expect(h.claim('c2', 20)).toBeUndefined();
   });
 
-  it('hands a stored message to the members here, but the sending device, with the cursor of its stream sequence', () => {
+  it('hands a stored message to the members here, but the sending device, with the cursor of its stream sequence', async () => {
     const { h, delivered } = setup();
     h.stored(message('c1', 3), 42, ['alice', 'bob']);
+    await endOfTurn();
     expect(delivered).toHaveLength(1);
     expect(delivered[0]).toMatchObject({ users: ['alice', 'bob'], exceptDevice: { userId: 'alice', deviceId: 'a1' }, frame: { type: 'message.new', conversationId: 'c1', seq: 3, messageId: 'm3', senderId: 'alice' } });
     expect(decodeCursor((delivered[0]!.frame as { cursor: string }).cursor)).toBe(42);
@@ -55,7 +59,19 @@ describe('HandOverHere (given what the projector routed here, when a message is 
     expect(h.stats.unsure).toBe(1);
   });
 
-  it('asks the members here to sync when handing a stored message over fails, and does not throw into the command', () => {
+  it("hands over after what the command's answer writes in the same turn (the sender's message.sent leaves first)", async () => {
+    const order: string[] = [];
+    const h = new HandOverHere({ edgeId: 'e1', deliver: () => order.push('message.new'), syncRequired: () => undefined });
+    h.stored(message('c1', 1), 20, ['alice', 'bob']);
+    // The answer reaches the session through promise continuations of the command's handling.
+    void Promise.resolve()
+      .then(() => undefined)
+      .then(() => order.push('message.sent'));
+    await endOfTurn();
+    expect(order).toEqual(['message.sent', 'message.new']);
+  });
+
+  it('asks the members here to sync when handing a stored message over fails, and does not throw into the command', async () => {
     const syncs: string[][] = [];
     const h = new HandOverHere({
       edgeId: 'e1',
@@ -65,6 +81,7 @@ describe('HandOverHere (given what the projector routed here, when a message is 
       syncRequired: (users) => syncs.push([...users]),
     });
     expect(() => h.stored(message('c1', 1), 20, ['alice', 'bob'])).not.toThrow();
+    await endOfTurn();
     expect(syncs).toEqual([['alice', 'bob']]);
     expect(h.claim('c1', 20)).toBeUndefined();
   });
