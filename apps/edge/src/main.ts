@@ -22,6 +22,7 @@ import { registerGateway, WS_PATH } from './ws/gateway';
 import { Hub } from './ws/hub';
 import { HandedReceipts } from './receipts/handed';
 import { InboxReader } from './sync/inboxReader';
+import { PresenceLookups } from './presence/lookups';
 import { ReadAfterAck } from './sync/readAfterAck';
 import { CLOSE_CODES } from '@chat/contracts';
 import { MediaInspector, MediaStore } from '@chat/media';
@@ -119,13 +120,14 @@ runApp(
       }
     }).start();
     // Presence and typing travel over core NATS: best effort by design, nothing stored.
+    const presenceLookups = new PresenceLookups(rm);
     const presence = new PresenceWatch({
       blockedBy: (u) => blocks.blockedBy(u),
       blockingAmong: (users) => rm.blockingAmong(users),
-      hidingAmong: (users) => rm.hidingPresence(users),
+      hidingAmong: (users) => presenceLookups.hidingAmong(users),
       store: new PresenceStore(redis),
       announce: (change) => nats.nc.publish(n.subjects.presence(change.userId), JSON.stringify(change)),
-      contactsAmong: (viewer, userIds) => rm.contactsAmong(viewer, userIds),
+      contactsAmong: (viewer, userIds) => presenceLookups.contactsAmong(viewer, userIds),
       graceMs: cfg.CHAT_PRESENCE_GRACE,
       now: Date.now,
       onError: (err, what) => log.warn({ err }, `${what} failed`),

@@ -94,6 +94,12 @@ const deletedFrame = (r: MessageRow, scope: 'everyone' | 'me', at: Date, cursor:
 type InboxRow = MessageRow & { entry: 'message' | 'edit' | 'delete' | 'hide'; position: number; hidden_at: Date | null };
 
 /** One device's sync read: its inbox after a stream position, at most `limit` entries. */
+/** A viewer asking which of `userIds` share a conversation with them. */
+export interface ContactsRequest {
+  viewerId: string;
+  userIds: readonly string[];
+}
+
 export interface InboxRequest {
   userId: string;
   afterStreamSeq: number;
@@ -163,16 +169,32 @@ export class ReadModels {
     return m;
   }
 
-  /** Of `userIds`, those who share a conversation with `userId` (presence is shown only to them). */
-  async contactsAmong(userId: string, userIds: readonly string[]): Promise<Set<string>> {
-    if (userIds.length === 0) return new Set();
-    const { rows } = await this.pool.query<{ user_id: string }>(
-      `SELECT DISTINCT other.user_id
-         FROM conversation_members me JOIN conversation_members other ON other.conversation_id = me.conversation_id
-        WHERE me.user_id = $1 AND other.user_id = ANY($2::text[])`,
-      [userId, userIds],
-    );
-    return new Set(rows.map((r) => r.user_id));
+  /**
+   * For each request, of its `userIds` those who share a conversation with its viewer (presence
+   * is shown only to them): one statement for all the requests (the pairs of every viewer with
+   * every user asked about are read and each request keeps its own).
+   */
+  async contactsAmongMany(requests: readonly ContactsRequest[]): Promise<Array<Set<string>>> {
+    const viewers = [...new Set(requests.map((r) => r.viewerId))];
+    const users = [...new Set(requests.flatMap((r) => r.userIds))];
+    if (users.length === 0) return requests.map(() => new Set());
+    const { rows } = await this.pool.query<{ viewer: string; user_id: string }>({
+      name: 'edge-contacts-among-many',
+      text: `SELECT DISTINCT me.user_id AS viewer, other.user_id
+               FROM conversation_members me JOIN conversation_members other ON other.conversation_id = me.conversation_id
+              WHERE me.user_id = ANY($1::text[]) AND other.user_id = ANY($2::text[])`,
+      values: [viewers, users],
+    });
+    const byViewer = new Map<string, Set<string>>();
+    for (const r of rows) {
+      const set = byViewer.get(r.viewer);
+      if (set) set.add(r.user_id);
+      else byViewer.set(r.viewer, new Set([r.user_id]));
+    }
+    return requests.map((r) => {
+      const contacts = byViewer.get(r.viewerId);
+      return new Set(contacts ? r.userIds.filter((u) => contacts.has(u)) : []);
+    });
   }
 
   /** Whom `userId` blocks, newest first, with since when. */
@@ -204,7 +226,11 @@ export class ReadModels {
   /** Of `userIds`, those who show their presence to nobody. */
   async hidingPresence(userIds: readonly string[]): Promise<Set<string>> {
     if (userIds.length === 0) return new Set();
-    const { rows } = await this.pool.query<{ user_id: string }>("SELECT user_id FROM user_settings WHERE user_id = ANY($1::text[]) AND last_seen = 'nobody'", [userIds]);
+    const { rows } = await this.pool.query<{ user_id: string }>({
+      name: 'edge-hiding-presence',
+      text: "SELECT user_id FROM user_settings WHERE user_id = ANY($1::text[]) AND last_seen = 'nobody'",
+      values: [userIds],
+    });
     return new Set(rows.map((r) => r.user_id));
   }
 
