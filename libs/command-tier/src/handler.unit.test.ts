@@ -33,17 +33,22 @@ async function setup() {
   return { store, ctx };
 }
 
+/** The next append finds that another writer appended to the conversation first (once). */
+function anotherWriterFirst(store: InMemoryEventStore): void {
+  let raced = false;
+  store.beforeAppend = async () => {
+    if (raced) return;
+    raced = true;
+    const { lastSubjectSeq } = await store.load(subject);
+    await store.append(subject, [sentEvent(2, 'other')], lastSubjectSeq, 'elsewhere');
+  };
+}
+
 describe('handle (given a conversation, when a send races, then …)', () => {
   it('reloads and decides again when another writer appended first', async () => {
     const { store, ctx } = await setup();
     await runConversationCommand(ctx, send('warm')); // cache holds seq 1
-    let raced = false;
-    store.beforeAppend = async () => {
-      if (raced) return;
-      raced = true;
-      const { lastSubjectSeq } = await store.load(subject);
-      await store.append(subject, [sentEvent(2, 'other')], lastSubjectSeq, 'elsewhere');
-    };
+    anotherWriterFirst(store);
     expect(await runConversationCommand(ctx, send('mine'))).toMatchObject({ seq: 3, clientMsgId: 'mine' });
     expect(ctx.stats.conflicts).toBe(1);
     expect(store.events(subject).map((e) => (e.type === 'MessageSent' ? e.clientMsgId : e.type))).toEqual(['ConversationCreated', 'warm', 'other', 'mine']);
@@ -133,13 +138,7 @@ describe('handle with a HandOver (an edge hosting the tier)', () => {
     const { calls, handOver } = recording(() => true);
     ctx.handOver = handOver;
     await runConversationCommand(ctx, send('warm'));
-    let raced = false;
-    store.beforeAppend = async () => {
-      if (raced) return;
-      raced = true;
-      const { lastSubjectSeq } = await store.load(subject);
-      await store.append(subject, [sentEvent(2, 'other')], lastSubjectSeq, 'elsewhere');
-    };
+    anotherWriterFirst(store);
     await runConversationCommand(ctx, send('mine'));
     // A lost race proves nothing was stored: claimed again on the new state, no unsure.
     expect(calls).toEqual(['claim g1 1', 'stored warm 2 a', 'claim g1 2', 'claim g1 3', 'stored mine 4 a']);
