@@ -119,10 +119,10 @@ export async function connectNats(url: string, name: string, opts: ConnectOption
     // the default (2 min × 2) would stall an app for minutes.
     pingInterval: 10_000,
     maxPingOut: 2,
-    // Without this every request (each JetStream publish is one) creates an Error up front to
-    // keep the caller's stack for a later failure: 15 µs of CPU per publish here, half of what
-    // an acknowledged publish costs the client (docs/performance.md). A failed request still
-    // says what failed; its stack starts in the client's reader.
+    // Without this every request (a KV write, a JetStream API call, a js.publish; not the
+    // appends of publisher.ts) creates an Error up front to keep the caller's stack for a later
+    // failure: 10–25 µs of client CPU per js.publish here (bench/src/micro/js-publish.ts). A
+    // failed request still says what failed; its stack starts in the client's reader.
     noAsyncTraces: true,
   });
   const server = nc.getServer();
