@@ -2,10 +2,10 @@ import { DeliverPolicy, JetStreamApiCodes, JetStreamApiError } from '@nats-io/je
 import type { ConsumerConfig, JetStreamManager, StreamConfig } from '@nats-io/jetstream';
 import type { Names } from '@chat/contracts';
 import { Kvm } from '@nats-io/kv';
-import { commandOwnersBucket, snapshotsBucket, consumerConfigs, edgeConsumerConfig, retiredConsumers, streamConfigs, type StreamSettings } from './definitions';
+import { commandOwnersBucket, snapshotsBucket, consumerConfigs, edgeConsumerConfig, retiredConsumers, streamConfigs, transientStreams, type StreamSettings } from './definitions';
 
 export interface ApplyReport {
-  streams: Array<{ name: string; action: 'created' | 'updated' | 'unchanged' }>;
+  streams: Array<{ name: string; action: 'created' | 'updated' | 'unchanged' | 'recreated' }>;
   buckets: Array<{ name: string; action: 'created' | 'unchanged' }>;
   consumers: Array<{ stream: string; name: string; action: 'created' | 'updated' | 'unchanged' | 'retired' }>;
 }
@@ -21,15 +21,21 @@ function differs(wanted: Record<string, unknown>, actual: Record<string, unknown
 
 /**
  * Creates or updates every stream and consumer. Idempotent: running it twice changes nothing.
- * It never deletes a stream or purges data; a change the server refuses to apply in place
- * (e.g. storage type) fails loudly instead.
+ * It never deletes a stream or purges data, with one exception: a transient stream
+ * (`transientStreams`: CHAT_DELIVERY) whose retention changed is re-created, with its durable
+ * consumers as they were (their frames of the last few minutes are dropped; every device gets
+ * them from `sync`). Any other change the server refuses to apply in place (e.g. storage type,
+ * or CHAT_EVENTS' retention) fails loudly instead.
  */
 export async function applyStreams(jsm: JetStreamManager, n: Names, s: StreamSettings, edgeIds: string[] = []): Promise<ApplyReport> {
   const report: ApplyReport = { streams: [], buckets: [], consumers: [] };
   for (const cfg of streamConfigs(n, s)) {
     try {
       const info = await jsm.streams.info(cfg.name);
-      if (differs(cfg, info.config as unknown as Record<string, unknown>)) {
+      if (info.config.retention !== cfg.retention && transientStreams(n).includes(cfg.name)) {
+        await recreateStream(jsm, cfg);
+        report.streams.push({ name: cfg.name, action: 'recreated' });
+      } else if (differs(cfg, info.config as unknown as Record<string, unknown>)) {
         await jsm.streams.update(cfg.name, cfg as Partial<StreamConfig>);
         report.streams.push({ name: cfg.name, action: 'updated' });
       } else report.streams.push({ name: cfg.name, action: 'unchanged' });
@@ -56,6 +62,21 @@ export async function applyStreams(jsm: JetStreamManager, n: Names, s: StreamSet
     }
   }
   return report;
+}
+
+/**
+ * Deletes a stream and adds it again with `cfg`, then adds back its durable consumers with the
+ * settings they had (positions start over: the new stream is empty). Only for transient streams.
+ */
+async function recreateStream(jsm: JetStreamManager, cfg: Partial<StreamConfig> & { name: string }): Promise<void> {
+  const durables: ConsumerConfig[] = [];
+  for await (const ci of jsm.consumers.list(cfg.name)) if (ci.config.durable_name) durables.push(ci.config);
+  await jsm.streams.delete(cfg.name);
+  await jsm.streams.add(cfg);
+  for (const c of durables) {
+    const { deliver_policy: _d, opt_start_seq: _o, opt_start_time: _t, ...config } = c;
+    await jsm.consumers.add(cfg.name, { ...config, deliver_policy: DeliverPolicy.All });
+  }
 }
 
 /** The command partition lease bucket (commandOwnersBucket): created if missing. */

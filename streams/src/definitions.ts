@@ -64,7 +64,10 @@ const policy = (s: Pick<StreamSettings, 'delivery'> | undefined, kind: keyof Del
  * - CHAT_EVENTS is the source of truth: limits retention, max age = retention, no deletes;
  * - commands are not stored: they go over core NATS request/reply to the owner of their
  *   partition, and nothing is acknowledged to a client before its events are in CHAT_EVENTS;
- * - CHAT_DELIVERY is a work queue with a short max age: a device away longer re-syncs anyway;
+ * - CHAT_DELIVERY keeps frames for a short max age (limits retention: an ack moves the edge's
+ *   consumer on and deletes nothing; a work queue's delete on every ack cost nats-server a new
+ *   message block file each time the stream ran empty); a device away longer re-syncs anyway.
+ *   It holds nothing else, so `applyStreams` may re-create it (TRANSIENT_STREAMS);
  * - CHAT_DLQ keeps dead letters (limits, file) for CHAT_MAX_AGE (≤ 30 days); `chatctl dlq replay`
  *   deletes what it replayed.
  */
@@ -88,7 +91,7 @@ export function streamConfigs(n: Names, s: StreamSettings): Array<Partial<Stream
       name: n.streams.delivery,
       description: 'Frames routed to one edge each',
       subjects: [n.subjects.dlvAll],
-      retention: RetentionPolicy.Workqueue,
+      retention: RetentionPolicy.Limits,
       storage: StorageType.File,
       discard: DiscardPolicy.Old,
       max_age: nanos(5 * 60 * 1000),
@@ -111,6 +114,13 @@ export function streamConfigs(n: Names, s: StreamSettings): Array<Partial<Stream
     ...notifyStreamConfigs(n, s),
   ];
 }
+
+/**
+ * Streams whose messages are also reachable another way (CHAT_DELIVERY's frames: every device
+ * syncs them from the read model), so `applyStreams` may delete and re-create one when a change
+ * cannot be made in place (its retention), with the consumers it had.
+ */
+export const transientStreams = (n: Names): string[] => [n.streams.delivery];
 
 /**
  * Deliveries the projector may hold un-acked: the batch it is applying plus what its pull

@@ -2,11 +2,13 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { AckPolicy, RetentionPolicy, StorageType } from '@nats-io/jetstream';
 import { names } from '@chat/contracts';
 import { connectNats, type Nats } from '@chat/nats';
-import { applyStreams, nanos, resetConsumer, consumerConfigs, DELIVERY_POLICIES, DLQ_MAX_AGE_MS, EDGE_CONSUMER_IDLE_MS, edgeConsumerConfig, ensureConsumerWhenStreamExists } from './index';
+import { applyStreams, streamConfigs, nanos, resetConsumer, consumerConfigs, DELIVERY_POLICIES, DLQ_MAX_AGE_MS, EDGE_CONSUMER_IDLE_MS, edgeConsumerConfig, ensureConsumerWhenStreamExists } from './index';
 
 const n = names(`st${Math.random().toString(36).slice(2, 8)}`);
 /** A second namespace whose streams a test creates late. */
 const late = names(`sl${Math.random().toString(36).slice(2, 8)}`);
+/** A third whose CHAT_DELIVERY an earlier version made (a work queue). */
+const old = names(`so${Math.random().toString(36).slice(2, 8)}`);
 const settings = { replicas: 1, maxAgeMs: 30 * 86_400_000 };
 let nats: Nats;
 
@@ -14,7 +16,7 @@ beforeAll(async () => {
   nats = await connectNats(inject('chatEnv')['NATS_URL']!, 'streams-test');
 });
 afterAll(async () => {
-  for (const ns of [n, late]) {
+  for (const ns of [n, late, old]) {
     for (const s of [...Object.values(ns.streams), ...Object.values(ns.kv).map((b) => `KV_${b}`)]) await nats.jsm.streams.delete(s).catch(() => undefined);
   }
   await nats.nc.close();
@@ -57,9 +59,11 @@ describe('streams as code', () => {
     expect(events.max_age).toBeLessThanOrEqual(nanos(30 * 86_400_000));
     expect(events.duplicate_window).toBeGreaterThanOrEqual(nanos(120_000));
 
+    // Frames for the edges: kept a few minutes, not deleted one by one on every ack.
     const dlv = (await nats.jsm.streams.info(n.streams.delivery)).config;
-    expect(dlv).toMatchObject({ storage: StorageType.File, retention: RetentionPolicy.Workqueue });
+    expect(dlv).toMatchObject({ storage: StorageType.File, retention: RetentionPolicy.Limits });
     expect(dlv.max_age).toBeGreaterThan(0);
+    expect(dlv.max_age).toBeLessThanOrEqual(nanos(10 * 60_000));
 
     const dlq = (await nats.jsm.streams.info(n.streams.dlq)).config;
     expect(dlq).toMatchObject({ storage: StorageType.File, retention: RetentionPolicy.Limits, subjects: [n.subjects.dlqAll], deny_delete: false });
@@ -150,5 +154,52 @@ describe('streams as code', () => {
     expect(info.config.durable_name).toBe(config.durable_name);
     // Fleet hygiene: the consumer of an edge that is gone is removed by the server after an idle hour.
     expect(info.config.inactive_threshold).toBe(nanos(EDGE_CONSUMER_IDLE_MS));
+  });
+
+  it('re-creates a work-queue CHAT_DELIVERY of an earlier version, with its consumers as they were', async () => {
+    const { stream, config } = edgeConsumerConfig(old, 'e1');
+    const wanted = streamConfigs(old, settings).find((c) => c.name === stream)!;
+    await nats.jsm.streams.add({ ...wanted, retention: RetentionPolicy.Workqueue });
+    await nats.jsm.consumers.add(stream, config);
+    await nats.js.publish(old.subjects.dlv('e1'), 'before');
+
+    const report = await applyStreams(nats.jsm, old, settings, ['e1']);
+    expect(report.streams.find((s) => s.name === stream)?.action).toBe('recreated');
+    expect(report.streams.filter((s) => s.name !== stream).every((s) => s.action === 'created')).toBe(true);
+    expect(report.consumers.find((c) => c.name === config.durable_name)?.action).toBe('unchanged');
+    const si = await nats.jsm.streams.info(stream);
+    expect(si.config.retention).toBe(RetentionPolicy.Limits);
+    expect(si.state.messages).toBe(0);
+    expect((await nats.jsm.consumers.info(stream, config.durable_name)).config).toMatchObject({
+      ack_policy: AckPolicy.Explicit,
+      filter_subject: old.subjects.dlv('e1'),
+      max_deliver: DELIVERY_POLICIES.edge.maxDeliver,
+      inactive_threshold: nanos(EDGE_CONSUMER_IDLE_MS),
+    });
+
+    // An ack deletes nothing now: the frame stays until the max age, the consumer moves past it.
+    await nats.js.publish(old.subjects.dlv('e1'), 'after');
+    const batch = await (await nats.js.consumers.get(stream, config.durable_name)).fetch({ max_messages: 1, expires: 2_000 });
+    for await (const m of batch) {
+      expect(m.string()).toBe('after');
+      await m.ackAck();
+    }
+    expect((await nats.jsm.consumers.info(stream, config.durable_name)).ack_floor.stream_seq).toBe(1);
+    expect((await nats.jsm.streams.info(stream)).state.messages).toBe(1);
+    const again = await applyStreams(nats.jsm, old, settings, ['e1']);
+    expect([...again.streams, ...again.consumers].every((x) => x.action === 'unchanged')).toBe(true);
+  });
+
+  it('refuses to re-create a stream that is not transient when its retention differs', async () => {
+    const other = names(`sr${Math.random().toString(36).slice(2, 8)}`);
+    const events = streamConfigs(other, settings).find((c) => c.name === other.streams.events)!;
+    await nats.jsm.streams.add({ ...events, retention: RetentionPolicy.Workqueue });
+    try {
+      await nats.js.publish(other.subjects.evtConv('c1'), '{}');
+      await expect(applyStreams(nats.jsm, other, settings)).rejects.toThrow();
+      expect((await nats.jsm.streams.info(other.streams.events)).state.messages).toBe(1);
+    } finally {
+      for (const s of [...Object.values(other.streams), ...Object.values(other.kv).map((b) => `KV_${b}`)]) await nats.jsm.streams.delete(s).catch(() => undefined);
+    }
   });
 });

@@ -306,7 +306,16 @@ runApp(
       blocks: (u) => rm.blocks(u),
     });
 
-    const delivery = new DeliveryConsumer(nats.js, edgeConsumer.stream, edgeConsumer.config.durable_name, fanOut, log, { names: n }, (seq) => handOver?.routedThrough(seq));
+    const delivery = new DeliveryConsumer(
+      nats.js,
+      edgeConsumer.stream,
+      edgeConsumer.config.durable_name,
+      fanOut,
+      log,
+      { names: n },
+      (seq) => handOver?.routedThrough(seq),
+      () => ensureConsumerWhenStreamExists(nats.jsm, edgeConsumer.stream, edgeConsumer.config, (stream) => log.warn({ stream }, 'waiting for the stream to be created again')),
+    );
     await delivery.start();
 
     // Heartbeat: keep this edge's device routes alive in the registry.

@@ -37,6 +37,7 @@ export class DeliveryConsumer {
 
   private messages?: ConsumerMessages;
   private done?: Promise<void>;
+  private stopped = false;
 
   constructor(
     private readonly js: JetStreamClient,
@@ -47,35 +48,79 @@ export class DeliveryConsumer {
     private readonly deadLetters?: DeliveryDeadLetters,
     /** Every routed frame up to this CHAT_EVENTS sequence has been handed to the sockets here. */
     private readonly onRoutedThrough?: (streamSeq: number) => void,
+    /** Creates the consumer again when the server says it is gone (without it, reading stops there). */
+    private readonly ensure?: () => Promise<unknown>,
   ) {}
 
   async start(): Promise<void> {
-    const consumer: Consumer = await this.js.consumers.get(this.stream, this.consumerName);
+    let consumer: Consumer = await this.js.consumers.get(this.stream, this.consumerName);
     if (this.deadLetters) this.maxDeliver = this.deadLetters.maxDeliver ?? (await consumer.info(true)).config.max_deliver ?? -1;
-    this.messages = await consumer.consume({ max_messages: 512 });
+    let messages = (this.messages = await consumer.consume({ max_messages: 512 }));
     this.done = (async () => {
-      for await (const m of this.messages!) {
-        let envelopes: DeliveryEnvelope[];
-        try {
-          // One envelope, or several for this edge batched into one publish. Written by the
-          // projector: the shape is checked, not validated field by field again.
-          const body = m.json<unknown>();
-          envelopes = (Array.isArray(body) ? body : [body]).map(envelopeOf);
-        } catch (e) {
-          // Not JSON or not an envelope: no redelivery can fix it.
-          await this.fail(m, e, true);
-          continue;
-        }
-        try {
-          for (const env of envelopes) this.fanOut.deliver(env);
-          m.ack();
-          const through = Number(m.headers?.get(ROUTED_THROUGH_HEADER));
-          if (through > 0) this.onRoutedThrough?.(through);
-        } catch (e) {
-          await this.fail(m, e, false);
-        }
+      for (;;) {
+        let gone = false;
+        void this.watchForDeletion(messages, () => (gone = true));
+        for await (const m of messages) await this.handle(m);
+        if (this.stopped || !gone) return;
+        consumer = await this.recreate();
+        if (this.stopped) return;
+        messages = this.messages = await consumer.consume({ max_messages: 512 });
       }
     })();
+  }
+
+  /**
+   * Calls `onGone` and stops `messages` when the server says the consumer is gone (deleted by
+   * an operator, by `chatctl streams apply` re-creating CHAT_DELIVERY, or by its idle
+   * threshold while this edge could not pull). nats.js alone would notice only two missed
+   * heartbeats later (about 45 s), and then pull from a consumer nobody re-creates.
+   */
+  private async watchForDeletion(messages: ConsumerMessages, onGone: () => void): Promise<void> {
+    if (!this.ensure) return;
+    for await (const s of messages.status()) {
+      if (s.type === 'consumer_deleted' || s.type === 'consumer_not_found') {
+        this.log.warn({ consumer: this.consumerName, status: s.type }, 'delivery consumer gone; re-creating it');
+        onGone();
+        messages.stop();
+        return;
+      }
+    }
+  }
+
+  /** Re-creates the consumer (waiting for the stream if it is being re-created too); retried every second until it works or the edge stops. */
+  private async recreate(): Promise<Consumer> {
+    for (;;) {
+      try {
+        await this.ensure!();
+        return await this.js.consumers.get(this.stream, this.consumerName);
+      } catch (err) {
+        if (this.stopped) throw err;
+        this.log.warn({ err, consumer: this.consumerName }, 're-creating the delivery consumer failed; retrying');
+        await new Promise((r) => setTimeout(r, 1_000));
+      }
+    }
+  }
+
+  private async handle(m: JsMsg): Promise<void> {
+    let envelopes: DeliveryEnvelope[];
+    try {
+      // One envelope, or several for this edge batched into one publish. Written by the
+      // projector: the shape is checked, not validated field by field again.
+      const body = m.json<unknown>();
+      envelopes = (Array.isArray(body) ? body : [body]).map(envelopeOf);
+    } catch (e) {
+      // Not JSON or not an envelope: no redelivery can fix it.
+      await this.fail(m, e, true);
+      return;
+    }
+    try {
+      for (const env of envelopes) this.fanOut.deliver(env);
+      m.ack();
+      const through = Number(m.headers?.get(ROUTED_THROUGH_HEADER));
+      if (through > 0) this.onRoutedThrough?.(through);
+    } catch (e) {
+      await this.fail(m, e, false);
+    }
   }
 
   private async fail(m: JsMsg, err: unknown, permanent: boolean): Promise<void> {
@@ -101,6 +146,7 @@ export class DeliveryConsumer {
   }
 
   async stop(): Promise<void> {
+    this.stopped = true;
     this.messages?.stop();
     await this.done?.catch(() => undefined);
   }
