@@ -16,6 +16,9 @@ afterAll(async () => {
 describe('createPool', () => {
   it('gives every connection its session settings before its first query', async () => {
     expect((await plain.query('SHOW synchronous_commit')).rows[0].synchronous_commit).toBe('on');
+    // JIT is off on every connection (the server's default is on); a caller's settings keep it.
+    expect((await plain.query('SHOW jit')).rows[0].jit).toBe('off');
+    expect((await tuned.query('SHOW jit')).rows[0].jit).toBe('off');
     // Two connections at once: both have it, from the first statement on.
     const [a, b] = await Promise.all([tuned.connect(), tuned.connect()]);
     try {
