@@ -30,6 +30,7 @@ beforeAll(async () => {
   await eventually(
     async () => (await metricValue(sys.ops.projector, 'chat_projector_writer_lock')) === 1 && (await metricValue(sys.ops.projector, 'chat_projector_consumer_resets_total')) >= 1,
     (ready) => ready,
+    30_000,
   );
 }, 60_000);
 

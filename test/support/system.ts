@@ -15,13 +15,14 @@ export const startAppWithOps = async (name: AppName, env: Record<string, string>
   return a as AppProcess & { opsUrl: string };
 };
 
-/** A check that passes once `/readyz` answers 200, and otherwise says what it answered. */
-const readyz =
-  (httpUrl: string) =>
+/** A check that passes once `url` answers 200, and otherwise says what it answered. */
+const answers200 =
+  (url: string) =>
   async (): Promise<true | string> => {
-    const r = await fetch(`${httpUrl}/readyz`);
+    const r = await fetch(url);
     return r.ok ? true : `${r.status} ${await r.text()}`;
   };
+const readyz = (httpUrl: string) => answers200(`${httpUrl}/readyz`);
 
 /** Polls `check` until it returns true; on timeout the error names the last answer and the app's output. */
 async function waitFor(check: () => Promise<boolean | string>, what: string, timeoutMs = 30_000, app?: AppProcess): Promise<void> {
@@ -95,6 +96,9 @@ export async function startSystem(baseEnv: Record<string, string>, extra: Record
     const rest = [await start('projector'), await start('edge'), await start('notifier')] as const;
     // Without CHAT_PUSH_URL (in `extra`) the notifier only logs the pushes it would send.
     await waitFor(readyz(httpUrl), 'edge /readyz', 30_000, rest[1]);
+    // A ready edge says nothing of the other apps (a projector still starting refused a test's
+    // first scrape, and had no checkpoints yet for another): wait until each is ready too.
+    for (const a of apps) await waitFor(answers200(`${a.opsUrl}/readyz`), `${a.name} /readyz`, 30_000, a);
     return [command ?? rest[1], ...rest] as const;
   });
   return {
