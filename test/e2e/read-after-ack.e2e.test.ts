@@ -23,10 +23,10 @@ const syncFramesIn = (): Promise<number> => metricValue(sys.ops.edge, 'chat_ws_f
 
 beforeAll(async () => {
   sys = await startSystem(inject('chatEnv'), { CHAT_PROJECTOR_COMMIT_INTERVAL: '60s' });
-  // startSystem waits for the edge only. A projector still starting (modules loading, the lock,
-  // its consumer) on a busy machine would let the first sync below run out the edge's wait
-  // (CHAT_SYNC_WAIT) and answer hasMore: true, which is correct but not the state this test
-  // starts from: wait until the projector holds the lock and has opened its consumer.
+  // startSystem waits for each app's /readyz, which a projector answers once started, before it
+  // holds the writer lock and has opened its consumer. Until then the first sync below would run
+  // out the edge's wait (CHAT_SYNC_WAIT) and answer hasMore: true, which is correct but not the
+  // state this test starts from: wait until the projector holds the lock and has its consumer.
   await eventually(
     async () => (await metricValue(sys.ops.projector, 'chat_projector_writer_lock')) === 1 && (await metricValue(sys.ops.projector, 'chat_projector_consumer_resets_total')) >= 1,
     (ready) => ready,
