@@ -4,13 +4,11 @@
  * sharing Redis under a per-run adapter key, and cleanup (processes stopped, database dropped,
  * Redis has nothing to clean: the adapter only uses pub/sub channels).
  */
-import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
+import { allReady, spawnBenchChild, type BenchChild } from '../src/lib/child';
 
-const REPO_ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const SERVER = fileURLToPath(new URL('./server.ts', import.meta.url));
 
 export interface PeerServerStats {
@@ -73,15 +71,14 @@ export async function startPeer(
     }
   };
 
-  const children: ChildProcess[] = [];
-  const exits: Promise<PeerServerStats | undefined>[] = [];
+  const children: BenchChild<PeerServerStats>[] = [];
   let rowsClient: pg.Client | undefined;
   let stopped: Promise<PeerServerStats[]> | undefined;
 
   const stop = (): Promise<PeerServerStats[]> =>
     (stopped ??= (async () => {
-      for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGTERM');
-      const stats = (await Promise.all(exits)).filter((s): s is PeerServerStats => s !== undefined);
+      for (const c of children) c.kill();
+      const stats = (await Promise.all(children.map((c) => c.exited))).filter((s): s is PeerServerStats => s !== undefined);
       await rowsClient?.end().catch(() => {});
       await dropDatabase();
       return stats;
@@ -116,49 +113,18 @@ export async function startPeer(
       await db.end();
     }
 
-    const ready: Promise<{ port: number; pid: number }>[] = [];
     for (let i = 0; i < servers; i++) {
-      const child = spawn(process.execPath, ['--import', 'tsx', SERVER, '0'], {
-        cwd: REPO_ROOT,
-        env: {
-          ...process.env,
-          PEER_DATABASE_URL: databaseUrl,
-          REDIS_URL: redisUrl,
-          PEER_KEY: `peer-${runId}`,
-          PEER_PG_POOL: String(opts.poolSize ?? 10),
-          PEER_SYNCHRONOUS_COMMIT: opts.synchronousCommit ?? 'on',
-        },
-        stdio: ['ignore', 'pipe', 'pipe'],
-      });
-      children.push(child);
-      let resolveStats: (s: PeerServerStats | undefined) => void = () => {};
-      exits.push(new Promise((r) => (resolveStats = r)));
-      let lastStats: PeerServerStats | undefined;
-      let onReady: (v: { port: number; pid: number }) => void = () => {};
-      let onFail: (e: Error) => void = () => {};
-      ready.push(
-        new Promise((res, rej) => {
-          onReady = res;
-          onFail = rej;
-        }),
-      );
-      createInterface({ input: child.stdout! }).on('line', (line) => {
-        try {
-          const msg = JSON.parse(line) as { ready?: boolean; port?: number; pid?: number; stats?: PeerServerStats };
-          if (msg.ready) onReady({ port: msg.port!, pid: msg.pid! });
-          if (msg.stats) lastStats = msg.stats;
-        } catch {
-          log(`peer-${i}: ${line}`);
-        }
-      });
-      createInterface({ input: child.stderr! }).on('line', (line) => log(`peer-${i}: ${line}`));
-      child.once('close', (code, signal) => {
-        onFail(new Error(`peer server ${i} exited (${code ?? signal}) before it was ready`));
-        resolveStats(lastStats);
-      });
+      const env = {
+        ...process.env,
+        PEER_DATABASE_URL: databaseUrl,
+        REDIS_URL: redisUrl,
+        PEER_KEY: `peer-${runId}`,
+        PEER_PG_POOL: String(opts.poolSize ?? 10),
+        PEER_SYNCHRONOUS_COMMIT: opts.synchronousCommit ?? 'on',
+      };
+      children.push(spawnBenchChild<PeerServerStats>(SERVER, env, (line) => log(`peer-${i}: ${line}`), ['0']));
     }
-    const timeout = new Promise<never>((_, rej) => setTimeout(() => rej(new Error('peer servers not ready after 30 s')), 30_000).unref());
-    const started = await Promise.race([Promise.all(ready), timeout]);
+    const started = await allReady(children, 30_000, 'peer servers');
 
     // same session settings as the servers' pools, so the settings reported below are theirs
     rowsClient = new pg.Client({ connectionString: databaseUrl, options: `-c synchronous_commit=${opts.synchronousCommit ?? 'on'}` });

@@ -13,7 +13,7 @@ import { ROOT, serverEnv } from './lib/env';
 import { natsInfo } from './lib/nats-info';
 import { evaluateTargets, renderMarkdown, renderSvg } from './report';
 
-const ORDER = ['e2e-1to1', 'e2e-1to1-sendonly', 'e2e-1to1-syncalways', 'peer-socketio', 'peer-socketio-sendonly', 'group-fanout', 'connections', 'reconnect-storm', 'presence-storm'];
+const ORDER = ['e2e-1to1', 'e2e-1to1-sendonly', 'e2e-1to1-syncalways', 'peer-socketio', 'peer-socketio-sendonly', 'floor', 'group-fanout', 'connections', 'reconnect-storm', 'presence-storm'];
 
 /** Environment knobs recorded with each run (a run with any of them set is not the standard plan). */
 const KNOBS = /^(BENCH_|CHAT_NODE_ARGS$)/;

@@ -106,6 +106,13 @@ export function evaluateTargets(r: R): TargetRow[] {
       ? { actual: `not measured: ${String(s['reason'] ?? '')}`, value: null, met: false }
       : { actual: `nats-server ${String(s['natsServer'] ?? '?')}; max sustained ${maxSustained(s) === null ? 'none' : `${fmt(maxSustained(s))} msg/s`}`, value: maxSustained(s), met: true },
   );
+  row('floor', 'max sustained rate with receipts of the least any design does per message here (frames, appends, a reader: bench/floor), and e2e-1to1 against it', 'measured', (s) => {
+    const floor = maxSustained(s);
+    const e = by.get('e2e-1to1');
+    const ours = usable(e) ? maxSustained(e) : null;
+    const share = floor && ours !== null ? ` (${fmt(Math.round((ours / floor) * 1000) / 10)} % of the floor)` : '';
+    return { actual: `floor ${floor === null ? 'none of the steps' : `${fmt(floor)} msg/s`}; e2e-1to1 ${ours === null ? 'none' : `${fmt(ours)} msg/s`}${share}`, value: floor, met: true };
+  });
   row('group-fanout', `p99 send → last member, ${fmt(TARGET.fanoutMembers)} members all online`, `< ${TARGET.fanoutP99Ms} ms`, (s) => {
     const p99 = (s['allMembersMs'] as S | undefined)?.['p99'];
     const v = typeof p99 === 'number' ? p99 : null;
@@ -333,7 +340,7 @@ export function renderSvg(r: R): string {
   const T = 40;
   const B = 60;
   const series: Array<{ name: string; color: string; pts: Array<{ x: number; p50: number; p99: number }> }> = [];
-  const colors: Record<string, string> = { 'e2e-1to1': '#1f77b4', 'e2e-1to1-sendonly': '#9467bd', 'e2e-1to1-syncalways': '#d62728', 'peer-socketio': '#2ca02c' };
+  const colors: Record<string, string> = { 'e2e-1to1': '#1f77b4', 'e2e-1to1-sendonly': '#9467bd', 'e2e-1to1-syncalways': '#d62728', 'peer-socketio': '#2ca02c', floor: '#7f7f7f' };
   for (const name of Object.keys(colors)) {
     const s = r.scenarios.find((x) => x['name'] === name);
     const steps = s?.['steps'];

@@ -43,6 +43,14 @@ describe('report', () => {
     expect(get('max sustained / JetStream')).toMatchObject({ value: 0.1667, met: true });
     expect(get('max sustained / peer-socketio')).toMatchObject({ value: 2.5, met: true });
     expect(rows.find((r) => r.scenario === 'group-fanout')).toMatchObject({ actual: 'not run', met: null });
+    expect(rows.find((r) => r.scenario === 'floor')).toMatchObject({ actual: 'not run', met: null });
+  });
+
+  it('sets e2e-1to1 against the floor when the floor ran', () => {
+    const floor = { name: 'floor', maxSustainedPerSec: 8000, steps: [step(8000, 30, true, 150)] };
+    const r = run();
+    const row = evaluateTargets(run({ scenarios: [...r.scenarios, floor] })).find((x) => x.scenario === 'floor')!;
+    expect(row).toMatchObject({ actual: 'floor 8,000 msg/s; e2e-1to1 5,000 msg/s (62.5 % of the floor)', value: 8000, met: true });
   });
 
   it('judges the presence storm at its full size (4,998 clients in groups of 51), not at the quick one', () => {
