@@ -74,6 +74,7 @@ describe('the floor (bench/floor)', () => {
     expect(await x.next('receipt')).toMatchObject({ status: 'delivered', upToSeq: sent2['seq'] });
 
     expect(await floor.storedMessages()).toBe(4);
+    await floor.readerCaughtUp();
     const { server, reader } = await floor.stop();
     expect(server).toMatchObject({ messages: 2, receiptsIn: 3, receiptsFolded: 1, receiptsAppended: 2, badFrames: 0, appendErrors: 0 });
     expect(reader).toMatchObject({ events: 4, messages: 2, receipts: 2 });
@@ -97,6 +98,7 @@ describe('the floor (bench/floor)', () => {
     const messagesStored = await floor.storedMessages();
     expect(messagesStored).toBeGreaterThanOrEqual(1);
     expect(messagesStored).toBeLessThanOrEqual(2);
+    await floor.readerCaughtUp();
     const { reader } = await floor.stop();
     expect(reader).toMatchObject({ events: 2, messages: 2 });
   });

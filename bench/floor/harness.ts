@@ -8,7 +8,8 @@
 import { randomBytes } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import { connect } from '@nats-io/transport-node';
-import { jetstreamManager, RetentionPolicy, StorageType, DiscardPolicy } from '@nats-io/jetstream';
+import { AckPolicy, DeliverPolicy, DiscardPolicy, jetstreamManager, RetentionPolicy, StorageType } from '@nats-io/jetstream';
+import { PROJECTION_MAX_ACK_PENDING } from '@chat/streams';
 import { allReady, spawnBenchChild, type BenchChild } from '../src/lib/child';
 
 const SERVER = fileURLToPath(new URL('./server.ts', import.meta.url));
@@ -50,6 +51,8 @@ export interface FloorSystem {
   pids: { server: number; reader?: number };
   /** Messages in the streams (0 without JetStream). */
   storedMessages(): Promise<number>;
+  /** Resolves once the reader has acknowledged everything in the streams (layers `full`), polling its consumers. */
+  readerCaughtUp(timeoutMs?: number): Promise<void>;
   /** Stops the processes (their counters) and deletes the streams. Idempotent. */
   stop(): Promise<{ server?: FloorServerStats; reader?: FloorReaderStats }>;
 }
@@ -88,8 +91,10 @@ export async function startFloor(o: { natsUrl: string; layers: FloorLayers; stre
         duplicate_window: 2 * 60 * 1_000_000_000,
         num_replicas: 1,
       });
+      // The reader's consumer, configured as the projector's (streams/src/definitions.ts).
+      if (o.layers === 'full') await jsm!.consumers.add(name, { durable_name: 'reader', ack_policy: AckPolicy.All, deliver_policy: DeliverPolicy.All, max_ack_pending: PROJECTION_MAX_ACK_PENDING });
     }
-    const env = { ...process.env, NATS_URL: o.natsUrl, FLOOR_LAYERS: withJs ? 'js' : 'ws', FLOOR_SUBJECT: prefix, FLOOR_STREAMS: String(n), FLOOR_BATCH: o.batch ?? 'event', FLOOR_STREAM: streams.map((x) => x.name).join(',') };
+    const env = { ...process.env, NATS_URL: o.natsUrl, FLOOR_LAYERS: withJs ? 'js' : 'ws', FLOOR_SUBJECT: prefix, FLOOR_STREAMS: String(n), FLOOR_CONSUMER: 'reader', FLOOR_BATCH: o.batch ?? 'event', FLOOR_STREAM: streams.map((x) => x.name).join(',') };
     server = spawnBenchChild<FloorServerStats>(SERVER, env, (l) => log(`floor-server: ${l}`));
     if (o.layers === 'full') reader = spawnBenchChild<FloorReaderStats>(READER, env, (l) => log(`floor-reader: ${l}`));
     const [s, r] = await allReady(reader ? [server, reader] : [server], 30_000, 'the floor');
@@ -102,6 +107,17 @@ export async function startFloor(o: { natsUrl: string; layers: FloorLayers; stre
         let total = 0;
         for (const { name } of streams) total += (await jsm!.streams.info(name)).state.messages;
         return total;
+      },
+      readerCaughtUp: async (timeoutMs = 10_000) => {
+        const until = Date.now() + timeoutMs;
+        for (const { name } of streams) {
+          for (;;) {
+            const [info, c] = await Promise.all([jsm!.streams.info(name), jsm!.consumers.info(name, 'reader')]);
+            if (c.ack_floor.stream_seq >= info.state.last_seq) break;
+            if (Date.now() > until) throw new Error(`the reader of ${name} acknowledged up to ${c.ack_floor.stream_seq} of ${info.state.last_seq}`);
+            await new Promise((r) => setTimeout(r, 20));
+          }
+        }
       },
       stop,
     };

@@ -6,24 +6,35 @@
  *
  *   node --import tsx bench/floor/reader.ts
  *
- * Environment: NATS_URL; FLOOR_STREAM, the stream to read (several: comma-separated, one
- * ordered consumer each).
+ * Environment: NATS_URL; FLOOR_STREAM, the stream to read (several: comma-separated);
+ * FLOOR_CONSUMER, the durable consumer on each (the harness made it; default `reader`).
  * Prints `{"ready":true,"pid":P}` once its consumer is open; on SIGTERM `{"stats":{…}}`, then exits.
  */
 import { connect } from '@nats-io/transport-node';
-import { jetstream } from '@nats-io/jetstream';
+import { jetstream, type JsMsg } from '@nats-io/jetstream';
 
 const stream = process.env['FLOOR_STREAM'];
 if (!stream) throw new Error('FLOOR_STREAM is required');
 const nc = await connect({ servers: process.env['NATS_URL'] ?? 'nats://127.0.0.1:4222', name: 'floor-reader' });
+const durable = process.env['FLOOR_CONSUMER'] ?? 'reader';
 const js = jetstream(nc);
-const all = await Promise.all(stream.split(',').map(async (name) => (await js.consumers.get(name)).consume()));
+const all = await Promise.all(stream.split(',').map(async (name) => (await js.consumers.get(name, durable)).consume({ max_messages: 1_000 })));
 
 const stats = { events: 0, messages: 0, receipts: 0, lastStreamSeq: 0 };
 process.stdout.write(JSON.stringify({ ready: true, pid: process.pid }) + '\n');
 
 const reading = Promise.all(
   all.map(async (messages) => {
+    let unacked = 0;
+    let last: JsMsg | undefined;
+    let timer: NodeJS.Timeout | undefined;
+    const ack = () => {
+      clearTimeout(timer);
+      timer = undefined;
+      last?.ack();
+      last = undefined;
+      unacked = 0;
+    };
     for await (const m of messages) {
       const data = m.json<{ type: string } | Array<{ type: string }>>();
       for (const e of Array.isArray(data) ? data : [data]) {
@@ -32,7 +43,11 @@ const reading = Promise.all(
         else stats.receipts++;
       }
       stats.lastStreamSeq = Math.max(stats.lastStreamSeq, m.seq);
+      last = m;
+      if (++unacked >= 500) ack();
+      else timer ??= setTimeout(ack, 5);
     }
+    ack();
   }),
 );
 
