@@ -7,6 +7,7 @@
 import { SignJWT } from 'jose';
 import WebSocket from 'ws';
 import type { LoadConn, PairTransport, ReceiptStatus, TransportFactory } from './types';
+import { JsonSocketConn } from './ws';
 
 interface ChatArgs {
   url: string;
@@ -27,29 +28,19 @@ async function sign(secret: string, userId: string, deviceId: string): Promise<s
   return new SignJWT({ did: deviceId }).setProtectedHeader({ alg: 'HS256' }).setSubject(userId).setIssuedAt().setExpirationTime('12h').sign(new TextEncoder().encode(secret));
 }
 
-class ChatConn implements LoadConn {
+class ChatConn extends JsonSocketConn<Frame, { resolve: (f: Frame) => void; reject: (e: Error) => void; timer: NodeJS.Timeout }> implements LoadConn {
   conversationId = '';
-  private readonly pending = new Map<string, { resolve: (f: Frame) => void; reject: (e: Error) => void; timer: NodeJS.Timeout }>();
   private cb: (text: string, seq: number) => void = () => undefined;
   private receiptCb: (status: ReceiptStatus, upToSeq: number) => void = () => undefined;
   private errorCb: (message: string) => void = () => undefined;
   private typingCb: () => void = () => undefined;
-  private closed = false;
 
   private constructor(
     readonly userId: string,
-    private readonly ws: WebSocket,
-    private readonly timeoutMs: number,
+    ws: WebSocket,
+    timeoutMs: number,
   ) {
-    ws.on('message', (data) => this.onFrame(JSON.parse(String(data)) as Frame));
-    ws.on('close', (code) => {
-      this.closed = true;
-      for (const [id, p] of this.pending) {
-        clearTimeout(p.timer);
-        p.reject(new Error(`closed (${code})`));
-        this.pending.delete(id);
-      }
-    });
+    super(ws, timeoutMs);
   }
 
   static open(url: string, token: string, userId: string, timeoutMs: number): Promise<ChatConn> {
@@ -73,7 +64,7 @@ class ChatConn implements LoadConn {
 
   private helloWaiter?: () => void;
 
-  private onFrame(f: Frame): void {
+  protected onFrame(f: Frame): void {
     switch (f.type) {
       case 'hello':
         this.helloWaiter?.();
@@ -149,18 +140,6 @@ class ChatConn implements LoadConn {
 
   onTyping(cb: () => void): void {
     this.typingCb = cb;
-  }
-
-  close(): Promise<void> {
-    if (this.closed) return Promise.resolve();
-    return new Promise((r) => {
-      this.ws.once('close', () => r());
-      this.ws.close(1000, 'bye');
-      setTimeout(() => {
-        this.ws.terminate();
-        r();
-      }, 2_000).unref();
-    });
   }
 }
 

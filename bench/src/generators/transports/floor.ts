@@ -5,31 +5,19 @@
  */
 import WebSocket from 'ws';
 import type { LoadConn, PairTransport, ReceiptStatus, TransportFactory } from './types';
+import { JsonSocketConn } from './ws';
 
 type Frame = { type: string; [k: string]: unknown };
 
 let counter = 0;
 
-class FloorConn implements LoadConn {
-  private readonly pending = new Map<string, { resolve: (seq: number) => void; reject: (e: Error) => void; timer: NodeJS.Timeout }>();
+class FloorConn extends JsonSocketConn<Frame, { resolve: (seq: number) => void; reject: (e: Error) => void; timer: NodeJS.Timeout }> implements LoadConn {
   private cb: (text: string, seq: number) => void = () => undefined;
   private receiptCb: (status: ReceiptStatus, upToSeq: number) => void = () => undefined;
   private errorCb: (message: string) => void = () => undefined;
-  private closed = false;
 
-  private constructor(
-    private readonly ws: WebSocket,
-    private readonly timeoutMs: number,
-  ) {
-    ws.on('message', (data) => this.onFrame(JSON.parse(String(data)) as Frame));
-    ws.on('close', (code) => {
-      this.closed = true;
-      for (const [id, p] of this.pending) {
-        clearTimeout(p.timer);
-        p.reject(new Error(`closed (${code})`));
-        this.pending.delete(id);
-      }
-    });
+  private constructor(ws: WebSocket, timeoutMs: number) {
+    super(ws, timeoutMs);
   }
 
   static open(url: string, timeoutMs: number): Promise<FloorConn> {
@@ -41,7 +29,7 @@ class FloorConn implements LoadConn {
     });
   }
 
-  private onFrame(f: Frame): void {
+  protected onFrame(f: Frame): void {
     if (f.type === 'new') return this.cb(f['text'] as string, f['seq'] as number);
     if (f.type === 'receipt') return this.receiptCb(f['status'] as ReceiptStatus, f['upToSeq'] as number);
     if (f.type !== 'sent' && f.type !== 'error') return;
@@ -81,18 +69,6 @@ class FloorConn implements LoadConn {
 
   onError(cb: (message: string) => void): void {
     this.errorCb = cb;
-  }
-
-  close(): Promise<void> {
-    if (this.closed) return Promise.resolve();
-    return new Promise((r) => {
-      this.ws.once('close', () => r());
-      this.ws.close(1000, 'bye');
-      setTimeout(() => {
-        this.ws.terminate();
-        r();
-      }, 2_000).unref();
-    });
   }
 }
 
