@@ -14,6 +14,8 @@ import { allReady, spawnBenchChild, type BenchChild } from '../src/lib/child';
 
 const SERVER = fileURLToPath(new URL('./server.ts', import.meta.url));
 const READER = fileURLToPath(new URL('./reader.ts', import.meta.url));
+/** The reader's durable consumer on each stream. */
+const READER_CONSUMER = 'reader';
 
 /**
  * `ws`: WebSocket frames only (positions from memory, no NATS); `js`: every message and receipt
@@ -92,9 +94,9 @@ export async function startFloor(o: { natsUrl: string; layers: FloorLayers; stre
         num_replicas: 1,
       });
       // The reader's consumer, configured as the projector's (streams/src/definitions.ts).
-      if (o.layers === 'full') await jsm!.consumers.add(name, { durable_name: 'reader', ack_policy: AckPolicy.All, deliver_policy: DeliverPolicy.All, max_ack_pending: PROJECTION_MAX_ACK_PENDING });
+      if (o.layers === 'full') await jsm!.consumers.add(name, { durable_name: READER_CONSUMER, ack_policy: AckPolicy.All, deliver_policy: DeliverPolicy.All, max_ack_pending: PROJECTION_MAX_ACK_PENDING });
     }
-    const env = { ...process.env, NATS_URL: o.natsUrl, FLOOR_LAYERS: withJs ? 'js' : 'ws', FLOOR_SUBJECT: prefix, FLOOR_STREAMS: String(n), FLOOR_CONSUMER: 'reader', FLOOR_BATCH: o.batch ?? 'event', FLOOR_STREAM: streams.map((x) => x.name).join(',') };
+    const env = { ...process.env, NATS_URL: o.natsUrl, FLOOR_LAYERS: withJs ? 'js' : 'ws', FLOOR_SUBJECT: prefix, FLOOR_STREAMS: String(n), FLOOR_CONSUMER: READER_CONSUMER, FLOOR_BATCH: o.batch ?? 'event', FLOOR_STREAM: streams.map((x) => x.name).join(',') };
     server = spawnBenchChild<FloorServerStats>(SERVER, env, (l) => log(`floor-server: ${l}`));
     if (o.layers === 'full') reader = spawnBenchChild<FloorReaderStats>(READER, env, (l) => log(`floor-reader: ${l}`));
     const [s, r] = await allReady(reader ? [server, reader] : [server], 30_000, 'the floor');
@@ -112,7 +114,7 @@ export async function startFloor(o: { natsUrl: string; layers: FloorLayers; stre
         const until = Date.now() + timeoutMs;
         for (const { name } of streams) {
           for (;;) {
-            const [info, c] = await Promise.all([jsm!.streams.info(name), jsm!.consumers.info(name, 'reader')]);
+            const [info, c] = await Promise.all([jsm!.streams.info(name), jsm!.consumers.info(name, READER_CONSUMER)]);
             if (c.ack_floor.stream_seq >= info.state.last_seq) break;
             if (Date.now() > until) throw new Error(`the reader of ${name} acknowledged up to ${c.ack_floor.stream_seq} of ${info.state.last_seq}`);
             await new Promise((r) => setTimeout(r, 20));

@@ -16,9 +16,9 @@
  *                     per k (the harness made them).
  *   FLOOR_BATCH       `event` (default): one JetStream message per event, as CHAT_EVENTS holds
  *                     them; `turn`: the events of one event-loop turn go to their stream as one
- *                     JetStream message (a JSON array on `<base>.b`), one append and one
- *                     acknowledgement for all of them, each event's position its batch's stream
- *                     sequence × 4096 + its index.
+ *                     JetStream message (a JSON array on `<base>.b`, at most 1,000 events),
+ *                     one append and one acknowledgement for all of them, each event's position
+ *                     its batch's stream sequence × 4096 + its index.
  *   FLOOR_LAYERS      `js` (default): every message and receipt is appended to the stream and
  *                     acknowledged by JetStream before anything is sent on; `ws`: no NATS at all,
  *                     the positions come from a counter in memory (the WebSocket floor alone).
@@ -42,6 +42,8 @@ import { createServer } from 'node:http';
 import { connect } from '@nats-io/transport-node';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { JetStreamPublisher } from '@chat/nats';
+// The edge's own per-turn batching: one call for the requests of one event-loop turn.
+import { TurnBatch } from '../../apps/edge/src/turnBatch';
 
 const layers = process.env['FLOOR_LAYERS'] ?? 'js';
 if (layers !== 'js' && layers !== 'ws') throw new Error(`FLOOR_LAYERS must be js or ws, not ${layers}`);
@@ -86,34 +88,20 @@ function append(base: string, subject: string, body: string, msgId?: string): Pr
   return publisher.publish(`${base}.${subject}`, body, msgId === undefined ? {} : { msgId }).then((ack) => ack.seq);
 }
 
-/** FLOOR_BATCH=turn: this turn's events by stream base, appended together at the turn's end. */
-const batches = new Map<string, { bodies: string[]; waiters: Array<(position: number) => void>; fail: Array<(e: unknown) => void> }>();
-let batchesQueued = false;
+/** A turn's events in one append at most (positions are the batch's sequence × 4096 + the index; NATS payloads ≤ 1 MiB). */
+const MAX_PER_APPEND = 1000;
+/** FLOOR_BATCH=turn: each stream base's events of this turn, appended together at the turn's end. */
+const turnAppends = new Map<string, TurnBatch<string, number>>();
 let batchId = 0;
 
 function appendInTurn(base: string, body: string): Promise<number> {
-  let b = batches.get(base);
-  if (!b) batches.set(base, (b = { bodies: [], waiters: [], fail: [] }));
-  b.bodies.push(body);
-  if (!batchesQueued) {
-    batchesQueued = true;
-    setImmediate(flushBatches);
+  let b = turnAppends.get(base);
+  if (!b) {
+    const run = (bodies: readonly string[]) =>
+      publisher!.publish(`${base}.b`, `[${bodies.join(',')}]`, { msgId: `${process.pid}:${++batchId}` }).then((ack) => bodies.map((_, i) => ack.seq * 4096 + i));
+    turnAppends.set(base, (b = new TurnBatch({ run, maxWeight: MAX_PER_APPEND })));
   }
-  return new Promise((resolve, reject) => {
-    b.waiters.push(resolve);
-    b.fail.push(reject);
-  });
-}
-
-function flushBatches(): void {
-  batchesQueued = false;
-  for (const [base, b] of batches) {
-    publisher!.publish(`${base}.b`, `[${b.bodies.join(',')}]`, { msgId: `${process.pid}:${++batchId}` }).then(
-      (ack) => b.waiters.forEach((w, i) => w(ack.seq * 4096 + i)),
-      (e: unknown) => b.fail.forEach((f) => f(e)),
-    );
-  }
-  batches.clear();
+  return b.get(body);
 }
 
 function nextPosition(d: Device, body: string, msgId: string): Promise<number> {
