@@ -46,22 +46,36 @@ describe('retention: device watermarks (history mode)', () => {
         receipt('MessagesDelivered', 'd1', 'bob', 1, { device: 'bob-phone', i: 102 }),
         receipt('MessagesDelivered', 'd1', 'alice', 3, { device: 'alice-phone', i: 103 }),
       ]);
-      const devs = (await t.env.pool.query('SELECT user_id, device_id, delivered_seq, delivered_at FROM device_receipts WHERE conversation_id = $1 ORDER BY user_id, device_id', ['d1'])).rows;
-      expect(devs).toEqual([
-        { user_id: 'alice', device_id: 'alice-phone', delivered_seq: 3, delivered_at: new Date(at(103)) },
-        { user_id: 'bob', device_id: 'bob-laptop', delivered_seq: 3, delivered_at: new Date(at(101)) },
-        { user_id: 'bob', device_id: 'bob-phone', delivered_seq: 2, delivered_at: new Date(at(100)) },
+      // Times to the hour (toHour): at(100)…at(103) are all 10:00.
+      const hour = (h: number) => new Date(Date.parse(at(0)) + h * 3_600_000);
+      const devices = async () => (await t.env.pool.query('SELECT user_id, device_id, delivered_seq, delivered_at FROM device_receipts WHERE conversation_id = $1 ORDER BY user_id, device_id', ['d1'])).rows;
+      expect(await devices()).toEqual([
+        { user_id: 'alice', device_id: 'alice-phone', delivered_seq: 3, delivered_at: hour(0) },
+        { user_id: 'bob', device_id: 'bob-laptop', delivered_seq: 3, delivered_at: hour(0) },
+        { user_id: 'bob', device_id: 'bob-phone', delivered_seq: 2, delivered_at: hour(0) },
       ]);
-      const known = (await t.env.pool.query("SELECT device_id, first_seen_at, last_seen_at FROM user_devices WHERE user_id = 'bob' ORDER BY device_id")).rows;
-      expect(known).toEqual([
-        { device_id: 'bob-laptop', first_seen_at: new Date(at(101)), last_seen_at: new Date(at(101)) },
-        { device_id: 'bob-phone', first_seen_at: new Date(at(100)), last_seen_at: new Date(at(102)) },
+      const known = async () => (await t.env.pool.query("SELECT device_id, first_seen_at, last_seen_at, xmin::text AS version FROM user_devices WHERE user_id = 'bob' ORDER BY device_id")).rows;
+      const before = await known();
+      expect(before.map(({ version: _, ...row }) => row)).toEqual([
+        { device_id: 'bob-laptop', first_seen_at: hour(0), last_seen_at: hour(0) },
+        { device_id: 'bob-phone', first_seen_at: hour(0), last_seen_at: hour(0) },
       ]);
+      // Later in the same hour: the phone's watermark moves, its time does not; the devices'
+      // rows are not written at all. Two hours later: the time moves with the watermark, and
+      // the phone was last seen then.
+      await publishAndWait([sent('d1', 4, 'alice', { i: 1000 }), receipt('MessagesDelivered', 'd1', 'bob', 3, { device: 'bob-phone', i: 1800 })]);
+      expect((await devices())[2]).toEqual({ user_id: 'bob', device_id: 'bob-phone', delivered_seq: 3, delivered_at: hour(0) });
+      expect(await known()).toEqual(before);
+      await publishAndWait([receipt('MessagesDelivered', 'd1', 'bob', 4, { device: 'bob-phone', i: 7300 })]);
+      expect((await devices())[2]).toEqual({ user_id: 'bob', device_id: 'bob-phone', delivered_seq: 4, delivered_at: hour(2) });
+      const after = await known();
+      expect(after[0]).toEqual(before[0]);
+      expect(after[1]).toMatchObject({ device_id: 'bob-phone', first_seen_at: hour(0), last_seen_at: hour(2) });
       // The member watermark is unchanged in meaning: the highest of any device.
       const member = (await t.env.pool.query("SELECT delivered_seq, read_seq FROM member_receipts WHERE conversation_id = 'd1' AND user_id = 'bob'")).rows[0];
-      expect(member).toEqual({ delivered_seq: 3, read_seq: 3 });
+      expect(member).toEqual({ delivered_seq: 4, read_seq: 3 });
       // History mode: every device acknowledged everything, the bodies stay.
-      expect(await bodies('d1')).toEqual({ 1: 'body', 2: 'body', 3: 'body' });
+      expect(await bodies('d1')).toEqual({ 1: 'body', 2: 'body', 3: 'body', 4: 'body' });
     } finally {
       await run.stop();
     }
@@ -140,7 +154,9 @@ describe('retention: sweeper', () => {
         created('s2', ['alice', 'carol'], 390),
         sent('s2', 1, 'carol', { i: 391 }),
         receipt('MessagesDelivered', 's2', 'alice', 1, { device: 'alice-old', i: 392 }),
-        receipt('MessagesDelivered', 's1', 'bob', 6, { device: 'bob-tablet', i: 410 }),
+        // Device times are kept to the hour (toHour): the tablet is seen in the next hour, the
+        // old phone in the hour of the cutoff, which is before the cutoff.
+        receipt('MessagesDelivered', 's1', 'bob', 6, { device: 'bob-tablet', i: 3_610 }),
       ]);
     } finally {
       await run.stop();

@@ -143,11 +143,24 @@ export interface DeviceReceiptRow {
   userId: string;
   deviceId: string;
   deliveredSeq: number;
-  /** When the watermark reached deliveredSeq (the event time). */
+  /** The hour (UTC, `toHour`) of the event that moved the watermark to deliveredSeq. */
   deliveredAt: string;
 }
 
-/** A device known for a user (a user_devices row), seen between the two event times. */
+/**
+ * An event time to the hour (UTC): what `device_receipts.delivered_at` and `user_devices`'
+ * first and last seen keep. They serve the sweeper (max age is days) and counts of devices, so
+ * an hour is precise enough, and it keeps the rows' indexed timestamps still between most
+ * receipts: a watermark that moves within the hour is a heap-only (HOT) update, a device seen
+ * again within the hour no update at all.
+ */
+export function toHour(at: string): string {
+  const ms = Date.parse(at);
+  if (!Number.isFinite(ms)) throw new Error(`bad event time ${at}`);
+  return new Date(ms - (ms % 3_600_000)).toISOString();
+}
+
+/** A device known for a user (a user_devices row), seen between the two event times (to the hour). */
 export interface UserDeviceRow {
   userId: string;
   deviceId: string;
@@ -157,9 +170,9 @@ export interface UserDeviceRow {
 
 /**
  * Pure: a batch folded into one delivered watermark per (conversation, member, device) (a read
- * counts as delivered) and one row per device seen. Merged into the stored rows with GREATEST
- * (timestamps move only with the watermark; first/last seen with LEAST/GREATEST), this equals
- * applying the events one by one.
+ * counts as delivered) and one row per device seen, times to the hour (`toHour`). Merged into
+ * the stored rows with GREATEST (timestamps move only with the watermark; first/last seen with
+ * LEAST/GREATEST), this equals applying the events one by one, however the events are batched.
  */
 export function foldDevices(events: readonly ReceiptEvent[]): { receipts: DeviceReceiptRow[]; devices: UserDeviceRow[] } {
   const receipts = new Map<string, DeviceReceiptRow>();
@@ -168,14 +181,15 @@ export function foldDevices(events: readonly ReceiptEvent[]): { receipts: Device
     const k = `${e.conversationId}\u0000${e.userId}\u0000${e.deviceId}`;
     const cur = receipts.get(k);
     if (!cur || e.upToSeq > cur.deliveredSeq) {
-      receipts.set(k, { conversationId: e.conversationId, userId: e.userId, deviceId: e.deviceId, deliveredSeq: e.upToSeq, deliveredAt: e.at });
+      receipts.set(k, { conversationId: e.conversationId, userId: e.userId, deviceId: e.deviceId, deliveredSeq: e.upToSeq, deliveredAt: toHour(e.at) });
     }
     const dk = `${e.userId}\u0000${e.deviceId}`;
     const d = devices.get(dk);
-    if (!d) devices.set(dk, { userId: e.userId, deviceId: e.deviceId, firstSeenAt: e.at, lastSeenAt: e.at });
+    const hour = toHour(e.at);
+    if (!d) devices.set(dk, { userId: e.userId, deviceId: e.deviceId, firstSeenAt: hour, lastSeenAt: hour });
     else {
-      if (e.at < d.firstSeenAt) d.firstSeenAt = e.at;
-      if (e.at > d.lastSeenAt) d.lastSeenAt = e.at;
+      if (hour < d.firstSeenAt) d.firstSeenAt = hour;
+      if (hour > d.lastSeenAt) d.lastSeenAt = hour;
     }
   }
   return { receipts: [...receipts.values()], devices: [...devices.values()] };

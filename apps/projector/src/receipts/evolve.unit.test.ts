@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { ReceiptFrame } from '@chat/contracts';
 import { receipt } from '../testing/events';
-import { coalesceReceipts, coveredRanges, evolveReceipt, foldReceipts, receiptRoutes, type ReceiptEvent } from './evolve';
+import { coalesceReceipts, coveredRanges, evolveReceipt, foldDevices, foldReceipts, receiptRoutes, toHour, type ReceiptEvent } from './evolve';
 import { ReceiptBatchFrame } from '@chat/contracts';
 
 const r = (...a: Parameters<typeof receipt>) => receipt(...a) as ReceiptEvent;
@@ -16,6 +16,32 @@ describe('receipts evolve', () => {
     expect(row).toMatchObject({ deliveredSeq: 8, readSeq: 8 });
     const same = evolveReceipt(row, r('MessagesDelivered', 'g1', 'bob', 2, { i: 4 }));
     expect(same).toEqual(row);
+  });
+
+  it('device watermarks and devices seen keep their times to the hour, whatever the batching', () => {
+    expect(toHour('2024-05-01T10:59:59.999Z')).toBe('2024-05-01T10:00:00.000Z');
+    expect(toHour('2024-05-01T11:00:00.000Z')).toBe('2024-05-01T11:00:00.000Z');
+    expect(() => toHour('yesterday')).toThrow(/bad event time/);
+    const events = [
+      r('MessagesDelivered', 'g1', 'bob', 2, { device: 'bob-phone', i: 100 }),
+      r('MessagesRead', 'g1', 'bob', 3, { device: 'bob-phone', i: 3700 }),
+      r('MessagesDelivered', 'g1', 'bob', 3, { device: 'bob-phone', i: 7300 }),
+    ];
+    const { receipts, devices } = foldDevices(events);
+    // The watermark's time is the hour of the event that moved it last (3,700 s: 11:00), not of a later one that did not move it.
+    expect(receipts).toEqual([{ conversationId: 'g1', userId: 'bob', deviceId: 'bob-phone', deliveredSeq: 3, deliveredAt: '2024-05-01T11:00:00.000Z' }]);
+    expect(devices).toEqual([{ userId: 'bob', deviceId: 'bob-phone', firstSeenAt: '2024-05-01T10:00:00.000Z', lastSeenAt: '2024-05-01T12:00:00.000Z' }]);
+    // One event at a time, merged as the statement merges them (GREATEST/LEAST, the time with the watermark), gives the same rows.
+    let row = foldDevices(events.slice(0, 1));
+    for (const e of events.slice(1)) {
+      const next = foldDevices([e]);
+      const [a, b] = [row.receipts[0]!, next.receipts[0]!];
+      row = {
+        receipts: [b.deliveredSeq > a.deliveredSeq ? b : a],
+        devices: [{ ...row.devices[0]!, firstSeenAt: [row.devices[0]!.firstSeenAt, next.devices[0]!.firstSeenAt].sort()[0]!, lastSeenAt: [row.devices[0]!.lastSeenAt, next.devices[0]!.lastSeenAt].sort()[1]! }],
+      };
+    }
+    expect(row).toEqual({ receipts, devices });
   });
 
   it('a timestamp is the moment its watermark last moved', () => {

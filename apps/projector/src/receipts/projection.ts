@@ -67,7 +67,9 @@ export async function expungeAcknowledged(
  * The batch's watermark moves in one statement: members' (member_receipts), devices'
  * (device_receipts: a read counts as delivered) and the devices seen (user_devices), each
  * merged into the stored row with GREATEST (a timestamp moves only with its watermark), so the
- * result equals applying the events one by one.
+ * result equals applying the events one by one. A row the batch does not move is not written
+ * (no new row version); a device row whose watermark moves within the hour keeps its indexed
+ * `delivered_at` (`toHour`), so Postgres updates it in place (HOT) without new index entries.
  */
 async function upsertWatermarks(tx: PoolClient, rows: readonly ReceiptRow[], devices: ReturnType<typeof foldDevices>): Promise<void> {
   if (rows.length === 0) return;
@@ -82,18 +84,21 @@ async function upsertWatermarks(tx: PoolClient, rows: readonly ReceiptRow[], dev
          delivered_at  = CASE WHEN EXCLUDED.delivered_seq > r.delivered_seq THEN EXCLUDED.delivered_at ELSE r.delivered_at END,
          read_seq      = GREATEST(r.read_seq, EXCLUDED.read_seq),
          read_at       = CASE WHEN EXCLUDED.read_seq > r.read_seq THEN EXCLUDED.read_at ELSE r.read_at END
+       WHERE EXCLUDED.delivered_seq > r.delivered_seq OR EXCLUDED.read_seq > r.read_seq
      ), dr AS (
        INSERT INTO device_receipts AS r (conversation_id, user_id, device_id, delivered_seq, delivered_at)
        SELECT * FROM unnest($7::text[], $8::text[], $9::text[], $10::int[], $11::timestamptz[])
        ON CONFLICT (conversation_id, user_id, device_id) DO UPDATE SET
-         delivered_seq = GREATEST(r.delivered_seq, EXCLUDED.delivered_seq),
-         delivered_at  = CASE WHEN EXCLUDED.delivered_seq > r.delivered_seq THEN EXCLUDED.delivered_at ELSE r.delivered_at END
+         delivered_seq = EXCLUDED.delivered_seq,
+         delivered_at  = EXCLUDED.delivered_at
+       WHERE EXCLUDED.delivered_seq > r.delivered_seq
      )
      INSERT INTO user_devices AS d (user_id, device_id, first_seen_at, last_seen_at)
      SELECT * FROM unnest($12::text[], $13::text[], $14::timestamptz[], $15::timestamptz[])
      ON CONFLICT (user_id, device_id) DO UPDATE SET
        first_seen_at = LEAST(d.first_seen_at, EXCLUDED.first_seen_at),
-       last_seen_at  = GREATEST(d.last_seen_at, EXCLUDED.last_seen_at)`,
+       last_seen_at  = GREATEST(d.last_seen_at, EXCLUDED.last_seen_at)
+     WHERE EXCLUDED.first_seen_at < d.first_seen_at OR EXCLUDED.last_seen_at > d.last_seen_at`,
     [
       rows.map((r) => r.conversationId),
       rows.map((r) => r.userId),
