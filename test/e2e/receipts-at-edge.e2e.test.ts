@@ -117,4 +117,33 @@ describe('receipts decided at the edge', () => {
     expect(since(before, await outcomes())).toEqual({ appended: 0, unchanged: 0, forwarded: 1 });
     bob.ws.close();
   });
+
+  it("in a direct conversation, the edge hands the receipt to the other member's devices here itself, once", async () => {
+    const alice = await connect(u('alice4'));
+    const bob = await connect(u('bob4'));
+    const { conversationId } = await alice.createConversation({ kind: 'direct', members: [u('bob4')] });
+    const incoming = nextEvent<ServerFrameOf<'message.new'>>((f) => bob.on('message', f));
+    await alice.send({ conversationId, body: text('read me') });
+    await incoming;
+    const receipts: Array<ServerFrameOf<'receipt'>> = [];
+    alice.on('receipt', (r) => receipts.push(r));
+
+    // With the projector paused, the read reaches alice: from the edge, not through the projector.
+    const projector = sys.apps.find((a) => a.name === 'projector')!;
+    projector.child.kill('SIGSTOP');
+    try {
+      bob.markRead(conversationId, 1);
+      await eventually(async () => receipts.length, (n) => n >= 1);
+      expect(receipts[0]).toMatchObject({ conversationId, userId: u('bob4'), status: 'read', upToSeq: 1 });
+    } finally {
+      projector.child.kill('SIGCONT');
+    }
+    // bob's next message is appended after the receipt and routed to alice by the projector, in
+    // stream order: once alice has it, a second copy of the receipt from the projector would have
+    // come before it.
+    const marker = nextEvent<ServerFrameOf<'message.new'>>((f) => alice.on('message', f));
+    await bob.send({ conversationId, body: text('after the receipt') });
+    expect(await marker).toMatchObject({ conversationId, seq: 2 });
+    expect(receipts.filter((r) => r.conversationId === conversationId && r.status === 'read')).toHaveLength(1);
+  });
 });

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
 import { gaugeFrom, runApp, type Readiness } from '@chat/app';
-import { CommandConfig, loadConfig, loadEdgeConfig, names } from '@chat/contracts';
+import { CommandConfig, HANDED_BY_HEADER, loadConfig, loadEdgeConfig, names, type DeliveryEnvelope } from '@chat/contracts';
 import { newInstanceId, startCommandTier, type CommandTier } from '@chat/command-tier';
 import { connectNats, publisherFor } from '@chat/nats';
 import { createPool, PAST_END_FIX, projectionsPastEnd } from '@chat/postgres';
@@ -161,8 +161,10 @@ runApp(
     const receiptOutcomes = perLabel((outcome) => metrics.receipts.labels(outcome));
     const receipts = new HandedReceipts({
       subject: (c, u) => n.subjects.evtRcpt(c, u),
-      append: async (subject, json, msgId) => void (await publisher.publish(subject, json, { msgId })),
+      append: async (subject, json, msgId, headers) => void (await publisher.publish(subject, json, { msgId, ...(headers ? { headers: { ...headers } } : {}) })),
       onOutcome: (outcome) => receiptOutcomes(outcome).inc(),
+      // Direct conversations' receipts go to the members here at once (CHAT_EDGE_HANDOVER), like messages.
+      ...(cfg.CHAT_EDGE_HANDOVER ? { handOver: { headers: { [HANDED_BY_HEADER]: cfg.EDGE_ID }, deliver: (env: DeliveryEnvelope) => fanOut.deliver(env) } } : {}),
     });
     // Every frame for the sockets here goes through one fan-out: routed by the projector, or handed over at the append.
     const fanOut = new HubFanOut(hub, (k) => metrics.deliveries.inc(k), {
@@ -170,7 +172,7 @@ runApp(
         typing.membersChanged(frame.conversationId, frame.members);
         receipts.membershipChanged(frame, users);
       },
-      handed: (u, c, seq) => receipts.handed(u, c, seq),
+      handed: (u, c, seq, direct) => receipts.handed(u, c, seq, direct),
     });
     // CHAT_EDGE_COMMANDS=hosted: a command tier in this process, holding leases like a command process,
     // which hands the messages it appends to the devices here (CHAT_EDGE_HANDOVER).

@@ -8,7 +8,7 @@ export type StreamEvent = ChatEvent | MemberPreferenceEvent;
 export interface StoredEvent<E extends StreamEvent = ChatEvent> {
   streamSeq: number;
   event: E;
-  /** The edge that handed the event's `message.new` to its own devices at the append (HANDED_BY_HEADER). */
+  /** The edge that handed the event's frame (`message.new`, a direct conversation's `receipt`) to its own devices at the append (HANDED_BY_HEADER). */
   handedBy?: string;
 }
 

@@ -12,6 +12,8 @@ export interface Route {
   exceptDevice?: { userId: string; deviceId: string };
   /** The edge that handed the frame to its own devices at the append (HANDED_BY_HEADER): not routed there. */
   skipEdge?: string;
+  /** A direct conversation's `message.new`: its two members (DeliveryEnvelope.direct). */
+  direct?: readonly [string, string];
 }
 
 /**
@@ -44,7 +46,7 @@ export function envelopesByEdge(routes: readonly Route[], devices: ReadonlyMap<s
   for (const r of routes) {
     for (const [edgeId, users] of usersByEdge(r, devices)) {
       const list = out.get(edgeId) ?? [];
-      list.push({ users, ...(r.exceptDevice ? { exceptDevice: r.exceptDevice } : {}), frame: r.frame });
+      list.push({ users, ...(r.exceptDevice ? { exceptDevice: r.exceptDevice } : {}), frame: r.frame, ...(r.direct ? { direct: [...r.direct] as [string, string] } : {}) });
       out.set(edgeId, list);
     }
   }

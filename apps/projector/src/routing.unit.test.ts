@@ -58,6 +58,17 @@ describe('runs', () => {
 });
 
 describe('envelopesByEdge / packEnvelopes', () => {
+  it("keeps a direct conversation's two members on each edge's envelope, whichever of them are on that edge", () => {
+    const devices = new Map([
+      ['alice', [{ deviceId: 'a1', edgeId: 'e1' }]],
+      ['bob', [{ deviceId: 'b1', edgeId: 'e2' }]],
+    ]);
+    const route: Route = { streamSeq: 1, frame, users: ['alice', 'bob'], direct: ['alice', 'bob'] };
+    const byEdge = envelopesByEdge([route], devices);
+    expect(byEdge.get('e1')).toEqual([{ users: ['alice'], frame, direct: ['alice', 'bob'] }]);
+    expect(byEdge.get('e2')).toEqual([{ users: ['bob'], frame, direct: ['alice', 'bob'] }]);
+  });
+
   it('puts every route of a batch for one edge into one array, in order, split only past the byte limit', () => {
     const devices = new Map(Array.from({ length: 1024 }, (_, i) => [`u${i}`, [{ deviceId: 'd', edgeId: i % 2 ? 'e1' : 'e2' }]] as const));
     const users = [...devices.keys()];

@@ -28,7 +28,7 @@ function handOverOf(h: HandOver, conversationId: string): NonNullable<UseCase<Co
   const members = (state: ConversationState) => (state.status === 'active' ? [...state.members.keys()] : []);
   return {
     claim: (expected, events) => (message(events) ? h.claim(conversationId, expected) : undefined),
-    stored: (state, events, lastSubjectSeq) => h.stored(message(events)!, lastSubjectSeq, members(state)),
+    stored: (state, events, lastSubjectSeq) => h.stored(message(events)!, lastSubjectSeq, members(state), state.status === 'active' ? state.kind : 'group'),
     unsure: (state) => h.unsure(conversationId, members(state)),
   };
 }

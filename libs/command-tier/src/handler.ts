@@ -1,4 +1,4 @@
-import { isChatError, type EventOf, type Names, type StoredEvent } from '@chat/contracts';
+import { isChatError, type ConversationKind, type EventOf, type Names, type StoredEvent } from '@chat/contracts';
 import type { ConversationRules } from '@chat/domain';
 import { isConcurrencyError } from '@chat/nats';
 import type { AggregateKind, Aggregates, Loaded } from './aggregates';
@@ -18,7 +18,7 @@ export interface HandOver {
    */
   claim(conversationId: string, expectedLastSubjectSeq: number): Readonly<Record<string, string>> | undefined;
   /** A claimed message is stored at `streamSeq`: hand it to the members' devices here now. */
-  stored(event: EventOf<'MessageSent'>, streamSeq: number, members: readonly string[]): void;
+  stored(event: EventOf<'MessageSent'>, streamSeq: number, members: readonly string[], kind: ConversationKind): void;
   /**
    * A claimed append failed without proving it was not stored (a timeout, a lost connection):
    * the message may be in the stream, claimed, with its frame handed to nobody here.

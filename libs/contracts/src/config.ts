@@ -192,8 +192,9 @@ export const EdgeConfig = Common.extend({
   /**
    * With CHAT_EDGE_COMMANDS=hosted: the edge hands a message it appended to the members'
    * devices connected to it as soon as the append is acknowledged, and the projector routes it
-   * only to the other edges (docs/architecture.md, Hand-over at the append). `false` leaves every
-   * frame to the projector.
+   * only to the other edges (docs/architecture.md, Hand-over at the append). On any edge: a
+   * direct conversation's receipt the edge appends goes to the members' devices on it the same
+   * way. `false` leaves every frame to the projector.
    */
   CHAT_EDGE_HANDOVER: z.stringbool().default(true),
   /**

@@ -1,8 +1,8 @@
 import { z } from 'zod';
 import { DeviceId, UserId } from './ids';
-import { ServerFrame, type MessageNew } from './frames';
+import { ServerFrame, type MessageNew, type Receipt } from './frames';
 import { encodeCursor } from './cursor';
-import type { EventOf } from './events';
+import type { EventOf, ReceiptEvent } from './events';
 
 /**
  * What a projector routes to one edge on chat.dlv.<edgeId>: one frame and the users whose
@@ -15,13 +15,20 @@ export const DeliveryEnvelope = z.object({
   exceptDevice: z.object({ userId: UserId, deviceId: DeviceId }).optional(),
   /** The frame as the devices get it. */
   frame: ServerFrame,
+  /**
+   * On a direct conversation's `message.new`: the conversation's two members (`users` names
+   * only those with devices on the receiving edge). An edge that appends a member's receipt for
+   * it hands the `receipt` frame to both members' devices there itself (HandedReceipts).
+   */
+  direct: z.tuple([UserId, UserId]).optional(),
 });
 export type DeliveryEnvelope = z.infer<typeof DeliveryEnvelope>;
 
 /**
- * Header of an event in CHAT_EVENTS whose `message.new` the appending edge handed to its own
- * connected devices right after the append's acknowledgement (an edge hosting the command
- * tier): its value is that edge's id, and the projector routes the frame to every other edge.
+ * Header of an event in CHAT_EVENTS whose frame the appending edge handed to its own connected
+ * devices right after the append's acknowledgement (a `message.new` appended by an edge hosting
+ * the command tier, a direct conversation's `receipt` appended by the edge): its value is that
+ * edge's id, and the projector routes the frame to every other edge.
  */
 export const HANDED_BY_HEADER = 'Chat-Handed-By';
 
@@ -46,5 +53,17 @@ export function messageNewFrame(e: EventOf<'MessageSent'>, streamSeq: number): M
     cursor: encodeCursor(streamSeq),
     ...(e.mentions?.length ? { mentions: e.mentions } : {}),
     ...(e.forwarded ? { forwarded: true as const } : {}),
+  };
+}
+
+/** The live frame for a receipt event: the member's new watermark, for the other members and the member's other devices. */
+export function receiptFrame(e: ReceiptEvent): Receipt {
+  return {
+    type: 'receipt',
+    conversationId: e.conversationId,
+    userId: e.userId,
+    status: e.type === 'MessagesRead' ? 'read' : 'delivered',
+    upToSeq: e.upToSeq,
+    at: e.at,
   };
 }

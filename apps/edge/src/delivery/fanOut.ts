@@ -10,8 +10,8 @@ export function receiptFrames(batch: ServerFrameOf<'receipt.batch'>): Array<Serv
 export interface DeliveryObserver {
   /** A `conversation.updated` (members after the change), routed to `users`. */
   conversationUpdated?(frame: ServerFrameOf<'conversation.updated'>, users: readonly string[]): void;
-  /** A `message.new` handed to at least one of the user's devices here. */
-  handed?(userId: string, conversationId: string, seq: number): void;
+  /** A `message.new` handed to at least one of the user's devices here; `direct`: the two members of a direct conversation. */
+  handed?(userId: string, conversationId: string, seq: number, direct?: readonly string[]): void;
 }
 
 /**
@@ -48,7 +48,7 @@ export class HubFanOut {
         n++;
         here = true;
       }
-      if (here && handed) this.observe.handed!(userId, handed.conversationId, handed.seq);
+      if (here && handed) this.observe.handed!(userId, handed.conversationId, handed.seq, env.direct);
     }
     this.onDelivered(n);
   }

@@ -33,7 +33,7 @@ describe('HandOverHere (given what the projector routed here, when a message is 
 
   it("claims the message after one it handed over itself in that conversation, not after another's event", () => {
     const { h } = setup();
-    h.stored(message('c1', 1), 20, ['alice', 'bob']);
+    h.stored(message('c1', 1), 20, ['alice', 'bob'], 'group');
     expect(h.claim('c1', 20)).toBeDefined();
     // The conversation moved on by an event this edge did not hand over (an edit, another owner's message).
     expect(h.claim('c1', 21)).toBeUndefined();
@@ -42,17 +42,25 @@ describe('HandOverHere (given what the projector routed here, when a message is 
 
   it('hands a stored message to the members here, but the sending device, with the cursor of its stream sequence', async () => {
     const { h, delivered } = setup();
-    h.stored(message('c1', 3), 42, ['alice', 'bob']);
+    h.stored(message('c1', 3), 42, ['alice', 'bob'], 'group');
     await endOfTurn();
     expect(delivered).toHaveLength(1);
     expect(delivered[0]).toMatchObject({ users: ['alice', 'bob'], exceptDevice: { userId: 'alice', deviceId: 'a1' }, frame: { type: 'message.new', conversationId: 'c1', seq: 3, messageId: 'm3', senderId: 'alice' } });
+    expect(delivered[0]!.direct).toBeUndefined();
     expect(decodeCursor((delivered[0]!.frame as { cursor: string }).cursor)).toBe(42);
     expect(h.stats.handed).toBe(1);
   });
 
+  it("marks a direct conversation's message, so that its receipts can be handed over here too", async () => {
+    const { h, delivered } = setup();
+    h.stored(message('d1', 1), 7, ['alice', 'bob'], 'direct');
+    await endOfTurn();
+    expect(delivered[0]).toMatchObject({ users: ['alice', 'bob'], direct: ['alice', 'bob'] });
+  });
+
   it('asks the members here to sync after an append that may have landed unhanded, and no longer claims after it', () => {
     const { h, syncs } = setup();
-    h.stored(message('c1', 1), 20, ['alice', 'bob']);
+    h.stored(message('c1', 1), 20, ['alice', 'bob'], 'group');
     h.unsure('c1', ['alice', 'bob']);
     expect(syncs).toEqual([['alice', 'bob']]);
     expect(h.claim('c1', 20)).toBeUndefined();
@@ -62,7 +70,7 @@ describe('HandOverHere (given what the projector routed here, when a message is 
   it("hands over after what the command's answer writes in the same turn (the sender's message.sent leaves first)", async () => {
     const order: string[] = [];
     const h = new HandOverHere({ edgeId: 'e1', deliver: () => order.push('message.new'), syncRequired: () => undefined });
-    h.stored(message('c1', 1), 20, ['alice', 'bob']);
+    h.stored(message('c1', 1), 20, ['alice', 'bob'], 'group');
     // The answer reaches the session through promise continuations of the command's handling.
     void Promise.resolve()
       .then(() => undefined)
@@ -80,7 +88,7 @@ describe('HandOverHere (given what the projector routed here, when a message is 
       },
       syncRequired: (users) => syncs.push([...users]),
     });
-    expect(() => h.stored(message('c1', 1), 20, ['alice', 'bob'])).not.toThrow();
+    expect(() => h.stored(message('c1', 1), 20, ['alice', 'bob'], 'group')).not.toThrow();
     await endOfTurn();
     expect(syncs).toEqual([['alice', 'bob']]);
     expect(h.claim('c1', 20)).toBeUndefined();
@@ -88,10 +96,10 @@ describe('HandOverHere (given what the projector routed here, when a message is 
 
   it('remembers at most maxTails conversations, forgetting the one handed over least recently', () => {
     const { h } = setup(2);
-    h.stored(message('c1', 1), 1, ['alice']);
-    h.stored(message('c2', 1), 2, ['alice']);
-    h.stored(message('c1', 2), 3, ['alice']);
-    h.stored(message('c3', 1), 4, ['alice']);
+    h.stored(message('c1', 1), 1, ['alice'], 'group');
+    h.stored(message('c2', 1), 2, ['alice'], 'group');
+    h.stored(message('c1', 2), 3, ['alice'], 'group');
+    h.stored(message('c3', 1), 4, ['alice'], 'group');
     expect(h.claim('c2', 2)).toBeUndefined();
     expect(h.claim('c1', 3)).toBeDefined();
     expect(h.claim('c3', 4)).toBeDefined();

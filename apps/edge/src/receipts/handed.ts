@@ -1,11 +1,17 @@
-import { ChatError, type Command, type CommandResult, type ServerFrameOf } from '@chat/contracts';
+import { ChatError, receiptFrame, type Command, type CommandResult, type DeliveryEnvelope, type ServerFrameOf } from '@chat/contracts';
 import { decideHandedReceipts, markAppended, NO_MARKS, type DeviceMarks, type ReceiptCommand } from '@chat/domain';
 
 export interface HandedReceiptsDeps {
   /** The member's receipt subject in CHAT_EVENTS (chat.evt.rcpt.<conversation>.<user>). */
   subject(conversationId: string, userId: string): string;
   /** Appends one event; resolves once the stream stored it (or had stored it: a duplicate `msgId`). */
-  append(subject: string, json: string, msgId: string): Promise<void>;
+  append(subject: string, json: string, msgId: string, headers?: Readonly<Record<string, string>>): Promise<void>;
+  /**
+   * The hand-over of receipts in direct conversations: their appends carry `headers`
+   * (HANDED_BY_HEADER, so the projector routes their frames to the other edges only), and once
+   * stored their `receipt` frames go to the members' devices here through `deliver`.
+   */
+  handOver?: { headers: Readonly<Record<string, string>>; deliver(env: DeliveryEnvelope): void };
   /** Each receipt's outcome (metrics): see `stats`. */
   onOutcome?(outcome: Outcome): void;
 }
@@ -16,6 +22,8 @@ type Outcome = 'appended' | 'unchanged' | 'forwarded';
 interface Handed {
   seq: number;
   marks: Map<string, DeviceMarks>;
+  /** A direct conversation's two members (as its `message.new` envelopes said). */
+  direct?: readonly string[];
 }
 
 const isReceipt = (c: Command): c is ReceiptCommand => c.type === 'MarkDelivered' || c.type === 'MarkRead';
@@ -41,6 +49,14 @@ interface Queued {
  * another edge) goes to the command process as before, which decides against the
  * conversation's state.
  *
+ * In a direct conversation, the edge also hands the stored receipt's `receipt` frame to the
+ * members' devices here (the sender's, and the reader's other devices), as the hand-over at
+ * the append does with `message.new`, and stamps the append so that the projector routes it to
+ * the other edges only: the sender sees ✓✓ without the projector's read, linger and
+ * CHAT_DELIVERY publish in between. A receipt whose append fails is answered `unavailable`
+ * and handed to nobody; the client's retry (same command id, a duplicate in the stream) hands
+ * it over. Group receipts go to their senders coalesced by the projector, as before.
+ *
  * Membership: a message is routed only to members, so a handed seq proves the user was a
  * member when it was sent. A `conversation.updated` that says a user left or was removed drops
  * what was handed to them here, and so does the close of their last device here (the removal's
@@ -57,13 +73,16 @@ export class HandedReceipts {
 
   constructor(private readonly deps: HandedReceiptsDeps) {}
 
-  /** A `message.new` with this seq was routed to a device of the user's on this edge. */
-  handed(userId: string, conversationId: string, seq: number): void {
+  /** A `message.new` with this seq was routed to a device of the user's on this edge; `direct`: the members of a direct conversation. */
+  handed(userId: string, conversationId: string, seq: number, direct?: readonly string[]): void {
     let convs = this.users.get(userId);
     if (!convs) this.users.set(userId, (convs = new Map()));
     const h = convs.get(conversationId);
-    if (!h) convs.set(conversationId, { seq, marks: new Map() });
-    else if (seq > h.seq) h.seq = seq;
+    if (!h) convs.set(conversationId, { seq, marks: new Map(), ...(direct ? { direct } : {}) });
+    else {
+      if (seq > h.seq) h.seq = seq;
+      if (direct) h.direct = direct;
+    }
   }
 
   /** A `conversation.updated` routed to `recipients`: whoever it names as no longer a member keeps nothing here. */
@@ -133,13 +152,18 @@ export class HandedReceipts {
         continue;
       }
       const subject = this.deps.subject(conversationId, userId);
-      Promise.all(appends.map((a) => this.deps.append(subject, JSON.stringify(a.event), `${a.command.meta.commandId}:0`))).then(
+      const handOver = handed?.direct && this.deps.handOver;
+      const members = handed?.direct;
+      Promise.all(appends.map((a) => this.deps.append(subject, JSON.stringify(a.event), `${a.command.meta.commandId}:0`, handOver ? handOver.headers : undefined))).then(
         () => {
           appends.forEach(() => this.count('appended'));
           // Still remembered (not forgotten or dropped meanwhile): record how far this device got.
           const now = this.users.get(userId)?.get(conversationId);
           if (now) now.marks.set(deviceId, appends.map((a) => a.event).reduce(markAppended, now.marks.get(deviceId) ?? NO_MARKS));
           for (const g of group) g.resolve({ kind: 'accepted' });
+          if (handOver && members) {
+            for (const { event } of appends) handOver.deliver({ users: [...members], exceptDevice: { userId, deviceId }, frame: receiptFrame(event) });
+          }
         },
         (err: unknown) => {
           const e = new ChatError('unavailable', 'could not store the receipt; retry', { cause: err });

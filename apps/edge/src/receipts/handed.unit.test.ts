@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { ChatError, type Command, type ServerFrameOf } from '@chat/contracts';
+import { ChatError, type Command, type DeliveryEnvelope, type ServerFrameOf } from '@chat/contracts';
 import { HandedReceipts } from './handed';
 
 const AT = '2026-01-01T00:00:00.000Z';
@@ -10,19 +10,21 @@ function receipt(type: 'MarkDelivered' | 'MarkRead', upToSeq: number, userId = '
   return { type, v: 1, meta: { commandId: id, requestId: id, userId, deviceId, edgeId: 'e1', at: AT }, data: { conversationId, upToSeq } } as Command;
 }
 
-/** A writer whose appends are recorded, and resolve or fail as told. */
-function writer(fail?: () => Error) {
-  const appended: Array<{ subject: string; event: unknown; msgId: string }> = [];
+/** A writer whose appends are recorded, and resolve or fail as told; with `handOver`, the envelopes it hands to the devices here too. */
+function writer(fail?: () => Error, handOver = false) {
+  const appended: Array<{ subject: string; event: unknown; msgId: string; headers?: Readonly<Record<string, string>> }> = [];
   const outcomes: string[] = [];
+  const delivered: DeliveryEnvelope[] = [];
   const receipts = new HandedReceipts({
     subject: (c, u) => `chat.evt.rcpt.${c}.${u}`,
-    append: async (subject, json, msgId) => {
+    append: async (subject, json, msgId, headers) => {
       if (fail) throw fail();
-      appended.push({ subject, event: JSON.parse(json), msgId });
+      appended.push({ subject, event: JSON.parse(json), msgId, ...(headers ? { headers } : {}) });
     },
     onOutcome: (o) => outcomes.push(o),
+    ...(handOver ? { handOver: { headers: { 'Chat-Handed-By': 'e1' }, deliver: (env: DeliveryEnvelope) => void delivered.push(env) } } : {}),
   });
-  return { receipts, appended, outcomes };
+  return { receipts, appended, outcomes, delivered };
 }
 
 const removed = (userId: string, members: string[]): ServerFrameOf<'conversation.updated'> => ({
@@ -137,5 +139,35 @@ describe('HandedReceipts', () => {
     await answer;
     expect(receipts.size).toBe(0);
     expect(receipts.mark(receipt('MarkRead', 3))).toBeUndefined();
+  });
+
+  it('in a direct conversation, hands the stored receipt to the members here (not the acting device) and stamps its append', async () => {
+    const { receipts, appended, delivered } = writer(undefined, true);
+    receipts.handed('bob', 'd1', 4, ['alice', 'bob']);
+    receipts.handed('bob', 'g1', 4);
+    const answers = [receipt('MarkDelivered', 4, 'bob', 'phone', 'd1'), receipt('MarkRead', 2, 'bob', 'phone', 'd1'), receipt('MarkRead', 4, 'bob', 'phone', 'g1')].map((c) => receipts.mark(c));
+    await Promise.all(answers);
+    expect(appended.map((a) => [a.subject, a.headers])).toEqual([
+      ['chat.evt.rcpt.d1.bob', { 'Chat-Handed-By': 'e1' }],
+      ['chat.evt.rcpt.d1.bob', { 'Chat-Handed-By': 'e1' }],
+      // A group's receipts go to their senders coalesced by the projector: not stamped, not handed here.
+      ['chat.evt.rcpt.g1.bob', undefined],
+    ]);
+    expect(delivered).toEqual([
+      { users: ['alice', 'bob'], exceptDevice: { userId: 'bob', deviceId: 'phone' }, frame: { type: 'receipt', conversationId: 'd1', userId: 'bob', status: 'read', upToSeq: 2, at: AT } },
+      { users: ['alice', 'bob'], exceptDevice: { userId: 'bob', deviceId: 'phone' }, frame: { type: 'receipt', conversationId: 'd1', userId: 'bob', status: 'delivered', upToSeq: 4, at: AT } },
+    ]);
+  });
+
+  it('hands nothing over for a receipt whose append failed, nor without the hand-over on', async () => {
+    const failing = writer(() => new Error('no stream'), true);
+    failing.receipts.handed('bob', 'd1', 4, ['alice', 'bob']);
+    await expect(failing.receipts.mark(receipt('MarkRead', 4, 'bob', 'phone', 'd1'))).rejects.toMatchObject({ code: 'unavailable' });
+    expect(failing.delivered).toEqual([]);
+    const off = writer();
+    off.receipts.handed('bob', 'd1', 4, ['alice', 'bob']);
+    await off.receipts.mark(receipt('MarkRead', 4, 'bob', 'phone', 'd1'));
+    expect(off.appended[0]!.headers).toBeUndefined();
+    expect(off.delivered).toEqual([]);
   });
 });

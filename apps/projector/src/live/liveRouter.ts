@@ -1,10 +1,10 @@
 import type { JetStreamPublisher } from '@chat/nats';
-import { notifyJobId, type EventOf, type Names, type NotifyJob } from '@chat/contracts';
+import { notifyJobId, receiptFrame, type EventOf, type Names, type NotifyJob } from '@chat/contracts';
 import type { DeviceRoute } from '@chat/redis';
 import type { Pool, PoolClient } from '@chat/postgres';
 import type { StoredEvent } from '../projection';
 import { messageRoutes, type ConversationInfo, type RouteMember } from '../messages/evolve';
-import { receiptFrame, receiptRoutes, type ReceiptEvent } from '../receipts/evolve';
+import { receiptRoutes, type ReceiptEvent } from '../receipts/evolve';
 import type { Route, Router } from '../routing';
 import type { MembershipCache } from './membership';
 
@@ -36,8 +36,9 @@ const isReceipt = (e: StoredEvent): e is StoredEvent<ReceiptEvent> => e.event.ty
  * - message.new, message.edited / deleted, conversation.updated: as `messageRoutes` says, to the
  *   members at that event, never back to the sending device, and a message's `message.new` not
  *   to the edge that handed it over at the append (`handedBy`);
- * - receipts in direct conversations: to both members; in groups, a read to the reader's other
- *   devices (group receipts to the senders are coalesced after commit by proj-receipts);
+ * - receipts in direct conversations: to both members, but not to the edge that handed the
+ *   receipt over at its append (`handedBy`); in groups, a read to the reader's other devices
+ *   (group receipts to the senders are coalesced after commit by proj-receipts);
  * - a push job on CHAT_NOTIFY for each recipient of a MessageSent with no device anywhere
  *   (mute, collapse and badge are the notifier's).
  *

@@ -291,6 +291,13 @@ function updatedFrame(
   };
 }
 
+/** A direct conversation's two members (Route.direct); undefined for a group, or a direct conversation whose members are not both known. */
+function directMembers(info: ConversationInfo | undefined, members: ReadonlyMap<string, unknown>): Route['direct'] {
+  if (info?.kind !== 'direct' || members.size !== 2) return undefined;
+  const [a, b] = [...members.keys()];
+  return [a!, b!];
+}
+
 /**
  * Pure: the live routes for a batch, in stream order. `members` holds the members (with
  * roles) of the batch's conversations after the batch's writes, `info` their metadata.
@@ -310,8 +317,8 @@ export function messageRoutes(
   const at = membersAtEachEvent(batch, members);
   batch.forEach(({ streamSeq, event: e }: StoredEvent, i) => {
     const now = at[i]!;
-    const push = (frame: Route['frame'], users: readonly string[], exceptDevice?: Route['exceptDevice']) => {
-      if (users.length) routes.push({ streamSeq, frame, users, ...(exceptDevice ? { exceptDevice } : {}) });
+    const push = (frame: Route['frame'], users: readonly string[], exceptDevice?: Route['exceptDevice'], direct?: Route['direct']) => {
+      if (users.length) routes.push({ streamSeq, frame, users, ...(exceptDevice ? { exceptDevice } : {}), ...(direct ? { direct } : {}) });
     };
     const ev: ChatEvent = e;
     switch (ev.type) {
@@ -319,7 +326,7 @@ export function messageRoutes(
         push(conversationCreatedFrame(ev), ev.members.map((m) => m.userId));
         break;
       case 'MessageSent':
-        push(messageNewFrame(ev, streamSeq), sees(now, ev.seq), { userId: ev.senderId, deviceId: ev.senderDeviceId });
+        push(messageNewFrame(ev, streamSeq), sees(now, ev.seq), { userId: ev.senderId, deviceId: ev.senderDeviceId }, directMembers(info.get(ev.conversationId), now));
         break;
       case 'MembersAdded': {
         const users = sees(now, ev.seq);

@@ -44,6 +44,15 @@ describe('messages evolve', () => {
     expect(frame.seq).toBe(7);
   });
 
+  it("names a direct conversation's two members on its message.new, so the edges can hand its receipts over", () => {
+    const members = new Map([['d1', [{ userId: 'alice', joinedAfterSeq: 0 }, { userId: 'bob', joinedAfterSeq: 0 }]]]);
+    const info = (kind: 'direct' | 'group') => new Map([['d1', { kind, title: null, description: null, avatarUrl: null }]]);
+    const [direct] = messageRoutes([{ streamSeq: 5, event: sent('d1', 1, 'alice', { device: 'a1' }) }], members, info('direct'));
+    expect(direct!.direct).toEqual(['alice', 'bob']);
+    const [group] = messageRoutes([{ streamSeq: 5, event: sent('d1', 1, 'alice', { device: 'a1' }) }], members, info('group'));
+    expect(group!.direct).toBeUndefined();
+  });
+
   it('routes conversation.updated to the new members', () => {
     const ev = created('g1', ['alice', 'bob']) as EventOf<'ConversationCreated'>;
     const [route] = messageRoutes([{ streamSeq: 1, event: ev }], new Map());

@@ -1,4 +1,4 @@
-import type { EventOf, Receipt } from '@chat/contracts';
+import { receiptFrame, type EventOf } from '@chat/contracts';
 import type { StoredEvent } from '../projection';
 import type { Route } from '../routing';
 
@@ -48,26 +48,17 @@ export function foldReceipts(events: readonly ReceiptEvent[]): ReceiptRow[] {
   return [...rows.values()];
 }
 
-export function receiptFrame(e: ReceiptEvent): Receipt {
-  return {
-    type: 'receipt',
-    conversationId: e.conversationId,
-    userId: e.userId,
-    status: e.type === 'MessagesRead' ? 'read' : 'delivered',
-    upToSeq: e.upToSeq,
-    at: e.at,
-  };
-}
 
 /**
  * Pure: a receipt goes to every member's devices (the other members, and the acting
- * member's other devices), never back to the device that sent it.
+ * member's other devices), never back to the device that sent it, nor to the edge that handed
+ * it to its own devices at the append (`handedBy`).
  */
 export function receiptRoutes(batch: ReadonlyArray<StoredEvent<ReceiptEvent>>, members: ReadonlyMap<string, readonly string[]>): Route[] {
-  return batch.map(({ streamSeq, event: e }) => {
+  return batch.map(({ streamSeq, event: e, handedBy }) => {
     const users = new Set(members.get(e.conversationId) ?? []);
     users.add(e.userId);
-    return { streamSeq, frame: receiptFrame(e), users: [...users], exceptDevice: { userId: e.userId, deviceId: e.deviceId } };
+    return { streamSeq, frame: receiptFrame(e), users: [...users], exceptDevice: { userId: e.userId, deviceId: e.deviceId }, ...(handedBy ? { skipEdge: handedBy } : {}) };
   });
 }
 

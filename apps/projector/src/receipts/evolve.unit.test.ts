@@ -71,6 +71,13 @@ describe('receipts evolve', () => {
     expect(ReceiptFrame.parse(route!.frame)).toMatchObject({ status: 'read', upToSeq: 3, userId: 'bob' });
   });
 
+  it('skips the edge that handed the receipt over at its append', () => {
+    const ev = r('MessagesRead', 'd1', 'bob', 3, { device: 'b1' });
+    const [handed, routed] = receiptRoutes([{ streamSeq: 9, event: ev, handedBy: 'e1' }, { streamSeq: 10, event: ev }], new Map([['d1', ['alice', 'bob']]]));
+    expect(handed!.skipEdge).toBe('e1');
+    expect(routed!.skipEdge).toBeUndefined();
+  });
+
   it('knows the range each receipt newly covers, folding the batch in order', () => {
     const batch = [
       { streamSeq: 1, event: r('MessagesDelivered', 'g1', 'bob', 5) },

@@ -1,5 +1,5 @@
 import type { Logger } from 'pino';
-import { LIMITS, type Names } from '@chat/contracts';
+import { LIMITS, receiptFrame, type Names } from '@chat/contracts';
 import { PROJECTION_TABLES, type PoolClient } from '@chat/postgres';
 import { ofType, RetryLater, type Projection, type StoredEvent } from '../projection';
 import type { Router } from '../routing';
@@ -8,7 +8,6 @@ import {
   coveredRanges,
   foldDevices,
   foldReceipts,
-  receiptFrame,
   receiptKey,
   type PendingReceipt,
   type ReceiptEvent,
