@@ -37,14 +37,20 @@ const since = (before: Outcomes, now: Outcomes): Outcomes => ({
 
 const rawSocket = (user: string, device: string) => openRawSocket(sys.wsUrl, user, device);
 
+/** Two users in a direct conversation, and the first message routed to the second one live. */
+async function directWithMessage(from: string, to: string) {
+  const alice = await connect(u(from));
+  const bob = await connect(u(to));
+  const { conversationId } = await alice.createConversation({ kind: 'direct', members: [u(to)] });
+  const incoming = nextEvent<ServerFrameOf<'message.new'>>((f) => bob.on('message', f));
+  await alice.send({ conversationId, body: text('hello') });
+  await incoming;
+  return { alice, bob, conversationId };
+}
+
 describe('receipts decided at the edge', () => {
   it('a receipt for a message handed over live is appended by the edge; a repeat appends nothing', async () => {
-    const alice = await connect(u('alice'));
-    const bob = await connect(u('bob'));
-    const { conversationId } = await alice.createConversation({ kind: 'direct', members: [u('bob')] });
-    const incoming = nextEvent<ServerFrameOf<'message.new'>>((f) => bob.on('message', f));
-    await alice.send({ conversationId, body: text('hello') });
-    await incoming;
+    const { alice, bob, conversationId } = await directWithMessage('alice', 'bob');
 
     const before = await outcomes();
     const delivered = nextEvent<ServerFrameOf<'receipt'>>((f) => alice.on('receipt', f), (r) => r.status === 'delivered');
@@ -119,12 +125,7 @@ describe('receipts decided at the edge', () => {
   });
 
   it("in a direct conversation, the edge hands the receipt to the other member's devices here itself, once", async () => {
-    const alice = await connect(u('alice4'));
-    const bob = await connect(u('bob4'));
-    const { conversationId } = await alice.createConversation({ kind: 'direct', members: [u('bob4')] });
-    const incoming = nextEvent<ServerFrameOf<'message.new'>>((f) => bob.on('message', f));
-    await alice.send({ conversationId, body: text('read me') });
-    await incoming;
+    const { alice, bob, conversationId } = await directWithMessage('alice4', 'bob4');
     const receipts: Array<ServerFrameOf<'receipt'>> = [];
     alice.on('receipt', (r) => receipts.push(r));
 
