@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { DeviceId, UserId } from './ids';
+import { DeviceId, UserId, type ConversationKind } from './ids';
 import { ServerFrame, type MessageNew, type Receipt } from './frames';
 import { encodeCursor } from './cursor';
 import type { EventOf, ReceiptEvent } from './events';
@@ -23,6 +23,16 @@ export const DeliveryEnvelope = z.object({
   direct: z.tuple([UserId, UserId]).optional(),
 });
 export type DeliveryEnvelope = z.infer<typeof DeliveryEnvelope>;
+
+/**
+ * `DeliveryEnvelope.direct` for a conversation's `message.new`: its two members when it is a
+ * direct conversation whose two members are known, else undefined.
+ */
+export function directPair(kind: ConversationKind | undefined, members: Iterable<string>): [string, string] | undefined {
+  if (kind !== 'direct') return undefined;
+  const pair = [...members];
+  return pair.length === 2 ? [pair[0]!, pair[1]!] : undefined;
+}
 
 /**
  * Header of an event in CHAT_EVENTS whose frame the appending edge handed to its own connected

@@ -1,4 +1,4 @@
-import { HANDED_BY_HEADER, messageNewFrame, type ConversationKind, type DeliveryEnvelope, type EventOf } from '@chat/contracts';
+import { directPair, HANDED_BY_HEADER, messageNewFrame, type ConversationKind, type DeliveryEnvelope, type EventOf } from '@chat/contracts';
 import type { HandOver } from '@chat/command-tier';
 
 /** Conversations whose last hand-over is remembered, at most (the oldest are forgotten first). */
@@ -77,12 +77,8 @@ export class HandOverHere implements HandOver {
     tails.set(event.conversationId, streamSeq);
     if (tails.size > (this.o.maxTails ?? DEFAULT_MAX_TAILS)) tails.delete(tails.keys().next().value!);
     this.stats.handed++;
-    const env: DeliveryEnvelope = {
-      users: [...members],
-      exceptDevice: { userId: event.senderId, deviceId: event.senderDeviceId },
-      frame: messageNewFrame(event, streamSeq),
-      ...(kind === 'direct' && members.length === 2 ? { direct: [members[0]!, members[1]!] as [string, string] } : {}),
-    };
+    const direct = directPair(kind, members);
+    const env: DeliveryEnvelope = { users: [...members], exceptDevice: { userId: event.senderId, deviceId: event.senderDeviceId }, frame: messageNewFrame(event, streamSeq), ...(direct ? { direct } : {}) };
     // Out at the end of this turn, after the command's answer: the sender's `message.sent` is
     // written by the continuations of this call, so its socket is corked (TickCork) and written
     // before the members'. A group's fan-out (a thousand frames, tens of ms on a busy edge) then

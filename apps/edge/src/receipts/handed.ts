@@ -152,18 +152,17 @@ export class HandedReceipts {
         continue;
       }
       const subject = this.deps.subject(conversationId, userId);
-      const handOver = handed?.direct && this.deps.handOver;
+      // Handed over here only in a direct conversation, with the hand-over on.
       const members = handed?.direct;
-      Promise.all(appends.map((a) => this.deps.append(subject, JSON.stringify(a.event), `${a.command.meta.commandId}:0`, handOver ? handOver.headers : undefined))).then(
+      const handOver = members ? this.deps.handOver : undefined;
+      Promise.all(appends.map((a) => this.deps.append(subject, JSON.stringify(a.event), `${a.command.meta.commandId}:0`, handOver?.headers))).then(
         () => {
           appends.forEach(() => this.count('appended'));
           // Still remembered (not forgotten or dropped meanwhile): record how far this device got.
           const now = this.users.get(userId)?.get(conversationId);
           if (now) now.marks.set(deviceId, appends.map((a) => a.event).reduce(markAppended, now.marks.get(deviceId) ?? NO_MARKS));
           for (const g of group) g.resolve({ kind: 'accepted' });
-          if (handOver && members) {
-            for (const { event } of appends) handOver.deliver({ users: [...members], exceptDevice: { userId, deviceId }, frame: receiptFrame(event) });
-          }
+          if (handOver) for (const { event } of appends) handOver.deliver({ users: [...members!], exceptDevice: { userId, deviceId }, frame: receiptFrame(event) });
         },
         (err: unknown) => {
           const e = new ChatError('unavailable', 'could not store the receipt; retry', { cause: err });

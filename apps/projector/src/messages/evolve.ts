@@ -1,4 +1,4 @@
-import { encodeCursor, isMediaBody, messageNewFrame, type ChatEvent, type EventOf, type MessageNew, type ServerFrameOf, type SystemInfo, type ConversationKind, type Role } from '@chat/contracts';
+import { directPair, encodeCursor, isMediaBody, messageNewFrame, type ChatEvent, type EventOf, type MessageNew, type ServerFrameOf, type SystemInfo, type ConversationKind, type Role } from '@chat/contracts';
 import type { StoredEvent } from '../projection';
 import type { Route } from '../routing';
 
@@ -291,13 +291,6 @@ function updatedFrame(
   };
 }
 
-/** A direct conversation's two members (Route.direct); undefined for a group, or a direct conversation whose members are not both known. */
-function directMembers(info: ConversationInfo | undefined, members: ReadonlyMap<string, unknown>): Route['direct'] {
-  if (info?.kind !== 'direct' || members.size !== 2) return undefined;
-  const [a, b] = [...members.keys()];
-  return [a!, b!];
-}
-
 /**
  * Pure: the live routes for a batch, in stream order. `members` holds the members (with
  * roles) of the batch's conversations after the batch's writes, `info` their metadata.
@@ -326,7 +319,7 @@ export function messageRoutes(
         push(conversationCreatedFrame(ev), ev.members.map((m) => m.userId));
         break;
       case 'MessageSent':
-        push(messageNewFrame(ev, streamSeq), sees(now, ev.seq), { userId: ev.senderId, deviceId: ev.senderDeviceId }, directMembers(info.get(ev.conversationId), now));
+        push(messageNewFrame(ev, streamSeq), sees(now, ev.seq), { userId: ev.senderId, deviceId: ev.senderDeviceId }, directPair(info.get(ev.conversationId)?.kind, now.keys()));
         break;
       case 'MembersAdded': {
         const users = sees(now, ev.seq);

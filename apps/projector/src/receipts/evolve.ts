@@ -169,14 +169,14 @@ export function foldDevices(events: readonly ReceiptEvent[]): { receipts: Device
   const receipts = new Map<string, DeviceReceiptRow>();
   const devices = new Map<string, UserDeviceRow>();
   for (const e of events) {
+    const hour = toHour(e.at);
     const k = `${e.conversationId}\u0000${e.userId}\u0000${e.deviceId}`;
     const cur = receipts.get(k);
     if (!cur || e.upToSeq > cur.deliveredSeq) {
-      receipts.set(k, { conversationId: e.conversationId, userId: e.userId, deviceId: e.deviceId, deliveredSeq: e.upToSeq, deliveredAt: toHour(e.at) });
+      receipts.set(k, { conversationId: e.conversationId, userId: e.userId, deviceId: e.deviceId, deliveredSeq: e.upToSeq, deliveredAt: hour });
     }
     const dk = `${e.userId}\u0000${e.deviceId}`;
     const d = devices.get(dk);
-    const hour = toHour(e.at);
     if (!d) devices.set(dk, { userId: e.userId, deviceId: e.deviceId, firstSeenAt: hour, lastSeenAt: hour });
     else {
       if (hour < d.firstSeenAt) d.firstSeenAt = hour;
