@@ -9,10 +9,11 @@ const SECOND = 1_000;
 export const NOTIFIER_JOB_MAX_DELIVER = 8;
 
 /**
- * CHAT_NOTIFY: push-notification jobs, one per offline recipient of a message
- * (`chat.notify.<userId>`). A work queue: a job is gone once the notifier acked it. A day of max
- * age (a push older than that is noise); 10 min duplicate window for `Nats-Msg-Id:
- * <eventSeq>:<userId>`, so a redelivered event never queues a job twice.
+ * CHAT_NOTIFY: push-notification jobs, one per message for its recipients with no connected
+ * device (`chat.notify.<conversationId>`; older jobs, one per recipient, on `chat.notify.<userId>`).
+ * A work queue: a job is gone once the notifier acked it. A day of max age (a push older than
+ * that is noise); 10 min duplicate window for `Nats-Msg-Id: <eventSeq>:<first recipient>`, so a
+ * redelivered event never queues a job twice.
  */
 export function notifyStreamConfigs(n: Names, s: { replicas: number }): Array<Partial<StreamConfig> & { name: string; subjects: string[] }> {
   return [

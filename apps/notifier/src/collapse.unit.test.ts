@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
+import { sharedCarriers } from './carriers';
 import { Collapser, type Carrier, type Clock, type FlushOutcome } from './collapse';
-import type { NotifyJob } from './job';
+import { recipientJobs, type NotifyJob } from './job';
 import type { PushContent } from './payload';
 
 /** A clock whose timers run only when the test advances it. */
@@ -172,5 +173,60 @@ describe('Collapser', () => {
     await flushPromises();
     expect(m.log).toEqual(['nak 0']);
     expect(timers.length).toBe(before);
+  });
+});
+
+describe('one job message for several recipients (v2)', () => {
+  it('settles the message once every recipient is settled: ack, term when all terminated, the longest nak when any retries', () => {
+    const acked = msg();
+    const [a, b] = sharedCarriers(acked, 2) as [Carrier, Carrier];
+    a.ack();
+    a.ack(); // settles once
+    expect(acked.log).toEqual([]);
+    b.term();
+    expect(acked.log).toEqual(['ack']);
+
+    const termed = msg();
+    for (const c of sharedCarriers(termed, 3)) c.term();
+    expect(termed.log).toEqual(['term']);
+
+    const naked = msg();
+    const [x, y, z] = sharedCarriers(naked, 3) as [Carrier, Carrier, Carrier];
+    x.nak(1000);
+    y.nak(4000);
+    expect(naked.log).toEqual([]);
+    z.ack();
+    expect(naked.log).toEqual(['nak 4000']);
+  });
+
+  it('pushes each recipient, holds the message while a recipient holds it, and after a retry pushes only that recipient again', async () => {
+    const { clock, pushes, c } = setup([{ kind: 'sent' }, { kind: 'retry', delayMs: 1000 }, { kind: 'sent' }]);
+    const message = { v: 2 as const, userIds: ['bob', 'dave', 'erin'], conversationId: 'g1', messageId: 'm1', seq: 1, senderId: 'alice', sentAt: 'now', eventSeq: 10 };
+    const add = (m: FakeMsg, body: Parameters<typeof recipientJobs>[0]) => {
+      const jobs = recipientJobs(body);
+      const carriers = sharedCarriers(m, jobs.length);
+      jobs.forEach((j, i) => c.add(j, carriers[i]!));
+    };
+    const first = msg();
+    add(first, message);
+    await flushPromises();
+    expect(pushes.map((p) => p.userId)).toEqual(['bob', 'dave', 'erin']);
+    expect(first.log).toEqual(['nak 1000']);
+
+    // The redelivery: bob and erin were pushed (their slots remember the job), dave is pushed again.
+    const again = { ...msg(), deliveryCount: 2 };
+    add(again, message);
+    await flushPromises();
+    expect(pushes.map((p) => p.userId)).toEqual(['bob', 'dave', 'erin', 'dave']);
+    expect(again.log).toEqual(['ack']);
+
+    // The next message, inside everyone's window: held (not acked) until the windows end, then one push each.
+    const next = msg();
+    add(next, { ...message, messageId: 'm2', seq: 2, eventSeq: 11 });
+    await flushPromises();
+    expect(next.log).toEqual([]);
+    await clock.advance(1000);
+    expect(pushes.slice(4).map((p) => `${p.userId} ${p.last.seq}`).sort()).toEqual(['bob 2', 'dave 2', 'erin 2']);
+    expect(next.log).toEqual(['ack']);
   });
 });

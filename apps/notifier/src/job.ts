@@ -1,1 +1,1 @@
-export { NotifyJob, notifyJobId as jobId } from '@chat/contracts';
+export { NotifyJob, NotifyStreamJob, recipientJobs } from '@chat/contracts';

@@ -2,7 +2,8 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, inject, it, vi } from 'vitest';
 import pino from 'pino';
-import { names as namesFor, notifyJobId, type NotifyJob } from '@chat/contracts';
+import { names as namesFor, notifyJobId, type NotifyJob, type NotifyMessage } from '@chat/contracts';
+import { connectNats, publisherFor, type Nats } from '@chat/nats';
 import { createPool, type Pool } from '@chat/postgres';
 import { ConnectionRegistry, createRedis, type Redis } from '@chat/redis';
 import { createTestNamespace, type TestNamespace } from '@chat/testing';
@@ -17,12 +18,14 @@ let pool: Pool;
 let redis: Redis;
 let gateway: Server;
 let gatewayUrl: string;
+let nats: Nats;
 const received: PushPayload[] = [];
 
 beforeAll(async () => {
   ns = await createTestNamespace(inject('chatEnv'));
   pool = createPool(ns.databaseUrl, 2);
   redis = createRedis(ns.redisUrl, namesFor(ns.ns).redisPrefix);
+  nats = await connectNats(ns.natsUrl, `notifier-test-${ns.ns}`);
   gateway = createServer((req, res) => {
     let body = '';
     req.on('data', (c: Buffer) => (body += c.toString()));
@@ -36,6 +39,7 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
+  await nats?.nc.close();
   gateway?.close();
   redis?.disconnect();
   await pool?.end();
@@ -125,5 +129,32 @@ describe('PushWorker', () => {
     await worker.close();
     expect(await second.settled).toBe('nak');
     expect(stats).toMatchObject({ dropped: 2, pushed: 0 });
+  });
+
+  it('takes one job message for a message\'s offline recipients (v2) and the older one-recipient jobs (v1) from CHAT_NOTIFY, and acks each once all its pushes are done', async () => {
+    const n = namesFor(ns.ns);
+    const registry = new ConnectionRegistry(redis, 90_000);
+    await registry.register('v2b', 'phone', 'edge-a'); // came online since the projector routed it
+    const stats = newStats();
+    const worker = new PushWorker({ store: new NotifierStore(pool), registry, log: pino({ level: 'silent' }), stats, url: gatewayUrl, preview: false, windowMs: 30_000, timeoutMs: 5_000, maxDeliver: 8 });
+    const publisher = publisherFor(nats.nc);
+    const message: NotifyMessage = { v: 2, userIds: ['v2a', 'v2b', 'v2c'], conversationId: 'g-v2', messageId: 'm-v2', seq: 3, senderId: 'sender', sentAt: new Date().toISOString(), eventSeq: 900 };
+    await publisher.publish(n.subjects.notify('g-v2'), JSON.stringify(message), { msgId: notifyJobId(900, 'v2a') });
+    // A v1 job, as older projectors queued them (on the recipient's subject).
+    await publisher.publish(n.subjects.notify('v1d'), JSON.stringify(job('v1d', 'g-v2', 3, 900)), { msgId: notifyJobId(900, 'v1d') });
+    const consumer = await nats.js.consumers.get(n.streams.notify, n.consumers.notifierJobs);
+    for await (const m of await consumer.fetch({ max_messages: 2, expires: 2_000 })) await worker.handle(m);
+
+    await vi.waitFor(
+      async () => {
+        const info = await consumer.info();
+        expect([info.num_pending, info.num_ack_pending, info.delivered.stream_seq]).toEqual([0, 0, 2]);
+      },
+      { timeout: 10_000, interval: 50 },
+    );
+    await worker.close();
+    const pushed = received.filter((p) => p.data.conversationId === 'g-v2').map((p) => p.to.userId);
+    expect(pushed.sort()).toEqual(['v1d', 'v2a', 'v2c']);
+    expect(stats).toMatchObject({ jobs: 4, skippedOnline: 1, pushed: 3 });
   });
 });

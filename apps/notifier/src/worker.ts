@@ -1,9 +1,10 @@
 import type { JsMsg } from '@nats-io/jetstream';
 import type { Logger } from 'pino';
 import type { ConnectionRegistry } from '@chat/redis';
+import { carrierOf, sharedCarriers } from './carriers';
 import { Collapser, type Carrier, type Clock, type FlushOutcome } from './collapse';
 import { postPush, retryDelayMs } from './gateway';
-import { NotifyJob } from './job';
+import { NotifyStreamJob, recipientJobs, type NotifyJob } from './job';
 import type { ProjectionGate } from './gate';
 import { buildPushPayload, type PushContent } from './payload';
 import { pairKey, type NotifierStore } from './store';
@@ -41,19 +42,9 @@ interface Queued {
   reject: (e: unknown) => void;
 }
 
-const carrierOf = (msg: JsMsg): Carrier => ({
-  ack: () => msg.ack(),
-  nak: (d) => msg.nak(d),
-  term: () => msg.term(),
-  working: () => msg.working(),
-  get deliveryCount() {
-    return msg.info.deliveryCount;
-  },
-});
-
 /**
- * The push worker (`notifier-jobs` on CHAT_NOTIFY; the projector queues one job per recipient
- * with no connected device): collapses jobs per (user, conversation); right before pushing, checks
+ * The push worker (`notifier-jobs` on CHAT_NOTIFY; the projector queues one job per message for
+ * its recipients with no connected device): collapses jobs per (user, conversation); right before pushing, checks
  * presence, waits until the read models hold the message, then checks mutes and blocks (a mute
  * made just before the message is in them by then), adds the badge (and, with
  * CHAT_PUSH_PREVIEW, the text) and POSTs the payload. The pushes due in one turn
@@ -79,19 +70,20 @@ export class PushWorker {
     });
   }
 
-  /** pullLoop handler. */
+  /** pullLoop handler: a job message stands for one recipient (`v: 1`) or several (`v: 2`), each collapsed on its own. */
   async handle(msg: JsMsg): Promise<void> {
-    let job: NotifyJob;
+    let jobs: NotifyJob[];
     try {
-      job = NotifyJob.parse(msg.json());
+      jobs = recipientJobs(NotifyStreamJob.parse(msg.json()));
     } catch (err) {
       this.o.log.warn({ err, seq: msg.seq }, 'invalid push job dropped');
       msg.term();
       return;
     }
     // A redelivered job (retried, or not acked before a restart) is counted again.
-    this.o.stats.jobs++;
-    this.collapser.add(job, carrierOf(msg));
+    this.o.stats.jobs += jobs.length;
+    const carriers = jobs.length === 1 ? [carrierOf(msg)] : sharedCarriers(carrierOf(msg), jobs.length);
+    jobs.forEach((job, i) => this.collapser.add(job, carriers[i]!));
   }
 
   /**

@@ -4,7 +4,7 @@ import { decodeCursor, DeliveryEnvelope, HANDED_BY_HEADER, MessageNewFrame, ROUT
 import { ConnectionRegistry } from '@chat/redis';
 import { publisherFor } from '@chat/nats';
 import { edgeConsumerConfig, ensureConsumer } from '@chat/streams';
-import { NotifyJob } from '@chat/contracts';
+import { NotifyStreamJob, recipientJobs, type NotifyJob } from '@chat/contracts';
 import { LiveRouter } from './live/liveRouter';
 import { MembershipCache } from './live/membership';
 import { messagesProjection } from './messages/projection';
@@ -47,14 +47,15 @@ async function drain(through: Array<string | undefined> = []): Promise<DeliveryE
 const both = (names: Names, r: Router = router) => [messagesProjection(names), receiptsProjection(names, r)];
 const live = (r: Router = router) => new LiveRouter({ router: r, membership: new MembershipCache(10_000), publisher: publisherFor(t.env.nats.nc), names: t.env.names });
 
-/** Push jobs queued on CHAT_NOTIFY so far. */
-async function pushJobs(): Promise<NotifyJob[]> {
-  const out: NotifyJob[] = [];
+/** Push jobs queued on CHAT_NOTIFY so far: one per recipient, and the subjects of the messages that carried them. */
+async function pushJobs(): Promise<NotifyJob[] & { subjects: string[] }> {
+  const out = Object.assign([] as NotifyJob[], { subjects: [] as string[] });
   const c = await t.env.nats.js.consumers.get(t.env.names.streams.notify, t.env.names.consumers.notifierJobs);
   const pending = (await c.info(true)).num_pending;
   if (pending === 0) return out;
   for await (const m of await c.fetch({ max_messages: pending, expires: 1000 })) {
-    out.push(NotifyJob.parse(m.json()));
+    out.push(...recipientJobs(NotifyStreamJob.parse(m.json())));
+    out.subjects.push(m.subject);
     m.ack();
   }
   return out;
@@ -68,7 +69,7 @@ describe('live routing (d)', () => {
       const seqs = await publishEvents(nats.js, names, [
         created('g1', ['alice', 'bob', 'carol']),
         sent('g1', 1, 'alice', { device: 'a-phone' }),
-        created('g2', ['carol', 'dave']),
+        created('g2', ['carol', 'dave', 'frank']),
         sent('g2', 1, 'carol'),
         receipt('MessagesRead', 'g1', 'bob', 1, { device: 'b-phone' }),
       ]);
@@ -100,12 +101,15 @@ describe('live routing (d)', () => {
       expect(rcpt.users).toEqual(['alice']);
       expect(rcpt.frame).toMatchObject({ type: 'receipt.batch', conversationId: 'g1', receipts: [{ userId: 'bob', status: 'read', upToSeq: 1 }] });
 
-      // carol (g1) and dave (g2) have no device: one job each; carol's own message in g2 none for her.
+      // carol (g1), dave and frank (g2) have no device: one job per message, for all of its
+      // offline recipients; carol's own message in g2 none for her.
       const jobs = await pushJobs();
       expect(jobs.map((j) => [j.userId, j.conversationId, j.seq, j.eventSeq]).sort()).toEqual([
         ['carol', 'g1', 1, seqs[1]],
         ['dave', 'g2', 1, seqs[3]],
+        ['frank', 'g2', 1, seqs[3]],
       ]);
+      expect(jobs.subjects.sort()).toEqual([names.subjects.notify('g1'), names.subjects.notify('g2')]);
       expect(jobs.every((j) => j.text === undefined)).toBe(true);
     } finally {
       await run.stop();

@@ -128,7 +128,7 @@ export function eventFields(schema: z.ZodType): FieldRow[] {
 }
 
 const NOTIFIER: Record<NonNullable<EventMeta['notifier']>, string> = {
-  'push jobs': `a push job (${n.streams.notify}, from the live router) for each recipient with no connected device`,
+  'push jobs': `a push job (${n.streams.notify}, from the live router) with the recipients that have no connected device (one per message)`,
   notification_mutes: `checks \`notification_mutes\` (${n.consumers.projPreferences}) before each push`,
   user_blocks: `checks \`user_blocks\` (${n.consumers.projPreferences}) before each push`,
 };

@@ -165,7 +165,7 @@ describe('names', () => {
     expect(n.streams.notify).toBe('CHAT_NOTIFY');
     expect(n.subjects.pref('c1', 'bob')).toBe('chat.pref.c1.bob');
     expect(n.subjects.prefAll).toBe('chat.pref.>');
-    expect(n.subjects.notify('bob')).toBe('chat.notify.bob');
+    expect(n.subjects.notify('g-1')).toBe('chat.notify.g-1');
     expect(n.subjects.notifyAll).toBe('chat.notify.>');
     expect(n.consumers.notifier).toBe('notifier');
     expect(n.consumers.notifierJobs).toBe('notifier-jobs');
@@ -194,7 +194,7 @@ describe('names', () => {
     expect(n.streams).toMatchObject({ events: 't1_CHAT_EVENTS', delivery: 't1_CHAT_DELIVERY', notify: 't1_CHAT_NOTIFY' });
     expect(n.kv.commandOwners).toBe('t1_CHAT_CMD_OWNERS');
     expect(n.subjects.pref('c1', 'bob')).toBe('t1.chat.pref.c1.bob');
-    expect(n.subjects.notify('bob')).toBe('t1.chat.notify.bob');
+    expect(n.subjects.notify('g-1')).toBe('t1.chat.notify.g-1');
     expect(n.subjects.cmdAll).toBe('t1.chat.cmd.*');
     expect(n.subjects.evtConv('c1')).toBe('t1.chat.evt.conv.c1');
     expect(n.subjects.evtRcpt('c1', 'bob')).toBe('t1.chat.evt.rcpt.c1.bob');

@@ -49,9 +49,10 @@ export interface Names {
     pref(conversationId: string, userId: string): string;
     /** A user's own settings (privacy, blocks): `chat.pref.user.<userId>` (no conversation id is `user`: they start `d-` or `g-`). */
     userPref(userId: string): string;
-    /** Push-notification jobs (CHAT_NOTIFY), one subject per recipient. */
+    /** Push-notification jobs (CHAT_NOTIFY). */
     notifyAll: string;
-    notify(userId: string): string;
+    /** Push jobs of one conversation's messages (v2; older v1 jobs are on `chat.notify.<userId>`). */
+    notify(conversationId: string): string;
   };
   readonly consumers: {
     projMessages: string;
@@ -99,7 +100,7 @@ export function names(ns = ''): Names {
       pref: (id, userId) => `${s}chat.pref.${id}.${userId}`,
       userPref: (userId) => `${s}chat.pref.user.${userId}`,
       notifyAll: `${s}chat.notify.>`,
-      notify: (userId) => `${s}chat.notify.${userId}`,
+      notify: (conversationId) => `${s}chat.notify.${conversationId}`,
       presence: (userId) => `${s}chat.presence.${userId}`,
       presenceAll: `${s}chat.presence.>`,
       typing: (edgeId) => `${s}chat.typing.${edgeId}`,

@@ -1,5 +1,5 @@
 import type { JetStreamPublisher } from '@chat/nats';
-import { notifyJobId, receiptFrame, type EventOf, type Names, type NotifyJob } from '@chat/contracts';
+import { MAX_NOTIFY_RECIPIENTS, notifyJobId, receiptFrame, type EventOf, type Names, type NotifyMessage } from '@chat/contracts';
 import type { DeviceRoute } from '@chat/redis';
 import type { Pool, PoolClient } from '@chat/postgres';
 import type { StoredEvent } from '../projection';
@@ -23,6 +23,7 @@ export interface LiveStats {
   batches: number;
   routes: number;
   publishes: number;
+  /** Recipients queued for a push (one CHAT_NOTIFY message carries a message's recipients). */
   pushJobs: number;
 }
 
@@ -127,13 +128,15 @@ export class LiveRouter {
     if (users.size === 0) return;
     const devices: Map<string, DeviceRoute[]> = await router.lookup(users);
     const jobs: Array<Promise<unknown>> = [];
+    let pushed = 0;
     for (const m of plan.messages) {
-      for (const userId of m.recipients) {
-        if (devices.get(userId)?.length) continue;
-        const job: NotifyJob = {
-          v: 1,
-          jobId: notifyJobId(m.streamSeq, userId),
-          userId,
+      // One job per message for its recipients without a connected device (split past MAX_NOTIFY_RECIPIENTS).
+      const offline = m.recipients.filter((u) => !devices.get(u)?.length).sort();
+      for (let i = 0; i < offline.length; i += MAX_NOTIFY_RECIPIENTS) {
+        const userIds = offline.slice(i, i + MAX_NOTIFY_RECIPIENTS);
+        const job: NotifyMessage = {
+          v: 2,
+          userIds,
           conversationId: m.event.conversationId,
           ...(m.conversation ? { conversationKind: m.conversation.kind } : {}),
           ...(m.conversation?.title ? { conversationTitle: m.conversation.title } : {}),
@@ -143,13 +146,14 @@ export class LiveRouter {
           sentAt: m.event.sentAt,
           eventSeq: m.streamSeq,
         };
-        jobs.push(publisher.publish(names.subjects.notify(userId), JSON.stringify(job), { msgId: job.jobId }));
+        jobs.push(publisher.publish(names.subjects.notify(job.conversationId), JSON.stringify(job), { msgId: notifyJobId(m.streamSeq, userIds[0]!) }));
+        pushed += userIds.length;
       }
     }
     const [publishes] = await Promise.all([router.send(plan.routes, devices, 'live', plan.through), ...jobs]);
     this.stats.batches++;
     this.stats.routes += plan.routes.length;
     this.stats.publishes += publishes as number;
-    this.stats.pushJobs += jobs.length;
+    this.stats.pushJobs += pushed;
   }
 }
